@@ -1,0 +1,1 @@
+"""The exercises of the face-embeddings course kit: fill in the stubs."""

@@ -1,0 +1,163 @@
+"""The kit's pytest harness: one set of tests, run against the tree you choose.
+
+    pytest                          # your code in exercises/, on stand-in weights
+    pytest --target solutions       # the reference solutions (or KIT_TARGET=solutions)
+    pytest --weights hub            # real pretrained weights (cached, or network allowed)
+    pytest --target solutions --kit # the instructor's check: also the kit's own tests
+
+A test that stops at a stub's NotImplementedError is reported as "not implemented" with
+one line naming the function and the file to open, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from facekit import course, settings
+
+TODO = "not implemented"
+_KIT_DIR = course.repo_root() / "tests" / "kit"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("facekit", "face-embeddings course kit")
+    group.addoption("--target", choices=course.TARGETS, default=None,
+                    help=f"tree to test: exercises (your code, default) or solutions; "
+                         f"env {settings.TARGET_ENV}")
+    group.addoption("--weights", choices=settings.WEIGHTS, default=None,
+                    help=f"standin: seeded random weights, offline (default); hub: the real "
+                         f"pretrained weights from the Hugging Face cache; env {settings.WEIGHTS_ENV}")
+    group.addoption("--kit", action="store_true",
+                    help="also run the kit's own checks in tests/kit (instructors, CI)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kit: a check of the kit as shipped (run with --kit)")
+    target = settings.resolve_target(config.getoption("--target"))
+    weights = settings.resolve_weights(config.getoption("--weights"))
+    standin_dir = None
+    if weights == "standin":
+        # A fresh cache per run, so no earlier run's files (or damage) can leak in.
+        standin_dir = Path(tempfile.mkdtemp(prefix="facekit-standin-"))
+    config.facekit = {
+        "target": target,
+        "weights": settings.activate_weights(weights, standin_dir),
+        "standin_dir": standin_dir,
+    }
+
+
+def pytest_unconfigure(config):
+    info = getattr(config, "facekit", None)
+    if info and info["standin_dir"]:
+        shutil.rmtree(info["standin_dir"], ignore_errors=True)
+
+
+def pytest_report_header(config):
+    info = config.facekit
+    who = "your code" if info["target"] == "exercises" else "reference solutions"
+    return [f"facekit: target {info['target']} ({who}); weights: {info['weights'].describe()}"]
+
+
+def pytest_ignore_collect(collection_path, config):
+    # The kit's own checks (stubs still raise NotImplementedError, ...) stop being true as a
+    # student fills the stubs, so they never run in a student's plain `pytest`.
+    if not config.getoption("--kit") and Path(collection_path) == _KIT_DIR:
+        return True
+    return None
+
+
+# -- fixtures shared by the exercise tests -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kit_target(pytestconfig) -> str:
+    """'exercises' or 'solutions': the tree under test."""
+    return pytestconfig.facekit["target"]
+
+
+@pytest.fixture(scope="session")
+def weights_in_use(pytestconfig) -> settings.WeightsInUse:
+    return pytestconfig.facekit["weights"]
+
+
+@pytest.fixture(scope="session")
+def load_exercise(kit_target):
+    """``load_exercise("ex02_embeddings")``: that exercise's module from the tree under test."""
+    return lambda exercise_id: settings.load_exercise(exercise_id, kit_target)
+
+
+@pytest.fixture(scope="session")
+def sample_face():
+    """The public-domain NASA astronaut portrait, cropped to the face (a PIL RGB image)."""
+    from facekit import data
+
+    return data.sample_face()
+
+
+@pytest.fixture(scope="session")
+def face_tensor(sample_face):
+    """The sample face through timm's own eval transform for ConvNeXt-Atto: [3, 224, 224]."""
+    from facekit import data
+
+    return data.eval_transform()(sample_face)
+
+
+@pytest.fixture(scope="session")
+def ex02_model(load_exercise):
+    """The tree's ``build_model()``, built once per session."""
+    return load_exercise("ex02_embeddings").build_model()
+
+
+# -- short reports for stubs ---------------------------------------------------------------
+
+
+def _todo_origin(excinfo, target: str):
+    """(function, file) when the error is a NotImplementedError raised in the tree under test."""
+    if excinfo is None or not excinfo.errisinstance(NotImplementedError):
+        return None
+    tree = (course.repo_root() / target).resolve()
+    for entry in reversed(excinfo.traceback):
+        path = Path(str(entry.path)).resolve()
+        if path.is_relative_to(tree):
+            return entry.name, str(path.relative_to(course.repo_root()))
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    origin = _todo_origin(call.excinfo, item.config.facekit["target"]) if report.failed else None
+    if origin:
+        function, path = origin
+        report.facekit_todo = origin
+        report.longrepr = f"{function}() is not implemented yet ({path})"
+
+
+def pytest_report_teststatus(report, config):
+    if getattr(report, "facekit_todo", None):
+        return TODO, "T", "NOT IMPLEMENTED"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    todo = terminalreporter.stats.get(TODO, [])
+    if not todo:
+        return
+    tr = terminalreporter
+    tr.section("not implemented yet", sep="-", yellow=True, bold=True)
+    waiting: dict[tuple[str, str], int] = {}
+    for report in todo:
+        function, _ = report.facekit_todo
+        tr.write_line(f"{report.head_line}: needs {function}()")
+        waiting[report.facekit_todo] = waiting.get(report.facekit_todo, 0) + 1
+    tr.write_line("")
+    for (function, path), count in waiting.items():
+        tests = f"{count} test{'s' * (count != 1)}"
+        tr.write_line(f"{function}() is not implemented yet: open {path} ({tests})", yellow=True)
+    tr.write_line("Follow the TODO steps (the exercise's README explains them), then run "
+                  "pytest again. Stuck? Run `facekit hint`.")

@@ -1,0 +1,98 @@
+"""Which tree runs (exercises or solutions) and which weights it runs on.
+
+The pytest harness, the notebooks and the ``facekit`` command all go through here, so
+``--target``/``KIT_TARGET`` and ``--weights``/``KIT_WEIGHTS`` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from facekit import course
+
+TARGET_ENV = "KIT_TARGET"
+WEIGHTS_ENV = "KIT_WEIGHTS"
+STANDIN_CACHE_ENV = "KIT_STANDIN_CACHE"
+WEIGHTS = ("standin", "hub")
+DEFAULT_TARGET = "exercises"
+DEFAULT_WEIGHTS = "standin"
+
+
+def resolve_target(explicit: str | None = None) -> str:
+    target = explicit or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
+    if target not in course.TARGETS:
+        raise ValueError(f"target must be one of {', '.join(course.TARGETS)} "
+                         f"(--target or {TARGET_ENV}); got {target!r}")
+    return target
+
+
+def resolve_weights(explicit: str | None = None) -> str:
+    weights = explicit or os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)} "
+                         f"(--weights or {WEIGHTS_ENV}); got {weights!r}")
+    return weights
+
+
+def load_exercise(exercise_id: str, target: str | None = None) -> ModuleType:
+    """Import an exercise from the selected tree: ``load_exercise("ex02_embeddings")``."""
+    root = str(course.repo_root())
+    if root not in sys.path:  # the trees are importable from a checkout even without install
+        sys.path.insert(0, root)
+    return importlib.import_module(course.load().get(exercise_id).module(resolve_target(target)))
+
+
+def default_standin_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "facekit" / "standin-hub"
+
+
+@dataclass(frozen=True)
+class WeightsInUse:
+    mode: str
+    cache: Path
+    offline: bool
+
+    def describe(self) -> str:
+        from facekit import standin
+
+        if self.mode == "standin":
+            return f"{standin.LABEL}, offline"
+        network = "offline" if self.offline else "network allowed"
+        return f"real pretrained weights from the Hugging Face Hub ({network}, cache {self.cache})"
+
+
+def _point_hub_at(cache: Path, offline: bool) -> None:
+    # huggingface_hub reads these variables once, at import; its constants module is read
+    # again at every call, so patch both (the env also reaches notebook kernels and subprocesses).
+    os.environ["HF_HUB_CACHE"] = str(cache)
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_CACHE = str(cache)
+        constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+
+
+def activate_weights(mode: str | None = None, standin_cache: Path | None = None) -> WeightsInUse:
+    """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one."""
+    mode = resolve_weights(mode)
+    if mode == "hub":
+        from huggingface_hub import constants
+
+        return WeightsInUse("hub", Path(constants.HF_HUB_CACHE), bool(constants.HF_HUB_OFFLINE))
+    from facekit import standin
+
+    cache = Path(standin_cache or os.environ.get(STANDIN_CACHE_ENV) or default_standin_cache())
+    os.environ[STANDIN_CACHE_ENV] = str(cache)
+    _point_hub_at(cache, offline=True)
+    from facekit import hub
+
+    if hub.cached_file(standin.MODEL_ID, standin.FILENAME) is None:
+        standin.build_cache(cache)
+    return WeightsInUse("standin", cache, True)
