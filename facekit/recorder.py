@@ -1,0 +1,48 @@
+"""A pytest plugin that writes each test's outcome to a JSON file (``-p facekit.recorder``).
+
+``facekit verify`` runs the harness in a subprocess with it, to tell "failed because the stub
+raised NotImplementedError" apart from every other way a test can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+RECORD_ENV = "FACEKIT_RECORD"
+_results: dict = {"tests": {}, "collect_errors": []}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and report.failed:
+        lines = str(call.excinfo.value).strip().splitlines()
+        report.facekit_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:300]
+
+
+def pytest_runtest_logreport(report):
+    entry = _results["tests"].setdefault(report.nodeid, {"outcome": "passed", "error": None,
+                                                         "todo": None})
+    if report.failed and entry["outcome"] == "passed":
+        entry["outcome"] = "failed"
+        entry["error"] = getattr(report, "facekit_error", None) or str(report.longrepr)[-300:]
+        todo = getattr(report, "facekit_todo", None)
+        entry["todo"] = list(todo) if todo else None
+    elif report.skipped and report.when in ("setup", "call"):
+        entry["outcome"] = "skipped"
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _results["collect_errors"].append(f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get(RECORD_ENV)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({**_results, "exitstatus": int(exitstatus)}, f)

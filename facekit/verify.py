@@ -1,0 +1,249 @@
+"""The instructor's check of the kit as shipped, for every exercise in the manifest.
+
+- the reference solutions pass their tests;
+- every stub fails every one of its tests with its own NotImplementedError (an import error,
+  a syntax error, a wrong assertion or a test that passes on a stub is a kit defect);
+- stub and reference expose the same public names, signatures and docstrings;
+- the notebook is valid nbformat and executes against the reference;
+- the README, the CHEATSHEET and every file the manifest names exist.
+
+``facekit verify`` and the kit's own tests (tests/kit) both call this module.
+Everything that imports the trees runs in a subprocess rooted at ``root``, so a copy of the
+kit (with planted defects, say) is checked as itself, not as the installed kit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from facekit import course, settings
+
+
+@dataclass(frozen=True)
+class Finding:
+    exercise: str
+    check: str
+    ok: bool
+    detail: str = ""
+
+
+CHECKS = ("files", "reference", "stub", "mirror", "notebook")
+
+
+def _child_env(root: Path, target: str, weights: str) -> dict:
+    env = dict(os.environ)
+    env[settings.TARGET_ENV] = target
+    env[settings.WEIGHTS_ENV] = weights
+    # The copy under test comes first, ahead of whatever kit is installed.
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
+              timeout: float = 900) -> dict:
+    """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
+    from facekit import recorder
+
+    with tempfile.TemporaryDirectory(prefix="facekit-verify-") as tmp:
+        record = Path(tmp) / "record.json"
+        env = _child_env(root, target, weights)
+        env[recorder.RECORD_ENV] = str(record)
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder",
+                   "-p", "no:cacheprovider", f"--target={target}", f"--weights={weights}",
+                   *test_files]
+        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if not record.exists():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+            return {"tests": {}, "collect_errors": [" / ".join(tail) or "pytest did not run"],
+                    "exitstatus": proc.returncode}
+        return json.loads(record.read_text())
+
+
+def _tests_of(run: dict, exercise: course.Exercise) -> dict:
+    prefix = exercise.tests + "::"
+    return {nodeid: r for nodeid, r in run["tests"].items() if nodeid.startswith(prefix)}
+
+
+def _collect_errors_of(run: dict, exercise: course.Exercise) -> list[str]:
+    return [e for e in run["collect_errors"] if e.startswith(exercise.tests) or "::" not in e]
+
+
+def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
+    tests = _tests_of(run, exercise)
+    errors = _collect_errors_of(run, exercise)
+    if errors:
+        return Finding(exercise.id, "reference", False, f"tests do not collect: {errors[0]}")
+    if not tests:
+        return Finding(exercise.id, "reference", False, f"no tests ran from {exercise.tests}")
+    failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
+    if failed:
+        nodeid, result = next(iter(failed.items()))
+        return Finding(exercise.id, "reference", False,
+                       f"{len(failed)}/{len(tests)} tests fail, e.g. {nodeid.split('::')[-1]}: "
+                       f"{result['error']}")
+    skipped = sum(r["outcome"] == "skipped" for r in tests.values())
+    return Finding(exercise.id, "reference", True,
+                   f"{len(tests) - skipped} passed" + (f", {skipped} skipped" if skipped else ""))
+
+
+def stub_findings(run: dict, exercise: course.Exercise) -> Finding:
+    tests = _tests_of(run, exercise)
+    errors = _collect_errors_of(run, exercise)
+    if errors:
+        return Finding(exercise.id, "stub", False, f"tests do not collect against the stub: {errors[0]}")
+    if not tests:
+        return Finding(exercise.id, "stub", False, f"no tests ran from {exercise.tests}")
+    stub = Path(exercise.stub).as_posix()
+    wrong = []
+    for nodeid, result in tests.items():
+        name = nodeid.split("::")[-1]
+        if result["outcome"] != "failed":
+            wrong.append(f"{name} {result['outcome']} on the untouched stub")
+        elif not result["todo"]:
+            wrong.append(f"{name} failed with {result['error']}, not the stub's NotImplementedError")
+        elif Path(result["todo"][1]).as_posix() != stub:
+            wrong.append(f"{name} stopped at a NotImplementedError in {result['todo'][1]}, not {stub}")
+    if wrong:
+        return Finding(exercise.id, "stub", False, f"{len(wrong)}/{len(tests)} tests: {wrong[0]}")
+    functions = sorted({r["todo"][0] for r in tests.values()})
+    # A manifest entry may name a method ("JsonFileStore.add"); the traceback names "add".
+    missing = sorted(f for f in exercise.functions if f.split(".")[-1] not in functions)
+    detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
+    if missing:
+        return Finding(exercise.id, "stub", False,
+                       f"no test reaches {', '.join(missing)} (listed in the manifest)")
+    return Finding(exercise.id, "stub", True, detail)
+
+
+_API_SCRIPT = r"""
+import importlib, inspect, json, sys
+
+def describe(obj):
+    kind = "class" if inspect.isclass(obj) else "function" if callable(obj) else "value"
+    entry = {"kind": kind, "doc": inspect.getdoc(obj) if kind != "value" else None}
+    if kind == "function":
+        entry["signature"] = str(inspect.signature(obj))
+    elif kind == "class":
+        members = {}
+        for name, member in vars(obj).items():
+            if name.startswith("_") and name not in ("__init__", "__len__", "__iter__", "__contains__"):
+                continue
+            member = getattr(obj, name)
+            members[name] = {"doc": inspect.getdoc(member),
+                             "signature": str(inspect.signature(member)) if callable(member) else None}
+        entry["members"] = members
+    else:
+        entry["value"] = repr(obj)
+    return entry
+
+out = {}
+for module in sys.argv[1:]:
+    try:
+        mod = importlib.import_module(module)
+        names = getattr(mod, "__all__", None)
+        if names is None:
+            out[module] = {"error": "the package defines no __all__"}
+            continue
+        out[module] = {"api": {n: describe(getattr(mod, n)) for n in names}}
+    except Exception as err:
+        out[module] = {"error": f"{type(err).__name__}: {err}"}
+print(json.dumps(out))
+"""
+
+
+def public_apis(root: Path, modules: list[str]) -> dict:
+    """``{module: {"api": {...}} or {"error": ...}}`` for each module, imported in a subprocess."""
+    proc = subprocess.run([sys.executable, "-c", _API_SCRIPT, *modules], cwd=root,
+                          env=_child_env(root, "solutions", "standin"), capture_output=True,
+                          text=True, timeout=300)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {m: {"error": tail[0]} for m in modules}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _api_differences(stub: dict, reference: dict) -> list[str]:
+    problems = []
+    for name in sorted(set(stub) | set(reference)):
+        if name not in stub or name not in reference:
+            where = "the stub" if name not in stub else "the reference"
+            problems.append(f"{name} is missing from {where}")
+            continue
+        a, b = stub[name], reference[name]
+        for key in ("kind", "signature", "doc", "value"):
+            if a.get(key) != b.get(key):
+                problems.append(f"{name}: {key} differs ({a.get(key)!r:.60} vs {b.get(key)!r:.60})")
+        members_a, members_b = a.get("members") or {}, b.get("members") or {}
+        for member in sorted(set(members_a) | set(members_b)):
+            if members_a.get(member) != members_b.get(member):
+                problems.append(f"{name}.{member}: signature or docstring differs")
+    return problems
+
+
+def mirror_findings(apis: dict, exercise: course.Exercise) -> Finding:
+    stub, reference = apis[exercise.module("exercises")], apis[exercise.module("solutions")]
+    for tree, result in (("stub", stub), ("reference", reference)):
+        if "error" in result:
+            return Finding(exercise.id, "mirror", False, f"the {tree} package does not import: {result['error']}")
+    problems = _api_differences(stub["api"], reference["api"])
+    missing = [f for f in exercise.functions if f.split(".")[0] not in reference["api"]]
+    if missing:
+        problems.insert(0, f"manifest functions not exported: {', '.join(missing)}")
+    if problems:
+        return Finding(exercise.id, "mirror", False, f"{len(problems)} difference(s): {problems[0]}")
+    return Finding(exercise.id, "mirror", True, f"{len(reference['api'])} public names match")
+
+
+def file_findings(root: Path, exercise: course.Exercise) -> Finding:
+    missing = [f"{what} {path}" for what, path in exercise.paths().items() if not (root / path).is_file()]
+    if not (root / "CHEATSHEET.md").is_file():
+        missing.append("CHEATSHEET.md")
+    if missing:
+        return Finding(exercise.id, "files", False, "missing: " + ", ".join(missing))
+    return Finding(exercise.id, "files", True, "README, stub, reference, tests, notebook present")
+
+
+def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "standin") -> Finding:
+    if not exercise.notebook:
+        return Finding(exercise.id, "notebook", True, "none listed")
+    from facekit import notebooks
+
+    path = root / exercise.notebook
+    try:
+        notebooks.validate(path)
+        notebooks.execute(path, target="solutions", weights=weights, root=root)
+    except Exception as err:  # noqa: BLE001 - any failure here is a finding, reported in one line
+        return Finding(exercise.id, "notebook", False, f"{type(err).__name__}: {err}"[:300])
+    return Finding(exercise.id, "notebook", True, "valid, executes against the reference")
+
+
+def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
+           weights: str = "standin", checks: tuple[str, ...] = CHECKS) -> list[Finding]:
+    """Every check in ``checks`` for every exercise (or those named), as a flat list of findings."""
+    root = Path(root or course.repo_root())
+    manifest = course.load(root / "exercises" / "course.toml")
+    exercises = [manifest.get(i) for i in exercise_ids] if exercise_ids else list(manifest.exercises)
+    findings = [file_findings(root, e) for e in exercises] if "files" in checks else []
+    present = [e for e in exercises if (root / e.tests).is_file()]
+    test_files = [e.tests for e in present]
+    if "reference" in checks and test_files:
+        run = run_tests(root, "solutions", test_files, weights)
+        findings += [reference_findings(run, e) for e in present]
+    if "stub" in checks and test_files:
+        run = run_tests(root, "exercises", test_files, weights)
+        findings += [stub_findings(run, e) for e in present]
+    if "mirror" in checks:
+        modules = [e.module(t) for e in exercises for t in course.TARGETS]
+        apis = public_apis(root, modules)
+        findings += [mirror_findings(apis, e) for e in exercises]
+    if "notebook" in checks:
+        findings += [notebook_findings(root, e, weights) for e in exercises]
+    order = {e.id: i for i, e in enumerate(exercises)}
+    return sorted(findings, key=lambda f: (order[f.exercise], CHECKS.index(f.check)))
