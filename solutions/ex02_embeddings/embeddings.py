@@ -30,10 +30,14 @@ def build_model() -> torch.nn.Module:
     # 2. Read the tensors: safetensors holds plain tensors, never pickled code.
     state = load_file(path)
     # 3. The architecture, with no classifier: num_classes=0 keeps the head's LayerNorm.
-    model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=0)
+    #    Built on the "meta" device: no memory, no random init (which the checkpoint would
+    #    overwrite anyway, and which is most of create_model's time on a CPU).
+    with torch.device("meta"):
+        model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=0)
     # 4. Load every tensor but the classifier's; anything else missing or unexpected is an error.
-    #    (strict=False only lets head.fc.* through; shape mismatches still raise.)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    #    strict=False only lets head.fc.* through; shape mismatches still raise. assign=True
+    #    makes the checkpoint's CPU tensors the parameters, replacing the meta placeholders.
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     unexpected = [key for key in unexpected if not key.startswith(CLASSIFIER_PREFIX)]
     if missing or unexpected:
         raise RuntimeError(
