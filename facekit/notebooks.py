@@ -93,13 +93,6 @@ def setup(exercise_id: str) -> ModuleType:
         # progress bars then print as text, which is fine.
         warnings.filterwarnings("ignore", message="IProgress not found")
         weights = settings.activate_weights()
-    standin_cache = os.environ.get(settings.STANDIN_CACHE_ENV)
-    if weights.mode == "hub" and standin_cache and Path(standin_cache) == weights.cache:
-        # "hub" keeps whatever cache is active; after stand-in that is the stand-in cache.
-        raise RuntimeError(
-            f"{settings.WEIGHTS_ENV}=hub, but this kernel still points at the stand-in weights "
-            f"({weights.cache}), which are not pretrained. Restart the kernel and run this cell again."
-        )
     # Drop the exercise's modules so a re-run of the setup cell picks up edited code.
     package = exercise.module(target)
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:

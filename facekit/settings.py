@@ -67,16 +67,40 @@ class WeightsInUse:
         return f"real pretrained weights from the Hugging Face Hub ({network}, cache {self.cache})"
 
 
+_HUB_VARS = ("HF_HUB_CACHE", "HF_HUB_OFFLINE")
+_real_hub: dict | None = None  # the hub settings from before the stand-in cache took over
+
+
 def _point_hub_at(cache: Path, offline: bool) -> None:
     # huggingface_hub reads these variables once, at import; its constants module is read
     # again at every call, so patch both (the env also reaches notebook kernels and subprocesses).
+    global _real_hub
+    from huggingface_hub import constants
+
+    if _real_hub is None:
+        _real_hub = {"env": {k: os.environ.get(k) for k in _HUB_VARS},
+                     "constants": (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE)}
     os.environ["HF_HUB_CACHE"] = str(cache)
     if offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    constants = sys.modules.get("huggingface_hub.constants")
-    if constants is not None:
-        constants.HF_HUB_CACHE = str(cache)
-        constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+    constants.HF_HUB_CACHE = str(cache)
+    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+
+
+def _restore_real_hub() -> None:
+    """Undo _point_hub_at: after stand-in weights, "hub" means the real cache again."""
+    global _real_hub
+    if _real_hub is None:
+        return
+    from huggingface_hub import constants
+
+    for key, value in _real_hub["env"].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = _real_hub["constants"]
+    _real_hub = None
 
 
 def activate_weights(mode: str | None = None, standin_cache: Path | None = None) -> WeightsInUse:
@@ -85,6 +109,7 @@ def activate_weights(mode: str | None = None, standin_cache: Path | None = None)
     if mode == "hub":
         from huggingface_hub import constants
 
+        _restore_real_hub()
         return WeightsInUse("hub", Path(constants.HF_HUB_CACHE), bool(constants.HF_HUB_OFFLINE))
     from facekit import standin
 

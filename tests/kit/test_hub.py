@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 import torch
 
-from facekit import hub, standin
+from facekit import course, hub, standin
 
 MODEL_ID, FILENAME = standin.MODEL_ID, standin.FILENAME
 
@@ -143,3 +146,22 @@ def test_standin_file_says_it_is_not_pretrained(tmp_path):
     with safe_open(str(snapshot), framework="pt") as f:
         assert "NOT pretrained" in f.metadata()["facekit"]
     assert standin.is_standin(snapshot)
+
+
+def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
+    """In one process (a notebook kernel, say), switching back to "hub" must leave the stand-in cache."""
+    script = (
+        "import os, sys; from pathlib import Path; from facekit import settings\n"
+        "from huggingface_hub import constants\n"
+        "real = constants.HF_HUB_CACHE\n"
+        "settings.activate_weights('standin', Path(sys.argv[1]))\n"
+        "assert constants.HF_HUB_CACHE == sys.argv[1] and constants.HF_HUB_OFFLINE\n"
+        "used = settings.activate_weights('hub')\n"
+        "assert constants.HF_HUB_CACHE == real == str(used.cache), (constants.HF_HUB_CACHE, real)\n"
+        "assert not constants.HF_HUB_OFFLINE and 'HF_HUB_OFFLINE' not in os.environ\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "KIT_"))}
+    env["HF_HUB_CACHE"] = str(tmp_path / "real")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "standin")], env=env,
+                          capture_output=True, text=True, cwd=course.repo_root())
+    assert proc.returncode == 0, proc.stderr[-2000:]
