@@ -1,0 +1,386 @@
+"""Exercise 03: l2_normalize(), cosine_similarity() and is_match(), tested against the selected tree.
+
+The reference results come from torch itself (torch.linalg.vector_norm,
+torch.nn.functional.cosine_similarity) on seeded random data, so no number here is
+hard-coded. The embeddings test builds its own ConvNeXt-Atto with timm instead of using
+Exercise 02's build_model(), so these tests do not depend on Exercise 02 being done.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from facekit import standin
+
+EXERCISE = "ex03_similarity"
+WIDTH = 320  # ConvNeXt-Atto's embedding width
+# float32 tolerance: one dot product of 320 products rounds at about 1e-6.
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def ex(load_exercise):
+    return load_exercise(EXERCISE)
+
+
+def randn(*shape, seed=0, dtype=torch.float32):
+    """Seeded Gaussian data: each test gets the same numbers on every run."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def pairwise_reference(a, b):
+    """torch's own cosine of every pair, with the output shape cosine_similarity promises."""
+    a2, b2 = torch.atleast_2d(a), torch.atleast_2d(b)
+    expected = F.cosine_similarity(a2[:, None, :], b2[None, :, :], dim=-1)  # [N, M]
+    if b.ndim == 1:
+        expected = expected[:, 0]
+    if a.ndim == 1:
+        expected = expected[0]
+    return expected
+
+
+def numbers_in(message: str) -> set[str]:
+    return set(re.findall(r"\d+", message))
+
+
+# -- l2_normalize ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (5, WIDTH), (17, 64), (WIDTH,), (1,)],
+                         ids=lambda shape: "x".join(map(str, shape)))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_l2_normalize_equals_torch_and_gives_unit_rows(ex, shape, dtype):
+    x = randn(*shape, seed=1, dtype=dtype) * 3.0
+    unit = ex.l2_normalize(x)
+    assert isinstance(unit, torch.Tensor)
+    assert unit.shape == x.shape and unit.dtype == dtype, "same shape and dtype as the input"
+    expected = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    torch.testing.assert_close(unit, expected, **TOL)
+    torch.testing.assert_close(unit, F.normalize(x, dim=-1), **TOL)
+    norms = torch.linalg.vector_norm(unit, dim=-1)
+    torch.testing.assert_close(norms, torch.ones_like(norms), **TOL)
+
+
+def test_l2_normalize_leaves_its_input_alone(ex):
+    x = randn(4, WIDTH, seed=2) * 5.0
+    before = x.clone()
+    unit = ex.l2_normalize(x)
+    assert torch.equal(x, before), "return a new tensor; do not divide x in place"
+    assert unit.data_ptr() != x.data_ptr()
+
+
+@pytest.mark.parametrize("scale", [1e-3, 0.5, 7.5, 1e3])
+def test_l2_normalize_ignores_length(ex, scale):
+    x = randn(6, 64, seed=3)
+    torch.testing.assert_close(ex.l2_normalize(x * scale), ex.l2_normalize(x), **TOL)
+    torch.testing.assert_close(ex.l2_normalize(x * -scale), -ex.l2_normalize(x), **TOL)
+
+
+def test_zero_rows_are_a_value_error_naming_the_rows(ex):
+    x = randn(12, 16, seed=4)
+    x[4] = 0.0
+    x[9] = 0.0
+    with pytest.raises(ValueError) as info:
+        ex.l2_normalize(x)
+    found = numbers_in(str(info.value))
+    assert {"4", "9"} <= found, f"name the zero rows (4 and 9): {info.value}"
+
+
+def test_one_zero_row_is_named(ex):
+    x = randn(3, 8, seed=5)
+    x[2] = 0.0
+    with pytest.raises(ValueError) as info:
+        ex.l2_normalize(x)
+    assert "2" in numbers_in(str(info.value)), f"name the zero row (2): {info.value}"
+
+
+def test_zero_vector_is_a_value_error_not_nan(ex):
+    with pytest.raises(ValueError):
+        ex.l2_normalize(torch.zeros(WIDTH))
+
+
+def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
+    direction = torch.tensor([0.6, 0.8], dtype=torch.float64)  # norm exactly 1
+    with pytest.raises(ValueError):
+        ex.l2_normalize(direction * (ex.EPS / 5))
+    unit = ex.l2_normalize(direction * (ex.EPS * 5))
+    torch.testing.assert_close(unit, direction)
+
+
+def test_l2_normalize_rejects_a_non_tensor(ex):
+    with pytest.raises(TypeError, match="Tensor") as info:
+        ex.l2_normalize(randn(2, 8, seed=6).tolist())
+    assert "list" in str(info.value), "say what was given"
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool], ids=str)
+def test_l2_normalize_rejects_a_non_float_dtype(ex, dtype):
+    with pytest.raises(TypeError) as info:
+        ex.l2_normalize(torch.ones(2, 8).to(dtype))
+    assert str(dtype) in str(info.value), "say which dtype was given"
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3, 4)], ids=["scalar", "2x3x4"])
+def test_l2_normalize_rejects_a_wrong_rank(ex, shape):
+    with pytest.raises(ValueError) as info:
+        ex.l2_normalize(torch.ones(shape))
+    if shape:
+        assert "2, 3, 4" in str(info.value), f"say which shape was given: {info.value}"
+
+
+# -- cosine_similarity ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, m, d", [(1, 1, 8), (3, 5, WIDTH), (7, 2, 64), (50, 40, WIDTH), (4, 3, 1)],
+                         ids=lambda v: str(v))
+def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
+    a, b = randn(n, d, seed=10), randn(m, d, seed=11)
+    scores = ex.cosine_similarity(a, b)
+    assert isinstance(scores, torch.Tensor)
+    assert tuple(scores.shape) == (n, m), "one row per row of a, one column per row of b"
+    torch.testing.assert_close(scores, pairwise_reference(a, b), **TOL)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, expected", [
+    ((WIDTH,), (6, WIDTH), (6,)),
+    ((6, WIDTH), (WIDTH,), (6,)),
+    ((WIDTH,), (WIDTH,), ()),
+    ((1, WIDTH), (WIDTH,), (1,)),
+    ((WIDTH,), (1, WIDTH), (1,)),
+], ids=["vec-mat", "mat-vec", "vec-vec", "1row-vec", "vec-1row"])
+def test_mixed_ranks_drop_the_vector_dimension(ex, a_shape, b_shape, expected):
+    a, b = randn(*a_shape, seed=12), randn(*b_shape, seed=13)
+    scores = ex.cosine_similarity(a, b)
+    assert isinstance(scores, torch.Tensor), "return a tensor (0-d for two vectors), not a float"
+    assert tuple(scores.shape) == expected
+    torch.testing.assert_close(scores, pairwise_reference(a, b), **TOL)
+
+
+def test_vector_results_are_rows_columns_and_entries_of_the_matrix(ex):
+    a, b = randn(4, 32, seed=14), randn(5, 32, seed=15)
+    matrix = ex.cosine_similarity(a, b)
+    torch.testing.assert_close(ex.cosine_similarity(a[2], b), matrix[2], **TOL)
+    torch.testing.assert_close(ex.cosine_similarity(a, b[3]), matrix[:, 3], **TOL)
+    torch.testing.assert_close(ex.cosine_similarity(a[1], b[4]), matrix[1, 4], **TOL)
+
+
+def test_empty_sides_give_empty_matrices(ex):
+    a, b = randn(3, 16, seed=16), randn(0, 16, seed=17)
+    assert tuple(ex.cosine_similarity(a, b).shape) == (3, 0)
+    assert tuple(ex.cosine_similarity(b, a).shape) == (0, 3)
+
+
+def test_swapping_the_inputs_transposes_the_matrix(ex):
+    a, b = randn(6, WIDTH, seed=18), randn(9, WIDTH, seed=19)
+    torch.testing.assert_close(ex.cosine_similarity(b, a), ex.cosine_similarity(a, b).T, **TOL)
+
+
+def test_identical_is_one_and_every_value_is_within_minus_one_one(ex):
+    x = randn(64, WIDTH, seed=3)
+    scores = ex.cosine_similarity(x, x)
+    torch.testing.assert_close(scores.diagonal(), torch.ones(64), **TOL)
+    # Exactly, not approximately: unclamped rounding gives 1.0000007 here.
+    assert scores.max() <= 1.0 and scores.min() >= -1.0, \
+        f"clamp to [-1, 1]: got values from {scores.min().item()!r} to {scores.max().item()!r}"
+
+
+def test_opposite_is_minus_one(ex):
+    x = randn(64, WIDTH, seed=3)
+    scores = ex.cosine_similarity(x, -x)
+    torch.testing.assert_close(scores.diagonal(), -torch.ones(64), **TOL)
+    assert scores.min() >= -1.0, f"clamp to [-1, 1]: got {scores.min().item()!r}"
+
+
+def test_orthogonal_is_zero(ex):
+    # QR gives 8 orthonormal rows; random lengths must not matter.
+    q = torch.linalg.qr(randn(WIDTH, 8, seed=20, dtype=torch.float64)).Q.T.to(torch.float32)
+    rows = q * torch.linspace(0.1, 10.0, 8)[:, None]
+    torch.testing.assert_close(ex.cosine_similarity(rows, rows), torch.eye(8), **TOL)
+
+
+def test_scaling_inputs_changes_nothing_but_the_sign(ex):
+    a, b = randn(5, 64, seed=21), randn(7, 64, seed=22)
+    scores = ex.cosine_similarity(a, b)
+    torch.testing.assert_close(ex.cosine_similarity(a * 2.5, b * 0.01), scores, **TOL)
+    torch.testing.assert_close(ex.cosine_similarity(a * -3.0, b), -scores, **TOL)
+
+
+def test_float64_is_kept_and_mixed_dtypes_are_promoted(ex):
+    a, b = randn(4, 32, seed=23, dtype=torch.float64), randn(3, 32, seed=24, dtype=torch.float64)
+    scores = ex.cosine_similarity(a, b)
+    assert scores.dtype == torch.float64
+    torch.testing.assert_close(scores, pairwise_reference(a, b), atol=1e-12, rtol=1e-12)
+    mixed = ex.cosine_similarity(a, b.float())
+    assert mixed.dtype == torch.float64, "float64 with float32 gives float64, as in torch"
+    # float32 precision: b's rows may be normalised before or after the promotion.
+    torch.testing.assert_close(mixed, pairwise_reference(a, b.float().double()), **TOL)
+
+
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_a_zero_vector_on_either_side_is_a_value_error(ex, side):
+    a, b = randn(3, 16, seed=25), randn(4, 16, seed=26)
+    (a if side == "a" else b)[1] = 0.0
+    with pytest.raises(ValueError):
+        ex.cosine_similarity(a, b)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((4, WIDTH), (5, 128)), ((WIDTH,), (6, 64)),
+                                              ((3, 96), (WIDTH,))],
+                         ids=["mat-mat", "vec-mat", "mat-vec"])
+def test_width_mismatch_names_both_widths(ex, a_shape, b_shape):
+    a, b = randn(*a_shape, seed=27), randn(*b_shape, seed=28)
+    with pytest.raises(ValueError) as info:
+        ex.cosine_similarity(a, b)
+    found = numbers_in(str(info.value))
+    assert {str(a_shape[-1]), str(b_shape[-1])} <= found, f"say both widths: {info.value}"
+
+
+def test_cosine_similarity_rejects_bad_input(ex):
+    good = randn(3, 16, seed=29)
+    with pytest.raises(TypeError) as info:
+        ex.cosine_similarity(good.tolist(), good)
+    assert "list" in str(info.value), "say what was given"
+    with pytest.raises(TypeError):
+        ex.cosine_similarity(good, good.numpy())
+    with pytest.raises(TypeError) as info:
+        ex.cosine_similarity(good, torch.ones(3, 16, dtype=torch.int64))
+    assert "int64" in str(info.value), "say which dtype was given"
+    with pytest.raises(ValueError):
+        ex.cosine_similarity(good[None], good)
+
+
+class _CountTorchCalls(TorchFunctionMode):
+    """Counts every torch function and tensor method called while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _torch_calls(function, *args) -> int:
+    with _CountTorchCalls() as counter:
+        function(*args)
+    return counter.calls
+
+
+def test_no_python_loop_over_rows(ex):
+    # A loop over rows or pairs calls torch once per row or pair: more rows, more calls.
+    small = _torch_calls(ex.cosine_similarity, randn(2, 16, seed=30), randn(3, 16, seed=31))
+    large = _torch_calls(ex.cosine_similarity, randn(40, 16, seed=32), randn(60, 16, seed=33))
+    assert small == large, (f"cosine_similarity made {small} torch calls for 2x3 pairs and {large} "
+                            f"for 40x60: use whole-tensor operations (one matrix product), "
+                            f"not a Python loop")
+    small = _torch_calls(ex.l2_normalize, randn(2, 16, seed=34))
+    large = _torch_calls(ex.l2_normalize, randn(80, 16, seed=35))
+    assert small == large, (f"l2_normalize made {small} torch calls for 2 rows and {large} for 80: "
+                            f"compute every norm at once with vector_norm(..., dim=-1)")
+
+
+# -- on real embeddings ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embeddings(face_tensor):
+    """[5, 320] ConvNeXt-Atto embeddings, built by the harness with timm (not with Exercise 02):
+    the face, its mirror image, a darker copy and two noise images. On the stand-in weights
+    they mean nothing about faces; they are simply the kind of numbers the course produces."""
+    import timm
+    from safetensors.torch import load_file
+
+    from facekit import hub
+
+    checkpoint = load_file(hub.download(standin.MODEL_ID, standin.FILENAME))
+    model = timm.create_model("convnext_atto", pretrained=False, num_classes=0)
+    model.load_state_dict({k: v for k, v in checkpoint.items() if not k.startswith("head.fc.")})
+    noise = randn(2, *face_tensor.shape, seed=40)
+    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, *noise])
+    with torch.inference_mode():
+        return model.eval()(images)
+
+
+def test_on_model_embeddings(ex, embeddings):
+    assert tuple(embeddings.shape) == (5, WIDTH)
+    scores = ex.cosine_similarity(embeddings, embeddings)
+    assert tuple(scores.shape) == (5, 5)
+    torch.testing.assert_close(scores, pairwise_reference(embeddings, embeddings), **TOL)
+    torch.testing.assert_close(scores.diagonal(), torch.ones(5), **TOL)
+    torch.testing.assert_close(ex.cosine_similarity(embeddings[0], embeddings), scores[0], **TOL)
+    unit = ex.l2_normalize(embeddings)
+    torch.testing.assert_close(torch.linalg.vector_norm(unit, dim=-1), torch.ones(5), **TOL)
+
+
+# -- is_match -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [-1.0, -0.25, 0.0, 0.5, 0.8, 1.0])
+def test_is_match_at_and_around_the_threshold(ex, threshold):
+    at = ex.is_match(threshold, threshold)
+    assert at is True, f"a score equal to the threshold is a match (got {at!r}; return a bool)"
+    just_below = math.nextafter(threshold, -math.inf)
+    assert ex.is_match(just_below, threshold) is False
+    if threshold < 1.0:
+        assert ex.is_match(math.nextafter(threshold, math.inf), threshold) is True
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_is_match_takes_a_0d_tensor(ex, dtype):
+    assert ex.is_match(torch.tensor(0.5, dtype=dtype), 0.5) is True
+    assert ex.is_match(torch.tensor(0.25, dtype=dtype), 0.5) is False
+    assert ex.is_match(torch.tensor(0.75, dtype=dtype), torch.tensor(0.5, dtype=dtype)) is True
+
+
+def test_is_match_takes_a_score_from_cosine_similarity(ex):
+    a, b = randn(WIDTH, seed=41), randn(WIDTH, seed=42)
+    score = ex.cosine_similarity(a, b)
+    assert ex.is_match(score, score.item()) is True
+    assert ex.is_match(ex.cosine_similarity(a, a * 2.0), 0.99) is True
+    assert ex.is_match(ex.cosine_similarity(a, -a), -0.99) is False
+
+
+def test_named_thresholds_work_and_are_ordered(ex):
+    for name, threshold in ex.THRESHOLDS.items():
+        assert ex.is_match(threshold, threshold) is True, name
+        assert ex.is_match(threshold - 1e-6, threshold) is False, name
+    assert set(ex.THRESHOLDS) == {"strict", "balanced", "lenient"}
+    assert -1.0 <= ex.THRESHOLDS["lenient"] < ex.THRESHOLDS["balanced"] < ex.THRESHOLDS["strict"] <= 1.0
+
+
+@pytest.mark.parametrize("threshold", [1.0001, -1.5, 2, 90.0], ids=str)
+def test_threshold_outside_minus_one_one_is_a_value_error(ex, threshold):
+    with pytest.raises(ValueError) as info:
+        ex.is_match(0.5, threshold)
+    assert str(threshold) in str(info.value), f"say which threshold was given: {info.value}"
+
+
+def test_nan_threshold_or_score_is_a_value_error(ex):
+    with pytest.raises(ValueError):
+        ex.is_match(0.5, math.nan)
+    with pytest.raises(ValueError):
+        ex.is_match(math.nan, 0.5)
+    with pytest.raises(ValueError):
+        ex.is_match(torch.tensor(math.nan), 0.5)
+
+
+@pytest.mark.parametrize("shape", [(2,), (1,), (2, 2)], ids=lambda s: "x".join(map(str, s)))
+def test_score_tensor_that_is_not_0d_is_a_value_error(ex, shape):
+    with pytest.raises(ValueError) as info:
+        ex.is_match(torch.full(shape, 0.9), 0.5)
+    assert re.search(r"\b" + r",\s*".join(map(str, shape)), str(info.value)), \
+        f"say which shape was given: {info.value}"
+
+
+@pytest.mark.parametrize("score", ["0.9", [0.9], None], ids=["str", "list", "None"])
+def test_score_that_is_not_a_number_is_a_type_error(ex, score):
+    with pytest.raises(TypeError) as info:
+        ex.is_match(score, 0.5)
+    assert type(score).__name__ in str(info.value), f"say what was given: {info.value}"
