@@ -1,0 +1,433 @@
+"""Exercise 01: load_image() and preprocess(), tested against the selected tree.
+
+load_image's tests build their files with Pillow in tmp_path; preprocess's tests use the
+sample face and images made in memory. Neither half calls the other function, so each is
+reported on its own while the other is still a stub.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facekit import data
+
+EXERCISE = "ex01_images"
+# preprocess is held to timm's own transform. The reference matches it exactly (max abs
+# difference 0.0 on every image below); other float32 ways to scale and normalise (float64
+# then cast, multiplying by 1/std) differ by up to 4.8e-7. A one-pixel shift or another
+# resampling filter differs by 0.017 to 4.5.
+ATOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def ex(load_exercise):
+    return load_exercise(EXERCISE)
+
+
+@pytest.fixture(scope="module")
+def timm_transform():
+    return data.eval_transform()
+
+
+def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A self-made RGB test image: a gradient plus seeded noise, so any shift or filter shows."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 160, width)[None, :, None] + np.linspace(0, 60, height)[:, None, None]
+    pixels = ramp + rng.integers(0, 96, (height, width, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _expected_normalised(values, mean=data.data_config()["mean"], std=data.data_config()["std"]):
+    """(value - mean) / std per channel, for pixel values already in [0, 1]."""
+    return torch.tensor([(v - m) / s for v, m, s in zip(values, mean, std)], dtype=torch.float32)
+
+
+# -- load_image: what comes out ---------------------------------------------------------------
+
+
+def _save(image: Image.Image, path: Path, **params) -> Path:
+    image.save(path, **params)
+    return path
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image)
+
+
+def test_sample_face_loads_as_rgb(ex, sample_face):
+    image = ex.load_image(data.SAMPLE_FACE)
+    assert isinstance(image, Image.Image)
+    assert image.mode == "RGB"
+    assert image.size == sample_face.size
+    np.testing.assert_array_equal(_pixels(image), _pixels(sample_face))
+
+
+def test_str_and_path_give_the_same_pixels(ex, tmp_path):
+    path = _save(_noise(40, 30), tmp_path / "rgb.png")
+    from_str = ex.load_image(str(path))
+    from_path = ex.load_image(path)
+    np.testing.assert_array_equal(_pixels(from_str), _pixels(_noise(40, 30)))
+    np.testing.assert_array_equal(_pixels(from_path), _pixels(from_str))
+
+
+def test_image_is_loaded_and_file_closed(ex, tmp_path):
+    path = _save(_noise(40, 30), tmp_path / "rgb.png")
+    image = ex.load_image(path)
+    if Path("/proc/self/fd").is_dir():  # Linux: which files this process holds open
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                held.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        assert str(path.resolve()) not in held, "close the file before returning (use `with`)"
+    path.write_bytes(b"")  # a lazily loaded image would now read nothing
+    np.testing.assert_array_equal(_pixels(image), _pixels(_noise(40, 30)))
+
+
+@pytest.mark.parametrize("orientation, turn", [
+    (2, lambda a: np.fliplr(a)),         # mirrored
+    (3, lambda a: np.rot90(a, 2)),       # upside down
+    (6, lambda a: np.rot90(a, -1)),      # display rotated 90 degrees clockwise (phone held upright)
+    (8, lambda a: np.rot90(a, 1)),       # display rotated 90 degrees counter-clockwise
+], ids=["2-mirror", "3-rotate180", "6-rotate90cw", "8-rotate90ccw"])
+def test_exif_orientation_is_applied(ex, tmp_path, orientation, turn):
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # the EXIF Orientation tag
+    path = _save(_noise(48, 32), tmp_path / f"orientation{orientation}.jpg", exif=exif, quality=95)
+    image = ex.load_image(path)
+    with Image.open(path) as raw:  # the pixels as stored, decoded the same way, not turned
+        stored = _pixels(raw.convert("RGB"))
+    expected = np.ascontiguousarray(turn(stored))
+    assert image.size == (expected.shape[1], expected.shape[0])
+    np.testing.assert_array_equal(_pixels(image), expected)
+
+
+def test_no_orientation_tag_leaves_pixels_as_stored(ex, tmp_path):
+    path = _save(_noise(48, 32), tmp_path / "upright.jpg", quality=95)
+    image = ex.load_image(path)
+    with Image.open(path) as raw:
+        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
+
+
+def test_grayscale_is_repeated_on_three_channels(ex, tmp_path):
+    gray = np.arange(16 * 12, dtype=np.uint8).reshape(12, 16)
+    path = _save(Image.fromarray(gray), tmp_path / "gray.png")
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(_pixels(image), np.stack([gray] * 3, axis=-1))
+
+
+def test_black_and_white_comes_out_0_or_255(ex, tmp_path):
+    bits = (np.indices((10, 14)).sum(axis=0) % 2).astype(bool)
+    path = _save(Image.fromarray(bits), tmp_path / "bilevel.png")
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(_pixels(image), np.stack([bits * 255] * 3, axis=-1).astype(np.uint8))
+
+
+def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
+    path = _save(_noise(40, 30).quantize(16), tmp_path / "palette.png")
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    with Image.open(path) as raw:
+        assert raw.mode == "P"
+        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
+
+
+@pytest.mark.parametrize("suffix, make", [
+    ("png", lambda v: Image.fromarray(v.astype(np.uint16))),                    # I;16
+    ("tiff", lambda v: Image.fromarray(v.astype(">u2"))),                        # I;16B
+    ("tiff", lambda v: Image.fromarray(v.astype(np.int32))),                     # I (32-bit)
+], ids=["png-I;16", "tiff-I;16B", "tiff-I"])
+def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
+    levels = np.arange(256).reshape(16, 16)
+    path = _save(make(levels * 257), tmp_path / f"sixteen.{suffix}")  # 257 * 255 = 65535
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(_pixels(image), np.stack([levels.astype(np.uint8)] * 3, axis=-1),
+                                  err_msg="16-bit values 0..65535 must become 0..255, not be clipped at 255")
+
+
+ALPHAS = (0, 128, 255)
+
+
+def _composited_on_white(colour, alpha):
+    return [c * alpha / 255 + 255 * (1 - alpha / 255) for c in colour]
+
+
+def _assert_on_white(pixels: np.ndarray, colour):
+    for column, alpha in enumerate(ALPHAS):
+        expected = _composited_on_white(colour, alpha)
+        got = pixels[0, column].astype(float)
+        assert np.abs(got - expected).max() <= 1, (
+            f"alpha {alpha}: expected {colour} composited on white = {np.round(expected)}, got {got}")
+
+
+def test_rgba_is_composited_on_white(ex, tmp_path):
+    colour = (200, 30, 60)
+    rgba = np.array([[[*colour, a] for a in ALPHAS]], dtype=np.uint8)
+    path = _save(Image.fromarray(rgba), tmp_path / "rgba.png")
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    pixels = _pixels(image)
+    np.testing.assert_array_equal(pixels[0, 0], [255, 255, 255], err_msg="fully transparent -> white")
+    np.testing.assert_array_equal(pixels[0, 2], colour, err_msg="opaque pixels keep their colour")
+    _assert_on_white(pixels, colour)
+
+
+def test_gray_with_alpha_is_composited_on_white(ex, tmp_path):
+    la = np.array([[[40, a] for a in ALPHAS]], dtype=np.uint8)
+    path = _save(Image.fromarray(la, "LA"), tmp_path / "la.png")
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    _assert_on_white(_pixels(image), (40, 40, 40))
+
+
+def test_palette_with_transparent_colour_is_composited_on_white(ex, tmp_path):
+    indices = np.array([[0, 1, 2, 0]], dtype=np.uint8)
+    palette = Image.fromarray(indices, "L").convert("P")
+    palette.putpalette([0, 0, 0, 220, 20, 20, 20, 160, 40] + [0] * (253 * 3))
+    path = _save(palette, tmp_path / "transparent.png", transparency=0)
+    image = ex.load_image(path)
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(_pixels(image)[0], [[255, 255, 255], [220, 20, 20], [20, 160, 40],
+                                                      [255, 255, 255]])
+
+
+# -- load_image: errors -----------------------------------------------------------------------
+
+
+def _names_the_file(error: BaseException, path: Path) -> None:
+    assert path.name in str(error), f"the message must name the file ({path}): {error}"
+
+
+def test_missing_file_is_file_not_found(ex, tmp_path):
+    path = tmp_path / "no-such-face.jpg"
+    with pytest.raises(FileNotFoundError) as info:
+        ex.load_image(path)
+    _names_the_file(info.value, path)
+
+
+@pytest.mark.parametrize("content", [b"this is a text file, not a JPEG\n", b""], ids=["text", "empty"])
+def test_not_an_image_is_a_value_error(ex, tmp_path, content):
+    path = tmp_path / "face.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        ex.load_image(path)
+    _names_the_file(info.value, path)
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png"])
+def test_truncated_file_is_a_value_error_raised_by_load_image(ex, tmp_path, suffix):
+    path = _save(_noise(64, 64), tmp_path / f"whole.{suffix}")
+    cut = tmp_path / f"truncated.{suffix}"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # the header survives
+    with pytest.raises(ValueError) as info:
+        ex.load_image(cut)
+    _names_the_file(info.value, cut)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (8-bit gray)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+            + chunk(b"IEND", b""))
+
+
+def test_decompression_bomb_is_a_value_error(ex, tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header(100_000, 100_000))  # 10^10 pixels declared in 68 bytes
+    with pytest.raises(ValueError) as info:
+        ex.load_image(path)
+    _names_the_file(info.value, path)
+
+
+@pytest.mark.parametrize("side", [80, 100], ids=["above-limit-warning", "above-twice-limit-error"])
+def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch, side):
+    # Pillow errors above 2 * MAX_IMAGE_PIXELS and only warns between 1x and 2x: both must fail.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64)
+    path = _save(_noise(side, side), tmp_path / f"big{side}.png")
+    with pytest.raises(ValueError) as info:
+        ex.load_image(path)
+    _names_the_file(info.value, path)
+
+
+@pytest.mark.parametrize("given", [42, b"face.jpg", Image.new("RGB", (4, 4))],
+                         ids=["int", "bytes", "pil-image"])
+def test_not_a_path_is_a_type_error(ex, given):
+    with pytest.raises(TypeError) as info:
+        ex.load_image(given)
+    assert type(given).__name__ in str(info.value), "say what was given"
+
+
+# -- preprocess: the same numbers as timm's transform ------------------------------------------
+
+
+def _assert_matches(got: torch.Tensor, expected: torch.Tensor) -> None:
+    assert isinstance(got, torch.Tensor), f"expected a torch.Tensor, got {type(got).__name__}"
+    assert tuple(got.shape) == tuple(expected.shape), f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    assert got.dtype == torch.float32, f"dtype {got.dtype}, expected torch.float32"
+    difference = (got - expected).abs().max().item()
+    assert difference <= ATOL, f"max abs difference from timm's transform: {difference:.3g} (allowed {ATOL})"
+
+
+def test_sample_face_matches_timm(ex, sample_face, timm_transform):
+    _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face))
+
+
+@pytest.mark.parametrize("width, height", [
+    (300, 451),   # portrait; 256 * 451 / 300 = 384.85 -> 384 (round down)
+    (640, 333),   # landscape, downscaled
+    (7, 5),       # tiny landscape, upscaled
+    (5, 9),       # tiny portrait, upscaled
+    (1, 1),
+    (224, 224),   # already the crop size: still resized to 256 first
+    (259, 256),   # no resize; crop offset round(17.5) = 18
+    (256, 257),   # no resize; crop offset round(16.5) = 16
+], ids=lambda v: str(v))
+def test_other_sizes_match_timm(ex, timm_transform, width, height):
+    image = _noise(width, height, seed=width * 1000 + height)
+    _assert_matches(ex.preprocess(image), timm_transform(image))
+
+
+@pytest.mark.parametrize("size, crop_pct, mean, std", [
+    (160, 0.875, None, None),
+    (288, 0.95, None, None),
+    (224, 1.0, None, None),
+    (1, 0.875, None, None),
+    (224, 0.875, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+], ids=["160", "288-crop0.95", "224-crop1.0", "1", "mean-std-0.5"])
+def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
+    from timm.data import create_transform
+
+    config = {**data.data_config(), "input_size": (3, size, size), "crop_pct": crop_pct}
+    kwargs = {"size": size, "crop_pct": crop_pct}
+    if mean is not None:
+        config.update(mean=mean, std=std)
+        kwargs.update(mean=mean, std=std)
+    image = _noise(300, 200, seed=size)
+    got = ex.preprocess(image, **kwargs)
+    _assert_matches(got, create_transform(**config, is_training=False)(image))
+
+
+# -- preprocess: what the numbers mean ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", [0, 1, 2], ids=["red", "green", "blue"])
+def test_channel_order_is_rgb(ex, channel):
+    colour = [0, 0, 0]
+    colour[channel] = 255
+    tensor = ex.preprocess(Image.new("RGB", (64, 48), tuple(colour)))
+    expected = _expected_normalised([c / 255 for c in colour])
+    for c in range(3):
+        torch.testing.assert_close(tensor[c], expected[c].expand(224, 224), atol=ATOL, rtol=0,
+                                   msg=f"pure {('red', 'green', 'blue')[channel]}: channel {c}")
+    assert tensor[channel].min() > 1.5 and torch.cat([tensor[:channel], tensor[channel + 1:]]).max() < -1.5
+
+
+def test_white_and_black_are_the_ends_of_the_range(ex):
+    white = ex.preprocess(Image.new("RGB", (50, 50), (255, 255, 255)))
+    black = ex.preprocess(Image.new("RGB", (50, 50), (0, 0, 0)))
+    top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
+    torch.testing.assert_close(white, top.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0)
+    torch.testing.assert_close(black, bottom.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0)
+
+
+def test_values_stay_in_the_normalised_range(ex, sample_face):
+    tensor = ex.preprocess(sample_face)
+    top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
+    for c in range(3):
+        assert bottom[c] - ATOL <= tensor[c].min() and tensor[c].max() <= top[c] + ATOL
+    assert tensor.std() > 0.1, "a face is not one flat colour"
+
+
+def test_rows_are_rows_and_columns_are_columns(ex):
+    # Landscape: left half black, right half white. Rows must all look alike, columns must not.
+    pixels = np.zeros((200, 300, 3), dtype=np.uint8)
+    pixels[:, 150:] = 255
+    tensor = ex.preprocess(Image.fromarray(pixels))
+    assert tuple(tensor.shape) == (3, 224, 224)
+    assert torch.equal(tensor[:, 0, :], tensor[:, -1, :]), "every row of this image is the same"
+    assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), "left is dark, right is bright"
+
+
+def test_input_image_is_not_modified(ex):
+    image = _noise(120, 90)
+    before = image.tobytes()
+    ex.preprocess(image)
+    assert image.size == (120, 90) and image.mode == "RGB" and image.tobytes() == before
+
+
+# -- preprocess: bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [np.zeros((224, 224, 3), dtype=np.uint8), torch.zeros(3, 224, 224),
+                                   "face.jpg"], ids=["ndarray", "tensor", "str"])
+def test_not_a_pil_image_is_a_type_error(ex, given):
+    with pytest.raises(TypeError) as info:
+        ex.preprocess(given)
+    message = str(info.value)
+    assert "PIL" in message and type(given).__name__ in message, f"say expected vs given: {message!r}"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_non_rgb_mode_is_a_value_error(ex, mode):
+    with pytest.raises(ValueError) as info:
+        ex.preprocess(Image.new(mode, (32, 32)))
+    message = str(info.value)
+    assert "RGB" in message.replace(mode, "") and mode in message, f"say expected vs given: {message!r}"
+
+
+def test_image_without_pixels_is_a_value_error(ex):
+    with pytest.raises(ValueError):
+        ex.preprocess(Image.new("RGB", (0, 0)))
+
+
+@pytest.mark.parametrize("size", [0, -3])
+def test_size_below_one_is_a_value_error(ex, sample_face, size):
+    with pytest.raises(ValueError) as info:
+        ex.preprocess(sample_face, size=size)
+    assert str(size) in str(info.value), "say which size was given"
+
+
+@pytest.mark.parametrize("size", [224.0, "224"], ids=["float", "str"])
+def test_size_not_an_int_is_a_type_error(ex, sample_face, size):
+    with pytest.raises(TypeError):
+        ex.preprocess(sample_face, size=size)
+
+
+@pytest.mark.parametrize("name, values", [("mean", (0.5, 0.5)), ("mean", (0.5,) * 4),
+                                          ("std", (0.2,)), ("std", (0.2,) * 6)],
+                         ids=["mean-2", "mean-4", "std-1", "std-6"])
+def test_mean_or_std_without_three_values_is_a_value_error(ex, sample_face, name, values):
+    with pytest.raises(ValueError) as info:
+        ex.preprocess(sample_face, **{name: values})
+    message = str(info.value)
+    assert name in message, f"say which argument is wrong: {message!r}"
+    assert re.search(r"\b3\b", message) and str(len(values)) in message, (
+        f"say that 3 values were expected and how many came: {message!r}")
+
+
+def test_zero_std_is_a_value_error(ex, sample_face):
+    with pytest.raises(ValueError, match="std"):
+        ex.preprocess(sample_face, std=(0.229, 0.0, 0.225))
+
+
+@pytest.mark.parametrize("crop_pct", [0, -0.5, 1.5])
+def test_crop_pct_outside_0_1_is_a_value_error(ex, sample_face, crop_pct):
+    with pytest.raises(ValueError) as info:
+        ex.preprocess(sample_face, crop_pct=crop_pct)
+    assert str(crop_pct) in str(info.value), "say which crop_pct was given"
