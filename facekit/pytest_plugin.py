@@ -11,6 +11,7 @@ one line naming the function and the file to open, instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -39,20 +40,24 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "kit: a check of the kit as shipped (run with --kit)")
     target = settings.resolve_target(config.getoption("--target"))
     weights = settings.resolve_weights(config.getoption("--weights"))
-    standin_dir = None
+    standin_dir, owned = None, False
     if weights == "standin":
-        # A fresh cache per run, so no earlier run's files (or damage) can leak in.
-        standin_dir = Path(tempfile.mkdtemp(prefix="facekit-standin-"))
+        # A fresh cache per run, so no earlier run's files (or damage) can leak in, unless
+        # KIT_STANDIN_CACHE names one: `facekit check` keeps one (checked) across runs.
+        shared = os.environ.get(settings.STANDIN_CACHE_ENV)
+        standin_dir = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="facekit-standin-"))
+        owned = not shared
     config.facekit = {
         "target": target,
         "weights": settings.activate_weights(weights, standin_dir),
         "standin_dir": standin_dir,
+        "owns_standin_dir": owned,
     }
 
 
 def pytest_unconfigure(config):
     info = getattr(config, "facekit", None)
-    if info and info["standin_dir"]:
+    if info and info["standin_dir"] and info["owns_standin_dir"]:
         shutil.rmtree(info["standin_dir"], ignore_errors=True)
 
 
@@ -104,6 +109,33 @@ def face_tensor(sample_face):
     from facekit import data
 
     return data.eval_transform()(sample_face)
+
+
+@pytest.fixture(scope="session")
+def checkpoint():
+    """The ConvNeXt-Atto checkpoint this run uses (stand-in or real), read by the harness."""
+    from safetensors.torch import load_file
+
+    from facekit import hub, standin
+
+    return load_file(hub.download(standin.MODEL_ID, standin.FILENAME))
+
+
+@pytest.fixture(scope="session")
+def embedder(checkpoint):
+    """ConvNeXt-Atto without classifier, built by the harness with timm, not by a student.
+
+    Tests of anything downstream of build_model() (compute_embedding, similarity, the app)
+    use it, so they report on their own exercise even while build_model is still a stub.
+    """
+    import timm
+    import torch
+
+    with torch.device("meta"):  # skip the random init the checkpoint overwrites
+        model = timm.create_model("convnext_atto", pretrained=False, num_classes=0)
+    headless = {k: v for k, v in checkpoint.items() if not k.startswith("head.fc.")}
+    model.load_state_dict(headless, strict=True, assign=True)
+    return model.eval()
 
 
 @pytest.fixture(scope="session")

@@ -32,16 +32,6 @@ def faces(face_tensor):
 
 
 @pytest.fixture(scope="module")
-def checkpoint():
-    """The checkpoint in the cache the run uses (stand-in or real), read independently."""
-    from safetensors.torch import load_file
-
-    from facekit import hub
-
-    return load_file(hub.download(standin.MODEL_ID, standin.FILENAME))
-
-
-@pytest.fixture(scope="module")
 def reference_model(checkpoint):
     """timm's own ConvNeXt-Atto with the full checkpoint, classifier included."""
     import timm
@@ -49,18 +39,6 @@ def reference_model(checkpoint):
     reference = timm.create_model("convnext_atto", pretrained=False)
     reference.load_state_dict(checkpoint, strict=True)
     return reference.eval()
-
-
-@pytest.fixture(scope="module")
-def embedder(checkpoint):
-    """ConvNeXt-Atto without classifier, built by the harness: compute_embedding's tests use it,
-    so they report on compute_embedding even while build_model is still a stub."""
-    import timm
-
-    embedder = timm.create_model("convnext_atto", pretrained=False, num_classes=0)
-    headless = {k: v for k, v in checkpoint.items() if not k.startswith("head.fc.")}
-    embedder.load_state_dict(headless, strict=True)
-    return embedder.eval()
 
 
 def _shape_text(shape) -> str:

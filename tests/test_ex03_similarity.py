@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from facekit import standin
 
 EXERCISE = "ex03_similarity"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
@@ -290,22 +289,14 @@ def test_no_python_loop_over_rows(ex):
 
 
 @pytest.fixture(scope="module")
-def embeddings(face_tensor):
-    """[5, 320] ConvNeXt-Atto embeddings, built by the harness with timm (not with Exercise 02):
+def embeddings(embedder, face_tensor):
+    """[5, 320] ConvNeXt-Atto embeddings, from the harness's timm model (not Exercise 02's code):
     the face, its mirror image, a darker copy and two noise images. On the stand-in weights
     they mean nothing about faces; they are simply the kind of numbers the course produces."""
-    import timm
-    from safetensors.torch import load_file
-
-    from facekit import hub
-
-    checkpoint = load_file(hub.download(standin.MODEL_ID, standin.FILENAME))
-    model = timm.create_model("convnext_atto", pretrained=False, num_classes=0)
-    model.load_state_dict({k: v for k, v in checkpoint.items() if not k.startswith("head.fc.")})
     noise = randn(2, *face_tensor.shape, seed=40)
     images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, *noise])
     with torch.inference_mode():
-        return model.eval()(images)
+        return embedder(images)
 
 
 def test_on_model_embeddings(ex, embeddings):
