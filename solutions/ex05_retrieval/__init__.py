@@ -1,0 +1,5 @@
+"""Exercise 05 (reference): who is this? The k stored embeddings nearest to a query."""
+
+from .retrieval import top_k
+
+__all__ = ["top_k"]

@@ -1,0 +1,304 @@
+"""Exercise 05: top_k(), tested against the selected tree.
+
+The stores here are MemoryStore, a list defined in this file: only top_k is under test,
+so these tests do not depend on Exercise 04's stores being finished. Record comes from the
+same tree's Exercise 04 API (api.py, which is not student work).
+"""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+EXERCISE = "ex05_retrieval"
+WIDTH = 320  # ConvNeXt-Atto's embedding width
+TOLERANCE = 1e-5  # float32 cosines computed in another order differ by ~1e-7
+
+
+@pytest.fixture(scope="module")
+def ex(load_exercise):
+    return load_exercise(EXERCISE)
+
+
+@pytest.fixture(scope="module")
+def api(load_exercise):
+    """The same tree's Exercise 04 package: Record and EmbeddingStore (shared, not stubs)."""
+    return load_exercise("ex04_storage")
+
+
+class MemoryStore:
+    """Records in a list, in insertion order: the EmbeddingStore protocol, and a call count."""
+
+    def __init__(self, record_type):
+        self._record_type = record_type
+        self._records = []
+        self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        self.calls = collections.Counter()
+
+    def add(self, name, embedding):
+        record = self._record_type(id=str(uuid.uuid4()), name=name,
+                                   embedding=embedding.to(torch.float32).clone(),
+                                   created_at=self._start + timedelta(seconds=len(self._records)))
+        self._records.append(record)
+        return record.id
+
+    def get(self, record_id):
+        self.calls["get"] += 1
+        for record in self._records:
+            if record.id == record_id:
+                return record
+        raise KeyError(record_id)
+
+    def find(self, name):
+        self.calls["find"] += 1
+        return [r for r in self._records if r.name == name]
+
+    def all(self):
+        self.calls["all"] += 1
+        return list(self._records)
+
+    def remove(self, record_id):
+        self.calls["remove"] += 1
+        self._records.remove(self.get(record_id))
+
+    def __len__(self):
+        self.calls["len"] += 1
+        return len(self._records)
+
+
+@pytest.fixture(scope="module")
+def make_store(api):
+    def make(rows, names=None):
+        store = MemoryStore(api.Record)
+        for i, row in enumerate(rows):
+            store.add(names[i] if names else f"person-{i}", row)
+        assert isinstance(store, api.EmbeddingStore)
+        return store
+
+    return make
+
+
+def vectors(n: int, width: int = WIDTH, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, width, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module")
+def crowd(make_store):
+    """200 seeded random embeddings of width 320, and a query that is none of them."""
+    return make_store(vectors(200)), vectors(1, seed=1)[0]
+
+
+def brute_force(query: torch.Tensor, records) -> list[float]:
+    """One cosine similarity per record, with torch's own function: slow and obviously right."""
+    return [F.cosine_similarity(r.embedding, query, dim=0).item() for r in records]
+
+
+def check_ranking(result, records, expected: list[float], k: int) -> None:
+    """``result`` is a correct top-k of ``records`` whose true scores are ``expected``."""
+    assert isinstance(result, list), f"return a list of (record, score); got {type(result).__name__}"
+    assert len(result) == min(k, len(records))
+    position = {r.id: i for i, r in enumerate(records)}
+    seen = set()
+    for rank, pair in enumerate(result):
+        assert isinstance(pair, tuple) and len(pair) == 2, f"item {rank}: a (record, score) pair"
+        record, score = pair
+        assert type(score) is float, f"item {rank}: the score as a Python float; got {type(score).__name__}"
+        assert record.id in position, f"item {rank}: not a record of the store"
+        assert record == records[position[record.id]], f"item {rank}: return the store's record as is"
+        assert record.id not in seen, f"item {rank}: {record.name} appears twice"
+        seen.add(record.id)
+        true = expected[position[record.id]]
+        assert abs(score - true) <= TOLERANCE, \
+            f"item {rank} ({record.name}): score {score:.6f}, cosine similarity is {true:.6f}"
+    scores = [score for _, score in result]
+    assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"best first: {scores}"
+    if result:
+        worst_kept = min(scores)
+        left_out = [expected[i] for r, i in position.items() if r not in seen]
+        assert all(s <= worst_kept + TOLERANCE for s in left_out), \
+            f"a record scoring {max(left_out):.6f} was left out for one scoring {worst_kept:.6f}"
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 5, 37, 200])
+def test_top_k_matches_brute_force(ex, crowd, k):
+    store, query = crowd
+    records = store.all()
+    before = [r.embedding.clone() for r in records]
+    result = ex.top_k(query, store, k)
+    check_ranking(result, records, brute_force(query, records), k)
+    assert all(torch.equal(r.embedding, b) for r, b in zip(records, before)), \
+        "top_k must not change the stored embeddings (no in-place normalising)"
+
+
+def test_nearest_is_the_query_itself(ex, crowd):
+    store, _ = crowd
+    target = store.all()[123]
+    (best, score), *_ = ex.top_k(target.embedding * 2.5, store, 3)  # scale does not matter
+    assert best.id == target.id
+    assert score == pytest.approx(1.0, abs=TOLERANCE)
+
+
+def test_query_as_one_row_gives_the_same_result(ex, crowd):
+    store, query = crowd
+    as_row = ex.top_k(query[None], store, 5)  # [1, D], as compute_embedding returns one image
+    as_vector = ex.top_k(query, store, 5)
+    assert [r.id for r, _ in as_row] == [r.id for r, _ in as_vector]
+    assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE)
+
+
+def test_float64_query_works(ex, crowd):
+    store, query = crowd
+    result = ex.top_k(query.double(), store, 5)
+    records = store.all()
+    check_ranking(result, records, brute_force(query, records), 5)
+
+
+@pytest.mark.parametrize("k", [7, 8, 1000])
+def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
+    store = make_store(vectors(7, seed=3))
+    records = store.all()
+    query = vectors(1, seed=4)[0]
+    result = ex.top_k(query, store, k)
+    assert len(result) == 7
+    check_ranking(result, records, brute_force(query, records), k)
+
+
+def test_empty_store_gives_an_empty_list(ex, make_store):
+    assert ex.top_k(vectors(1)[0], make_store([]), 3) == []
+
+
+def test_ties_keep_the_store_order(ex, make_store):
+    # Multiples of one axis: exactly the same direction, so exactly equal cosines (1.0)
+    # whatever the order of the arithmetic. Tied records are spread through the store.
+    e = torch.eye(8)
+    rows = [e[1], 2 * e[0], e[2], 5 * e[0], -e[0], e[0], e[3], 0.5 * e[0], 3 * e[1], 7 * e[0]]
+    names = [f"r{i}" for i in range(len(rows))]
+    store = make_store(rows, names)
+    result = ex.top_k(e[0], store, len(rows))
+    assert [r.name for r, _ in result] == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
+                                           "r0", "r2", "r6", "r8",  # cos 0, in store order
+                                           "r4"]  # cos -1
+    assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6)
+    # k cuts through the tie: the oldest tied records win.
+    assert [r.name for r, _ in ex.top_k(e[0], store, 3)] == ["r1", "r3", "r5"]
+
+
+def test_many_ties_keep_the_store_order(ex, make_store):
+    # 300 records in 3 directions, interleaved: a sort that is not stable shuffles them.
+    e = torch.eye(4)
+    rows = [e[i % 3] * (1 + i % 5) for i in range(300)]
+    store = make_store(rows, [f"r{i}" for i in range(300)])
+    result = ex.top_k(e[0] + 0.5 * e[1], store, 300)
+    names = [r.name for r, _ in result]
+    expected = ([f"r{i}" for i in range(0, 300, 3)] + [f"r{i}" for i in range(1, 300, 3)]
+                + [f"r{i}" for i in range(2, 300, 3)])
+    assert names == expected, "equal scores must keep store order: torch.sort(..., stable=True)"
+
+
+def test_stored_zero_vector_scores_zero(ex, make_store):
+    rows = vectors(5, seed=6)
+    rows[2] = 0.0
+    store = make_store(rows)
+    query = vectors(1, seed=7)[0]
+    result = ex.top_k(query, store, 5)
+    records = store.all()
+    check_ranking(result, records, brute_force(query, records), 5)
+    scores = {r.id: s for r, s in result}
+    assert scores[records[2].id] == 0.0, "a zero vector has no direction: score 0, not NaN"
+
+
+# -- one pass, one product ----------------------------------------------------------------
+
+
+class CountTorchCalls(TorchFunctionMode):
+    """Counts the torch functions and tensor methods called while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = collections.Counter()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names[getattr(func, "__name__", repr(func))] += 1
+        return func(*args, **(kwargs or {}))
+
+
+# Operations a per-record similarity would call once (or more) per record.
+ARITHMETIC = {"matmul", "mm", "mv", "dot", "vdot", "inner", "einsum", "tensordot", "bmm",
+              "cosine_similarity", "mul", "__mul__", "__rmul__", "sum", "norm", "vector_norm",
+              "linalg_vector_norm", "normalize", "div", "__truediv__", "__rtruediv__", "sqrt",
+              "pow", "__pow__", "sub", "__sub__", "cdist", "vecdot", "__matmul__", "__rmatmul__"}
+
+
+def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_store):
+    n = 3000
+    store = make_store(vectors(n, width=16, seed=8))
+    store.calls.clear()
+    query = vectors(1, width=16, seed=9)[0]
+    with CountTorchCalls() as counter:
+        result = ex.top_k(query, store, 4)
+    calls = dict(store.calls)
+    records = store.all()
+    check_ranking(result, records, brute_force(query, records), 4)
+    assert calls.get("all") == 1, f"read the store once, with store.all(); calls: {calls}"
+    assert not calls.get("get") and not calls.get("find"), "store.all() has everything"
+    arithmetic = sum(count for name, count in counter.names.items() if name in ARITHMETIC)
+    assert arithmetic < 50, (
+        f"top_k made {arithmetic} arithmetic torch calls for {n} records "
+        f"({dict(counter.names.most_common(5))}): stack the embeddings into one matrix and "
+        f"compute every similarity with one matrix product, not one call per record")
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_k_below_one_is_a_value_error(ex, crowd, k):
+    store, query = crowd
+    with pytest.raises(ValueError) as info:
+        ex.top_k(query, store, k)
+    assert str(k) in str(info.value), f"say which k was given: {info.value}"
+
+
+@pytest.mark.parametrize("k", [1.5, "3", None, True], ids=repr)
+def test_k_not_an_int_is_a_type_error(ex, crowd, k):
+    store, query = crowd
+    with pytest.raises(TypeError):
+        ex.top_k(query, store, k)
+
+
+def test_k_is_checked_even_for_an_empty_store(ex, make_store):
+    with pytest.raises(ValueError):
+        ex.top_k(vectors(1)[0], make_store([]), 0)
+
+
+def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
+    store, _ = crowd
+    with pytest.raises(ValueError) as info:
+        ex.top_k(vectors(1, width=128)[0], store, 3)
+    message = str(info.value)
+    assert "128" in message and str(WIDTH) in message, \
+        f"name the stored width ({WIDTH}) and the query's (128): {message}"
+
+
+@pytest.mark.parametrize("query, error", [
+    ([0.5] * WIDTH, TypeError),
+    (torch.ones(WIDTH, dtype=torch.int64), TypeError),
+    (torch.ones(2, WIDTH), ValueError),
+    (torch.ones(1, 1, WIDTH), ValueError),
+    (torch.tensor(1.0), ValueError),
+    (torch.zeros(WIDTH), ValueError),
+    (torch.full((WIDTH,), float("nan")), ValueError),
+], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan"])
+def test_bad_query(ex, crowd, query, error):
+    store, _ = crowd
+    with pytest.raises(error):
+        ex.top_k(query, store, 3)
