@@ -49,6 +49,17 @@ class Exercise:
         """The file a person edits (stub) or reads (reference), relative to the root."""
         return self.stub if target == "exercises" else self.reference
 
+    def function_for(self, raised_in: str) -> str | None:
+        """The manifest function a stub's NotImplementedError raised in ``raised_in`` belongs to.
+
+        ``raised_in`` is the raising function's qualified name ("compute_embedding",
+        "JsonFileStore.__init__"); a manifest entry naming a class stands for its methods.
+        """
+        for function in self.functions:
+            if raised_in == function or raised_in.startswith(function + "."):
+                return function
+        return None
+
     def paths(self) -> dict[str, str]:
         named = {"readme": self.readme, "stub": self.stub, "reference": self.reference,
                  "tests": self.tests}

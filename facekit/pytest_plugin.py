@@ -155,7 +155,9 @@ def _todo_origin(excinfo, target: str):
     for entry in reversed(excinfo.traceback):
         path = Path(str(entry.path)).resolve()
         if path.is_relative_to(tree):
-            return entry.name, str(path.relative_to(course.repo_root()))
+            code = entry.frame.code.raw
+            # The qualified name tells JsonFileStore.__init__ from SqliteStore.__init__.
+            return getattr(code, "co_qualname", code.co_name), str(path.relative_to(course.repo_root()))
     return None
 
 

@@ -113,8 +113,8 @@ def stub_findings(run: dict, exercise: course.Exercise) -> Finding:
     if wrong:
         return Finding(exercise.id, "stub", False, f"{len(wrong)}/{len(tests)} tests: {wrong[0]}")
     functions = sorted({r["todo"][0] for r in tests.values()})
-    # A manifest entry may name a method ("JsonFileStore.add"); the traceback names "add".
-    missing = sorted(f for f in exercise.functions if f.split(".")[-1] not in functions)
+    reached = {exercise.function_for(f) for f in functions}
+    missing = [f for f in exercise.functions if f not in reached]
     detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
     if missing:
         return Finding(exercise.id, "stub", False,

@@ -11,8 +11,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_lists_every_exercise_in_manifest_order():
-    linked = re.findall(r"^\| \d+ \| \[[^\]]+\]\(([^)]+)\) \|", README, re.M)
-    assert linked == [e.readme for e in course.load().exercises]
+    linked = re.findall(r"^\| \d+ \| \[([^\]]+)\]\(([^)]+)\) \|", README, re.M)
+    assert linked == [(e.title, e.readme) for e in course.load().exercises]
 
 
 def test_readme_names_each_exercises_functions():
