@@ -1,0 +1,608 @@
+"""The ``facekit`` command: every subcommand, its exit codes, and verify catching planted defects.
+
+Most tests call ``cli.main([...])`` in this process. Test runs are real (a pytest subprocess)
+where the point is the real harness: a check of Exercise 02 against the stubs and the
+solutions, and verify on a copy of the kit with one planted defect. The rest use a tiny
+synthetic kit and canned test outcomes, so each state is reached on purpose and fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from facekit import cli, course, progress, term, verify, warm
+
+ROOT = course.repo_root()
+EX02 = course.load().get("ex02_embeddings")
+
+
+@pytest.fixture(autouse=True)
+def state_file(tmp_path, monkeypatch):
+    """Progress and hints go to a file of this test, never to the checkout's .facekit/."""
+    path = tmp_path / "state" / "state.json"
+    monkeypatch.setenv(progress.STATE_ENV, str(path))
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
+    return path
+
+
+def facekit(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def flat(text: str) -> str:
+    """Text with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
+
+
+def assert_fits_80_columns(out: str) -> None:
+    assert "\x1b[" not in out, "escape codes in piped output"
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, f"lines over 80 columns: {too_long}"
+
+
+def copy_kit(tmp_path: Path) -> Path:
+    kit = tmp_path / "kit"
+    shutil.copytree(ROOT, kit, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".facekit", ".fragments",
+        "*.egg-info"))
+    return kit
+
+
+# -- a tiny synthetic kit with canned outcomes --------------------------------------------------
+
+
+FUNCTIONS = {"ex_a": ["first", "second"], "ex_b": ["third"], "ex_c": ["fourth"], "ex_d": ["fifth"]}
+
+
+def make_kit(root: Path, functions: dict[str, list[str]] = FUNCTIONS, drop: str | None = None) -> Path:
+    """exercises/, solutions/, tests/ and a manifest; ``drop`` leaves that key out of each entry."""
+    entries = []
+    for exercise_id, names in functions.items():
+        for tree in ("exercises", "solutions"):
+            folder = root / tree / exercise_id
+            folder.mkdir(parents=True)
+            (folder / "__init__.py").write_text("")
+            (folder / "code.py").write_text("".join(
+                f"def {n}():\n    raise NotImplementedError('{n}')\n" for n in names))
+        (root / "tests").mkdir(exist_ok=True)
+        (root / "tests" / f"test_{exercise_id}.py").write_text("".join(
+            f"def test_{n}_works(ex):\n    ex.{n}()\n" for n in names))
+        fields = {
+            "id": exercise_id, "title": f"Exercise {exercise_id}",
+            "readme": f"exercises/{exercise_id}/README.md", "stub": f"exercises/{exercise_id}/code.py",
+            "reference": f"solutions/{exercise_id}/code.py", "tests": f"tests/test_{exercise_id}.py",
+            "functions": names, "hints": [f"{exercise_id} hint one", f"{exercise_id} hint two"],
+        }
+        lines = [f"{k} = {v!r}".replace("'", '"') for k, v in fields.items() if k != drop]
+        entries.append("[[exercise]]\n" + "\n".join(lines) + "\n")
+    (root / "exercises" / "course.toml").write_text('[course]\ntitle = "Test course"\n\n' + "\n".join(entries))
+    return root
+
+
+class Canned:
+    """Stands in for verify.run_tests: outcomes per (exercise, function), changeable between runs.
+
+    An outcome is "pass", "todo" (stops at the function's NotImplementedError), "needs:<other>"
+    (stops at another function's) or "fail: <error>".
+    """
+
+    def __init__(self, outcomes: dict[str, dict[str, str]]):
+        self.outcomes = outcomes
+        self.calls: list[list[str]] = []
+
+    def __call__(self, root, target, test_files, weights="standin", timeout=900):
+        self.calls.append(list(test_files))
+        tests = {}
+        for exercise_id, by_function in self.outcomes.items():
+            test_file = f"tests/test_{exercise_id}.py"
+            if test_file not in test_files:
+                continue
+            for function, outcome in by_function.items():
+                result = {"outcome": "passed", "error": None, "todo": None}
+                if outcome == "todo":
+                    result = {"outcome": "failed", "todo": [function, f"exercises/{exercise_id}/code.py"],
+                              "error": f"NotImplementedError: {function}"}
+                elif outcome.startswith("needs:"):  # stops at another function's NotImplementedError
+                    other = outcome[6:]
+                    result = {"outcome": "failed", "todo": [other, f"exercises/{exercise_id}/code.py"],
+                              "error": f"NotImplementedError: {other}"}
+                elif outcome.startswith("fail:"):
+                    result = {"outcome": "failed", "todo": None, "error": outcome[5:].strip()}
+                tests[f"{test_file}::test_{function}_works"] = result
+        return {"tests": tests, "collect_errors": [], "exitstatus": 0}
+
+
+@pytest.fixture
+def kit(tmp_path):
+    return make_kit(tmp_path / "kit")
+
+
+def canned(monkeypatch, outcomes) -> Canned:
+    fake = Canned(outcomes)
+    monkeypatch.setattr(verify, "run_tests", fake)
+    return fake
+
+
+# -- python -m facekit, bad usage ---------------------------------------------------------------
+
+
+def test_python_m_facekit_is_the_command():
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "facekit", *argv], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+
+    helped = run("--help")
+    assert helped.returncode == 0
+    for command in ("list", "check", "hint", "watch", "verify", "download", "reset"):
+        assert command in helped.stdout
+    unknown = run("check", "no_such_exercise")
+    assert unknown.returncode == 2
+    assert_one_line_error(unknown.stderr, "no_such_exercise", EX02.id)
+
+
+def test_unknown_exercise_is_one_line_and_exit_2(capsys):
+    for argv in (["check", "ex99"], ["hint", "ex99"], ["reset", "ex99", "--yes"], ["verify", "ex99"]):
+        code, out, err = facekit(capsys, *argv)
+        assert code == 2, argv
+        assert_one_line_error(err, "no exercise 'ex99'")
+
+
+def test_manifest_pointing_at_a_missing_file_is_one_line(kit, capsys, monkeypatch):
+    canned(monkeypatch, {})
+    (kit / "tests" / "test_ex_b.py").unlink()
+    for argv in (["check", "ex_b"], ["list"], ["watch"]):
+        code, out, err = facekit(capsys, "--root", str(kit), *argv)
+        assert code == 2, argv
+        assert_one_line_error(err, "ex_b", "tests/test_ex_b.py", "does not exist")
+
+
+@pytest.mark.parametrize("case", ["entry lacks a key", "no manifest", "bad TOML"])
+def test_broken_manifest_is_one_line(tmp_path, capsys, case):
+    kit = make_kit(tmp_path / "kit", drop="tests" if case == "entry lacks a key" else None)
+    manifest = kit / "exercises" / "course.toml"
+    if case == "no manifest":
+        manifest.unlink()
+    elif case == "bad TOML":
+        manifest.write_text("[[exercise]\nid = ")
+    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 2
+    assert_one_line_error(err, {"entry lacks a key": "lacks tests", "no manifest": "not found",
+                                "bad TOML": "not valid TOML"}[case])
+
+
+def test_bad_environment_value_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("KIT_TARGET", "mine")
+    code, out, err = facekit(capsys, "check", EX02.id)
+    assert code == 2
+    assert_one_line_error(err, "KIT_TARGET", "'mine'")
+
+
+def test_unexpected_errors_are_one_line_unless_verbose(kit, capsys, monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    code, out, err = facekit(capsys, "--root", str(kit), "list")
+    assert code == 1
+    assert_one_line_error(err, "RuntimeError: the disk caught fire", "-v")
+    code, out, err = facekit(capsys, "--root", str(kit), "-v", "list")
+    assert code == 1 and "Traceback" in err
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ex02_stub_run():
+    """The harness on Exercise 02's untouched stub, in a subprocess, as `facekit check` runs it."""
+    return verify.run_tests(ROOT, "exercises", [EX02.tests])
+
+
+def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypatch, ex02_stub_run):
+    asked = []
+    monkeypatch.setattr(verify, "run_tests", lambda *args: asked.append(args) or ex02_stub_run)
+    code, out, err = facekit(capsys, "check", EX02.id, "--target", "exercises")
+    assert asked == [(ROOT, "exercises", [EX02.tests], "standin")]
+    assert code == 1
+    assert "stand-in weights (seeded random, NOT pretrained)" in out
+    for function in EX02.functions:
+        assert re.search(rf"{function}\(\)\s+not implemented yet", out), out
+    assert f"Next: implement {EX02.functions[0]}()" in out and f"facekit hint {EX02.id}" in out
+    assert_fits_80_columns(out)
+    assert not progress.State(state_file).passed.get("exercises")
+
+
+def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
+    code, out, err = facekit(capsys, "--target", "solutions", "check", EX02.id)
+    assert code == 0, out + err
+    for function in EX02.functions:
+        assert re.search(rf"{function}\(\)\s+done", out), out
+    assert_fits_80_columns(out)
+    state = progress.State(state_file)
+    assert state.is_done("solutions", EX02.id, progress.fingerprint(ROOT, EX02, "solutions"))
+    assert not state.passed.get("exercises"), "a solutions run must not mark the student's work done"
+
+
+def test_check_names_the_failing_function_and_its_first_assertion(kit, capsys, monkeypatch):
+    canned(monkeypatch, {"ex_a": {"first": "pass", "second": "fail: AssertionError: expected 3, got 4"}})
+    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 1
+    assert re.search(r"first\(\)\s+done", out)
+    assert re.search(r"second\(\)\s+failing \(1 of 1 test\)", out)
+    assert "test_second_works: AssertionError: expected 3, got 4" in out
+    assert "Next: fix second() in exercises/ex_a/code.py" in out
+
+
+def test_check_says_which_function_a_test_waits_for(kit, capsys, monkeypatch):
+    canned(monkeypatch, {"ex_a": {"first": "todo", "second": "needs:first"}})
+    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 1
+    assert re.search(r"first\(\)\s+not implemented yet \(2 tests stop there\)", out), out
+    assert re.search(r"second\(\)\s+0/1 pass; the others need first\(\)", out), out
+    assert "Next: implement first() in exercises/ex_a/code.py" in out
+
+
+def test_tests_that_do_not_run_are_reported_not_hidden(kit, capsys, monkeypatch):
+    broken = {"tests": {}, "collect_errors": ["tests/test_ex_a.py: SyntaxError: invalid syntax"],
+              "exitstatus": 2}
+    monkeypatch.setattr(verify, "run_tests", lambda *args: broken)
+    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 1
+    assert "the tests of ex_a do not run" in out and "SyntaxError: invalid syntax" in out
+    code, out, err = facekit(capsys, "--root", str(kit), "list")
+    assert re.search(r"ex_a .* failing \(tests do not run\)", out), out
+
+
+def test_check_without_exercise_takes_the_first_not_done(kit, capsys, monkeypatch):
+    fake = canned(monkeypatch, {"ex_a": {"first": "pass", "second": "pass"}, "ex_b": {"third": "todo"}})
+    code, out, err = facekit(capsys, "--root", str(kit), "check")
+    assert code == 0 and fake.calls == [["tests/test_ex_a.py"]]
+    assert "All tests pass. Next: `facekit check ex_b`" in out
+    code, out, err = facekit(capsys, "--root", str(kit), "check")
+    assert code == 1 and fake.calls[-1] == ["tests/test_ex_b.py"], "ex_a passed and is unchanged"
+    # Editing a passed exercise makes it the current one again.
+    (kit / "exercises" / "ex_a" / "code.py").write_text("def first(): ...\n")
+    facekit(capsys, "--root", str(kit), "check")
+    assert fake.calls[-1] == ["tests/test_ex_a.py"]
+
+
+# -- list -----------------------------------------------------------------------------------------
+
+
+def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeypatch):
+    fake = canned(monkeypatch, {
+        "ex_a": {"first": "pass", "second": "pass"},
+        "ex_b": {"third": "todo"},
+        "ex_c": {"fourth": "fail: AssertionError: nope"},
+        "ex_d": {"fifth": "todo", "sixth": "pass"},  # half done
+    })
+    code, out, err = facekit(capsys, "--root", str(kit))  # no command: list
+    assert code == 0
+    assert len(fake.calls) == 1 and len(fake.calls[0]) == 4, "one pytest run for every exercise"
+    rows = {line.split()[1]: line for line in out.splitlines() if re.match(r"^\S ex_", line)}
+    assert rows["ex_a"].rstrip().endswith("done")
+    assert rows["ex_b"].rstrip().endswith("not started")
+    assert rows["ex_c"].rstrip().endswith("failing (1 test)")
+    assert rows["ex_d"].rstrip().endswith("in progress (1/2 pass)")
+    assert "1/4 done" in out and "Next: `facekit check ex_b`" in out
+    assert "stand-in weights (seeded random, NOT pretrained)" in out
+    assert_fits_80_columns(out)
+
+
+# -- hint -----------------------------------------------------------------------------------------
+
+
+def test_hint_gives_one_more_each_time_and_forgets_when_the_file_goes(capsys, state_file):
+    hints = EX02.hints
+    assert hints, "Exercise 02 has hints in the manifest"
+    for number, hint in enumerate(hints, 1):
+        code, out, err = facekit(capsys, "hint", EX02.id)
+        assert code == 0
+        assert f"Hint {number} of {len(hints)}" in out
+        assert " ".join(out.split()).find(" ".join(hint.split()[:8])) >= 0, out
+        assert_fits_80_columns(out)
+    code, out, err = facekit(capsys, "hint", EX02.id)
+    assert code == 0 and f"All {len(hints)} hints" in out
+    state_file.unlink()
+    code, out, err = facekit(capsys, "hint", EX02.id)
+    assert f"Hint 1 of {len(hints)}" in out
+
+
+# -- watch ----------------------------------------------------------------------------------------
+
+
+def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys, monkeypatch):
+    fake = canned(monkeypatch, {"ex_a": {"first": "todo", "second": "todo"}, "ex_b": {"third": "todo"}})
+    stub = kit / "exercises" / "ex_a" / "code.py"
+    naps = []
+
+    def sleep(seconds):
+        naps.append(seconds)
+        if len(naps) == 2:  # the student saves a finished ex_a
+            stub.write_text(stub.read_text() + "# solved\n")
+            fake.outcomes["ex_a"] = {"first": "pass", "second": "pass"}
+        if len(naps) == 4:
+            raise KeyboardInterrupt
+
+    kit_ctx = cli.Context(root=kit, course=course.load(kit / "exercises" / "course.toml"),
+                          target="exercises", weights="standin", verbose=False, term=term.Term())
+    code = cli.cmd_watch(kit_ctx, interval=0.5, sleep=sleep)
+    out = capsys.readouterr().out
+    assert code == 0 and out.rstrip().endswith("Stopped watching.")
+    assert naps == [0.5] * 4, "it waits between looks: no busy loop"
+    assert fake.calls == [
+        [f"tests/test_{e}.py" for e in FUNCTIONS],  # the start: every exercise, in one run
+        ["tests/test_ex_a.py"],  # the save: the current exercise, now green
+        ["tests/test_ex_b.py"],  # so it moves on; nothing re-runs while nothing is saved
+    ]
+    assert "Moving on to ex_b." in out
+    assert out.count("Next: implement first()") == 1 and "Next: implement third()" in out
+
+
+@pytest.mark.skipif(not warm.available(ROOT), reason="quick runs fork: Linux only")
+def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path):
+    # This process has run torch code (a fork of it could hang), so a fresh one forks.
+    assert not warm.warm_up(), "a process that imported torch before must not fork"
+    script = textwrap.dedent(f"""
+        import json, sys
+        from facekit import warm
+        assert warm.warm_up()
+        json.dump(warm.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]), sys.stdout)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    quick = json.loads(proc.stdout)
+    assert ex02_stub_run["tests"] and quick["tests"] == ex02_stub_run["tests"]
+    assert quick["collect_errors"] == ex02_stub_run["collect_errors"] == []
+
+
+def test_watch_ignores_bytecode_caches(kit):
+    before = cli._snapshot(kit)
+    cache = kit / "exercises" / "ex_a" / "__pycache__"
+    cache.mkdir()
+    (cache / "code.cpython-311.pyc").write_bytes(b"\0")
+    assert cli._snapshot(kit) == before, "the test run's own .pyc files would re-trigger it forever"
+
+
+# -- verify ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kit_copy(tmp_path):
+    return copy_kit(tmp_path)
+
+
+def test_verify_on_a_clean_copy_passes(kit_copy, capsys):
+    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "files,mirror")
+    assert code == 0, out + err
+    assert re.search(rf"^{EX02.id}\s+ok\s+ok$", out, re.M), out
+    assert "No defects" in out
+    assert_fits_80_columns(out)
+
+
+def test_verify_catches_a_stub_raising_the_wrong_error(kit_copy, capsys):
+    stub = kit_copy / EX02.stub
+    source = stub.read_text()
+    assert "    raise NotImplementedError(" in source
+    stub.write_text(source.replace("    raise NotImplementedError(", "    raise RuntimeError(", 1))
+    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "stub")
+    assert code == 1
+    assert re.search(rf"^{EX02.id}\s+FAIL$", out, re.M), out
+    assert "RuntimeError" in out and "not the stub's NotImplementedError" in flat(out)
+    assert "1 defect" in out
+
+
+def test_verify_catches_a_signature_that_drifted(kit_copy, capsys):
+    stub = kit_copy / EX02.stub
+    function = EX02.functions[-1]
+    source = stub.read_text()
+    assert f"def {function}(" in source
+    stub.write_text(source.replace(f"def {function}(", f"def {function}(device, ", 1))
+    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "mirror")
+    assert code == 1
+    assert f"{function}: signature differs" in out
+
+
+def test_verify_catches_a_broken_notebook(kit_copy, capsys):
+    notebook = kit_copy / EX02.notebook
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    notebook.write_text('{"cells": [')  # cut off mid-save
+    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "notebook")
+    assert code == 1
+    assert re.search(rf"^{EX02.id}\s+FAIL$", out, re.M), out
+    assert "not a readable notebook" in flat(out)
+
+
+def test_verify_rejects_an_unknown_check(capsys):
+    code, out, err = facekit(capsys, "verify", "--only", "stubs")
+    assert code == 2
+    assert_one_line_error(err, "--only", "files,reference,stub,mirror,notebook")
+
+
+# -- download -------------------------------------------------------------------------------------
+
+
+def test_download_fetches_every_course_weight_and_says_how_to_go_offline(capsys, monkeypatch, tmp_path):
+    from facekit import hub
+
+    fetched = []
+    blob = tmp_path / "model.safetensors"
+    blob.write_bytes(b"\0" * 1000)
+
+    def fake_download(repo_id, filename, *, force=False, **kwargs):
+        fetched.append((repo_id, filename, force))
+        return blob
+
+    monkeypatch.setattr(hub, "download", fake_download)
+    monkeypatch.setattr(hub, "cache_dir", lambda: tmp_path / "hub")
+    wanted = course.load().weights()
+    code, out, err = facekit(capsys, "download")
+    assert code == 0
+    assert fetched == [(r, f, False) for r, f in wanted]
+    assert str(tmp_path / "hub") in out and "HF_HUB_OFFLINE=1" in out and "whole folder" in out
+    assert_fits_80_columns(out.replace(str(tmp_path / "hub"), "CACHE"))
+    facekit(capsys, "download", "--force")
+    assert fetched[len(wanted):] == [(r, f, True) for r, f in wanted]
+
+
+def test_download_offline_fails_in_one_line(capsys, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    code, out, err = facekit(capsys, "download")
+    assert code == 1
+    assert_one_line_error(err, "not in the Hugging Face cache", "facekit download")
+
+
+# -- reset ----------------------------------------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c",
+                    "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_reset_outside_git_says_so(kit, capsys):
+    stub = kit / "exercises" / "ex_a" / "code.py"
+    stub.write_text("my work\n")
+    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
+    assert code == 1
+    assert_one_line_error(err, "not a git checkout")
+    assert stub.read_text() == "my work\n"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_reset_restores_the_shipped_stub_and_keeps_the_student_file(kit, capsys, monkeypatch):
+    stub = kit / "exercises" / "ex_a" / "code.py"
+    shipped = stub.read_text()
+    git(kit, "init", "-q")
+    git(kit, "add", ".")
+    git(kit, "commit", "-q", "-m", "shipped")
+    stub.write_text("my work\n")
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a")
+    assert code == 1 and "Nothing changed" in out and stub.read_text() == "my work\n"
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a")
+    assert code == 0 and stub.read_text() == shipped
+    assert (kit / "exercises" / "ex_a" / "code.py.bak").read_text() == "my work\n"
+    assert "exercises/ex_a/code.py.bak" in out
+
+    stub.write_text("second try\n")
+    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
+    assert code == 0 and stub.read_text() == shipped
+    assert (kit / "exercises" / "ex_a" / "code.py.bak").read_text() == "my work\n", "earlier backup kept"
+    assert (kit / "exercises" / "ex_a" / "code.py.bak.2").read_text() == "second try\n"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_reset_prefers_the_upstream_branch_to_the_students_commits(kit, tmp_path, capsys):
+    git(kit, "init", "-q")
+    git(kit, "add", ".")
+    git(kit, "commit", "-q", "-m", "shipped")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(kit), str(clone))
+    stub = clone / "exercises" / "ex_a" / "code.py"
+    shipped = stub.read_text()
+    stub.write_text("committed work\n")
+    git(clone, "commit", "-q", "-am", "my work")
+    code, out, err = facekit(capsys, "--root", str(clone), "reset", "ex_a", "--yes")
+    assert code == 0 and stub.read_text() == shipped
+    assert "origin/" in out
+
+
+# -- small pieces ---------------------------------------------------------------------------------
+
+
+class FakeTTY:
+    encoding = "utf-8"
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert "\x1b[" in term.Term(out=FakeTTY()).style("done", "green")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert term.Term(out=FakeTTY()).style("done", "green") == "done"
+    monkeypatch.delenv("NO_COLOR")
+    assert term.Term(out=open(__file__)).style("done", "green") == "done", "not a terminal"
+
+
+def test_tests_are_attributed_to_the_functions_they_exercise():
+    source = textwrap.dedent("""
+        def test_build_model_is_small(model): ...
+        def test_rows(ex, embedder): ex.compute_embedding(embedder, 1)
+        def test_store(ex, tmp_path): ex.JsonStore(tmp_path).add(1)
+        def test_fixture_only(model): assert model
+    """)
+    functions = ("build_model", "compute_embedding", "JsonStore.__init__", "JsonStore.add", "Other.add")
+    assert progress.functions_by_test(source, functions) == {
+        "test_build_model_is_small": ["build_model"],
+        "test_rows": ["compute_embedding"],
+        "test_store": ["JsonStore.__init__", "JsonStore.add"],
+        "test_fixture_only": [],
+    }
+
+
+def test_a_class_in_the_manifest_stands_for_its_methods(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_store.py").write_text(textwrap.dedent("""
+        def test_validate_entry_rejects_nan(ex): ex.validate_entry(1)
+        def test_add_then_get(ex, tmp_path): ex.JsonFileStore(tmp_path).add(1)
+        def test_persists(json_store): json_store.add(1)
+    """))
+    exercise = course.Exercise(
+        id="ex_s", title="Store", readme="r.md", stub="exercises/ex_s/stores.py",
+        reference="solutions/ex_s/stores.py", tests="tests/test_store.py", notebook=None,
+        functions=("validate_entry", "JsonFileStore"), hints=())
+    node = "tests/test_store.py::"
+    stub = "exercises/ex_s/stores.py"
+    run = {"collect_errors": [], "tests": {
+        node + "test_validate_entry_rejects_nan": {"outcome": "passed", "error": None, "todo": None},
+        node + "test_add_then_get": {"outcome": "failed", "error": "NotImplementedError: add",
+                                     "todo": ["JsonFileStore.add", stub]},
+        node + "test_persists": {"outcome": "failed", "error": "NotImplementedError: __init__",
+                                 "todo": ["JsonFileStore.__init__", stub]},
+    }}
+    result = progress.exercise_result(run, exercise, tmp_path)
+    assert result.state == progress.IN_PROGRESS
+    rows = {f.name: f for f in result.functions}
+    assert list(rows) == ["validate_entry", "JsonFileStore"], "no row per method: the class is one"
+    assert rows["validate_entry"].state == progress.F_DONE
+    assert rows["JsonFileStore"].state == progress.F_TODO and rows["JsonFileStore"].bad == 2
+    assert progress.display("JsonFileStore") == "JsonFileStore"
+    assert progress.display("JsonFileStore.add") == "JsonFileStore.add()"
