@@ -15,6 +15,7 @@ same ``--target``/``KIT_TARGET`` and ``--weights``/``KIT_WEIGHTS`` (facekit.sett
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -648,7 +649,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reset", parents=[verbose], help="put a stub back as shipped (keeps a .bak)")
     p.add_argument("exercise", help="an exercise id")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    app = _app_commands()
+    if app:
+        app.add_parsers(sub, [verbose, target, weights])
     return parser
+
+
+def _app_commands():
+    """Exercise 06's ``app`` and ``embed`` commands (facekit/app_cli.py), where the kit has them."""
+    if importlib.util.find_spec("facekit.app_cli") is None:
+        return None
+    from facekit import app_cli
+
+    return app_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -712,6 +725,9 @@ def _dispatch(args: argparse.Namespace, term: Term) -> int:
         return cmd_download(ctx, args.force)
     if command == "reset":
         return cmd_reset(ctx, args.exercise, args.yes)
+    app = _app_commands()
+    if app and command in app.COMMANDS:
+        return app.run(ctx, args)
     raise UsageError(f"unknown command {command!r}")  # argparse rejects these first
 
 
