@@ -188,8 +188,8 @@ def exercise_result(run: dict, exercise: course.Exercise, root: Path) -> Exercis
     """The state of one exercise and of each of its functions, from ``verify.run_tests``' record."""
     from facekit import verify
 
-    tests = verify._tests_of(run, exercise)
-    errors = verify._collect_errors_of(run, exercise)
+    tests = verify.tests_of(run, exercise)
+    errors = verify.collect_errors_of(run, exercise)
     try:
         source = (Path(root) / exercise.tests).read_text(encoding="utf-8")
     except OSError:

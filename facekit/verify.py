@@ -66,18 +66,18 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
         return json.loads(record.read_text())
 
 
-def _tests_of(run: dict, exercise: course.Exercise) -> dict:
+def tests_of(run: dict, exercise: course.Exercise) -> dict:
     prefix = exercise.tests + "::"
     return {nodeid: r for nodeid, r in run["tests"].items() if nodeid.startswith(prefix)}
 
 
-def _collect_errors_of(run: dict, exercise: course.Exercise) -> list[str]:
+def collect_errors_of(run: dict, exercise: course.Exercise) -> list[str]:
     return [e for e in run["collect_errors"] if e.startswith(exercise.tests) or "::" not in e]
 
 
 def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
-    tests = _tests_of(run, exercise)
-    errors = _collect_errors_of(run, exercise)
+    tests = tests_of(run, exercise)
+    errors = collect_errors_of(run, exercise)
     if errors:
         return Finding(exercise.id, "reference", False, f"tests do not collect: {errors[0]}")
     if not tests:
@@ -94,8 +94,8 @@ def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
 
 
 def stub_findings(run: dict, exercise: course.Exercise) -> Finding:
-    tests = _tests_of(run, exercise)
-    errors = _collect_errors_of(run, exercise)
+    tests = tests_of(run, exercise)
+    errors = collect_errors_of(run, exercise)
     if errors:
         return Finding(exercise.id, "stub", False, f"tests do not collect against the stub: {errors[0]}")
     if not tests:
