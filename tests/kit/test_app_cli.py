@@ -1,0 +1,265 @@
+"""``facekit app`` and ``facekit embed``: Exercise 06's app on the command line, in this process.
+
+Run on the reference solutions (``--target solutions``) and the stand-in weights, so only
+the plumbing is tested: an image enrolled and presented again scores 1.0 and wins, files
+land where asked with the right contents, errors are one line with the right exit code.
+The hub settings and the stand-in cache are put back after each test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facekit import cli, data, settings
+
+SOLUTIONS = ("--target", "solutions", "--weights", "standin")
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
+    """Run in a temporary folder; undo what the CLI does to the hub settings and the env."""
+    from huggingface_hub import constants
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(settings.TARGET_ENV, raising=False)
+    monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(settings, "_real_hub", settings._real_hub)
+    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+        else:
+            monkeypatch.delenv(key, raising=False)
+    # The run's stand-in cache when it has one; never the user's ~/.cache.
+    standin = pytestconfig.facekit["standin_dir"] or _shared_standin(tmp_path_factory)
+    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin))
+
+
+_standin_dirs: list[Path] = []
+
+
+def _shared_standin(tmp_path_factory) -> Path:
+    if not _standin_dirs:
+        _standin_dirs.append(tmp_path_factory.mktemp("standin-hub"))
+    return _standin_dirs[0]
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict[str, Path]:
+    """Self-made images: the sample face twice (mirrored), and two unrelated patterns."""
+    folder = tmp_path_factory.mktemp("pictures")
+    face = data.sample_face()
+    rng = np.random.default_rng(3)
+    images = {
+        "alice1.png": face,
+        "alice2.png": face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "bob1.png": Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)),
+        "bob2.png": Image.fromarray(np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))).convert("RGB"),
+    }
+    paths = {}
+    for name, image in images.items():
+        image.save(folder / name)
+        paths[name] = folder / name
+    return paths
+
+
+def facekit(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
+
+
+def assert_piped_output_is_plain(out: str) -> None:
+    assert "\x1b[" not in out, "escape codes in piped output"
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, f"lines over 80 columns: {too_long}"
+
+
+def ranking(out: str) -> list[tuple[str, float]]:
+    return [(m[1], float(m[2])) for m in re.finditer(r"^\s+\d+\. (\S+)\s+(-?\d\.\d+)$", out, re.M)]
+
+
+def test_help_lists_the_app_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "app" in out and "embed" in out
+    for action in ("register", "login", "identify"):
+        with pytest.raises(SystemExit):
+            cli.main(["app", action, "--help"])
+        assert "--store" in capsys.readouterr().out
+
+
+def test_register_login_identify(capsys, pictures, tmp_path):
+    p = pictures
+    code, out, err = facekit(capsys, "app", "register", "alice", p["alice1.png"], p["alice2.png"], *SOLUTIONS)
+    assert (code, err) == (0, "")
+    assert "2 embeddings" in flat(out) and "1 person" in flat(out)
+    store = tmp_path / "facekit-faces.sqlite"
+    assert store.is_file(), "the default store is facekit-faces.sqlite in the current folder"
+    code, out, err = facekit(capsys, *SOLUTIONS, "app", "register", "bob", p["bob1.png"], p["bob2.png"])
+    assert code == 0 and "4 embeddings of 2 people" in flat(out)
+
+    code, out, err = facekit(capsys, "app", "login", "alice", p["alice2.png"], "--threshold", "0.999",
+                             *SOLUTIONS)
+    assert code == 0 and re.search(r"^alice: yes \(best score 1\.0+ >= threshold 0\.999", out, re.M)
+    assert "Stand-in weights" in out and "means nothing" in flat(out)
+    assert_piped_output_is_plain(out)
+
+    code, out, err = facekit(capsys, "app", "login", "bob", p["alice1.png"], "--threshold", "1", *SOLUTIONS)
+    assert code == 1, "no is exit 1"
+    assert re.search(r"^bob: no \(best score 0\.\d+ < threshold 1\.0+\)", out, re.M)
+
+    for presented, person in (("alice1.png", "alice"), ("bob2.png", "bob")):
+        code, out, err = facekit(capsys, "app", "identify", p[presented], *SOLUTIONS)
+        assert code == 0
+        found = ranking(out)
+        assert [name for name, _ in found][0] == person and len(found) == 2
+        assert found[0][1] == pytest.approx(1.0, abs=1e-4)
+        assert "Stand-in weights" in out
+        assert_piped_output_is_plain(out)
+    code, out, err = facekit(capsys, "app", "identify", p["bob1.png"], "-k", "1", *SOLUTIONS)
+    assert code == 0 and [name for name, _ in ranking(out)] == ["bob"]
+
+
+def test_a_json_store_by_its_suffix(capsys, pictures, tmp_path):
+    store = tmp_path / "people" / "faces.json"
+    code, out, err = facekit(capsys, "app", "--store", store, "register", "alice", pictures["alice1.png"],
+                             *SOLUTIONS)
+    assert code == 0, err
+    assert json.loads(store.read_text())["format"] == "facekit-embeddings"
+    code, out, err = facekit(capsys, "app", "identify", pictures["alice1.png"], "--store", store, *SOLUTIONS)
+    assert code == 0 and [name for name, _ in ranking(out)] == ["alice"]
+
+
+def test_embed_a_folder_to_safetensors_and_npy(capsys, pictures, tmp_path):
+    from safetensors import safe_open
+
+    folder = tmp_path / "photos"
+    (folder / "more").mkdir(parents=True)
+    for name in ("alice1.png", "bob1.png"):
+        (folder / name).write_bytes(pictures[name].read_bytes())
+    (folder / "more" / "bob2.png").write_bytes(pictures["bob2.png"].read_bytes())
+    (folder / "more" / "notes.txt").write_text("not an image\n")
+
+    # Relative paths (the test runs in tmp_path), so the listed reasons fit 80 columns.
+    code, out, err = facekit(capsys, "embed", "photos", "--out", "faces.safetensors",
+                             "--batch-size", "2", *SOLUTIONS)
+    assert (code, err) == (0, ""), "no progress bar when the output is not a terminal"
+    assert "Embedded 3 images" in flat(out) and "3 x 320" in out
+    assert "Skipped 1 file" in out and "more/notes.txt" in out
+    assert "Stand-in weights" in out
+    assert_piped_output_is_plain(out)
+    with safe_open(tmp_path / "faces.safetensors", framework="pt") as f:
+        assert json.loads(f.metadata()["names"]) == ["alice1.png", "bob1.png", "more/bob2.png"]
+        assert tuple(f.get_tensor("embeddings").shape) == (3, 320)
+
+    code, out, err = facekit(capsys, *SOLUTIONS, "embed", "photos", "--out", "out/faces.npy")
+    assert code == 0, err
+    assert np.load(tmp_path / "out" / "faces.npy").shape == (3, 320)
+    names = json.loads((tmp_path / "out" / "faces.names.json").read_text())
+    assert names == ["alice1.png", "bob1.png", "more/bob2.png"]
+    assert "faces.names.json" in flat(out)
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    for name in ("alice1.png", "bob1.png", "bob2.png"):
+        (tmp_path / "photos" / name).write_bytes(pictures[name].read_bytes())
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.delenv("TERM", raising=False)
+    code, out, _ = facekit(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
+    assert code == 0
+    shown = terminal.getvalue()
+    assert "2/3 files" in shown and "3/3 files" in shown, shown
+    assert shown.endswith("\r\x1b[K"), "the bar is erased before the summary"
+
+
+def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
+    assert facekit(capsys, "app", "register", "alice", pictures["alice1.png"], *SOLUTIONS)[0] == 0
+    code, out, err = facekit(capsys, "app", "login", "mallory", pictures["alice1.png"], *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "mallory", "alice")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["app", "login", "alice", "face.png", "--threshold", "1.5"], "--threshold"),
+    (["app", "identify", "face.png", "-k", "0"], "-k"),
+    (["embed", ".", "--out", "faces.pt"], ".safetensors or .npy"),
+    (["embed", ".", "--out", "faces.npy", "--batch-size", "0"], "--batch-size"),
+])
+def test_bad_options_are_one_line_and_exit_2(capsys, argv, needle):
+    code, out, err = facekit(capsys, *argv, *SOLUTIONS)
+    assert code == 2
+    assert_one_line_error(err, needle)
+
+
+@pytest.mark.parametrize("argv", [["app"], ["app", "login", "alice"], ["embed", "photos"]],
+                         ids=["no action", "no image", "no --out"])
+def test_missing_arguments_are_argparse_errors(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "required" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictures, tmp_path):
+    code, out, err = facekit(capsys, "app", "login", "alice", pictures["alice1.png"], *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "no store at facekit-faces.sqlite", "register")
+    assert not (tmp_path / "facekit-faces.sqlite").exists(), "login must not create an empty store"
+    code, out, err = facekit(capsys, "app", "register", "alice", "missing.png", *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "missing.png")
+    code, out, err = facekit(capsys, "embed", "no-such-folder", "--out", "faces.npy", *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "no-such-folder")
+    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"], "--store",
+                             "faces.txt", *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "faces.txt", ".json", ".sqlite")
+
+
+def test_an_unreadable_image_is_one_line_and_registers_nothing(capsys, pictures, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a jpeg")
+    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"], bad, *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "bad.jpg")
+    code, out, err = facekit(capsys, "app", "identify", pictures["alice1.png"], *SOLUTIONS)
+    assert code == 1 and "Nobody is registered" in flat(out)
+
+
+def test_on_the_untouched_stubs_it_says_what_to_implement(capsys, pictures):
+    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"],
+                             "--target", "exercises", "--weights", "standin")
+    assert code == 1
+    assert_one_line_error(err, "not implemented yet", "exercises/ex06_app/app.py", "facekit list")

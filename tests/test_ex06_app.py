@@ -1,0 +1,571 @@
+"""Exercise 06: the app (embed_images, open_store, register, login, identify, embed_folder).
+
+The model is the harness's ``embedder`` (timm's ConvNeXt-Atto on this run's weights, not
+the tree's build_model()) minus a fixed vector (see Centered), and the expected embeddings
+come from timm's own eval transform and that model, file by file. On stand-in weights no
+score means anything about faces, so every assertion here holds for any weights: an image
+enrolled and presented again scores 1.0; a score is the cosine similarity of the right two
+embeddings; a threshold splits scores where it should.
+
+Most tests use MemoryStore, a list defined in this file, so they test Exercise 06 and not
+Exercise 04's stores; the end-to-end test and open_store's use the tree's own stores.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from facekit import data
+
+EXERCISE = "ex06_app"
+WIDTH = 320  # ConvNeXt-Atto's embedding width
+ATOL = 1e-4  # float32 forward passes of a batch and of one image differ by ~1e-6
+SCORE_ATOL = 1e-4  # see Centered: cosines of the centred embeddings, computed in another order
+
+
+@pytest.fixture(scope="module")
+def ex(load_exercise):
+    return load_exercise(EXERCISE)
+
+
+@pytest.fixture(scope="module")
+def api(load_exercise):
+    """The same tree's Exercise 04 package: Record (api.py is shared, not a stub)."""
+    return load_exercise("ex04_storage")
+
+
+class MemoryStore:
+    """Records in a list, in insertion order: the EmbeddingStore protocol, with a call count."""
+
+    def __init__(self, record_type):
+        self._record_type = record_type
+        self._records = []
+        self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        self.calls = collections.Counter()
+
+    def add(self, name, embedding):
+        self.calls["add"] += 1
+        assert embedding.ndim == 1, f"store one embedding [D] per record; got {tuple(embedding.shape)}"
+        record = self._record_type(id=str(uuid.uuid4()), name=name,
+                                   embedding=embedding.detach().to(torch.float32).clone(),
+                                   created_at=self._start + timedelta(seconds=len(self._records)))
+        self._records.append(record)
+        return record.id
+
+    def get(self, record_id):
+        for record in self._records:
+            if record.id == record_id:
+                return record
+        raise KeyError(record_id)
+
+    def find(self, name):
+        return [r for r in self._records if r.name == name]
+
+    def all(self):
+        return list(self._records)
+
+    def remove(self, record_id):
+        self._records.remove(self.get(record_id))
+
+    def __len__(self):
+        return len(self._records)
+
+
+@pytest.fixture
+def store(api):
+    return MemoryStore(api.Record)
+
+
+class Recording(torch.nn.Module):
+    """The embedder, wrapped: records the batch size of every forward pass."""
+
+    def __init__(self, inner, on_forward=None):
+        super().__init__()
+        self.inner = inner
+        self.batch_sizes: list[int] = []
+        self.on_forward = on_forward
+
+    def forward(self, x):
+        self.batch_sizes.append(x.shape[0])
+        if self.on_forward:
+            self.on_forward(x)
+        return self.inner(x)
+
+
+class Centered(torch.nn.Module):
+    """A model whose embedding is ``inner(x) - offset``: the app works with any embedding model.
+
+    On the stand-in weights (random, not pretrained) every image's embedding points almost
+    the same way: 1 - cosine is between 1e-6 and 3e-4 for the images below, so rankings would
+    hang on the sixth decimal. Subtracting the images' mean embedding keeps the model a
+    deterministic function of the image and spreads the cosines over [-1, 1]. With real
+    weights it changes nothing that these tests assert.
+    """
+
+    def __init__(self, inner, offset):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("offset", offset)
+
+    def forward(self, x):
+        return self.inner(x) - self.offset
+
+
+@pytest.fixture(scope="module")
+def model(embedder, images):
+    """The harness's embedder (timm, this run's weights) minus the mean embedding of ``images``."""
+    transform = data.eval_transform()
+    batch = []
+    for path in images.values():
+        with Image.open(path) as image:
+            batch.append(transform(image.convert("RGB")))
+    with torch.inference_mode():
+        offset = embedder(torch.stack(batch)).mean(dim=0)
+    return Centered(embedder, offset).eval()
+
+
+# -- images, all made here (the face is the kit's public-domain sample) ---------------------------
+
+
+def _noise(width: int, height: int, seed: int) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _stripes(width: int, height: int) -> Image.Image:
+    x = np.arange(width)[None, :, None]
+    y = np.arange(height)[:, None, None]
+    pixels = ((np.sin(x / 5.0) + np.cos(y / 9.0) + 2) * 60 * np.array([1.0, 0.6, 0.3])).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _make_images(sample_face: Image.Image) -> dict[str, Image.Image]:
+    canvas = Image.new("RGB", (300, 200), (30, 90, 160))
+    canvas.paste(sample_face, (0, 0))  # off centre: the centre crop keeps some background
+    return {
+        "face.png": sample_face,
+        "mirror.png": sample_face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "dark.jpg": sample_face.point(lambda v: v // 2),
+        "rotated.png": sample_face.rotate(90),
+        "wide.png": canvas,
+        "noise.png": _noise(120, 90, seed=1),
+        "stripes.png": _stripes(160, 240),
+    }
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, sample_face) -> dict[str, Path]:
+    """Seven readable images of different sizes and formats: {file name: path}."""
+    folder = tmp_path_factory.mktemp("images")
+    paths = {}
+    for name, image in _make_images(sample_face).items():
+        path = folder / name
+        image.save(path, quality=95) if name.endswith(".jpg") else image.save(path)
+        paths[name] = path
+    return paths
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory, images) -> dict[str, Path]:
+    """Files that are not readable images: text, a truncated JPEG, a missing file, a folder."""
+    folder = tmp_path_factory.mktemp("broken")
+    text = folder / "notes.txt"
+    text.write_text("not an image\n")
+    truncated = folder / "truncated.jpg"
+    truncated.write_bytes(images["dark.jpg"].read_bytes()[:300])
+    subfolder = folder / "a-folder.png"
+    subfolder.mkdir()
+    return {"text": text, "truncated": truncated, "missing": folder / "missing.png",
+            "folder": subfolder}
+
+
+@pytest.fixture(scope="module")
+def expected(model):
+    """``expected(path)``: the file's embedding [320] by timm's transform and model, one at a time."""
+    transform = data.eval_transform()
+    cache = {}
+
+    def embed(path):
+        path = Path(path)
+        if path not in cache:
+            with Image.open(path) as image:
+                tensor = transform(image.convert("RGB"))
+            with torch.inference_mode():
+                cache[path] = model(tensor[None])[0]
+        return cache[path]
+
+    return embed
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    return F.cosine_similarity(a, b, dim=0).item()
+
+
+# -- embed_images ---------------------------------------------------------------------------------
+
+
+def test_batches_equal_per_image_embeddings(ex, model, images, expected):
+    paths = list(images.values())
+    batches = list(ex.embed_images(model, paths, batch_size=3))
+    assert [len(b.paths) for b in batches] == [3, 3, 1]
+    assert [p for b in batches for p in b.paths] == paths, "paths in input order, as Path objects"
+    rows = torch.cat([b.embeddings for b in batches])
+    assert rows.shape == (len(paths), WIDTH) and rows.dtype == torch.float32
+    torch.testing.assert_close(rows, torch.stack([expected(p) for p in paths]), atol=ATOL, rtol=ATOL)
+    assert all(b.skipped == [] for b in batches)
+
+
+def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
+    consumed = []
+
+    def paths():
+        for path in images.values():
+            consumed.append(path)
+            yield str(path)  # strings work as well as Paths
+
+    seen_at_forward = []
+    model = Recording(model, on_forward=lambda x: seen_at_forward.append(len(consumed)))
+    batches = iter(ex.embed_images(model, paths(), batch_size=2))
+    first = next(batches)
+    assert model.batch_sizes == [2], "the first batch alone must have run: yield each batch as it is done"
+    assert len(consumed) <= 2, (f"{len(consumed)} paths taken for a first batch of 2: take paths "
+                                f"lazily (itertools.islice), not all at once")
+    assert first.paths == [Path(p) for p in consumed[:2]]
+    rest = list(batches)
+    assert model.batch_sizes == [2, 2, 2, 1], "never more than batch_size images per forward pass"
+    for number, taken in enumerate(seen_at_forward, 1):
+        assert taken <= 2 * number, f"forward pass {number} ran after {taken} paths were taken"
+    assert sum(len(b.paths) for b in [first, *rest]) == len(images)
+
+
+def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expected):
+    paths = [images["face.png"], broken["text"], broken["truncated"], images["noise.png"],
+             broken["missing"], broken["folder"]]
+    batches = list(ex.embed_images(model, paths, batch_size=2))
+    assert len(batches) == 3, "one Batch per batch_size paths, unreadable ones included"
+    kept = [p for b in batches for p in b.paths]
+    assert kept == [images["face.png"], images["noise.png"]]
+    skipped = [s for b in batches for s in b.skipped]
+    assert [path for path, _ in skipped] == [broken[k] for k in ("text", "truncated", "missing", "folder")]
+    for path, reason in skipped:
+        assert isinstance(reason, str) and reason.strip(), f"say why {path} was skipped"
+    assert batches[2].embeddings is None, "a batch with no readable file has embeddings None"
+    rows = torch.cat([b.embeddings for b in batches[:2]])
+    torch.testing.assert_close(rows, torch.stack([expected(p) for p in kept]), atol=ATOL, rtol=ATOL)
+
+
+@pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError),
+                                               ("4", TypeError), (True, TypeError)])
+def test_bad_batch_size(ex, model, images, batch_size, error):
+    with pytest.raises(error) as info:
+        list(ex.embed_images(model, list(images.values()), batch_size=batch_size))
+    assert "batch_size" in str(info.value)
+
+
+# -- open_store -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, kind", [("faces.json", "JsonFileStore"), ("faces.sqlite", "SqliteStore"),
+                                        ("faces.db", "SqliteStore"), ("FACES.SQLITE3", "SqliteStore")])
+def test_open_store_picks_the_store_by_suffix(ex, api, tmp_path, name, kind):
+    opened = ex.open_store(tmp_path / name)
+    assert type(opened) is getattr(api, kind)
+    assert len(opened) == 0
+
+
+def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
+    with pytest.raises(ValueError) as info:
+        ex.open_store(tmp_path / "faces.txt")
+    assert "faces.txt" in str(info.value)
+    assert ".json" in str(info.value) and ".sqlite" in str(info.value), "name the suffixes accepted"
+    assert not (tmp_path / "faces.txt").exists()
+    with pytest.raises(TypeError):
+        ex.open_store(3)
+
+
+# -- register -------------------------------------------------------------------------------------
+
+
+def test_register_adds_one_record_per_image(ex, model, store, images, expected):
+    alice = [images["face.png"], images["mirror.png"], images["dark.jpg"]]
+    ids = ex.register(store, model, "alice", alice)
+    assert isinstance(ids, list) and len(ids) == 3 and len(set(ids)) == 3
+    records = store.find("alice")
+    assert [r.id for r in records] == ids
+    torch.testing.assert_close(torch.stack([r.embedding for r in records]),
+                               torch.stack([expected(p) for p in alice]), atol=ATOL, rtol=ATOL)
+    more = ex.register(store, model, "alice", iter([str(images["rotated.png"])]))
+    assert len(more) == 1 and len(store.find("alice")) == 4, "registering again adds images"
+
+
+def test_register_is_all_or_nothing(ex, model, store, images, broken):
+    with pytest.raises(ValueError) as info:
+        ex.register(store, model, "bob", [images["noise.png"], broken["truncated"], broken["text"]])
+    message = str(info.value)
+    assert "truncated.jpg" in message and "notes.txt" in message, "name every unreadable file"
+    assert len(store) == 0, "a bad file must leave the store as it was"
+
+
+def test_register_refuses_bad_arguments(ex, model, store, images):
+    with pytest.raises(ValueError):
+        ex.register(store, model, "  ", [images["face.png"]])
+    with pytest.raises(TypeError):
+        ex.register(store, model, 42, [images["face.png"]])
+    with pytest.raises(TypeError) as info:
+        ex.register(store, model, "alice", str(images["face.png"]))
+    assert "list" in str(info.value)
+    with pytest.raises(ValueError):
+        ex.register(store, model, "alice", [])
+    assert len(store) == 0
+
+
+# -- login ----------------------------------------------------------------------------------------
+
+
+def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
+    ex.register(store, model, "alice", [images["face.png"], images["mirror.png"]])
+    result = ex.login(store, model, "alice", images["mirror.png"], threshold=0.99)
+    assert isinstance(result, ex.LoginResult)
+    assert result.accepted is True
+    assert result.name == "alice" and result.threshold == 0.99
+    assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL)
+
+
+def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, store, images, expected):
+    enrolled = [images["face.png"], images["stripes.png"]]
+    ex.register(store, model, "alice", enrolled)
+    presented = images["noise.png"]
+    best = max(_cos(expected(presented), expected(p)) for p in enrolled)
+    assert best < 1 - 1e-3, "precondition: different images give different embeddings"
+    result = ex.login(store, model, "alice", presented, threshold=-1.0)
+    assert result.score == pytest.approx(best, abs=SCORE_ATOL), "the best score among the enrolled"
+    assert result.accepted
+    below = ex.login(store, model, "alice", presented, threshold=max(best - 1e-3, -1.0))
+    above = ex.login(store, model, "alice", presented, threshold=min(best + 1e-3, 1.0))
+    assert below.accepted and not above.accepted, "accepted exactly when score >= threshold"
+    assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted
+
+
+def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, model, store, images):
+    ex.register(store, model, "alice", [images["face.png"]])
+    with pytest.raises(ex.UnknownPersonError) as info:
+        ex.login(store, model, "mallory", images["face.png"])
+    assert isinstance(info.value, LookupError)
+    assert "mallory" in str(info.value) and "alice" in str(info.value)
+
+
+@pytest.mark.parametrize("threshold, error", [(1.5, ValueError), (-1.01, ValueError),
+                                              (math.nan, ValueError), ("0.5", TypeError)])
+def test_login_checks_the_threshold_before_embedding(ex, model, store, images, threshold, error):
+    store.add("alice", torch.ones(WIDTH))
+    model = Recording(model)
+    with pytest.raises(error) as info:
+        ex.login(store, model, "alice", images["face.png"], threshold=threshold)
+    assert "threshold" in str(info.value)
+    assert model.batch_sizes == [], "check the arguments before running the model"
+
+
+def test_login_of_an_unreadable_image_is_an_error(ex, model, store, broken):
+    store.add("alice", torch.ones(WIDTH))
+    with pytest.raises(ValueError):
+        ex.login(store, model, "alice", broken["truncated"])
+    with pytest.raises(FileNotFoundError):
+        ex.login(store, model, "alice", broken["missing"])
+
+
+# -- identify -------------------------------------------------------------------------------------
+
+
+def test_identify_ranks_people_by_their_best_score(ex, model, store, images, expected):
+    people = {"alice": [images["face.png"], images["mirror.png"]],
+              "bob": [images["noise.png"], images["stripes.png"]],
+              "carol": [images["wide.png"]]}
+    for name, paths in people.items():
+        ex.register(store, model, name, paths)
+    presented = images["rotated.png"]
+    best = {name: max(_cos(expected(presented), expected(p)) for p in paths)
+            for name, paths in people.items()}
+    ranking = sorted(best, key=best.get, reverse=True)
+
+    found = ex.identify(store, model, presented, k=2)
+    assert [name for name, _ in found] == ranking[:2], "one entry per person, best first"
+    for name, score in found:
+        assert isinstance(score, float) and score == pytest.approx(best[name], abs=SCORE_ATOL)
+    everyone = ex.identify(store, model, presented, k=10)
+    assert [name for name, _ in everyone] == ranking, "fewer people than k: all of them"
+
+
+def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
+    ex.register(store, model, "alice", [images["face.png"]])
+    ex.register(store, model, "bob", [images["noise.png"], images["dark.jpg"]])
+    (name, score), *_ = ex.identify(store, model, images["dark.jpg"])
+    assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL)
+    assert len(ex.identify(store, model, images["dark.jpg"])) == 2  # default k=3, two people
+
+
+def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
+    assert ex.identify(store, model, images["face.png"]) == []
+
+
+@pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                      (True, TypeError)])
+def test_identify_checks_k(ex, model, store, images, k, error):
+    store.add("alice", torch.ones(WIDTH))
+    with pytest.raises(error) as info:
+        ex.identify(store, model, images["face.png"], k=k)
+    assert re.search(r"\bk\b", str(info.value)), "name the argument k"
+
+
+# -- end to end, with the tree's own stores -------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_name", ["faces.sqlite", "faces.json"])
+def test_register_two_people_log_each_in_and_identify(ex, model, images, expected, tmp_path,
+                                                      store_name):
+    path = tmp_path / store_name
+    faces = ex.open_store(path)
+    alice = [images["face.png"], images["mirror.png"]]
+    bob = [images["noise.png"], images["stripes.png"]]
+    assert len(ex.register(faces, model, "alice", alice)) == 2
+    assert len(ex.register(faces, model, "bob", bob)) == 2
+
+    # The same file enrolled and presented again: score 1.0, accepted at any threshold <= 1.
+    for name, own in (("alice", alice[0]), ("bob", bob[1])):
+        result = ex.login(faces, model, name, own, threshold=0.999)
+        assert result.accepted and result.score == pytest.approx(1.0, abs=SCORE_ATOL), name
+
+    # Alice's file presented as Bob: refused once the threshold is above their best cross score.
+    cross = max(_cos(expected(alice[0]), expected(p)) for p in bob)
+    assert cross < 1 - 1e-3, "precondition: different images give different embeddings"
+    refused = ex.login(faces, model, "bob", alice[0], threshold=(cross + 1) / 2)
+    assert not refused.accepted and refused.score == pytest.approx(cross, abs=SCORE_ATOL)
+
+    # A new process would open the file again: the people are still there.
+    reopened = ex.open_store(path)
+    assert len(reopened) == 4
+    for name, own in (("alice", alice[1]), ("bob", bob[0])):
+        (first, score), second = ex.identify(reopened, model, own, k=2)
+        assert first == name and score == pytest.approx(1.0, abs=SCORE_ATOL)
+        assert second[0] != name
+
+
+# -- embed_folder ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path, images):
+    """Images in a folder with a subfolder, plus hidden entries that must be left out."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    (root / ".cache").mkdir()
+    for name in ("face.png", "noise.png", "dark.jpg"):
+        (root / name).write_bytes(images[name].read_bytes())
+    (root / "sub" / "stripes.png").write_bytes(images["stripes.png"].read_bytes())
+    (root / ".hidden.png").write_bytes(images["wide.png"].read_bytes())
+    (root / ".cache" / "wide.png").write_bytes(images["wide.png"].read_bytes())
+    return root
+
+
+FOLDER_NAMES = ["dark.jpg", "face.png", "noise.png", "sub/stripes.png"]  # sorted, relative, "/"
+
+
+def _rows_of(folder: Path, names, expected) -> torch.Tensor:
+    return torch.stack([expected(folder / name) for name in names])
+
+
+def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, folder, expected,
+                                                                   tmp_path):
+    from safetensors import safe_open
+
+    out = tmp_path / "out" / "faces.safetensors"
+    summary = ex.embed_folder(model, folder, out, batch_size=3)
+    assert isinstance(summary, ex.EmbedSummary)
+    assert (summary.out, summary.names_file, summary.count, summary.width, summary.skipped) == (
+        out, None, 4, WIDTH, [])
+    with safe_open(out, framework="pt") as f:
+        assert list(f.keys()) == ["embeddings"]
+        metadata = f.metadata()
+        embeddings = f.get_tensor("embeddings")
+    assert metadata["format"] == "facekit-embeddings"
+    assert json.loads(metadata["names"]) == FOLDER_NAMES
+    assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH)
+    torch.testing.assert_close(embeddings, _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL)
+
+
+def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, tmp_path):
+    out = tmp_path / "faces.npy"
+    summary = ex.embed_folder(model, folder, out)
+    names_file = tmp_path / "faces.names.json"
+    assert summary.names_file == names_file and summary.count == 4
+    array = np.load(out, allow_pickle=False)
+    assert array.dtype == np.float32 and array.shape == (4, WIDTH)
+    assert json.loads(names_file.read_text(encoding="utf-8")) == FOLDER_NAMES
+    torch.testing.assert_close(torch.from_numpy(array), _rows_of(folder, FOLDER_NAMES, expected),
+                               atol=ATOL, rtol=ATOL)
+
+
+def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken, expected, tmp_path):
+    (folder / "sub" / "notes.txt").write_bytes(broken["text"].read_bytes())
+    (folder / "broken.jpg").write_bytes(broken["truncated"].read_bytes())
+    out = tmp_path / "faces.safetensors"
+    summary = ex.embed_folder(model, folder, out, batch_size=2)
+    assert [name for name, _ in summary.skipped] == ["broken.jpg", "sub/notes.txt"]
+    assert all(reason.strip() for _, reason in summary.skipped)
+    assert summary.count == 4
+    from safetensors.torch import load_file
+
+    torch.testing.assert_close(load_file(out)["embeddings"], _rows_of(folder, FOLDER_NAMES, expected),
+                               atol=ATOL, rtol=ATOL)
+
+
+def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder, tmp_path):
+    model = Recording(model)
+    calls = []
+    ex.embed_folder(model, folder, tmp_path / "faces.npy", batch_size=3,
+                    progress=lambda done, total: calls.append((done, total)))
+    assert model.batch_sizes == [3, 1], "batch_size images per forward pass, no more"
+    assert calls == [(3, 4), (4, 4)], "progress(done, total) after each batch"
+
+
+def test_embed_folder_checks_the_output_suffix_before_any_work(ex, model, folder, tmp_path):
+    model = Recording(model)
+    with pytest.raises(ValueError) as info:
+        ex.embed_folder(model, folder, tmp_path / "faces.pt")
+    assert ".safetensors" in str(info.value) and ".npy" in str(info.value)
+    assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists()
+
+
+def test_embed_folder_refuses_empty_and_unreadable_folders(ex, model, broken, tmp_path):
+    empty = tmp_path / "nothing-here"
+    (empty / ".git").mkdir(parents=True)
+    (empty / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # hidden: does not count
+    out = tmp_path / "faces.safetensors"
+    with pytest.raises(ValueError) as info:
+        ex.embed_folder(model, empty, out)
+    assert "nothing-here" in str(info.value), "name the folder"
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("not an image\n")
+    with pytest.raises(ValueError) as info:
+        ex.embed_folder(model, junk, out)
+    assert "notes.txt" in str(info.value)
+    assert not out.exists(), "nothing to write: no file"
+
+
+def test_embed_folder_needs_an_existing_folder(ex, model, images, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        ex.embed_folder(model, tmp_path / "nowhere", tmp_path / "faces.npy")
+    with pytest.raises(NotADirectoryError):
+        ex.embed_folder(model, images["face.png"], tmp_path / "faces.npy")
