@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 
 import pytest
@@ -18,3 +19,87 @@ def raises_besides_todo(expected=Exception):
         yield info
     if isinstance(info.value, NotImplementedError):
         raise info.value
+
+
+class MemoryStore:
+    """Records in a list, in insertion order: Exercise 04's EmbeddingStore protocol, in memory.
+
+    Tests of what uses a store (Exercises 05 and 06) use it instead of the student's stores, so
+    they test their own exercise; ``calls`` counts each method's calls.
+    """
+
+    def __init__(self, record_type):
+        from datetime import datetime, timezone
+
+        self._record_type = record_type
+        self._records = []
+        self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        self.calls = collections.Counter()
+
+    def add(self, name, embedding):
+        import uuid
+        from datetime import timedelta
+
+        import torch
+
+        self.calls["add"] += 1
+        assert embedding.ndim == 1, f"store one embedding [D] per record; got {tuple(embedding.shape)}"
+        record = self._record_type(id=str(uuid.uuid4()), name=name,
+                                   embedding=embedding.detach().to(torch.float32).clone(),
+                                   created_at=self._start + timedelta(seconds=len(self._records)))
+        self._records.append(record)
+        return record.id
+
+    def get(self, record_id):
+        self.calls["get"] += 1
+        for record in self._records:
+            if record.id == record_id:
+                return record
+        raise KeyError(record_id)
+
+    def find(self, name):
+        self.calls["find"] += 1
+        return [r for r in self._records if r.name == name]
+
+    def all(self):
+        self.calls["all"] += 1
+        return list(self._records)
+
+    def remove(self, record_id):
+        self.calls["remove"] += 1
+        self._records.remove(self.get(record_id))
+
+    def __len__(self):
+        self.calls["len"] += 1
+        return len(self._records)
+
+
+# -- the facekit command, in-process ----------------------------------------------------------
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""
+    from facekit import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def flat(text: str) -> str:
+    """Text with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
+
+
+def assert_plain_80_columns(out: str) -> None:
+    """Piped output: no colour codes, nothing wider than an 80-column terminal."""
+    assert "\x1b[" not in out, "escape codes in piped output"
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, f"lines over 80 columns: {too_long}"

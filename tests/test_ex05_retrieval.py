@@ -1,6 +1,6 @@
 """Exercise 05: top_k(), tested against the selected tree.
 
-The stores here are MemoryStore, a list defined in this file: only top_k is under test,
+The stores here are facekit.testing.MemoryStore, a list in memory: only top_k is under test,
 so these tests do not depend on Exercise 04's stores being finished. Record comes from the
 same tree's Exercise 04 API (api.py, which is not student work).
 """
@@ -8,13 +8,13 @@ same tree's Exercise 04 API (api.py, which is not student work).
 from __future__ import annotations
 
 import collections
-import uuid
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
+
+from facekit.testing import MemoryStore
 
 EXERCISE = "ex05_retrieval"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
@@ -30,46 +30,6 @@ def ex(load_exercise):
 def api(load_exercise):
     """The same tree's Exercise 04 package: Record and EmbeddingStore (shared, not stubs)."""
     return load_exercise("ex04_storage")
-
-
-class MemoryStore:
-    """Records in a list, in insertion order: the EmbeddingStore protocol, and a call count."""
-
-    def __init__(self, record_type):
-        self._record_type = record_type
-        self._records = []
-        self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
-        self.calls = collections.Counter()
-
-    def add(self, name, embedding):
-        record = self._record_type(id=str(uuid.uuid4()), name=name,
-                                   embedding=embedding.to(torch.float32).clone(),
-                                   created_at=self._start + timedelta(seconds=len(self._records)))
-        self._records.append(record)
-        return record.id
-
-    def get(self, record_id):
-        self.calls["get"] += 1
-        for record in self._records:
-            if record.id == record_id:
-                return record
-        raise KeyError(record_id)
-
-    def find(self, name):
-        self.calls["find"] += 1
-        return [r for r in self._records if r.name == name]
-
-    def all(self):
-        self.calls["all"] += 1
-        return list(self._records)
-
-    def remove(self, record_id):
-        self.calls["remove"] += 1
-        self._records.remove(self.get(record_id))
-
-    def __len__(self):
-        self.calls["len"] += 1
-        return len(self._records)
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,15 @@ score means anything about faces, so every assertion here holds for any weights:
 enrolled and presented again scores 1.0; a score is the cosine similarity of the right two
 embeddings; a threshold splits scores where it should.
 
-Most tests use MemoryStore, a list defined in this file, so they test Exercise 06 and not
+Most tests use facekit.testing.MemoryStore, a list in memory, so they test Exercise 06 and not
 Exercise 04's stores; the end-to-end test and open_store's use the tree's own stores.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import math
 import re
-import uuid
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from facekit import data
+from facekit.testing import MemoryStore
 
 EXERCISE = "ex06_app"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
@@ -44,43 +42,6 @@ def ex(load_exercise):
 def api(load_exercise):
     """The same tree's Exercise 04 package: Record (api.py is shared, not a stub)."""
     return load_exercise("ex04_storage")
-
-
-class MemoryStore:
-    """Records in a list, in insertion order: the EmbeddingStore protocol, with a call count."""
-
-    def __init__(self, record_type):
-        self._record_type = record_type
-        self._records = []
-        self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
-        self.calls = collections.Counter()
-
-    def add(self, name, embedding):
-        self.calls["add"] += 1
-        assert embedding.ndim == 1, f"store one embedding [D] per record; got {tuple(embedding.shape)}"
-        record = self._record_type(id=str(uuid.uuid4()), name=name,
-                                   embedding=embedding.detach().to(torch.float32).clone(),
-                                   created_at=self._start + timedelta(seconds=len(self._records)))
-        self._records.append(record)
-        return record.id
-
-    def get(self, record_id):
-        for record in self._records:
-            if record.id == record_id:
-                return record
-        raise KeyError(record_id)
-
-    def find(self, name):
-        return [r for r in self._records if r.name == name]
-
-    def all(self):
-        return list(self._records)
-
-    def remove(self, record_id):
-        self._records.remove(self.get(record_id))
-
-    def __len__(self):
-        return len(self._records)
 
 
 @pytest.fixture

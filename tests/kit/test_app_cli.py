@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from facekit import cli, data, settings
+from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
 
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
 
@@ -73,27 +74,12 @@ def pictures(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def facekit(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
-def assert_one_line_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
 
 
-def assert_piped_output_is_plain(out: str) -> None:
-    assert "\x1b[" not in out, "escape codes in piped output"
-    too_long = [line for line in out.splitlines() if len(line) > 80]
-    assert not too_long, f"lines over 80 columns: {too_long}"
 
 
 def ranking(out: str) -> list[tuple[str, float]]:
@@ -114,43 +100,43 @@ def test_help_lists_the_app_commands(capsys):
 
 def test_register_login_identify(capsys, pictures, tmp_path):
     p = pictures
-    code, out, err = facekit(capsys, "app", "register", "alice", p["alice1.png"], p["alice2.png"], *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "register", "alice", p["alice1.png"], p["alice2.png"], *SOLUTIONS)
     assert (code, err) == (0, "")
     assert "2 embeddings" in flat(out) and "1 person" in flat(out)
     store = tmp_path / "facekit-faces.sqlite"
     assert store.is_file(), "the default store is facekit-faces.sqlite in the current folder"
-    code, out, err = facekit(capsys, *SOLUTIONS, "app", "register", "bob", p["bob1.png"], p["bob2.png"])
+    code, out, err = run_cli(capsys, *SOLUTIONS, "app", "register", "bob", p["bob1.png"], p["bob2.png"])
     assert code == 0 and "4 embeddings of 2 people" in flat(out)
 
-    code, out, err = facekit(capsys, "app", "login", "alice", p["alice2.png"], "--threshold", "0.999",
+    code, out, err = run_cli(capsys, "app", "login", "alice", p["alice2.png"], "--threshold", "0.999",
                              *SOLUTIONS)
     assert code == 0 and re.search(r"^alice: yes \(best score 1\.0+ >= threshold 0\.999", out, re.M)
     assert "Stand-in weights" in out and "means nothing" in flat(out)
-    assert_piped_output_is_plain(out)
+    assert_plain_80_columns(out)
 
-    code, out, err = facekit(capsys, "app", "login", "bob", p["alice1.png"], "--threshold", "1", *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "login", "bob", p["alice1.png"], "--threshold", "1", *SOLUTIONS)
     assert code == 1, "no is exit 1"
     assert re.search(r"^bob: no \(best score 0\.\d+ < threshold 1\.0+\)", out, re.M)
 
     for presented, person in (("alice1.png", "alice"), ("bob2.png", "bob")):
-        code, out, err = facekit(capsys, "app", "identify", p[presented], *SOLUTIONS)
+        code, out, err = run_cli(capsys, "app", "identify", p[presented], *SOLUTIONS)
         assert code == 0
         found = ranking(out)
         assert [name for name, _ in found][0] == person and len(found) == 2
         assert found[0][1] == pytest.approx(1.0, abs=1e-4)
         assert "Stand-in weights" in out
-        assert_piped_output_is_plain(out)
-    code, out, err = facekit(capsys, "app", "identify", p["bob1.png"], "-k", "1", *SOLUTIONS)
+        assert_plain_80_columns(out)
+    code, out, err = run_cli(capsys, "app", "identify", p["bob1.png"], "-k", "1", *SOLUTIONS)
     assert code == 0 and [name for name, _ in ranking(out)] == ["bob"]
 
 
 def test_a_json_store_by_its_suffix(capsys, pictures, tmp_path):
     store = tmp_path / "people" / "faces.json"
-    code, out, err = facekit(capsys, "app", "--store", store, "register", "alice", pictures["alice1.png"],
+    code, out, err = run_cli(capsys, "app", "--store", store, "register", "alice", pictures["alice1.png"],
                              *SOLUTIONS)
     assert code == 0, err
     assert json.loads(store.read_text())["format"] == "facekit-embeddings"
-    code, out, err = facekit(capsys, "app", "identify", pictures["alice1.png"], "--store", store, *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "identify", pictures["alice1.png"], "--store", store, *SOLUTIONS)
     assert code == 0 and [name for name, _ in ranking(out)] == ["alice"]
 
 
@@ -165,18 +151,18 @@ def test_embed_a_folder_to_safetensors_and_npy(capsys, pictures, tmp_path):
     (folder / "more" / "notes.txt").write_text("not an image\n")
 
     # Relative paths (the test runs in tmp_path), so the listed reasons fit 80 columns.
-    code, out, err = facekit(capsys, "embed", "photos", "--out", "faces.safetensors",
+    code, out, err = run_cli(capsys, "embed", "photos", "--out", "faces.safetensors",
                              "--batch-size", "2", *SOLUTIONS)
     assert (code, err) == (0, ""), "no progress bar when the output is not a terminal"
     assert "Embedded 3 images" in flat(out) and "3 x 320" in out
     assert "Skipped 1 file" in out and "more/notes.txt" in out
     assert "Stand-in weights" in out
-    assert_piped_output_is_plain(out)
+    assert_plain_80_columns(out)
     with safe_open(tmp_path / "faces.safetensors", framework="pt") as f:
         assert json.loads(f.metadata()["names"]) == ["alice1.png", "bob1.png", "more/bob2.png"]
         assert tuple(f.get_tensor("embeddings").shape) == (3, 320)
 
-    code, out, err = facekit(capsys, *SOLUTIONS, "embed", "photos", "--out", "out/faces.npy")
+    code, out, err = run_cli(capsys, *SOLUTIONS, "embed", "photos", "--out", "out/faces.npy")
     assert code == 0, err
     assert np.load(tmp_path / "out" / "faces.npy").shape == (3, 320)
     names = json.loads((tmp_path / "out" / "faces.names.json").read_text())
@@ -196,7 +182,7 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.delenv("TERM", raising=False)
-    code, out, _ = facekit(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
+    code, out, _ = run_cli(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
     assert code == 0
     shown = terminal.getvalue()
     assert "2/3 files" in shown and "3/3 files" in shown, shown
@@ -204,8 +190,8 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
 
 
 def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
-    assert facekit(capsys, "app", "register", "alice", pictures["alice1.png"], *SOLUTIONS)[0] == 0
-    code, out, err = facekit(capsys, "app", "login", "mallory", pictures["alice1.png"], *SOLUTIONS)
+    assert run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], *SOLUTIONS)[0] == 0
+    code, out, err = run_cli(capsys, "app", "login", "mallory", pictures["alice1.png"], *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "mallory", "alice")
 
@@ -217,7 +203,7 @@ def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
     (["embed", ".", "--out", "faces.npy", "--batch-size", "0"], "--batch-size"),
 ])
 def test_bad_options_are_one_line_and_exit_2(capsys, argv, needle):
-    code, out, err = facekit(capsys, *argv, *SOLUTIONS)
+    code, out, err = run_cli(capsys, *argv, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, needle)
 
@@ -232,17 +218,17 @@ def test_missing_arguments_are_argparse_errors(capsys, argv):
 
 
 def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictures, tmp_path):
-    code, out, err = facekit(capsys, "app", "login", "alice", pictures["alice1.png"], *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "login", "alice", pictures["alice1.png"], *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "no store at facekit-faces.sqlite", "register")
     assert not (tmp_path / "facekit-faces.sqlite").exists(), "login must not create an empty store"
-    code, out, err = facekit(capsys, "app", "register", "alice", "missing.png", *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "register", "alice", "missing.png", *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "missing.png")
-    code, out, err = facekit(capsys, "embed", "no-such-folder", "--out", "faces.npy", *SOLUTIONS)
+    code, out, err = run_cli(capsys, "embed", "no-such-folder", "--out", "faces.npy", *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "no-such-folder")
-    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"], "--store",
+    code, out, err = run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], "--store",
                              "faces.txt", *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "faces.txt", ".json", ".sqlite")
@@ -251,15 +237,15 @@ def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictur
 def test_an_unreadable_image_is_one_line_and_registers_nothing(capsys, pictures, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not a jpeg")
-    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"], bad, *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], bad, *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "bad.jpg")
-    code, out, err = facekit(capsys, "app", "identify", pictures["alice1.png"], *SOLUTIONS)
+    code, out, err = run_cli(capsys, "app", "identify", pictures["alice1.png"], *SOLUTIONS)
     assert code == 1 and "Nobody is registered" in flat(out)
 
 
 def test_on_the_untouched_stubs_it_says_what_to_implement(capsys, pictures):
-    code, out, err = facekit(capsys, "app", "register", "alice", pictures["alice1.png"],
+    code, out, err = run_cli(capsys, "app", "register", "alice", pictures["alice1.png"],
                              "--target", "exercises", "--weights", "standin")
     assert code == 1
     assert_one_line_error(err, "not implemented yet", "exercises/ex06_app/app.py", "facekit list")

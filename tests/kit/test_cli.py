@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from facekit import cli, course, progress, term, verify, warm
+from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
 
 ROOT = course.repo_root()
 EX02 = course.load().get("ex02_embeddings")
@@ -34,28 +35,12 @@ def state_file(tmp_path, monkeypatch):
     return path
 
 
-def facekit(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def flat(text: str) -> str:
-    """Text with its line wrapping undone."""
-    return " ".join(text.split())
 
 
-def assert_one_line_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
 
 
-def assert_fits_80_columns(out: str) -> None:
-    assert "\x1b[" not in out, "escape codes in piped output"
-    too_long = [line for line in out.splitlines() if len(line) > 80]
-    assert not too_long, f"lines over 80 columns: {too_long}"
 
 
 def copy_kit(tmp_path: Path) -> Path:
@@ -160,7 +145,7 @@ def test_python_m_facekit_is_the_command():
 
 def test_unknown_exercise_is_one_line_and_exit_2(capsys):
     for argv in (["check", "ex99"], ["hint", "ex99"], ["reset", "ex99", "--yes"], ["verify", "ex99"]):
-        code, out, err = facekit(capsys, *argv)
+        code, out, err = run_cli(capsys, *argv)
         assert code == 2, argv
         assert_one_line_error(err, "no exercise 'ex99'")
 
@@ -169,7 +154,7 @@ def test_manifest_pointing_at_a_missing_file_is_one_line(kit, capsys, monkeypatc
     canned(monkeypatch, {})
     (kit / "tests" / "test_ex_b.py").unlink()
     for argv in (["check", "ex_b"], ["list"], ["watch"]):
-        code, out, err = facekit(capsys, "--root", str(kit), *argv)
+        code, out, err = run_cli(capsys, "--root", str(kit), *argv)
         assert code == 2, argv
         assert_one_line_error(err, "ex_b", "tests/test_ex_b.py", "does not exist")
 
@@ -182,7 +167,7 @@ def test_broken_manifest_is_one_line(tmp_path, capsys, case):
         manifest.unlink()
     elif case == "bad TOML":
         manifest.write_text("[[exercise]\nid = ")
-    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 2
     assert_one_line_error(err, {"entry lacks a key": "lacks tests", "no manifest": "not found",
                                 "bad TOML": "not valid TOML"}[case])
@@ -190,7 +175,7 @@ def test_broken_manifest_is_one_line(tmp_path, capsys, case):
 
 def test_bad_environment_value_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("KIT_TARGET", "mine")
-    code, out, err = facekit(capsys, "check", EX02.id)
+    code, out, err = run_cli(capsys, "check", EX02.id)
     assert code == 2
     assert_one_line_error(err, "KIT_TARGET", "'mine'")
 
@@ -200,10 +185,10 @@ def test_unexpected_errors_are_one_line_unless_verbose(kit, capsys, monkeypatch)
         raise RuntimeError("the disk caught fire")
 
     monkeypatch.setattr(cli, "cmd_list", broken)
-    code, out, err = facekit(capsys, "--root", str(kit), "list")
+    code, out, err = run_cli(capsys, "--root", str(kit), "list")
     assert code == 1
     assert_one_line_error(err, "RuntimeError: the disk caught fire", "-v")
-    code, out, err = facekit(capsys, "--root", str(kit), "-v", "list")
+    code, out, err = run_cli(capsys, "--root", str(kit), "-v", "list")
     assert code == 1 and "Traceback" in err
 
 
@@ -219,23 +204,23 @@ def ex02_stub_run():
 def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypatch, ex02_stub_run):
     asked = []
     monkeypatch.setattr(verify, "run_tests", lambda *args: asked.append(args) or ex02_stub_run)
-    code, out, err = facekit(capsys, "check", EX02.id, "--target", "exercises")
+    code, out, err = run_cli(capsys, "check", EX02.id, "--target", "exercises")
     assert asked == [(ROOT, "exercises", [EX02.tests], "standin")]
     assert code == 1
     assert "stand-in weights (seeded random, NOT pretrained)" in out
     for function in EX02.functions:
         assert re.search(rf"{function}\(\)\s+not implemented yet", out), out
     assert f"Next: implement {EX02.functions[0]}()" in out and f"facekit hint {EX02.id}" in out
-    assert_fits_80_columns(out)
+    assert_plain_80_columns(out)
     assert not progress.State(state_file).passed.get("exercises")
 
 
 def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
-    code, out, err = facekit(capsys, "--target", "solutions", "check", EX02.id)
+    code, out, err = run_cli(capsys, "--target", "solutions", "check", EX02.id)
     assert code == 0, out + err
     for function in EX02.functions:
         assert re.search(rf"{function}\(\)\s+done", out), out
-    assert_fits_80_columns(out)
+    assert_plain_80_columns(out)
     state = progress.State(state_file)
     assert state.is_done("solutions", EX02.id, progress.fingerprint(ROOT, EX02, "solutions"))
     assert not state.passed.get("exercises"), "a solutions run must not mark the student's work done"
@@ -243,7 +228,7 @@ def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
 
 def test_check_names_the_failing_function_and_its_first_assertion(kit, capsys, monkeypatch):
     canned(monkeypatch, {"ex_a": {"first": "pass", "second": "fail: AssertionError: expected 3, got 4"}})
-    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
     assert re.search(r"first\(\)\s+done", out)
     assert re.search(r"second\(\)\s+failing \(1 of 1 test\)", out)
@@ -253,7 +238,7 @@ def test_check_names_the_failing_function_and_its_first_assertion(kit, capsys, m
 
 def test_check_says_which_function_a_test_waits_for(kit, capsys, monkeypatch):
     canned(monkeypatch, {"ex_a": {"first": "todo", "second": "needs:first"}})
-    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
     assert re.search(r"first\(\)\s+not implemented yet \(2 tests stop there\)", out), out
     assert re.search(r"second\(\)\s+0/1 pass; the others need first\(\)", out), out
@@ -264,23 +249,23 @@ def test_tests_that_do_not_run_are_reported_not_hidden(kit, capsys, monkeypatch)
     broken = {"tests": {}, "collect_errors": ["tests/test_ex_a.py: SyntaxError: invalid syntax"],
               "exitstatus": 2}
     monkeypatch.setattr(verify, "run_tests", lambda *args: broken)
-    code, out, err = facekit(capsys, "--root", str(kit), "check", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
     assert "the tests of ex_a do not run" in out and "SyntaxError: invalid syntax" in out
-    code, out, err = facekit(capsys, "--root", str(kit), "list")
+    code, out, err = run_cli(capsys, "--root", str(kit), "list")
     assert re.search(r"ex_a .* failing \(tests do not run\)", out), out
 
 
 def test_check_without_exercise_takes_the_first_not_done(kit, capsys, monkeypatch):
     fake = canned(monkeypatch, {"ex_a": {"first": "pass", "second": "pass"}, "ex_b": {"third": "todo"}})
-    code, out, err = facekit(capsys, "--root", str(kit), "check")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check")
     assert code == 0 and fake.calls == [["tests/test_ex_a.py"]]
     assert "All tests pass. Next: `facekit check ex_b`" in out
-    code, out, err = facekit(capsys, "--root", str(kit), "check")
+    code, out, err = run_cli(capsys, "--root", str(kit), "check")
     assert code == 1 and fake.calls[-1] == ["tests/test_ex_b.py"], "ex_a passed and is unchanged"
     # Editing a passed exercise makes it the current one again.
     (kit / "exercises" / "ex_a" / "code.py").write_text("def first(): ...\n")
-    facekit(capsys, "--root", str(kit), "check")
+    run_cli(capsys, "--root", str(kit), "check")
     assert fake.calls[-1] == ["tests/test_ex_a.py"]
 
 
@@ -294,7 +279,7 @@ def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeyp
         "ex_c": {"fourth": "fail: AssertionError: nope"},
         "ex_d": {"fifth": "todo", "sixth": "pass"},  # half done
     })
-    code, out, err = facekit(capsys, "--root", str(kit))  # no command: list
+    code, out, err = run_cli(capsys, "--root", str(kit))  # no command: list
     assert code == 0
     assert len(fake.calls) == 1 and len(fake.calls[0]) == 4, "one pytest run for every exercise"
     rows = {line.split()[1]: line for line in out.splitlines() if re.match(r"^\S ex_", line)}
@@ -304,7 +289,7 @@ def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeyp
     assert rows["ex_d"].rstrip().endswith("in progress (1/2 pass)")
     assert "1/4 done" in out and "Next: `facekit check ex_b`" in out
     assert "stand-in weights (seeded random, NOT pretrained)" in out
-    assert_fits_80_columns(out)
+    assert_plain_80_columns(out)
 
 
 # -- hint -----------------------------------------------------------------------------------------
@@ -314,15 +299,15 @@ def test_hint_gives_one_more_each_time_and_forgets_when_the_file_goes(capsys, st
     hints = EX02.hints
     assert hints, "Exercise 02 has hints in the manifest"
     for number, hint in enumerate(hints, 1):
-        code, out, err = facekit(capsys, "hint", EX02.id)
+        code, out, err = run_cli(capsys, "hint", EX02.id)
         assert code == 0
         assert f"Hint {number} of {len(hints)}" in out
         assert " ".join(out.split()).find(" ".join(hint.split()[:8])) >= 0, out
-        assert_fits_80_columns(out)
-    code, out, err = facekit(capsys, "hint", EX02.id)
+        assert_plain_80_columns(out)
+    code, out, err = run_cli(capsys, "hint", EX02.id)
     assert code == 0 and f"All {len(hints)} hints" in out
     state_file.unlink()
-    code, out, err = facekit(capsys, "hint", EX02.id)
+    code, out, err = run_cli(capsys, "hint", EX02.id)
     assert f"Hint 1 of {len(hints)}" in out
 
 
@@ -392,11 +377,11 @@ def kit_copy(tmp_path):
 
 
 def test_verify_on_a_clean_copy_passes(kit_copy, capsys):
-    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "files,mirror")
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "files,mirror")
     assert code == 0, out + err
     assert re.search(rf"^{EX02.id}\s+ok\s+ok$", out, re.M), out
     assert "No defects" in out
-    assert_fits_80_columns(out)
+    assert_plain_80_columns(out)
 
 
 def test_verify_catches_a_stub_raising_the_wrong_error(kit_copy, capsys):
@@ -404,7 +389,7 @@ def test_verify_catches_a_stub_raising_the_wrong_error(kit_copy, capsys):
     source = stub.read_text()
     assert "    raise NotImplementedError(" in source
     stub.write_text(source.replace("    raise NotImplementedError(", "    raise RuntimeError(", 1))
-    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "stub")
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "stub")
     assert code == 1
     assert re.search(rf"^{EX02.id}\s+FAIL$", out, re.M), out
     assert "RuntimeError" in out and "not the stub's NotImplementedError" in flat(out)
@@ -417,7 +402,7 @@ def test_verify_catches_a_signature_that_drifted(kit_copy, capsys):
     source = stub.read_text()
     assert f"def {function}(" in source
     stub.write_text(source.replace(f"def {function}(", f"def {function}(device, ", 1))
-    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "mirror")
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "mirror")
     assert code == 1
     assert f"{function}: signature differs" in out
 
@@ -426,14 +411,14 @@ def test_verify_catches_a_broken_notebook(kit_copy, capsys):
     notebook = kit_copy / EX02.notebook
     notebook.parent.mkdir(parents=True, exist_ok=True)
     notebook.write_text('{"cells": [')  # cut off mid-save
-    code, out, err = facekit(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "notebook")
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", EX02.id, "--only", "notebook")
     assert code == 1
     assert re.search(rf"^{EX02.id}\s+FAIL$", out, re.M), out
     assert "not a readable notebook" in flat(out)
 
 
 def test_verify_rejects_an_unknown_check(capsys):
-    code, out, err = facekit(capsys, "verify", "--only", "stubs")
+    code, out, err = run_cli(capsys, "verify", "--only", "stubs")
     assert code == 2
     assert_one_line_error(err, "--only", "files,reference,stub,mirror,notebook")
 
@@ -455,12 +440,12 @@ def test_download_fetches_every_course_weight_and_says_how_to_go_offline(capsys,
     monkeypatch.setattr(hub, "download", fake_download)
     monkeypatch.setattr(hub, "cache_dir", lambda: tmp_path / "hub")
     wanted = course.load().weights()
-    code, out, err = facekit(capsys, "download")
+    code, out, err = run_cli(capsys, "download")
     assert code == 0
     assert fetched == [(r, f, False) for r, f in wanted]
     assert str(tmp_path / "hub") in out and "HF_HUB_OFFLINE=1" in out and "whole folder" in out
-    assert_fits_80_columns(out.replace(str(tmp_path / "hub"), "CACHE"))
-    facekit(capsys, "download", "--force")
+    assert_plain_80_columns(out.replace(str(tmp_path / "hub"), "CACHE"))
+    run_cli(capsys, "download", "--force")
     assert fetched[len(wanted):] == [(r, f, True) for r, f in wanted]
 
 
@@ -469,7 +454,7 @@ def test_download_offline_fails_in_one_line(capsys, monkeypatch, tmp_path):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    code, out, err = facekit(capsys, "download")
+    code, out, err = run_cli(capsys, "download")
     assert code == 1
     assert_one_line_error(err, "not in the Hugging Face cache", "facekit download")
 
@@ -485,7 +470,7 @@ def git(cwd: Path, *args: str) -> None:
 def test_reset_outside_git_says_so(kit, capsys):
     stub = kit / "exercises" / "ex_a" / "code.py"
     stub.write_text("my work\n")
-    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
+    code, out, err = run_cli(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
     assert code == 1
     assert_one_line_error(err, "not a git checkout")
     assert stub.read_text() == "my work\n"
@@ -501,17 +486,17 @@ def test_reset_restores_the_shipped_stub_and_keeps_the_student_file(kit, capsys,
     stub.write_text("my work\n")
 
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
-    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "reset", "ex_a")
     assert code == 1 and "Nothing changed" in out and stub.read_text() == "my work\n"
 
     monkeypatch.setattr("builtins.input", lambda prompt: "y")
-    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a")
+    code, out, err = run_cli(capsys, "--root", str(kit), "reset", "ex_a")
     assert code == 0 and stub.read_text() == shipped
     assert (kit / "exercises" / "ex_a" / "code.py.bak").read_text() == "my work\n"
     assert "exercises/ex_a/code.py.bak" in out
 
     stub.write_text("second try\n")
-    code, out, err = facekit(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
+    code, out, err = run_cli(capsys, "--root", str(kit), "reset", "ex_a", "--yes")
     assert code == 0 and stub.read_text() == shipped
     assert (kit / "exercises" / "ex_a" / "code.py.bak").read_text() == "my work\n", "earlier backup kept"
     assert (kit / "exercises" / "ex_a" / "code.py.bak.2").read_text() == "second try\n"
@@ -528,7 +513,7 @@ def test_reset_prefers_the_upstream_branch_to_the_students_commits(kit, tmp_path
     shipped = stub.read_text()
     stub.write_text("committed work\n")
     git(clone, "commit", "-q", "-am", "my work")
-    code, out, err = facekit(capsys, "--root", str(clone), "reset", "ex_a", "--yes")
+    code, out, err = run_cli(capsys, "--root", str(clone), "reset", "ex_a", "--yes")
     assert code == 0 and stub.read_text() == shipped
     assert "origin/" in out
 
