@@ -75,13 +75,22 @@ def collect_errors_of(run: dict, exercise: course.Exercise) -> list[str]:
     return [e for e in run["collect_errors"] if e.startswith(exercise.tests) or "::" not in e]
 
 
-def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
-    tests = tests_of(run, exercise)
+def _no_tests_finding(run: dict, exercise: course.Exercise, check: str) -> Finding | None:
+    """A finding when the exercise's tests did not collect or none ran; None when they ran."""
     errors = collect_errors_of(run, exercise)
     if errors:
-        return Finding(exercise.id, "reference", False, f"tests do not collect: {errors[0]}")
-    if not tests:
-        return Finding(exercise.id, "reference", False, f"no tests ran from {exercise.tests}")
+        tree = "the stub" if check == "stub" else "the reference"
+        return Finding(exercise.id, check, False, f"tests do not collect against {tree}: {errors[0]}")
+    if not tests_of(run, exercise):
+        return Finding(exercise.id, check, False, f"no tests ran from {exercise.tests}")
+    return None
+
+
+def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
+    problem = _no_tests_finding(run, exercise, "reference")
+    if problem:
+        return problem
+    tests = tests_of(run, exercise)
     failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
     if failed:
         nodeid, result = next(iter(failed.items()))
@@ -94,12 +103,10 @@ def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
 
 
 def stub_findings(run: dict, exercise: course.Exercise) -> Finding:
+    problem = _no_tests_finding(run, exercise, "stub")
+    if problem:
+        return problem
     tests = tests_of(run, exercise)
-    errors = collect_errors_of(run, exercise)
-    if errors:
-        return Finding(exercise.id, "stub", False, f"tests do not collect against the stub: {errors[0]}")
-    if not tests:
-        return Finding(exercise.id, "stub", False, f"no tests ran from {exercise.tests}")
     stub = Path(exercise.stub).as_posix()
     wrong = []
     for nodeid, result in tests.items():
