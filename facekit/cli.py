@@ -103,19 +103,10 @@ def _prepare_weights(ctx: Context) -> None:
             ctx.term.wrap(f"Note: {', '.join(missing)} not in the Hugging Face cache yet; the tests "
                           f"will try to download it (`facekit download` fetches everything once).")
         return
-    from huggingface_hub import try_to_load_from_cache
-
-    from facekit import hub, standin
-
-    cache = Path(os.environ.get(settings.STANDIN_CACHE_ENV) or settings.default_standin_cache())
+    cache = settings.standin_cache_dir()
     os.environ[settings.STANDIN_CACHE_ENV] = str(cache)  # the harness in the subprocess reuses it
-    found = try_to_load_from_cache(standin.MODEL_ID, standin.FILENAME, cache_dir=str(cache))
-    if isinstance(found, str):
-        try:
-            hub.verify_cached_file(Path(found), standin.MODEL_ID)
-            return
-        except hub.CorruptWeightsError:
-            shutil.rmtree(cache / ("models--" + standin.MODEL_ID.replace("/", "--")), ignore_errors=True)
+    if settings.standin_ready(cache):  # a damaged cache is removed, and rebuilt by the harness
+        return
     ctx.term.wrap(ctx.term.style(f"Building the stand-in weights once, in {cache} ...", "dim"))
 
 

@@ -173,7 +173,6 @@ def kernel_env(target: str = "solutions", weights: str = "standin",
     # Imported first, so its settings come from this process's own environment and can be restored.
     from huggingface_hub import constants
 
-    target = settings.resolve_target(target)
     saved_env = dict(os.environ)
     saved_hub = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
     try:
@@ -183,11 +182,8 @@ def kernel_env(target: str = "solutions", weights: str = "standin",
         os.environ.clear()
         os.environ.update(saved_env)
         constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved_hub
-    env[settings.TARGET_ENV] = target
-    env[settings.WEIGHTS_ENV] = settings.resolve_weights(weights)
-    root = str(Path(root).resolve() if root else course.repo_root())
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
+    root = Path(root).resolve() if root else course.repo_root()
+    return settings.child_env(root, target, weights, base=env)
 
 
 def execute(path: str | os.PathLike, target: str = "solutions", weights: str = "standin", *,

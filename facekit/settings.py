@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,41 @@ def load_exercise(exercise_id: str, target: str | None = None) -> ModuleType:
 def default_standin_cache() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "facekit" / "standin-hub"
+
+
+def standin_cache_dir(explicit: Path | None = None) -> Path:
+    """Where the stand-in hub cache lives: the one given, KIT_STANDIN_CACHE, or the default."""
+    return Path(explicit or os.environ.get(STANDIN_CACHE_ENV) or default_standin_cache())
+
+
+def standin_ready(cache: Path) -> bool:
+    """True when ``cache`` holds an intact stand-in checkpoint; a damaged one is removed."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from facekit import hub, standin
+
+    found = try_to_load_from_cache(standin.MODEL_ID, standin.FILENAME, cache_dir=str(cache))
+    if not isinstance(found, str):
+        return False
+    try:
+        hub.verify_cached_file(Path(found), standin.MODEL_ID)
+        return True
+    except hub.CorruptWeightsError:
+        shutil.rmtree(standin.repo_folder(cache), ignore_errors=True)
+        return False
+
+
+def child_env(root: Path, target: str, weights: str, base: dict | None = None) -> dict:
+    """The environment of a process that runs the kit at ``root`` (a subprocess, a kernel).
+
+    ``root`` goes first on PYTHONPATH, so a copy of the kit is run as itself, ahead of
+    whatever kit is installed.
+    """
+    env = dict(os.environ if base is None else base)
+    env[TARGET_ENV] = resolve_target(target)
+    env[WEIGHTS_ENV] = resolve_weights(weights)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    return env
 
 
 @dataclass(frozen=True)
@@ -113,11 +149,9 @@ def activate_weights(mode: str | None = None, standin_cache: Path | None = None)
         return WeightsInUse("hub", Path(constants.HF_HUB_CACHE), bool(constants.HF_HUB_OFFLINE))
     from facekit import standin
 
-    cache = Path(standin_cache or os.environ.get(STANDIN_CACHE_ENV) or default_standin_cache())
+    cache = standin_cache_dir(standin_cache)
     os.environ[STANDIN_CACHE_ENV] = str(cache)
     _point_hub_at(cache, offline=True)
-    from facekit import hub
-
-    if hub.cached_file(standin.MODEL_ID, standin.FILENAME) is None:
+    if not standin_ready(cache):  # missing, or damaged (and removed): build it afresh
         standin.build_cache(cache)
     return WeightsInUse("standin", cache, True)

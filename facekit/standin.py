@@ -54,6 +54,11 @@ def make_state_dict(seed: int = SEED) -> dict:
     return state
 
 
+def repo_folder(cache_dir: Path, repo_id: str = MODEL_ID) -> Path:
+    """A model's folder in a hub cache: ``models--timm--convnext_atto.d2_in1k``."""
+    return Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+
+
 def write_hub_cache(cache_dir: Path, state: dict, *, repo_id: str = MODEL_ID,
                     filename: str = FILENAME, metadata: dict | None = None) -> Path:
     """Save ``state`` as safetensors into ``cache_dir`` in the hub's layout; return the snapshot path."""
@@ -63,7 +68,7 @@ def write_hub_cache(cache_dir: Path, state: dict, *, repo_id: str = MODEL_ID,
     sha256 = hashlib.sha256(payload).hexdigest()
     # A stable fake commit id: derived from the content, so the same weights give the same cache.
     commit = hashlib.sha1(sha256.encode()).hexdigest()
-    repo = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+    repo = repo_folder(cache_dir, repo_id)
     blob = repo / "blobs" / sha256
     snapshot = repo / "snapshots" / commit / filename
     for folder in (blob.parent, snapshot.parent, repo / "refs"):

@@ -15,7 +15,6 @@ kit (with planted defects, say) is checked as itself, not as the installed kit.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,15 +35,6 @@ class Finding:
 CHECKS = ("files", "reference", "stub", "mirror", "notebook")
 
 
-def _child_env(root: Path, target: str, weights: str) -> dict:
-    env = dict(os.environ)
-    env[settings.TARGET_ENV] = target
-    env[settings.WEIGHTS_ENV] = weights
-    # The copy under test comes first, ahead of whatever kit is installed.
-    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
-
-
 def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
               timeout: float = 900) -> dict:
     """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
@@ -52,7 +42,7 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
 
     with tempfile.TemporaryDirectory(prefix="facekit-verify-") as tmp:
         record = Path(tmp) / "record.json"
-        env = _child_env(root, target, weights)
+        env = settings.child_env(root, target, weights)
         env[recorder.RECORD_ENV] = str(record)
         command = [sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder",
                    "-p", "no:cacheprovider", f"--target={target}", f"--weights={weights}",
@@ -168,7 +158,7 @@ print(json.dumps(out))
 def public_apis(root: Path, modules: list[str]) -> dict:
     """``{module: {"api": {...}} or {"error": ...}}`` for each module, imported in a subprocess."""
     proc = subprocess.run([sys.executable, "-c", _API_SCRIPT, *modules], cwd=root,
-                          env=_child_env(root, "solutions", "standin"), capture_output=True,
+                          env=settings.child_env(root, "solutions", "standin"), capture_output=True,
                           text=True, timeout=300)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from facekit import course, verify
+from facekit import course, settings, verify
 
 # Imported fresh in every child: anything that holds the kit's code or the run's results.
 _FRESH = ("exercises", "solutions", "tests", "conftest", "facekit.pytest_plugin", "facekit.recorder")
@@ -63,7 +63,7 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
     os.dup2(devnull.fileno(), 2)
     sys.stdout = sys.stderr = devnull
     os.chdir(root)
-    env = verify._child_env(root, target, weights)
+    env = settings.child_env(root, target, weights)
     env[recorder.RECORD_ENV] = str(record)
     os.environ.clear()
     os.environ.update(env)

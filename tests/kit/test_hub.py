@@ -165,3 +165,16 @@ def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "standin")], env=env,
                           capture_output=True, text=True, cwd=course.repo_root())
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_damaged_standin_cache_is_found_removed_and_rebuilt(tmp_path, small_state):
+    from facekit import settings
+
+    cache = tmp_path / "standin"
+    assert not settings.standin_ready(cache)
+    snapshot = standin.write_hub_cache(cache, small_state)
+    assert settings.standin_ready(cache)
+    blob = snapshot.resolve()
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
+    assert not settings.standin_ready(cache)
+    assert not standin.repo_folder(cache).exists(), "a damaged stand-in cache is removed"
