@@ -152,10 +152,15 @@ def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
 def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
     levels = np.arange(256).reshape(16, 16)
     path = _save(make(levels * 257), tmp_path / f"sixteen.{suffix}")  # 257 * 255 = 65535
+    with Image.open(path) as raw:
+        raw_mode = raw.mode
     image = ex.load_image(path)
     assert image.mode == "RGB"
     np.testing.assert_array_equal(_pixels(image), np.stack([levels.astype(np.uint8)] * 3, axis=-1),
-                                  err_msg="16-bit values 0..65535 must become 0..255, not be clipped at 255")
+                                  err_msg=f"load_image({path.name}, mode {raw_mode}): 16-bit values "
+                                          f"0..65535 must become round(v * 255 / 65535); all 255 means "
+                                          f"convert() clipped them, tiny values that uint16 * 255 "
+                                          f"wrapped around (convert to float first)")
 
 
 ALPHAS = (0, 128, 255)

@@ -55,9 +55,11 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     #         upright. Errors here -> ValueError "truncated or damaged", naming the file.
     # TODO 5. Outside the `with` (the file is closed, the pixels are in memory), make it RGB:
     #         - "RGB": as it is.
-    #         - "I" or a mode starting with "I;16" (16-bit): np.asarray(image) holds 0..65535;
-    #           scale to 0..255 (v * 255 / 65535, rounded), as uint8, Image.fromarray(...)
-    #           gives an "L" image; .convert("RGB"). (convert alone clips at 255.)
+    #         - "I" or a mode starting with "I;16" (16-bit): the values are 0..65535 and
+    #           convert alone clips them at 255. Scale in float (uint16 * 255 wraps around):
+    #           `eight_bit = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255
+    #           / 65535), 0, 255).astype(np.uint8)`, then
+    #           `Image.fromarray(eight_bit).convert("RGB")` (fromarray gives an "L" image).
     #         - transparency (mode RGBA, LA, PA, or "transparency" in image.info):
     #           image.convert("RGBA"), Image.alpha_composite onto
     #           Image.new("RGBA", size, BACKGROUND + (255,)), then .convert("RGB").

@@ -34,7 +34,8 @@ def l2_normalize(x: torch.Tensor) -> torch.Tensor:
     # TODO 3. The norm of every row at once: torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     #         gives [N, 1] (or [1] for a vector). keepdim=True lets it broadcast in step 5.
     # TODO 4. Rows whose norm is < EPS are zero vectors: raise ValueError naming them.
-    #         (norms.squeeze(-1) < EPS).nonzero().flatten().tolist() lists their indices.
+    #         `(norms.reshape(-1) < EPS).nonzero().flatten().tolist()` lists their indices
+    #         ([0] for a zero vector [D]; a non-empty list means raise).
     #         No Python loop over the rows.
     # TODO 5. Return x / norms: a new tensor; never divide x in place.
     raise NotImplementedError(
@@ -57,7 +58,7 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a [D],    b [D]     ->  []       a 0-d tensor (``.item()`` gives the float)
 
     Every value equals ``torch.nn.functional.cosine_similarity`` of that pair, clamped to
-    [-1, 1] (rounding can otherwise give 1.0000001). Different float dtypes are promoted
+    [-1, 1] (rounding can otherwise give slightly more than 1). Different float dtypes are promoted
     as torch does (float32 with float64 gives float64). Raises ValueError when the widths
     D differ (naming both), for a zero vector or a wrong rank, and TypeError for a
     non-tensor or a non-float dtype.

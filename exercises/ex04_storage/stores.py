@@ -214,9 +214,10 @@ class SqliteStore:
 
     def add(self, name: str, embedding: torch.Tensor) -> str:
         """Store ``embedding`` under ``name`` in one transaction; return the new record's id."""
-        # TODO 4. In ONE write transaction: the stored width is
-        #         SELECT length(embedding) FROM records LIMIT 1 (bytes, 4 a value; no row
-        #         -> None); validate_entry(name, embedding, width); INSERT INTO records
+        # TODO 4. In ONE write transaction:
+        #         `row = db.execute("SELECT length(embedding) FROM records LIMIT 1").fetchone()`
+        #         gives bytes, 4 a value: `width = None if row is None else row[0] // 4`;
+        #         validate_entry(name, embedding, width); INSERT INTO records
         #         (id, name, created_at, embedding) VALUES (?, ?, ?, ?) with the new id,
         #         created_at.isoformat() and the blob: embedding.numpy().astype("<f4").tobytes().
         #         Use ? placeholders, never f-strings, for values. Return the id.

@@ -282,8 +282,10 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
     #         exist_ok=True)).
     # TODO 5. ".safetensors": save_file({EMBEDDINGS_KEY: embeddings.contiguous()}, out,
     #         metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)}).
-    #         ".npy": np.save(out, embeddings.numpy(), allow_pickle=False) and the names as a
-    #         JSON list in names_file = out.with_suffix(NAMES_SUFFIX).
+    #         ".npy" (any case): `with open(out, "wb") as file: np.save(file, array,
+    #         allow_pickle=False)` with array = embeddings.numpy() (given a path, np.save
+    #         would write faces.NPY as faces.NPY.npy), and the names as a JSON list in
+    #         names_file = out.with_suffix(NAMES_SUFFIX).
     # TODO 6. Return EmbedSummary(out=out, names_file=names_file (None for .safetensors),
     #         count=len(names), width=embeddings.shape[1], skipped=skipped).
     raise NotImplementedError(

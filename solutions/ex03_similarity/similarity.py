@@ -39,7 +39,7 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a [D],    b [D]     ->  []       a 0-d tensor (``.item()`` gives the float)
 
     Every value equals ``torch.nn.functional.cosine_similarity`` of that pair, clamped to
-    [-1, 1] (rounding can otherwise give 1.0000001). Different float dtypes are promoted
+    [-1, 1] (rounding can otherwise give slightly more than 1). Different float dtypes are promoted
     as torch does (float32 with float64 gives float64). Raises ValueError when the widths
     D differ (naming both), for a zero vector or a wrong rank, and TypeError for a
     non-tensor or a non-float dtype.

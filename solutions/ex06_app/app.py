@@ -332,7 +332,9 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
         save_file({EMBEDDINGS_KEY: embeddings.contiguous()}, out,
                   metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)})
     else:
-        np.save(out, embeddings.numpy(), allow_pickle=False)
+        # An open file: given a path, np.save appends .npy to faces.NPY (faces.NPY.npy).
+        with open(out, "wb") as file:
+            np.save(file, embeddings.numpy(), allow_pickle=False)
         names_file = out.with_suffix(NAMES_SUFFIX)
         names_file.write_text(json.dumps(names, ensure_ascii=False) + "\n", encoding="utf-8")
     return EmbedSummary(out=out, names_file=names_file, count=len(names),

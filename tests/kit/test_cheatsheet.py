@@ -5,87 +5,21 @@ what earlier blocks of its section defined; sections never see each other. Each 
 test, named after its section and its place in it (``models-timm-2``). A block's working
 directory is a temporary folder of its section, and what it changes in os.environ, the hub
 settings or torch's random state is undone afterwards. Code is compiled under the cheatsheet's
-own file name and line numbers, so a traceback shows the markdown lines that failed.
+own file name and line numbers, so a traceback shows the markdown lines that failed. The
+parsing and running live in snippets.py, shared with the exercises' recipes (test_teaching.py).
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import re
-import textwrap
-from dataclasses import dataclass, field
-from unittest import mock
 
 import pytest
-import torch
 
 from facekit import course
+from snippets import Block, parse, slug
+from snippets import execute as _execute
 
 CHEATSHEET = course.repo_root() / "CHEATSHEET.md"
-FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+)\s*(?P<lang>[^`\s]*)\s*$")
-TOP = "(before the first heading)"
-
-
-def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: "Models (timm)" -> "models-timm"."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return re.sub(r" ", "-", text)
-
-
-@dataclass(frozen=True)
-class Block:
-    section: str
-    index: int  # 1-based, within its section
-    line: int  # line of the block's first code line in CHEATSHEET.md
-    code: str
-
-    @property
-    def id(self) -> str:
-        return f"{slug(self.section)}-{self.index}"
-
-    @property
-    def where(self) -> str:
-        return f"{self.id} (CHEATSHEET.md line {self.line})"
-
-    def compile(self):
-        # Blank lines in front keep the file's line numbers in tracebacks and SyntaxErrors.
-        return compile("\n" * (self.line - 1) + self.code, str(CHEATSHEET), "exec")
-
-
-@dataclass
-class Cheatsheet:
-    sections: list[str] = field(default_factory=list)
-    blocks: list[Block] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def parse(text: str) -> Cheatsheet:
-    """Sections ("## " headings outside code) and their ```python blocks, in order."""
-    sheet = Cheatsheet()
-    section, fence, lang, start, body, counts = TOP, None, "", 0, [], {}
-    for number, line in enumerate(text.splitlines(), 1):
-        match = FENCE.match(line)
-        if fence is None:
-            if match:
-                fence, lang, start, body = match["fence"], match["lang"].lower(), number, []
-            elif line.startswith("## "):
-                section = line[3:].strip()
-                sheet.sections.append(section)
-        elif match and not match["lang"] and len(match["fence"]) >= len(fence):
-            if lang == "python":
-                counts[section] = counts.get(section, 0) + 1
-                code = textwrap.dedent("\n".join(body)) + "\n"
-                sheet.blocks.append(Block(section, counts[section], start + 1, code))
-            elif lang in ("py", "python3", "pycon"):
-                sheet.problems.append(f"line {start}: write ```python (not ```{lang}) so the block "
-                                      f"is tested, or ```text if it must not run")
-            fence = None
-        else:
-            body.append(line)
-    if fence is not None:
-        sheet.problems.append(f"line {start}: a ``` fence is never closed")
-    return sheet
 
 
 SHEET = parse(CHEATSHEET.read_text(encoding="utf-8"))
@@ -104,27 +38,6 @@ class SectionRun:
         if block.index not in self.outcomes:
             self.outcomes[block.index] = _execute(block, self.namespace, self.workdir)
         return self.outcomes[block.index]
-
-
-def _execute(block: Block, namespace: dict, workdir) -> BaseException | None:
-    __tracebackhide__ = True  # a failure's traceback starts at the CHEATSHEET.md line
-    from huggingface_hub import constants
-
-    cwd = os.getcwd()
-    with mock.patch.dict(os.environ), \
-            mock.patch.multiple(constants, HF_HUB_CACHE=constants.HF_HUB_CACHE,
-                                HF_HUB_OFFLINE=constants.HF_HUB_OFFLINE), \
-            torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)  # the same numbers every run, so a failure reproduces
-        try:
-            code = block.compile()
-            os.chdir(workdir)
-            exec(code, namespace)
-        except Exception as err:  # kept, and raised again in the block's own test
-            return err
-        finally:
-            os.chdir(cwd)
-    return None
 
 
 @pytest.fixture(scope="module")

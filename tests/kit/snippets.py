@@ -1,0 +1,176 @@
+"""Code printed in the teaching text, found and run as printed: one mechanism for every text.
+
+- ``parse(text, source)``: the ```python blocks of a markdown file (the CHEATSHEET), with
+  their "## " sections.
+- ``code_spans(text, source)`` and ``recipe(source, marker)``: the inline `code` a README, a
+  stub's TODO comment or a manifest hint gives a student to copy (a TODO's comment lines are
+  joined first, so a span may wrap).
+- ``execute(block, namespace, workdir)``: runs one, under the text's own file name and line
+  numbers (a traceback shows the markdown or comment line that failed), with os.environ, the
+  hub settings and torch's random state restored afterwards.
+
+Hints are read through ``facekit.course`` by ``hints_of`` only, so a change of the manifest's
+hint format touches this one function.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+from facekit import course
+
+ROOT = course.repo_root()
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+)\s*(?P<lang>[^`\s]*)\s*$")
+TOP = "(before the first heading)"
+HINT = "hint:"  # a source "hint:ex01_images" stands for that exercise's hints in the manifest
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: "Models (timm)" -> "models-timm"."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return re.sub(r" ", "-", text)
+
+
+@dataclass(frozen=True)
+class Block:
+    section: str
+    index: int  # 1-based, within its section
+    line: int  # line of the block's first code line in its file
+    code: str
+    source: str = "CHEATSHEET.md"  # relative to the kit's root, or "hint:<exercise id>"
+
+    @property
+    def id(self) -> str:
+        return f"{slug(self.section)}-{self.index}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.id} ({self.source} line {self.line})"
+
+    def compile(self):
+        # Blank lines in front keep the file's line numbers in tracebacks and SyntaxErrors.
+        return compile("\n" * (self.line - 1) + self.code, str(ROOT / self.source), "exec")
+
+
+@dataclass
+class Sheet:
+    sections: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse(text: str, source: str = "CHEATSHEET.md") -> Sheet:
+    """Sections ("## " headings outside code) and their ```python blocks, in order."""
+    sheet = Sheet()
+    section, fence, lang, start, body, counts = TOP, None, "", 0, [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = FENCE.match(line)
+        if fence is None:
+            if match:
+                fence, lang, start, body = match["fence"], match["lang"].lower(), number, []
+            elif line.startswith("## "):
+                section = line[3:].strip()
+                sheet.sections.append(section)
+        elif match and not match["lang"] and len(match["fence"]) >= len(fence):
+            if lang == "python":
+                counts[section] = counts.get(section, 0) + 1
+                code = textwrap.dedent("\n".join(body)) + "\n"
+                sheet.blocks.append(Block(section, counts[section], start + 1, code, source))
+            elif lang in ("py", "python3", "pycon"):
+                sheet.problems.append(f"line {start}: write ```python (not ```{lang}) so the block "
+                                      f"is tested, or ```text if it must not run")
+            fence = None
+        else:
+            body.append(line)
+    if fence is not None:
+        sheet.problems.append(f"line {start}: a ``` fence is never closed")
+    return sheet
+
+
+def hints_of(exercise_id: str) -> list[str]:
+    """The hint texts of one exercise, from the manifest (the one place that reads them)."""
+    return list(course.load().get(exercise_id).hints)
+
+
+def teaching_text(source: str) -> list[tuple[int, str]]:
+    """(line, text) pieces a student reads in ``source``: a markdown file, a stub's comments
+    and docstrings (``#`` markers dropped), or ``hint:<exercise id>`` (one piece per hint)."""
+    if source.startswith(HINT):
+        return [(number, hint) for number, hint in enumerate(hints_of(source[len(HINT):]), 1)]
+    lines = (ROOT / source).read_text(encoding="utf-8").splitlines()
+    if source.endswith(".py"):
+        lines = [re.sub(r"^\s*#\s?", "", line) if line.lstrip().startswith("#") else line
+                 for line in lines]
+    return [(1, "\n".join(lines))]
+
+
+_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+def code_spans(source: str) -> list[Block]:
+    """Every inline `code` span of ``source``, as a Block (its line: where the span starts)."""
+    spans = []
+    for number, text in teaching_text(source):
+        file, first_line, section = source, 1, source
+        if source.startswith(HINT):
+            file, section = str(course.MANIFEST.relative_to(ROOT)), f"{source} #{number}"
+            manifest = course.MANIFEST.read_text(encoding="utf-8").splitlines()
+            first_line = next((i for i, line in enumerate(manifest, 1) if text[:40] in line), 1)
+        for match in _SPAN.finditer(text):
+            code = " ".join(match[2].split())  # a span may wrap over lines
+            line = first_line + text.count("\n", 0, match.start())
+            spans.append(Block(section, len(spans) + 1, line, code + "\n", file))
+    return spans
+
+
+def recipe(source: str, *markers: str) -> Block:
+    """The one code span of ``source`` holding every marker: the recipe a student copies.
+
+    Fails when none or several do, so a recipe that is reworded away, or given twice in two
+    versions, is noticed."""
+    found = [b for b in code_spans(source) if all(m in b.code for m in markers)]
+    assert found, (f"{source} gives no `code` span with {' and '.join(map(repr, markers))}: "
+                   f"write the recipe a student should copy, in backticks")
+    assert len(found) == 1, (f"{source} gives {len(found)} code spans with "
+                             f"{' and '.join(map(repr, markers))}; keep one recipe: "
+                             + " | ".join(b.code.strip() for b in found))
+    return found[0]
+
+
+def execute(block: Block, namespace: dict, workdir) -> BaseException | None:
+    """Run ``block`` in ``namespace`` inside ``workdir``; the error it raised, or None."""
+    __tracebackhide__ = True  # a failure's traceback starts at the text's own line
+    from huggingface_hub import constants
+
+    cwd = os.getcwd()
+    with mock.patch.dict(os.environ), \
+            mock.patch.multiple(constants, HF_HUB_CACHE=constants.HF_HUB_CACHE,
+                                HF_HUB_OFFLINE=constants.HF_HUB_OFFLINE), \
+            torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the same numbers every run, so a failure reproduces
+        try:
+            code = block.compile()
+            os.chdir(workdir)
+            exec(code, namespace)
+        except Exception as err:  # kept, and raised again by the caller
+            return err
+        finally:
+            os.chdir(cwd)
+    return None
+
+
+def run(block: Block, workdir: Path | str = ".", **inputs) -> dict:
+    """Run ``block`` with ``inputs`` as its variables; its namespace afterwards. Raises what it raised."""
+    __tracebackhide__ = True
+    namespace = {"__name__": "recipe", **inputs}
+    error = execute(block, namespace, workdir)
+    if error is not None:
+        raise error
+    return namespace
