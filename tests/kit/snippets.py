@@ -15,6 +15,8 @@ hint format touches this one function.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import os
 import re
 import textwrap
@@ -118,15 +120,15 @@ def code_spans(source: str) -> list[Block]:
     """Every inline `code` span of ``source``, as a Block (its line: where the span starts)."""
     spans = []
     for number, text in teaching_text(source):
-        file, first_line, section = source, 1, source
+        file, first_line = source, 1
         if source.startswith(HINT):
-            file, section = str(course.MANIFEST.relative_to(ROOT)), f"{source} #{number}"
+            file = str(course.MANIFEST.relative_to(ROOT))
             manifest = course.MANIFEST.read_text(encoding="utf-8").splitlines()
             first_line = next((i for i, line in enumerate(manifest, 1) if text[:40] in line), 1)
         for match in _SPAN.finditer(text):
             code = " ".join(match[2].split())  # a span may wrap over lines
             line = first_line + text.count("\n", 0, match.start())
-            spans.append(Block(section, len(spans) + 1, line, code + "\n", file))
+            spans.append(Block("span", len(spans) + 1, line, code + "\n", file))
     return spans
 
 
@@ -167,9 +169,15 @@ def execute(block: Block, namespace: dict, workdir) -> BaseException | None:
 
 
 def run(block: Block, workdir: Path | str = ".", **inputs) -> dict:
-    """Run ``block`` with ``inputs`` as its variables; its namespace afterwards. Raises what it raised."""
+    """Run ``block`` with ``inputs`` as its variables; its namespace afterwards, with the value
+    of a block that is one expression under ``"_"``. Raises what the block raised."""
     __tracebackhide__ = True
     namespace = {"__name__": "recipe", **inputs}
+    try:
+        ast.parse(block.code, mode="eval")
+        block = dataclasses.replace(block, code="_ = " + block.code)
+    except SyntaxError:
+        pass  # statements, not an expression
     error = execute(block, namespace, workdir)
     if error is not None:
         raise error

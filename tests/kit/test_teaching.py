@@ -1,0 +1,257 @@
+"""What the teaching text tells a student to do is right: each recipe runs as printed.
+
+A recipe is the `code` a README, a stub's TODO or a manifest hint gives to copy. Each test
+finds it in the text (snippets.recipe: the one code span holding the markers given), runs it
+on the inputs that matter (16-bit PNG and TIFF, a single zero vector, an upper-case suffix, an
+empty table) and checks what comes out. Numbers the text states are measured here too.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facekit import course, data, settings
+from snippets import ROOT, hints_of, recipe, run
+
+pytestmark = pytest.mark.kit
+
+
+def readme(exercise_id: str) -> str:
+    return (ROOT / course.load().get(exercise_id).readme).read_text(encoding="utf-8")
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def reference(exercise_id: str):
+    return settings.load_exercise(exercise_id, "solutions")
+
+
+def sources(exercise_id: str) -> list[str]:
+    """README, stub and hints of one exercise: the three places a recipe may be given."""
+    exercise = course.load().get(exercise_id)
+    return [exercise.readme, exercise.stub, f"hint:{exercise_id}"]
+
+
+# -- 1. 16-bit images: scale in float ------------------------------------------------------------
+
+
+SIXTEEN_BIT = {  # how the file is made, and the mode Pillow opens it in
+    "png-I;16": ("png", lambda v: Image.fromarray(v.astype(np.uint16)), "I;16"),
+    "tiff-I;16B": ("tiff", lambda v: Image.fromarray(v.astype(">u2")), "I;16B"),
+    "tiff-I": ("tiff", lambda v: Image.fromarray(v.astype(np.int32)), "I"),
+}
+
+
+@pytest.mark.parametrize("kind", SIXTEEN_BIT)
+@pytest.mark.parametrize("source", sources("ex01_images"))
+def test_16_bit_recipe_scales_to_8_bits(source, kind, tmp_path):
+    suffix, make, mode = SIXTEEN_BIT[kind]
+    levels = np.array([[0, 1000, 32896, 65535]])
+    make(levels).save(tmp_path / f"deep.{suffix}")
+    scale = recipe(source, "65535", "astype(np.uint8)")
+    with Image.open(tmp_path / f"deep.{suffix}") as image:
+        image.load()
+        assert image.mode == mode
+        # `values` is what the text calls np.asarray(image), where it uses that name.
+        out = run(scale, tmp_path, np=np, Image=Image, image=image, values=np.asarray(image))
+    eight_bit = out.get("eight_bit", out.get("_"))
+    assert isinstance(eight_bit, np.ndarray) and eight_bit.dtype == np.uint8, (
+        f"{scale.where}: the recipe must give a uint8 array; got {eight_bit!r}")
+    np.testing.assert_array_equal(
+        eight_bit, [[0, 4, 128, 255]],
+        err_msg=f"{scale.where} on a {mode} {suffix.upper()} holding 0, 1000, 32896, 65535: "
+                f"expected round(v * 255 / 65535); uint16 * 255 wraps around, so convert to float first")
+    to_rgb = recipe(source, "Image.fromarray(eight_bit)")
+    rgb = run(to_rgb, tmp_path, Image=Image, eight_bit=eight_bit)["_"]
+    assert rgb.mode == "RGB" and rgb.getpixel((2, 0)) == (128, 128, 128), to_rgb.where
+
+
+def test_convert_alone_clips_16_bit_values_as_the_text_says():
+    deep = Image.fromarray(np.array([[0, 1000, 32896, 65535]], dtype=np.uint16))
+    assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
+    assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images")[1]
+
+
+# -- 2. .npy output with an upper-case suffix ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["faces.npy", "faces.NPY", "faces.Npy"])
+@pytest.mark.parametrize("source", sources("ex06_app"))
+def test_npy_recipe_writes_the_file_it_names(source, name, tmp_path):
+    save = recipe(source, "np.save(")
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    out = tmp_path / name
+    run(save, tmp_path, np=np, out=out, array=array)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [name], (f"{save.where} with out={name!r} wrote {written}: np.save given a "
+                               f"path appends .npy unless the name ends in lower-case .npy")
+    np.testing.assert_array_equal(np.load(out, allow_pickle=False), array)
+
+
+def test_reference_embed_folder_writes_an_upper_case_npy_where_it_says(embedder, sample_face, tmp_path):
+    app = reference("ex06_app")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sample_face.save(folder / "alice.png")
+    summary = app.embed_folder(embedder, folder, tmp_path / "out" / "faces.NPY")
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["faces.NPY", "faces.names.json"], f"embed_folder(..., 'faces.NPY') wrote {written}"
+    assert summary.out == tmp_path / "out" / "faces.NPY" and summary.out.exists()
+    assert np.load(summary.out, allow_pickle=False).shape == (1, summary.width)
+
+
+# -- 3. SQLite: the stored width is bytes // 4 -----------------------------------------------------
+
+
+@pytest.mark.parametrize("source", sources("ex04_storage")[:2])
+def test_sqlite_width_recipe_gives_values_not_bytes(source, tmp_path):
+    select = recipe(source, "length(embedding)", "fetchone()")
+    width = recipe(source, "width = ", "row")
+    db = sqlite3.connect(tmp_path / "faces.db")
+    db.execute("CREATE TABLE records (embedding BLOB)")
+    assert run(width, tmp_path, **run(select, tmp_path, db=db))["width"] is None, \
+        f"{width.where}: no row yet must give None"
+    db.execute("INSERT INTO records VALUES (?)", (np.zeros(320, "<f4").tobytes(),))
+    got = run(width, tmp_path, **run(select, tmp_path, db=db))["width"]
+    db.close()
+    assert got == 320, f"{select.where} then {width.where}: a 320-float blob must give width 320, got {got}"
+
+
+# -- 4. Zero vectors: the recipe must see a single [D] zero vector -------------------------------
+
+
+@pytest.mark.parametrize("source", sources("ex03_similarity"))
+def test_zero_row_recipe_finds_a_single_zero_vector(source, tmp_path):
+    find = recipe(source, "nonzero()")
+    eps = reference("ex03_similarity").EPS
+    rows = torch.randn(12, 16)
+    rows[[4, 9]] = 0
+    cases = [(torch.zeros(320), [0]), (rows, [4, 9]), (torch.ones(320), []), (torch.ones(3, 8), [])]
+    for x, expected in cases:
+        norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)  # the text's step 3
+        got = run(find, tmp_path, torch=torch, x=x, norms=norms, EPS=eps)["_"]
+        assert got == expected, f"{find.where} on x {tuple(x.shape)}: expected {expected}, got {got}"
+
+
+# -- 5. Exercise 02: the hint checks what the README checks, in its order -------------------------
+
+
+def test_ex02_hint_checks_dtype_first_and_the_empty_batch(embedder):
+    hint = next(h for h in hints_of("ex02_embeddings") if "compute_embedding" in h.split(":")[0])
+    steps = [hint.find("is_floating_point"), hint.find("ndim"), hint.find("shape[0]")]
+    assert -1 not in steps and steps == sorted(steps), (
+        f"the compute_embedding hint must check the dtype, then the rank, then the empty batch "
+        f"(shape[0]), like README and TODO: {hint}")
+    todo = (ROOT / course.load().get("ex02_embeddings").stub).read_text(encoding="utf-8")
+    assert todo.find("is_floating_point") < todo.find("image.ndim") and "empty" in todo
+    # Why the check is needed: the model itself does not refuse an empty batch.
+    with torch.inference_mode():
+        assert tuple(embedder(torch.zeros(0, 3, 64, 64)).shape) == (0, 320)
+
+
+# -- 6. os.replace between file systems --------------------------------------------------------------
+
+
+def test_os_replace_between_file_systems_raises_exdev_as_the_readme_says(tmp_path):
+    text = flat(readme("ex04_storage"))
+    assert "EXDEV" in text and '"rename" is a copy' not in text
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system (/dev/shm) on this machine")
+    fd, temporary = tempfile.mkstemp(dir=other)
+    os.close(fd)
+    try:
+        with pytest.raises(OSError) as info:
+            os.replace(temporary, tmp_path / "store.json")
+        assert info.value.errno == errno.EXDEV
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+# -- numbers the text states ----------------------------------------------------------------------
+
+
+def _stated(text: str, pattern: str) -> list[float]:
+    match = re.search(pattern, flat(text))
+    assert match, f"the text no longer says {pattern!r}: update this test with it"
+    return [float(g) for g in match.groups()]
+
+
+def test_ex01_resampling_and_normalisation_figures(sample_face):
+    import torch.nn.functional as F
+
+    ex01 = reference("ex01_images")
+    text = readme("ex01_images")
+    right = ex01.preprocess(sample_face)
+    mean = torch.tensor(ex01.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(ex01.IMAGENET_STD).view(3, 1, 1)
+    assert sample_face.size == (200, 200)  # enlarged to 256, crop offset 16
+
+    def crop(t):
+        return t[..., 16:240, 16:240]
+
+    def tensor(image):
+        return torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255)
+
+    bilinear = (crop(tensor(sample_face.resize((256, 256), Image.Resampling.BILINEAR))) - mean) / std
+    interpolated = {aa: (crop(F.interpolate(tensor(sample_face)[None], size=(256, 256), mode="bicubic",
+                                            antialias=aa)[0]) - mean) / std for aa in (True, False)}
+    unnormalised = crop(tensor(sample_face.resize((256, 256), Image.Resampling.BICUBIC)))
+    measured = [(bilinear - right).abs().max(), (interpolated[True] - right).abs().max(),
+                (interpolated[False] - right).abs().max(), (1 / std).mean(),  # black to white, mean of 3
+                (unnormalised - right).abs().mean(), (unnormalised - right).abs().max()]
+    stated = _stated(text, r"bilinear instead of bicubic filtering changes input values by up to "
+                           r"([\d.]+), .*? by up to ([\d.]+) with `antialias=True` and ([\d.]+) "
+                           r"without, on a scale where a channel spans about ([\d.]+)\. .*? differ "
+                           r"from the right ones by ([\d.]+) on average and by up to ([\d.]+)\.")
+    for value, figure in zip(measured, stated):
+        decimals = len(str(figure).split(".")[1])
+        assert round(float(value), decimals) == figure, f"README says {figure}; measured {float(value):.4f}"
+
+
+def test_pillow_gives_the_files_mode_until_convert(tmp_path):
+    Image.new("L", (2, 2)).save(tmp_path / "gray.png")
+    with Image.open(tmp_path / "gray.png") as image:
+        assert image.mode == "L" and image.convert("RGB").mode == "RGB"
+    assert "Pillow always gives RGB" not in flat(readme("ex01_images"))
+
+
+def test_ex03_figures_for_rounding():
+    sim = reference("ex03_similarity")
+    a = torch.randn(2000, 320, generator=torch.Generator().manual_seed(0))
+    text = flat(readme("ex03_similarity"))
+    (within,) = _stated(text, r"`a` and `3.7 \* a` score 1, up to float32 rounding: within ([\de.-]+)\)")
+    scaled = torch.stack([sim.cosine_similarity(a[i], 3.7 * a[i]) for i in range(len(a))])
+    assert (1 - scaled).abs().max() <= within
+    (above,) = _stated(text, r"come out slightly above 1 now and then \(in float32, by less than ([\de.-]+)\)")
+    unit = sim.l2_normalize(a)
+    self_similarity = (unit @ unit.mT).diagonal()
+    assert 1 < self_similarity.max() < 1 + above, f"max {self_similarity.max().item():.9f}"
+    for tree in ("exercises", "solutions"):
+        doc = flat(settings.load_exercise("ex03_similarity", tree).cosine_similarity.__doc__)
+        assert "slightly more than 1" in doc and not re.search(r"1\.00000\d", doc)
+
+
+def test_ex06_standin_figures(embedder, face_tensor):
+    noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
+    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
+    with torch.inference_mode():
+        unit = torch.nn.functional.normalize(embedder(images).double(), dim=1)
+    distance = 1 - unit @ unit.mT
+    pairs = distance[torch.triu_indices(4, 4, 1).unbind()]
+    below, mirror = _stated(readme("ex06_app"), r"1 − cosine similarity between any two stayed below "
+                                                r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
+    assert pairs.max() < below and distance[0, 1] < mirror, pairs.tolist()
