@@ -54,7 +54,8 @@ def compute_embedding(model: torch.nn.Module, image: torch.Tensor) -> torch.Tens
     #         and what you got, e.g. f"... got {image.dtype}".
     # TODO 2. image.ndim == 3 -> add the batch dimension with image.unsqueeze(0);
     #         ndim == 4 -> keep it; anything else -> raise ValueError with tuple(image.shape).
-    # TODO 3. Dimension 1 must be 3 (RGB) and the batch must not be empty: else ValueError.
+    # TODO 3. Dimension 1 must be 3 (RGB) and the batch must not be empty: else ValueError
+    #         naming what was expected, [N, 3, H, W] with N >= 1, and tuple(image.shape).
     # TODO 4. Run model(batch) inside `with torch.inference_mode():` and return the result.
     raise NotImplementedError(
         "Exercise 02: compute_embedding() is not implemented yet. Open "

@@ -255,3 +255,46 @@ def test_ex06_standin_figures(embedder, face_tensor):
     below, mirror = _stated(readme("ex06_app"), r"1 − cosine similarity between any two stayed below "
                                                 r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
     assert pairs.max() < below and distance[0, 1] < mirror, pairs.tolist()
+
+
+# -- literal students: the TODO steps and hints, word for word, pass the tests ---------------------
+
+
+LITERAL = Path(__file__).parent / "literal"
+
+
+def _literal_modules() -> dict[str, list[Path]]:
+    """{exercise id: its literal modules}, for the exercises that have one."""
+    return {folder.name: sorted(folder.glob("*.py")) for folder in sorted(LITERAL.iterdir())
+            if folder.is_dir() and any(folder.glob("*.py"))}
+
+
+def test_literal_students_pass(tmp_path):
+    """Each literal module replaces its reference in a scratch copy of the kit; the exercises'
+    tests then run there against "solutions", in one pytest process (later exercises import the
+    earlier ones, so Exercise 06 runs on the literal Exercises 01 to 05 too)."""
+    import shutil
+
+    from facekit import verify
+
+    modules = _literal_modules()
+    assert modules, f"no literal solutions under {LITERAL}"
+    kit = tmp_path / "kit"
+    shutil.copytree(ROOT, kit, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".facekit", ".fragments",
+        "*.egg-info", "notebooks", "benchmarks"))
+    exercises = [course.load().get(exercise_id) for exercise_id in modules]
+    for exercise in exercises:
+        for module in modules[exercise.id]:
+            target = kit / "solutions" / exercise.id / module.name
+            assert target.exists(), f"{module} replaces nothing: no {target.relative_to(kit)}"
+            shutil.copyfile(module, target)
+    outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises])
+    assert not outcome["collect_errors"], outcome["collect_errors"]
+    failures = []
+    for exercise in exercises:
+        tests = verify.tests_of(outcome, exercise)
+        assert tests, f"no tests of {exercise.id} ran"
+        failures += [f"{nodeid}: {r['error']}" for nodeid, r in tests.items() if r["outcome"] == "failed"]
+    assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
+                          f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
