@@ -81,6 +81,8 @@ def test_16_bit_recipe_scales_to_8_bits(source, kind, tmp_path):
 def test_convert_alone_clips_16_bit_values_as_the_text_says():
     deep = Image.fromarray(np.array([[0, 1000, 32896, 65535]], dtype=np.uint16))
     assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
+    (wrapped,) = _stated(readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)")
+    assert (np.asarray(deep) * 255).tolist()[0][-1] == wrapped, "NumPy 2 keeps uint16 and wraps"
     assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images")[1]
 
 
