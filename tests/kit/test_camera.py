@@ -619,3 +619,22 @@ def test_register_login_identify_in_a_real_browser(served, tmp_path):
     records = settings.load_exercise("ex06_app", "solutions").open_store(store).all()
     assert [r.name for r in records] == ["alice"], "the store holds what the page says"
     assert records[0].embedding.shape == (320,)
+
+
+def test_the_defaults_and_the_readme_config_agree(tmp_path):
+    defaults = app_config.load()  # no facekit-app.toml in this (temporary) folder
+    assert (defaults.host, defaults.port, defaults.num_images, defaults.interval_millis,
+            defaults.stream_timeout_s, defaults.threshold) == ("127.0.0.1", 8765, 5, 200, 5.0, None)
+    assert defaults.store == Path(app_config.DEFAULT_STORE)
+    from facekit import app_cli
+
+    assert app_config.DEFAULT_STORE == app_cli.DEFAULT_STORE
+    assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
+        64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
+    readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
+    (tmp_path / "example.toml").write_text(block)
+    example = app_config.load(tmp_path / "example.toml")
+    assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
+            example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
+    assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
