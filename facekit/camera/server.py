@@ -15,6 +15,7 @@ optional extra: ``pip install -e '.[app]'``.
 
 from __future__ import annotations
 
+import socket
 import sys
 import traceback
 from dataclasses import dataclass
@@ -139,6 +140,14 @@ def serve(app, host: str, port: int, ready) -> None:
     """Serve ``app`` on host:port in threads until Ctrl-C; ``ready(url)`` once it listens."""
     from werkzeug.serving import make_server
 
+    # werkzeug prints and exits on a taken port; try the address first, for one line of our own.
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as err:  # the port is taken, or the host is not an address of this computer
+        raise OSError(f"cannot listen on {host}:{port} ({err.strerror or err}); another program "
+                      f"may use the port: --port 0 picks a free one") from None
     server = make_server(host, port, app, threaded=True)
     shown = f"[{host}]" if ":" in host else host
     ready(f"http://{shown}:{server.server_port}/")

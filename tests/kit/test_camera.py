@@ -638,3 +638,14 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
     assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
             example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
     assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
+
+
+def test_a_port_in_use_is_one_line(capsys, tmp_path):
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(capsys, "app", "serve", "--port", port, *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, f"cannot listen on 127.0.0.1:{port}", "--port 0")
