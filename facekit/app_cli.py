@@ -3,6 +3,8 @@
     facekit app register NAME IMAGE...    enrol NAME from one or more images
     facekit app login NAME IMAGE          yes or no: is the person in IMAGE the registered NAME?
     facekit app identify IMAGE [-k K]     the K registered people most like IMAGE
+    facekit app register/login NAME --stream [URL]   the same from N frames of an MJPEG stream
+    facekit app serve                     a local web page: log in with the browser's camera
     facekit embed DIR --out FILE          every image under DIR into FILE (.safetensors or .npy)
 
 Every command runs the selected tree's code (``--target``/``KIT_TARGET``: your exercises by
@@ -21,6 +23,8 @@ import time
 from pathlib import Path
 
 from facekit import settings
+from facekit.camera import commands as camera
+from facekit.camera import inputs as camera_inputs
 
 COMMANDS = ("app", "embed")
 EXERCISE = "ex06_app"
@@ -38,6 +42,7 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     store.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                        help=f"the embedding store: .sqlite, .sqlite3 or .db for SQLite, .json for "
                             f"a JSON file (default: {DEFAULT_STORE} in the current folder)")
+    camera.add_config_option(store)
     shared = [*parents, store]
     app = sub.add_parser(
         "app", parents=shared, help="the face login app of Exercise 06: register, login, identify",
@@ -45,13 +50,20 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "Exercise 06 of the selected tree, on the selected weights. On the stand-in "
                     "weights (the default) the answers mean nothing about faces.")
     actions = app.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = actions.add_parser("register", parents=shared, help="enrol NAME from one or more images")
+    register = p = actions.add_parser("register", parents=shared,
+                                      help="enrol NAME from one or more images, or a stream's frames")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
-    p = actions.add_parser("login", parents=shared,
-                           help="yes (exit 0) or no (exit 1): is IMAGE the registered NAME?")
+    p.add_argument("images", metavar="IMAGE", nargs="*")
+    login = p = actions.add_parser("login", parents=shared,
+                                   help="yes (exit 0) or no (exit 1): is IMAGE the registered NAME?")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("image", metavar="IMAGE")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("image", metavar="IMAGE", nargs="?")
+    camera.add_arguments(register, login, actions.add_parser(
+        "serve", parents=shared, help="a local web page: register and log in with the browser's camera",
+        description="Serves one page on 127.0.0.1 (this computer only, unless --host says "
+                    "otherwise): the live camera, register, log in, identify, the people "
+                    "registered. Needs the [app] extra (Flask)."), exclusive={login: source})
     p.add_argument("--threshold", type=float, default=None,
                    help="accept when the best cosine similarity is at least this, in [-1, 1] "
                         "(default: the exercise's DEFAULT_THRESHOLD, 0.5; not calibrated)")
@@ -74,6 +86,8 @@ def run(ctx, args: argparse.Namespace) -> int:
     """Run ``facekit app ACTION`` or ``facekit embed``; ``ctx`` is facekit.cli's Context."""
     from facekit.cli import CommandError
 
+    if camera.handles(args):  # --stream and serve: facekit/camera/commands.py
+        return camera.run(ctx, args)
     ex = settings.load_exercise(EXERCISE, ctx.target)
     try:
         if args.command == "embed":
@@ -108,7 +122,7 @@ def _register(ctx, ex, args) -> int:
 def _login(ctx, ex, args) -> int:
     from facekit.cli import UsageError
 
-    threshold = ex.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    threshold = camera.threshold(args, ex.DEFAULT_THRESHOLD)
     if not -1.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold must be a cosine similarity in [-1, 1]; got {threshold}")
     store_path = _existing_store(args)
@@ -195,27 +209,19 @@ def _embed(ctx, ex, args) -> int:
 
 
 def _store_path(args) -> Path:
-    return Path(getattr(args, "store", None) or DEFAULT_STORE)
+    # --store, else the config file's store, else DEFAULT_STORE; a folder or an unknown suffix
+    # is one line naming the path (facekit/camera/inputs.py).
+    return camera.store_path(args)
 
 
 def _existing_store(args) -> Path:
     """login and identify read a store: a missing file is a mistake (a new one would be empty)."""
-    from facekit.cli import CommandError
-
-    path = _store_path(args)
-    if not path.exists():
-        raise CommandError(f"no store at {path}: register someone first "
-                           f"(`facekit app register NAME IMAGE...`), or name the store with --store")
-    return path
+    return camera_inputs.check_store_path(_store_path(args), must_exist=True)
 
 
 def _require_files(paths) -> None:
     """Say which input files are missing before the model loads (a second or more)."""
-    from facekit.cli import CommandError
-
-    missing = [str(p) for p in paths if not Path(p).exists()]
-    if missing:
-        raise CommandError(f"no such file: {', '.join(missing)}")
+    camera_inputs.check_image_files(paths)
 
 
 def _header(ctx, store: Path | None) -> None:

@@ -530,3 +530,96 @@ def test_embed_folder_needs_an_existing_folder(ex, model, images, tmp_path):
         ex.embed_folder(model, tmp_path / "nowhere", tmp_path / "faces.npy")
     with pytest.raises(NotADirectoryError):
         ex.embed_folder(model, images["face.png"], tmp_path / "faces.npy")
+
+
+# -- person_embedding ------------------------------------------------------------------------------
+
+
+def _frames(sample_face) -> dict[str, Image.Image]:
+    """The made-up images as PIL frames, as a camera page would hand them over."""
+    return _make_images(sample_face)
+
+
+def _unit_rows(model, frames) -> torch.Tensor:
+    """timm's transform and the model, frame by frame, each row scaled to length 1: [N, D]."""
+    transform = data.eval_transform()
+    with torch.inference_mode():
+        rows = torch.cat([model(transform(frame)[None]) for frame in frames])
+    return F.normalize(rows, dim=1)
+
+
+@pytest.mark.function("person_embedding")
+def test_person_embedding_of_one_frame_is_its_unit_embedding(ex, model, sample_face):
+    got = ex.person_embedding(model, [sample_face])
+    assert isinstance(got, torch.Tensor) and got.shape == (WIDTH,) and got.dtype == torch.float32, (
+        f"person_embedding(model, [face]) must return a [{WIDTH}] float32 tensor; got "
+        f"{type(got).__name__} {tuple(getattr(got, 'shape', ()))} {getattr(got, 'dtype', '')}")
+    torch.testing.assert_close(got, _unit_rows(model, [sample_face])[0], atol=ATOL, rtol=ATOL,
+                               msg="one frame: its embedding scaled to length 1")
+
+
+@pytest.mark.function("person_embedding")
+def test_person_embedding_is_the_normalised_mean_of_unit_embeddings(ex, model, sample_face):
+    frames = _frames(sample_face)
+    chosen = [frames[n] for n in ("face.png", "mirror.png", "dark.jpg", "noise.png")]
+    unit = _unit_rows(model, chosen)
+    want = F.normalize(unit.mean(dim=0), dim=0)
+    # The mistakes this guards against give measurably different answers with these frames.
+    raw = torch.cat([model(data.eval_transform()(f)[None]) for f in chosen]).detach()
+    unnormalised_mean = F.normalize(raw.mean(dim=0), dim=0)
+    assert (unnormalised_mean - want).abs().max() > 10 * ATOL, "precondition: the rows' lengths differ"
+    got = ex.person_embedding(model, chosen)
+    assert float(torch.linalg.vector_norm(got)) == pytest.approx(1.0, abs=1e-5), (
+        "person_embedding must return a unit vector: normalise the mean again")
+    assert (got - unnormalised_mean).abs().max() > 10 * ATOL, (
+        "person_embedding averaged the raw embeddings: normalise each row first, so each frame "
+        "has one vote whatever its length")
+    torch.testing.assert_close(got, want, atol=ATOL, rtol=ATOL,
+                               msg="l2_normalize(l2_normalize(embeddings).mean(dim=0))")
+    reordered = ex.person_embedding(model, tuple(reversed(chosen)))
+    torch.testing.assert_close(reordered, got, atol=ATOL, rtol=ATOL,
+                               msg="a tuple of the same frames in another order: the same average")
+
+
+@pytest.mark.function("person_embedding")
+def test_person_embedding_embeds_all_frames_in_one_batch(ex, model, sample_face):
+    frames = list(_frames(sample_face).values())
+    recording = Recording(model)
+    ex.person_embedding(recording, frames)
+    assert recording.batch_sizes == [len(frames)], (
+        f"{len(frames)} frames took forward passes of {recording.batch_sizes}: stack them and call "
+        f"compute_embedding once")
+
+
+@pytest.mark.function("person_embedding")
+def test_person_embedding_scores_at_least_the_frames_average(ex, model, sample_face):
+    # Why the app averages frames: against any enrolled embedding, the averaged frames score at
+    # least the mean of the single frames' scores (the mean of unit vectors is at most 1 long),
+    # and one bad frame moves the average by a share, not all the way.
+    frames = _frames(sample_face)
+    enrolled = ex.person_embedding(model, [frames["face.png"]])
+    visits = [frames[n] for n in ("mirror.png", "dark.jpg", "rotated.png", "wide.png")]
+    singles = [_cos(row, enrolled) for row in _unit_rows(model, visits)]
+    averaged = _cos(ex.person_embedding(model, visits), enrolled)
+    assert sum(singles) / len(singles) > 0, "precondition: the visits look like the enrolled face"
+    assert averaged >= sum(singles) / len(singles) - SCORE_ATOL, (
+        f"averaged frames scored {averaged:.4f}, below the single frames' mean "
+        f"{sum(singles) / len(singles):.4f} ({', '.join(f'{s:.4f}' for s in singles)})")
+
+
+@pytest.mark.function("person_embedding")
+@pytest.mark.parametrize("frames, error", [
+    ("one image", TypeError),
+    ("a generator", TypeError),
+    ("a path", TypeError),
+    ("none", ValueError),
+], ids=["one image", "a generator", "a path in the list", "an empty list"])
+def test_person_embedding_refuses_bad_frames(ex, model, sample_face, images, frames, error):
+    given = {"one image": sample_face,
+             "a generator": (f for f in [sample_face]),
+             "a path": [sample_face, str(images["face.png"])],
+             "none": []}[frames]
+    recording = Recording(model)
+    with pytest.raises(error):
+        ex.person_embedding(recording, given)
+    assert recording.batch_sizes == [], "check the frames before any forward pass"

@@ -22,6 +22,7 @@ from .app import (
     identify,
     login,
     open_store,
+    person_embedding,
     register,
 )
 
@@ -47,5 +48,6 @@ __all__ = [
     "identify",
     "login",
     "open_store",
+    "person_embedding",
     "register",
 ]

@@ -2,7 +2,7 @@
 
 Read README.md in this folder first, then replace each `raise NotImplementedError(...)`
 with your code, task by task: embed_images, open_store and register, login, identify,
-embed_folder. Check your work with `pytest tests/test_ex06_app.py` from the kit's root;
+embed_folder, person_embedding. Check your work with `pytest tests/test_ex06_app.py` from the kit's root;
 then try the app itself: `facekit app --help` and `facekit embed --help`.
 
 Batch, LoginResult, EmbedSummary and UnknownPersonError are given: use them as they are.
@@ -14,20 +14,21 @@ import itertools  # noqa: F401  (you will need these)
 import json  # noqa: F401
 import numbers  # noqa: F401
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor  # noqa: F401
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np  # noqa: F401
 import torch
+from PIL import Image
 from safetensors.torch import save_file  # noqa: F401
 
 # Your own Exercises 01 to 05 (the reference solutions when KIT_TARGET=solutions): the app is
 # built from them, from load_image to top_k.
 from ..ex01_images import load_image, preprocess  # noqa: F401
 from ..ex02_embeddings import compute_embedding  # noqa: F401
-from ..ex03_similarity import cosine_similarity, is_match  # noqa: F401
+from ..ex03_similarity import cosine_similarity, is_match, l2_normalize  # noqa: F401
 from ..ex04_storage import EmbeddingStore, JsonFileStore, SqliteStore  # noqa: F401
 from ..ex05_retrieval import top_k  # noqa: F401
 
@@ -290,5 +291,35 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
     #         count=len(names), width=embeddings.shape[1], skipped=skipped).
     raise NotImplementedError(
         "Exercise 06: embed_folder() is not implemented yet. Open exercises/ex06_app/app.py "
+        "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
+    )
+
+
+# -- Task 6: several frames of one person, one embedding ----------------------------------------
+
+
+def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
+    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
+
+    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
+    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
+    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
+    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
+    gives that frame's normalised embedding. The camera app registers this embedding as
+    one record, and logs a person in by comparing the same average of new frames with it.
+    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
+    something that is not a PIL image, and ValueError when it is empty (preprocess's
+    errors, e.g. a frame not in mode RGB, go up as they are).
+    """
+    # TODO 1. frames: one PIL image (isinstance(frames, Image.Image)) -> TypeError saying to
+    #         wrap it in a list; not a list or tuple -> TypeError; empty -> ValueError; any
+    #         item that is not a PIL image -> TypeError naming its position.
+    # TODO 2. One batch: torch.stack([preprocess(frame) for frame in frames]) is
+    #         [N, 3, 224, 224]; ONE compute_embedding(model, batch) gives [N, D].
+    # TODO 3. l2_normalize(embeddings) (Exercise 03) so each frame counts the same, then
+    #         .mean(dim=0): the average direction, [D].
+    # TODO 4. Return l2_normalize(mean): an average of unit vectors is shorter than 1.
+    raise NotImplementedError(
+        "Exercise 06: person_embedding() is not implemented yet. Open exercises/ex06_app/app.py "
         "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
     )

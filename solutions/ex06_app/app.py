@@ -6,20 +6,21 @@ import itertools
 import json
 import numbers
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 # The same tree's exercises (exercises/ with exercises/, solutions/ with solutions/), so the
 # app runs on whichever code is selected: yours, from load_image to top_k.
 from ..ex01_images import load_image, preprocess
 from ..ex02_embeddings import compute_embedding
-from ..ex03_similarity import cosine_similarity, is_match
+from ..ex03_similarity import cosine_similarity, is_match, l2_normalize
 from ..ex04_storage import EmbeddingStore, JsonFileStore, SqliteStore
 from ..ex05_retrieval import top_k
 
@@ -339,6 +340,42 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
         names_file.write_text(json.dumps(names, ensure_ascii=False) + "\n", encoding="utf-8")
     return EmbedSummary(out=out, names_file=names_file, count=len(names),
                         width=embeddings.shape[1], skipped=skipped)
+
+
+# -- Task 6: several frames of one person, one embedding ----------------------------------------
+
+
+def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
+    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
+
+    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
+    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
+    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
+    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
+    gives that frame's normalised embedding. The camera app registers this embedding as
+    one record, and logs a person in by comparing the same average of new frames with it.
+    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
+    something that is not a PIL image, and ValueError when it is empty (preprocess's
+    errors, e.g. a frame not in mode RGB, go up as they are).
+    """
+    # 1. A list (or tuple) of PIL images, at least one: one image alone is a mistake.
+    if isinstance(frames, Image.Image):
+        raise TypeError("frames must be a list of PIL images; got one image: wrap it in a list")
+    if not isinstance(frames, (list, tuple)):
+        raise TypeError(f"frames must be a list of PIL images; got {type(frames).__name__}")
+    if not frames:
+        raise ValueError("frames must hold at least one image; got none")
+    for number, frame in enumerate(frames):
+        if not isinstance(frame, Image.Image):
+            raise TypeError(f"frames[{number}] must be a PIL image; got {type(frame).__name__}")
+    # 2. One batch, one forward pass: [N, 3, 224, 224] -> [N, D].
+    embeddings = compute_embedding(model, torch.stack([preprocess(frame) for frame in frames]))
+    # 3. Each frame counts the same: unit rows first, so a frame the model happens to give a
+    #    long vector does not outvote the others. Then the mean of the directions, [D].
+    mean = l2_normalize(embeddings.to(torch.float32)).mean(dim=0)
+    # 4. The mean of unit vectors is shorter than 1 (the more they disagree, the shorter):
+    #    scale it back to length 1, like every embedding the store compares.
+    return l2_normalize(mean)
 
 
 # -- helpers ------------------------------------------------------------------------------------

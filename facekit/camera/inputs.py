@@ -1,0 +1,105 @@
+"""What comes into the app from outside, checked: names, frames, store paths and image paths.
+
+Every check raises InputError (a ValueError) with one line that names what was given and
+what was expected; the command line prints it, the web page shows it.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from pathlib import Path
+
+# The store suffixes of Exercise 06 (JSON_SUFFIXES + SQLITE_SUFFIXES; a kit test keeps them
+# in step), known here so that a wrong --store is refused before torch is imported.
+STORE_SUFFIXES = (".json", ".sqlite", ".sqlite3", ".db")
+MAX_NAME_LENGTH = 64
+# One camera frame: a 1920x1080 JPEG is 0.2 to 1 MB; 4 MB and 4096 x 4096 pixels leave room
+# for any webcam and refuse what is no webcam frame (a decompression bomb, a poster scan).
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_FRAME_PIXELS = 4096 * 4096
+# Frames per register, login or identify: the page and --frames take 1 to this many.
+MAX_FRAMES = 20
+
+
+class InputError(ValueError):
+    """Bad input from a person or a page: the message says what was given and what was expected."""
+
+
+def check_name(name: object) -> str:
+    """A person's name as given, or InputError: empty, over MAX_NAME_LENGTH, a path, control characters."""
+    if not isinstance(name, str):
+        raise InputError(f"a name must be text; got {type(name).__name__}")
+    if not name.strip():
+        raise InputError("a name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InputError(f"a name must be at most {MAX_NAME_LENGTH} characters; got {len(name)}")
+    if "/" in name or "\\" in name or name.strip() in (".", ".."):
+        raise InputError(f"a name must not be a path (no / or \\); got {name!r}")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise InputError(f"a name must not hold control characters; got {name!r}")
+    return name
+
+
+def decode_frame(blob: bytes, what: str = "a frame"):
+    """``blob`` (a JPEG, PNG or WebP file's bytes) as an RGB PIL image, or InputError.
+
+    Refused: more than MAX_FRAME_BYTES bytes, more than MAX_FRAME_PIXELS pixels (checked
+    from the header, before decoding), bytes that do not decode as an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if len(blob) > MAX_FRAME_BYTES:
+        raise InputError(f"{what} is {len(blob) / 2**20:.1f} MB; at most "
+                         f"{MAX_FRAME_BYTES // 2**20} MB is accepted")
+    if not blob:
+        raise InputError(f"{what} is empty; expected a JPEG or PNG image")
+    try:
+        image = Image.open(io.BytesIO(blob), formats=("JPEG", "PNG", "WEBP"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise InputError(f"{what} is not a JPEG, PNG or WebP image ({err})") from None
+    width, height = image.size
+    if width * height > MAX_FRAME_PIXELS or width < 1 or height < 1:
+        raise InputError(f"{what} is {width}x{height} pixels; at most {MAX_FRAME_PIXELS:,} "
+                         f"pixels are accepted")
+    try:
+        image.load()
+        return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise InputError(f"{what} does not decode as an image ({err})") from None
+
+
+def check_store_path(path: str | Path, must_exist: bool = False) -> Path:
+    """The store's path, or InputError: an unknown suffix, a folder, a missing store to read.
+
+    The suffix is checked first, so that every advice agrees (a missing ``faces.txt`` is
+    not "register someone first" and then "unknown suffix").
+    """
+    path = Path(path)
+    accepted = ", ".join(STORE_SUFFIXES[:-1]) + " or " + STORE_SUFFIXES[-1]
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; expected a store file ending in {accepted} "
+                         f"(e.g. {path / 'faces.sqlite'})")
+    if path.suffix.lower() not in STORE_SUFFIXES:
+        got = f"{path.suffix!r}" if path.suffix else "no suffix"
+        raise InputError(f"{path}: a store's file name must end in {accepted}; got {got}")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"{path}: {parent} is a file, not a folder")
+    if must_exist and not path.exists():
+        raise InputError(f"no store at {path}: register someone first "
+                         f"(`facekit app register NAME IMAGE...`), or name the store with --store")
+    return path
+
+
+def check_image_files(paths) -> list[Path]:
+    """The paths, or InputError naming the missing ones and the folders among them."""
+    paths = [Path(p) for p in paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise InputError(f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}; "
+                         f"expected image files (for a whole folder: `facekit embed FOLDER --out FILE`)")
+    return paths

@@ -1,0 +1,122 @@
+"""Register, log in, identify, list and remove people from camera frames, on the selected tree.
+
+The embedding of a set of frames is always the tree's Exercise 06 ``person_embedding``
+(your code, or the reference with ``--target solutions``); the comparisons are its Exercise
+03 ``cosine_similarity`` and ``is_match`` and its Exercise 05 ``top_k``; the store is its
+Exercise 04 store, opened afresh for every request so that a register from another process
+(``facekit app register``) is seen at once.
+
+Thread safety: the web server answers requests in threads. One lock keeps one forward pass
+at a time (memory stays bounded); another serialises this process's writes, so two tabs
+registering at once both land even in a JSON store that does not lock its file. Between
+processes, the store's own locking is what counts (SQLite's is).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from facekit import settings
+from facekit.camera.inputs import InputError, check_name
+
+
+@dataclass(frozen=True)
+class Answer:
+    """login's answer from frames: ``accepted`` is ``score >= threshold``."""
+
+    name: str
+    accepted: bool
+    score: float
+    threshold: float
+
+
+class FaceService:
+    def __init__(self, target: str, model, store_path: Path, threshold: float | None = None):
+        self.ex = settings.load_exercise("ex06_app", target)
+        self.similarity = settings.load_exercise("ex03_similarity", target)
+        self.retrieval = settings.load_exercise("ex05_retrieval", target)
+        self.model = model
+        self.store_path = Path(store_path)
+        self.threshold = self.ex.DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        self._model_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def store(self):
+        return self.ex.open_store(self.store_path)
+
+    def embed(self, frames):
+        """The tree's person_embedding of the frames: one unit-length [D]."""
+        with self._model_lock:
+            return self.ex.person_embedding(self.model, list(frames))
+
+    def register(self, name: str, frames) -> tuple[str, int, int]:
+        """Add one record, the frames' average embedding: (id, records of name, people in all)."""
+        check_name(name)
+        embedding = self.embed(frames)
+        with self._write_lock:
+            store = self.store()
+            record_id = store.add(name, embedding)
+            records = store.all()
+        return record_id, sum(r.name == name for r in records), len({r.name for r in records})
+
+    def login(self, name: str, frames, threshold: float | None = None) -> Answer:
+        """Is the person in the frames ``name``? Their best score against name's records decides."""
+        import torch
+
+        check_name(name)
+        threshold = self.threshold if threshold is None else float(threshold)
+        if not -1.0 <= threshold <= 1.0:
+            raise InputError(f"a threshold is a cosine similarity in [-1, 1]; got {threshold}")
+        if not self.store_path.exists():  # reading must not create an empty store
+            raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: "
+                                             f"nobody yet, in {self.store_path})")
+        store = self.store()
+        enrolled = store.find(name)
+        if not enrolled:
+            names = sorted({r.name for r in store.all()})
+            known = ", ".join(repr(n) for n in names) if names else "nobody yet"
+            raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: {known})")
+        query = self.embed(frames)
+        scores = self.similarity.cosine_similarity(query, torch.stack([r.embedding for r in enrolled]))
+        best = float(scores.max())
+        return Answer(name, bool(self.similarity.is_match(best, threshold)), best, threshold)
+
+    def identify(self, frames, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` registered people most like the frames, best first, one entry per person."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InputError(f"k must be a whole number of people, at least 1; got {k!r}")
+        if not self.store_path.exists():
+            return []
+        store = self.store()
+        if len(store) == 0:
+            return []
+        ranked = self.retrieval.top_k(self.embed(frames), store, len(store))
+        people: dict[str, float] = {}
+        for record, score in ranked:
+            people.setdefault(record.name, float(score))
+            if len(people) == k:
+                break
+        return list(people.items())
+
+    def people(self) -> list[tuple[str, int]]:
+        """Every registered name with its number of records, sorted by name."""
+        if not self.store_path.exists():
+            return []
+        counts: dict[str, int] = {}
+        for record in self.store().all():
+            counts[record.name] = counts.get(record.name, 0) + 1
+        return sorted(counts.items())
+
+    def remove(self, name: str) -> int:
+        """Remove every record of ``name``; return how many. Nobody by that name: UnknownPersonError."""
+        check_name(name)
+        with self._write_lock:
+            store = self.store() if self.store_path.exists() else None
+            records = store.find(name) if store is not None else []
+            if not records:
+                raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered")
+            for record in records:
+                store.remove(record.id)
+        return len(records)

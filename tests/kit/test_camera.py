@@ -1,0 +1,651 @@
+"""The camera capstone: frames from an MJPEG stream and from a real browser's camera.
+
+An MJPEG server here streams the kit's sample face (each JPEG numbered in its comment);
+``facekit app register/login --stream`` read it, and a silent or non-MJPEG stream fails
+fast with one line. The web app is tested through Flask's test client (errors, limits,
+concurrency) and, end to end, in headless Chromium with its fake camera fed a video of the
+sample face: ``facekit app serve`` on a free port, register, log in, identify, remove.
+
+Run on the reference solutions and the stand-in weights: only the plumbing is tested.
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from facekit import course, data, settings
+from facekit.camera import config as app_config
+from facekit.camera import inputs
+from facekit.camera.stream import StreamError, read_frames
+from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+
+ROOT = course.repo_root()
+SOLUTIONS = ("--target", "solutions", "--weights", "standin")
+BOUNDARY = "frameboundary"
+FPS = 50
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
+    """Run in a temporary folder; undo what the CLI does to the hub settings and the env."""
+    from huggingface_hub import constants
+
+    monkeypatch.chdir(tmp_path)
+    for name in (settings.TARGET_ENV, settings.WEIGHTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(settings, "_real_hub", settings._real_hub)
+    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
+
+
+_standin: list[Path] = []
+
+
+def standin_dir(pytestconfig, tmp_path_factory) -> Path:
+    if pytestconfig.facekit["standin_dir"]:
+        return Path(pytestconfig.facekit["standin_dir"])
+    if not _standin:
+        _standin.append(tmp_path_factory.mktemp("standin-hub"))
+    return _standin[0]
+
+
+# -- an MJPEG server ---------------------------------------------------------------------------------
+
+
+def numbered_jpeg(number: int) -> bytes:
+    buffer = io.BytesIO()
+    data.sample_face().save(buffer, "JPEG", quality=90, comment=f"frame {number}")
+    return buffer.getvalue()
+
+
+def frame_number(blob: bytes) -> int:
+    with Image.open(io.BytesIO(blob)) as image:
+        return int(image.info["comment"].split()[1])
+
+
+class Camera(http.server.BaseHTTPRequestHandler):
+    """/video_feed (MJPEG, FPS frames a second, with Content-Length), /no_length (without),
+    /silent (MJPEG headers, then nothing), /html (a web page), /hang (never answers)."""
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):
+        stop = self.server.stop
+        if self.path == "/hang":
+            stop.wait(10)
+            return
+        if self.path == "/html":
+            body = b"<html><body>not a stream</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.end_headers()
+        if self.path == "/silent":
+            stop.wait(10)
+            return
+        try:
+            for number in range(10 * FPS):  # at most 10 s
+                if stop.is_set():
+                    return
+                jpeg = numbered_jpeg(number)
+                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                if self.path != "/no_length":
+                    head += f"Content-Length: {len(jpeg)}\r\n"
+                self.wfile.write(head.encode() + b"\r\n" + jpeg + b"\r\n")
+                self.wfile.flush()
+                time.sleep(1 / FPS)
+        except (BrokenPipeError, ConnectionResetError):  # the reader took its frames and left
+            return
+
+
+@pytest.fixture(scope="module")
+def camera():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    server.daemon_threads = True
+    server.stop = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the stream reader --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/video_feed", "/no_length"], ids=["Content-Length", "boundary only"])
+def test_read_frames_takes_fresh_frames_at_the_interval(camera, path):
+    started = time.monotonic()
+    frames = read_frames(camera + path, 3, 0.2, timeout_s=3)
+    elapsed = time.monotonic() - started
+    assert len(frames) == 3
+    numbers = [frame_number(f) for f in frames]
+    for blob in frames:
+        assert inputs.decode_frame(blob).size == (200, 200)
+    # At FPS frames a second, 0.2 s apart is about 10 frames: the ones in between were dropped.
+    gaps = [b - a for a, b in zip(numbers, numbers[1:])]
+    assert all(gap >= 4 for gap in gaps), f"frames {numbers}: expected fresh frames 0.2 s apart"
+    assert 0.4 <= elapsed < 3, f"3 frames 0.2 s apart took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("path, needle, limit", [
+    ("/silent", "sent no whole frame for 1 s", 3.0),
+    ("/hang", "did not answer within 1 s", 3.0),
+    ("/html", "is not an MJPEG stream: it sent text/html", 1.0),
+])
+def test_silent_and_non_mjpeg_streams_fail_fast(camera, path, needle, limit):
+    started = time.monotonic()
+    with pytest.raises(StreamError) as info:
+        read_frames(camera + path, 2, 0.1, timeout_s=1)
+    elapsed = time.monotonic() - started
+    assert needle in str(info.value) and camera + path in str(info.value)
+    assert elapsed < limit, f"{path} failed after {elapsed:.1f} s; expected under {limit} s"
+
+
+def test_an_unreachable_stream_is_one_clear_error():
+    with pytest.raises(StreamError, match="cannot connect to http://127.0.0.1:"):
+        read_frames(f"http://127.0.0.1:{free_port()}/video_feed", 1, 0, timeout_s=1)
+
+
+# -- facekit app register/login --stream ------------------------------------------------------------
+
+
+def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
+    feed = camera + "/video_feed"
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", feed, "--frames", "3",
+                             "--interval", "100", *SOLUTIONS)
+    assert (code, err) == (0, ""), err
+    assert "Registered 'alice' from 3 frames (200x200, 100 ms apart)" in flat(out)
+    assert "one averaged embedding" in flat(out) and "Stand-in weights" in out
+    assert_plain_80_columns(out)
+    store = settings.load_exercise("ex06_app", "solutions").open_store(tmp_path / "facekit-faces.sqlite")
+    assert [r.name for r in store.all()] == ["alice"], "one record: the frames' average"
+
+    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", feed, "--frames", "2",
+                             "--threshold", "0.99", *SOLUTIONS)
+    assert code == 0, err
+    assert re.search(r"^alice: yes \(best score 1\.0+ >= threshold 0\.99", out, re.M), out
+    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", feed, "--frames", "2",
+                             "--threshold", "1", *SOLUTIONS)
+    assert code in (0, 1) and "threshold 1.0000" in out
+
+    code, out, err = run_cli(capsys, "app", "login", "mallory", "--stream", feed, *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "mallory", "alice")
+
+
+@pytest.mark.parametrize("path, needle", [("/silent", "sent no whole frame for 1 s"),
+                                          ("/html", "not an MJPEG stream")])
+def test_a_bad_stream_is_one_line_fast_and_registers_nothing(capsys, camera, tmp_path, path, needle):
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera + path,
+                             "--stream-timeout", "1", *SOLUTIONS)
+    elapsed = time.monotonic() - started
+    assert code == 1
+    assert_one_line_error(err, needle, camera + path)
+    assert elapsed < 3, f"the error came after {elapsed:.1f} s"
+    assert not (tmp_path / "facekit-faces.sqlite").exists()
+
+
+def test_the_config_file_and_options_on_top(capsys, camera, tmp_path):
+    (tmp_path / "people").mkdir()
+    (tmp_path / app_config.CONFIG_NAME).write_text(
+        f'[app]\nstream_url = "{camera}/video_feed"\nnum_images = 2\ninterval_millis = 50\n'
+        f'store = "people/faces.json"\nthreshold = 0.25\n')
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", *SOLUTIONS)
+    assert code == 0, err
+    assert "from 2 frames" in flat(out) and "50 ms apart" in flat(out)
+    assert "config:  facekit-app.toml" in out
+    assert json.loads((tmp_path / "people" / "faces.json").read_text())["records"][0]["name"] == "alice"
+    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", "--frames", "3", *SOLUTIONS)
+    assert code == 0 and "From 3 frames" in flat(out) and "threshold 0.2500" in out
+    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", "--threshold", "0.5", *SOLUTIONS)
+    assert "threshold 0.5000" in out, "an option beats the config file"
+
+    (tmp_path / app_config.CONFIG_NAME).write_text('[app]\nnum_images = 2\nintervall_millis = 5\n')
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera, *SOLUTIONS)
+    assert code == 2
+    assert_one_line_error(err, "facekit-app.toml", "unknown key 'intervall_millis'")
+    (tmp_path / app_config.CONFIG_NAME).write_text('[app]\nnum_images = 0\n')
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera, *SOLUTIONS)
+    assert code == 2
+    assert_one_line_error(err, "facekit-app.toml", "num_images", "1 to 20")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], "--frames"),
+    (["app", "register", "alice", "--stream", "http://x", "--frames", "21"], "--frames"),
+    (["app", "login", "alice", "--stream", "http://x", "--interval", "-1"], "--interval"),
+    (["app", "serve", "--port", "70000"], "--port"),
+    (["app", "serve", "--threshold", "2"], "--threshold"),
+])
+def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
+    with pytest.raises(SystemExit) as info:
+        run_cli(capsys, *argv, *SOLUTIONS)
+    assert info.value.code == 2
+    assert needle in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_register_needs_images_or_a_stream_not_both(capsys, camera):
+    code, out, err = run_cli(capsys, "app", "register", "alice", *SOLUTIONS)
+    assert code == 2
+    assert_one_line_error(err, "IMAGE... or --stream", "neither")
+    code, out, err = run_cli(capsys, "app", "register", "alice", "face.png", "--stream", camera, *SOLUTIONS)
+    assert code == 2
+    assert_one_line_error(err, "both")
+
+
+# -- a folder or a wrong suffix as the store, a folder as the image (issue 9) -----------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["app", "register", "alice", "IMAGE", "--store", "people"],
+    ["app", "login", "alice", "IMAGE", "--store", "people"],
+    ["app", "identify", "IMAGE", "--store", "people"],
+    ["app", "register", "alice", "IMAGE", "--store", "people.sqlite"],
+    ["app", "identify", "IMAGE", "--store", "people.sqlite"],
+], ids=["register", "login", "identify", "register, folder.sqlite", "identify, folder.sqlite"])
+def test_a_folder_as_the_store_is_one_line(capsys, tmp_path, argv):
+    (tmp_path / "people").mkdir()
+    (tmp_path / "people.sqlite").mkdir()
+    data.sample_face().save(tmp_path / "face.png")
+    argv = [a if a != "IMAGE" else "face.png" for a in argv]
+    code, out, err = run_cli(capsys, *argv, *SOLUTIONS)
+    assert code == 1
+    store = argv[argv.index("--store") + 1]
+    assert_one_line_error(err, f"{store} is a folder", "expected a store file ending in .json")
+    assert "unexpected error" not in err
+
+
+@pytest.mark.parametrize("action", ["register", "login", "identify"])
+def test_an_unknown_store_suffix_is_the_same_line_for_every_action(capsys, tmp_path, action):
+    data.sample_face().save(tmp_path / "face.png")
+    argv = {"register": ["alice", "face.png"], "login": ["alice", "face.png"], "identify": ["face.png"]}[action]
+    code, out, err = run_cli(capsys, "app", action, *argv, "--store", "faces.txt", *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "faces.txt: a store's file name must end in .json, .sqlite, .sqlite3 or .db")
+    assert "register someone first" not in err, "the suffix is wrong whether or not the file exists"
+
+
+@pytest.mark.parametrize("action", ["register", "login", "identify"])
+def test_a_folder_as_the_image_is_one_line(capsys, tmp_path, action):
+    (tmp_path / "photos").mkdir()
+    data.sample_face().save(tmp_path / "face.png")
+    assert run_cli(capsys, "app", "register", "bob", "face.png", *SOLUTIONS)[0] == 0
+    argv = {"register": ["alice", "photos"], "login": ["bob", "photos"], "identify": ["photos"]}[action]
+    code, out, err = run_cli(capsys, "app", action, *argv, *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, "photos is a folder; expected image files", "facekit embed")
+
+
+def test_the_app_knows_the_exercise_store_suffixes():
+    for target in course.TARGETS:
+        ex = settings.load_exercise("ex06_app", target)
+        assert inputs.STORE_SUFFIXES == ex.JSON_SUFFIXES + ex.SQLITE_SUFFIXES, target
+
+
+# -- input checks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, needle", [("", "empty"), ("   ", "empty"), ("x" * 65, "at most 64"),
+                                          ("../etc", "path"), ("a/b", "path"), ("..", "path"),
+                                          ("a\\b", "path"), ("bell\x07", "control"), (3, "text")])
+def test_bad_names_are_refused(name, needle):
+    with pytest.raises(inputs.InputError, match=needle):
+        inputs.check_name(name)
+    assert inputs.check_name("Zoë O'Neil") == "Zoë O'Neil"
+
+
+def test_frames_must_decode_as_images_of_sane_size():
+    with pytest.raises(inputs.InputError, match="frame 2 is not a JPEG, PNG or WebP"):
+        inputs.decode_frame(b"GIF89a not really", "frame 2")
+    with pytest.raises(inputs.InputError, match="empty"):
+        inputs.decode_frame(b"")
+    with pytest.raises(inputs.InputError, match="at most 4 MB"):
+        inputs.decode_frame(b"\xff" * (inputs.MAX_FRAME_BYTES + 1))
+    huge = io.BytesIO()
+    Image.new("L", (5000, 4000)).save(huge, "PNG")
+    with pytest.raises(inputs.InputError, match="5000x4000 pixels"):
+        inputs.decode_frame(huge.getvalue())
+    truncated = numbered_jpeg(0)[: len(numbered_jpeg(0)) // 2]
+    with pytest.raises(inputs.InputError, match="does not decode"):
+        inputs.decode_frame(truncated)
+    assert inputs.decode_frame(numbered_jpeg(0)).mode == "RGB"
+
+
+# -- the web app, through Flask's test client --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web(embedder, tmp_path_factory):
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    from facekit.camera import server
+    from facekit.camera.service import FaceService
+
+    store = tmp_path_factory.mktemp("web") / "faces.json"
+    service = FaceService("solutions", embedder, store)
+    info = server.PageInfo(frames=3, interval_ms=100, threshold=service.threshold, store=str(store),
+                           target="solutions", weights="standin", weights_text="stand-in")
+    app = server.create_app(service, info)
+    return app, service
+
+
+def frames_form(count=2, **fields):
+    files = [(io.BytesIO(numbered_jpeg(n)), f"frame{n}.jpg") for n in range(count)]
+    return {"frames": files, **fields}
+
+
+def post(app, url, form):
+    return app.test_client().post(url, data=form, content_type="multipart/form-data")
+
+
+def test_the_page_and_its_api(web):
+    app, service = web
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b"getUserMedia" in page.data
+    info = client.get("/api/info").get_json()
+    assert info["standin"] is True and info["frames"] == 3
+    reply = post(app, "/api/register", frames_form(3, name="carol"))
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["records"] == 1
+    login = post(app, "/api/login", frames_form(2, name="carol", threshold="0.99")).get_json()
+    assert login["accepted"] is True and login["score"] == pytest.approx(1.0, abs=1e-3)
+    found = post(app, "/api/identify", frames_form(1)).get_json()["matches"]
+    assert found[0]["name"] == "carol"
+    assert {"name": "carol", "records": 1} in client.get("/api/people").get_json()["people"]
+    assert client.delete("/api/people/carol").get_json()["removed"] == 1
+    assert "carol" not in [p["name"] for p in client.get("/api/people").get_json()["people"]]
+
+
+@pytest.mark.parametrize("url, form, status, needle", [
+    ("/api/register", lambda: frames_form(1, name=""), 400, "name must not be empty"),
+    ("/api/register", lambda: frames_form(1, name="x" * 100), 400, "at most 64"),
+    ("/api/register", lambda: frames_form(1, name="../../etc/passwd"), 400, "must not be a path"),
+    ("/api/register", lambda: {"name": "dave"}, 400, "no frames"),
+    ("/api/register", lambda: frames_form(21, name="dave"), 400, "at most 20"),
+    ("/api/register", lambda: {"name": "dave", "frames": [(io.BytesIO(b"<html>"), "f.jpg")]}, 400,
+     "frame 1 is not a JPEG"),
+    ("/api/login", lambda: frames_form(1, name="nobody"), 404, "nobody named 'nobody'"),
+    ("/api/login", lambda: frames_form(1, name="dave", threshold="2"), 400, "[-1, 1]"),
+    ("/api/identify", lambda: frames_form(1, k="0"), 400, "k must be"),
+])
+def test_bad_requests_are_one_line_and_change_nothing(web, url, form, status, needle):
+    app, service = web
+    before = service.people()
+    reply = post(app, url, form())
+    assert reply.status_code == status
+    message = reply.get_json()["error"]
+    assert needle in message and "\n" not in message
+    assert service.people() == before
+
+
+def test_a_request_over_the_size_limit_is_refused(web, monkeypatch):
+    app, _ = web
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        reply = post(app, "/api/register", frames_form(1, name="erin"))
+    finally:
+        from facekit.camera import server
+
+        app.config["MAX_CONTENT_LENGTH"] = server.MAX_REQUEST_BYTES
+    assert reply.status_code == 413 and "at most 20 frames" in reply.get_json()["error"]
+
+
+def test_a_failing_request_does_not_stop_the_server(web, monkeypatch, capsys):
+    app, service = web
+    monkeypatch.setattr(service, "identify", lambda *a, **k: 1 / 0)
+    reply = post(app, "/api/identify", frames_form(1))
+    assert reply.status_code == 500
+    assert reply.get_json()["error"].startswith("the server failed on this request (ZeroDivisionError")
+    assert "Traceback" in capsys.readouterr().err, "the console keeps the traceback"
+    monkeypatch.undo()
+    assert app.test_client().get("/api/people").status_code == 200
+
+
+def test_two_tabs_registering_at_once_lose_nothing(web):
+    app, service = web
+    names = [f"tab{n}" for n in range(8)]
+    errors = []
+
+    def tab(name):
+        reply = post(app, "/api/register", frames_form(1, name=name))
+        if reply.status_code != 200:
+            errors.append(reply.get_json())
+
+    threads = [threading.Thread(target=tab, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    kept = [name for name, _ in service.people()]
+    assert set(names) <= set(kept), f"lost: {sorted(set(names) - set(kept))}"
+
+
+def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path):
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    from facekit.camera import server
+    from facekit.camera.service import FaceService
+
+    service = FaceService("exercises", embedder, tmp_path / "faces.sqlite")
+    info = server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin", "stand-in")
+    reply = post(server.create_app(service, info), "/api/register", frames_form(1, name="amy"))
+    assert reply.status_code == 501
+    assert "person_embedding() is not implemented yet" in reply.get_json()["error"]
+
+
+# -- the whole app in a real browser ---------------------------------------------------------------
+
+INSTALL_BROWSER = ("needs Chromium, its driver and Selenium: apt-get install chromium chromium-driver "
+                   "(Debian/Ubuntu) and pip install -e '.[dev]' (or pip install selenium flask)")
+
+
+def browser_or_skip():
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    for module in ("selenium", "flask"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError:
+            missing.append(module)
+    if missing:
+        if os.environ.get("FACEKIT_REQUIRE_BROWSER"):
+            pytest.fail(f"the browser test must run here (FACEKIT_REQUIRE_BROWSER), but "
+                        f"{', '.join(missing)} is missing: {INSTALL_BROWSER}")
+        pytest.skip(f"{', '.join(missing)} not installed; the browser test {INSTALL_BROWSER}")
+
+
+def write_y4m(path: Path, frames: int = 10) -> None:
+    """The sample face as a Y4M video (320x240, 10 fps, 4:2:0) for Chromium's fake camera."""
+    canvas = Image.new("RGB", (320, 240), (90, 110, 140))
+    canvas.paste(data.sample_face().resize((220, 220)), (50, 10))
+    y, cb, cr = canvas.convert("YCbCr").split()
+    half = (160, 120)
+    frame = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W320 H240 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            f.write(b"FRAME\n" + frame)
+
+
+@pytest.fixture
+def served(tmp_path, pytestconfig, tmp_path_factory):
+    """``facekit app serve`` on a free port, in a subprocess: (url, store path)."""
+    store = tmp_path / "faces.sqlite"
+    env = settings.child_env(ROOT, "solutions", "standin")
+    env[settings.STANDIN_CACHE_ENV] = str(standin_dir(pytestconfig, tmp_path_factory))
+    env["HF_HUB_OFFLINE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "facekit", "app", "serve", "--port", "0", "--store", str(store),
+         "--frames", "3", "--interval", "150"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read():
+        for line in process.stdout:
+            lines.append(line)
+            if "Serving the face login page on" in line:
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if not found.wait(180):
+            pytest.fail("facekit app serve did not start within 180 s:\n" + "".join(lines))
+        url = re.search(r"on (http://\S+)", "".join(lines)).group(1)
+        yield url, store, lines
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def test_register_login_identify_in_a_real_browser(served, tmp_path):
+    browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, store, console = served
+    shown = "".join(console)
+    assert url.startswith("http://127.0.0.1:") and "Listening on 127.0.0.1 only" in flat(shown)
+    assert "Stand-in weights" in shown
+
+    video = tmp_path / "face.y4m"
+    write_y4m(video)
+    options = Options()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}",
+                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-video-capture={video}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        wait = WebDriverWait(driver, 60)
+        driver.get(url)
+        wait.until(lambda d: d.execute_script("return document.getElementById('video').videoWidth > 0"))
+        assert driver.execute_script("return document.getElementById('video').videoWidth") == 320
+        banner = driver.find_element(By.ID, "standin")
+        assert banner.is_displayed() and "NOT pretrained" in banner.text and "means nothing" in banner.text
+        status = driver.find_element(By.ID, "status")
+
+        def done(prefix):
+            wait.until(lambda d: status.get_attribute("class") in ("ok", "error") and
+                       not status.text.endswith("..."))
+            assert status.text.startswith(prefix), status.text
+
+        for name in ("alice", "bob"):
+            field = driver.find_element(By.ID, "name")
+            field.clear()
+            field.send_keys(name)
+            driver.find_element(By.ID, "register").click()
+            wait.until(lambda d: d.find_element(By.ID, "countdown").text in ("3", "2", "1")
+                       or status.get_attribute("class") == "ok")
+            done(f"Registered {name}: one averaged embedding from 3 frames")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 2)
+
+        field = driver.find_element(By.ID, "name")
+        field.clear()
+        field.send_keys("alice")
+        driver.find_element(By.ID, "login").click()
+        done("Login of alice: yes")
+        answer = driver.find_element(By.ID, "login-answer")
+        assert answer.get_attribute("data-accepted") == "true"
+        assert re.search(r"alice: yes \(score 1\.0000 . threshold 0\.5000\)", answer.text), answer.text
+
+        driver.find_element(By.ID, "identify").click()
+        done("Best match:")
+        matches = [li.get_attribute("data-name")
+                   for li in driver.find_elements(By.CSS_SELECTOR, "#matches li")]
+        assert sorted(matches) == ["alice", "bob"], matches
+        driver.save_screenshot(str(tmp_path / "camera.png"))
+        target = os.environ.get("FACEKIT_SCREENSHOT")
+        if target:
+            shutil.copyfile(tmp_path / "camera.png", target)
+
+        driver.find_element(By.CSS_SELECTOR, "#people tr[data-name='bob'] button.remove").click()
+        done("Removed bob (1 embedding)")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 1)
+
+        field = driver.find_element(By.ID, "name")
+        field.clear()
+        field.send_keys("../../etc")
+        driver.find_element(By.ID, "register").click()
+        done("a name must not be a path")
+    finally:
+        driver.quit()
+
+    assert (tmp_path / "camera.png").stat().st_size > 10_000
+    records = settings.load_exercise("ex06_app", "solutions").open_store(store).all()
+    assert [r.name for r in records] == ["alice"], "the store holds what the page says"
+    assert records[0].embedding.shape == (320,)
+
+
+def test_the_defaults_and_the_readme_config_agree(tmp_path):
+    defaults = app_config.load()  # no facekit-app.toml in this (temporary) folder
+    assert (defaults.host, defaults.port, defaults.num_images, defaults.interval_millis,
+            defaults.stream_timeout_s, defaults.threshold) == ("127.0.0.1", 8765, 5, 200, 5.0, None)
+    assert defaults.store == Path(app_config.DEFAULT_STORE)
+    from facekit import app_cli
+
+    assert app_config.DEFAULT_STORE == app_cli.DEFAULT_STORE
+    assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
+        64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
+    readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
+    (tmp_path / "example.toml").write_text(block)
+    example = app_config.load(tmp_path / "example.toml")
+    assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
+            example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
+    assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
+
+
+def test_a_port_in_use_is_one_line(capsys, tmp_path):
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli(capsys, "app", "serve", "--port", port, *SOLUTIONS)
+    assert code == 1
+    assert_one_line_error(err, f"cannot listen on 127.0.0.1:{port}", "--port 0")
