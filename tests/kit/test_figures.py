@@ -260,3 +260,134 @@ def test_ex01_tolerance_figures(sample_face):
     least = min((((x.float() / 255 - mean) / std) - right).abs().max().item() for x in wrong)
     assert mistake <= least < 2 * mistake, f"the smallest mistake: {least:.3g}, README says {mistake}"
     assert tolerance < mistake and worst < tolerance
+
+
+# -- Exercise 02 -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    """ConvNeXt-Atto with its classifier, random weights: the figures are about its shape."""
+    import timm
+
+    return timm.create_model("convnext_atto", pretrained=False).eval()
+
+
+def test_ex02_architecture_table(classifier):
+    table = {row[0]: row[1:] for row in re.findall(
+        r"^\| (channels|blocks|grid for a 224×224 input) \|(.*)\|$", readme("ex02_embeddings"), re.M)}
+    assert table.keys() == {"channels", "blocks", "grid for a 224×224 input"}, table
+    channels, blocks, grids = ([cell.strip() for cell in table[key][0].split("|")]
+                               for key in ("channels", "blocks", "grid for a 224×224 input"))
+    shapes = []
+    hooks = [module.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape[1:])))
+             for module in [classifier.stem, *classifier.stages]]
+    with torch.inference_mode():
+        classifier(torch.zeros(1, 3, 224, 224))
+    for hook in hooks:
+        hook.remove()
+    assert [c.strip("*") for c in channels] == [str(s[0]) for s in shapes], (channels, shapes)
+    assert grids == [f"{s[1]}×{s[2]}" for s in shapes], (grids, shapes)
+    assert blocks == ["", *(str(len(stage.blocks)) for stage in classifier.stages)], blocks
+
+
+def test_ex02_parameter_and_size_figures(classifier, checkpoint):
+    text = flat(readme("ex02_embeddings"))
+    count = sum(p.numel() for p in classifier.parameters())
+    (whole,) = _stated(text, r"The whole network has ([\d,]+) parameters")
+    classes, _, weight_rows, width, bias, fc, share = _stated(
+        text, r"for the (\d+) ImageNet classes.*?`head.fc` is a linear layer from (\d+) features to \d+ "
+              r"ImageNet classes: a `\[(\d+), (\d+)\]` weight and a `\[(\d+)\]` bias, ([\d,]+) parameters "
+              r"\(([\d.]+)% of the model\)")
+    (headless,) = _stated(text, r"Without it the model has ([\d,]+) parameters")
+    fc_count = sum(p.numel() for p in classifier.head.fc.parameters())
+    assert (whole, headless, fc) == (count, count - fc_count, fc_count)
+    assert tuple(classifier.head.fc.weight.shape) == (weight_rows, width) == (classes, 320) and bias == classes
+    assert round(100 * fc_count / count, 1) == share
+    pixels, numbers, nbytes = _stated(text, r"A 224×224 RGB input holds ([\d,]+) numbers; its embedding "
+                                            r"holds (\d+) \(([\d,]+) bytes as float32\)")
+    assert pixels == 3 * 224 * 224 and numbers == classifier.num_features and nbytes == 4 * numbers
+    (tensors,) = _stated(text, r"gives a dict `\{name: tensor\}`: (\d+) tensors, classifier included")
+    assert tensors == len(classifier.state_dict()) == len(checkpoint)
+
+
+def test_ex02_tiny_is_768_wide():
+    import timm
+
+    (*stages,) = _stated(flat(readme("ex02_embeddings")),
+                         r"ConvNeXt-\*\*Tiny\*\* \(stages of (\d+), (\d+), (\d+), (\d+)\)")
+    with torch.device("meta"):  # shapes only, no memory
+        tiny = timm.create_model("convnext_tiny", pretrained=False, num_classes=0)
+    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny.stages] == stages
+    assert tiny.num_features == stages[-1] == 768
+
+
+def test_ex02_checkpoint_file_figures(checkpoint):
+    from facekit import hub, standin
+
+    text = flat(readme("ex02_embeddings"))
+    tensors, file_bytes, megabytes = _stated(
+        text, r"\((\d+) float32 tensors, ([\d,]+) bytes, about ([\d.]+) MB\)")
+    path = hub.download(standin.MODEL_ID, standin.FILENAME)
+    assert len(checkpoint) == tensors and all(t.dtype == torch.float32 for t in checkpoint.values())
+    if standin.is_standin(path):  # the stand-in's file; the real one's header differs
+        assert path.stat().st_size == file_bytes, f"{path} is {path.stat().st_size} bytes"
+    assert round(file_bytes / 1e6, 1) == megabytes
+    real_megabytes, payload = _stated(text, r"the file is about ([\d.]+) MB: ([\d,]+) bytes of float32 tensors")
+    assert payload == sum(t.numel() * 4 for t in checkpoint.values()) and round(payload / 1e6, 1) == real_megabytes
+
+
+def test_ex02_candle_recipe_is_the_pool_before_the_head_layernorm(embedder, face_tensor):
+    candle = recipe(course.load().get("ex02_embeddings").readme, "forward_features", "mean")
+    x = torch.stack([face_tensor, face_tensor.flip(-1)])
+    with torch.inference_mode():
+        pooled = run(candle, ".", model=embedder, x=x)["_"]
+        assert tuple(pooled.shape) == (2, 320), candle.where
+        # The LayerNorm timm keeps turns Candle's numbers into timm's embedding.
+        torch.testing.assert_close(embedder.head.norm(pooled[:, :, None, None]).flatten(1), embedder(x))
+        assert not torch.allclose(pooled, embedder(x))
+
+
+# -- Exercise 03 -----------------------------------------------------------------------------------
+
+
+def test_ex03_random_vector_figures():
+    """The notebook's section 3 (500 x 500 pairs of Gaussian vectors of width 320), per seed."""
+    sim = reference("ex03_similarity")
+    pairs, mean_within, std, root, low, high = _stated(
+        flat(readme("ex03_similarity")),
+        r"Over ([\d,]+) pairs of random Gaussian vectors \(as in the notebook's section 3; measured "
+        r"with seeds 0, 1 and 2\) the cosines averaged within ([\d.]+) of 0, with a standard "
+        r"deviation of ([\d.]+) \(1/√320 = ([\d.]+)\), and the largest \|cos\| was between (\d\.\d+) and (\d\.\d+)")
+    assert round(320 ** -0.5, 4) == root and pairs == 500 * 500
+    for seed in (0, 1, 2):
+        many = torch.randn(1000, 320, generator=torch.Generator().manual_seed(seed))
+        scores = sim.cosine_similarity(many[:500], many[500:])
+        measured = (scores.mean().item(), scores.std().item(), scores.abs().max().item())
+        assert abs(measured[0]) < mean_within and round(measured[1], 3) == std and low <= measured[2] <= high, (
+            f"seed {seed}: mean, std, largest |cos| = {measured}")
+
+
+def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
+    (above,) = _stated(flat(readme("ex03_similarity")),
+                       r"a darker copy and an image of pure noise all score above ([\d.]+) against each other")
+    noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
+    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
+    with torch.inference_mode():
+        scores = reference("ex03_similarity").cosine_similarity(embedder(images), embedder(images))
+    if settings.resolve_weights() == "standin":
+        assert scores.min() > above, scores
+
+
+def test_ex03_example_messages():
+    """The messages the README quotes are the reference's."""
+    sim = reference("ex03_similarity")
+    text = flat(readme("ex03_similarity"))
+    rows = torch.randn(12, 16)
+    rows[[4, 9]] = 0
+    with pytest.raises(ValueError) as zero:
+        sim.l2_normalize(rows)
+    assert re.search(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text)[1] in str(zero.value)
+    with pytest.raises(ValueError) as widths:
+        sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
+    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(widths.value)
