@@ -391,3 +391,19 @@ def test_ex03_example_messages():
     with pytest.raises(ValueError) as widths:
         sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
     assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(widths.value)
+
+
+# -- Exercise 05 -----------------------------------------------------------------------------------
+
+
+def test_ex05_size_figures():
+    text = flat(readme("ex05_retrieval"))
+    records, width, megabytes = _stated(text, r"reference solution, ([\d,]+) random records of width (\d+) .*? "
+                                              r"into one ([\d.]+) MB matrix")
+    assert records * width * 4 / 1e6 == megabytes
+    gigabytes, per_million_width = _stated(text, r"`N × D × 4` bytes per query, ([\d.]+) GB for a million "
+                                                 r"embeddings of width (\d+)")
+    assert 1_000_000 * per_million_width * 4 / 1e9 == gigabytes
+    (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
+    assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
+    assert torch.nn.functional.normalize(torch.zeros(2, 3), dim=1).eq(0).all()
