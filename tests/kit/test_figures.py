@@ -407,3 +407,35 @@ def test_ex05_size_figures():
     (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
     assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
     assert torch.nn.functional.normalize(torch.zeros(2, 3), dim=1).eq(0).all()
+
+
+# -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
+
+
+def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):
+    megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
+    (sheet,) = _stated((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
+                       r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)")
+    (top,) = _stated((ROOT / "README.md").read_text(encoding="utf-8"),
+                     r"fetches them into the Hugging Face cache \(about (\d+) MB\)")
+    assert round(megabytes, 1) == sheet and round(megabytes) == top, megabytes
+
+
+def test_cheatsheet_figures_in_prose_and_comments():
+    import sqlite3
+    import uuid
+
+    text = flat((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
+    (timeout,) = _stated(text, r"`timeout` is how long to wait for another connection's lock \(default (\d+) s\)")
+    # sqlite3.connect's signature is not introspectable; SQLite reports the wait it was given.
+    db = sqlite3.connect(":memory:")
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == timeout * 1000
+    db.close()
+    characters, bits = _stated(text, r"str\(uuid.uuid4\(\)\) # (\d+) characters, (\d+) random bits")
+    value = uuid.uuid4()
+    assert len(str(value)) == characters and 128 - 6 == bits and value.version == 4  # 6 fixed bits
+
+
+def test_readme_python_version_is_the_packages():
+    (version,) = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert f'requires-python = ">={version}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
