@@ -1,7 +1,8 @@
 """Code printed in the teaching text, found and run as printed: one mechanism for every text.
 
-- ``parse(text, source)``: the ```python blocks of a markdown file (the CHEATSHEET), with
-  their "## " sections.
+- ``parse(text, source)``: the ```python blocks of a markdown file (the CHEATSHEET, the
+  exercises' READMEs), with their "## " sections; a block whose fence says ```python signature
+  (a word of TAGS) is not run as it stands, and TAGS says what checks it instead.
 - ``code_spans(text, source)`` and ``recipe(source, marker)``: the inline `code` a README, a
   stub's TODO comment or a manifest hint gives a student to copy (a TODO's comment lines are
   joined first, so a span may wrap).

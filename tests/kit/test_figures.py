@@ -84,11 +84,12 @@ def test_signature_blocks_match_the_stub(block):
                 f"{block.where}: {arg.arg}'s annotation differs from {tree}'s {node.name}{actual}")
             if arg.arg in defaults:
                 value = eval(ast.unparse(defaults[arg.arg]), vars(module))  # noqa: S307 (our README)
-                assert value == parameter.default, (
+                assert parameter.default is not inspect.Parameter.empty and value == parameter.default, (
                     f"{block.where}: {arg.arg}={ast.unparse(defaults[arg.arg])} is {value!r}; "
-                    f"{tree}'s default is {parameter.default!r}")
+                    f"{tree}'s {node.name}{actual} has {'no default' if parameter.default is inspect.Parameter.empty else repr(parameter.default)}")
             else:
-                assert parameter.default is inspect.Parameter.empty, f"{block.where}: {arg.arg}"
+                assert parameter.default is inspect.Parameter.empty, (
+                    f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}")
         assert _normal(ast.unparse(node.returns)) == _normal(actual.return_annotation), (
             f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}")
 
@@ -124,7 +125,8 @@ def _config_block(block, tmp_path):
 def _thresholds_block(block, tmp_path):
     shown = run(block, tmp_path)["THRESHOLDS"]
     for tree in ("exercises", "solutions"):
-        assert settings.load_exercise("ex03_similarity", tree).THRESHOLDS == shown, (block.where, tree)
+        given = settings.load_exercise("ex03_similarity", tree).THRESHOLDS
+        assert given == shown, f"{block.where} shows {shown}; {tree}'s stub module has {given}"
 
 
 def _top_k_block(block, tmp_path):
