@@ -1,7 +1,8 @@
 """Code printed in the teaching text, found and run as printed: one mechanism for every text.
 
-- ``parse(text, source)``: the ```python blocks of a markdown file (the CHEATSHEET), with
-  their "## " sections.
+- ``parse(text, source)``: the ```python blocks of a markdown file (the CHEATSHEET, the
+  exercises' READMEs), with their "## " sections; a block whose fence says ```python signature
+  (a word of TAGS) is not run as it stands, and TAGS says what checks it instead.
 - ``code_spans(text, source)`` and ``recipe(source, marker)``: the inline `code` a README, a
   stub's TODO comment or a manifest hint gives a student to copy (a TODO's comment lines are
   joined first, so a span may wrap).
@@ -29,8 +30,15 @@ import torch
 from facekit import course
 
 ROOT = course.repo_root()
-FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+)\s*(?P<lang>[^`\s]*)\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+)\s*(?P<lang>[^`\s]*)(?:[ \t]+(?P<tag>[^`\s]+))?\s*$")
 TOP = "(before the first heading)"
+# A ```python block runs as printed, unless its fence carries one of these words after
+# "python" (GitHub still highlights it as Python). Each says why it cannot run, and what the
+# tests check instead.
+TAGS = {
+    "signature": "a function's signature as the stub declares it, with no body: it cannot run; "
+                 "test_figures compares its parameters, defaults and annotations with the stub's",
+}
 HINT = "hint:"  # a source "hint:ex01_images" stands for that exercise's hints in the manifest
 
 
@@ -47,6 +55,7 @@ class Block:
     line: int  # line of the block's first code line in its file
     code: str
     source: str = "CHEATSHEET.md"  # relative to the kit's root, or "hint:<exercise id>"
+    tag: str = ""  # a word of TAGS after ```python: the block is not run as it stands
 
     @property
     def id(self) -> str:
@@ -71,20 +80,24 @@ class Sheet:
 def parse(text: str, source: str = "CHEATSHEET.md") -> Sheet:
     """Sections ("## " headings outside code) and their ```python blocks, in order."""
     sheet = Sheet()
-    section, fence, lang, start, body, counts = TOP, None, "", 0, [], {}
+    section, fence, lang, tag, start, body, counts = TOP, None, "", "", 0, [], {}
     for number, line in enumerate(text.splitlines(), 1):
         match = FENCE.match(line)
         if fence is None:
             if match:
                 fence, lang, start, body = match["fence"], match["lang"].lower(), number, []
+                tag = match["tag"] or ""
             elif line.startswith("## "):
                 section = line[3:].strip()
                 sheet.sections.append(section)
-        elif match and not match["lang"] and len(match["fence"]) >= len(fence):
+        elif match and not match["lang"] and not match["tag"] and len(match["fence"]) >= len(fence):
             if lang == "python":
                 counts[section] = counts.get(section, 0) + 1
                 code = textwrap.dedent("\n".join(body)) + "\n"
-                sheet.blocks.append(Block(section, counts[section], start + 1, code, source))
+                sheet.blocks.append(Block(section, counts[section], start + 1, code, source, tag))
+                if tag and tag not in TAGS:
+                    sheet.problems.append(f"line {start}: ```python {tag}: unknown tag; the tags "
+                                          f"that stop a block from running are {sorted(TAGS)}")
             elif lang in ("py", "python3", "pycon"):
                 sheet.problems.append(f"line {start}: write ```python (not ```{lang}) so the block "
                                       f"is tested, or ```text if it must not run")

@@ -83,6 +83,9 @@ def test_every_python_block_compiles():
 def test_fences_are_closed_and_python_blocks_marked_python():
     problems = SHEET.problems
     assert not problems, "\n".join(problems)
+    # The cheatsheet promises that every block runs: no tag (```python signature) may stop one.
+    tagged = [f"{b.where}: ```python {b.tag}" for b in SHEET.blocks if b.tag]
+    assert not tagged, "blocks that would not run; use ```text for an illustration:\n" + "\n".join(tagged)
 
 
 def test_every_section_has_a_python_block():

@@ -1,0 +1,443 @@
+"""The figures the exercises' READMEs state are computed here, and their ```python blocks run.
+
+Numbers (sizes, differences, counts, ranges) are read out of the text with a pattern
+(``_stated``: a reworded sentence fails with the pattern to update) and compared with what the
+libraries compute now; a figure that depends on float rounding is checked as a bound. Every
+```python block of the READMEs listed in ``RUNS`` either runs here on inputs that matter, or
+carries a tag of snippets.TAGS (a signature without a body) and is checked the tag's way.
+Exercises 04 and 06 are not listed yet: their READMEs are being rewritten.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+import io
+import math
+import re
+import struct
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facekit import course, data, settings
+from snippets import ROOT, TAGS, Block, parse, recipe, run
+from test_teaching import _stated, flat, readme, reference
+
+pytestmark = pytest.mark.kit
+
+EXERCISES = ["ex01_images", "ex02_embeddings", "ex03_similarity", "ex05_retrieval"]
+
+
+def stub(exercise_id: str):
+    return settings.load_exercise(exercise_id, "exercises")
+
+
+# -- the ```python blocks of the READMEs -----------------------------------------------------------
+
+
+def _blocks() -> list[Block]:
+    blocks = []
+    for exercise_id in EXERCISES:
+        source = course.load().get(exercise_id).readme
+        sheet = parse(readme(exercise_id), source)
+        assert not sheet.problems, f"{source}: " + "; ".join(sheet.problems)
+        blocks += sheet.blocks
+    return blocks
+
+
+BLOCKS = _blocks()
+
+
+def _normal(annotation: str | None) -> str | None:
+    """``PIL.Image.Image`` and ``Image.Image`` alike: a dotted name by its last part."""
+    return None if annotation is None else re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", annotation)
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.tag == "signature"], ids=lambda b: b.where)
+def test_signature_blocks_match_the_stub(block):
+    """A signature cannot run (it has no body): its names, defaults and annotations must be the
+    stub's and the reference's, so what the README shows is what the student fills in."""
+    code = "\n".join(re.sub(r"\s+#.*$", "", line) for line in block.code.splitlines()).strip()
+    (node,) = ast.parse(code + ":\n    ...").body
+    exercise_id = block.source.split("/")[1]
+    for tree in ("exercises", "solutions"):
+        module = settings.load_exercise(exercise_id, tree)
+        function = getattr(module, node.name, None)
+        assert callable(function), f"{block.where}: {tree}/{exercise_id} has no {node.name}"
+        actual = inspect.signature(function)
+        args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+        shown = [a.arg for a in args]
+        assert shown == list(actual.parameters), (
+            f"{block.where}: the README shows {node.name}({', '.join(shown)}); "
+            f"{tree} has {node.name}{actual}")
+        defaults = dict(zip([a.arg for a in node.args.args][::-1], node.args.defaults[::-1]))
+        for arg in args:
+            parameter = actual.parameters[arg.arg]
+            assert _normal(ast.unparse(arg.annotation) if arg.annotation else None) == _normal(
+                parameter.annotation if parameter.annotation is not inspect.Parameter.empty else None), (
+                f"{block.where}: {arg.arg}'s annotation differs from {tree}'s {node.name}{actual}")
+            if arg.arg in defaults:
+                value = eval(ast.unparse(defaults[arg.arg]), vars(module))  # noqa: S307 (our README)
+                assert parameter.default is not inspect.Parameter.empty and value == parameter.default, (
+                    f"{block.where}: {arg.arg}={ast.unparse(defaults[arg.arg])} is {value!r}; "
+                    f"{tree}'s {node.name}{actual} has {'no default' if parameter.default is inspect.Parameter.empty else repr(parameter.default)}")
+            else:
+                assert parameter.default is inspect.Parameter.empty, (
+                    f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}")
+        assert _normal(ast.unparse(node.returns)) == _normal(actual.return_annotation), (
+            f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}")
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A tiny PNG that declares width x height 8-bit gray pixels."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def _bomb_block(block, tmp_path):
+    """The README's catch_warnings block: between once and twice MAX_IMAGE_PIXELS it raises
+    the warning; an ordinary file opens."""
+    side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * 1.5))
+    (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
+    with open(tmp_path / "bomb.png", "rb") as file, pytest.raises(Image.DecompressionBombWarning):
+        run(block, tmp_path, warnings=warnings, Image=Image, file=file)
+    data.sample_face().save(tmp_path / "face.png")
+    with open(tmp_path / "face.png", "rb") as file:
+        assert run(block, tmp_path, warnings=warnings, Image=Image, file=file)["image"].size == (200, 200)
+
+
+def _config_block(block, tmp_path):
+    """The printed pretrained config is what facekit.data.data_config() reads from timm."""
+    shown = run(block, tmp_path)["_"]
+    config = data.data_config()
+    assert {key: config[key] for key in shown} == shown, f"{block.where}: timm says {config}"
+
+
+def _thresholds_block(block, tmp_path):
+    shown = run(block, tmp_path)["THRESHOLDS"]
+    for tree in ("exercises", "solutions"):
+        given = settings.load_exercise("ex03_similarity", tree).THRESHOLDS
+        assert given == shown, f"{block.where} shows {shown}; {tree}'s stub module has {given}"
+
+
+def _top_k_block(block, tmp_path):
+    """The usage example prints k lines of name and score, best first."""
+    from facekit.testing import MemoryStore
+
+    rows = torch.randn(6, 320, generator=torch.Generator().manual_seed(0))
+    store = MemoryStore(settings.load_exercise("ex04_storage", "solutions").Record)
+    for name, row in zip(["ada", "bob", "cy", "ada", "dee", "bob"], rows):
+        store.add(name, row)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        out = run(block, tmp_path, top_k=reference("ex05_retrieval").top_k, query=rows[3] + 0.1, store=store)
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 3 and re.fullmatch(r"ada +\d\.\d{3}", lines[0]), (block.where, lines)
+    assert [s for _, s in out["results"]] == sorted((s for _, s in out["results"]), reverse=True)
+
+
+RUNS = {  # block id (section slug and place) -> how it runs and what it must do
+    ("exercises/ex01_images/README.md", "what-is-in-an-image-file-1"): _bomb_block,
+    ("exercises/ex01_images/README.md", "what-the-model-expects-preprocessing-1"): _config_block,
+    ("exercises/ex03_similarity/README.md", "thresholds-from-a-score-to-a-decision-1"): _thresholds_block,
+    ("exercises/ex05_retrieval/README.md", "nearest-neighbour-search-1"): _top_k_block,
+}
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if not b.tag], ids=lambda b: b.where)
+def test_readme_python_blocks_run(block, tmp_path):
+    check = RUNS.get((block.source, block.id))
+    assert check, (f"{block.where} is neither run by a test nor tagged: add it to RUNS here with "
+                   f"the inputs that matter, or tag its fence with one of {sorted(TAGS)}")
+    check(block, tmp_path)
+
+
+def test_every_run_names_a_block():
+    ids = {(b.source, b.id) for b in BLOCKS}
+    stale = [key for key in RUNS if key not in ids]
+    assert not stale, f"RUNS names blocks the READMEs no longer have: {stale}"
+
+
+# -- Exercise 01 -----------------------------------------------------------------------------------
+
+
+def test_ex01_decompression_bomb_figures(tmp_path):
+    text = readme("ex01_images")
+    size, side, gigabytes, rgb_gigabytes, limit, limit_side = _stated(
+        text, r"A PNG of (\d+) bytes can declare a size of ([\d,]+) × \2 pixels; decoding it would "
+              r"ask for (\d+) GB of memory \((\d+) GB once converted to RGB\)\. .*?"
+              r"`Image.MAX_IMAGE_PIXELS` \(([\d,]+) pixels by default, about ([\d,]+) ×")
+    header = _png_header(int(side), int(side))
+    assert len(header) == size, f"the PNG declaring {side:.0f}² pixels is {len(header)} bytes"
+    (tmp_path / "bomb.png").write_bytes(header)
+    default, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # to read the header only
+    try:
+        with Image.open(tmp_path / "bomb.png") as bomb:
+            assert bomb.size == (side, side) and bomb.mode == "L"
+    finally:
+        Image.MAX_IMAGE_PIXELS = default
+    assert side * side * 1 / 1e9 == gigabytes and side * side * 3 / 1e9 == rgb_gigabytes
+    assert Image.MAX_IMAGE_PIXELS == limit and math.isqrt(int(limit)) == limit_side
+
+
+def test_ex01_bomb_warns_between_once_and_twice_the_limit(tmp_path):
+    assert "between once and twice the limit it only **warns**" in flat(readme("ex01_images"))
+    for factor, expected in ((1.5, Image.DecompressionBombWarning), (2.5, Image.DecompressionBombError)):
+        side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * factor))
+        (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with pytest.raises(expected):
+                Image.open(tmp_path / "bomb.png")
+
+
+def test_ex01_resize_and_crop_figures(sample_face):
+    text = flat(readme("ex01_images"))
+    ex01 = reference("ex01_images")
+    size, short, kept = _stated(text, r"`crop_pct` is the share kept: (\d+) / (\d+) = ([\d.]+)\.")
+    assert size / short == kept == ex01.CROP_PCT and math.floor(size / kept) == short
+    width, height, new_width, new_height, exact = _stated(
+        text, r"A (\d+)×(\d+) portrait becomes (\d+)×(\d+) \(([\d.]+) rounded down\)")
+    assert new_width == short and round(short * height / width, 2) == exact and int(exact) == new_height
+    portrait, resized = sample_face.resize((int(width), int(height))), []
+    with pytest.MonkeyPatch.context() as patch:  # the size the reference resizes to
+        patch.setattr(Image.Image, "resize", lambda self, box, *a, **k: resized.append(box) or self.crop((0, 0, *box)))
+        ex01.preprocess(portrait)
+    assert resized == [(new_width, new_height)], resized
+    w1, half1, rounded1, w2, half2, rounded2 = _stated(
+        text, r"a width of (\d+) gives `round\(([\d.]+)\) = (\d+)`, and (\d+) gives `round\(([\d.]+)\) = (\d+)`")
+    for w, half, rounded in ((w1, half1, rounded1), (w2, half2, rounded2)):
+        assert (w - size) / 2 == half and round(half) == rounded
+    side, held = _stated(text, r"The sample face is (\d+)×\1: .*? which holds the middle (\d+)×\2 pixels")
+    assert sample_face.size == (side, side) and side * size / short == held
+
+
+def test_ex01_black_and_white_table():
+    ex01 = reference("ex01_images")
+    rows = re.findall(r"^\| (\d), \w+ \| (?:\(0 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \| "
+                      r"(?:\(1 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \|$", readme("ex01_images"), re.M)
+    assert [int(r[0]) for r in rows] == [0, 1, 2], f"the black/white table has rows {rows}"
+    for channel, black, white in rows:
+        mean, std = ex01.IMAGENET_MEAN[int(channel)], ex01.IMAGENET_STD[int(channel)]
+        assert float(black.replace("−", "-")) == round(-mean / std, 3), (channel, black)
+        assert float(white) == round((1 - mean) / std, 3), (channel, white)
+
+
+def test_ex01_tolerance_figures(sample_face):
+    """The tests' tolerance sits between float32 rounding and a real mistake."""
+    text = flat(readme("ex01_images"))
+    ex01 = reference("ex01_images")
+    tolerance, exact, rounding, mistake = _stated(
+        text, r"The allowed difference is ([\de.-]+): the reference solution matches timm exactly "
+              r"\(difference ([\d.]+)\); .*? differs by up to ([\de.-]+), while a crop one pixel off "
+              r"or a different filter differs by ([\d.]+) or more")
+    tests = (ROOT / "tests" / "test_ex01_images.py").read_text(encoding="utf-8")
+    assert float(re.search(r"^ATOL = ([\de.-]+)", tests, re.M)[1]) == tolerance
+    right = ex01.preprocess(sample_face)
+    assert (right - data.eval_transform()(sample_face)).abs().max().item() == exact
+    mean = torch.tensor(ex01.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(ex01.IMAGENET_STD).view(3, 1, 1)
+
+    def pixels(resample, dx=0, dy=0):  # enlarged to 256, cropped at 16 (+ a shift)
+        image = sample_face.resize((256, 256), resample).crop((16 + dx, 16 + dy, 240 + dx, 240 + dy))
+        return torch.from_numpy(np.array(image)).permute(2, 0, 1)
+
+    bicubic = pixels(Image.Resampling.BICUBIC)
+    other_arithmetic = [((bicubic.double() / 255 - mean.double()) / std.double()).float(),  # float64
+                        (bicubic.float() / 255 - mean) * (1 / std)]  # times 1 / std
+    worst = max((x - right).abs().max().item() for x in other_arithmetic)
+    assert rounding / 2 < worst <= rounding, f"float64 or 1 / std: {worst:.3g}, README says {rounding}"
+    wrong = [pixels(f) for f in (Image.Resampling.NEAREST, Image.Resampling.BOX, Image.Resampling.BILINEAR,
+                                 Image.Resampling.HAMMING, Image.Resampling.LANCZOS)]
+    wrong += [pixels(Image.Resampling.BICUBIC, dx, dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    least = min((((x.float() / 255 - mean) / std) - right).abs().max().item() for x in wrong)
+    assert mistake <= least < 2 * mistake, f"the smallest mistake: {least:.3g}, README says {mistake}"
+    assert tolerance < mistake and worst < tolerance
+
+
+# -- Exercise 02 -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    """ConvNeXt-Atto with its classifier, random weights: the figures are about its shape."""
+    import timm
+
+    return timm.create_model("convnext_atto", pretrained=False).eval()
+
+
+def test_ex02_architecture_table(classifier):
+    table = {row[0]: row[1:] for row in re.findall(
+        r"^\| (channels|blocks|grid for a 224×224 input) \|(.*)\|$", readme("ex02_embeddings"), re.M)}
+    assert table.keys() == {"channels", "blocks", "grid for a 224×224 input"}, table
+    channels, blocks, grids = ([cell.strip() for cell in table[key][0].split("|")]
+                               for key in ("channels", "blocks", "grid for a 224×224 input"))
+    shapes = []
+    hooks = [module.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape[1:])))
+             for module in [classifier.stem, *classifier.stages]]
+    with torch.inference_mode():
+        classifier(torch.zeros(1, 3, 224, 224))
+    for hook in hooks:
+        hook.remove()
+    assert [c.strip("*") for c in channels] == [str(s[0]) for s in shapes], (channels, shapes)
+    assert grids == [f"{s[1]}×{s[2]}" for s in shapes], (grids, shapes)
+    assert blocks == ["", *(str(len(stage.blocks)) for stage in classifier.stages)], blocks
+
+
+def test_ex02_parameter_and_size_figures(classifier, checkpoint):
+    text = flat(readme("ex02_embeddings"))
+    count = sum(p.numel() for p in classifier.parameters())
+    (whole,) = _stated(text, r"The whole network has ([\d,]+) parameters")
+    classes, _, weight_rows, width, bias, fc, share = _stated(
+        text, r"for the (\d+) ImageNet classes.*?`head.fc` is a linear layer from (\d+) features to \d+ "
+              r"ImageNet classes: a `\[(\d+), (\d+)\]` weight and a `\[(\d+)\]` bias, ([\d,]+) parameters "
+              r"\(([\d.]+)% of the model\)")
+    (headless,) = _stated(text, r"Without it the model has ([\d,]+) parameters")
+    fc_count = sum(p.numel() for p in classifier.head.fc.parameters())
+    assert (whole, headless, fc) == (count, count - fc_count, fc_count)
+    assert tuple(classifier.head.fc.weight.shape) == (weight_rows, width) == (classes, 320) and bias == classes
+    assert round(100 * fc_count / count, 1) == share
+    pixels, numbers, nbytes = _stated(text, r"A 224×224 RGB input holds ([\d,]+) numbers; its embedding "
+                                            r"holds (\d+) \(([\d,]+) bytes as float32\)")
+    assert pixels == 3 * 224 * 224 and numbers == classifier.num_features and nbytes == 4 * numbers
+    (tensors,) = _stated(text, r"gives a dict `\{name: tensor\}`: (\d+) tensors, classifier included")
+    assert tensors == len(classifier.state_dict()) == len(checkpoint)
+
+
+def test_ex02_tiny_is_768_wide():
+    import timm
+
+    (*stages,) = _stated(flat(readme("ex02_embeddings")),
+                         r"ConvNeXt-\*\*Tiny\*\* \(stages of (\d+), (\d+), (\d+), (\d+)\)")
+    with torch.device("meta"):  # shapes only, no memory
+        tiny = timm.create_model("convnext_tiny", pretrained=False, num_classes=0)
+    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny.stages] == stages
+    assert tiny.num_features == stages[-1] == 768
+
+
+def test_ex02_checkpoint_file_figures(checkpoint):
+    from facekit import hub, standin
+
+    text = flat(readme("ex02_embeddings"))
+    tensors, file_bytes, megabytes = _stated(
+        text, r"\((\d+) float32 tensors, ([\d,]+) bytes, about ([\d.]+) MB\)")
+    path = hub.download(standin.MODEL_ID, standin.FILENAME)
+    assert len(checkpoint) == tensors and all(t.dtype == torch.float32 for t in checkpoint.values())
+    if standin.is_standin(path):  # the stand-in's file; the real one's header differs
+        assert path.stat().st_size == file_bytes, f"{path} is {path.stat().st_size} bytes"
+    assert round(file_bytes / 1e6, 1) == megabytes
+    real_megabytes, payload = _stated(text, r"the file is about ([\d.]+) MB: ([\d,]+) bytes of float32 tensors")
+    assert payload == sum(t.numel() * 4 for t in checkpoint.values()) and round(payload / 1e6, 1) == real_megabytes
+
+
+def test_ex02_candle_recipe_is_the_pool_before_the_head_layernorm(embedder, face_tensor):
+    candle = recipe(course.load().get("ex02_embeddings").readme, "forward_features", "mean")
+    x = torch.stack([face_tensor, face_tensor.flip(-1)])
+    with torch.inference_mode():
+        pooled = run(candle, ".", model=embedder, x=x)["_"]
+        assert tuple(pooled.shape) == (2, 320), candle.where
+        # The LayerNorm timm keeps turns Candle's numbers into timm's embedding.
+        torch.testing.assert_close(embedder.head.norm(pooled[:, :, None, None]).flatten(1), embedder(x))
+        assert not torch.allclose(pooled, embedder(x))
+
+
+# -- Exercise 03 -----------------------------------------------------------------------------------
+
+
+def test_ex03_random_vector_figures():
+    """The notebook's section 3 (500 x 500 pairs of Gaussian vectors of width 320), per seed."""
+    sim = reference("ex03_similarity")
+    pairs, mean_within, std, root, low, high = _stated(
+        flat(readme("ex03_similarity")),
+        r"Over ([\d,]+) pairs of random Gaussian vectors \(as in the notebook's section 3; measured "
+        r"with seeds 0, 1 and 2\) the cosines averaged within ([\d.]+) of 0, with a standard "
+        r"deviation of ([\d.]+) \(1/√320 = ([\d.]+)\), and the largest \|cos\| was between (\d\.\d+) and (\d\.\d+)")
+    assert round(320 ** -0.5, 4) == root and pairs == 500 * 500
+    for seed in (0, 1, 2):
+        many = torch.randn(1000, 320, generator=torch.Generator().manual_seed(seed))
+        scores = sim.cosine_similarity(many[:500], many[500:])
+        measured = (scores.mean().item(), scores.std().item(), scores.abs().max().item())
+        assert abs(measured[0]) < mean_within and round(measured[1], 3) == std and low <= measured[2] <= high, (
+            f"seed {seed}: mean, std, largest |cos| = {measured}")
+
+
+def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
+    (above,) = _stated(flat(readme("ex03_similarity")),
+                       r"a darker copy and an image of pure noise all score above ([\d.]+) against each other")
+    noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
+    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
+    with torch.inference_mode():
+        scores = reference("ex03_similarity").cosine_similarity(embedder(images), embedder(images))
+    if settings.resolve_weights() == "standin":
+        assert scores.min() > above, scores
+
+
+def test_ex03_example_messages():
+    """The messages the README quotes are the reference's."""
+    sim = reference("ex03_similarity")
+    text = flat(readme("ex03_similarity"))
+    rows = torch.randn(12, 16)
+    rows[[4, 9]] = 0
+    with pytest.raises(ValueError) as zero:
+        sim.l2_normalize(rows)
+    assert re.search(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text)[1] in str(zero.value)
+    with pytest.raises(ValueError) as widths:
+        sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
+    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(widths.value)
+
+
+# -- Exercise 05 -----------------------------------------------------------------------------------
+
+
+def test_ex05_size_figures():
+    text = flat(readme("ex05_retrieval"))
+    records, width, megabytes = _stated(text, r"reference solution, ([\d,]+) random records of width (\d+) .*? "
+                                              r"into one ([\d.]+) MB matrix")
+    assert records * width * 4 / 1e6 == megabytes
+    gigabytes, per_million_width = _stated(text, r"`N × D × 4` bytes per query, ([\d.]+) GB for a million "
+                                                 r"embeddings of width (\d+)")
+    assert 1_000_000 * per_million_width * 4 / 1e9 == gigabytes
+    (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
+    assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
+    assert torch.nn.functional.normalize(torch.zeros(2, 3), dim=1).eq(0).all()
+
+
+# -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
+
+
+def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):
+    megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
+    (sheet,) = _stated((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
+                       r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)")
+    (top,) = _stated((ROOT / "README.md").read_text(encoding="utf-8"),
+                     r"fetches them into the Hugging Face cache \(about (\d+) MB\)")
+    assert round(megabytes, 1) == sheet and round(megabytes) == top, megabytes
+
+
+def test_cheatsheet_figures_in_prose_and_comments():
+    import sqlite3
+    import uuid
+
+    text = flat((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
+    (timeout,) = _stated(text, r"`timeout` is how long to wait for another connection's lock \(default (\d+) s\)")
+    # sqlite3.connect's signature is not introspectable; SQLite reports the wait it was given.
+    db = sqlite3.connect(":memory:")
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == timeout * 1000
+    db.close()
+    characters, bits = _stated(text, r"str\(uuid.uuid4\(\)\) # (\d+) characters, (\d+) random bits")
+    value = uuid.uuid4()
+    assert len(str(value)) == characters and 128 - 6 == bits and value.version == 4  # 6 fixed bits
+
+
+def test_readme_python_version_is_the_packages():
+    (version,) = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert f'requires-python = ">={version}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
