@@ -197,6 +197,32 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"{function}() is not implemented yet ({path})"
 
 
+# -- the time of each phase of a kit check (--kit) -------------------------------------------
+
+_phase_seconds: dict[str, float] = {}
+
+
+def _phase(nodeid: str) -> str:
+    """``tests/test_ex01_images.py::...`` -> "exercise tests"; a kit module or kit sub-folder by name."""
+    path = nodeid.split("::")[0]
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[:2] == ["tests", "kit"]:
+        return "/".join(parts[1:3]) if len(parts) > 3 else f"kit/{parts[2]}"
+    return "exercise tests"
+
+
+def pytest_runtest_logreport(report):
+    _phase_seconds[_phase(report.nodeid)] = _phase_seconds.get(_phase(report.nodeid), 0.0) + report.duration
+
+
+def _print_phases(terminalreporter) -> None:
+    tr = terminalreporter
+    tr.section("kit-check phases (setup, call and teardown time)", sep="-", bold=True)
+    for phase, seconds in _phase_seconds.items():
+        tr.write_line(f"{seconds:7.1f} s  {phase}")
+    tr.write_line(f"{sum(_phase_seconds.values()):7.1f} s  in all")
+
+
 def pytest_report_teststatus(report, config):
     if getattr(report, "facekit_todo", None):
         return TODO, "T", "NOT IMPLEMENTED"
@@ -204,6 +230,8 @@ def pytest_report_teststatus(report, config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--kit") and _phase_seconds:
+        _print_phases(terminalreporter)
     todo = terminalreporter.stats.get(TODO, [])
     if not todo:
         return

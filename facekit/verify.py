@@ -251,6 +251,18 @@ def _files(ctx: VerifyContext) -> list[Finding]:
     return [file_findings(ctx.root, e) for e in ctx.exercises]
 
 
+@check("todo", "nothing is left of facekit new's placeholders")
+def _todo(ctx: VerifyContext) -> list[Finding]:
+    from facekit import scaffold
+
+    found = []
+    for e in ctx.exercises:
+        left = scaffold.placeholders(ctx.root, e)
+        found.append(Finding(e.id, "todo", not left, f"left to write ({scaffold.PLACEHOLDER}): "
+                             + ", ".join(left) if left else "no placeholders"))
+    return found
+
+
 @check("reference", "the reference solutions pass their tests")
 def _reference(ctx: VerifyContext) -> list[Finding]:
     present = ctx.with_tests()

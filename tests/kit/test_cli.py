@@ -485,7 +485,104 @@ def test_verify_catches_a_broken_notebook(kit_copy, capsys):
 def test_verify_rejects_an_unknown_check(capsys):
     code, out, err = run_cli(capsys, "verify", "--only", "stubs")
     assert code == 2
-    assert_one_line_error(err, "--only", "files,reference,stub,mirror,notebook")
+    assert_one_line_error(err, "--only", "files,todo,reference,stub,mirror,notebook")
+
+
+# -- new ------------------------------------------------------------------------------------------
+
+
+def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(kit_copy, capsys):
+    from facekit import scaffold
+
+    new = ("--root", str(kit_copy), "new", "ex07_tracking", "Following a face", "--functions", "track")
+    code, out, err = run_cli(capsys, *new)
+    assert code == 0, err
+    exercise = course.load(kit_copy / "exercises" / "course.toml").get("ex07_tracking")
+    assert exercise.stub == "exercises/ex07_tracking/tracking.py" and exercise.functions == ("track",)
+    readme = (kit_copy / "README.md").read_text()
+    rows = re.findall(r"^\| \d+ \| \[([^\]]+)\]\(([^)]+)\) \|", readme, re.M)
+    assert rows[-1] == ("Following a face", exercise.readme), "the README's table gets the row"
+    code, out, err = run_cli(capsys, *new)
+    assert code == 2 and "already" in err
+
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
+    assert code == 1
+    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok$", out, re.M), out
+    for left in ("readme", "stub", "reference", "tests", "notebook", "hints"):
+        assert re.search(rf"todo: .*\b{left}\b", flat(out)), f"{left} missing from: {out}"
+    assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
+
+    # The instructor writes each placeholder; no other file is touched by hand.
+    def write(relpath, old, new_text):
+        path = kit_copy / relpath
+        text = path.read_text()
+        assert old in text, (relpath, old)
+        path.write_text(text.replace(old, new_text))
+
+    docstring = "track() returns 7: the number of frames."
+    for path in (exercise.stub, exercise.reference):
+        text = (kit_copy / path).read_text()
+        (kit_copy / path).write_text(re.sub(r'""".*FACEKIT-NEW.*"""', f'"""{docstring}"""', text))
+    write(exercise.reference, 'raise NotImplementedError("FACEKIT-NEW: write the reference track()")',
+          "return 7")
+    test_source = (kit_copy / exercise.tests).read_text()
+    (kit_copy / exercise.tests).write_text(
+        re.sub(r"    # FACEKIT-NEW.*\n(    #.*\n)*", "", test_source)
+        .replace("test_track_facekit_new", "test_track_counts_frames")
+        .replace('pytest.fail("FACEKIT-NEW: write the tests of track()")', "assert ex.track() == 7"))
+    readme_path = kit_copy / exercise.readme
+    readme_path.write_text(re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S))
+    notebook = kit_copy / exercise.notebook
+    notebook.write_text(re.sub(r"<!-- FACEKIT-NEW[^>]*-->", "Run `ex.track()`.", notebook.read_text()))
+    manifest = kit_copy / "exercises" / "course.toml"
+    manifest.write_text(manifest.read_text().replace("FACEKIT-NEW: a nudge for", "Return 7 from")
+                        .replace("FACEKIT-NEW: a near-answer for", "return 7 in"))
+    assert not scaffold.placeholders(kit_copy, course.load(manifest).get("ex07_tracking"))
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
+    assert code == 0, out + err
+    assert "No defects" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["new", "exercise7", "T"], "exNN_name"),
+    (["new", "ex07_x", "T", "--functions", "a b"], "--functions"),
+])
+def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle):
+    code, out, err = run_cli(capsys, "--root", str(kit), *argv)
+    assert code == 2
+    assert_one_line_error(err, needle)
+    assert not (kit / "exercises" / "ex07_x").exists()
+
+
+# -- the manifest ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, needles", [
+    ('notebok = "notebooks/ex_a.ipynb"', ["unknown key 'notebok'", "ex_a"]),
+    ("points = \"ten\"", ["'points'", "ex_a", "whole number"]),
+    ("functions = \"first\"", ["'functions'", "ex_a", "list"]),
+])
+def test_a_manifest_typo_is_an_error_naming_the_key_and_the_entry(tmp_path, capsys, line, needles):
+    kit = make_kit(tmp_path / "kit")
+    manifest = kit / "exercises" / "course.toml"
+    key = line.split(" =")[0]
+    text = manifest.read_text()
+    if key == "functions":
+        text = text.replace('functions = ["first", "second"]', line, 1)
+    else:
+        text = text.replace('module = "code"', f'module = "code"\n{line}', 1)
+    manifest.write_text(text)
+    code, out, err = run_cli(capsys, "--root", str(kit), "list")
+    assert code == 2
+    assert_one_line_error(err, *needles)
+
+
+def test_manifest_paths_are_derived_from_the_id():
+    ex01 = course.load().get("ex01_images")
+    assert (ex01.readme, ex01.stub, ex01.reference, ex01.tests, ex01.notebook, ex01.points) == (
+        "exercises/ex01_images/README.md", "exercises/ex01_images/images.py",
+        "solutions/ex01_images/images.py", "tests/test_ex01_images.py", "notebooks/ex01_images.ipynb", 10)
+    assert course.load().get("ex04_storage").stub == "exercises/ex04_storage/stores.py", "module overrides"
 
 
 # -- download -------------------------------------------------------------------------------------

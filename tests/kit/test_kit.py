@@ -29,6 +29,14 @@ def test_manifest_names_existing_files(exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_nothing_is_left_of_facekit_new_placeholders(exercise):
+    from facekit import scaffold
+
+    left = scaffold.placeholders(ROOT, exercise)
+    assert not left, f"{exercise.id}: left to write ({scaffold.PLACEHOLDER}): {', '.join(left)}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_stub_fails_every_test_with_its_not_implemented_error(stub_run, exercise):
     finding = verify.stub_findings(stub_run, exercise)
     assert finding.ok, finding.detail
