@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facekit import data, settings  # noqa: E402
+from facekit import data, hub_switch, settings, trees  # noqa: E402
 
 TARGET = 1.3
 SIZES = (160, 200, 224, 256, 300, 320, 360, 400, 448, 480, 512, 600)
@@ -77,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="facekit-bench-embed-") as tmp:
         tmp = Path(tmp)
-        weights = settings.activate_weights(args.weights, tmp / "hub" if args.weights == "standin" else None)
-        ex01 = settings.load_exercise("ex01_images", args.target)
-        ex02 = settings.load_exercise("ex02_embeddings", args.target)
-        ex06 = settings.load_exercise("ex06_app", args.target)
+        weights = hub_switch.activate_weights(args.weights, tmp / "hub" if args.weights == "standin" else None)
+        ex01 = trees.load_exercise("ex01_images", args.target)
+        ex02 = trees.load_exercise("ex02_embeddings", args.target)
+        ex06 = trees.load_exercise("ex06_app", args.target)
         batch_size = args.batch_size or ex06.DEFAULT_BATCH_SIZE
         if args.load_threads:  # app.py reads its LOAD_THREADS at every call
             importlib.import_module(f"{ex06.__name__}.app").LOAD_THREADS = args.load_threads

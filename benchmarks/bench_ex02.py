@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facekit import data, settings  # noqa: E402
+from facekit import data, hub_switch, settings, trees  # noqa: E402
 
 THROUGHPUT_TARGET = 0.97
 BUILD_TARGET_S = 0.3
@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     with tempfile.TemporaryDirectory(prefix="facekit-bench-") as tmp:
-        weights = settings.activate_weights(args.weights, Path(tmp) if args.weights == "standin" else None)
-        ex = settings.load_exercise("ex02_embeddings", args.target)
+        weights = hub_switch.activate_weights(args.weights, Path(tmp) if args.weights == "standin" else None)
+        ex = trees.load_exercise("ex02_embeddings", args.target)
         print(f"Exercise 02 benchmark: target {args.target}; weights: {weights.describe()}")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
 

@@ -1,4 +1,17 @@
-"""The course manifest (exercises/course.toml): the one list of exercises."""
+"""The course manifest (exercises/course.toml): the one list of exercises.
+
+An entry needs only ``id``, ``title``, ``functions`` and ``hints``; every path is derived
+from the id (and ``module``, the stub's file name, by default the id without its ``exNN_``):
+
+    readme    exercises/<id>/README.md          stub       exercises/<id>/<module>.py
+    tests     tests/test_<id>.py                reference  solutions/<id>/<module>.py
+    notebook  notebooks/<id>.ipynb
+
+Any of them may be given to override it. ``hints`` is a table: function -> list of hints,
+from a nudge to a near-answer (multi-line strings allowed). ``weights`` lists the hub files
+the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10).
+An unknown key or a value of the wrong type is a ManifestError naming the key and the entry.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +19,17 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facekit.errors import ManifestError
+from facekit.settings import TARGETS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-TARGETS = ("exercises", "solutions")
+__all__ = ["TARGETS", "Course", "Exercise", "ManifestError", "load", "repo_root", "MANIFEST"]
+
+DEFAULT_POINTS = 10
 
 
 def repo_root() -> Path:
@@ -22,22 +40,20 @@ def repo_root() -> Path:
 MANIFEST = repo_root() / "exercises" / "course.toml"
 
 
-class ManifestError(ValueError):
-    """The manifest is missing, malformed, or points at something that is not there."""
-
-
 @dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
-    readme: str
-    stub: str
-    reference: str
-    tests: str
-    notebook: str | None
     functions: tuple[str, ...]
-    hints: tuple[str, ...]
-    weights: tuple[str, ...] = field(default=())
+    hints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # function -> hints, in order
+    source_module: str = ""  # the stub's module: "images" for exercises/ex01_images/images.py
+    readme: str = ""
+    stub: str = ""
+    reference: str = ""
+    tests: str = ""
+    notebook: str | None = None
+    weights: tuple[str, ...] = ()
+    points: int = DEFAULT_POINTS
 
     def module(self, target: str) -> str:
         """The import name of this exercise in a tree: ``exercises.ex02_embeddings``."""
@@ -49,6 +65,9 @@ class Exercise:
         """The file a person edits (stub) or reads (reference), relative to the root."""
         return self.stub if target == "exercises" else self.reference
 
+    def folder(self, target: str) -> str:
+        return f"{target}/{self.id}"
+
     def function_for(self, raised_in: str) -> str | None:
         """The manifest function a stub's NotImplementedError raised in ``raised_in`` belongs to.
 
@@ -59,6 +78,10 @@ class Exercise:
             if raised_in == function or raised_in.startswith(function + "."):
                 return function
         return None
+
+    def all_hints(self) -> list[tuple[str, str]]:
+        """Every (function, hint), in manifest order of the functions."""
+        return [(f, h) for f in self.functions for h in self.hints.get(f, ())]
 
     def paths(self) -> dict[str, str]:
         named = {"readme": self.readme, "stub": self.stub, "reference": self.reference,
@@ -90,7 +113,74 @@ class Course:
         return list(seen)
 
 
-_REQUIRED = ("id", "title", "readme", "stub", "reference", "tests", "functions", "hints")
+REQUIRED = ("id", "title", "functions", "hints")
+PATH_KEYS = ("readme", "stub", "reference", "tests", "notebook")
+ALLOWED = (*REQUIRED, "module", "weights", "points", *PATH_KEYS)
+
+
+def derived_paths(exercise_id: str, module: str) -> dict[str, str]:
+    return {"readme": f"exercises/{exercise_id}/README.md",
+            "stub": f"exercises/{exercise_id}/{module}.py",
+            "reference": f"solutions/{exercise_id}/{module}.py",
+            "tests": f"tests/test_{exercise_id}.py",
+            "notebook": f"notebooks/{exercise_id}.ipynb"}
+
+
+def default_module(exercise_id: str) -> str:
+    """``ex01_images`` -> ``images``."""
+    head, _, rest = exercise_id.partition("_")
+    return rest if head[:2] == "ex" and head[2:].isdigit() and rest else exercise_id
+
+
+def _string_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def _exercise(path: Path, number: int, entry: dict) -> Exercise:
+    name = f"{path.name}: [[exercise]] #{number}"
+    if isinstance(entry.get("id"), str):
+        name += f" ({entry['id']})"
+    unknown = [key for key in entry if key not in ALLOWED]
+    if unknown:
+        raise ManifestError(f"{name}: unknown key {unknown[0]!r} (allowed: {', '.join(ALLOWED)})")
+    missing = [key for key in REQUIRED if key not in entry]
+    if missing:
+        raise ManifestError(f"{name} lacks {', '.join(missing)}")
+
+    def wrong(key, expected):
+        value = entry[key]
+        raise ManifestError(f"{name}: {key!r} must be {expected}; got {type(value).__name__} {value!r:.60}")
+
+    for key in ("id", "title", "module", *PATH_KEYS):
+        if key in entry and not (isinstance(entry[key], str) and entry[key].strip()):
+            wrong(key, "a non-empty string")
+    for key in ("functions", "weights"):
+        if key in entry and not _string_list(entry[key]):
+            wrong(key, "a list of non-empty strings")
+    if not entry["functions"]:
+        wrong("functions", "a non-empty list of the names a student writes")
+    if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], int)
+                              or entry["points"] < 0):
+        wrong("points", "a whole number >= 0")
+    hints = entry["hints"]
+    if not isinstance(hints, dict):
+        wrong("hints", "a table: function = [hint, ...]")
+    for function, texts in hints.items():
+        if function not in entry["functions"]:
+            raise ManifestError(f"{name}: hints.{function}: {function!r} is not one of its functions "
+                                f"({', '.join(entry['functions'])})")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not _string_list(texts):
+            raise ManifestError(f"{name}: hints.{function} must be a list of non-empty strings")
+        hints[function] = texts
+    module = entry.get("module") or default_module(entry["id"])
+    paths = {**derived_paths(entry["id"], module), **{k: entry[k] for k in PATH_KEYS if k in entry}}
+    return Exercise(
+        id=entry["id"], title=entry["title"], functions=tuple(entry["functions"]),
+        hints={f: tuple(hints[f]) for f in entry["functions"] if f in hints},
+        source_module=module, weights=tuple(entry.get("weights", ())),
+        points=entry.get("points", DEFAULT_POINTS), **paths)
 
 
 def load(path: Path | None = None) -> Course:
@@ -101,20 +191,13 @@ def load(path: Path | None = None) -> Course:
         raise ManifestError(f"course manifest not found: {path}") from None
     except tomllib.TOMLDecodeError as err:
         raise ManifestError(f"{path} is not valid TOML: {err}") from None
+    unknown = [key for key in data if key not in ("course", "exercise")]
+    if unknown:
+        raise ManifestError(f"{path}: unknown table {unknown[0]!r} (allowed: course, exercise)")
     entries = data.get("exercise", [])
     if not entries:
         raise ManifestError(f"{path} lists no [[exercise]]")
-    exercises = []
-    for number, entry in enumerate(entries, 1):
-        missing = [key for key in _REQUIRED if key not in entry]
-        if missing:
-            raise ManifestError(f"{path}: exercise #{number} lacks {', '.join(missing)}")
-        exercises.append(Exercise(
-            id=entry["id"], title=entry["title"], readme=entry["readme"], stub=entry["stub"],
-            reference=entry["reference"], tests=entry["tests"], notebook=entry.get("notebook"),
-            functions=tuple(entry["functions"]), hints=tuple(entry["hints"]),
-            weights=tuple(entry.get("weights", ())),
-        ))
+    exercises = [_exercise(path, number, entry) for number, entry in enumerate(entries, 1)]
     ids = [e.id for e in exercises]
     if len(set(ids)) != len(ids):
         raise ManifestError(f"{path}: an exercise id is listed twice: {ids}")

@@ -10,15 +10,9 @@ import hashlib
 import re
 from pathlib import Path
 
+from facekit.errors import CorruptWeightsError, WeightsNotFoundError  # noqa: F401 - raised here
+
 FETCH_HINT = "python -m facekit download"
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """The weights are not in the local cache and cannot be downloaded now."""
-
-
-class CorruptWeightsError(OSError):
-    """A cached weights file does not match the hash the hub published for it."""
 
 
 def cache_dir() -> Path:

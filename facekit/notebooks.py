@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-from facekit import course, settings
+from facekit import course, hub_switch, settings, trees
 
 KERNEL = "python3"
 CELL_TIMEOUT = 300  # seconds per cell; the slowest course cell takes a few seconds on 2 CPU cores
@@ -92,17 +92,16 @@ def setup(exercise_id: str) -> ModuleType:
         # huggingface_hub imports tqdm.auto, which warns in a kernel without ipywidgets;
         # progress bars then print as text, which is fine.
         warnings.filterwarnings("ignore", message="IProgress not found")
-        weights = settings.activate_weights()
+        weights = hub_switch.activate_weights()
     # Drop the exercise's modules so a re-run of the setup cell picks up edited code.
     package = exercise.module(target)
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         del sys.modules[name]
-    module = settings.load_exercise(exercise_id, target)
+    module = trees.load_exercise(exercise_id, target)
 
-    who = "your code" if target == "exercises" else "the reference solution"
     print(f"{exercise.id}: {exercise.title}")
-    print(f"code:    {exercise.source(target)} ({who}; {settings.TARGET_ENV}={target})")
-    print(f"weights: {weights.describe()} ({settings.WEIGHTS_ENV}={weights.mode})")
+    for label, text in settings.header(target, weights, code=exercise.source(target), with_env=True):
+        print(f"{label + ':':<9}{text}")
     if weights.mode == "standin":
         print("         The numbers below only show that the code runs and has the right shapes;\n"
               "         they mean nothing about faces. Real pretrained weights: KIT_WEIGHTS=hub.")
@@ -165,7 +164,7 @@ def kernel_env(target: str = "solutions", weights: str = "standin",
     """The environment a notebook kernel gets: this process's, plus the tree and weights chosen.
 
     For stand-in weights that is KIT_STANDIN_CACHE, HF_HUB_CACHE and HF_HUB_OFFLINE=1, set by
-    ``settings.activate_weights`` (which also builds the stand-in cache once, so kernels share
+    ``hub_switch.activate_weights`` (which also builds the stand-in cache once, so kernels share
     it). This process's own environment and huggingface_hub settings are left as they were.
     The kit's ``root`` (default: this checkout) goes first on PYTHONPATH, so ``facekit`` and
     the trees import from it whether or not a kit is installed.
@@ -176,7 +175,7 @@ def kernel_env(target: str = "solutions", weights: str = "standin",
     saved_env = dict(os.environ)
     saved_hub = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
     try:
-        settings.activate_weights(weights, Path(standin_cache) if standin_cache else None)
+        hub_switch.activate_weights(weights, Path(standin_cache) if standin_cache else None)
         env = dict(os.environ)
     finally:
         os.environ.clear()

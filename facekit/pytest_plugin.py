@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from facekit import course, settings
+from facekit import course, hub_switch, settings, trees
 
 TODO = "not implemented"
 _KIT_DIR = course.repo_root() / "tests" / "kit"
@@ -26,7 +26,7 @@ _KIT_DIR = course.repo_root() / "tests" / "kit"
 
 def pytest_addoption(parser):
     group = parser.getgroup("facekit", "face-embeddings course kit")
-    group.addoption("--target", choices=course.TARGETS, default=None,
+    group.addoption("--target", choices=settings.TARGETS, default=None,
                     help=f"tree to test: exercises (your code, default) or solutions; "
                          f"env {settings.TARGET_ENV}")
     group.addoption("--weights", choices=settings.WEIGHTS, default=None,
@@ -38,6 +38,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kit: a check of the kit as shipped (run with --kit)")
+    config.addinivalue_line("markers", "function(name): the manifest function this test covers "
+                                       "(a class name stands for its methods); facekit check "
+                                       "groups results by it")
     target = settings.resolve_target(config.getoption("--target"))
     weights = settings.resolve_weights(config.getoption("--weights"))
     standin_dir, owned = None, False
@@ -49,7 +52,7 @@ def pytest_configure(config):
         owned = not shared
     config.facekit = {
         "target": target,
-        "weights": settings.activate_weights(weights, standin_dir),
+        "weights": hub_switch.activate_weights(weights, standin_dir),
         "standin_dir": standin_dir,
         "owns_standin_dir": owned,
     }
@@ -63,8 +66,30 @@ def pytest_unconfigure(config):
 
 def pytest_report_header(config):
     info = config.facekit
-    who = "your code" if info["target"] == "exercises" else "reference solutions"
-    return [f"facekit: target {info['target']} ({who}); weights: {info['weights'].describe()}"]
+    return ["facekit: " + "; ".join(f"{label}: {text}" for label, text in
+                                    settings.header(info["target"], info["weights"]))]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """A ``@pytest.mark.function`` must name a function of its exercise: a typo is an error."""
+    root = course.repo_root()
+    try:
+        by_tests = {e.tests: e for e in course.load(root / "exercises" / "course.toml").exercises}
+    except course.ManifestError:
+        return  # facekit reports the manifest itself
+    for item in items:
+        marker = item.get_closest_marker("function")
+        try:
+            relpath = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        exercise = by_tests.get(relpath)
+        if marker is None or exercise is None:
+            continue
+        name = marker.args[0] if marker.args else None
+        if name not in exercise.functions:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
+                                    f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -92,7 +117,7 @@ def weights_in_use(pytestconfig) -> settings.WeightsInUse:
 @pytest.fixture(scope="session")
 def load_exercise(kit_target):
     """``load_exercise("ex02_embeddings")``: that exercise's module from the tree under test."""
-    return lambda exercise_id: settings.load_exercise(exercise_id, kit_target)
+    return lambda exercise_id: trees.load_exercise(exercise_id, kit_target)
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +197,32 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"{function}() is not implemented yet ({path})"
 
 
+# -- the time of each phase of a kit check (--kit) -------------------------------------------
+
+_phase_seconds: dict[str, float] = {}
+
+
+def _phase(nodeid: str) -> str:
+    """``tests/test_ex01_images.py::...`` -> "exercise tests"; a kit module or kit sub-folder by name."""
+    path = nodeid.split("::")[0]
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[:2] == ["tests", "kit"]:
+        return "/".join(parts[1:3]) if len(parts) > 3 else f"kit/{parts[2]}"
+    return "exercise tests"
+
+
+def pytest_runtest_logreport(report):
+    _phase_seconds[_phase(report.nodeid)] = _phase_seconds.get(_phase(report.nodeid), 0.0) + report.duration
+
+
+def _print_phases(terminalreporter) -> None:
+    tr = terminalreporter
+    tr.section("kit-check phases (setup, call and teardown time)", sep="-", bold=True)
+    for phase, seconds in _phase_seconds.items():
+        tr.write_line(f"{seconds:7.1f} s  {phase}")
+    tr.write_line(f"{sum(_phase_seconds.values()):7.1f} s  in all")
+
+
 def pytest_report_teststatus(report, config):
     if getattr(report, "facekit_todo", None):
         return TODO, "T", "NOT IMPLEMENTED"
@@ -179,6 +230,8 @@ def pytest_report_teststatus(report, config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--kit") and _phase_seconds:
+        _print_phases(terminalreporter)
     todo = terminalreporter.stats.get(TODO, [])
     if not todo:
         return

@@ -1,7 +1,8 @@
 """A pytest plugin that writes each test's outcome to a JSON file (``-p facekit.recorder``).
 
-``facekit verify`` runs the harness in a subprocess with it, to tell "failed because the stub
-raised NotImplementedError" apart from every other way a test can fail.
+``facekit`` runs the harness in a subprocess with it, to tell "failed because the stub raised
+NotImplementedError" apart from every other way a test can fail, and to know which function
+each test covers (its ``@pytest.mark.function(...)``). facekit.run_record reads the file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _results: dict = {"tests": {}, "collect_errors": []}
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    marker = item.get_closest_marker("function")
+    report.facekit_function = marker.args[0] if marker and marker.args else None
     if call.excinfo is not None and report.failed:
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:300]
@@ -26,7 +29,8 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_runtest_logreport(report):
     entry = _results["tests"].setdefault(report.nodeid, {"outcome": "passed", "error": None,
-                                                         "todo": None})
+                                                         "todo": None, "function": None})
+    entry["function"] = entry["function"] or getattr(report, "facekit_function", None)
     if report.failed and entry["outcome"] == "passed":
         entry["outcome"] = "failed"
         entry["error"] = getattr(report, "facekit_error", None) or str(report.longrepr)[-300:]

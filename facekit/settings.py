@@ -1,21 +1,19 @@
-"""Which tree runs (exercises or solutions) and which weights it runs on.
+"""Which tree runs (exercises or solutions) and which weights it runs on, and how that is said.
 
 The pytest harness, the notebooks and the ``facekit`` command all go through here, so
-``--target``/``KIT_TARGET`` and ``--weights``/``KIT_WEIGHTS`` mean the same everywhere.
+``--target``/``KIT_TARGET`` and ``--weights``/``KIT_WEIGHTS`` mean the same everywhere, and
+every one of them describes the choice with the same ``code: ... / weights: ...`` lines
+(``header``). Nothing here imports torch or touches huggingface_hub's settings: switching
+the hub to the stand-in weights is facekit.hub_switch, importing an exercise facekit.trees.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-from facekit import course
-
+TARGETS = ("exercises", "solutions")
 TARGET_ENV = "KIT_TARGET"
 WEIGHTS_ENV = "KIT_WEIGHTS"
 STANDIN_CACHE_ENV = "KIT_STANDIN_CACHE"
@@ -26,8 +24,8 @@ DEFAULT_WEIGHTS = "standin"
 
 def resolve_target(explicit: str | None = None) -> str:
     target = explicit or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
-    if target not in course.TARGETS:
-        raise ValueError(f"target must be one of {', '.join(course.TARGETS)} "
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)} "
                          f"(--target or {TARGET_ENV}); got {target!r}")
     return target
 
@@ -38,41 +36,6 @@ def resolve_weights(explicit: str | None = None) -> str:
         raise ValueError(f"weights must be one of {', '.join(WEIGHTS)} "
                          f"(--weights or {WEIGHTS_ENV}); got {weights!r}")
     return weights
-
-
-def load_exercise(exercise_id: str, target: str | None = None) -> ModuleType:
-    """Import an exercise from the selected tree: ``load_exercise("ex02_embeddings")``."""
-    root = str(course.repo_root())
-    if root not in sys.path:  # the trees are importable from a checkout even without install
-        sys.path.insert(0, root)
-    return importlib.import_module(course.load().get(exercise_id).module(resolve_target(target)))
-
-
-def default_standin_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facekit" / "standin-hub"
-
-
-def standin_cache_dir(explicit: Path | None = None) -> Path:
-    """Where the stand-in hub cache lives: the one given, KIT_STANDIN_CACHE, or the default."""
-    return Path(explicit or os.environ.get(STANDIN_CACHE_ENV) or default_standin_cache())
-
-
-def standin_ready(cache: Path) -> bool:
-    """True when ``cache`` holds an intact stand-in checkpoint; a damaged one is removed."""
-    from huggingface_hub import try_to_load_from_cache
-
-    from facekit import hub, standin
-
-    found = try_to_load_from_cache(standin.MODEL_ID, standin.FILENAME, cache_dir=str(cache))
-    if not isinstance(found, str):
-        return False
-    try:
-        hub.verify_cached_file(Path(found), standin.MODEL_ID)
-        return True
-    except hub.CorruptWeightsError:
-        shutil.rmtree(standin.repo_folder(cache), ignore_errors=True)
-        return False
 
 
 def child_env(root: Path, target: str, weights: str, base: dict | None = None) -> dict:
@@ -86,6 +49,16 @@ def child_env(root: Path, target: str, weights: str, base: dict | None = None) -
     env[WEIGHTS_ENV] = resolve_weights(weights)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     return env
+
+
+def default_standin_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "facekit" / "standin-hub"
+
+
+def standin_cache_dir(explicit: Path | None = None) -> Path:
+    """Where the stand-in hub cache lives: the one given, KIT_STANDIN_CACHE, or the default."""
+    return Path(explicit or os.environ.get(STANDIN_CACHE_ENV) or default_standin_cache())
 
 
 @dataclass(frozen=True)
@@ -103,55 +76,33 @@ class WeightsInUse:
         return f"real pretrained weights from the Hugging Face Hub ({network}, cache {self.cache})"
 
 
-_HUB_VARS = ("HF_HUB_CACHE", "HF_HUB_OFFLINE")
-_real_hub: dict | None = None  # the hub settings from before the stand-in cache took over
+def weights_in_use(mode: str) -> WeightsInUse:
+    """What ``mode`` means now, without switching anything (stand-in: no hub import)."""
+    if resolve_weights(mode) == "standin":
+        return WeightsInUse("standin", standin_cache_dir(), True)
+    from facekit import hub
+
+    return WeightsInUse("hub", hub.cache_dir(), hub.is_offline())
 
 
-def _point_hub_at(cache: Path, offline: bool) -> None:
-    # huggingface_hub reads these variables once, at import; its constants module is read
-    # again at every call, so patch both (the env also reaches notebook kernels and subprocesses).
-    global _real_hub
-    from huggingface_hub import constants
+def header(target: str, weights: WeightsInUse, code: str | None = None,
+           with_env: bool = False) -> list[tuple[str, str]]:
+    """The run's description, the same everywhere: ``[("code", ...), ("weights", ...)]``.
 
-    if _real_hub is None:
-        _real_hub = {"env": {k: os.environ.get(k) for k in _HUB_VARS},
-                     "constants": (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE)}
-    os.environ["HF_HUB_CACHE"] = str(cache)
-    if offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_CACHE = str(cache)
-    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+    ``code`` names the file or folder (default: ``target/``); ``with_env`` adds the variable
+    that chose each (notebooks, where there is no command line).
+    """
+    who = "your code" if target == "exercises" else "the reference solutions"
+    code_text = f"{code or target + '/'} ({who}" + (f"; {TARGET_ENV}={target})" if with_env else ")")
+    weights_text = weights.describe() + (f" ({WEIGHTS_ENV}={weights.mode})" if with_env else "")
+    return [("code", code_text), ("weights", weights_text)]
 
 
-def _restore_real_hub() -> None:
-    """Undo _point_hub_at: after stand-in weights, "hub" means the real cache again."""
-    global _real_hub
-    if _real_hub is None:
-        return
-    from huggingface_hub import constants
+def __getattr__(name: str):
+    # tests/test_ex04_storage.py's child process calls settings.load_exercise; it lives in
+    # facekit.trees now (imported lazily here: trees imports this module).
+    if name == "load_exercise":
+        from facekit.trees import load_exercise
 
-    for key, value in _real_hub["env"].items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = _real_hub["constants"]
-    _real_hub = None
-
-
-def activate_weights(mode: str | None = None, standin_cache: Path | None = None) -> WeightsInUse:
-    """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one."""
-    mode = resolve_weights(mode)
-    if mode == "hub":
-        from huggingface_hub import constants
-
-        _restore_real_hub()
-        return WeightsInUse("hub", Path(constants.HF_HUB_CACHE), bool(constants.HF_HUB_OFFLINE))
-    from facekit import standin
-
-    cache = standin_cache_dir(standin_cache)
-    os.environ[STANDIN_CACHE_ENV] = str(cache)
-    _point_hub_at(cache, offline=True)
-    if not standin_ready(cache):  # missing, or damaged (and removed): build it afresh
-        standin.build_cache(cache)
-    return WeightsInUse("standin", cache, True)
+        return load_exercise
+    raise AttributeError(f"module 'facekit.settings' has no attribute {name!r}")

@@ -53,6 +53,7 @@ class Term:
         self.colour = supports_colour(self.out) if colour is None else colour
         self.unicode = supports_unicode(self.out)
         self.is_tty = _isatty(self.out) and os.environ.get("TERM") != "dumb"
+        self.err_is_tty = _isatty(self.err) and os.environ.get("TERM") != "dumb"
         columns = shutil.get_terminal_size((MAX_WIDTH, 24)).columns
         self.width = max(40, min(columns, MAX_WIDTH))
         self._status_shown = False

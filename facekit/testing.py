@@ -1,4 +1,7 @@
-"""Small helpers for the kit's tests."""
+"""Helpers for the exercise tests: a store test double (MemoryStore) and raises_besides_todo.
+
+Helpers for tests of the ``facekit`` command are in facekit.cli.testing.
+"""
 
 from __future__ import annotations
 
@@ -72,34 +75,3 @@ class MemoryStore:
     def __len__(self):
         self.calls["len"] += 1
         return len(self._records)
-
-
-# -- the facekit command, in-process ----------------------------------------------------------
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""
-    from facekit import cli
-
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def flat(text: str) -> str:
-    """Text with its line wrapping undone."""
-    return " ".join(text.split())
-
-
-def assert_one_line_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
-
-
-def assert_plain_80_columns(out: str) -> None:
-    """Piped output: no colour codes, nothing wider than an 80-column terminal."""
-    assert "\x1b[" not in out, "escape codes in piped output"
-    too_long = [line for line in out.splitlines() if len(line) > 80]
-    assert not too_long, f"lines over 80 columns: {too_long}"

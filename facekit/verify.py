@@ -20,8 +20,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from facekit import course, settings
+from facekit.run_record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,41 @@ class Finding:
     detail: str = ""
 
 
-CHECKS = ("files", "reference", "stub", "mirror", "notebook")
+@dataclass(frozen=True)
+class VerifyContext:
+    """What a check gets: the kit's root, the exercises to check, the weights to use."""
+
+    root: Path
+    exercises: tuple[course.Exercise, ...]
+    weights: str = "standin"
+
+    def with_tests(self) -> list[course.Exercise]:
+        return [e for e in self.exercises if (self.root / e.tests).is_file()]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    text: str  # what passing means, for `facekit verify --help` and its progress line
+    run: Callable[[VerifyContext], list[Finding]]
+
+
+CHECKS: dict[str, Check] = {}  # in the order they run and are shown
+
+
+def check(name: str, text: str):
+    """Register a verify check: ``@check("name", "what passing means")`` on a function that
+    takes a VerifyContext and returns one Finding per exercise."""
+
+    def register(run: Callable[[VerifyContext], list[Finding]]):
+        CHECKS[name] = Check(name, text, run)
+        return run
+
+    return register
 
 
 def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
-              timeout: float = 900) -> dict:
+              timeout: float = 900) -> RunRecord:
     """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
     from facekit import recorder
 
@@ -51,65 +83,55 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
                               timeout=timeout)
         if not record.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            return {"tests": {}, "collect_errors": [" / ".join(tail) or "pytest did not run"],
-                    "exitstatus": proc.returncode}
-        return json.loads(record.read_text())
+            return RunRecord({}, (" / ".join(tail) or "pytest did not run",), proc.returncode)
+        return RunRecord.read(record)
 
 
-def tests_of(run: dict, exercise: course.Exercise) -> dict:
-    prefix = exercise.tests + "::"
-    return {nodeid: r for nodeid, r in run["tests"].items() if nodeid.startswith(prefix)}
-
-
-def collect_errors_of(run: dict, exercise: course.Exercise) -> list[str]:
-    return [e for e in run["collect_errors"] if e.startswith(exercise.tests) or "::" not in e]
-
-
-def _no_tests_finding(run: dict, exercise: course.Exercise, check: str) -> Finding | None:
+def _no_tests_finding(run: RunRecord, exercise: course.Exercise, check: str) -> Finding | None:
     """A finding when the exercise's tests did not collect or none ran; None when they ran."""
-    errors = collect_errors_of(run, exercise)
+    errors = run.collect_errors_of(exercise.tests)
     if errors:
         tree = "the stub" if check == "stub" else "the reference"
         return Finding(exercise.id, check, False, f"tests do not collect against {tree}: {errors[0]}")
-    if not tests_of(run, exercise):
+    if not run.tests_of(exercise.tests):
         return Finding(exercise.id, check, False, f"no tests ran from {exercise.tests}")
     return None
 
 
-def reference_findings(run: dict, exercise: course.Exercise) -> Finding:
+def reference_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
     problem = _no_tests_finding(run, exercise, "reference")
     if problem:
         return problem
-    tests = tests_of(run, exercise)
-    failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
+    tests = run.tests_of(exercise.tests)
+    failed = {n: r for n, r in tests.items() if r.failed}
     if failed:
         nodeid, result = next(iter(failed.items()))
         return Finding(exercise.id, "reference", False,
                        f"{len(failed)}/{len(tests)} tests fail, e.g. {nodeid.split('::')[-1]}: "
-                       f"{result['error']}")
-    skipped = sum(r["outcome"] == "skipped" for r in tests.values())
+                       f"{result.error}")
+    skipped = sum(r.outcome == "skipped" for r in tests.values())
     return Finding(exercise.id, "reference", True,
                    f"{len(tests) - skipped} passed" + (f", {skipped} skipped" if skipped else ""))
 
 
-def stub_findings(run: dict, exercise: course.Exercise) -> Finding:
+def stub_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
     problem = _no_tests_finding(run, exercise, "stub")
     if problem:
         return problem
-    tests = tests_of(run, exercise)
+    tests = run.tests_of(exercise.tests)
     stub = Path(exercise.stub).as_posix()
     wrong = []
     for nodeid, result in tests.items():
         name = nodeid.split("::")[-1]
-        if result["outcome"] != "failed":
-            wrong.append(f"{name} {result['outcome']} on the untouched stub")
-        elif not result["todo"]:
-            wrong.append(f"{name} failed with {result['error']}, not the stub's NotImplementedError")
-        elif Path(result["todo"][1]).as_posix() != stub:
-            wrong.append(f"{name} stopped at a NotImplementedError in {result['todo'][1]}, not {stub}")
+        if not result.failed:
+            wrong.append(f"{name} {result.outcome.value} on the untouched stub")
+        elif not result.todo:
+            wrong.append(f"{name} failed with {result.error}, not the stub's NotImplementedError")
+        elif Path(result.todo[1]).as_posix() != stub:
+            wrong.append(f"{name} stopped at a NotImplementedError in {result.todo[1]}, not {stub}")
     if wrong:
         return Finding(exercise.id, "stub", False, f"{len(wrong)}/{len(tests)} tests: {wrong[0]}")
-    functions = sorted({r["todo"][0] for r in tests.values()})
+    functions = sorted({r.todo[0] for r in tests.values()})
     reached = {exercise.function_for(f) for f in functions}
     missing = [f for f in exercise.functions if f not in reached]
     detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
@@ -221,26 +243,61 @@ def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "sta
     return Finding(exercise.id, "notebook", True, "valid, executes against the reference")
 
 
+# -- the checks, in the order they run: one line each to add another ---------------------------
+
+
+@check("files", "README, stub, reference, tests, notebook and CHEATSHEET exist")
+def _files(ctx: VerifyContext) -> list[Finding]:
+    return [file_findings(ctx.root, e) for e in ctx.exercises]
+
+
+@check("todo", "nothing is left of facekit new's placeholders")
+def _todo(ctx: VerifyContext) -> list[Finding]:
+    from facekit import scaffold
+
+    found = []
+    for e in ctx.exercises:
+        left = scaffold.placeholders(ctx.root, e)
+        found.append(Finding(e.id, "todo", not left, f"left to write ({scaffold.PLACEHOLDER}): "
+                             + ", ".join(left) if left else "no placeholders"))
+    return found
+
+
+@check("reference", "the reference solutions pass their tests")
+def _reference(ctx: VerifyContext) -> list[Finding]:
+    present = ctx.with_tests()
+    run = run_tests(ctx.root, "solutions", [e.tests for e in present], ctx.weights) if present else None
+    return [reference_findings(run, e) for e in present]
+
+
+@check("stub", "every stub fails its tests only with NotImplementedError")
+def _stub(ctx: VerifyContext) -> list[Finding]:
+    present = ctx.with_tests()
+    run = run_tests(ctx.root, "exercises", [e.tests for e in present], ctx.weights) if present else None
+    return [stub_findings(run, e) for e in present]
+
+
+@check("mirror", "stub and reference have the same names, signatures, docstrings")
+def _mirror(ctx: VerifyContext) -> list[Finding]:
+    apis = public_apis(ctx.root, [e.module(t) for e in ctx.exercises for t in course.TARGETS])
+    return [mirror_findings(apis, e) for e in ctx.exercises]
+
+
+@check("notebook", "the notebook is valid and runs against the reference")
+def _notebook(ctx: VerifyContext) -> list[Finding]:
+    return [notebook_findings(ctx.root, e, ctx.weights) for e in ctx.exercises]
+
+
 def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
-           weights: str = "standin", checks: tuple[str, ...] = CHECKS) -> list[Finding]:
-    """Every check in ``checks`` for every exercise (or those named), as a flat list of findings."""
+           weights: str = "standin", checks: tuple[str, ...] | None = None) -> list[Finding]:
+    """Every check in ``checks`` (default: all) for every exercise (or those named), as findings."""
     root = Path(root or course.repo_root())
     manifest = course.load(root / "exercises" / "course.toml")
-    exercises = [manifest.get(i) for i in exercise_ids] if exercise_ids else list(manifest.exercises)
-    findings = [file_findings(root, e) for e in exercises] if "files" in checks else []
-    present = [e for e in exercises if (root / e.tests).is_file()]
-    test_files = [e.tests for e in present]
-    if "reference" in checks and test_files:
-        run = run_tests(root, "solutions", test_files, weights)
-        findings += [reference_findings(run, e) for e in present]
-    if "stub" in checks and test_files:
-        run = run_tests(root, "exercises", test_files, weights)
-        findings += [stub_findings(run, e) for e in present]
-    if "mirror" in checks:
-        modules = [e.module(t) for e in exercises for t in course.TARGETS]
-        apis = public_apis(root, modules)
-        findings += [mirror_findings(apis, e) for e in exercises]
-    if "notebook" in checks:
-        findings += [notebook_findings(root, e, weights) for e in exercises]
+    exercises = tuple(manifest.get(i) for i in exercise_ids) if exercise_ids else manifest.exercises
+    ctx = VerifyContext(root, exercises, weights)
+    names = list(CHECKS)
+    findings = []
+    for name in (checks or names):
+        findings += CHECKS[name].run(ctx)
     order = {e.id: i for i, e in enumerate(exercises)}
-    return sorted(findings, key=lambda f: (order[f.exercise], CHECKS.index(f.check)))
+    return sorted(findings, key=lambda f: (order[f.exercise], names.index(f.check)))

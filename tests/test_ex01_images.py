@@ -63,6 +63,7 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+@pytest.mark.function("load_image")
 def test_sample_face_loads_as_rgb(ex, sample_face):
     image = ex.load_image(data.SAMPLE_FACE)
     assert isinstance(image, Image.Image)
@@ -71,6 +72,7 @@ def test_sample_face_loads_as_rgb(ex, sample_face):
     np.testing.assert_array_equal(_pixels(image), _pixels(sample_face))
 
 
+@pytest.mark.function("load_image")
 def test_str_and_path_give_the_same_pixels(ex, tmp_path):
     path = _save(_noise(40, 30), tmp_path / "rgb.png")
     from_str = ex.load_image(str(path))
@@ -79,6 +81,7 @@ def test_str_and_path_give_the_same_pixels(ex, tmp_path):
     np.testing.assert_array_equal(_pixels(from_path), _pixels(from_str))
 
 
+@pytest.mark.function("load_image")
 def test_image_is_loaded_and_file_closed(ex, tmp_path):
     path = _save(_noise(40, 30), tmp_path / "rgb.png")
     image = ex.load_image(path)
@@ -94,6 +97,7 @@ def test_image_is_loaded_and_file_closed(ex, tmp_path):
     np.testing.assert_array_equal(_pixels(image), _pixels(_noise(40, 30)))
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("orientation, turn", [
     (2, lambda a: np.fliplr(a)),         # mirrored
     (3, lambda a: np.rot90(a, 2)),       # upside down
@@ -112,6 +116,7 @@ def test_exif_orientation_is_applied(ex, tmp_path, orientation, turn):
     np.testing.assert_array_equal(_pixels(image), expected)
 
 
+@pytest.mark.function("load_image")
 def test_no_orientation_tag_leaves_pixels_as_stored(ex, tmp_path):
     path = _save(_noise(48, 32), tmp_path / "upright.jpg", quality=95)
     image = ex.load_image(path)
@@ -119,6 +124,7 @@ def test_no_orientation_tag_leaves_pixels_as_stored(ex, tmp_path):
         np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
 
 
+@pytest.mark.function("load_image")
 def test_grayscale_is_repeated_on_three_channels(ex, tmp_path):
     gray = np.arange(16 * 12, dtype=np.uint8).reshape(12, 16)
     path = _save(Image.fromarray(gray), tmp_path / "gray.png")
@@ -127,6 +133,7 @@ def test_grayscale_is_repeated_on_three_channels(ex, tmp_path):
     np.testing.assert_array_equal(_pixels(image), np.stack([gray] * 3, axis=-1))
 
 
+@pytest.mark.function("load_image")
 def test_black_and_white_comes_out_0_or_255(ex, tmp_path):
     bits = (np.indices((10, 14)).sum(axis=0) % 2).astype(bool)
     path = _save(Image.fromarray(bits), tmp_path / "bilevel.png")
@@ -135,6 +142,7 @@ def test_black_and_white_comes_out_0_or_255(ex, tmp_path):
     np.testing.assert_array_equal(_pixels(image), np.stack([bits * 255] * 3, axis=-1).astype(np.uint8))
 
 
+@pytest.mark.function("load_image")
 def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
     path = _save(_noise(40, 30).quantize(16), tmp_path / "palette.png")
     image = ex.load_image(path)
@@ -144,6 +152,7 @@ def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
         np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("suffix, make", [
     ("png", lambda v: Image.fromarray(v.astype(np.uint16))),                    # I;16
     ("tiff", lambda v: Image.fromarray(v.astype(">u2"))),                        # I;16B
@@ -178,6 +187,7 @@ def _assert_on_white(pixels: np.ndarray, colour):
             f"alpha {alpha}: expected {colour} composited on white = {np.round(expected)}, got {got}")
 
 
+@pytest.mark.function("load_image")
 def test_rgba_is_composited_on_white(ex, tmp_path):
     colour = (200, 30, 60)
     rgba = np.array([[[*colour, a] for a in ALPHAS]], dtype=np.uint8)
@@ -190,6 +200,7 @@ def test_rgba_is_composited_on_white(ex, tmp_path):
     _assert_on_white(pixels, colour)
 
 
+@pytest.mark.function("load_image")
 def test_gray_with_alpha_is_composited_on_white(ex, tmp_path):
     la = np.array([[[40, a] for a in ALPHAS]], dtype=np.uint8)
     path = _save(Image.fromarray(la, "LA"), tmp_path / "la.png")
@@ -198,6 +209,7 @@ def test_gray_with_alpha_is_composited_on_white(ex, tmp_path):
     _assert_on_white(_pixels(image), (40, 40, 40))
 
 
+@pytest.mark.function("load_image")
 def test_palette_with_transparent_colour_is_composited_on_white(ex, tmp_path):
     indices = np.array([[0, 1, 2, 0]], dtype=np.uint8)
     palette = Image.fromarray(indices, "L").convert("P")
@@ -216,6 +228,7 @@ def _names_the_file(error: BaseException, path: Path) -> None:
     assert path.name in str(error), f"the message must name the file ({path}): {error}"
 
 
+@pytest.mark.function("load_image")
 def test_missing_file_is_file_not_found(ex, tmp_path):
     path = tmp_path / "no-such-face.jpg"
     with pytest.raises(FileNotFoundError) as info:
@@ -223,6 +236,7 @@ def test_missing_file_is_file_not_found(ex, tmp_path):
     _names_the_file(info.value, path)
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("content", [b"this is a text file, not a JPEG\n", b""], ids=["text", "empty"])
 def test_not_an_image_is_a_value_error(ex, tmp_path, content):
     path = tmp_path / "face.jpg"
@@ -232,6 +246,7 @@ def test_not_an_image_is_a_value_error(ex, tmp_path, content):
     _names_the_file(info.value, path)
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("suffix", ["jpg", "png"])
 def test_truncated_file_is_a_value_error_raised_by_load_image(ex, tmp_path, suffix):
     path = _save(_noise(64, 64), tmp_path / f"whole.{suffix}")
@@ -252,6 +267,7 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IEND", b""))
 
 
+@pytest.mark.function("load_image")
 def test_decompression_bomb_is_a_value_error(ex, tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes(_png_header(100_000, 100_000))  # 10^10 pixels declared in 68 bytes
@@ -260,6 +276,7 @@ def test_decompression_bomb_is_a_value_error(ex, tmp_path):
     _names_the_file(info.value, path)
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("side", [80, 100], ids=["above-limit-warning", "above-twice-limit-error"])
 def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch, side):
     # Pillow errors above 2 * MAX_IMAGE_PIXELS and only warns between 1x and 2x: both must fail.
@@ -270,6 +287,7 @@ def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch,
     _names_the_file(info.value, path)
 
 
+@pytest.mark.function("load_image")
 @pytest.mark.parametrize("given", [42, b"face.jpg", Image.new("RGB", (4, 4))],
                          ids=["int", "bytes", "pil-image"])
 def test_not_a_path_is_a_type_error(ex, given):
@@ -289,10 +307,12 @@ def _assert_matches(got: torch.Tensor, expected: torch.Tensor) -> None:
     assert difference <= ATOL, f"max abs difference from timm's transform: {difference:.3g} (allowed {ATOL})"
 
 
+@pytest.mark.function("preprocess")
 def test_sample_face_matches_timm(ex, sample_face, timm_transform):
     _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face))
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("width, height", [
     (300, 451),   # portrait; 256 * 451 / 300 = 384.85 -> 384 (round down)
     (640, 333),   # landscape, downscaled
@@ -308,6 +328,7 @@ def test_other_sizes_match_timm(ex, timm_transform, width, height):
     _assert_matches(ex.preprocess(image), timm_transform(image))
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("size, crop_pct, mean, std", [
     (160, 0.875, None, None),
     (288, 0.95, None, None),
@@ -331,6 +352,7 @@ def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
 # -- preprocess: what the numbers mean ----------------------------------------------------------
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("channel", [0, 1, 2], ids=["red", "green", "blue"])
 def test_channel_order_is_rgb(ex, channel):
     colour = [0, 0, 0]
@@ -343,6 +365,7 @@ def test_channel_order_is_rgb(ex, channel):
     assert tensor[channel].min() > 1.5 and torch.cat([tensor[:channel], tensor[channel + 1:]]).max() < -1.5
 
 
+@pytest.mark.function("preprocess")
 def test_white_and_black_are_the_ends_of_the_range(ex):
     white = ex.preprocess(Image.new("RGB", (50, 50), (255, 255, 255)))
     black = ex.preprocess(Image.new("RGB", (50, 50), (0, 0, 0)))
@@ -351,6 +374,7 @@ def test_white_and_black_are_the_ends_of_the_range(ex):
     torch.testing.assert_close(black, bottom.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0)
 
 
+@pytest.mark.function("preprocess")
 def test_values_stay_in_the_normalised_range(ex, sample_face):
     tensor = ex.preprocess(sample_face)
     top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
@@ -359,6 +383,7 @@ def test_values_stay_in_the_normalised_range(ex, sample_face):
     assert tensor.std() > 0.1, "a face is not one flat colour"
 
 
+@pytest.mark.function("preprocess")
 def test_rows_are_rows_and_columns_are_columns(ex):
     # Landscape: left half black, right half white. Rows must all look alike, columns must not.
     pixels = np.zeros((200, 300, 3), dtype=np.uint8)
@@ -369,6 +394,7 @@ def test_rows_are_rows_and_columns_are_columns(ex):
     assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), "left is dark, right is bright"
 
 
+@pytest.mark.function("preprocess")
 def test_input_image_is_not_modified(ex):
     image = _noise(120, 90)
     before = image.tobytes()
@@ -379,6 +405,7 @@ def test_input_image_is_not_modified(ex):
 # -- preprocess: bad input ---------------------------------------------------------------------
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("given", [np.zeros((224, 224, 3), dtype=np.uint8), torch.zeros(3, 224, 224),
                                    "face.jpg"], ids=["ndarray", "tensor", "str"])
 def test_not_a_pil_image_is_a_type_error(ex, given):
@@ -388,6 +415,7 @@ def test_not_a_pil_image_is_a_type_error(ex, given):
     assert "PIL" in message and type(given).__name__ in message, f"say expected vs given: {message!r}"
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
 def test_non_rgb_mode_is_a_value_error(ex, mode):
     with pytest.raises(ValueError) as info:
@@ -396,11 +424,13 @@ def test_non_rgb_mode_is_a_value_error(ex, mode):
     assert "RGB" in message.replace(mode, "") and mode in message, f"say expected vs given: {message!r}"
 
 
+@pytest.mark.function("preprocess")
 def test_image_without_pixels_is_a_value_error(ex):
     with pytest.raises(ValueError):
         ex.preprocess(Image.new("RGB", (0, 0)))
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("size", [0, -3])
 def test_size_below_one_is_a_value_error(ex, sample_face, size):
     with pytest.raises(ValueError) as info:
@@ -408,12 +438,14 @@ def test_size_below_one_is_a_value_error(ex, sample_face, size):
     assert str(size) in str(info.value), "say which size was given"
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("size", [224.0, "224"], ids=["float", "str"])
 def test_size_not_an_int_is_a_type_error(ex, sample_face, size):
     with pytest.raises(TypeError):
         ex.preprocess(sample_face, size=size)
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("name, values", [("mean", (0.5, 0.5)), ("mean", (0.5,) * 4),
                                           ("std", (0.2,)), ("std", (0.2,) * 6)],
                          ids=["mean-2", "mean-4", "std-1", "std-6"])
@@ -426,11 +458,13 @@ def test_mean_or_std_without_three_values_is_a_value_error(ex, sample_face, name
         f"say that 3 values were expected and how many came: {message!r}")
 
 
+@pytest.mark.function("preprocess")
 def test_zero_std_is_a_value_error(ex, sample_face):
     with pytest.raises(ValueError, match="std"):
         ex.preprocess(sample_face, std=(0.229, 0.0, 0.225))
 
 
+@pytest.mark.function("preprocess")
 @pytest.mark.parametrize("crop_pct", [0, -0.5, 1.5])
 def test_crop_pct_outside_0_1_is_a_value_error(ex, sample_face, crop_pct):
     with pytest.raises(ValueError) as info:

@@ -48,22 +48,26 @@ def _shape_text(shape) -> str:
 # -- build_model ----------------------------------------------------------------------------
 
 
+@pytest.mark.function("build_model")
 def test_build_model_returns_module_in_eval_mode_on_cpu(model):
     assert isinstance(model, torch.nn.Module)
     assert not any(m.training for m in model.modules()), "call model.eval() before returning it"
     assert {p.device.type for p in model.parameters()} == {"cpu"}
 
 
+@pytest.mark.function("build_model")
 def test_build_model_has_no_classifier(model):
     names = list(model.state_dict())
     assert not [n for n in names if n.startswith("head.fc.")], "the classifier head.fc must be gone"
     assert "head.norm.weight" in names, "timm's num_classes=0 keeps the head LayerNorm"
 
 
+@pytest.mark.function("build_model")
 def test_build_model_width_is_320(model):
     assert model.num_features == WIDTH
 
 
+@pytest.mark.function("build_model")
 def test_build_model_loads_every_checkpoint_tensor_but_the_classifier(model, checkpoint):
     state = model.state_dict()
     expected = {k: v for k, v in checkpoint.items() if not k.startswith("head.fc.")}
@@ -75,11 +79,13 @@ def test_build_model_loads_every_checkpoint_tensor_but_the_classifier(model, che
 # -- compute_embedding ----------------------------------------------------------------------
 
 
+@pytest.mark.function("compute_embedding")
 def test_single_image_gives_one_row_of_320(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
     assert tuple(embedding.shape) == (1, embedder.num_features) == (1, WIDTH)
 
 
+@pytest.mark.function("compute_embedding")
 @pytest.mark.parametrize("n", [1, 3])
 def test_batch_gives_n_rows_each_equal_to_its_single_embedding(ex, embedder, faces, n):
     batch = faces[:n]
@@ -90,6 +96,7 @@ def test_batch_gives_n_rows_each_equal_to_its_single_embedding(ex, embedder, fac
         torch.testing.assert_close(embeddings[i : i + 1], single, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.function("compute_embedding")
 def test_embedding_is_float32_finite_and_without_grad(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
     assert embedding.dtype == torch.float32
@@ -97,23 +104,27 @@ def test_embedding_is_float32_finite_and_without_grad(ex, embedder, face_tensor)
     assert not embedding.requires_grad and embedding.grad_fn is None, "run the model without autograd"
 
 
+@pytest.mark.function("compute_embedding")
 def test_embedding_is_deterministic(ex, embedder, face_tensor):
     first = ex.compute_embedding(embedder, face_tensor)
     assert torch.equal(first, ex.compute_embedding(embedder, face_tensor))
 
 
+@pytest.mark.function("compute_embedding")
 def test_different_images_give_different_embeddings(ex, embedder, faces):
     embeddings = ex.compute_embedding(embedder, faces)
     assert not torch.allclose(embeddings[0], embeddings[1])
     assert not torch.allclose(embeddings[0], embeddings[2])
 
 
+@pytest.mark.function("build_model")
 def test_build_model_and_compute_embedding_equal_timm_pre_logits(ex, model, reference_model, faces):
     with torch.inference_mode():
         expected = reference_model.forward_head(reference_model.forward_features(faces), pre_logits=True)
     torch.testing.assert_close(ex.compute_embedding(model, faces), expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.function("compute_embedding")
 def test_other_image_sizes_work(ex, embedder, face_tensor):
     image = torch.nn.functional.interpolate(face_tensor[None], size=(160, 256), mode="bilinear")[0]
     assert tuple(ex.compute_embedding(embedder, image).shape) == (1, WIDTH)
@@ -122,12 +133,14 @@ def test_other_image_sizes_work(ex, embedder, face_tensor):
 # -- bad input ------------------------------------------------------------------------------
 
 
+@pytest.mark.function("compute_embedding")
 def test_not_a_tensor_is_a_type_error(ex, embedder, face_tensor):
     with pytest.raises(TypeError, match="Tensor") as info:
         ex.compute_embedding(embedder, face_tensor.tolist())
     assert "list" in str(info.value), "say what was given"
 
 
+@pytest.mark.function("compute_embedding")
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool], ids=str)
 def test_non_float_dtype_is_a_type_error(ex, embedder, face_tensor, dtype):
     with pytest.raises(TypeError) as info:
@@ -135,6 +148,7 @@ def test_non_float_dtype_is_a_type_error(ex, embedder, face_tensor, dtype):
     assert str(dtype) in str(info.value), "say which dtype was given"
 
 
+@pytest.mark.function("compute_embedding")
 @pytest.mark.parametrize("shape", [(224, 224), (1, 1, 3, 224, 224), (1, 224, 224), (2, 4, 64, 64),
                                    (224, 224, 3), (0, 3, 64, 64)],
                          ids=lambda shape: "x".join(map(str, shape)))
@@ -165,6 +179,7 @@ def use_checkpoint(tmp_path, monkeypatch):
     return use
 
 
+@pytest.mark.function("build_model")
 def test_missing_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     state = dict(checkpoint)
     del state["stages.2.blocks.0.conv_dw.weight"]
@@ -174,6 +189,7 @@ def test_missing_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     assert "stages.2.blocks.0.conv_dw.weight" in str(info.value)
 
 
+@pytest.mark.function("build_model")
 def test_unexpected_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     use_checkpoint({**checkpoint, "head.extra.weight": torch.zeros(3)})
     with raises_besides_todo() as info:
@@ -181,6 +197,7 @@ def test_unexpected_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     assert "head.extra.weight" in str(info.value)
 
 
+@pytest.mark.function("build_model")
 def test_misshapen_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     use_checkpoint({**checkpoint, "head.norm.weight": torch.ones(768)})
     with raises_besides_todo() as info:
@@ -188,6 +205,7 @@ def test_misshapen_tensor_is_an_error(ex, use_checkpoint, checkpoint):
     assert "head.norm.weight" in str(info.value)
 
 
+@pytest.mark.function("build_model")
 def test_truncated_checkpoint_is_an_error(ex, use_checkpoint, checkpoint):
     cache = use_checkpoint(checkpoint)
     blob = next(cache.glob("models--*/blobs/*"))

@@ -51,6 +51,7 @@ def numbers_in(message: str) -> set[str]:
 # -- l2_normalize ---------------------------------------------------------------------------
 
 
+@pytest.mark.function("l2_normalize")
 @pytest.mark.parametrize("shape", [(1, 3), (5, WIDTH), (17, 64), (WIDTH,), (1,)],
                          ids=lambda shape: "x".join(map(str, shape)))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
@@ -66,6 +67,7 @@ def test_l2_normalize_equals_torch_and_gives_unit_rows(ex, shape, dtype):
     torch.testing.assert_close(norms, torch.ones_like(norms), **TOL)
 
 
+@pytest.mark.function("l2_normalize")
 def test_l2_normalize_leaves_its_input_alone(ex):
     x = randn(4, WIDTH, seed=2) * 5.0
     before = x.clone()
@@ -74,6 +76,7 @@ def test_l2_normalize_leaves_its_input_alone(ex):
     assert unit.data_ptr() != x.data_ptr()
 
 
+@pytest.mark.function("l2_normalize")
 @pytest.mark.parametrize("scale", [1e-3, 0.5, 7.5, 1e3])
 def test_l2_normalize_ignores_length(ex, scale):
     x = randn(6, 64, seed=3)
@@ -81,6 +84,7 @@ def test_l2_normalize_ignores_length(ex, scale):
     torch.testing.assert_close(ex.l2_normalize(x * -scale), -ex.l2_normalize(x), **TOL)
 
 
+@pytest.mark.function("l2_normalize")
 def test_zero_rows_are_a_value_error_naming_the_rows(ex):
     x = randn(12, 16, seed=4)
     x[4] = 0.0
@@ -91,6 +95,7 @@ def test_zero_rows_are_a_value_error_naming_the_rows(ex):
     assert {"4", "9"} <= found, f"name the zero rows (4 and 9): {info.value}"
 
 
+@pytest.mark.function("l2_normalize")
 def test_one_zero_row_is_named(ex):
     x = randn(3, 8, seed=5)
     x[2] = 0.0
@@ -99,11 +104,13 @@ def test_one_zero_row_is_named(ex):
     assert "2" in numbers_in(str(info.value)), f"name the zero row (2): {info.value}"
 
 
+@pytest.mark.function("l2_normalize")
 def test_zero_vector_is_a_value_error_not_nan(ex):
     with pytest.raises(ValueError):
         ex.l2_normalize(torch.zeros(WIDTH))
 
 
+@pytest.mark.function("l2_normalize")
 def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
     direction = torch.tensor([0.6, 0.8], dtype=torch.float64)  # norm exactly 1
     with pytest.raises(ValueError):
@@ -112,12 +119,14 @@ def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
     torch.testing.assert_close(unit, direction)
 
 
+@pytest.mark.function("l2_normalize")
 def test_l2_normalize_rejects_a_non_tensor(ex):
     with pytest.raises(TypeError, match="Tensor") as info:
         ex.l2_normalize(randn(2, 8, seed=6).tolist())
     assert "list" in str(info.value), "say what was given"
 
 
+@pytest.mark.function("l2_normalize")
 @pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool], ids=str)
 def test_l2_normalize_rejects_a_non_float_dtype(ex, dtype):
     with pytest.raises(TypeError) as info:
@@ -125,6 +134,7 @@ def test_l2_normalize_rejects_a_non_float_dtype(ex, dtype):
     assert str(dtype) in str(info.value), "say which dtype was given"
 
 
+@pytest.mark.function("l2_normalize")
 @pytest.mark.parametrize("shape", [(), (2, 3, 4)], ids=["scalar", "2x3x4"])
 def test_l2_normalize_rejects_a_wrong_rank(ex, shape):
     with pytest.raises(ValueError) as info:
@@ -136,6 +146,7 @@ def test_l2_normalize_rejects_a_wrong_rank(ex, shape):
 # -- cosine_similarity ----------------------------------------------------------------------
 
 
+@pytest.mark.function("cosine_similarity")
 @pytest.mark.parametrize("n, m, d", [(1, 1, 8), (3, 5, WIDTH), (7, 2, 64), (50, 40, WIDTH), (4, 3, 1)],
                          ids=lambda v: str(v))
 def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
@@ -146,6 +157,7 @@ def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
     torch.testing.assert_close(scores, pairwise_reference(a, b), **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 @pytest.mark.parametrize("a_shape, b_shape, expected", [
     ((WIDTH,), (6, WIDTH), (6,)),
     ((6, WIDTH), (WIDTH,), (6,)),
@@ -161,6 +173,7 @@ def test_mixed_ranks_drop_the_vector_dimension(ex, a_shape, b_shape, expected):
     torch.testing.assert_close(scores, pairwise_reference(a, b), **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_vector_results_are_rows_columns_and_entries_of_the_matrix(ex):
     a, b = randn(4, 32, seed=14), randn(5, 32, seed=15)
     matrix = ex.cosine_similarity(a, b)
@@ -169,17 +182,20 @@ def test_vector_results_are_rows_columns_and_entries_of_the_matrix(ex):
     torch.testing.assert_close(ex.cosine_similarity(a[1], b[4]), matrix[1, 4], **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_empty_sides_give_empty_matrices(ex):
     a, b = randn(3, 16, seed=16), randn(0, 16, seed=17)
     assert tuple(ex.cosine_similarity(a, b).shape) == (3, 0)
     assert tuple(ex.cosine_similarity(b, a).shape) == (0, 3)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_swapping_the_inputs_transposes_the_matrix(ex):
     a, b = randn(6, WIDTH, seed=18), randn(9, WIDTH, seed=19)
     torch.testing.assert_close(ex.cosine_similarity(b, a), ex.cosine_similarity(a, b).T, **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_identical_is_one_and_every_value_is_within_minus_one_one(ex):
     x = randn(64, WIDTH, seed=3)
     scores = ex.cosine_similarity(x, x)
@@ -189,6 +205,7 @@ def test_identical_is_one_and_every_value_is_within_minus_one_one(ex):
         f"clamp to [-1, 1]: got values from {scores.min().item()!r} to {scores.max().item()!r}"
 
 
+@pytest.mark.function("cosine_similarity")
 def test_opposite_is_minus_one(ex):
     x = randn(64, WIDTH, seed=3)
     scores = ex.cosine_similarity(x, -x)
@@ -196,6 +213,7 @@ def test_opposite_is_minus_one(ex):
     assert scores.min() >= -1.0, f"clamp to [-1, 1]: got {scores.min().item()!r}"
 
 
+@pytest.mark.function("cosine_similarity")
 def test_orthogonal_is_zero(ex):
     # QR gives 8 orthonormal rows; random lengths must not matter.
     q = torch.linalg.qr(randn(WIDTH, 8, seed=20, dtype=torch.float64)).Q.T.to(torch.float32)
@@ -203,6 +221,7 @@ def test_orthogonal_is_zero(ex):
     torch.testing.assert_close(ex.cosine_similarity(rows, rows), torch.eye(8), **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_scaling_inputs_changes_nothing_but_the_sign(ex):
     a, b = randn(5, 64, seed=21), randn(7, 64, seed=22)
     scores = ex.cosine_similarity(a, b)
@@ -210,6 +229,7 @@ def test_scaling_inputs_changes_nothing_but_the_sign(ex):
     torch.testing.assert_close(ex.cosine_similarity(a * -3.0, b), -scores, **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_float64_is_kept_and_mixed_dtypes_are_promoted(ex):
     a, b = randn(4, 32, seed=23, dtype=torch.float64), randn(3, 32, seed=24, dtype=torch.float64)
     scores = ex.cosine_similarity(a, b)
@@ -221,6 +241,7 @@ def test_float64_is_kept_and_mixed_dtypes_are_promoted(ex):
     torch.testing.assert_close(mixed, pairwise_reference(a, b.float().double()), **TOL)
 
 
+@pytest.mark.function("cosine_similarity")
 @pytest.mark.parametrize("side", ["a", "b"])
 def test_a_zero_vector_on_either_side_is_a_value_error(ex, side):
     a, b = randn(3, 16, seed=25), randn(4, 16, seed=26)
@@ -229,6 +250,7 @@ def test_a_zero_vector_on_either_side_is_a_value_error(ex, side):
         ex.cosine_similarity(a, b)
 
 
+@pytest.mark.function("cosine_similarity")
 @pytest.mark.parametrize("a_shape, b_shape", [((4, WIDTH), (5, 128)), ((WIDTH,), (6, 64)),
                                               ((3, 96), (WIDTH,))],
                          ids=["mat-mat", "vec-mat", "mat-vec"])
@@ -240,6 +262,7 @@ def test_width_mismatch_names_both_widths(ex, a_shape, b_shape):
     assert {str(a_shape[-1]), str(b_shape[-1])} <= found, f"say both widths: {info.value}"
 
 
+@pytest.mark.function("cosine_similarity")
 def test_cosine_similarity_rejects_bad_input(ex):
     good = randn(3, 16, seed=29)
     with pytest.raises(TypeError) as info:
@@ -272,6 +295,7 @@ def _torch_calls(function, *args) -> int:
     return counter.calls
 
 
+@pytest.mark.function("cosine_similarity")
 def test_no_python_loop_over_rows(ex):
     # A loop over rows or pairs calls torch once per row or pair: more rows, more calls.
     small = _torch_calls(ex.cosine_similarity, randn(2, 16, seed=30), randn(3, 16, seed=31))
@@ -299,6 +323,7 @@ def embeddings(embedder, face_tensor):
         return embedder(images)
 
 
+@pytest.mark.function("cosine_similarity")
 def test_on_model_embeddings(ex, embeddings):
     assert tuple(embeddings.shape) == (5, WIDTH)
     scores = ex.cosine_similarity(embeddings, embeddings)
@@ -313,6 +338,7 @@ def test_on_model_embeddings(ex, embeddings):
 # -- is_match -------------------------------------------------------------------------------
 
 
+@pytest.mark.function("is_match")
 @pytest.mark.parametrize("threshold", [-1.0, -0.25, 0.0, 0.5, 0.8, 1.0])
 def test_is_match_at_and_around_the_threshold(ex, threshold):
     at = ex.is_match(threshold, threshold)
@@ -323,6 +349,7 @@ def test_is_match_at_and_around_the_threshold(ex, threshold):
         assert ex.is_match(math.nextafter(threshold, math.inf), threshold) is True
 
 
+@pytest.mark.function("is_match")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_is_match_takes_a_0d_tensor(ex, dtype):
     assert ex.is_match(torch.tensor(0.5, dtype=dtype), 0.5) is True
@@ -330,6 +357,7 @@ def test_is_match_takes_a_0d_tensor(ex, dtype):
     assert ex.is_match(torch.tensor(0.75, dtype=dtype), torch.tensor(0.5, dtype=dtype)) is True
 
 
+@pytest.mark.function("is_match")
 def test_is_match_takes_a_score_from_cosine_similarity(ex):
     a, b = randn(WIDTH, seed=41), randn(WIDTH, seed=42)
     score = ex.cosine_similarity(a, b)
@@ -338,6 +366,7 @@ def test_is_match_takes_a_score_from_cosine_similarity(ex):
     assert ex.is_match(ex.cosine_similarity(a, -a), -0.99) is False
 
 
+@pytest.mark.function("is_match")
 def test_named_thresholds_work_and_are_ordered(ex):
     for name, threshold in ex.THRESHOLDS.items():
         assert ex.is_match(threshold, threshold) is True, name
@@ -346,6 +375,7 @@ def test_named_thresholds_work_and_are_ordered(ex):
     assert -1.0 <= ex.THRESHOLDS["lenient"] < ex.THRESHOLDS["balanced"] < ex.THRESHOLDS["strict"] <= 1.0
 
 
+@pytest.mark.function("is_match")
 @pytest.mark.parametrize("threshold", [1.0001, -1.5, 2, 90.0], ids=str)
 def test_threshold_outside_minus_one_one_is_a_value_error(ex, threshold):
     with pytest.raises(ValueError) as info:
@@ -353,6 +383,7 @@ def test_threshold_outside_minus_one_one_is_a_value_error(ex, threshold):
     assert str(threshold) in str(info.value), f"say which threshold was given: {info.value}"
 
 
+@pytest.mark.function("is_match")
 def test_nan_threshold_or_score_is_a_value_error(ex):
     with pytest.raises(ValueError):
         ex.is_match(0.5, math.nan)
@@ -362,6 +393,7 @@ def test_nan_threshold_or_score_is_a_value_error(ex):
         ex.is_match(torch.tensor(math.nan), 0.5)
 
 
+@pytest.mark.function("is_match")
 @pytest.mark.parametrize("shape", [(2,), (1,), (2, 2)], ids=lambda s: "x".join(map(str, s)))
 def test_score_tensor_that_is_not_0d_is_a_value_error(ex, shape):
     with pytest.raises(ValueError) as info:
@@ -370,6 +402,7 @@ def test_score_tensor_that_is_not_0d_is_a_value_error(ex, shape):
         f"say which shape was given: {info.value}"
 
 
+@pytest.mark.function("is_match")
 @pytest.mark.parametrize("score", ["0.9", [0.9], None], ids=["str", "list", "None"])
 def test_score_that_is_not_a_number_is_a_type_error(ex, score):
     with pytest.raises(TypeError) as info:

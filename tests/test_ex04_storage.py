@@ -33,7 +33,7 @@ def ex(load_exercise):
     return load_exercise(EXERCISE)
 
 
-@pytest.fixture(params=list(KINDS))
+@pytest.fixture(params=[pytest.param(k, marks=pytest.mark.function(KINDS[k][0])) for k in KINDS])
 def kind(request):
     return request.param
 
@@ -80,6 +80,7 @@ AWKWARD = torch.tensor([
 # -- validate_entry -----------------------------------------------------------------------
 
 
+@pytest.mark.function("validate_entry")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16], ids=str)
 def test_validate_entry_returns_a_float32_copy(ex, dtype):
     embedding = vectors(1, 8)[0].to(dtype)
@@ -92,17 +93,20 @@ def test_validate_entry_returns_a_float32_copy(ex, dtype):
     assert torch.equal(stored, before), "return a copy: the caller's tensor may change later"
 
 
+@pytest.mark.function("validate_entry")
 def test_validate_entry_detaches_from_autograd(ex):
     embedding = vectors(1, 8)[0].requires_grad_()
     stored = ex.validate_entry("ada", embedding * 2)
     assert not stored.requires_grad and stored.grad_fn is None
 
 
+@pytest.mark.function("validate_entry")
 def test_validate_entry_accepts_the_stores_width(ex):
     stored = ex.validate_entry("ada", vectors(1)[0], width=WIDTH)
     assert tuple(stored.shape) == (WIDTH,)
 
 
+@pytest.mark.function("validate_entry")
 def test_validate_entry_wrong_width_names_both(ex):
     with pytest.raises(ValueError) as info:
         ex.validate_entry("ada", vectors(1, 128)[0], width=WIDTH)
@@ -124,6 +128,7 @@ BAD_EMBEDDINGS = {
 }
 
 
+@pytest.mark.function("validate_entry")
 @pytest.mark.parametrize("case", list(BAD_EMBEDDINGS))
 def test_validate_entry_refuses_bad_embeddings(ex, case):
     make, error = BAD_EMBEDDINGS[case]
@@ -135,6 +140,7 @@ def test_validate_entry_refuses_bad_embeddings(ex, case):
         assert "int64" in str(info.value), f"say which dtype was given: {info.value}"
 
 
+@pytest.mark.function("validate_entry")
 @pytest.mark.parametrize("name, error", [("", ValueError), ("   ", ValueError),
                                          (None, TypeError), (42, TypeError)],
                          ids=["empty", "spaces", "None", "int"])
@@ -324,6 +330,7 @@ def json_store(ex, json_path):
     return ex.JsonFileStore(json_path)
 
 
+@pytest.mark.function("JsonFileStore")
 def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_path):
     embeddings = torch.cat([AWKWARD, vectors(1, 3)[0]]), vectors(1, len(AWKWARD) + 3, seed=1)[0]
     ids = [json_store.add(name, row) for name, row in zip(["ada", "Zoë"], embeddings)]
@@ -341,6 +348,7 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
         assert created.utcoffset() == timedelta(0), "created_at: ISO 8601 with +00:00"
 
 
+@pytest.mark.function("JsonFileStore")
 def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
         json_store, json_path, monkeypatch):
     events = []
@@ -395,6 +403,7 @@ def _install_crash(where: str, m: pytest.MonkeyPatch) -> None:
         m.setattr(os, "replace", _crash)
 
 
+@pytest.mark.function("JsonFileStore")
 @pytest.mark.parametrize("where", ["serialise", "fsync", "replace"])
 @pytest.mark.parametrize("operation", ["add", "remove"])
 def test_json_crash_during_a_write_keeps_the_old_file(ex, json_store, json_path, monkeypatch,
@@ -429,6 +438,7 @@ JSON_NOT_OURS = {
 }
 
 
+@pytest.mark.function("JsonFileStore")
 @pytest.mark.parametrize("case", list(JSON_NOT_OURS))
 def test_json_file_that_is_not_ours_is_a_format_error(ex, json_path, case):
     content = JSON_NOT_OURS[case]
@@ -458,6 +468,7 @@ def sqlite_store(ex, db_path):
     return ex.SqliteStore(db_path)
 
 
+@pytest.mark.function("SqliteStore")
 def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_path):
     embedding = torch.cat([AWKWARD, vectors(1, WIDTH - len(AWKWARD))[0]])
     record_id = sqlite_store.add("ada", embedding)
@@ -476,6 +487,7 @@ def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_p
     assert (application_id, version) == (ex.SQLITE_APPLICATION_ID, ex.SQLITE_VERSION)
 
 
+@pytest.mark.function("SqliteStore")
 @pytest.mark.parametrize("case", ["other-tables", "version-99"])
 def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
     with sqlite3.connect(db_path) as db:
@@ -494,6 +506,7 @@ def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
     assert db_path.read_bytes() == content, "never write to a database that is not a store"
 
 
+@pytest.mark.function("SqliteStore")
 def test_sqlite_stores_of_one_file_see_each_others_writes(ex, db_path):
     first, second = ex.SqliteStore(db_path), ex.SqliteStore(db_path)
     record_id = first.add("ada", vectors(1)[0])
@@ -504,6 +517,7 @@ def test_sqlite_stores_of_one_file_see_each_others_writes(ex, db_path):
         first.get(record_id)
 
 
+@pytest.mark.function("SqliteStore")
 def test_sqlite_writer_waits_for_another_writers_lock(ex, sqlite_store, db_path):
     locked, failure = threading.Event(), []
 
@@ -546,6 +560,7 @@ def _add_many(target: str, path: str, name: str, count: int, go, errors) -> None
         raise
 
 
+@pytest.mark.function("SqliteStore")
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_sqlite_two_processes_adding_at_once_lose_nothing(ex, kit_target, sqlite_store, db_path):
     per_process = 50

@@ -88,6 +88,7 @@ def check_ranking(result, records, expected: list[float], k: int) -> None:
 # -- results ------------------------------------------------------------------------------
 
 
+@pytest.mark.function("top_k")
 @pytest.mark.parametrize("k", [1, 5, 37, 200])
 def test_top_k_matches_brute_force(ex, crowd, k):
     store, query = crowd
@@ -99,6 +100,7 @@ def test_top_k_matches_brute_force(ex, crowd, k):
         "top_k must not change the stored embeddings (no in-place normalising)"
 
 
+@pytest.mark.function("top_k")
 def test_nearest_is_the_query_itself(ex, crowd):
     store, _ = crowd
     target = store.all()[123]
@@ -107,6 +109,7 @@ def test_nearest_is_the_query_itself(ex, crowd):
     assert score == pytest.approx(1.0, abs=TOLERANCE)
 
 
+@pytest.mark.function("top_k")
 def test_query_as_one_row_gives_the_same_result(ex, crowd):
     store, query = crowd
     as_row = ex.top_k(query[None], store, 5)  # [1, D], as compute_embedding returns one image
@@ -115,6 +118,7 @@ def test_query_as_one_row_gives_the_same_result(ex, crowd):
     assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE)
 
 
+@pytest.mark.function("top_k")
 def test_float64_query_works(ex, crowd):
     store, query = crowd
     result = ex.top_k(query.double(), store, 5)
@@ -122,6 +126,7 @@ def test_float64_query_works(ex, crowd):
     check_ranking(result, records, brute_force(query, records), 5)
 
 
+@pytest.mark.function("top_k")
 @pytest.mark.parametrize("k", [7, 8, 1000])
 def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
     store = make_store(vectors(7, seed=3))
@@ -132,10 +137,12 @@ def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
     check_ranking(result, records, brute_force(query, records), k)
 
 
+@pytest.mark.function("top_k")
 def test_empty_store_gives_an_empty_list(ex, make_store):
     assert ex.top_k(vectors(1)[0], make_store([]), 3) == []
 
 
+@pytest.mark.function("top_k")
 def test_ties_keep_the_store_order(ex, make_store):
     # Multiples of one axis: exactly the same direction, so exactly equal cosines (1.0)
     # whatever the order of the arithmetic. Tied records are spread through the store.
@@ -152,6 +159,7 @@ def test_ties_keep_the_store_order(ex, make_store):
     assert [r.name for r, _ in ex.top_k(e[0], store, 3)] == ["r1", "r3", "r5"]
 
 
+@pytest.mark.function("top_k")
 def test_many_ties_keep_the_store_order(ex, make_store):
     # 300 records in 3 directions, interleaved: a sort that is not stable shuffles them.
     e = torch.eye(4)
@@ -164,6 +172,7 @@ def test_many_ties_keep_the_store_order(ex, make_store):
     assert names == expected, "equal scores must keep store order: torch.sort(..., stable=True)"
 
 
+@pytest.mark.function("top_k")
 def test_stored_zero_vector_scores_zero(ex, make_store):
     rows = vectors(5, seed=6)
     rows[2] = 0.0
@@ -198,6 +207,7 @@ ARITHMETIC = {"matmul", "mm", "mv", "dot", "vdot", "inner", "einsum", "tensordot
               "pow", "__pow__", "sub", "__sub__", "cdist", "vecdot", "__matmul__", "__rmatmul__"}
 
 
+@pytest.mark.function("top_k")
 def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_store):
     n = 3000
     store = make_store(vectors(n, width=16, seed=8))
@@ -220,6 +230,7 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
 # -- bad input ----------------------------------------------------------------------------
 
 
+@pytest.mark.function("top_k")
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_below_one_is_a_value_error(ex, crowd, k):
     store, query = crowd
@@ -228,6 +239,7 @@ def test_k_below_one_is_a_value_error(ex, crowd, k):
     assert str(k) in str(info.value), f"say which k was given: {info.value}"
 
 
+@pytest.mark.function("top_k")
 @pytest.mark.parametrize("k", [1.5, "3", None, True], ids=repr)
 def test_k_not_an_int_is_a_type_error(ex, crowd, k):
     store, query = crowd
@@ -235,11 +247,13 @@ def test_k_not_an_int_is_a_type_error(ex, crowd, k):
         ex.top_k(query, store, k)
 
 
+@pytest.mark.function("top_k")
 def test_k_is_checked_even_for_an_empty_store(ex, make_store):
     with pytest.raises(ValueError):
         ex.top_k(vectors(1)[0], make_store([]), 0)
 
 
+@pytest.mark.function("top_k")
 def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     store, _ = crowd
     with pytest.raises(ValueError) as info:
@@ -249,6 +263,7 @@ def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
         f"name the stored width ({WIDTH}) and the query's (128): {message}"
 
 
+@pytest.mark.function("top_k")
 @pytest.mark.parametrize("query, error", [
     ([0.5] * WIDTH, TypeError),
     (torch.ones(WIDTH, dtype=torch.int64), TypeError),

@@ -177,6 +177,7 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 # -- embed_images ---------------------------------------------------------------------------------
 
 
+@pytest.mark.function("embed_images")
 def test_batches_equal_per_image_embeddings(ex, model, images, expected):
     paths = list(images.values())
     batches = list(ex.embed_images(model, paths, batch_size=3))
@@ -188,6 +189,7 @@ def test_batches_equal_per_image_embeddings(ex, model, images, expected):
     assert all(b.skipped == [] for b in batches)
 
 
+@pytest.mark.function("embed_images")
 def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
     consumed = []
 
@@ -211,6 +213,7 @@ def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
     assert sum(len(b.paths) for b in [first, *rest]) == len(images)
 
 
+@pytest.mark.function("embed_images")
 def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expected):
     paths = [images["face.png"], broken["text"], broken["truncated"], images["noise.png"],
              broken["missing"], broken["folder"]]
@@ -227,6 +230,7 @@ def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expe
     torch.testing.assert_close(rows, torch.stack([expected(p) for p in kept]), atol=ATOL, rtol=ATOL)
 
 
+@pytest.mark.function("embed_images")
 @pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError),
                                                ("4", TypeError), (True, TypeError)])
 def test_bad_batch_size(ex, model, images, batch_size, error):
@@ -238,6 +242,7 @@ def test_bad_batch_size(ex, model, images, batch_size, error):
 # -- open_store -----------------------------------------------------------------------------------
 
 
+@pytest.mark.function("open_store")
 @pytest.mark.parametrize("name, kind", [("faces.json", "JsonFileStore"), ("faces.sqlite", "SqliteStore"),
                                         ("faces.db", "SqliteStore"), ("FACES.SQLITE3", "SqliteStore")])
 def test_open_store_picks_the_store_by_suffix(ex, api, tmp_path, name, kind):
@@ -246,6 +251,7 @@ def test_open_store_picks_the_store_by_suffix(ex, api, tmp_path, name, kind):
     assert len(opened) == 0
 
 
+@pytest.mark.function("open_store")
 def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
     with pytest.raises(ValueError) as info:
         ex.open_store(tmp_path / "faces.txt")
@@ -259,6 +265,7 @@ def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
 # -- register -------------------------------------------------------------------------------------
 
 
+@pytest.mark.function("register")
 def test_register_adds_one_record_per_image(ex, model, store, images, expected):
     alice = [images["face.png"], images["mirror.png"], images["dark.jpg"]]
     ids = ex.register(store, model, "alice", alice)
@@ -271,6 +278,7 @@ def test_register_adds_one_record_per_image(ex, model, store, images, expected):
     assert len(more) == 1 and len(store.find("alice")) == 4, "registering again adds images"
 
 
+@pytest.mark.function("register")
 def test_register_is_all_or_nothing(ex, model, store, images, broken):
     with pytest.raises(ValueError) as info:
         ex.register(store, model, "bob", [images["noise.png"], broken["truncated"], broken["text"]])
@@ -279,6 +287,7 @@ def test_register_is_all_or_nothing(ex, model, store, images, broken):
     assert len(store) == 0, "a bad file must leave the store as it was"
 
 
+@pytest.mark.function("register")
 def test_register_refuses_bad_arguments(ex, model, store, images):
     with pytest.raises(ValueError):
         ex.register(store, model, "  ", [images["face.png"]])
@@ -295,6 +304,7 @@ def test_register_refuses_bad_arguments(ex, model, store, images):
 # -- login ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.function("login")
 def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"], images["mirror.png"]])
     result = ex.login(store, model, "alice", images["mirror.png"], threshold=0.99)
@@ -304,6 +314,7 @@ def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
     assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL)
 
 
+@pytest.mark.function("login")
 def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, store, images, expected):
     enrolled = [images["face.png"], images["stripes.png"]]
     ex.register(store, model, "alice", enrolled)
@@ -319,6 +330,7 @@ def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, sto
     assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted
 
 
+@pytest.mark.function("login")
 def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"]])
     with pytest.raises(ex.UnknownPersonError) as info:
@@ -327,6 +339,7 @@ def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, mod
     assert "mallory" in str(info.value) and "alice" in str(info.value)
 
 
+@pytest.mark.function("login")
 @pytest.mark.parametrize("threshold, error", [(1.5, ValueError), (-1.01, ValueError),
                                               (math.nan, ValueError), ("0.5", TypeError)])
 def test_login_checks_the_threshold_before_embedding(ex, model, store, images, threshold, error):
@@ -338,6 +351,7 @@ def test_login_checks_the_threshold_before_embedding(ex, model, store, images, t
     assert model.batch_sizes == [], "check the arguments before running the model"
 
 
+@pytest.mark.function("login")
 def test_login_of_an_unreadable_image_is_an_error(ex, model, store, broken):
     store.add("alice", torch.ones(WIDTH))
     with pytest.raises(ValueError):
@@ -349,6 +363,7 @@ def test_login_of_an_unreadable_image_is_an_error(ex, model, store, broken):
 # -- identify -------------------------------------------------------------------------------------
 
 
+@pytest.mark.function("identify")
 def test_identify_ranks_people_by_their_best_score(ex, model, store, images, expected):
     people = {"alice": [images["face.png"], images["mirror.png"]],
               "bob": [images["noise.png"], images["stripes.png"]],
@@ -368,6 +383,7 @@ def test_identify_ranks_people_by_their_best_score(ex, model, store, images, exp
     assert [name for name, _ in everyone] == ranking, "fewer people than k: all of them"
 
 
+@pytest.mark.function("identify")
 def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"]])
     ex.register(store, model, "bob", [images["noise.png"], images["dark.jpg"]])
@@ -376,10 +392,12 @@ def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
     assert len(ex.identify(store, model, images["dark.jpg"])) == 2  # default k=3, two people
 
 
+@pytest.mark.function("identify")
 def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
     assert ex.identify(store, model, images["face.png"]) == []
 
 
+@pytest.mark.function("identify")
 @pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
                                       (True, TypeError)])
 def test_identify_checks_k(ex, model, store, images, k, error):
@@ -392,6 +410,7 @@ def test_identify_checks_k(ex, model, store, images, k, error):
 # -- end to end, with the tree's own stores -------------------------------------------------------
 
 
+@pytest.mark.function("identify")
 @pytest.mark.parametrize("store_name", ["faces.sqlite", "faces.json"])
 def test_register_two_people_log_each_in_and_identify(ex, model, images, expected, tmp_path,
                                                       store_name):
@@ -446,6 +465,7 @@ def _rows_of(folder: Path, names, expected) -> torch.Tensor:
     return torch.stack([expected(folder / name) for name in names])
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, folder, expected,
                                                                    tmp_path):
     from safetensors import safe_open
@@ -465,6 +485,7 @@ def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, f
     torch.testing.assert_close(embeddings, _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL)
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, tmp_path):
     out = tmp_path / "faces.npy"
     summary = ex.embed_folder(model, folder, out)
@@ -477,6 +498,7 @@ def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, 
                                atol=ATOL, rtol=ATOL)
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken, expected, tmp_path):
     (folder / "sub" / "notes.txt").write_bytes(broken["text"].read_bytes())
     (folder / "broken.jpg").write_bytes(broken["truncated"].read_bytes())
@@ -491,6 +513,7 @@ def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken
                                atol=ATOL, rtol=ATOL)
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder, tmp_path):
     model = Recording(model)
     calls = []
@@ -500,6 +523,7 @@ def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder,
     assert calls == [(3, 4), (4, 4)], "progress(done, total) after each batch"
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_checks_the_output_suffix_before_any_work(ex, model, folder, tmp_path):
     model = Recording(model)
     with pytest.raises(ValueError) as info:
@@ -508,6 +532,7 @@ def test_embed_folder_checks_the_output_suffix_before_any_work(ex, model, folder
     assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists()
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_refuses_empty_and_unreadable_folders(ex, model, broken, tmp_path):
     empty = tmp_path / "nothing-here"
     (empty / ".git").mkdir(parents=True)
@@ -525,6 +550,7 @@ def test_embed_folder_refuses_empty_and_unreadable_folders(ex, model, broken, tm
     assert not out.exists(), "nothing to write: no file"
 
 
+@pytest.mark.function("embed_folder")
 def test_embed_folder_needs_an_existing_folder(ex, model, images, tmp_path):
     with pytest.raises(FileNotFoundError):
         ex.embed_folder(model, tmp_path / "nowhere", tmp_path / "faces.npy")

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facekit import cli, data, settings
-from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit import cli, data, hub_switch, settings
+from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
 
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
 
@@ -35,7 +36,7 @@ def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
     monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
-    monkeypatch.setattr(settings, "_real_hub", settings._real_hub)
+    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
     for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
         if key in os.environ:
             monkeypatch.setenv(key, os.environ[key])
@@ -185,8 +186,10 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
     code, out, _ = run_cli(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
     assert code == 0
     shown = terminal.getvalue()
-    assert "2/3 files" in shown and "3/3 files" in shown, shown
-    assert shown.endswith("\r\x1b[K"), "the bar is erased before the summary"
+    # tqdm's bar, like huggingface_hub's download bar: count, ETA and rate.
+    assert re.search(r"embedding: .*2/3 \[.*file/s\]", shown) and "3/3" in shown, shown
+    assert shown.endswith("\r") and not shown.rsplit("\r", 2)[-2].strip(), \
+        "the bar is erased before the summary"
 
 
 def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
@@ -206,6 +209,21 @@ def test_bad_options_are_one_line_and_exit_2(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, needle)
+
+
+@pytest.mark.parametrize("argv", [
+    ["embed", "DIR", "--out", "faces.pt"],
+    ["embed", "DIR", "--out", "faces.npy", "--batch-size", "0"],
+    ["app", "identify", "face.png", "-k", "0"],
+    ["app", "login", "alice", "face.png", "--threshold", "1.5"],
+], ids=["--out", "--batch-size", "-k", "--threshold"])
+def test_usage_errors_answer_before_torch_is_imported(argv):
+    script = ("import sys; from facekit import cli; code = cli.main(sys.argv[1:]); "
+              "print('torch imported:', 'torch' in sys.modules, 'code:', code)")
+    proc = subprocess.run([sys.executable, "-c", script, *argv, *SOLUTIONS], capture_output=True,
+                          text=True, timeout=60, cwd=Path(cli.__file__).parents[2])
+    assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
+    assert_one_line_error(proc.stderr, argv[-2])
 
 
 @pytest.mark.parametrize("argv", [["app"], ["app", "login", "alice"], ["embed", "photos"]],

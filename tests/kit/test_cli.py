@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from facekit import cli, course, progress, term, verify, warm
-from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+import facekit.cli.list as list_command
+from facekit import cli, course, forked_runner, progress, term, verify
+from facekit import state_file as kit_state
+from facekit.cli import watch as watch_command
+from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit.run_record import RunRecord
 
 ROOT = course.repo_root()
 EX02 = course.load().get("ex02_embeddings")
@@ -29,7 +33,7 @@ EX02 = course.load().get("ex02_embeddings")
 def state_file(tmp_path, monkeypatch):
     """Progress and hints go to a file of this test, never to the checkout's .facekit/."""
     path = tmp_path / "state" / "state.json"
-    monkeypatch.setenv(progress.STATE_ENV, str(path))
+    monkeypatch.setenv(kit_state.STATE_ENV, str(path))
     monkeypatch.delenv("KIT_TARGET", raising=False)
     monkeypatch.delenv("KIT_WEIGHTS", raising=False)
     return path
@@ -70,13 +74,12 @@ def make_kit(root: Path, functions: dict[str, list[str]] = FUNCTIONS, drop: str 
         (root / "tests").mkdir(exist_ok=True)
         (root / "tests" / f"test_{exercise_id}.py").write_text("".join(
             f"def test_{n}_works(ex):\n    ex.{n}()\n" for n in names))
-        fields = {
-            "id": exercise_id, "title": f"Exercise {exercise_id}",
-            "readme": f"exercises/{exercise_id}/README.md", "stub": f"exercises/{exercise_id}/code.py",
-            "reference": f"solutions/{exercise_id}/code.py", "tests": f"tests/test_{exercise_id}.py",
-            "functions": names, "hints": [f"{exercise_id} hint one", f"{exercise_id} hint two"],
-        }
+        fields = {"id": exercise_id, "title": f"Exercise {exercise_id}", "module": "code",
+                  "functions": names}
         lines = [f"{k} = {v!r}".replace("'", '"') for k, v in fields.items() if k != drop]
+        if drop != "hints":
+            lines.append("[exercise.hints]")
+            lines += [f'{n} = ["{n} hint one", "{n} hint two"]' for n in names]
         entries.append("[[exercise]]\n" + "\n".join(lines) + "\n")
     (root / "exercises" / "course.toml").write_text('[course]\ntitle = "Test course"\n\n' + "\n".join(entries))
     return root
@@ -111,8 +114,8 @@ class Canned:
                               "error": f"NotImplementedError: {other}"}
                 elif outcome.startswith("fail:"):
                     result = {"outcome": "failed", "todo": None, "error": outcome[5:].strip()}
-                tests[f"{test_file}::test_{function}_works"] = result
-        return {"tests": tests, "collect_errors": [], "exitstatus": 0}
+                tests[f"{test_file}::test_{function}_works"] = {**result, "function": function}
+        return RunRecord.from_json({"tests": tests, "collect_errors": [], "exitstatus": 0})
 
 
 @pytest.fixture
@@ -161,7 +164,7 @@ def test_manifest_pointing_at_a_missing_file_is_one_line(kit, capsys, monkeypatc
 
 @pytest.mark.parametrize("case", ["entry lacks a key", "no manifest", "bad TOML"])
 def test_broken_manifest_is_one_line(tmp_path, capsys, case):
-    kit = make_kit(tmp_path / "kit", drop="tests" if case == "entry lacks a key" else None)
+    kit = make_kit(tmp_path / "kit", drop="functions" if case == "entry lacks a key" else None)
     manifest = kit / "exercises" / "course.toml"
     if case == "no manifest":
         manifest.unlink()
@@ -169,7 +172,7 @@ def test_broken_manifest_is_one_line(tmp_path, capsys, case):
         manifest.write_text("[[exercise]\nid = ")
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 2
-    assert_one_line_error(err, {"entry lacks a key": "lacks tests", "no manifest": "not found",
+    assert_one_line_error(err, {"entry lacks a key": "lacks functions", "no manifest": "not found",
                                 "bad TOML": "not valid TOML"}[case])
 
 
@@ -181,10 +184,10 @@ def test_bad_environment_value_is_one_line(capsys, monkeypatch):
 
 
 def test_unexpected_errors_are_one_line_unless_verbose(kit, capsys, monkeypatch):
-    def broken(ctx):
+    def broken(ctx, args):
         raise RuntimeError("the disk caught fire")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(list_command, "run", broken)
     code, out, err = run_cli(capsys, "--root", str(kit), "list")
     assert code == 1
     assert_one_line_error(err, "RuntimeError: the disk caught fire", "-v")
@@ -212,7 +215,8 @@ def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypat
         assert re.search(rf"{function}\(\)\s+not implemented yet", out), out
     assert f"Next: implement {EX02.functions[0]}()" in out and f"facekit hint {EX02.id}" in out
     assert_plain_80_columns(out)
-    assert not progress.State(state_file).passed.get("exercises")
+    cached = kit_state.ResultCache(ROOT, "exercises", "standin").get(EX02)
+    assert cached is not None and not progress.exercise_result(cached, EX02).done
 
 
 def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
@@ -221,9 +225,10 @@ def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
     for function in EX02.functions:
         assert re.search(rf"{function}\(\)\s+done", out), out
     assert_plain_80_columns(out)
-    state = progress.State(state_file)
-    assert state.is_done("solutions", EX02.id, progress.fingerprint(ROOT, EX02, "solutions"))
-    assert not state.passed.get("exercises"), "a solutions run must not mark the student's work done"
+    cached = kit_state.ResultCache(ROOT, "solutions", "standin").get(EX02)
+    assert cached is not None and progress.exercise_result(cached, EX02).done
+    assert kit_state.ResultCache(ROOT, "exercises", "standin").get(EX02) is None, \
+        "a solutions run must not stand for the student's work"
 
 
 def test_check_names_the_failing_function_and_its_first_assertion(kit, capsys, monkeypatch):
@@ -240,14 +245,14 @@ def test_check_says_which_function_a_test_waits_for(kit, capsys, monkeypatch):
     canned(monkeypatch, {"ex_a": {"first": "todo", "second": "needs:first"}})
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
-    assert re.search(r"first\(\)\s+not implemented yet \(2 tests stop there\)", out), out
+    # Each test counts once, for the function it declares; second()'s waits for first().
+    assert re.search(r"first\(\)\s+not implemented yet \(1 test stops there\)", out), out
     assert re.search(r"second\(\)\s+0/1 pass; the others need first\(\)", out), out
     assert "Next: implement first() in exercises/ex_a/code.py" in out
 
 
 def test_tests_that_do_not_run_are_reported_not_hidden(kit, capsys, monkeypatch):
-    broken = {"tests": {}, "collect_errors": ["tests/test_ex_a.py: SyntaxError: invalid syntax"],
-              "exitstatus": 2}
+    broken = RunRecord({}, ("tests/test_ex_a.py: SyntaxError: invalid syntax",), 2)
     monkeypatch.setattr(verify, "run_tests", lambda *args: broken)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
@@ -292,23 +297,83 @@ def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeyp
     assert_plain_80_columns(out)
 
 
+def test_list_answers_from_the_cache_and_reruns_only_what_changed(kit, capsys, monkeypatch):
+    fake = canned(monkeypatch, {"ex_a": {"first": "pass", "second": "pass"}, "ex_b": {"third": "todo"},
+                                "ex_c": {"fourth": "todo"}, "ex_d": {"fifth": "todo"}})
+    first = run_cli(capsys, "--root", str(kit))[1]
+    assert len(fake.calls) == 1 and "(cached" not in first
+    code, out, err = run_cli(capsys, "--root", str(kit))
+    assert code == 0 and len(fake.calls) == 1, "nothing changed: no test process"
+    assert "(cached: no file changed since the last run)" in out
+    assert out.replace("(cached: no file changed since the last run)", "") == \
+        re.sub(r"\(\d+ tests, [\d.]+ s\)", "", first), "the cached answer is the same table"
+    (kit / "exercises" / "ex_c" / "code.py").write_text("def fourth(): return 4\n")
+    fake.outcomes["ex_c"] = {"fourth": "pass"}
+    code, out, err = run_cli(capsys, "--root", str(kit))
+    assert fake.calls[-1] == ["tests/test_ex_c.py"], "only the changed exercise runs again"
+    assert re.search(r"ex_c .* done", out) and "3 cached" in out
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    assert fake.calls[-1] == ["tests/test_ex_a.py"], "check runs the exercise asked, cached or not"
+
+
+def test_list_from_the_cache_does_not_import_torch(tmp_path):
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ["FACEKIT_STATE"] = {str(tmp_path / "state.json")!r}
+        from facekit import cli, verify
+        from facekit.run_record import RunRecord
+        real = verify.run_tests
+        verify.run_tests = lambda *a, **k: RunRecord.from_json({{"tests": {{}}, "collect_errors": []}})
+        cli.main(["--target", "solutions"])
+        verify.run_tests = lambda *a, **k: sys.exit("a test process was started")
+        for name in [n for n in sys.modules if n.startswith(("torch", "timm"))]:
+            del sys.modules[name]
+        sys.stdout.flush()
+        print("SECOND")
+        code = cli.main(["--target", "solutions"])
+        print("torch imported:", "torch" in sys.modules, "code:", code)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    second = proc.stdout.split("SECOND", 1)[-1]
+    assert "torch imported: False code: 0" in second, proc.stdout + proc.stderr
+    assert "(cached" in second
+
+
 # -- hint -----------------------------------------------------------------------------------------
 
 
-def test_hint_gives_one_more_each_time_and_forgets_when_the_file_goes(capsys, state_file):
-    hints = EX02.hints
-    assert hints, "Exercise 02 has hints in the manifest"
+def test_hint_gives_one_more_each_time_per_function_and_forgets_when_the_file_goes(capsys, state_file):
+    function = EX02.functions[0]
+    hints = EX02.hints[function]
+    assert len(hints) >= 2, "Exercise 02's first function has hints in the manifest"
     for number, hint in enumerate(hints, 1):
-        code, out, err = run_cli(capsys, "hint", EX02.id)
+        code, out, err = run_cli(capsys, "hint", EX02.id)  # no function: the first not done
         assert code == 0
-        assert f"Hint {number} of {len(hints)}" in out
+        assert f"Hint {number} of {len(hints)} for {function}()" in out
         assert " ".join(out.split()).find(" ".join(hint.split()[:8])) >= 0, out
         assert_plain_80_columns(out)
+    other = EX02.functions[1]
     code, out, err = run_cli(capsys, "hint", EX02.id)
+    assert code == 0 and f"for {other}()" in out, "the first function's hints are used up: the next one"
+    code, out, err = run_cli(capsys, "hint", EX02.id, function)
     assert code == 0 and f"All {len(hints)} hints" in out
     state_file.unlink()
-    code, out, err = run_cli(capsys, "hint", EX02.id)
+    code, out, err = run_cli(capsys, "hint", EX02.id, function)
     assert f"Hint 1 of {len(hints)}" in out
+    code, out, err = run_cli(capsys, "hint", EX02.id, "no_such_function")
+    assert code == 2
+    assert_one_line_error(err, "no_such_function", function)
+
+
+def test_multi_line_hints_keep_their_paragraphs(kit, capsys):
+    manifest = kit / "exercises" / "course.toml"
+    manifest.write_text(manifest.read_text().replace(
+        'first = ["first hint one", "first hint two"]',
+        'first = ["""A nudge.\n\nSecond paragraph."""]'))
+    code, out, err = run_cli(capsys, "--root", str(kit), "hint", "ex_a", "first")
+    assert code == 0 and "  A nudge.\n\n  Second paragraph." not in out
+    assert re.search(r"^  A nudge\.\n  Second paragraph\.$", out, re.M), out
 
 
 # -- watch ----------------------------------------------------------------------------------------
@@ -329,43 +394,43 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
 
     kit_ctx = cli.Context(root=kit, course=course.load(kit / "exercises" / "course.toml"),
                           target="exercises", weights="standin", verbose=False, term=term.Term())
-    code = cli.cmd_watch(kit_ctx, interval=0.5, sleep=sleep)
+    code = watch_command.run(kit_ctx, interval=0.5, sleep=sleep)
     out = capsys.readouterr().out
     assert code == 0 and out.rstrip().endswith("Stopped watching.")
     assert naps == [0.5] * 4, "it waits between looks: no busy loop"
     assert fake.calls == [
         [f"tests/test_{e}.py" for e in FUNCTIONS],  # the start: every exercise, in one run
         ["tests/test_ex_a.py"],  # the save: the current exercise, now green
-        ["tests/test_ex_b.py"],  # so it moves on; nothing re-runs while nothing is saved
-    ]
+    ], "it moves on to ex_b from its cached result: ex_b's files did not change"
     assert "Moving on to ex_b." in out
     assert out.count("Next: implement first()") == 1 and "Next: implement third()" in out
 
 
-@pytest.mark.skipif(not warm.available(ROOT), reason="quick runs fork: Linux only")
+@pytest.mark.skipif(not forked_runner.available(ROOT), reason="quick runs fork: Linux only")
 def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path):
     # This process has run torch code (a fork of it could hang), so a fresh one forks.
-    assert not warm.warm_up(), "a process that imported torch before must not fork"
+    assert not forked_runner.warm_up(), "a process that imported torch before must not fork"
     script = textwrap.dedent(f"""
         import json, sys
-        from facekit import warm
-        assert warm.warm_up()
-        json.dump(warm.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]), sys.stdout)
+        from facekit import forked_runner
+        assert forked_runner.warm_up()
+        json.dump(forked_runner.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]).to_json(),
+                  sys.stdout)
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     quick = json.loads(proc.stdout)
-    assert ex02_stub_run["tests"] and quick["tests"] == ex02_stub_run["tests"]
-    assert quick["collect_errors"] == ex02_stub_run["collect_errors"] == []
+    assert ex02_stub_run.tests and quick["tests"] == ex02_stub_run.to_json()["tests"]
+    assert quick["collect_errors"] == list(ex02_stub_run.collect_errors) == []
 
 
 def test_watch_ignores_bytecode_caches(kit):
-    before = cli._snapshot(kit)
+    before = watch_command.snapshot(kit)
     cache = kit / "exercises" / "ex_a" / "__pycache__"
     cache.mkdir()
     (cache / "code.cpython-311.pyc").write_bytes(b"\0")
-    assert cli._snapshot(kit) == before, "the test run's own .pyc files would re-trigger it forever"
+    assert watch_command.snapshot(kit) == before, "the test run's own .pyc files would re-trigger it forever"
 
 
 # -- verify ---------------------------------------------------------------------------------------
@@ -420,7 +485,104 @@ def test_verify_catches_a_broken_notebook(kit_copy, capsys):
 def test_verify_rejects_an_unknown_check(capsys):
     code, out, err = run_cli(capsys, "verify", "--only", "stubs")
     assert code == 2
-    assert_one_line_error(err, "--only", "files,reference,stub,mirror,notebook")
+    assert_one_line_error(err, "--only", "files,todo,reference,stub,mirror,notebook")
+
+
+# -- new ------------------------------------------------------------------------------------------
+
+
+def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(kit_copy, capsys):
+    from facekit import scaffold
+
+    new = ("--root", str(kit_copy), "new", "ex07_tracking", "Following a face", "--functions", "track")
+    code, out, err = run_cli(capsys, *new)
+    assert code == 0, err
+    exercise = course.load(kit_copy / "exercises" / "course.toml").get("ex07_tracking")
+    assert exercise.stub == "exercises/ex07_tracking/tracking.py" and exercise.functions == ("track",)
+    readme = (kit_copy / "README.md").read_text()
+    rows = re.findall(r"^\| \d+ \| \[([^\]]+)\]\(([^)]+)\) \|", readme, re.M)
+    assert rows[-1] == ("Following a face", exercise.readme), "the README's table gets the row"
+    code, out, err = run_cli(capsys, *new)
+    assert code == 2 and "already" in err
+
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
+    assert code == 1
+    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok$", out, re.M), out
+    for left in ("readme", "stub", "reference", "tests", "notebook", "hints"):
+        assert re.search(rf"todo: .*\b{left}\b", flat(out)), f"{left} missing from: {out}"
+    assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
+
+    # The instructor writes each placeholder; no other file is touched by hand.
+    def write(relpath, old, new_text):
+        path = kit_copy / relpath
+        text = path.read_text()
+        assert old in text, (relpath, old)
+        path.write_text(text.replace(old, new_text))
+
+    docstring = "track() returns 7: the number of frames."
+    for path in (exercise.stub, exercise.reference):
+        text = (kit_copy / path).read_text()
+        (kit_copy / path).write_text(re.sub(r'""".*FACEKIT-NEW.*"""', f'"""{docstring}"""', text))
+    write(exercise.reference, 'raise NotImplementedError("FACEKIT-NEW: write the reference track()")',
+          "return 7")
+    test_source = (kit_copy / exercise.tests).read_text()
+    (kit_copy / exercise.tests).write_text(
+        re.sub(r"    # FACEKIT-NEW.*\n(    #.*\n)*", "", test_source)
+        .replace("test_track_facekit_new", "test_track_counts_frames")
+        .replace('pytest.fail("FACEKIT-NEW: write the tests of track()")', "assert ex.track() == 7"))
+    readme_path = kit_copy / exercise.readme
+    readme_path.write_text(re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S))
+    notebook = kit_copy / exercise.notebook
+    notebook.write_text(re.sub(r"<!-- FACEKIT-NEW[^>]*-->", "Run `ex.track()`.", notebook.read_text()))
+    manifest = kit_copy / "exercises" / "course.toml"
+    manifest.write_text(manifest.read_text().replace("FACEKIT-NEW: a nudge for", "Return 7 from")
+                        .replace("FACEKIT-NEW: a near-answer for", "return 7 in"))
+    assert not scaffold.placeholders(kit_copy, course.load(manifest).get("ex07_tracking"))
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
+    assert code == 0, out + err
+    assert "No defects" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["new", "exercise7", "T"], "exNN_name"),
+    (["new", "ex07_x", "T", "--functions", "a b"], "--functions"),
+])
+def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle):
+    code, out, err = run_cli(capsys, "--root", str(kit), *argv)
+    assert code == 2
+    assert_one_line_error(err, needle)
+    assert not (kit / "exercises" / "ex07_x").exists()
+
+
+# -- the manifest ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, needles", [
+    ('notebok = "notebooks/ex_a.ipynb"', ["unknown key 'notebok'", "ex_a"]),
+    ("points = \"ten\"", ["'points'", "ex_a", "whole number"]),
+    ("functions = \"first\"", ["'functions'", "ex_a", "list"]),
+])
+def test_a_manifest_typo_is_an_error_naming_the_key_and_the_entry(tmp_path, capsys, line, needles):
+    kit = make_kit(tmp_path / "kit")
+    manifest = kit / "exercises" / "course.toml"
+    key = line.split(" =")[0]
+    text = manifest.read_text()
+    if key == "functions":
+        text = text.replace('functions = ["first", "second"]', line, 1)
+    else:
+        text = text.replace('module = "code"', f'module = "code"\n{line}', 1)
+    manifest.write_text(text)
+    code, out, err = run_cli(capsys, "--root", str(kit), "list")
+    assert code == 2
+    assert_one_line_error(err, *needles)
+
+
+def test_manifest_paths_are_derived_from_the_id():
+    ex01 = course.load().get("ex01_images")
+    assert (ex01.readme, ex01.stub, ex01.reference, ex01.tests, ex01.notebook, ex01.points) == (
+        "exercises/ex01_images/README.md", "exercises/ex01_images/images.py",
+        "solutions/ex01_images/images.py", "tests/test_ex01_images.py", "notebooks/ex01_images.ipynb", 10)
+    assert course.load().get("ex04_storage").stub == "exercises/ex04_storage/stores.py", "module overrides"
 
 
 # -- download -------------------------------------------------------------------------------------
@@ -547,47 +709,34 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
     assert term.Term(out=open(__file__)).style("done", "green") == "done", "not a terminal"
 
 
-def test_tests_are_attributed_to_the_functions_they_exercise():
-    source = textwrap.dedent("""
-        def test_build_model_is_small(model): ...
-        def test_rows(ex, embedder): ex.compute_embedding(embedder, 1)
-        def test_store(ex, tmp_path): ex.JsonStore(tmp_path).add(1)
-        def test_fixture_only(model): assert model
-    """)
-    functions = ("build_model", "compute_embedding", "JsonStore.__init__", "JsonStore.add", "Other.add")
-    assert progress.functions_by_test(source, functions) == {
-        "test_build_model_is_small": ["build_model"],
-        "test_rows": ["compute_embedding"],
-        "test_store": ["JsonStore.__init__", "JsonStore.add"],
-        "test_fixture_only": [],
-    }
+def _run(*tests) -> RunRecord:
+    return RunRecord.from_json({"collect_errors": [], "tests": {
+        f"tests/test_store.py::{name}": {"outcome": outcome, "error": error, "todo": todo, "function": fn}
+        for name, outcome, error, todo, fn in tests}})
 
 
-def test_a_class_in_the_manifest_stands_for_its_methods(tmp_path):
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_store.py").write_text(textwrap.dedent("""
-        def test_validate_entry_rejects_nan(ex): ex.validate_entry(1)
-        def test_add_then_get(ex, tmp_path): ex.JsonFileStore(tmp_path).add(1)
-        def test_persists(json_store): json_store.add(1)
-    """))
-    exercise = course.Exercise(
-        id="ex_s", title="Store", readme="r.md", stub="exercises/ex_s/stores.py",
-        reference="solutions/ex_s/stores.py", tests="tests/test_store.py", notebook=None,
-        functions=("validate_entry", "JsonFileStore"), hints=())
-    node = "tests/test_store.py::"
+STORE = course.Exercise(id="ex_s", title="Store", functions=("validate_entry", "JsonFileStore"),
+                        stub="exercises/ex_s/stores.py", tests="tests/test_store.py")
+
+
+def test_tests_count_for_the_function_they_declare_and_unmarked_ones_are_other():
     stub = "exercises/ex_s/stores.py"
-    run = {"collect_errors": [], "tests": {
-        node + "test_validate_entry_rejects_nan": {"outcome": "passed", "error": None, "todo": None},
-        node + "test_add_then_get": {"outcome": "failed", "error": "NotImplementedError: add",
-                                     "todo": ["JsonFileStore.add", stub]},
-        node + "test_persists": {"outcome": "failed", "error": "NotImplementedError: __init__",
-                                 "todo": ["JsonFileStore.__init__", stub]},
-    }}
-    result = progress.exercise_result(run, exercise, tmp_path)
-    assert result.state == progress.IN_PROGRESS
+    run = _run(
+        ("test_validate_entry_rejects_nan", "passed", None, None, "validate_entry"),
+        ("test_add_then_get", "failed", "NotImplementedError: add", ["JsonFileStore.add", stub], "JsonFileStore"),
+        ("test_persists", "failed", "NotImplementedError: __init__", ["JsonFileStore.__init__", stub],
+         "JsonFileStore"),
+        ("test_not_declared", "failed", "AssertionError: nope", None, None),
+        ("test_declares_a_typo", "passed", None, None, "JsonFileStor"),
+    )
+    result = progress.exercise_result(run, STORE)
     rows = {f.name: f for f in result.functions}
-    assert list(rows) == ["validate_entry", "JsonFileStore"], "no row per method: the class is one"
-    assert rows["validate_entry"].state == progress.F_DONE
-    assert rows["JsonFileStore"].state == progress.F_TODO and rows["JsonFileStore"].bad == 2
+    assert list(rows) == ["validate_entry", "JsonFileStore", progress.OTHER], "no row per method"
+    assert rows["validate_entry"].state is progress.FunctionState.DONE
+    assert rows["JsonFileStore"].state is progress.FunctionState.TODO and rows["JsonFileStore"].bad == 2
+    assert rows[progress.OTHER].state is progress.FunctionState.FAILING
+    assert rows[progress.OTHER].total == 2, "undeclared and unknown names land in the visible other row"
+    assert sum(f.total for f in result.functions) == result.total == 5
+    assert result.state is progress.ExerciseState.FAILING
     assert progress.display("JsonFileStore") == "JsonFileStore"
     assert progress.display("JsonFileStore.add") == "JsonFileStore.add()"

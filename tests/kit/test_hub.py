@@ -151,12 +151,12 @@ def test_standin_file_says_it_is_not_pretrained(tmp_path):
 def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
     """In one process (a notebook kernel, say), switching back to "hub" must leave the stand-in cache."""
     script = (
-        "import os, sys; from pathlib import Path; from facekit import settings\n"
+        "import os, sys; from pathlib import Path; from facekit import hub_switch\n"
         "from huggingface_hub import constants\n"
         "real = constants.HF_HUB_CACHE\n"
-        "settings.activate_weights('standin', Path(sys.argv[1]))\n"
+        "hub_switch.activate_weights('standin', Path(sys.argv[1]))\n"
         "assert constants.HF_HUB_CACHE == sys.argv[1] and constants.HF_HUB_OFFLINE\n"
-        "used = settings.activate_weights('hub')\n"
+        "used = hub_switch.activate_weights('hub')\n"
         "assert constants.HF_HUB_CACHE == real == str(used.cache), (constants.HF_HUB_CACHE, real)\n"
         "assert not constants.HF_HUB_OFFLINE and 'HF_HUB_OFFLINE' not in os.environ\n"
     )
@@ -168,13 +168,13 @@ def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
 
 
 def test_a_damaged_standin_cache_is_found_removed_and_rebuilt(tmp_path, small_state):
-    from facekit import settings
+    from facekit import hub_switch
 
     cache = tmp_path / "standin"
-    assert not settings.standin_ready(cache)
+    assert not hub_switch.standin_ready(cache)
     snapshot = standin.write_hub_cache(cache, small_state)
-    assert settings.standin_ready(cache)
+    assert hub_switch.standin_ready(cache)
     blob = snapshot.resolve()
     blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
-    assert not settings.standin_ready(cache)
+    assert not hub_switch.standin_ready(cache)
     assert not standin.repo_folder(cache).exists(), "a damaged stand-in cache is removed"

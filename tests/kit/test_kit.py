@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facekit import course, verify
+from facekit import course, progress, verify
 
 ROOT = course.repo_root()
 EXERCISES = course.load().exercises
@@ -29,6 +29,14 @@ def test_manifest_names_existing_files(exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_nothing_is_left_of_facekit_new_placeholders(exercise):
+    from facekit import scaffold
+
+    left = scaffold.placeholders(ROOT, exercise)
+    assert not left, f"{exercise.id}: left to write ({scaffold.PLACEHOLDER}): {', '.join(left)}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_stub_fails_every_test_with_its_not_implemented_error(stub_run, exercise):
     finding = verify.stub_findings(stub_run, exercise)
     assert finding.ok, finding.detail
@@ -47,3 +55,72 @@ def test_reference_passes_its_tests(kit_target, exercise):
     run = verify.run_tests(ROOT, "solutions", [exercise.tests])
     finding = verify.reference_findings(run, exercise)
     assert finding.ok, finding.detail
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_every_test_declares_one_manifest_function(stub_run, exercise):
+    """Per-function counts sum to the exercise's total: every test is marked, and marked right."""
+    result = progress.exercise_result(stub_run, exercise)
+    assert result.total, f"no tests of {exercise.id} ran"
+    undeclared = [n for n, r in result.tests.items() if r.function not in exercise.functions]
+    assert not undeclared, f"{exercise.id}: tests without a @pytest.mark.function of its own: {undeclared[:3]}"
+    assert sum(f.total for f in result.functions) == result.total
+    untested = [f.name for f in result.functions if f.total == 0]
+    assert not untested, f"{exercise.id}: no test declares {untested}"
+
+
+def _module_imports(package_root) -> dict[str, set[str]]:
+    """facekit's modules and the facekit modules each imports at module level (not in functions)."""
+    import ast
+
+    modules = {}
+    for path in sorted(package_root.rglob("*.py")):
+        parts = path.relative_to(package_root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = (path, path.name == "__init__.py")
+    graph = {}
+    for name, (path, is_package) in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        statements = list(tree.body)
+        for node in tree.body:  # `if TYPE_CHECKING:` / try blocks at module level count too
+            if isinstance(node, (ast.If, ast.Try)):
+                statements += node.body + getattr(node, "orelse", [])
+        found = set()
+        for node in statements:
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = name if is_package else name.rpartition(".")[0]
+                    for _ in range(node.level - 1):
+                        package = package.rpartition(".")[0]
+                    base = f"{package}.{base}" if base else package
+                if base not in modules:
+                    continue
+                for alias in node.names:
+                    child = f"{base}.{alias.name}"
+                    found.add(child if child in modules else base)
+        graph[name] = found - {name}
+    return graph
+
+
+def test_no_import_cycles_in_facekit():
+    graph = _module_imports(ROOT / "facekit")
+    assert "facekit.cli" in graph and "facekit.cli.check" in graph, "the scan finds the modules"
+    seen, stack = set(), []
+
+    def visit(module):
+        if module in stack:
+            cycle = stack[stack.index(module):] + [module]
+            raise AssertionError("import cycle at module level: " + " -> ".join(cycle))
+        if module in seen:
+            return
+        stack.append(module)
+        for imported in sorted(graph.get(module, ())):
+            visit(imported)
+        stack.pop()
+        seen.add(module)
+
+    for module in sorted(graph):
+        visit(module)

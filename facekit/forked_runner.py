@@ -1,5 +1,7 @@
 """Quick re-runs for ``facekit watch``: the harness in a fork of a process that imported torch once.
 
+(This module was facekit.warm.)
+
 Most of a test run of Exercise 02 goes into importing torch and timm (about 10 s on 2 cores),
 not into testing. ``watch`` imports them once, then forks for every run. The child drops every
 module of the trees and tests, so it imports the code as it is on disk now, and runs the very
@@ -10,7 +12,6 @@ everything else goes through ``verify.run_tests``.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from facekit import course, settings, verify
+from facekit.run_record import RunRecord
 
 # Imported fresh in every child: anything that holds the kit's code or the run's results.
 _FRESH = ("exercises", "solutions", "tests", "conftest", "facekit.pytest_plugin", "facekit.recorder")
@@ -76,7 +78,7 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
 
 
 def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
-              timeout: float = 900) -> dict:
+              timeout: float = 900) -> RunRecord:
     """``verify.run_tests``' result, from a forked child of this warmed-up process.
 
     Without ``warm_up()`` (or after a run that hung) it is ``verify.run_tests`` itself.
@@ -113,7 +115,7 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
             os.waitpid(pid, 0)
             raise
         if not record.exists():
-            return {"tests": {}, "exitstatus": os.waitstatus_to_exitcode(status),
-                    "collect_errors": ["the test run ended before writing its results; "
-                                       f"`pytest {' '.join(test_files)}` shows why"]}
-        return json.loads(record.read_text())
+            return RunRecord({}, ("the test run ended before writing its results; "
+                                  f"`pytest {' '.join(test_files)}` shows why",),
+                             os.waitstatus_to_exitcode(status))
+        return RunRecord.read(record)

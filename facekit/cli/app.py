@@ -1,0 +1,83 @@
+"""``facekit app register|login|identify``: Exercise 06's face login app on the command line.
+
+    facekit app register NAME IMAGE...    enrol NAME from one or more images
+    facekit app login NAME IMAGE          yes or no: is the person in IMAGE the registered NAME?
+    facekit app identify IMAGE [-k K]     the K registered people most like IMAGE
+
+Every action runs the selected tree's code (``--target``): its Exercise 06 functions, which
+use its Exercises 01 to 05, and the model from its Exercise 02 ``build_model()`` on the
+selected weights. On the stand-in weights every answer comes with a note that it means
+nothing about faces. Options are checked before anything imports torch.
+"""
+
+from __future__ import annotations
+
+from facekit.cli import appkit
+from facekit.cli.context import Context, plural
+from facekit.errors import UsageError
+
+
+def check_args(args) -> None:
+    if args.action == "login" and args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be a cosine similarity in [-1, 1]; got {args.threshold}")
+    if args.action == "identify" and args.k is not None and args.k < 1:
+        raise UsageError(f"-k must be at least 1; got {args.k}")
+
+
+def run(ctx: Context, args) -> int:
+    handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
+    if handler is not _register:
+        appkit.existing_store(args)  # before the import: login/identify need a store
+    inputs = args.images if args.action == "register" else [args.image]
+    appkit.require_inputs(inputs)
+    ex = appkit.exercise(ctx)
+    return appkit.app_errors(ex, lambda: handler(ctx, ex, args))
+
+
+def _register(ctx: Context, ex, args) -> int:
+    store_path = appkit.store_path(args)
+    store = ex.open_store(store_path)
+    appkit.app_header(ctx, store_path)
+    ids = ex.register(store, appkit.model(ctx), args.name, args.images)
+    people = len({record.name for record in store.all()})
+    ctx.term.wrap(f"Registered {args.name!r}: {plural(len(ids), 'embedding')} added to {store_path} "
+                  f"({plural(len(store), 'embedding')} of {plural(people, 'person', 'people')} in all).")
+    appkit.standin_note(ctx, "these embeddings cannot tell people apart.")
+    return 0
+
+
+def _login(ctx: Context, ex, args) -> int:
+    threshold = ex.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    store_path = appkit.existing_store(args)
+    store = ex.open_store(store_path)
+    appkit.app_header(ctx, store_path)
+    result = ex.login(store, appkit.model(ctx), args.name, args.image, threshold=threshold)
+    t = ctx.term
+    # As many decimals as the threshold has (4 at least), so "<" never shows two equal numbers.
+    digits = max(4, len(f"{result.threshold:g}".partition(".")[2]))
+    score, limit = f"{result.score:.{digits}f}", f"{result.threshold:.{digits}f}"
+    if result.accepted:
+        t.line(f"{result.name}: {t.style('yes', 'green', 'bold')} (best score {score} >= threshold {limit})")
+    else:
+        t.line(f"{result.name}: {t.style('no', 'red', 'bold')} (best score {score} < threshold {limit})")
+    appkit.standin_note(ctx, "this yes or no means nothing about faces.")
+    return 0 if result.accepted else 1
+
+
+def _identify(ctx: Context, ex, args) -> int:
+    k = ex.DEFAULT_K if args.k is None else args.k
+    store_path = appkit.existing_store(args)
+    store = ex.open_store(store_path)
+    appkit.app_header(ctx, store_path)
+    found = ex.identify(store, appkit.model(ctx), args.image, k=k)
+    t = ctx.term
+    if not found:
+        t.wrap(f"Nobody is registered in {store_path} yet: `facekit app register NAME IMAGE...`.")
+        return 1
+    t.wrap(f"The {plural(len(found), 'person', 'people')} most like {args.image}, best first "
+           f"(cosine similarity):")
+    width = max(len(name) for name, _ in found)
+    for rank, (name, score) in enumerate(found, 1):
+        t.line(f"  {rank}. {name.ljust(width)}  {score:.4f}")
+    appkit.standin_note(ctx, "this ranking means nothing about faces.")
+    return 0

@@ -1,0 +1,105 @@
+"""``facekit check [EXERCISE]``: run one exercise's tests, say what is done and what to do next."""
+
+from __future__ import annotations
+
+from facekit import progress
+from facekit.cli import runs
+from facekit.cli.context import Context, header, plural, require_files
+from facekit.progress import ExerciseState, FunctionState
+
+_FUNCTION_LOOK = {
+    FunctionState.DONE: ("done", "green"),
+    FunctionState.TODO: ("todo", "yellow"),
+    FunctionState.FAILING: ("failing", "red"),
+    FunctionState.WAITING: ("waiting", "dim"),
+    FunctionState.UNTESTED: ("waiting", "dim"),
+}
+
+
+def run(ctx: Context, args) -> int:
+    if args.exercise:
+        exercise = ctx.exercise(args.exercise)
+    else:
+        exercise = runs.current(ctx)
+        if exercise is None:
+            ctx.term.wrap(f"Every exercise passed when last checked ({ctx.target}/, unchanged since). "
+                          f"`facekit check EXERCISE` runs one again.")
+            return 0
+    require_files(ctx, exercise)
+    header(ctx)
+    (result,), seconds, _ = runs.results(ctx, [exercise], cached=False)
+    report(ctx, result, seconds)
+    return 0 if result.done else 1
+
+
+def _function_text(f: progress.FunctionStatus) -> str:
+    if f.state is FunctionState.DONE:
+        return f"done ({plural(f.total, 'test')})"
+    if f.state is FunctionState.TODO:
+        return f"not implemented yet ({plural(f.bad, 'test')} stop{'s' * (f.bad == 1)} there)"
+    if f.state is FunctionState.FAILING:
+        return f"failing ({f.bad} of {plural(f.total, 'test')})"
+    if f.state is FunctionState.WAITING:
+        return f"{f.passed}/{f.total} pass; the others need {progress.display(f.message)}"
+    return "no test covers it"
+
+
+def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_step: bool = True) -> None:
+    t = ctx.term
+    e = result.exercise
+    t.line(t.style(f"{e.id}: {e.title}", "bold"))
+    t.line(t.style(f"{result.passed}/{result.total} tests pass ({seconds:.1f} s)", "dim"))
+    long = None if ctx.verbose else 2
+    if result.collect_errors or not result.tests:
+        t.line(f"{t.style(t.mark('failing'), 'red')} the tests of {e.id} do not run:")
+        t.wrap(result.collect_errors[0] if result.collect_errors else "no test ran", indent="    ",
+               max_lines=None if ctx.verbose else 3)
+    width = max([len(progress.display(f.name)) for f in result.functions] + [0])
+    for f in result.functions:
+        mark, colour = _FUNCTION_LOOK[f.state]
+        t.line(f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
+               f"{t.style(_function_text(f), colour)}")
+        if f.state is FunctionState.FAILING:
+            t.wrap(f.message, indent="      ", max_lines=long)
+    if ctx.verbose:
+        failed = {n: r for n, r in result.tests.items() if r.failed}
+        if failed:
+            t.line()
+            t.line("Every failing test:")
+            for nodeid, r in failed.items():
+                t.wrap(f"{nodeid.split('::', 1)[-1]}: {r.error}", first="  ", indent="      ")
+    if next_step:
+        t.line()
+        t.wrap(next_step_text(ctx, result))
+
+
+def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
+    e = result.exercise
+    source = e.source(ctx.target)
+    full = f"`pytest {e.tests}` shows the full report."
+    if result.collect_errors or not result.tests:
+        return f"Next: fix what stops the tests from running; {full}"
+    by_state: dict[FunctionState, list[progress.FunctionStatus]] = {}
+    for f in result.functions:
+        by_state.setdefault(f.state, []).append(f)
+    if FunctionState.FAILING in by_state:
+        f = by_state[FunctionState.FAILING][0]
+        if f.name == progress.OTHER:
+            return f"Next: make the failing tests above pass; {full}"
+        return f"Next: fix {progress.display(f.name)} in {source}; {full}"
+    if FunctionState.TODO in by_state:
+        f = by_state[FunctionState.TODO][0]
+        name = f.message or f.name
+        function = e.function_for(name) or f.name
+        return (f"Next: implement {progress.display(name)} in {f.where or source}: "
+                f"follow its TODO steps ({e.readme} explains them). "
+                f"Stuck? `facekit hint {e.id} {function}`")
+    if FunctionState.WAITING in by_state:
+        f = by_state[FunctionState.WAITING][0]
+        return f"Next: implement {progress.display(f.message)} in {f.where}; these tests need it."
+    if result.state is not ExerciseState.DONE:
+        return f"Next: {full}"
+    following = runs.current(ctx)
+    if following is None:
+        return "Every exercise passes: the course is done. Well done!"
+    return f"All tests pass. Next: `facekit check {following.id}` ({following.title})."

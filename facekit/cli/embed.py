@@ -1,0 +1,63 @@
+"""``facekit embed DIR --out FILE``: every image under DIR into one file, in batches, with a
+tqdm progress bar (ETA and rate on a terminal, quiet when piped)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from facekit.cli import appkit
+from facekit.cli.context import Context, plural
+from facekit.errors import CommandError, UsageError
+
+
+def check_args(args) -> None:
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1; got {args.batch_size}")
+
+
+def run(ctx: Context, args) -> int:
+    suffixes = appkit.app_constants(ctx, "OUTPUT_SUFFIXES")["OUTPUT_SUFFIXES"]
+    if Path(args.out).suffix.lower() not in suffixes:  # before torch: usage errors answer at once
+        raise UsageError(f"--out must end in {' or '.join(suffixes)}; got {args.out!r}")
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CommandError(f"{folder} is not a folder" if folder.exists() else f"no folder {folder}")
+    ex = appkit.exercise(ctx)
+    return appkit.app_errors(ex, lambda: _embed(ctx, ex, args, folder))
+
+
+def _embed(ctx: Context, ex, args, folder: Path) -> int:
+    from tqdm.auto import tqdm
+
+    batch_size = ex.DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
+    appkit.app_header(ctx, None)
+    model = appkit.model(ctx)
+    t = ctx.term
+    started = time.perf_counter()
+    # Like huggingface_hub's download bar: ETA and rate, and nothing when stderr is not a terminal.
+    # mininterval=0: a redraw per batch costs nothing next to the batch's forward pass.
+    bar = tqdm(total=None, unit="file", desc="embedding", file=t.err, leave=False, mininterval=0, miniters=1,
+               disable=not t.err_is_tty)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        summary = ex.embed_folder(model, folder, Path(args.out), batch_size=batch_size, progress=progress)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    where = f"names in {summary.names_file}" if summary.names_file else "names in its metadata"
+    t.wrap(f"Embedded {plural(summary.count, 'image')} into {summary.out} ({summary.count} x "
+           f"{summary.width} float32, {where}) in {seconds:.1f} s "
+           f"({summary.count / max(seconds, 1e-9):.1f} images/s).")
+    if summary.skipped:
+        what = "is not a readable image" if len(summary.skipped) == 1 else "are not readable images"
+        t.line(f"Skipped {plural(len(summary.skipped), 'file')} that {what}:")
+        for name, reason in summary.skipped:
+            t.wrap(f"{name}: {reason}", first="  ", indent="    ")
+    appkit.standin_note(ctx, "these embeddings mean nothing about faces.")
+    return 0

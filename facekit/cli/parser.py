@@ -1,0 +1,162 @@
+"""The ``facekit`` command line: every command and its arguments, and nothing else.
+
+Each command is one row of COMMANDS: its name, the module under facekit/cli/ that runs it
+(a ``run(ctx, args) -> exit code``), its help, and a function that declares its arguments.
+Adding a command: write its module, add its row. Nothing here imports a command's module
+or torch: ``facekit.cli.main`` imports the chosen command's module after parsing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Callable
+
+from facekit import settings
+
+DEFAULT_STORE = "facekit-faces.sqlite"  # facekit app's store, in the current folder
+
+
+def _exercise(p, required=False):
+    help_ = "an exercise id" + ("" if required else " (default: the first one not done)")
+    p.add_argument("exercise", nargs=None if required else "?", help=help_)
+
+
+def _nothing(p):
+    pass
+
+
+def _hint(p):
+    _exercise(p)
+    p.add_argument("function", nargs="?", help="one of the exercise's functions "
+                                               "(default: the first one not done)")
+
+
+def _watch(p):
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
+
+
+def _verify(p):
+    p.add_argument("exercises", nargs="*", metavar="EXERCISE", help="only these (default: all)")
+    p.add_argument("--only", type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
+                   metavar="CHECKS", help="comma-separated subset of the checks (default: all)")
+
+
+def _download(p):
+    p.add_argument("--force", action="store_true", help="download again even when cached")
+
+
+def _reset(p):
+    _exercise(p, required=True)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+
+def _new(p):
+    p.add_argument("exercise", metavar="exNN_name", help="the new exercise's id, e.g. ex07_tracking")
+    p.add_argument("title", help="its title, in quotes")
+    p.add_argument("--functions", default="solve", metavar="NAMES",
+                   help="comma-separated names of the functions to write (default: solve)")
+
+
+def _store(p):
+    p.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
+                   help=f"the embedding store: .sqlite, .sqlite3 or .db for SQLite, .json for "
+                        f"a JSON file (default: {DEFAULT_STORE} in the current folder)")
+
+
+def _app(p, parents):
+    store = argparse.ArgumentParser(add_help=False)
+    _store(store)
+    p.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("register", parents=[*parents, store], help="enrol NAME from one or more images")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("images", metavar="IMAGE", nargs="+")
+    a = actions.add_parser("login", parents=[*parents, store],
+                           help="yes (exit 0) or no (exit 1): is IMAGE the registered NAME?")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("image", metavar="IMAGE")
+    a.add_argument("--threshold", type=float, default=None,
+                   help="accept when the best cosine similarity is at least this, in [-1, 1] "
+                        "(default: the exercise's DEFAULT_THRESHOLD, 0.5; not calibrated)")
+    a = actions.add_parser("identify", parents=[*parents, store],
+                           help="the K registered people most like IMAGE")
+    a.add_argument("image", metavar="IMAGE")
+    a.add_argument("-k", type=int, default=None, help="how many people (default 3)")
+
+
+def _embed(p):
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--out", metavar="FILE", required=True, help="the output: .safetensors or .npy")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="images per forward pass (default: the exercise's DEFAULT_BATCH_SIZE, 8)")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # facekit.cli.<module>.run(ctx, args)
+    help: str
+    arguments: Callable = _nothing  # declares the command's own arguments on its parser
+    options: str = "vtw"  # shared options it takes: v(erbose), t(arget), w(eights)
+    description: str | None = None
+    nested: bool = False  # arguments() takes (parser, shared option parsers): sub-actions
+
+
+COMMANDS = (
+    Command("list", "list", "every exercise with its state, and your progress"),
+    Command("check", "check", "run one exercise's tests and say what to do next", _exercise),
+    Command("hint", "hint", "the next hint for an exercise's function", _hint, options="v"),
+    Command("watch", "watch", "check again on every save under exercises/; move on when it passes", _watch),
+    Command("verify", "verify", "the instructor's check of the kit as shipped", _verify, options="vw"),
+    Command("download", "download", "fetch the real pretrained weights of every model into the HF cache",
+            _download, options="v"),
+    Command("reset", "reset", "put a stub back as shipped (keeps a .bak)", _reset, options="v"),
+    Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
+            _new, options="v"),
+    Command("app", "app", "the face login app of Exercise 06: register, login, identify", _app,
+            description="Register people from images, log them in, identify who is in an image: "
+                        "Exercise 06 of the selected tree, on the selected weights. On the stand-in "
+                        "weights (the default) the answers mean nothing about faces.", nested=True),
+    Command("embed", "embed", "embed every image under a folder into one file", _embed,
+            description="Embeds every image under DIR (recursively, sorted; names starting with '.' "
+                        "left out) in batches, and writes the embeddings with their file names to "
+                        "FILE: .safetensors (names in the metadata) or .npy (names in "
+                        "FILE-without-.npy.names.json). Files that are not images are skipped and listed."),
+)
+
+
+def build() -> argparse.ArgumentParser:
+    # Options are accepted before or after the command: `facekit --target solutions check`
+    # and `facekit check --target solutions`. SUPPRESS keeps a command's copy from erasing
+    # the value given before it.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="full details, and a traceback on unexpected errors")
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("--target", choices=settings.TARGETS, default=argparse.SUPPRESS,
+                        help=f"the tree to test: exercises (your code, default) or solutions; "
+                             f"env {settings.TARGET_ENV}")
+    weights = argparse.ArgumentParser(add_help=False)
+    weights.add_argument("--weights", choices=settings.WEIGHTS, default=argparse.SUPPRESS,
+                         help=f"standin: seeded random weights, offline (default); hub: the real "
+                              f"pretrained weights; env {settings.WEIGHTS_ENV}")
+    shared = {"v": verbose, "t": target, "w": weights}
+
+    parser = argparse.ArgumentParser(
+        prog="facekit", parents=[verbose, target, weights],
+        description="The course's companion: your progress, checks, hints; the instructor's verify.",
+        epilog="Without a command: `facekit list`.")
+    parser.add_argument("--root", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.set_defaults(command="list", module="list")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        parents = [shared[o] for o in command.options]
+        p = sub.add_parser(command.name, parents=parents, help=command.help,
+                           description=command.description or command.help)
+        p.set_defaults(module=command.module)
+        if command.nested:
+            command.arguments(p, parents)
+        else:
+            command.arguments(p)
+    return parser

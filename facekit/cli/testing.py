@@ -1,0 +1,31 @@
+"""Helpers for tests of the ``facekit`` command: run it in-process, check its output."""
+
+from __future__ import annotations
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""
+    from facekit.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def flat(text: str) -> str:
+    """Text with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, f"expected one line, got:\n{err}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} missing from {lines[0]!r}"
+
+
+def assert_plain_80_columns(out: str) -> None:
+    """Piped output: no colour codes, nothing wider than an 80-column terminal."""
+    assert "\x1b[" not in out, "escape codes in piped output"
+    too_long = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_long, f"lines over 80 columns: {too_long}"

@@ -1,0 +1,91 @@
+"""``facekit watch``: check again on every save under exercises/; move on when an exercise passes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from facekit import forked_runner
+from facekit.cli import runs
+from facekit.cli.check import report
+from facekit.cli.context import Context, header, require_files
+from facekit.errors import UsageError
+
+
+def check_args(args) -> None:
+    if args.interval <= 0:
+        raise UsageError(f"--interval must be a positive number of seconds; got {args.interval}")
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Modification time and size of every file under exercises/ (bytecode caches left out)."""
+    found = {}
+    for path in (root / "exercises").rglob("*"):
+        if "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        try:
+            stat = path.stat()
+        except OSError:  # deleted while we looked
+            continue
+        if path.is_file():
+            found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def _footer(ctx: Context) -> None:
+    t = ctx.term
+    done = len(runs.done_ids(ctx))
+    t.line()
+    t.line(t.style(f"{done}/{len(ctx.course.exercises)} done", "bold") +
+           t.style("  Watching exercises/ for saved files. Ctrl-C to stop.", "dim"))
+
+
+def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep) -> int:
+    """Poll exercises/ every ``interval`` seconds (no dependency, no busy loop); ``sleep`` is for tests."""
+    interval = interval if interval is not None else args.interval
+    t = ctx.term
+    exercises = list(ctx.course.exercises)
+    for exercise in exercises:
+        require_files(ctx, exercise)
+    try:
+        header(ctx)
+        runner = None
+        if forked_runner.available(ctx.root):  # import torch once; each run is then a fork
+            t.status("loading torch and timm once ...")
+            if forked_runner.warm_up():
+                runner = forked_runner.run_tests
+        latest = snapshot(ctx.root)
+        results, seconds, _ = runs.results(ctx, exercises, runner)
+        current = next((r for r in results if not r.done), None)
+        if current is None:
+            t.wrap("Every exercise passes: the course is done. Well done!")
+            return 0
+        report(ctx, current, seconds)
+        current = current.exercise
+        _footer(ctx)
+        while True:
+            sleep(interval)
+            now = snapshot(ctx.root)
+            if now == latest:
+                continue
+            latest = now  # taken before the run: a save during the run triggers another
+            t.clear_screen()
+            header(ctx)
+            while True:
+                (result,), seconds, _ = runs.results(ctx, [current], runner)
+                report(ctx, result, seconds, next_step=not result.done)
+                if not result.done:
+                    break
+                current = runs.current(ctx)
+                if current is None:
+                    t.line()
+                    t.wrap("Every exercise passes: the course is done. Well done!")
+                    return 0
+                t.line()
+                t.line(t.style(f"Moving on to {current.id}.", "bold"))
+                t.line()
+            _footer(ctx)
+    except KeyboardInterrupt:
+        t.line()
+        t.line("Stopped watching.")
+        return 0
