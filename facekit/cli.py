@@ -643,6 +643,11 @@ def _parser() -> argparse.ArgumentParser:
     app = _app_commands()
     if app:
         app.add_parsers(sub, [verbose, target, weights])
+    from facekit import grading  # submit, grade, gradescope: facekit/grading/
+
+    for name in grading.COMMANDS:
+        module = grading.command(name)
+        module.add_arguments(sub.add_parser(name, parents=[verbose], help=module.HELP))
     return parser
 
 
@@ -686,6 +691,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, term: Term) -> int:
+    from facekit import grading
+
+    if args.command in grading.COMMANDS:
+        return grading.command(args.command).run(args)
     try:
         target = settings.resolve_target(getattr(args, "target", None))
         weights = settings.resolve_weights(getattr(args, "weights", None))
