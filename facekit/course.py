@@ -38,6 +38,7 @@ class Exercise:
     functions: tuple[str, ...]
     hints: tuple[str, ...]
     weights: tuple[str, ...] = field(default=())
+    points: int = 10  # what the exercise is worth when graded (facekit grade)
 
     def module(self, target: str) -> str:
         """The import name of this exercise in a tree: ``exercises.ex02_embeddings``."""
@@ -113,7 +114,7 @@ def load(path: Path | None = None) -> Course:
             id=entry["id"], title=entry["title"], readme=entry["readme"], stub=entry["stub"],
             reference=entry["reference"], tests=entry["tests"], notebook=entry.get("notebook"),
             functions=tuple(entry["functions"]), hints=tuple(entry["hints"]),
-            weights=tuple(entry.get("weights", ())),
+            weights=tuple(entry.get("weights", ())), points=entry.get("points", 10),
         ))
     ids = [e.id for e in exercises]
     if len(set(ids)) != len(ids):

@@ -139,6 +139,7 @@ def function_rows(exercise: course.Exercise, tests: dict, sources: dict[str, str
             if test["outcome"] == "passed":
                 row["passed"] += 1
             elif row["first_failure"] is None:
+                row["not_implemented"] = bool(test.get("todo")) and exercise.function_for(test["todo"][0]) == owner
                 message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
                 row["first_failure"] = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
@@ -174,23 +175,30 @@ def feedback_text(result: dict, kit: course.Course, sources: dict[str, str], wei
         lines += ["Ignored (only the exercise modules are graded): " +
                   ", ".join(f"`{n}`" for n in result["ignored"]), ""]
     for exercise in kit.exercises:
-        ex = result["exercises"][exercise.id]
-        lines += [f"## {exercise.id}: {exercise.title}", "",
-                  f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
-        tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
-        for row in function_rows(exercise, tests, sources):
-            name = f"`{row['function']}`"
-            if row["total"] == 0:
-                lines.append(f"- {name}: no test exercises it on its own")
-            elif row["passed"] == row["total"]:
-                lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
-            else:
-                lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                             f"first failure: {row['first_failure']}")
-        if ex["passed"] < ex["total"]:
-            lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(exercise.hints, 1)]]
-        lines.append("")
+        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, sources), ""]
     return "\n".join(lines)
+
+
+def exercise_section(result: dict, exercise: course.Exercise, sources: dict[str, str]) -> list[str]:
+    """One exercise's feedback: score, each function passing or not (first failure), hints."""
+    lines = []
+    ex = result["exercises"][exercise.id]
+    lines += [f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
+    tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
+    for row in function_rows(exercise, tests, sources):
+        name = f"`{row['function']}`"
+        if row["total"] == 0:
+            lines.append(f"- {name}: no test exercises it on its own")
+        elif row["passed"] == row["total"]:
+            lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
+        elif row.get("not_implemented"):
+            lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
+        else:
+            lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
+                         f"first failure: {row['first_failure']}")
+    if ex["passed"] < ex["total"]:
+        lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(exercise.hints, 1)]]
+    return lines
 
 
 def write(out: Path, results: list[dict], kit: course.Course, meta: dict, sources: dict[str, str]) -> None:
