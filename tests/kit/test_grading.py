@@ -312,3 +312,16 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(tmp_path):
         assert test["max_score"] == EX[test["name"].split(":")[0]].points and test["visibility"] == "visible"
     assert sum(t["score"] for t in results["tests"]) == results["score"]
     assert {t["name"].split(":")[0]: t["score"] for t in results["tests"]}["ex03_similarity"] == 10
+
+
+def test_readme_states_the_grading_defaults_the_command_has():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    args = parser.parse_args(["x"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`--timeout`, default {args.timeout:g} s" in readme
+    assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
+    assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
+    assert "`points × passed / total`" in readme and "points * passed / total" in report.__doc__.replace("×", "*")
