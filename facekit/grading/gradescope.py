@@ -74,7 +74,9 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
                 info.external_attr = 0o100755 << 16  # executable, as Gradescope needs
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, text)
-            archive.writestr(CONFIG, json.dumps(config, indent=1) + "\n")
+            info = zipfile.ZipInfo(CONFIG)
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, json.dumps(config, indent=1) + "\n")
             for path in sorted(template.rglob("*")):
                 if path.is_file():
                     archive.write(path, path.relative_to(template).as_posix())
