@@ -1,0 +1,95 @@
+"""How fast ``facekit grade`` grades a class, against the naive way, in one run.
+
+A synthetic class of the whole course, made from the reference tree (a quarter each: complete,
+untouched stubs, half done, a planted bug), is graded three ways, each from an empty cache:
+
+- fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default);
+- naive, -j 1: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
+
+It prints seconds per submission and in total, the -j 2 / -j 1 speed-up and the naive / fork
+ratio per submission, and an estimate for a 30-student class at -j 2.
+
+    python benchmarks/bench_grade.py                 # 20 students
+    python benchmarks/bench_grade.py --students 8    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facekit import course  # noqa: E402
+from facekit.grading import grade  # noqa: E402
+
+
+def make_class(folder: Path, students: int) -> list[Path]:
+    root = course.repo_root()
+    kit = course.load()
+    ref = {e.stub: (root / e.reference).read_bytes() for e in kit.exercises}
+    stub = {e.stub: (root / e.stub).read_bytes() for e in kit.exercises}
+    similarity = kit.get("ex03_similarity").stub
+    kinds = [
+        ("complete", ref),
+        ("empty", stub),
+        ("half", {**stub, **{e.stub: ref[e.stub] for e in kit.exercises[: len(kit.exercises) // 2]}}),
+        ("buggy", {**ref, similarity: ref[similarity].replace(b">= threshold", b"> threshold")}),
+    ]
+    paths = []
+    for number in range(students):
+        kind, files = kinds[number % len(kinds)]
+        path = folder / f"student{number:03d}-{kind}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for relpath, content in files.items():
+                archive.writestr(relpath, content + f"\n# {number}\n".encode())  # each one distinct
+        paths.append(path)
+    return paths
+
+
+def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float) -> tuple[float, list[dict]]:
+    shutil.rmtree(out / ".cache" / "runs", ignore_errors=True)  # keep the collected tests and weights
+    started = time.perf_counter()
+    results, _, _ = grade.grade(paths, grade.Options(out=out, jobs=jobs, runner=runner, timeout=timeout, force=True))
+    return time.perf_counter() - started, results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    if args.students < 4:
+        parser.error("--students must be at least 4 (one of each kind)")
+    print(f"{os.cpu_count()} CPU cores visible; a synthetic class of {args.students} submissions "
+          f"(complete, empty, half, buggy), stand-in weights")
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "class").mkdir()
+        paths = make_class(tmp / "class", args.students)
+        out = tmp / "out"
+        grade.grade(paths[:1], grade.Options(out=out, jobs=1, runner="subprocess", timeout=args.timeout))  # warm caches
+        rows = {}
+        for label, jobs, runner in (("fork -j 1", 1, "fork"), ("fork -j 2", 2, "fork"),
+                                    ("naive -j 1", 1, "subprocess")):
+            seconds, results = timed(paths, out, jobs, runner, args.timeout)
+            statuses = sorted({r["status"] for r in results})
+            rows[label] = seconds
+            print(f"{label:11s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} s/submission   "
+                  f"statuses {statuses}", flush=True)
+    print(f"-j 2 speed-up over -j 1 (fork): {rows['fork -j 1'] / rows['fork -j 2']:.2f}x")
+    print(f"naive / fork per submission (both -j 1): {rows['naive -j 1'] / rows['fork -j 1']:.2f}x")
+    print(f"naive -j 1 / fork -j 2 (wall time): {rows['naive -j 1'] / rows['fork -j 2']:.2f}x")
+    estimate = rows["fork -j 2"] / len(paths) * 30
+    print(f"a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""``facekit grade SUBMISSION... [--out DIR] [-j N]``: grade a class, fairly and without stopping.
+
+Each submission (a zip from ``facekit submit``, a folder, a git repository) is graded in its own
+workspace built from this kit (never its solutions/), with only the student's files overlaid,
+in a process of its own with a timeout and a memory limit (facekit.grading.runner). The count
+of tests expected per exercise comes from this kit, collected once; see facekit.grading.report
+for the scores and the files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import facekit
+from facekit import course, settings
+from facekit.grading import report, runner, sources, workspace
+
+HELP = "grade students' submissions (zips, folders, git repositories) into CSV, JSON and feedback"
+CACHE_VERSION = "1"
+
+
+class GradeError(Exception):
+    """Grading cannot start (bad arguments, a broken kit); the message says why."""
+
+
+@dataclass
+class Options:
+    out: Path
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout: float = 300.0
+    memory_mb: int = 4096
+    file_mb: int = 256
+    weights: str = "standin"
+    extra_tests: Path | None = None
+    all_or_nothing: set = field(default_factory=set)
+    force: bool = False
+    runner: str = "auto"
+    kit_root: Path = field(default_factory=course.repo_root)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """A folder of archives (zips, no exercises/ inside) stands for its zips and subfolders."""
+    expanded = []
+    for path in paths:
+        if (path.is_dir() and not (path / "exercises").exists() and not (path / ".git").exists()
+                and any(path.glob("*.zip"))):
+            expanded += sorted(p for p in path.iterdir()
+                               if (p.suffix.lower() == ".zip" and p.is_file()) or
+                               (p.is_dir() and not p.name.startswith(".")))
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def read_roster(path: Path) -> dict[str, str]:
+    """A CSV with a header naming columns ``submission`` (file or folder name) and ``id``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as err:
+        raise GradeError(f"cannot read the roster {path}: {err.strerror}") from None
+    if not rows or "submission" not in rows[0] or "id" not in rows[0]:
+        raise GradeError(f"the roster {path} needs a header with the columns submission,id "
+                         f"(one row per submission file or folder name)")
+    roster = {}
+    for row in rows:
+        name = (row["submission"] or "").strip()
+        roster[name] = sources.safe_id((row["id"] or "").strip())
+        if name.lower().endswith(".zip"):
+            roster[name[:-4]] = roster[name]
+    return roster
+
+
+def load_submissions(paths: list[Path], kit: course.Course, kit_root: Path,
+                     roster: dict[str, str] | None = None) -> list[sources.Submission]:
+    subs = []
+    for path in _expand([Path(p) for p in paths]):
+        if not path.exists():
+            raise GradeError(f"no such submission: {path}")
+        sub_id = (roster or {}).get(path.name) or (roster or {}).get(path.name.removesuffix(".zip"))
+        subs.append(sources.read(path, kit, kit_root, sub_id))
+    seen: dict[str, str] = {}
+    for sub in subs:
+        if sub.id in seen:
+            raise GradeError(f"two submissions have the id {sub.id!r} ({seen[sub.id]} and {sub.source}); "
+                             f"rename one or map them with --roster")
+        seen[sub.id] = sub.source
+    return subs
+
+
+def _standin_ready(cache: Path) -> bool:
+    return settings.standin_ready(cache)
+
+
+def expected_tests(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
+                   weights: str, standin: Path | None) -> dict[str, list[str]]:
+    """Test ids per exercise that the pristine kit collects (cached by the kit's hash).
+
+    The collecting run (instructor code only) also builds the stand-in weights, once.
+    """
+    cached = cache_dir / f"expected-{kit_hash[:32]}.json"
+    if cached.is_file() and (standin is None or _standin_ready(standin)):
+        return json.loads(cached.read_text())
+    with tempfile.TemporaryDirectory(prefix="facekit-collect-") as tmp:
+        job_dir = Path(tmp)
+        kit_dir = workspace.make(template, job_dir, {}, None)
+        env = workspace.env(job_dir, weights, _hub_cache(weights))
+        if standin is not None:
+            env[settings.STANDIN_CACHE_ENV] = str(standin)
+        files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
+        run = runner.run_job({"workspace": str(kit_dir), "test_files": files, "weights": weights,
+                              "env": env, "timeout": 900, "collect_only": True}, "subprocess")
+    if run["collect_errors"] or not run["collected"]:
+        problem = (run["collect_errors"] or [run["output_tail"].strip()[-300:] or "nothing collected"])[0]
+        raise GradeError(f"the kit's tests do not collect: {problem}")
+    expected: dict[str, list[str]] = {e.id: [] for e in kit.exercises}
+    for nodeid in run["collected"]:
+        exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
+        if exercise is not None:
+            expected[exercise.id].append(nodeid)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(expected))
+    return expected
+
+
+def _hub_cache(weights: str) -> str | None:
+    if weights != "hub":
+        return None
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
+def _run_key(kit_hash: str, sub: sources.Submission, opts: Options) -> str:
+    h = hashlib.sha256()
+    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", str(opts.memory_mb), sub.digest()):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None,
+          progress=None) -> tuple[list[dict], dict, float]:
+    """Grade ``paths``; write grades.csv, grades.json and feedback/ into ``opts.out``.
+
+    Returns (results, meta, seconds). ``progress(result)`` is called as each one finishes.
+    """
+    started = time.monotonic()
+    kit_root = Path(opts.kit_root).resolve()
+    kit = course.load(kit_root / "exercises" / "course.toml")
+    report.max_total(kit)  # checks every exercise's points
+    unknown = set(opts.all_or_nothing) - {e.id for e in kit.exercises}
+    if unknown:
+        raise GradeError(f"--all-or-nothing names unknown exercises: {', '.join(sorted(unknown))}")
+    mode = opts.runner
+    if mode == "auto":
+        mode = "fork" if runner.fork_available() else "subprocess"
+    if mode == "fork" and not runner.fork_available():
+        raise GradeError("--runner fork needs Linux; use --runner subprocess")
+    out = Path(opts.out)
+    cache_dir = out / ".cache"
+    subs = load_submissions(paths, kit, kit_root, roster)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
+    try:
+        template = workspace.build_template(kit_root, work / "template", opts.extra_tests)
+        workspace.check_extra_tests(template, kit)
+        kit_hash = workspace.kit_hash(template)
+        standin = cache_dir / "standin" if opts.weights == "standin" else None
+        expected = expected_tests(template, kit, cache_dir, kit_hash, opts.weights, standin)
+        test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
+        test_sources = {}
+        for test_file in test_files:
+            test_sources[test_file] = (template / test_file).read_text(encoding="utf-8", errors="replace")
+
+        results: dict[str, dict] = {}
+        jobs = []
+        for number, sub in enumerate(subs):
+            key = _run_key(kit_hash, sub, opts)
+            cached = cache_dir / "runs" / f"{key}.json"
+            if sub.refused or not sub.files:
+                results[sub.id] = _result(sub, None, kit, expected, opts, cached=False)
+            elif cached.is_file() and not opts.force:
+                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, opts, cached=True)
+            else:
+                job_dir = work / f"job-{number}"
+                jobs.append(((sub, cached, job_dir), {
+                    "workspace": str(job_dir / "kit"), "test_files": test_files, "weights": opts.weights,
+                    "env": workspace.env(job_dir, opts.weights, _hub_cache(opts.weights)),
+                    "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
+                    "drop_paths": [str(kit_root)]}))
+            if sub.id in results and progress:
+                progress(results[sub.id])
+
+        def prepare(key, job):
+            sub, _, job_dir = key
+            workspace.make(template, job_dir, sub.files, standin)
+            return None
+
+        def done(key, job, run):
+            sub, cached, job_dir = key
+            shutil.rmtree(job_dir, ignore_errors=True)
+            if not run.get("worker_died"):
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps(run))
+            results[sub.id] = _result(sub, run, kit, expected, opts, cached=False)
+            if progress:
+                progress(results[sub.id])
+
+        runner.run_all(jobs, workers=min(opts.jobs, max(1, len(jobs))), mode=mode, kit_root=kit_root,
+                       prepare=prepare, done=done, log_dir=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ordered = [results[s.id] for s in subs]
+    meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
+            "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
+            "all_or_nothing": sorted(opts.all_or_nothing),
+            "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
+                          for e in kit.exercises},
+            "formula": "exercise score = points * passed / total tests of the exercise"}
+    report.write(out, ordered, kit, meta, test_sources)
+    return ordered, meta, time.monotonic() - started
+
+
+def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
+            opts: Options, cached: bool) -> dict:
+    status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
+    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
+    for nodeid, test in tests.items():
+        exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
+        test["exercise"] = exercise.id if exercise else None
+    return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
+            "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
+            "total": report.round_score(sum(e["score"] for e in exercises.values())),
+            "max_total": report.max_total(kit), "exercises": exercises,
+            "files": sorted(sub.files), "ignored": sub.ignored,
+            "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
+                          if k in sub.meta},
+            "tests": tests}
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                        help="zips from `facekit submit`, folders, git repositories, or a folder of zips")
+    parser.add_argument("--out", default="grades", help="where grades.csv, grades.json and feedback/ go (default grades)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of cores)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
+    parser.add_argument("--memory-mb", type=int, default=4096,
+                        help="memory limit per submission (RLIMIT_DATA, MiB; default 4096)")
+    parser.add_argument("--weights", choices=settings.WEIGHTS, default="standin",
+                        help="standin (default): seeded random weights; hub: the real ones from your HF cache")
+    parser.add_argument("--roster", help="CSV with columns submission,id: the id of each submission")
+    parser.add_argument("--extra-tests", metavar="DIR",
+                        help="instructor-only test files (an exercise id in each file name); they count like the others")
+    parser.add_argument("--all-or-nothing", default="", metavar="IDS",
+                        help="comma-separated exercise ids (or 'all') that score only when every test passes")
+    parser.add_argument("--force", action="store_true", help="grade again even when nothing changed")
+    parser.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
+                        help="fork: pre-imported workers, one fork per submission (Linux, default); "
+                             "subprocess: a fresh pytest per submission")
+
+
+def options_from(args: argparse.Namespace, kit: course.Course | None = None) -> Options:
+    if args.jobs < 1:
+        raise GradeError(f"-j must be at least 1; got {args.jobs}")
+    if args.timeout <= 0:
+        raise GradeError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
+    if args.memory_mb < 256:
+        raise GradeError(f"--memory-mb must be at least 256; got {args.memory_mb}")
+    ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
+    if ids == {"all"}:
+        ids = {e.id for e in (kit or course.load()).exercises}
+    return Options(out=Path(args.out), jobs=args.jobs, timeout=args.timeout, memory_mb=args.memory_mb,
+                   weights=args.weights, extra_tests=Path(args.extra_tests) if args.extra_tests else None,
+                   all_or_nothing=ids, force=args.force, runner=args.runner)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        opts = options_from(args)
+        roster = read_roster(Path(args.roster)) if args.roster else None
+
+        def progress(result):
+            print(f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
+                  f"{', cached' if result['cached'] else ''})", flush=True)
+
+        results, _, seconds = grade(args.submissions, opts, roster, progress)
+    except (GradeError, workspace.KitError, course.ManifestError) as err:
+        print(f"facekit grade: {err}", file=sys.stderr)
+        return 2
+    kit = course.load()
+    print("\n".join(report.summary(results, kit, opts.out, seconds)))
+    return 0

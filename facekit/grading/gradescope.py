@@ -1,0 +1,189 @@
+"""``facekit gradescope --out autograder.zip``: this kit as a Gradescope autograder.
+
+The bundle holds ``setup.sh`` (installs Python, a CPU build of torch and the kit, and builds
+the stand-in weights once), ``run_autograder`` (grades ``/autograder/submission`` with the same
+code as ``facekit grade``, one submission, and writes ``/autograder/results/results.json``), the
+kit without solutions/, and the grading settings. ``FACEKIT_AUTOGRADER_ROOT`` replaces
+``/autograder`` (to try the bundle on your own machine), ``FACEKIT_AUTOGRADER_PYTHON`` the
+Python that runs it.
+
+    python -m facekit.grading.gradescope prepare   # setup.sh: collect the tests, build the weights
+    python -m facekit.grading.gradescope run       # run_autograder: grade, write results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from facekit import course
+from facekit.grading import grade, report, sources, workspace
+
+HELP = "write a Gradescope autograder bundle (setup.sh, run_autograder, the kit without solutions)"
+ROOT_ENV = "FACEKIT_AUTOGRADER_ROOT"
+CONFIG = "facekit-grading.json"
+STATE_DIR = ".facekit-grading"
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder image.
+set -euo pipefail
+cd /autograder/source
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --upgrade pip
+# The kit runs on the CPU: the CPU build of torch is a fraction of the CUDA one.
+/autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+/autograder/venv/bin/pip install .
+/autograder/venv/bin/python -m facekit.grading.gradescope prepare
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this once per submission, in a fresh container: it grades
+# $ROOT/submission and writes $ROOT/results/results.json.
+ROOT="${FACEKIT_AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${FACEKIT_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
+cd "$ROOT/source" && exec "$PYTHON" -m facekit.grading.gradescope run
+"""
+
+
+def build_bundle(out: Path, opts: grade.Options) -> Path:
+    """Write the autograder zip: scripts at the top, the kit's grading parts beside them."""
+    kit_root = Path(opts.kit_root)
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="facekit-gradescope-") as tmp:
+        template = workspace.build_template(kit_root, Path(tmp) / "kit", opts.extra_tests)
+        workspace.check_extra_tests(template, course.load(kit_root / "exercises" / "course.toml"))
+        for extra in ("README.md", "CHEATSHEET.md"):  # pip install . reads README.md
+            if (kit_root / extra).is_file():
+                shutil.copy2(kit_root / extra, template / extra)
+        config = {"timeout": opts.timeout, "memory_mb": opts.memory_mb, "weights": opts.weights,
+                  "all_or_nothing": sorted(opts.all_or_nothing)}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".tmp")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o100755 << 16  # executable, as Gradescope needs
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, text)
+            info = zipfile.ZipInfo(CONFIG)
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, json.dumps(config, indent=1) + "\n")
+            for path in sorted(template.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(template).as_posix())
+        os.replace(partial, out)
+    return out
+
+
+def _options(source: Path) -> grade.Options:
+    config = json.loads((source / CONFIG).read_text(encoding="utf-8")) if (source / CONFIG).is_file() else {}
+    # Extra tests are already in the bundle's tests/instructor/: the template copies tests/.
+    return grade.Options(out=source / STATE_DIR, jobs=1, timeout=float(config.get("timeout", 300)),
+                         memory_mb=int(config.get("memory_mb", 4096)), weights=config.get("weights", "standin"),
+                         all_or_nothing=set(config.get("all_or_nothing", ())), kit_root=source)
+
+
+def _submission_path(folder: Path, kit: course.Course) -> Path:
+    """The uploaded folder, or the one zip in it when the files are not there (an upload of the zip)."""
+    found = sources.read(folder, kit)
+    zips = sorted(folder.glob("*.zip"))
+    if not found.files and len(zips) == 1:
+        return zips[0]
+    return folder
+
+
+def results_json(result: dict, kit: course.Course, test_sources: dict[str, str], seconds: float) -> dict:
+    """Gradescope's results.json: score, execution_time, output, and one test per exercise."""
+    tests = []
+    for number, exercise in enumerate(kit.exercises, 1):
+        ex = result["exercises"][exercise.id]
+        tests.append({
+            "name": f"{exercise.id}: {exercise.title}",
+            "number": str(number),
+            "score": ex["score"],
+            "max_score": ex["points"],
+            "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
+            "output": "\n".join(report.exercise_section(result, exercise, test_sources)),
+            "visibility": "visible",
+        })
+    output = f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else "")
+    if result["ignored"]:
+        output += "\nIgnored (only the exercise modules are graded): " + ", ".join(result["ignored"])
+    return {"score": result["total"], "execution_time": round(seconds, 1), "output": output,
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def autograde(root: Path, source: Path) -> dict:
+    """Grade ``root/submission`` with the kit at ``source``; write ``root/results/results.json``."""
+    started = time.monotonic()
+    kit = course.load(source / "exercises" / "course.toml")
+    opts = _options(source)
+    path = _submission_path(root / "submission", kit)
+    results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
+    test_sources = {f: (source / f).read_text(encoding="utf-8", errors="replace")
+                    for f in [e.tests for e in kit.exercises] + workspace.extra_test_files(source)}
+    data = results_json(results[0], kit, test_sources, time.monotonic() - started)
+    out = root / "results" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data
+
+
+def prepare(source: Path) -> None:
+    """At image build time: collect the kit's tests and build the stand-in weights, once."""
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "nothing"
+        empty.mkdir()
+        grade.grade([empty], _options(source))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="autograder.zip", help="the bundle to write (default autograder.zip)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (default 600)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory limit (RLIMIT_DATA, MiB)")
+    parser.add_argument("--weights", choices=("standin",), default="standin",
+                        help="stand-in weights (the container has no Hugging Face cache)")
+    parser.add_argument("--extra-tests", metavar="DIR", help="instructor-only tests to include")
+    parser.add_argument("--all-or-nothing", default="", metavar="IDS",
+                        help="comma-separated exercise ids (or 'all') that score only when every test passes")
+
+
+def run(args: argparse.Namespace) -> int:
+    args.jobs, args.force, args.runner = 1, False, "auto"
+    try:
+        opts = grade.options_from(args)
+        out = build_bundle(Path(args.out), opts)
+    except (grade.GradeError, workspace.KitError, course.ManifestError) as err:
+        print(f"facekit gradescope: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB). Upload it as the autograder of a "
+          f"Gradescope programming assignment (Configure Autograder > Zip file upload).")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    source = Path.cwd()
+    if argv == ["prepare"]:
+        prepare(source)
+        return 0
+    if argv == ["run"]:
+        root = Path(os.environ.get(ROOT_ENV) or "/autograder")
+        data = autograde(root, source)
+        print(f"score {data['score']:g}; results in {root / 'results' / 'results.json'}")
+        return 0
+    print("usage: python -m facekit.grading.gradescope prepare|run", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

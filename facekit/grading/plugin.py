@@ -1,0 +1,73 @@
+"""The grader's pytest plugin: each test's final outcome, one JSON line at a time.
+
+Loaded with ``-p facekit.grading.plugin`` in the process that runs a submission. It writes to a
+file descriptor the grader opened and handed down (``FACEKIT_GRADE_FD``), line by line and
+flushed, so the tests that finished before a hang or a crash still count, and a process that
+died is told apart from one that finished (the last line, ``{"finished": ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+FD_ENV = "FACEKIT_GRADE_FD"
+MESSAGE_CHARS = 500
+
+_out = None
+_tests: dict[str, dict] = {}
+
+
+def _write(entry: dict) -> None:
+    if _out is not None:
+        _out.write(json.dumps(entry) + "\n")
+        _out.flush()
+
+
+def pytest_configure(config):
+    global _out
+    fd = os.environ.get(FD_ENV)
+    if fd and _out is None:  # read now: the code under test may clear the environment later
+        _out = os.fdopen(int(fd), "w", encoding="utf-8", closefd=False)
+
+
+def pytest_collection_finish(session):
+    _write({"collected": [item.nodeid for item in session.items]})
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        lines = str(report.longrepr).strip().splitlines()
+        _write({"collect_error": report.nodeid, "message": (lines[-1] if lines else "")[:MESSAGE_CHARS]})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and report.failed:
+        lines = str(call.excinfo.value).strip().splitlines()
+        report.facekit_grade_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:MESSAGE_CHARS]
+
+
+def pytest_runtest_logreport(report):
+    entry = _tests.setdefault(report.nodeid, {"outcome": "passed", "message": None, "todo": None})
+    if report.failed and entry["outcome"] != "failed":
+        entry["outcome"] = "failed"
+        message = getattr(report, "facekit_grade_error", None)
+        if not message:
+            lines = str(report.longrepr).strip().splitlines()
+            message = lines[-1][:MESSAGE_CHARS] if lines else f"failed in {report.when}"
+        entry["message"] = message
+        todo = getattr(report, "facekit_todo", None)  # set by facekit.pytest_plugin
+        entry["todo"] = list(todo) if todo else None
+    elif report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+    if report.when == "teardown":
+        _write({"test": report.nodeid, **_tests.pop(report.nodeid)})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _write({"finished": True, "exitstatus": int(exitstatus)})

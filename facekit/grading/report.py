@@ -1,0 +1,237 @@
+"""Scores and what the grader writes: grades.csv, grades.json, feedback/<id>.md, the summary.
+
+An exercise's score is ``points × passed / total``: ``total`` is the number of its tests the
+pristine kit collects (plus the instructor's extra tests for it), ``passed`` the number of
+those the grader's record shows as run and passed. A test that did not report (the process
+died, timed out, the tests were skipped or deselected, collection failed) counts as failed.
+With all-or-nothing an exercise scores its points only when every test passes.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from facekit import course
+
+NOT_RUN = "not run"
+STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
+
+
+def round_score(value: float) -> float:
+    return round(value + 0.0, 2)
+
+
+def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[str, str]:
+    """(status, reason) of a graded submission, from how its test process ended."""
+    if refused:
+        return "refused", refused
+    if run is None:
+        return "no files", "none of the student files named by the course manifest were found"
+    reported = len(run["tests"])
+    if run.get("timed_out"):
+        return "timeout", f"no result after {timeout:g} s ({reported} tests had reported)"
+    if run.get("worker_died"):
+        return "crashed", "the grading process running it was killed (the student's code can do that)"
+    if not run.get("finished"):
+        code = run.get("returncode")
+        how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
+               else f"exit code {code}")
+        tail = [line for line in (run.get("output_tail") or "").splitlines() if line.strip()]
+        last = f"; last output: {tail[-1][:200]}" if tail else ""
+        return "crashed", f"the test process ended ({how}) after {reported} tests{last}"
+    messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
+    messages += run.get("collect_errors") or []
+    for kind, prefixes in (("syntax error", ("SyntaxError", "IndentationError", "TabError")),
+                           ("import error", ("ImportError", "ModuleNotFoundError", "SystemExit"))):
+        for message in messages:
+            if message.startswith(prefixes):
+                return kind, message[:300]
+    if run.get("collect_errors"):
+        return "crashed", f"the tests did not collect: {run['collect_errors'][0][:300]}"
+    return "ok", ""
+
+
+def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
+          all_or_nothing: set[str] = frozenset()) -> tuple[dict, dict]:
+    """Per exercise {score, points, passed, total} and per test {outcome, message}."""
+    ran = run["tests"] if run else {}
+    exercises, tests = {}, {}
+    for exercise in kit.exercises:
+        nodeids = expected.get(exercise.id, [])
+        passed = 0
+        for nodeid in nodeids:
+            record = ran.get(nodeid)
+            outcome = record["outcome"] if record else NOT_RUN
+            passed += outcome == "passed"
+            tests[nodeid] = {"outcome": outcome, "message": (record or {}).get("message"),
+                             "todo": (record or {}).get("todo")}
+        points = exercise_points(exercise)
+        if not nodeids:
+            value = 0.0
+        elif exercise.id in all_or_nothing:
+            value = float(points) if passed == len(nodeids) else 0.0
+        else:
+            value = points * passed / len(nodeids)
+        exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
+                                  "total": len(nodeids)}
+    return exercises, tests
+
+
+def exercise_points(exercise: course.Exercise) -> int:
+    points = getattr(exercise, "points", 10)
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise course.ManifestError(f"exercise {exercise.id}: points must be a whole number >= 0; "
+                                   f"got {points!r}")
+    return points
+
+
+def max_total(kit: course.Course) -> int:
+    return sum(exercise_points(e) for e in kit.exercises)
+
+
+# -- which functions a test exercises ----------------------------------------------------------
+
+
+def functions_by_test(source: str, functions: tuple[str, ...]) -> dict[str, list[str]]:
+    """For each test function of a test module: the manifest functions named in the test's name,
+    else those its body refers to (a class stands for its methods)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    result = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
+            continue
+        short = {f: f.split(".")[-1] for f in functions}
+        named = [f for f in functions if not short[f].startswith("__") and f"_{short[f]}_" in f"_{node.name}_"]
+        if not named:
+            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            used |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+            named = [f for f in functions if f.split(".")[0] in used]
+        result[node.name] = named
+    return result
+
+
+def _test_name(nodeid: str) -> str:
+    return nodeid.split("::")[-1].split("[")[0]
+
+
+def function_rows(exercise: course.Exercise, tests: dict, sources: dict[str, str]) -> list[dict]:
+    """Per manifest function: tests passing of those that exercise it, and the first failure."""
+    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None} for f in exercise.functions}
+    mappings = {path: functions_by_test(text, exercise.functions) for path, text in sources.items()}
+    for nodeid, test in tests.items():
+        path = nodeid.split("::")[0]
+        owners = list(mappings.get(path, {}).get(_test_name(nodeid), []))
+        if test.get("todo"):
+            owner = exercise.function_for(test["todo"][0])
+            if owner and owner not in owners:
+                owners.append(owner)
+        for owner in owners:
+            row = rows[owner]
+            row["total"] += 1
+            if test["outcome"] == "passed":
+                row["passed"] += 1
+            elif row["first_failure"] is None:
+                row["not_implemented"] = bool(test.get("todo")) and exercise.function_for(test["todo"][0]) == owner
+                message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
+                row["first_failure"] = f"{_test_name(nodeid)}: {message}"
+    return list(rows.values())
+
+
+# -- the files ----------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def csv_text(results: list[dict], kit: course.Course) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason"])
+    for r in results:
+        writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
+                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}", r["reason"]])
+    return out.getvalue()
+
+
+def feedback_text(result: dict, kit: course.Course, sources: dict[str, str], weights: str) -> str:
+    lines = [f"# {kit.title}: feedback for {result['id']}", "",
+             f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
+             + (f": {result['reason']}" if result["reason"] else "") + ")", "",
+             "An exercise scores its points × (tests passed / tests of the exercise); a test that did "
+             f"not run counts as failed. Weights: {weights}.", ""]
+    if result["ignored"]:
+        lines += ["Ignored (only the exercise modules are graded): " +
+                  ", ".join(f"`{n}`" for n in result["ignored"]), ""]
+    for exercise in kit.exercises:
+        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, sources), ""]
+    return "\n".join(lines)
+
+
+def exercise_section(result: dict, exercise: course.Exercise, sources: dict[str, str]) -> list[str]:
+    """One exercise's feedback: score, each function passing or not (first failure), hints."""
+    lines = []
+    ex = result["exercises"][exercise.id]
+    lines += [f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
+    tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
+    for row in function_rows(exercise, tests, sources):
+        name = f"`{row['function']}`"
+        if row["total"] == 0:
+            lines.append(f"- {name}: no test exercises it on its own")
+        elif row["passed"] == row["total"]:
+            lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
+        elif row.get("not_implemented"):
+            lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
+        else:
+            lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
+                         f"first failure: {row['first_failure']}")
+    if ex["passed"] < ex["total"]:
+        lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(exercise.hints, 1)]]
+    return lines
+
+
+def write(out: Path, results: list[dict], kit: course.Course, meta: dict, sources: dict[str, str]) -> None:
+    out = Path(out)
+    _atomic_write(out / "grades.csv", csv_text(results, kit))
+    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
+    for result in results:
+        _atomic_write(out / "feedback" / f"{result['id']}.md",
+                      feedback_text(result, kit, sources, meta["weights"]))
+
+
+def summary(results: list[dict], kit: course.Course, out: Path, seconds: float) -> list[str]:
+    """A one-screen summary: count per status, mean and histogram of totals, the slowest."""
+    top = max_total(kit)
+    lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
+             f"({sum(r['cached'] for r in results)} from the cache)."]
+    counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
+    lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
+    if results:
+        totals = [r["total"] for r in results]
+        lines.append(f"Total: mean {sum(totals) / len(totals):.1f} / {top}, min {min(totals):g}, max {max(totals):g}")
+        bins = [0] * 5
+        for t in totals:
+            bins[min(4, int(5 * t / top)) if top else 0] += 1
+        width = max(bins)
+        for i, n in enumerate(bins):
+            low, high = top * i / 5, top * (i + 1) / 5
+            bar = "#" * (round(30 * n / width) if width else 0)
+            lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
+        slow = sorted(results, key=lambda r: -r["seconds"])[:3]
+        lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
+        bad = [r for r in results if r["status"] != "ok"][:8]
+        for r in bad:
+            lines.append(f"  {r['id']}: {r['status']}" + (f" ({r['reason'][:100]})" if r["reason"] else ""))
+    lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ ({len(results)} files).")
+    return lines

@@ -1,0 +1,295 @@
+"""Running one submission's tests in a process of its own, and many of them in parallel.
+
+Two ways to start that process, with the same limits, environment and record:
+
+- ``fork`` (Linux): a worker process (``python -m facekit.grading.worker``) imports torch,
+  timm, pytest and friends once, then forks one child per submission. The child drops every
+  module of the kit, so it imports the workspace's own copy, and runs pytest in-process. The
+  start-up cost is paid once per worker, and no process ever runs two submissions' code.
+- ``subprocess``: a fresh ``python -m pytest`` per submission (the naive way; macOS, Windows).
+
+Either way the child gets its own session (so everything it starts is killed with it), a
+wall-clock timeout, a memory limit (RLIMIT_DATA: heap and anonymous memory), a cap on the
+size of any file it writes, its output in a file of which only the tail is read, stdin
+closed, and the environment the grader built (scratch HOME and TMPDIR, HF_HUB_OFFLINE=1).
+The worker never imports student code; neither does the grader's own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
+OUTPUT_TAIL = 4000
+# Imported fresh in every child: anything that holds the kit's code or a run's results.
+_FRESH = ("facekit", "exercises", "solutions", "tests", "conftest")
+_WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm")
+
+
+def fork_available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def pytest_args(job: dict) -> list[str]:
+    """The pytest command line of a job (after ``python -m pytest``)."""
+    mode = ["--collect-only"] if job.get("collect_only") else []
+    return ["-q", "-p", "facekit.grading.plugin", "-p", "no:cacheprovider", *mode,
+            "--target=exercises", f"--weights={job['weights']}", *job["test_files"]]
+
+
+def _limits(memory_mb: int | None, file_mb: int | None) -> None:
+    import resource
+
+    if memory_mb:
+        size = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (size, size))
+    if file_mb:
+        size = file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_back(record, output) -> tuple[list[str], str]:
+    record.seek(0)
+    lines = record.read(RECORD_LIMIT).decode("utf-8", "replace").splitlines()
+    output.seek(0, os.SEEK_END)
+    size = output.tell()
+    output.seek(max(0, size - OUTPUT_TAIL))
+    return lines, output.read().decode("utf-8", "replace")
+
+
+def parse_record(lines: list[str]) -> dict:
+    """The streamed record (facekit.grading.plugin) as one dict; lines that do not parse are skipped."""
+    result = {"tests": {}, "collected": None, "collect_errors": [], "finished": False, "exitstatus": None}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("test"), str):
+            result["tests"].setdefault(entry["test"], {
+                "outcome": entry.get("outcome") if entry.get("outcome") in ("passed", "failed", "skipped") else "failed",
+                "message": str(entry.get("message") or "")[:500] or None,
+                "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None})
+        elif isinstance(entry.get("collected"), list) and result["collected"] is None:
+            result["collected"] = [str(n) for n in entry["collected"]]
+        elif "collect_error" in entry:
+            result["collect_errors"].append(f"{entry['collect_error']}: {entry.get('message', '')}")
+        elif entry.get("finished") is True:
+            result["finished"] = True
+            result["exitstatus"] = entry.get("exitstatus")
+    return result
+
+
+def _child(job: dict, record_fd: int, output_fd: int) -> None:  # pragma: no cover - in the fork
+    os.setsid()
+    _limits(job.get("memory_mb"), job.get("file_mb"))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    # Only the record stays open: not the worker's pipes to the grader, nor anything else.
+    os.closerange(3, record_fd)
+    os.closerange(record_fd + 1, 65536)
+    os.chdir(job["workspace"])
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.environ["FACEKIT_GRADE_FD"] = str(record_fd)
+    tempfile.tempdir = None  # computed again from TMPDIR
+    workspace = str(Path(job["workspace"]))
+    drop = {"", os.getcwd(), *job.get("drop_paths", ())}
+    sys.path[:] = [workspace] + [p for p in sys.path if p not in drop]
+    for name in [n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in _FRESH)]:
+        del sys.modules[name]
+    import pytest
+
+    code = pytest.main(pytest_args(job))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
+def _wait(pid: int, deadline: float) -> tuple[int | None, bool]:
+    while True:  # a modest poll: a child that hangs cannot hang the worker
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        if time.monotonic() > deadline:
+            _kill_group(pid)
+            _, status = os.waitpid(pid, 0)
+            return status, True
+        time.sleep(0.02)
+
+
+def run_job(job: dict, mode: str = "fork") -> dict:
+    """Run one job (a workspace, its tests, limits, env); the parsed record plus how it ended."""
+    started = time.monotonic()
+    deadline = started + float(job["timeout"])
+    with tempfile.TemporaryFile() as record, tempfile.TemporaryFile() as output:
+        if mode == "fork":
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                try:
+                    _child(job, record.fileno(), output.fileno())
+                finally:
+                    os._exit(70)
+            try:
+                status, timed_out = _wait(pid, deadline)
+            except BaseException:
+                _kill_group(pid)
+                os.waitpid(pid, 0)
+                raise
+            _kill_group(pid)  # whatever it started and left behind
+            code = os.waitstatus_to_exitcode(status)
+        elif mode == "subprocess":
+            env = dict(job["env"], FACEKIT_GRADE_FD=str(record.fileno()))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pytest", *pytest_args(job)], cwd=job["workspace"], env=env,
+                stdin=subprocess.DEVNULL, stdout=output, stderr=output, pass_fds=(record.fileno(),),
+                start_new_session=True,
+                preexec_fn=lambda: _limits(job.get("memory_mb"), job.get("file_mb")))
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            except BaseException:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise
+            _kill_group(proc.pid)
+            code = proc.wait()
+        else:
+            raise ValueError(f"runner must be 'fork' or 'subprocess'; got {mode!r}")
+        lines, tail = _read_back(record, output)
+    result = parse_record(lines)
+    result.update(returncode=code, timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
+                  output_tail=tail)
+    return result
+
+
+# -- many jobs -----------------------------------------------------------------------------------
+
+
+class _Worker:
+    """A ``python -m facekit.grading.worker`` process: one JSON job in, one JSON result out."""
+
+    def __init__(self, env: dict, log: Path):
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen([sys.executable, "-m", "facekit.grading.worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                     env=env)
+
+    def run(self, job: dict, margin: float) -> dict | None:
+        """The result, or None when the worker died or stopped answering (it is then killed)."""
+        timer = threading.Timer(float(job["timeout"]) + margin, self.proc.kill)
+        timer.start()
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = b""
+        finally:
+            timer.cancel()
+        if not line:
+            self.close()
+            return None
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def worker_env(kit_root: Path) -> dict:
+    """The workers' environment: the grader's kit first on the path, one thread each, offline."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(kit_root), env.get("PYTHONPATH")) if p)
+    env["HF_HUB_OFFLINE"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "1")  # -j processes share the cores
+    return env
+
+
+def run_all(jobs: list[tuple[object, dict]], *, workers: int, mode: str, kit_root: Path,
+            prepare=None, done=None, log_dir: Path | None = None, startup_margin: float = 120.0):
+    """Run ``(key, job)`` pairs on ``workers`` parallel workers; call ``done(key, result)`` for each.
+
+    ``prepare(key, job)`` runs just before a job (it builds the workspace) and may return a
+    finished result instead (a refused submission). A worker that dies or stops answering
+    gives its job a "worker died" result and is replaced.
+    """
+    todo: queue.Queue = queue.Queue()
+    for item in jobs:
+        todo.put(item)
+    log_dir = Path(log_dir or tempfile.gettempdir())
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def lane(number: int) -> None:
+        worker = None
+        try:
+            while True:
+                try:
+                    key, job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                result = prepare(key, job) if prepare else None
+                if result is None:
+                    if mode == "fork":
+                        if worker is None:
+                            worker = _Worker(worker_env(kit_root), log_dir / f"worker-{number}.log")
+                        started = time.monotonic()
+                        result = worker.run(job, startup_margin)
+                        if result is None:
+                            worker = None
+                            result = {**parse_record([]), "returncode": None, "timed_out": False,
+                                      "worker_died": True, "seconds": round(time.monotonic() - started, 3),
+                                      "output_tail": ""}
+                    else:
+                        result = run_job(job, "subprocess")
+                with lock:
+                    if done:
+                        done(key, job, result)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(err)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=lane, args=(n,), daemon=True) for n in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)  # a short join keeps Ctrl-C working
+    if errors:
+        raise errors[0]

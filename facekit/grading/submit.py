@@ -1,0 +1,110 @@
+"""``facekit submit``: one zip of your work to hand in.
+
+The zip holds exactly the files the course manifest names as yours (each exercise's module,
+e.g. exercises/ex02_embeddings/embeddings.py) and ``submission.json``: the course title, the
+kit version, each file's sha256, the exercises facekit last saw as done, and the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import facekit
+from facekit import course
+
+HELP = "pack your exercise modules into one zip to hand in"
+STATE_ENV = "FACEKIT_STATE"  # where facekit keeps progress (see facekit's state file)
+
+
+def find_kit(start: Path) -> Path | None:
+    """The kit folder holding ``start``: the nearest one with exercises/course.toml."""
+    for folder in [start, *start.parents]:
+        if (folder / "exercises" / "course.toml").is_file():
+            return folder
+    return None
+
+
+def shipped(root: Path, relpath: str) -> bytes | None:
+    """The file as shipped: at the upstream branch (as last fetched), else at HEAD; None if unknown."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60)
+
+    try:
+        upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    ref = upstream.stdout.decode().strip() if upstream.returncode == 0 else "HEAD"
+    shown = git("show", f"{ref}:./{relpath}")
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def done_exercises(root: Path) -> list[str]:
+    """The exercises facekit last saw as done (its state file; empty if there is none)."""
+    path = Path(os.environ.get(STATE_ENV) or root / ".facekit" / "state.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return sorted(data["passed"]["exercises"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[str]]:
+    """Write the zip; (path, size in bytes, files). ValueError (one line) when there is nothing new."""
+    kit = course.load(root / "exercises" / "course.toml")
+    files = [e.stub for e in kit.exercises if (root / e.stub).is_file()]
+    if not files:
+        raise ValueError(f"none of the exercise files of {root} exist; nothing to submit")
+    contents = {path: (root / path).read_bytes() for path in files}
+    if not force:
+        originals = {path: shipped(root, path) for path in files}
+        if all(originals[p] is not None and originals[p] == contents[p] for p in files):
+            raise ValueError("nothing to submit: every exercise file is as shipped "
+                             "(compared with git); `facekit submit --force` submits anyway")
+    meta = {"format": 1, "course": kit.title, "kit_version": facekit.__version__,
+            "files": {p: hashlib.sha256(c).hexdigest() for p, c in contents.items()},
+            "done": done_exercises(root),
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path, content in contents.items():
+                archive.writestr(path, content)
+            archive.writestr("submission.json", json.dumps(meta, indent=1) + "\n")
+        os.replace(tmp, out)
+    except BaseException:
+        os.remove(tmp)
+        raise
+    return out, out.stat().st_size, files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", help="where the zip goes (default: submission.zip in the kit)")
+    parser.add_argument("--force", action="store_true", help="submit even when nothing changed")
+
+
+def run(args: argparse.Namespace) -> int:
+    start = Path(getattr(args, "root", None) or Path.cwd()).resolve()
+    root = find_kit(start)
+    if root is None:
+        print(f"facekit submit: {start} is not inside a copy of the kit (no exercises/course.toml "
+              f"here or above); cd into your kit first", file=sys.stderr)
+        return 1
+    try:
+        out, size, files = build(root, Path(args.out) if args.out else root / "submission.zip", args.force)
+    except (ValueError, OSError) as err:
+        print(f"facekit submit: {err}", file=sys.stderr)
+        return 1
+    print(f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
+          f"Hand in this file.")
+    return 0

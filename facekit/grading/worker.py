@@ -1,0 +1,31 @@
+"""A grading worker: imports the heavy libraries once, then forks one child per submission.
+
+Started by facekit.grading.runner; reads one JSON job per line on stdin and answers one JSON
+result per line on stdout. It imports no kit code of a submission: the children do, after
+dropping every kit module (facekit.grading.runner._child).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+
+def main() -> int:
+    from facekit.grading import runner
+
+    for name in runner._WARM:  # the slow part, once; no torch code runs here (fork safety)
+        importlib.import_module(name)
+    out = sys.stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        result = runner.run_job(json.loads(line), "fork")
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Grading a class: ``facekit submit``, ``facekit grade`` and the Gradescope bundle.
+
+One synthetic class, made from the reference tree, is graded once (module fixture) through the
+real command: complete, untouched, half done, a planted bug, a hang, ``os._exit`` at import, a
+syntax error, memory exhaustion at import, one bringing its own tests/ and conftest.py, and a
+zip with a ``../../x`` entry. The other tests read its outputs, or use no test run at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from facekit import cli, course
+from facekit.grading import grade, gradescope, report, runner, sources, submit
+
+ROOT = course.repo_root()
+KIT = course.load()
+EX = {e.id: e for e in KIT.exercises}
+TIMEOUT = 45  # the hanging submission costs this much; a complete one needs ~10 s on 2 busy cores
+
+
+def reference(exercise_id: str) -> bytes:
+    return (ROOT / EX[exercise_id].reference).read_bytes()
+
+
+def complete() -> dict[str, bytes]:
+    return {e.stub: reference(e.id) for e in KIT.exercises}
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> Path:
+    for relpath, content in files.items():
+        (folder / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relpath).write_bytes(content)
+    return folder
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for relpath, content in files.items():
+            archive.writestr(relpath, content)
+    return path
+
+
+SIMILARITY = EX["ex03_similarity"].stub
+BUGGY = reference("ex03_similarity").replace(b"return score >= threshold", b"return score > threshold")
+# A conftest that would turn every failure into a pass, and a tests/ that passes trivially.
+CHEAT_CONFTEST = b"""
+import pytest
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+"""
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The class graded once with `facekit grade`: (out folder, grades.json, rows of grades.csv, stdout)."""
+    assert b"return score >= threshold" in reference("ex03_similarity"), "the planted bug needs this line"
+    base = tmp_path_factory.mktemp("class")
+    subs = base / "subs"
+    subs.mkdir()
+    stubs = {e.stub: (ROOT / e.stub).read_bytes() for e in KIT.exercises}
+    write_zip(subs / "complete.zip", complete())
+    write_zip(subs / "untouched.zip", stubs)
+    write_zip(subs / "half.zip", {e.stub: reference(e.id) for e in KIT.exercises[:3]})
+    write_zip(subs / "buggy.zip", {**complete(), SIMILARITY: BUGGY})
+    write_folder(subs / "hangs", {**complete(), EX["ex01_images"].stub: b"import time\nwhile True:\n    time.sleep(1)\n"})
+    write_folder(subs / "exits", {**complete(), SIMILARITY: b"import os\nos._exit(0)\n"})
+    write_folder(subs / "syntax", {**complete(), EX["ex05_retrieval"].stub: b"def top_k(:\n"})
+    write_folder(subs / "hog", {**complete(), EX["ex01_images"].stub: b"hog = bytearray(64 * 1024 ** 3)\n"})
+    cheat = write_folder(subs / "cheat", {**stubs, "conftest.py": CHEAT_CONFTEST,
+                                          "tests/test_ex01_images.py": b"def test_ok():\n    pass\n",
+                                          "tests/conftest.py": CHEAT_CONFTEST})
+    (cheat / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:facekit'\n")
+    write_zip(subs / "escape.zip", {"../../x": b"written outside", **complete()})
+    out = base / "out"
+    code = cli.main(["grade", str(subs), "--out", str(out), "-j", "2", "--timeout", str(TIMEOUT)])
+    assert code == 0
+    data = json.loads((out / "grades.json").read_text())
+    with open(out / "grades.csv", newline="") as f:
+        rows = {row["id"]: row for row in csv.DictReader(f)}
+    return out, data, rows, base
+
+
+def by_id(data):
+    return {s["id"]: s for s in data["submissions"]}
+
+
+@pytest.mark.parametrize("sub_id, status, totals", [
+    ("complete", "ok", {e.id: 10 for e in KIT.exercises}),
+    ("untouched", "ok", {e.id: 0 for e in KIT.exercises}),
+    ("half", "ok", {**{e.id: 10 for e in KIT.exercises[:3]}, **{e.id: 0 for e in KIT.exercises[3:]}}),
+    ("cheat", "ok", {e.id: 0 for e in KIT.exercises}),
+    ("escape", "refused", {e.id: 0 for e in KIT.exercises}),
+    ("hangs", "timeout", {e.id: 0 for e in KIT.exercises}),
+])
+def test_each_submission_gets_its_score_and_status(graded, sub_id, status, totals):
+    _, data, _, _ = graded
+    result = by_id(data)[sub_id]
+    scores = {k: v["score"] for k, v in result["exercises"].items()}
+    assert (result["status"], scores) == (status, totals), f"{sub_id}: {result['status']} {result['reason']}"
+
+
+def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
+    out, data, _, _ = graded
+    buggy = by_id(data)["buggy"]
+    ex03 = buggy["exercises"]["ex03_similarity"]
+    assert buggy["status"] == "ok"
+    assert 0 < ex03["passed"] < ex03["total"], ex03
+    assert ex03["score"] == round(10 * ex03["passed"] / ex03["total"], 2)
+    assert {k: v["score"] for k, v in buggy["exercises"].items() if k != "ex03_similarity"} == \
+        {e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"}
+    feedback = (out / "feedback" / "buggy.md").read_text()
+    assert "`is_match`: failing" in feedback, feedback
+    assert "`l2_normalize`: passes" in feedback
+
+
+def test_exit_at_import_crashes_its_row_and_keeps_what_ran_before(graded):
+    _, data, _, _ = graded
+    exits = by_id(data)["exits"]
+    assert exits["status"] == "crashed", exits
+    assert exits["exercises"]["ex01_images"]["score"] == 10  # ran before the import that exited
+    assert exits["exercises"]["ex03_similarity"]["score"] == 0
+
+
+def test_syntax_error_and_memory_exhaustion_are_rows_with_reasons(graded):
+    _, data, _, _ = graded
+    results = by_id(data)
+    syntax = results["syntax"]
+    assert syntax["status"] == "syntax error" and "SyntaxError" in syntax["reason"], syntax["reason"]
+    assert syntax["exercises"]["ex05_retrieval"]["score"] == 0
+    assert syntax["exercises"]["ex03_similarity"]["score"] == 10
+    hog = results["hog"]
+    assert hog["exercises"]["ex01_images"]["score"] == 0, hog["reason"]
+    assert hog["exercises"]["ex03_similarity"]["score"] == 10, hog["reason"]
+
+
+def test_submissions_own_tests_and_conftest_are_ignored_and_listed(graded):
+    _, data, _, _ = graded
+    cheat = by_id(data)["cheat"]
+    assert {"conftest.py", "tests/conftest.py", "tests/test_ex01_images.py", "pyproject.toml"} <= set(cheat["ignored"])
+    assert cheat["total"] == 0
+
+
+def test_path_traversal_writes_nothing_outside(graded):
+    out, data, _, base = graded
+    assert "../../x" in by_id(data)["escape"]["reason"]
+    for folder in (base, base.parent, out, out.parent.parent):
+        assert not (folder / "x").exists(), f"{folder / 'x'} was written"
+
+
+def test_unreported_tests_count_as_failed_with_expected_counts_from_the_kit(graded):
+    _, data, _, _ = graded
+    hangs = by_id(data)["hangs"]
+    expected = data["exercises"]
+    for exercise_id, ex in hangs["exercises"].items():
+        assert ex["total"] == expected[exercise_id]["tests"] > 0
+    assert all(t["outcome"] == report.NOT_RUN for t in hangs["tests"].values())
+
+
+def test_csv_and_json_agree_and_every_student_has_feedback(graded):
+    out, data, rows, _ = graded
+    assert set(rows) == set(by_id(data))
+    for result in data["submissions"]:
+        row = rows[result["id"]]
+        assert float(row["total"]) == result["total"] and row["status"] == result["status"]
+        for exercise_id, ex in result["exercises"].items():
+            assert float(row[exercise_id]) == ex["score"], (result["id"], exercise_id)
+        assert (out / "feedback" / f"{result['id']}.md").is_file()
+    assert data["max_total"] == sum(e.points for e in KIT.exercises)
+    assert "`load_image`: not implemented yet" in (out / "feedback" / "untouched.md").read_text()
+
+
+def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_path):
+    out, data, _, base = graded
+    results, _, _ = grade.grade([base / "subs" / "complete.zip", base / "subs" / "half.zip"],
+                                grade.Options(out=out, jobs=1, timeout=TIMEOUT))
+    assert [r["cached"] for r in results] == [True, True]
+    assert [r["total"] for r in results] == [by_id(data)["complete"]["total"], by_id(data)["half"]["total"]]
+
+
+# -- no test runs below ---------------------------------------------------------------------------
+
+
+def test_exercise_score_is_points_times_the_passed_fraction():
+    exercise = KIT.exercises[0]
+    expected = {e.id: [] for e in KIT.exercises}
+    expected[exercise.id] = ["t::a", "t::b", "t::c", "t::d"]
+    run = {"tests": {"t::a": {"outcome": "passed"}, "t::b": {"outcome": "passed"},
+                     "t::c": {"outcome": "skipped"}, "t::x": {"outcome": "passed"}}}
+    scores, tests = report.score(run, expected, KIT)
+    assert scores[exercise.id] == {"score": 5.0, "points": 10, "passed": 2, "total": 4}
+    assert tests["t::d"]["outcome"] == report.NOT_RUN and "t::x" not in tests
+    scores, _ = report.score(run, expected, KIT, all_or_nothing={exercise.id})
+    assert scores[exercise.id]["score"] == 0
+
+
+def test_status_tells_timeout_crash_and_import_errors_apart():
+    base = runner.parse_record([])
+    assert report.status_of({**base, "timed_out": True}, None, 5)[0] == "timeout"
+    assert report.status_of({**base, "returncode": -9}, None, 5) == (
+        "crashed", "the test process ended (killed by signal 9) after 0 tests")
+    failed = {"t": {"outcome": "failed", "message": "ModuleNotFoundError: No module named 'numpyy'"}}
+    assert report.status_of({**base, "finished": True, "tests": failed}, None, 5)[0] == "import error"
+    assert report.status_of(None, "bad zip", 5) == ("refused", "bad zip")
+
+
+def test_record_lines_that_do_not_parse_are_skipped():
+    lines = ['{"test": "a", "outcome": "passed"}', "garbage", "[1]", '{"finished": true, "exitstatus": 1}']
+    record = runner.parse_record(lines)
+    assert list(record["tests"]) == ["a"] and record["finished"] is True
+
+
+def test_git_repository_submission_reads_committed_files(tmp_path):
+    repo = write_folder(tmp_path / "alice", {SIMILARITY: reference("ex03_similarity"), "notes.txt": b"x"})
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "w"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    (repo / SIMILARITY).write_text("uncommitted")
+    sub = sources.read(repo, KIT, ROOT)
+    assert sub.files == {SIMILARITY: reference("ex03_similarity")} and sub.ignored == ["notes.txt"]
+    assert sub.id == "alice" and len(sub.meta["git_commit"]) == 40
+
+
+def test_roster_maps_submissions_to_ids(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("submission,id,email\nalice-hw1.zip,s1234,a@x\n")
+    assert grade.read_roster(path) == {"alice-hw1.zip": "s1234", "alice-hw1": "s1234"}
+    path.write_text("name,student\n")
+    with pytest.raises(grade.GradeError, match="submission,id"):
+        grade.read_roster(path)
+
+
+def make_student_kit(tmp_path: Path) -> Path:
+    kit = tmp_path / "kit"
+    (kit / "exercises").mkdir(parents=True)
+    (kit / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
+    write_folder(kit, {e.stub: (ROOT / e.stub).read_bytes() for e in KIT.exercises})
+    (kit / "README.md").write_text("not the student's")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "kit"]):
+        subprocess.run(["git", "-C", str(kit), *args], check=True, capture_output=True)
+    return kit
+
+
+def test_submit_refuses_untouched_stubs_and_outside_a_kit(tmp_path, capsys):
+    kit = make_student_kit(tmp_path)
+    assert cli.main(["--root", str(kit), "submit"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "nothing to submit" in err and "--force" in err and len(err.splitlines()) == 1
+    assert not (kit / "submission.zip").exists()
+    assert cli.main(["--root", str(tmp_path), "submit"]) == 1
+    assert "not inside a copy of the kit" in capsys.readouterr().err
+    assert cli.main(["--root", str(kit), "submit", "--force"]) == 0
+
+
+def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, monkeypatch):
+    kit = make_student_kit(tmp_path)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"passed": {"exercises": {"ex03_similarity": "f"}}}))
+    monkeypatch.setenv(submit.STATE_ENV, str(state))
+    (kit / SIMILARITY).write_bytes(reference("ex03_similarity"))
+    (kit / "tests").mkdir()
+    (kit / "tests" / "conftest.py").write_text("")
+    assert cli.main(["--root", str(kit), "submit"]) == 0
+    printed = capsys.readouterr().out
+    path = kit / "submission.zip"
+    assert str(path) in printed and "KiB" in printed
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        meta = json.loads(archive.read("submission.json"))
+        assert names == {e.stub for e in KIT.exercises} | {"submission.json"}
+        import hashlib
+
+        assert meta["files"][SIMILARITY] == hashlib.sha256(reference("ex03_similarity")).hexdigest()
+    assert meta["course"] == KIT.title and meta["done"] == ["ex03_similarity"] and meta["timestamp"]
+    sub = sources.read(path, KIT, ROOT)
+    assert sub.files[SIMILARITY] == reference("ex03_similarity") and sub.ignored == []
+
+
+def test_gradescope_bundle_grades_a_simulated_autograder_tree(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    assert cli.main(["gradescope", "--out", str(bundle), "--timeout", "120"]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert not [n for n in names if n.startswith("solutions/")]
+        assert {"setup.sh", "run_autograder", "facekit/grading/grade.py", EX["ex03_similarity"].tests} <= set(names)
+        archive.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):
+        os.chmod(root / "source" / script, 0o755)
+    write_folder(root / "submission", {"similarity.py": reference("ex03_similarity")})  # a flat upload
+    env = {**os.environ, gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 10 and results["execution_time"] > 0
+    assert [t["name"].split(":")[0] for t in results["tests"]] == [e.id for e in KIT.exercises]
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
+        assert test["max_score"] == EX[test["name"].split(":")[0]].points and test["visibility"] == "visible"
+    assert sum(t["score"] for t in results["tests"]) == results["score"]
+    assert {t["name"].split(":")[0]: t["score"] for t in results["tests"]}["ex03_similarity"] == 10
+
+
+def test_readme_states_the_grading_defaults_the_command_has():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    args = parser.parse_args(["x"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`--timeout`, default {args.timeout:g} s" in readme
+    assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
+    assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
+    assert "`points × passed / total`" in readme and "points * passed / total" in report.__doc__.replace("×", "*")
