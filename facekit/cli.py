@@ -439,6 +439,7 @@ _CHECK_TEXT = {
     "stub": "every stub fails its tests only with NotImplementedError",
     "mirror": "stub and reference have the same names, signatures, docstrings",
     "notebook": "the notebook is valid and runs against the reference",
+    "mistakes": "every catalogued mistake fails its test, with the promised words",
 }
 
 
@@ -633,7 +634,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "; ".join(f"{k}: {v}" for k, v in _CHECK_TEXT.items()) + ".")
     p.add_argument("exercises", nargs="*", metavar="EXERCISE", help="only these (default: all)")
     p.add_argument("--only", type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
-                   metavar="CHECKS", help="comma-separated subset of: files,reference,stub,mirror,notebook")
+                   metavar="CHECKS", help="comma-separated subset of: files,reference,stub,mirror,notebook,mistakes")
     p = sub.add_parser("download", parents=[verbose],
                        help="fetch the real pretrained weights of every model into the HF cache")
     p.add_argument("--force", action="store_true", help="download again even when cached")

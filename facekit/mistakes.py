@@ -174,7 +174,8 @@ class _Collector:
             return str(excinfo.value)
         # An error raised in the code under test: a student reads it in the traceback, with
         # the functions it went through.
-        frames = [entry.frame.code.name for entry in excinfo.traceback
+        frames = [getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
+                  for entry in excinfo.traceback
                   if Path(str(entry.path)).resolve().is_relative_to(self.tree)]
         where = f" raised in {' -> '.join(frames)}" if frames else ""
         return f"{excinfo.typename}{where}: {excinfo.value}"

@@ -32,7 +32,7 @@ class Finding:
     detail: str = ""
 
 
-CHECKS = ("files", "reference", "stub", "mirror", "notebook")
+CHECKS = ("files", "reference", "stub", "mirror", "notebook", "mistakes")
 
 
 def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
@@ -242,5 +242,9 @@ def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
         findings += [mirror_findings(apis, e) for e in exercises]
     if "notebook" in checks:
         findings += [notebook_findings(root, e, weights) for e in exercises]
+    if "mistakes" in checks:  # the catalogue of typical mistakes: each is caught, with its words
+        from facekit.mistakes import mistake_findings
+
+        findings += [mistake_findings(root, e, weights) for e in exercises]
     order = {e.id: i for i, e in enumerate(exercises)}
     return sorted(findings, key=lambda f: (order[f.exercise], CHECKS.index(f.check)))
