@@ -187,7 +187,7 @@ class _Collector:
         if (call.excinfo is not None and entry["outcome"] == "passed"
                 and not call.excinfo.errisinstance(pytest.skip.Exception)):
             entry["outcome"] = "failed"
-            entry["message"] = self._message(call.excinfo)[:2000]
+            entry["message"] = self._message(call.excinfo)[:20000]
 
     def pytest_collectreport(self, report):
         if report.failed:

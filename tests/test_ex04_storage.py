@@ -589,8 +589,11 @@ def _add_many(target: str, cls: str, path: str, name: str, count: int, width: in
         raise
 
 
-def _run_writers(kit_target, cls, path, jobs) -> list[str]:
+def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
     """Start one process per (name, count, width), all at once; their reports ("refused ...")."""
+    # The store class must open at all (a stub stops here, in this process, with its
+    # NotImplementedError); on another file, so that `path` stays new.
+    getattr(ex, cls)(path.with_name("probe-" + path.name))
     # fork (Linux): the children start at once, with torch and the kit already imported.
     # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
@@ -622,7 +625,7 @@ def test_two_processes_adding_at_once_lose_nothing(ex, kit_target, kind, path):
     cls = KINDS[kind][0]
     # JSON rewrites the whole file per add, so fewer adds; enough to interleave many times.
     per_process = 50 if kind == "sqlite" else 15
-    reports = _run_writers(kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)])
+    reports = _run_writers(ex, kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)])
     assert not reports, f"{cls}: a writer was refused: {reports}"
     store = getattr(ex, cls)(path)
     records = store.all()
@@ -642,7 +645,7 @@ def test_two_processes_creating_one_store_with_different_widths(ex, kit_target, 
     cls = KINDS[kind][0]
     # Both open the missing file (an empty store), then add a first record at the same time:
     # 3 values and 5 values. One store has one width: exactly one of them may succeed.
-    reports = _run_writers(kit_target, cls, path, [("three", 1, 3), ("five", 1, 5)])
+    reports = _run_writers(ex, kit_target, cls, path, [("three", 1, 3), ("five", 1, 5)])
     try:
         records = getattr(ex, cls)(path).all()
     except ValueError as err:
