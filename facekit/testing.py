@@ -75,3 +75,42 @@ class MemoryStore:
     def __len__(self):
         self.calls["len"] += 1
         return len(self._records)
+
+
+# -- errors a test expects -----------------------------------------------------------------------
+
+
+class Raised:
+    """What ``raises`` caught: ``.value`` is the exception (like pytest's ExceptionInfo)."""
+
+    value: BaseException | None = None
+
+
+@contextlib.contextmanager
+def raises(expected, call: str):
+    """``pytest.raises(expected)`` whose failure names the call and what happened instead.
+
+    ``call`` says what was called, e.g. ``"l2_normalize(torch.zeros(320))"``. A call that
+    returns fails with "... returned without raising; expected ValueError"; one that raises
+    another error fails with its type and message. A stub's NotImplementedError goes
+    through untouched, so the harness still reports "not implemented yet".
+    """
+    names = " or ".join(e.__name__ for e in (expected if isinstance(expected, tuple) else (expected,)))
+    caught = Raised()
+    try:
+        yield caught
+    except NotImplementedError:
+        raise
+    except expected as err:
+        caught.value = err
+        return
+    except Exception as err:  # noqa: BLE001 - reported as the wrong error
+        pytest.fail(f"{call} raised {type(err).__name__} ({err}); expected {names}", pytrace=False)
+    pytest.fail(f"{call} returned without raising; expected {names}", pytrace=False)
+
+
+def close(got, expected, what: str, **tolerance) -> None:
+    """``torch.testing.assert_close`` whose message starts with ``what`` (the call and its input)."""
+    import torch
+
+    torch.testing.assert_close(got, expected, msg=lambda default: f"{what}: {default}", **tolerance)

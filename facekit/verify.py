@@ -288,6 +288,13 @@ def _notebook(ctx: VerifyContext) -> list[Finding]:
     return [notebook_findings(ctx.root, e, ctx.weights) for e in ctx.exercises]
 
 
+@check("mistakes", "every catalogued student mistake is caught, with its promised words")
+def _mistakes(ctx: VerifyContext) -> list[Finding]:
+    from facekit.mistakes import mistake_findings  # tests/kit/mistakes/: runs the catalogue
+
+    return [mistake_findings(ctx.root, e, ctx.weights) for e in ctx.with_tests()]
+
+
 def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
            weights: str = "standin", checks: tuple[str, ...] | None = None) -> list[Finding]:
     """Every check in ``checks`` (default: all) for every exercise (or those named), as findings."""

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from facekit import data
+from facekit.testing import raises
 
 EXERCISE = "ex01_images"
 # preprocess is held to timm's own transform. The reference matches it exactly (max abs
@@ -63,13 +64,18 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def _assert_rgb(image, call: str) -> None:
+    assert isinstance(image, Image.Image), f"{call} returned {type(image).__name__}, not a PIL image"
+    assert image.mode == "RGB", f"{call} gave mode {image.mode!r}, expected 'RGB'"
+
+
 @pytest.mark.function("load_image")
 def test_sample_face_loads_as_rgb(ex, sample_face):
     image = ex.load_image(data.SAMPLE_FACE)
-    assert isinstance(image, Image.Image)
-    assert image.mode == "RGB"
-    assert image.size == sample_face.size
-    np.testing.assert_array_equal(_pixels(image), _pixels(sample_face))
+    _assert_rgb(image, "load_image(the sample face)")
+    assert image.size == sample_face.size, f"load_image(the sample face): size {image.size}, expected {sample_face.size}"
+    np.testing.assert_array_equal(_pixels(image), _pixels(sample_face),
+                                  err_msg="load_image(the sample face): pixels differ from Pillow's")
 
 
 @pytest.mark.function("load_image")
@@ -77,24 +83,42 @@ def test_str_and_path_give_the_same_pixels(ex, tmp_path):
     path = _save(_noise(40, 30), tmp_path / "rgb.png")
     from_str = ex.load_image(str(path))
     from_path = ex.load_image(path)
-    np.testing.assert_array_equal(_pixels(from_str), _pixels(_noise(40, 30)))
-    np.testing.assert_array_equal(_pixels(from_path), _pixels(from_str))
+    np.testing.assert_array_equal(_pixels(from_str), _pixels(_noise(40, 30)),
+                                  err_msg="load_image(a str path): pixels differ from the file's")
+    np.testing.assert_array_equal(_pixels(from_path), _pixels(from_str),
+                                  err_msg="load_image(a pathlib.Path) and load_image(a str) differ")
 
 
 @pytest.mark.function("load_image")
-def test_image_is_loaded_and_file_closed(ex, tmp_path):
+def test_image_is_loaded_and_file_closed(ex, tmp_path, monkeypatch):
+    import builtins
+
     path = _save(_noise(40, 30), tmp_path / "rgb.png")
+    # Every file opened, by the student's code or by Pillow (which calls builtins.open): on
+    # any system, without relying on /proc or on garbage collection closing files.
+    opened, real_open = [], builtins.open
+
+    def spy_open(file, *args, **kwargs):
+        handle = real_open(file, *args, **kwargs)
+        opened.append((file, handle))
+        return handle
+
+    monkeypatch.setattr(builtins, "open", spy_open)
     image = ex.load_image(path)
-    if Path("/proc/self/fd").is_dir():  # Linux: which files this process holds open
-        held = []
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                held.append(os.readlink(f"/proc/self/fd/{fd}"))
-            except OSError:
-                pass
-        assert str(path.resolve()) not in held, "close the file before returning (use `with`)"
+    monkeypatch.setattr(builtins, "open", real_open)
+    ours = [h for f, h in opened if isinstance(f, (str, os.PathLike)) and Path(f) == path]
+    assert ours, f"load_image({path.name}) did not open the file with open() (nor through Pillow)"
+    still_open = [h for h in ours if not h.closed]
+    assert not still_open, f"load_image({path.name}) returned with the file still open: close it (use `with`)"
     path.write_bytes(b"")  # a lazily loaded image would now read nothing
-    np.testing.assert_array_equal(_pixels(image), _pixels(_noise(40, 30)))
+    try:
+        pixels = _pixels(image)
+    except Exception as err:  # noqa: BLE001 - the image was not loaded
+        pytest.fail(f"load_image({path.name}) returned an image that is not loaded yet: reading its pixels "
+                    f"after the file closed raised {type(err).__name__} ({err}); call image.load() inside "
+                    f"the `with`", pytrace=False)
+    np.testing.assert_array_equal(pixels, _pixels(_noise(40, 30)),
+                                  err_msg=f"load_image({path.name}): the pixels are not the file's")
 
 
 @pytest.mark.function("load_image")
@@ -112,8 +136,11 @@ def test_exif_orientation_is_applied(ex, tmp_path, orientation, turn):
     with Image.open(path) as raw:  # the pixels as stored, decoded the same way, not turned
         stored = _pixels(raw.convert("RGB"))
     expected = np.ascontiguousarray(turn(stored))
-    assert image.size == (expected.shape[1], expected.shape[0])
-    np.testing.assert_array_equal(_pixels(image), expected)
+    call = f"load_image(a 48x32 JPEG with EXIF orientation {orientation})"
+    assert image.size == (expected.shape[1], expected.shape[0]), \
+        f"{call}: size {image.size}, expected {(expected.shape[1], expected.shape[0])}: apply the orientation tag"
+    np.testing.assert_array_equal(_pixels(image), expected,
+                                  err_msg=f"{call}: pixels not turned upright; apply the orientation tag")
 
 
 @pytest.mark.function("load_image")
@@ -121,7 +148,8 @@ def test_no_orientation_tag_leaves_pixels_as_stored(ex, tmp_path):
     path = _save(_noise(48, 32), tmp_path / "upright.jpg", quality=95)
     image = ex.load_image(path)
     with Image.open(path) as raw:
-        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
+        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
+                                      err_msg="load_image(a JPEG without orientation tag): pixels changed")
 
 
 @pytest.mark.function("load_image")
@@ -129,8 +157,9 @@ def test_grayscale_is_repeated_on_three_channels(ex, tmp_path):
     gray = np.arange(16 * 12, dtype=np.uint8).reshape(12, 16)
     path = _save(Image.fromarray(gray), tmp_path / "gray.png")
     image = ex.load_image(path)
-    assert image.mode == "RGB"
-    np.testing.assert_array_equal(_pixels(image), np.stack([gray] * 3, axis=-1))
+    _assert_rgb(image, "load_image(a grayscale PNG)")
+    np.testing.assert_array_equal(_pixels(image), np.stack([gray] * 3, axis=-1),
+                                  err_msg="load_image(a grayscale PNG): each gray value on all three channels")
 
 
 @pytest.mark.function("load_image")
@@ -138,18 +167,20 @@ def test_black_and_white_comes_out_0_or_255(ex, tmp_path):
     bits = (np.indices((10, 14)).sum(axis=0) % 2).astype(bool)
     path = _save(Image.fromarray(bits), tmp_path / "bilevel.png")
     image = ex.load_image(path)
-    assert image.mode == "RGB"
-    np.testing.assert_array_equal(_pixels(image), np.stack([bits * 255] * 3, axis=-1).astype(np.uint8))
+    _assert_rgb(image, "load_image(a 1-bit PNG)")
+    np.testing.assert_array_equal(_pixels(image), np.stack([bits * 255] * 3, axis=-1).astype(np.uint8),
+                                  err_msg="load_image(a 1-bit PNG): pixels must be 0 or 255")
 
 
 @pytest.mark.function("load_image")
 def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
     path = _save(_noise(40, 30).quantize(16), tmp_path / "palette.png")
     image = ex.load_image(path)
-    assert image.mode == "RGB"
+    _assert_rgb(image, "load_image(a palette PNG)")
     with Image.open(path) as raw:
         assert raw.mode == "P"
-        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")))
+        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
+                                      err_msg="load_image(a palette PNG): the palette's colours")
 
 
 @pytest.mark.function("load_image")
@@ -179,12 +210,14 @@ def _composited_on_white(colour, alpha):
     return [c * alpha / 255 + 255 * (1 - alpha / 255) for c in colour]
 
 
-def _assert_on_white(pixels: np.ndarray, colour):
+def _assert_on_white(pixels: np.ndarray, colour, call: str):
     for column, alpha in enumerate(ALPHAS):
         expected = _composited_on_white(colour, alpha)
         got = pixels[0, column].astype(float)
+        what = "fully transparent" if alpha == 0 else "opaque" if alpha == 255 else f"alpha {alpha}"
         assert np.abs(got - expected).max() <= 1, (
-            f"alpha {alpha}: expected {colour} composited on white = {np.round(expected)}, got {got}")
+            f"{call}: a {what} pixel of {colour} must come out composited on white = {np.round(expected)}; "
+            f"got {got}")
 
 
 @pytest.mark.function("load_image")
@@ -193,11 +226,8 @@ def test_rgba_is_composited_on_white(ex, tmp_path):
     rgba = np.array([[[*colour, a] for a in ALPHAS]], dtype=np.uint8)
     path = _save(Image.fromarray(rgba), tmp_path / "rgba.png")
     image = ex.load_image(path)
-    assert image.mode == "RGB"
-    pixels = _pixels(image)
-    np.testing.assert_array_equal(pixels[0, 0], [255, 255, 255], err_msg="fully transparent -> white")
-    np.testing.assert_array_equal(pixels[0, 2], colour, err_msg="opaque pixels keep their colour")
-    _assert_on_white(pixels, colour)
+    _assert_rgb(image, "load_image(an RGBA PNG)")
+    _assert_on_white(_pixels(image), colour, "load_image(an RGBA PNG)")
 
 
 @pytest.mark.function("load_image")
@@ -205,8 +235,8 @@ def test_gray_with_alpha_is_composited_on_white(ex, tmp_path):
     la = np.array([[[40, a] for a in ALPHAS]], dtype=np.uint8)
     path = _save(Image.fromarray(la, "LA"), tmp_path / "la.png")
     image = ex.load_image(path)
-    assert image.mode == "RGB"
-    _assert_on_white(_pixels(image), (40, 40, 40))
+    _assert_rgb(image, "load_image(a gray PNG with alpha, mode LA)")
+    _assert_on_white(_pixels(image), (40, 40, 40), "load_image(a gray PNG with alpha, mode LA)")
 
 
 @pytest.mark.function("load_image")
@@ -216,22 +246,24 @@ def test_palette_with_transparent_colour_is_composited_on_white(ex, tmp_path):
     palette.putpalette([0, 0, 0, 220, 20, 20, 20, 160, 40] + [0] * (253 * 3))
     path = _save(palette, tmp_path / "transparent.png", transparency=0)
     image = ex.load_image(path)
-    assert image.mode == "RGB"
+    _assert_rgb(image, "load_image(a palette PNG with a transparent colour)")
     np.testing.assert_array_equal(_pixels(image)[0], [[255, 255, 255], [220, 20, 20], [20, 160, 40],
-                                                      [255, 255, 255]])
+                                                      [255, 255, 255]],
+                                  err_msg="load_image(a palette PNG with a transparent colour): "
+                                          "the transparent pixels must come out white")
 
 
 # -- load_image: errors -----------------------------------------------------------------------
 
 
 def _names_the_file(error: BaseException, path: Path) -> None:
-    assert path.name in str(error), f"the message must name the file ({path}): {error}"
+    assert path.name in str(error), f"load_image({path.name}): the message must name the file: {error}"
 
 
 @pytest.mark.function("load_image")
 def test_missing_file_is_file_not_found(ex, tmp_path):
     path = tmp_path / "no-such-face.jpg"
-    with pytest.raises(FileNotFoundError) as info:
+    with raises(FileNotFoundError, "load_image(a missing file)") as info:
         ex.load_image(path)
     _names_the_file(info.value, path)
 
@@ -241,7 +273,7 @@ def test_missing_file_is_file_not_found(ex, tmp_path):
 def test_not_an_image_is_a_value_error(ex, tmp_path, content):
     path = tmp_path / "face.jpg"
     path.write_bytes(content)
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"load_image(a {'text' if content else 'empty'} file named face.jpg)") as info:
         ex.load_image(path)
     _names_the_file(info.value, path)
 
@@ -252,7 +284,7 @@ def test_truncated_file_is_a_value_error_raised_by_load_image(ex, tmp_path, suff
     path = _save(_noise(64, 64), tmp_path / f"whole.{suffix}")
     cut = tmp_path / f"truncated.{suffix}"
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # the header survives
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"load_image(a truncated {suffix})") as info:
         ex.load_image(cut)
     _names_the_file(info.value, cut)
 
@@ -271,7 +303,7 @@ def _png_header(width: int, height: int) -> bytes:
 def test_decompression_bomb_is_a_value_error(ex, tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes(_png_header(100_000, 100_000))  # 10^10 pixels declared in 68 bytes
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "load_image(a PNG declaring 100000x100000 pixels)") as info:
         ex.load_image(path)
     _names_the_file(info.value, path)
 
@@ -282,7 +314,7 @@ def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch,
     # Pillow errors above 2 * MAX_IMAGE_PIXELS and only warns between 1x and 2x: both must fail.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64)
     path = _save(_noise(side, side), tmp_path / f"big{side}.png")
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"load_image(a {side}x{side} PNG with MAX_IMAGE_PIXELS = 64 * 64)") as info:
         ex.load_image(path)
     _names_the_file(info.value, path)
 
@@ -291,25 +323,60 @@ def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch,
 @pytest.mark.parametrize("given", [42, b"face.jpg", Image.new("RGB", (4, 4))],
                          ids=["int", "bytes", "pil-image"])
 def test_not_a_path_is_a_type_error(ex, given):
-    with pytest.raises(TypeError) as info:
+    with raises(TypeError, f"load_image({type(given).__name__})") as info:
         ex.load_image(given)
-    assert type(given).__name__ in str(info.value), "say what was given"
+    assert type(given).__name__ in str(info.value), \
+        f"load_image({type(given).__name__}): say what was given: {info.value}"
 
 
 # -- preprocess: the same numbers as timm's transform ------------------------------------------
 
 
-def _assert_matches(got: torch.Tensor, expected: torch.Tensor) -> None:
-    assert isinstance(got, torch.Tensor), f"expected a torch.Tensor, got {type(got).__name__}"
-    assert tuple(got.shape) == tuple(expected.shape), f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-    assert got.dtype == torch.float32, f"dtype {got.dtype}, expected torch.float32"
+def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std) -> str:
+    """Which step differs, when ``got`` is a recognisable transformation of timm's result."""
+    def near(a, b, tolerance=1e-4):  # a diagnosis only: looser than ATOL
+        return a.shape == b.shape and (a - b).abs().max().item() <= tolerance
+
+    mean_t = torch.tensor(mean, dtype=torch.float64).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float64).view(3, 1, 1)
+    unit = expected.double() * std_t + mean_t  # timm's pixels in [0, 1]
+    if near(got.flip(0), expected) or near(got.double() * std_t + mean_t, unit.flip(0)):
+        return "the channel order is reversed (BGR): keep RGB, channel 0 is red"
+    if near(got.transpose(1, 2), expected):
+        return "rows and columns are swapped: permute(2, 0, 1) turns [H, W, 3] into [3, H, W]"
+    if near(got.double(), (unit * 255 - mean_t) / std_t, tolerance=1e-2):
+        return "the pixels were not scaled to [0, 1] (divide by 255) before the mean and std"
+    if near(got.double(), unit):
+        return "the pixels were scaled to [0, 1] but not normalised: (x - mean) / std, per channel"
+    # Same pixels, another per-channel scale and offset: the mean/std step is wrong.
+    flat_got, flat_unit = got.double().flatten(1), unit.flatten(1)
+    fits = []
+    for c in range(3):
+        design = torch.stack([flat_unit[c], torch.ones_like(flat_unit[c])], dim=1)
+        solution = torch.linalg.lstsq(design, flat_got[c, :, None]).solution
+        fits.append((design @ solution)[:, 0].sub(flat_got[c]).abs().max().item() <= 1e-3)
+    if all(fits):
+        return ("each channel is timm's pixels under another scale and offset: apply the mean and std "
+                "per channel as (x - mean) / std")
+    return ("the pixels themselves differ: check the resize (bicubic, shorter side to int(size / crop_pct), "
+            "longer side rounded down) and the centre crop")
+
+
+def _assert_matches(got: torch.Tensor, expected: torch.Tensor, call: str,
+                    mean=data.data_config()["mean"], std=data.data_config()["std"]) -> None:
+    assert isinstance(got, torch.Tensor), f"{call} returned {type(got).__name__}, expected a torch.Tensor"
+    assert tuple(got.shape) == tuple(expected.shape), \
+        f"{call} has shape {list(got.shape)}, timm's transform gives {list(expected.shape)}"
+    assert got.dtype == torch.float32, f"{call} has dtype {got.dtype}, expected torch.float32 like timm's transform"
     difference = (got - expected).abs().max().item()
-    assert difference <= ATOL, f"max abs difference from timm's transform: {difference:.3g} (allowed {ATOL})"
+    assert difference <= ATOL, (f"{call} differs from timm's transform by up to {difference:.3g} (allowed "
+                                f"{ATOL}): {_diagnose(got, expected, mean, std)}")
 
 
 @pytest.mark.function("preprocess")
 def test_sample_face_matches_timm(ex, sample_face, timm_transform):
-    _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face))
+    _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face),
+                    f"preprocess(the sample face, {sample_face.width}x{sample_face.height})")
 
 
 @pytest.mark.function("preprocess")
@@ -325,7 +392,15 @@ def test_sample_face_matches_timm(ex, sample_face, timm_transform):
 ], ids=lambda v: str(v))
 def test_other_sizes_match_timm(ex, timm_transform, width, height):
     image = _noise(width, height, seed=width * 1000 + height)
-    _assert_matches(ex.preprocess(image), timm_transform(image))
+    _assert_matches(ex.preprocess(image), timm_transform(image), f"preprocess(a {width}x{height} image)")
+
+
+@pytest.mark.function("preprocess")
+def test_a_camera_photo_matches_timm(ex, timm_transform):
+    # A phone camera's 12 megapixels: a downscale by almost 12, where shortcuts for big
+    # images (draft, thumbnail, reducing_gap) start to differ from timm's plain bicubic resize.
+    image = _noise(4000, 3000, seed=4000)
+    _assert_matches(ex.preprocess(image), timm_transform(image), "preprocess(a 4000x3000 photo)")
 
 
 @pytest.mark.function("preprocess")
@@ -345,8 +420,10 @@ def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
         config.update(mean=mean, std=std)
         kwargs.update(mean=mean, std=std)
     image = _noise(300, 200, seed=size)
+    call = f"preprocess(a 300x200 image, {', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     got = ex.preprocess(image, **kwargs)
-    _assert_matches(got, create_transform(**config, is_training=False)(image))
+    _assert_matches(got, create_transform(**config, is_training=False)(image), call,
+                    mean=config["mean"], std=config["std"])
 
 
 # -- preprocess: what the numbers mean ----------------------------------------------------------
@@ -359,10 +436,11 @@ def test_channel_order_is_rgb(ex, channel):
     colour[channel] = 255
     tensor = ex.preprocess(Image.new("RGB", (64, 48), tuple(colour)))
     expected = _expected_normalised([c / 255 for c in colour])
+    name = ("red", "green", "blue")[channel]
     for c in range(3):
         torch.testing.assert_close(tensor[c], expected[c].expand(224, 224), atol=ATOL, rtol=0,
-                                   msg=f"pure {('red', 'green', 'blue')[channel]}: channel {c}")
-    assert tensor[channel].min() > 1.5 and torch.cat([tensor[:channel], tensor[channel + 1:]]).max() < -1.5
+                                   msg=f"preprocess(a pure {name} image): channel {c} is wrong "
+                                       f"(RGB order; (x / 255 - mean[c]) / std[c])")
 
 
 @pytest.mark.function("preprocess")
@@ -370,8 +448,10 @@ def test_white_and_black_are_the_ends_of_the_range(ex):
     white = ex.preprocess(Image.new("RGB", (50, 50), (255, 255, 255)))
     black = ex.preprocess(Image.new("RGB", (50, 50), (0, 0, 0)))
     top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
-    torch.testing.assert_close(white, top.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0)
-    torch.testing.assert_close(black, bottom.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0)
+    torch.testing.assert_close(white, top.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0,
+                               msg="preprocess(a white image): expected (1 - mean) / std per channel")
+    torch.testing.assert_close(black, bottom.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0,
+                               msg="preprocess(a black image): expected (0 - mean) / std per channel")
 
 
 @pytest.mark.function("preprocess")
@@ -379,8 +459,11 @@ def test_values_stay_in_the_normalised_range(ex, sample_face):
     tensor = ex.preprocess(sample_face)
     top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
     for c in range(3):
-        assert bottom[c] - ATOL <= tensor[c].min() and tensor[c].max() <= top[c] + ATOL
-    assert tensor.std() > 0.1, "a face is not one flat colour"
+        low, high = tensor[c].min().item(), tensor[c].max().item()
+        assert bottom[c] - ATOL <= low and high <= top[c] + ATOL, (
+            f"preprocess(the sample face): channel {c} spans {low:.3f}..{high:.3f}, outside "
+            f"{bottom[c]:.3f}..{top[c]:.3f}, the normalised range of 0..255")
+    assert tensor.std() > 0.1, "preprocess(the sample face): nearly constant output; a face is not one flat colour"
 
 
 @pytest.mark.function("preprocess")
@@ -389,9 +472,12 @@ def test_rows_are_rows_and_columns_are_columns(ex):
     pixels = np.zeros((200, 300, 3), dtype=np.uint8)
     pixels[:, 150:] = 255
     tensor = ex.preprocess(Image.fromarray(pixels))
-    assert tuple(tensor.shape) == (3, 224, 224)
-    assert torch.equal(tensor[:, 0, :], tensor[:, -1, :]), "every row of this image is the same"
-    assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), "left is dark, right is bright"
+    call = "preprocess(a 300x200 image, left half black, right half white)"
+    assert tuple(tensor.shape) == (3, 224, 224), f"{call}: shape {list(tensor.shape)}, expected [3, 224, 224]"
+    assert torch.equal(tensor[:, 0, :], tensor[:, -1, :]), \
+        f"{call}: the first and last rows differ; rows and columns swapped?"
+    assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), \
+        f"{call}: the left column must be dark and the right one bright"
 
 
 @pytest.mark.function("preprocess")
@@ -399,7 +485,8 @@ def test_input_image_is_not_modified(ex):
     image = _noise(120, 90)
     before = image.tobytes()
     ex.preprocess(image)
-    assert image.size == (120, 90) and image.mode == "RGB" and image.tobytes() == before
+    assert image.size == (120, 90) and image.mode == "RGB" and image.tobytes() == before, \
+        "preprocess(image) changed the caller's image: work on the copies resize and crop return"
 
 
 # -- preprocess: bad input ---------------------------------------------------------------------
@@ -409,39 +496,41 @@ def test_input_image_is_not_modified(ex):
 @pytest.mark.parametrize("given", [np.zeros((224, 224, 3), dtype=np.uint8), torch.zeros(3, 224, 224),
                                    "face.jpg"], ids=["ndarray", "tensor", "str"])
 def test_not_a_pil_image_is_a_type_error(ex, given):
-    with pytest.raises(TypeError) as info:
+    with raises(TypeError, f"preprocess({type(given).__name__})") as info:
         ex.preprocess(given)
     message = str(info.value)
-    assert "PIL" in message and type(given).__name__ in message, f"say expected vs given: {message!r}"
+    assert "PIL" in message and type(given).__name__ in message, \
+        f"preprocess({type(given).__name__}): say expected (PIL) vs given: {message!r}"
 
 
 @pytest.mark.function("preprocess")
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
 def test_non_rgb_mode_is_a_value_error(ex, mode):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"preprocess(an image of mode {mode})") as info:
         ex.preprocess(Image.new(mode, (32, 32)))
     message = str(info.value)
-    assert "RGB" in message.replace(mode, "") and mode in message, f"say expected vs given: {message!r}"
+    assert "RGB" in message.replace(mode, "") and mode in message, \
+        f"preprocess(mode {mode}): say expected (RGB) vs given ({mode}): {message!r}"
 
 
 @pytest.mark.function("preprocess")
 def test_image_without_pixels_is_a_value_error(ex):
-    with pytest.raises(ValueError):
+    with raises(ValueError, "preprocess(a 0x0 image)"):
         ex.preprocess(Image.new("RGB", (0, 0)))
 
 
 @pytest.mark.function("preprocess")
 @pytest.mark.parametrize("size", [0, -3])
 def test_size_below_one_is_a_value_error(ex, sample_face, size):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"preprocess(image, size={size})") as info:
         ex.preprocess(sample_face, size=size)
-    assert str(size) in str(info.value), "say which size was given"
+    assert str(size) in str(info.value), f"preprocess(size={size}): say which size was given: {info.value}"
 
 
 @pytest.mark.function("preprocess")
 @pytest.mark.parametrize("size", [224.0, "224"], ids=["float", "str"])
 def test_size_not_an_int_is_a_type_error(ex, sample_face, size):
-    with pytest.raises(TypeError):
+    with raises(TypeError, f"preprocess(image, size={size!r})"):
         ex.preprocess(sample_face, size=size)
 
 
@@ -450,23 +539,25 @@ def test_size_not_an_int_is_a_type_error(ex, sample_face, size):
                                           ("std", (0.2,)), ("std", (0.2,) * 6)],
                          ids=["mean-2", "mean-4", "std-1", "std-6"])
 def test_mean_or_std_without_three_values_is_a_value_error(ex, sample_face, name, values):
-    with pytest.raises(ValueError) as info:
+    call = f"preprocess(image, {name}={values})"
+    with raises(ValueError, call) as info:
         ex.preprocess(sample_face, **{name: values})
     message = str(info.value)
-    assert name in message, f"say which argument is wrong: {message!r}"
+    assert name in message, f"{call}: say which argument is wrong: {message!r}"
     assert re.search(r"\b3\b", message) and str(len(values)) in message, (
-        f"say that 3 values were expected and how many came: {message!r}")
+        f"{call}: say that 3 values were expected and how many came: {message!r}")
 
 
 @pytest.mark.function("preprocess")
 def test_zero_std_is_a_value_error(ex, sample_face):
-    with pytest.raises(ValueError, match="std"):
+    with raises(ValueError, "preprocess(image, std=(0.229, 0.0, 0.225)), a std of 0 (it divides)") as info:
         ex.preprocess(sample_face, std=(0.229, 0.0, 0.225))
+    assert "std" in str(info.value), f"preprocess(std with a 0): name the argument std: {info.value}"
 
 
 @pytest.mark.function("preprocess")
 @pytest.mark.parametrize("crop_pct", [0, -0.5, 1.5])
 def test_crop_pct_outside_0_1_is_a_value_error(ex, sample_face, crop_pct):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"preprocess(image, crop_pct={crop_pct})") as info:
         ex.preprocess(sample_face, crop_pct=crop_pct)
-    assert str(crop_pct) in str(info.value), "say which crop_pct was given"
+    assert str(crop_pct) in str(info.value), f"preprocess(crop_pct={crop_pct}): say which was given: {info.value}"

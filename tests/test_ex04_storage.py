@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 import torch
 
+from facekit.testing import raises
+
 EXERCISE = "ex04_storage"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
 KINDS = {"json": ("JsonFileStore", "store.json"), "sqlite": ("SqliteStore", "store.db")}
@@ -55,6 +57,18 @@ def store(open_store):
     return open_store()
 
 
+@pytest.fixture
+def cls(kind):
+    """The store class under test, by name: its messages say which store failed."""
+    return KINDS[kind][0]
+
+
+# The tests that start writer processes name their store through a parameter, not the
+# `kind` fixture: each carries the manifest function it tests.
+BOTH_KINDS = [pytest.param("json", marks=pytest.mark.function("JsonFileStore")),
+              pytest.param("sqlite", marks=pytest.mark.function("SqliteStore"))]
+
+
 def vectors(n: int, width: int = WIDTH, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, width, generator=torch.Generator().manual_seed(seed))
 
@@ -65,7 +79,8 @@ def bits(t: torch.Tensor) -> torch.Tensor:
 
 
 def files_in(folder) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The files in ``folder``, but for the JSON store's lock file (faces.json.lock), which stays."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
 # Values float32 has but short decimal text easily loses: extremes, subnormals, -0.0, 1/3...
@@ -84,34 +99,38 @@ AWKWARD = torch.tensor([
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16], ids=str)
 def test_validate_entry_returns_a_float32_copy(ex, dtype):
     embedding = vectors(1, 8)[0].to(dtype)
+    call = f"validate_entry('ada', a {dtype} embedding [8])"
     stored = ex.validate_entry("ada", embedding)
-    assert isinstance(stored, torch.Tensor)
-    assert stored.dtype == torch.float32 and tuple(stored.shape) == (8,)
-    assert torch.equal(stored, embedding.to(torch.float32))
+    assert isinstance(stored, torch.Tensor), f"{call} returned {type(stored).__name__}, not a tensor"
+    assert stored.dtype == torch.float32 and tuple(stored.shape) == (8,), \
+        f"{call} gave {stored.dtype} {list(stored.shape)}, expected torch.float32 [8]"
+    assert torch.equal(stored, embedding.to(torch.float32)), f"{call}: the values changed"
     before = stored.clone()
     embedding.zero_()
-    assert torch.equal(stored, before), "return a copy: the caller's tensor may change later"
+    assert torch.equal(stored, before), \
+        f"{call} returned the caller's own tensor: return a copy (.clone()), the caller may change theirs"
 
 
 @pytest.mark.function("validate_entry")
 def test_validate_entry_detaches_from_autograd(ex):
     embedding = vectors(1, 8)[0].requires_grad_()
     stored = ex.validate_entry("ada", embedding * 2)
-    assert not stored.requires_grad and stored.grad_fn is None
+    assert not stored.requires_grad and stored.grad_fn is None, \
+        "validate_entry(an embedding with autograd history) kept it: .detach()"
 
 
 @pytest.mark.function("validate_entry")
 def test_validate_entry_accepts_the_stores_width(ex):
     stored = ex.validate_entry("ada", vectors(1)[0], width=WIDTH)
-    assert tuple(stored.shape) == (WIDTH,)
+    assert tuple(stored.shape) == (WIDTH,), f"validate_entry(width={WIDTH}) gave shape {list(stored.shape)}"
 
 
 @pytest.mark.function("validate_entry")
 def test_validate_entry_wrong_width_names_both(ex):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"validate_entry('ada', an embedding [128], width={WIDTH})") as info:
         ex.validate_entry("ada", vectors(1, 128)[0], width=WIDTH)
     assert "128" in str(info.value) and str(WIDTH) in str(info.value), \
-        f"name the store's width and the one given: {info.value}"
+        f"validate_entry: name both widths, the store's ({WIDTH}) and the one given (128): {info.value}"
 
 
 BAD_EMBEDDINGS = {
@@ -132,12 +151,12 @@ BAD_EMBEDDINGS = {
 @pytest.mark.parametrize("case", list(BAD_EMBEDDINGS))
 def test_validate_entry_refuses_bad_embeddings(ex, case):
     make, error = BAD_EMBEDDINGS[case]
-    with pytest.raises(error) as info:
+    with raises(error, f"validate_entry('ada', {case} embedding)") as info:
         ex.validate_entry("ada", make())
     if case == "row-1x4":
-        assert "1, 4" in str(info.value), f"say which shape was given: {info.value}"
+        assert "1, 4" in str(info.value), f"validate_entry(a [1, 4] row): say which shape was given: {info.value}"
     if case == "int64":
-        assert "int64" in str(info.value), f"say which dtype was given: {info.value}"
+        assert "int64" in str(info.value), f"validate_entry(int64): say which dtype was given: {info.value}"
 
 
 @pytest.mark.function("validate_entry")
@@ -145,69 +164,71 @@ def test_validate_entry_refuses_bad_embeddings(ex, case):
                                          (None, TypeError), (42, TypeError)],
                          ids=["empty", "spaces", "None", "int"])
 def test_validate_entry_refuses_bad_names(ex, name, error):
-    with pytest.raises(error):
+    with raises(error, f"validate_entry(name={name!r}, embedding)"):
         ex.validate_entry(name, vectors(1, 4)[0])
 
 
 # -- both stores: basics ------------------------------------------------------------------
 
 
-def test_store_follows_the_protocol(ex, store):
-    assert isinstance(store, ex.EmbeddingStore)
-    assert len(store) == 0
+def test_store_follows_the_protocol(ex, store, cls):
+    assert isinstance(store, ex.EmbeddingStore), f"{cls} lacks methods of EmbeddingStore"
+    assert len(store) == 0, f"len({cls}(a missing file)) is {len(store)}, expected 0"
 
 
-def test_missing_file_is_an_empty_store(store, path):
-    assert len(store) == 0
-    assert store.all() == []
-    assert store.find("ada") == []
+def test_missing_file_is_an_empty_store(store, path, cls):
+    assert len(store) == 0 and store.all() == [] and store.find("ada") == [], \
+        f"{cls}(a missing file) is not an empty store"
 
 
 def test_empty_file_is_an_empty_store(open_store, path):
     path.write_bytes(b"")
     store = open_store()
-    assert len(store) == 0 and store.all() == []
+    assert len(store) == 0 and store.all() == [], "an empty file is an empty store"
     record_id = store.add("ada", vectors(1)[0])
-    assert [r.id for r in open_store().all()] == [record_id]
+    assert [r.id for r in open_store().all()] == [record_id], \
+        "add on an empty file: the record must be in the file when the store is opened again"
 
 
-def test_add_returns_a_uuid4_and_get_returns_the_record(ex, store):
+def test_add_returns_a_uuid4_and_get_returns_the_record(ex, store, cls):
     embedding = vectors(1)[0]
     before = datetime.now(timezone.utc)
     record_id = store.add("ada", embedding)
     after = datetime.now(timezone.utc)
-    assert isinstance(record_id, str)
+    assert isinstance(record_id, str), f"{cls}.add returned {type(record_id).__name__}, expected the id (str)"
     assert uuid.UUID(record_id).version == 4 and str(uuid.UUID(record_id)) == record_id, \
-        "ids are str(uuid.uuid4())"
+        f"{cls}.add returned {record_id!r}: ids are str(uuid.uuid4())"
     record = store.get(record_id)
-    assert isinstance(record, ex.Record)
-    assert record.id == record_id and record.name == "ada"
-    assert record.embedding.dtype == torch.float32 and tuple(record.embedding.shape) == (WIDTH,)
-    assert torch.equal(record.embedding, embedding)
-    assert isinstance(record.created_at, datetime)
+    assert isinstance(record, ex.Record), f"{cls}.get returned {type(record).__name__}, expected a Record"
+    assert record.id == record_id and record.name == "ada", f"{cls}.get(id): {record!r}"
+    assert record.embedding.dtype == torch.float32 and tuple(record.embedding.shape) == (WIDTH,), \
+        f"{cls}.get(id).embedding is {record.embedding.dtype} {list(record.embedding.shape)}"
+    assert torch.equal(record.embedding, embedding), f"{cls}.get(id).embedding differs from what was added"
+    assert isinstance(record.created_at, datetime), f"{cls}: created_at must be a datetime"
     assert record.created_at.utcoffset() == timedelta(0), \
-        "created_at must be timezone-aware UTC: datetime.now(timezone.utc)"
-    assert before <= record.created_at <= after
-    assert len(store) == 1
+        f"{cls}.add: created_at must be timezone-aware UTC: datetime.now(timezone.utc); got {record.created_at!r}"
+    assert before <= record.created_at <= after, f"{cls}.add: created_at is not the time of the add"
+    assert len(store) == 1, f"len({cls}) after one add is {len(store)}"
 
 
 def test_ids_are_unique(store):
     ids = [store.add("ada", row) for row in vectors(20, 4)]
-    assert len(set(ids)) == 20
+    assert len(set(ids)) == 20, f"20 adds gave {len(set(ids))} different ids"
 
 
-def test_all_and_find_keep_insertion_order(store):
+def test_all_and_find_keep_insertion_order(store, cls):
     names = ["ada", "bob", "ada", "cy", "bob", "ada"]
     ids = [store.add(name, row) for name, row in zip(names, vectors(len(names)))]
-    assert [r.id for r in store.all()] == ids
-    assert [r.id for r in store.find("ada")] == [ids[0], ids[2], ids[5]]
-    assert [r.id for r in store.find("bob")] == [ids[1], ids[4]]
-    assert store.find("nobody") == []
-    assert store.find("Ada") == [], "names match exactly"
-    assert len(store) == len(names)
+    assert [r.id for r in store.all()] == ids, f"{cls}.all() must return the records in insertion order"
+    assert [r.id for r in store.find("ada")] == [ids[0], ids[2], ids[5]], \
+        f"{cls}.find('ada') must return ada's 3 records in insertion order"
+    assert [r.id for r in store.find("bob")] == [ids[1], ids[4]], f"{cls}.find('bob'): bob's 2 records, in order"
+    assert store.find("nobody") == [], f"{cls}.find('nobody') must be []"
+    assert store.find("Ada") == [], f"{cls}.find('Ada') found records of 'ada': names match exactly"
+    assert len(store) == len(names), f"len({cls}) is {len(store)} after {len(names)} adds"
 
 
-def test_round_trip_after_reopening_is_bit_exact(open_store, path):
+def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
     store = open_store()
     rows = torch.cat([AWKWARD, vectors(1, WIDTH - len(AWKWARD))[0] * 1e-3]), vectors(2)[0], vectors(2)[1]
     names = ["Zoë", "李雷", "O'Brien \"quoted\""]
@@ -215,106 +236,111 @@ def test_round_trip_after_reopening_is_bit_exact(open_store, path):
     written = store.all()
 
     reopened = open_store(str(path)).all()  # a str path works as well as a Path
-    assert [r.id for r in reopened] == ids
-    assert [r.name for r in reopened] == names
+    assert [r.id for r in reopened] == ids, f"{cls}, opened again: the ids differ"
+    assert [r.name for r in reopened] == names, f"{cls}, opened again: names {[r.name for r in reopened]}"
     for before, after, row in zip(written, reopened, rows):
-        assert after.embedding.dtype == torch.float32
+        assert after.embedding.dtype == torch.float32, f"{cls}, opened again: dtype {after.embedding.dtype}"
         assert torch.equal(bits(after.embedding), bits(row)), \
-            f"record {after.name!r}: the embedding changed on its way through the file"
-        assert after.created_at == before.created_at, "created_at must read back exactly"
-        assert after == before
+            f"{cls}, record {after.name!r}: the embedding changed on its way through the file (not bit-exact)"
+        # The time the test knows, not one read back through the store under test.
+        assert after.created_at == before.created_at, \
+            f"{cls}, record {after.name!r}: created_at {after.created_at!r} read back, {before.created_at!r} written"
+        assert after == before, f"{cls}, record {after.name!r} differs after reopening: {after!r} vs {before!r}"
 
 
-def test_remove_deletes_one_record_and_keeps_the_others(open_store):
+def test_remove_deletes_one_record_and_keeps_the_others(open_store, cls):
     store = open_store()
     ids = [store.add(name, row) for name, row in zip("abcd", vectors(4))]
-    assert store.remove(ids[1]) is None
-    assert len(store) == 3
-    assert [r.id for r in store.all()] == [ids[0], ids[2], ids[3]]
-    with pytest.raises(KeyError):
+    assert store.remove(ids[1]) is None, f"{cls}.remove returns None"
+    assert len(store) == 3, f"len({cls}) after 4 adds and 1 remove is {len(store)}"
+    assert [r.id for r in store.all()] == [ids[0], ids[2], ids[3]], f"{cls}.remove removed the wrong records"
+    with raises(KeyError, f"{cls}.get(a removed id)"):
         store.get(ids[1])
     assert [r.id for r in open_store().all()] == [ids[0], ids[2], ids[3]], \
-        "the removal must be in the file"
+        f"{cls}.remove: the removal must be in the file"
 
 
 @pytest.mark.parametrize("operation", ["get", "remove"])
-def test_unknown_id_is_a_key_error(store, operation):
+def test_unknown_id_is_a_key_error(store, operation, cls):
     kept = store.add("ada", vectors(1)[0])
     missing = str(uuid.uuid4())
-    with pytest.raises(KeyError) as info:
+    with raises(KeyError, f"{cls}.{operation}(an unknown id)") as info:
         getattr(store, operation)(missing)
-    assert missing in str(info.value), "name the id that was not found"
-    assert [r.id for r in store.all()] == [kept]
+    assert missing in str(info.value), f"{cls}.{operation}: name the id that was not found: {info.value}"
+    assert [r.id for r in store.all()] == [kept], f"{cls}.{operation}(an unknown id) changed the store"
 
 
-def test_removing_twice_is_a_key_error(store):
+def test_removing_twice_is_a_key_error(store, cls):
     record_id = store.add("ada", vectors(1)[0])
     store.remove(record_id)
-    with pytest.raises(KeyError):
+    with raises(KeyError, f"{cls}.remove(an id removed before)"):
         store.remove(record_id)
 
 
-def test_any_width_for_the_first_then_only_that_width(open_store):
+def test_any_width_for_the_first_then_only_that_width(open_store, cls):
     store = open_store()
     store.add("small", torch.tensor([1.0, 2.0, 3.0]))
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"{cls}.add(width {WIDTH}) after a first record of width 3") as info:
         store.add("ada", vectors(1)[0])
     assert "3" in str(info.value) and str(WIDTH) in str(info.value), \
-        f"name the store's width (3) and the one given ({WIDTH}): {info.value}"
-    assert len(store) == 1 and len(open_store()) == 1, "a refused add must change nothing"
+        f"{cls}.add: name the store's width (3) and the one given ({WIDTH}): {info.value}"
+    assert len(store) == 1 and len(open_store()) == 1, f"{cls}.add: a refused add must change nothing"
 
 
 @pytest.mark.parametrize("case", ["list", "int64", "row-1x4", "nan"])
-def test_store_refuses_bad_embeddings(store, case):
+def test_store_refuses_bad_embeddings(store, case, cls):
     make, error = BAD_EMBEDDINGS[case]
-    with pytest.raises(error):
+    with raises(error, f"{cls}.add('ada', {case} embedding)"):
         store.add("ada", make())
-    assert len(store) == 0
+    assert len(store) == 0, f"{cls}.add: a refused add must change nothing"
 
 
 @pytest.mark.parametrize("name, error", [("", ValueError), (None, TypeError)], ids=["empty", "None"])
-def test_store_refuses_bad_names(store, name, error):
-    with pytest.raises(error):
+def test_store_refuses_bad_names(store, name, error, cls):
+    with raises(error, f"{cls}.add(name={name!r}, embedding)"):
         store.add(name, vectors(1)[0])
-    assert len(store) == 0
+    assert len(store) == 0, f"{cls}.add: a refused add must change nothing"
 
 
-def test_float64_is_stored_as_float32(open_store):
+def test_float64_is_stored_as_float32(open_store, cls):
     store = open_store()
     embedding = vectors(1)[0].double() / 3
     record_id = store.add("ada", embedding)
-    for record in (store.get(record_id), open_store().get(record_id)):
-        assert record.embedding.dtype == torch.float32
-        assert torch.equal(record.embedding, embedding.float())
+    for when, record in (("in memory", store.get(record_id)), ("reopened", open_store().get(record_id))):
+        assert record.embedding.dtype == torch.float32, \
+            f"{cls}.add(a float64 embedding), {when}: stored as {record.embedding.dtype}, expected torch.float32"
+        assert torch.equal(record.embedding, embedding.float()), \
+            f"{cls}.add(a float64 embedding), {when}: not its float32 values"
 
 
-def test_the_store_keeps_its_own_copy(store):
+def test_the_store_keeps_its_own_copy(store, cls):
     embedding = vectors(1)[0]
     original = embedding.clone()
     record_id = store.add("ada", embedding)
     embedding.zero_()  # the caller reuses its tensor
     assert torch.equal(store.get(record_id).embedding, original), \
-        "add must store a copy, not the caller's tensor"
-    for record in (store.get(record_id), store.all()[0], store.find("ada")[0]):
+        f"{cls}.add must store a copy, not the caller's tensor"
+    for method, record in (("get", store.get(record_id)), ("all", store.all()[0]), ("find", store.find("ada")[0])):
         record.embedding.zero_()  # a caller edits what it got back
-    assert torch.equal(store.get(record_id).embedding, original), \
-        "get/all/find must hand out copies of the stored embeddings"
+        assert torch.equal(store.get(record_id).embedding, original), \
+            f"{cls}.{method} handed out the stored tensor itself: get/all/find must hand out copies"
 
 
-def test_stored_embeddings_have_no_autograd_history(store):
+def test_stored_embeddings_have_no_autograd_history(store, cls):
     record_id = store.add("ada", vectors(1)[0].requires_grad_() * 2)
     embedding = store.get(record_id).embedding
-    assert not embedding.requires_grad and embedding.grad_fn is None
+    assert not embedding.requires_grad and embedding.grad_fn is None, \
+        f"{cls}.add(an embedding with autograd history) kept it: .detach()"
 
 
-def test_garbage_file_is_a_format_error_and_left_untouched(ex, open_store, path):
+def test_garbage_file_is_a_format_error_and_left_untouched(ex, open_store, path, cls):
     garbage = b"\x89not a store \x00\xff\xfe" * 64
     path.write_bytes(garbage)
-    with pytest.raises(ex.StoreFormatError) as info:
+    with raises(ex.StoreFormatError, f"{cls}(a file of garbage bytes)") as info:
         open_store()
-    assert str(path) in str(info.value), f"name the file: {info.value}"
-    assert path.read_bytes() == garbage, "a file that is not a store must never be written"
-    assert files_in(path.parent) == [path.name], "and nothing may be left next to it"
+    assert str(path) in str(info.value), f"{cls}: name the file: {info.value}"
+    assert path.read_bytes() == garbage, f"{cls} wrote to a file that is not a store"
+    assert files_in(path.parent) == [path.name], f"{cls} left files next to a file that is not a store"
 
 
 # -- JSON only ----------------------------------------------------------------------------
@@ -336,16 +362,18 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
     ids = [json_store.add(name, row) for name, row in zip(["ada", "Zoë"], embeddings)]
     text = json_path.read_text(encoding="utf-8")
     data = json.loads(text)
-    assert data["format"] == ex.JSON_FORMAT and data["version"] == ex.JSON_VERSION
-    assert [item["id"] for item in data["records"]] == ids
-    assert [item["name"] for item in data["records"]] == ["ada", "Zoë"]
+    assert data["format"] == ex.JSON_FORMAT and data["version"] == ex.JSON_VERSION, \
+        f"JsonFileStore: the file must carry format {ex.JSON_FORMAT!r} and version {ex.JSON_VERSION}"
+    assert [item["id"] for item in data["records"]] == ids, "JsonFileStore: the file's records, in order"
+    assert [item["name"] for item in data["records"]] == ["ada", "Zoë"], "JsonFileStore: the file's names"
     for item, row in zip(data["records"], embeddings):
-        assert isinstance(item["embedding"], list), "embeddings are JSON lists of numbers"
-        assert all(isinstance(v, float) for v in item["embedding"])
+        assert isinstance(item["embedding"], list) and all(isinstance(v, float) for v in item["embedding"]), \
+            "JsonFileStore: embeddings are JSON lists of numbers"
         # Each number must read back (as a double) to exactly the float32 value.
-        assert item["embedding"] == row.tolist(), "write r.embedding.tolist(): exact, readable"
+        assert item["embedding"] == row.tolist(), \
+            "JsonFileStore: the file's numbers are not exact: write r.embedding.tolist()"
         created = datetime.fromisoformat(item["created_at"])
-        assert created.utcoffset() == timedelta(0), "created_at: ISO 8601 with +00:00"
+        assert created.utcoffset() == timedelta(0), "JsonFileStore: created_at in ISO 8601 with +00:00"
 
 
 @pytest.mark.function("JsonFileStore")
@@ -367,14 +395,16 @@ def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
     monkeypatch.setattr(os, "replace", spy_replace)
     json_store.add("ada", vectors(1)[0])
     replaces = [e for e in events if e[0] == "replace"]
-    assert len(replaces) == 1, f"one os.replace per write; saw {events}"
+    assert len(replaces) == 1, f"JsonFileStore.add: one os.replace per write; saw {events}"
     _, source, destination = replaces[0]
-    assert os.path.abspath(destination) == os.path.abspath(json_path)
+    assert os.path.abspath(destination) == os.path.abspath(json_path), \
+        f"JsonFileStore.add replaced {destination}, not the store's file"
     assert os.path.dirname(os.path.abspath(source)) == os.path.dirname(os.path.abspath(json_path)), \
-        "write the temporary file in the store's own folder (a rename across disks is a copy)"
+        "JsonFileStore.add: write the temporary file in the store's own folder (a rename across disks is a copy)"
     assert ("fsync",) in events[: events.index(replaces[0])], \
-        "flush and os.fsync the temporary file before replacing the old one"
-    assert files_in(json_path.parent) == [json_path.name]
+        "JsonFileStore.add: flush and os.fsync the temporary file before replacing the old one"
+    assert files_in(json_path.parent) == [json_path.name], \
+        f"JsonFileStore.add left files behind: {files_in(json_path.parent)}"
 
 
 class _Crash(Exception):
@@ -411,18 +441,19 @@ def test_json_crash_during_a_write_keeps_the_old_file(ex, json_store, json_path,
     ids = [json_store.add(name, row) for name, row in zip(["ada", "bob"], vectors(2))]
     before_bytes = json_path.read_bytes()
     before = json_store.all()
+    call = f"JsonFileStore.{operation} with a crash in {where}"
     with monkeypatch.context() as m:
         _install_crash(where, m)
-        with pytest.raises(_Crash):
+        with raises(_Crash, call):
             if operation == "add":
                 json_store.add("cy", vectors(1, seed=5)[0])
             else:
                 json_store.remove(ids[0])
-    assert json_path.read_bytes() == before_bytes, "the old file must survive a failed write"
+    assert json_path.read_bytes() == before_bytes, f"{call}: the old file must survive a failed write"
     assert files_in(json_path.parent) == [json_path.name], \
-        "remove the temporary file when the write fails"
-    assert json_store.all() == before, "a failed write must leave the store as it was, in memory too"
-    assert ex.JsonFileStore(json_path).all() == before
+        f"{call}: remove the temporary file when the write fails; left {files_in(json_path.parent)}"
+    assert json_store.all() == before, f"{call}: a failed write must leave the store as it was, in memory too"
+    assert ex.JsonFileStore(json_path).all() == before, f"{call}: the file must still hold the old records"
 
 
 JSON_NOT_OURS = {
@@ -447,12 +478,12 @@ def test_json_file_that_is_not_ours_is_a_format_error(ex, json_path, case):
         store.add("ada", vectors(1)[0])
         content = json_path.read_bytes()[: json_path.stat().st_size // 2]
     json_path.write_bytes(content)
-    with pytest.raises(ex.StoreFormatError) as info:
+    with raises(ex.StoreFormatError, f"JsonFileStore(a {case} file)") as info:
         ex.JsonFileStore(json_path)
-    assert str(json_path) in str(info.value), f"name the file: {info.value}"
+    assert str(json_path) in str(info.value), f"JsonFileStore({case}): name the file: {info.value}"
     if case == "version-99":
-        assert "99" in str(info.value), f"say which version the file has: {info.value}"
-    assert json_path.read_bytes() == content, "never overwrite a file that is not a store"
+        assert "99" in str(info.value), f"JsonFileStore: say which version the file has (99): {info.value}"
+    assert json_path.read_bytes() == content, f"JsonFileStore({case}) overwrote a file that is not a store"
 
 
 # -- SQLite only --------------------------------------------------------------------------
@@ -477,14 +508,19 @@ def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_p
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
     db.close()
-    assert len(rows) == 1
+    assert len(rows) == 1, f"SqliteStore.add: the table holds {len(rows)} rows after one add"
     stored_id, name, created_at, blob = rows[0]
-    assert (stored_id, name) == (record_id, "ada")
-    assert isinstance(blob, bytes), f"store the embedding as a BLOB (bytes); got {type(blob).__name__}"
-    assert len(blob) == 4 * WIDTH, f"4 bytes per float32 value: expected {4 * WIDTH}, got {len(blob)}"
-    assert blob == embedding.numpy().astype("<f4").tobytes(), "float32, little-endian, in order"
-    assert datetime.fromisoformat(created_at) == sqlite_store.get(record_id).created_at
-    assert (application_id, version) == (ex.SQLITE_APPLICATION_ID, ex.SQLITE_VERSION)
+    assert (stored_id, name) == (record_id, "ada"), f"SqliteStore.add: the row holds {(stored_id, name)}"
+    assert isinstance(blob, bytes), f"SqliteStore: store the embedding as a BLOB (bytes); got {type(blob).__name__}"
+    assert len(blob) == 4 * WIDTH, \
+        f"SqliteStore: 4 bytes per float32 value: expected a blob of {4 * WIDTH} bytes, got {len(blob)}"
+    assert blob == embedding.numpy().astype("<f4").tobytes(), \
+        "SqliteStore: the blob must hold the values as float32, little-endian, in order"
+    # The time is checked as text, in the table: an ISO 8601 string with +00:00.
+    stamp = datetime.fromisoformat(created_at)
+    assert stamp.utcoffset() == timedelta(0), f"SqliteStore: created_at {created_at!r} is not ISO 8601 UTC"
+    assert (application_id, version) == (ex.SQLITE_APPLICATION_ID, ex.SQLITE_VERSION), \
+        f"SqliteStore: PRAGMA application_id/user_version are {(application_id, version)}"
 
 
 @pytest.mark.function("SqliteStore")
@@ -500,20 +536,20 @@ def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
             db.execute("PRAGMA user_version = 99")
     db.close()
     content = db_path.read_bytes()
-    with pytest.raises(ex.StoreFormatError) as info:
+    with raises(ex.StoreFormatError, f"SqliteStore(a database with {case})") as info:
         ex.SqliteStore(db_path)
-    assert str(db_path) in str(info.value), f"name the file: {info.value}"
-    assert db_path.read_bytes() == content, "never write to a database that is not a store"
+    assert str(db_path) in str(info.value), f"SqliteStore: name the file: {info.value}"
+    assert db_path.read_bytes() == content, f"SqliteStore({case}) wrote to a database that is not a store"
 
 
 @pytest.mark.function("SqliteStore")
 def test_sqlite_stores_of_one_file_see_each_others_writes(ex, db_path):
     first, second = ex.SqliteStore(db_path), ex.SqliteStore(db_path)
     record_id = first.add("ada", vectors(1)[0])
-    assert [r.id for r in second.all()] == [record_id]
+    assert [r.id for r in second.all()] == [record_id], "SqliteStore: a second store on the file must see the add"
     second.remove(record_id)
-    assert len(first) == 0
-    with pytest.raises(KeyError):
+    assert len(first) == 0, "SqliteStore: the first store must see the other's remove"
+    with raises(KeyError, "SqliteStore.get(an id another store removed)"):
         first.get(record_id)
 
 
@@ -541,36 +577,44 @@ def test_sqlite_writer_waits_for_another_writers_lock(ex, sqlite_store, db_path)
     finally:
         thread.join(30)
     assert not failure, f"the test's own lock holder failed: {failure}"
-    assert [r.id for r in sqlite_store.all()] == [record_id]
+    assert [r.id for r in sqlite_store.all()] == [record_id], "SqliteStore.add, after waiting: the record is missing"
 
 
-def _add_many(target: str, path: str, name: str, count: int, go, errors) -> None:
-    """Child process: open the store, wait for the start signal, add ``count`` records."""
+def _add_many(target: str, cls: str, path: str, name: str, count: int, width: int, go, errors) -> None:
+    """Child process: open the store, wait for the start signal, add ``count`` records.
+
+    A ValueError from ``add`` (a refused width) is reported as ``refused``, anything else as a failure.
+    """
     try:
         from facekit import settings
 
         # One thread: a forked child must not use the OpenMP thread pool copied from its parent.
         torch.set_num_threads(1)
-        store = settings.load_exercise(EXERCISE, target).SqliteStore(path)
+        store = getattr(settings.load_exercise(EXERCISE, target), cls)(path)
         go.wait(30)
         for i in range(count):
-            store.add(name, torch.full((WIDTH,), float(i)))
+            try:
+                store.add(name, torch.full((width,), float(i + 1)))
+            except ValueError as err:
+                errors.put(f"refused {name}: {err}")
+                return
     except BaseException:  # noqa: BLE001 - sent to the parent, which fails the test with it
-        errors.put(f"{name}: {traceback.format_exc()}")
+        errors.put(f"failed {name}: {traceback.format_exc()}")
         raise
 
 
-@pytest.mark.function("SqliteStore")
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
-def test_sqlite_two_processes_adding_at_once_lose_nothing(ex, kit_target, sqlite_store, db_path):
-    per_process = 50
+def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
+    """Start one process per (name, count, width), all at once; their reports ("refused ...")."""
+    # The store class must open at all (a stub stops here, in this process, with its
+    # NotImplementedError); on another file, so that `path` stays new.
+    getattr(ex, cls)(path.with_name("probe-" + path.name))
     # fork (Linux): the children start at once, with torch and the kit already imported.
     # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     go, errors = context.Event(), context.SimpleQueue()
     workers = [context.Process(target=_add_many,
-                               args=(kit_target, str(db_path), name, per_process, go, errors))
-               for name in ("left", "right")]
+                               args=(kit_target, cls, str(path), name, count, width, go, errors))
+               for name, count, width in jobs]
     for worker in workers:
         worker.start()
     go.set()
@@ -579,16 +623,52 @@ def test_sqlite_two_processes_adding_at_once_lose_nothing(ex, kit_target, sqlite
     hung = [w for w in workers if w.is_alive()]
     for worker in hung:
         worker.kill()
-    problems = []
+    reports = []
     while not errors.empty():
-        problems.append(errors.get())
-    assert not problems, "a writer failed:\n" + "\n".join(problems)
+        reports.append(errors.get())
+    failed = [r for r in reports if r.startswith("failed")]
+    assert not failed, f"{cls}.add in a writer process failed:\n" + "\n".join(failed)
     assert not hung and all(w.exitcode == 0 for w in workers), \
-        f"exit codes {[w.exitcode for w in workers]}"
-    records = sqlite_store.all()
-    assert len(records) == len(sqlite_store) == 2 * per_process, "every add must be kept"
-    assert len({r.id for r in records}) == 2 * per_process
+        f"{cls}: writer processes ended with exit codes {[w.exitcode for w in workers]}"
+    return reports
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@pytest.mark.parametrize("kind", BOTH_KINDS)
+def test_two_processes_adding_at_once_lose_nothing(ex, kit_target, kind, path):
+    cls = KINDS[kind][0]
+    # JSON rewrites the whole file per add, so fewer adds; enough to interleave many times.
+    per_process = 50 if kind == "sqlite" else 15
+    reports = _run_writers(ex, kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)])
+    assert not reports, f"{cls}: a writer was refused: {reports}"
+    store = getattr(ex, cls)(path)
+    records = store.all()
+    assert len(records) == 2 * per_process, (
+        f"{cls}: two processes each added {per_process} records to {path.name} at once; the file "
+        f"holds {len(records)}: writes were lost (take a lock and re-read the file before each change)")
+    assert len({r.id for r in records}) == 2 * per_process, f"{cls}: record ids repeat"
     for name in ("left", "right"):
         values = [r.embedding[0].item() for r in records if r.name == name]
-        assert values == [float(i) for i in range(per_process)], \
-            f"{name}'s records, in the order it added them"
+        assert values == [float(i + 1) for i in range(per_process)], \
+            f"{cls}: {name}'s records are not all there in the order it added them: {values}"
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@pytest.mark.parametrize("kind", BOTH_KINDS)
+def test_two_processes_creating_one_store_with_different_widths(ex, kit_target, kind, path):
+    cls = KINDS[kind][0]
+    # Both open the missing file (an empty store), then add a first record at the same time:
+    # 3 values and 5 values. One store has one width: exactly one of them may succeed.
+    reports = _run_writers(ex, kit_target, cls, path, [("three", 1, 3), ("five", 1, 5)])
+    try:
+        records = getattr(ex, cls)(path).all()
+    except ValueError as err:
+        pytest.fail(f"{cls}: two processes created {path.name} at once, adding a first embedding of width 3 "
+                    f"and one of width 5; both were kept and the store no longer opens ({err}): read the "
+                    f"width under the lock, so that one of them is refused", pytrace=False)
+    widths = sorted({r.embedding.shape[0] for r in records})
+    assert len(records) == 1 and len(reports) == 1, (
+        f"{cls}: two processes created {path.name} at once, adding a first embedding of width 3 and "
+        f"one of width 5; expected one kept and one refused (ValueError), got {len(records)} record(s) "
+        f"of widths {widths} and {len(reports)} refusal(s): read the width under the lock")
+    assert "3" in reports[0] and "5" in reports[0], f"{cls}.add: the refusal must name both widths: {reports[0]}"

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from facekit.testing import MemoryStore
+from facekit.testing import MemoryStore, raises
 
 EXERCISE = "ex05_retrieval"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
@@ -61,28 +61,31 @@ def brute_force(query: torch.Tensor, records) -> list[float]:
 
 def check_ranking(result, records, expected: list[float], k: int) -> None:
     """``result`` is a correct top-k of ``records`` whose true scores are ``expected``."""
-    assert isinstance(result, list), f"return a list of (record, score); got {type(result).__name__}"
-    assert len(result) == min(k, len(records))
+    call = f"top_k(query, a store of {len(records)}, k={k})"
+    assert isinstance(result, list), f"{call}: return a list of (record, score); got {type(result).__name__}"
+    want = min(k, len(records))
+    assert len(result) == want, f"{call} returned {len(result)} results, expected min(k, N) = {want}"
     position = {r.id: i for i, r in enumerate(records)}
     seen = set()
     for rank, pair in enumerate(result):
-        assert isinstance(pair, tuple) and len(pair) == 2, f"item {rank}: a (record, score) pair"
+        assert isinstance(pair, tuple) and len(pair) == 2, f"{call}: item {rank} must be a (record, score) pair"
         record, score = pair
-        assert type(score) is float, f"item {rank}: the score as a Python float; got {type(score).__name__}"
-        assert record.id in position, f"item {rank}: not a record of the store"
-        assert record == records[position[record.id]], f"item {rank}: return the store's record as is"
-        assert record.id not in seen, f"item {rank}: {record.name} appears twice"
+        assert type(score) is float, \
+            f"{call}: item {rank}'s score must be a Python float; got {type(score).__name__}"
+        assert record.id in position, f"{call}: item {rank} is not a record of the store"
+        assert record == records[position[record.id]], f"{call}: item {rank}: return the store's record as is"
+        assert record.id not in seen, f"{call}: item {rank}: {record.name} appears twice"
         seen.add(record.id)
         true = expected[position[record.id]]
         assert abs(score - true) <= TOLERANCE, \
-            f"item {rank} ({record.name}): score {score:.6f}, cosine similarity is {true:.6f}"
+            f"{call}: item {rank} ({record.name}) has score {score:.6f}, its cosine similarity is {true:.6f}"
     scores = [score for _, score in result]
-    assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"best first: {scores}"
+    assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"{call}: not best first: {scores}"
     if result:
         worst_kept = min(scores)
         left_out = [expected[i] for r, i in position.items() if r not in seen]
         assert all(s <= worst_kept + TOLERANCE for s in left_out), \
-            f"a record scoring {max(left_out):.6f} was left out for one scoring {worst_kept:.6f}"
+            f"{call}: a record scoring {max(left_out):.6f} was left out for one scoring {worst_kept:.6f}"
 
 
 # -- results ------------------------------------------------------------------------------
@@ -105,8 +108,8 @@ def test_nearest_is_the_query_itself(ex, crowd):
     store, _ = crowd
     target = store.all()[123]
     (best, score), *_ = ex.top_k(target.embedding * 2.5, store, 3)  # scale does not matter
-    assert best.id == target.id
-    assert score == pytest.approx(1.0, abs=TOLERANCE)
+    assert best.id == target.id, f"top_k(2.5 x record 123's embedding, k=3): first is {best.name}, not record 123"
+    assert score == pytest.approx(1.0, abs=TOLERANCE), f"top_k(a stored embedding): its score is {score}, not 1.0"
 
 
 @pytest.mark.function("top_k")
@@ -114,8 +117,10 @@ def test_query_as_one_row_gives_the_same_result(ex, crowd):
     store, query = crowd
     as_row = ex.top_k(query[None], store, 5)  # [1, D], as compute_embedding returns one image
     as_vector = ex.top_k(query, store, 5)
-    assert [r.id for r, _ in as_row] == [r.id for r, _ in as_vector]
-    assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE)
+    assert [r.id for r, _ in as_row] == [r.id for r, _ in as_vector], \
+        "top_k(a [1, D] query) and top_k(the same [D] query) rank differently"
+    assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE), \
+        "top_k(a [1, D] query) and top_k(the same [D] query) score differently"
 
 
 @pytest.mark.function("top_k")
@@ -133,13 +138,13 @@ def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
     records = store.all()
     query = vectors(1, seed=4)[0]
     result = ex.top_k(query, store, k)
-    assert len(result) == 7
     check_ranking(result, records, brute_force(query, records), k)
 
 
 @pytest.mark.function("top_k")
 def test_empty_store_gives_an_empty_list(ex, make_store):
-    assert ex.top_k(vectors(1)[0], make_store([]), 3) == []
+    got = ex.top_k(vectors(1)[0], make_store([]), 3)
+    assert got == [], f"top_k(query, an empty store, k=3) returned {got!r}, expected []"
 
 
 @pytest.mark.function("top_k")
@@ -151,12 +156,15 @@ def test_ties_keep_the_store_order(ex, make_store):
     names = [f"r{i}" for i in range(len(rows))]
     store = make_store(rows, names)
     result = ex.top_k(e[0], store, len(rows))
-    assert [r.name for r, _ in result] == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
-                                           "r0", "r2", "r6", "r8",  # cos 0, in store order
-                                           "r4"]  # cos -1
-    assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6)
+    names = [r.name for r, _ in result]
+    assert names == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
+                     "r0", "r2", "r6", "r8",  # cos 0, in store order
+                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}"
+    assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6), \
+        f"top_k with tied scores: scores {[s for _, s in result]}"
     # k cuts through the tie: the oldest tied records win.
-    assert [r.name for r, _ in ex.top_k(e[0], store, 3)] == ["r1", "r3", "r5"]
+    names = [r.name for r, _ in ex.top_k(e[0], store, 3)]
+    assert names == ["r1", "r3", "r5"], f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}"
 
 
 @pytest.mark.function("top_k")
@@ -169,7 +177,7 @@ def test_many_ties_keep_the_store_order(ex, make_store):
     names = [r.name for r, _ in result]
     expected = ([f"r{i}" for i in range(0, 300, 3)] + [f"r{i}" for i in range(1, 300, 3)]
                 + [f"r{i}" for i in range(2, 300, 3)])
-    assert names == expected, "equal scores must keep store order: torch.sort(..., stable=True)"
+    assert names == expected, "top_k: equal scores must keep the store order: torch.sort(..., stable=True)"
 
 
 @pytest.mark.function("top_k")
@@ -182,7 +190,8 @@ def test_stored_zero_vector_scores_zero(ex, make_store):
     records = store.all()
     check_ranking(result, records, brute_force(query, records), 5)
     scores = {r.id: s for r, s in result}
-    assert scores[records[2].id] == 0.0, "a zero vector has no direction: score 0, not NaN"
+    assert scores[records[2].id] == 0.0, \
+        f"top_k: a stored zero vector has no direction: score 0, not {scores[records[2].id]}"
 
 
 # -- one pass, one product ----------------------------------------------------------------
@@ -218,8 +227,9 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
     calls = dict(store.calls)
     records = store.all()
     check_ranking(result, records, brute_force(query, records), 4)
-    assert calls.get("all") == 1, f"read the store once, with store.all(); calls: {calls}"
-    assert not calls.get("get") and not calls.get("find"), "store.all() has everything"
+    assert calls.get("all") == 1, f"top_k: read the store once, with store.all(); calls: {calls}"
+    assert not calls.get("get") and not calls.get("find"), \
+        f"top_k called store.get/find ({calls}): store.all() has everything"
     arithmetic = sum(count for name, count in counter.names.items() if name in ARITHMETIC)
     assert arithmetic < 50, (
         f"top_k made {arithmetic} arithmetic torch calls for {n} records "
@@ -234,33 +244,33 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_below_one_is_a_value_error(ex, crowd, k):
     store, query = crowd
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"top_k(query, store, k={k})") as info:
         ex.top_k(query, store, k)
-    assert str(k) in str(info.value), f"say which k was given: {info.value}"
+    assert str(k) in str(info.value), f"top_k(k={k}): say which k was given: {info.value}"
 
 
 @pytest.mark.function("top_k")
 @pytest.mark.parametrize("k", [1.5, "3", None, True], ids=repr)
 def test_k_not_an_int_is_a_type_error(ex, crowd, k):
     store, query = crowd
-    with pytest.raises(TypeError):
+    with raises(TypeError, f"top_k(query, store, k={k!r})"):
         ex.top_k(query, store, k)
 
 
 @pytest.mark.function("top_k")
 def test_k_is_checked_even_for_an_empty_store(ex, make_store):
-    with pytest.raises(ValueError):
+    with raises(ValueError, "top_k(query, an empty store, k=0)"):
         ex.top_k(vectors(1)[0], make_store([]), 0)
 
 
 @pytest.mark.function("top_k")
 def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     store, _ = crowd
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, f"top_k(a query of width 128, a store of width {WIDTH}, k=3)") as info:
         ex.top_k(vectors(1, width=128)[0], store, 3)
     message = str(info.value)
     assert "128" in message and str(WIDTH) in message, \
-        f"name the stored width ({WIDTH}) and the query's (128): {message}"
+        f"top_k: name the stored width ({WIDTH}) and the query's (128): {message}"
 
 
 @pytest.mark.function("top_k")
@@ -273,7 +283,7 @@ def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     (torch.zeros(WIDTH), ValueError),
     (torch.full((WIDTH,), float("nan")), ValueError),
 ], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan"])
-def test_bad_query(ex, crowd, query, error):
+def test_bad_query(ex, crowd, query, error, request):
     store, _ = crowd
-    with pytest.raises(error):
+    with raises(error, f"top_k(a {request.node.callspec.id} query, store, k=3)"):
         ex.top_k(query, store, 3)

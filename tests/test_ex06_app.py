@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from facekit import data
-from facekit.testing import MemoryStore
+from facekit.testing import MemoryStore, raises
 
 EXERCISE = "ex06_app"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
@@ -202,41 +202,49 @@ def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
     model = Recording(model, on_forward=lambda x: seen_at_forward.append(len(consumed)))
     batches = iter(ex.embed_images(model, paths(), batch_size=2))
     first = next(batches)
-    assert model.batch_sizes == [2], "the first batch alone must have run: yield each batch as it is done"
-    assert len(consumed) <= 2, (f"{len(consumed)} paths taken for a first batch of 2: take paths "
+    call = f"embed_images(a generator of {len(images)} paths, batch_size=2)"
+    assert len(consumed) <= 2, (f"{call}: {len(consumed)} paths taken for a first batch of 2: take paths "
                                 f"lazily (itertools.islice), not all at once")
-    assert first.paths == [Path(p) for p in consumed[:2]]
+    assert model.batch_sizes == [2], (
+        f"{call}: after the first batch, forward passes of sizes {model.batch_sizes}, expected [2]: "
+        f"one compute_embedding call per batch, and yield each batch as soon as it is done")
+    assert first.paths == [Path(p) for p in consumed[:2]], f"{call}: the first batch holds {first.paths}"
     rest = list(batches)
-    assert model.batch_sizes == [2, 2, 2, 1], "never more than batch_size images per forward pass"
+    assert model.batch_sizes == [2, 2, 2, 1], \
+        f"{call}: forward passes of sizes {model.batch_sizes}, expected [2, 2, 2, 1]"
     for number, taken in enumerate(seen_at_forward, 1):
-        assert taken <= 2 * number, f"forward pass {number} ran after {taken} paths were taken"
-    assert sum(len(b.paths) for b in [first, *rest]) == len(images)
+        assert taken <= 2 * number, f"{call}: forward pass {number} ran after {taken} paths were taken"
+    total = sum(len(b.paths) for b in [first, *rest])
+    assert total == len(images), f"{call}: {total} paths in the batches, expected {len(images)}"
 
 
 @pytest.mark.function("embed_images")
 def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expected):
     paths = [images["face.png"], broken["text"], broken["truncated"], images["noise.png"],
              broken["missing"], broken["folder"]]
+    call = "embed_images(2 images and 4 unreadable files, batch_size=2)"
     batches = list(ex.embed_images(model, paths, batch_size=2))
-    assert len(batches) == 3, "one Batch per batch_size paths, unreadable ones included"
+    assert len(batches) == 3, f"{call} gave {len(batches)} batches: one Batch per batch_size paths, unreadable ones included"
     kept = [p for b in batches for p in b.paths]
-    assert kept == [images["face.png"], images["noise.png"]]
+    assert kept == [images["face.png"], images["noise.png"]], f"{call}: the embedded paths are {kept}"
     skipped = [s for b in batches for s in b.skipped]
-    assert [path for path, _ in skipped] == [broken[k] for k in ("text", "truncated", "missing", "folder")]
+    assert [path for path, _ in skipped] == [broken[k] for k in ("text", "truncated", "missing", "folder")], \
+        f"{call}: skipped {[path.name for path, _ in skipped]}, expected the 4 unreadable files in order"
     for path, reason in skipped:
-        assert isinstance(reason, str) and reason.strip(), f"say why {path} was skipped"
-    assert batches[2].embeddings is None, "a batch with no readable file has embeddings None"
+        assert isinstance(reason, str) and reason.strip(), f"{call}: say why {path} was skipped"
+    assert batches[2].embeddings is None, f"{call}: a batch with no readable file has embeddings None"
     rows = torch.cat([b.embeddings for b in batches[:2]])
-    torch.testing.assert_close(rows, torch.stack([expected(p) for p in kept]), atol=ATOL, rtol=ATOL)
+    torch.testing.assert_close(rows, torch.stack([expected(p) for p in kept]), atol=ATOL, rtol=ATOL,
+                               msg=lambda m: f"{call}: the rows differ from each file's own embedding: {m}")
 
 
 @pytest.mark.function("embed_images")
 @pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError),
                                                ("4", TypeError), (True, TypeError)])
 def test_bad_batch_size(ex, model, images, batch_size, error):
-    with pytest.raises(error) as info:
+    with raises(error, f"embed_images(paths, batch_size={batch_size!r})") as info:
         list(ex.embed_images(model, list(images.values()), batch_size=batch_size))
-    assert "batch_size" in str(info.value)
+    assert "batch_size" in str(info.value), f"embed_images: name the argument batch_size: {info.value}"
 
 
 # -- open_store -----------------------------------------------------------------------------------
@@ -247,18 +255,19 @@ def test_bad_batch_size(ex, model, images, batch_size, error):
                                         ("faces.db", "SqliteStore"), ("FACES.SQLITE3", "SqliteStore")])
 def test_open_store_picks_the_store_by_suffix(ex, api, tmp_path, name, kind):
     opened = ex.open_store(tmp_path / name)
-    assert type(opened) is getattr(api, kind)
-    assert len(opened) == 0
+    assert type(opened) is getattr(api, kind), f"open_store({name!r}) gave a {type(opened).__name__}, expected {kind}"
+    assert len(opened) == 0, f"open_store({name!r}) of a missing file is not empty"
 
 
 @pytest.mark.function("open_store")
 def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "open_store('faces.txt')") as info:
         ex.open_store(tmp_path / "faces.txt")
-    assert "faces.txt" in str(info.value)
-    assert ".json" in str(info.value) and ".sqlite" in str(info.value), "name the suffixes accepted"
-    assert not (tmp_path / "faces.txt").exists()
-    with pytest.raises(TypeError):
+    assert "faces.txt" in str(info.value), f"open_store('faces.txt'): name the file: {info.value}"
+    assert ".json" in str(info.value) and ".sqlite" in str(info.value), \
+        f"open_store('faces.txt'): name the suffixes accepted: {info.value}"
+    assert not (tmp_path / "faces.txt").exists(), "open_store('faces.txt') created the file"
+    with raises(TypeError, "open_store(3)"):
         ex.open_store(3)
 
 
@@ -269,36 +278,52 @@ def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
 def test_register_adds_one_record_per_image(ex, model, store, images, expected):
     alice = [images["face.png"], images["mirror.png"], images["dark.jpg"]]
     ids = ex.register(store, model, "alice", alice)
-    assert isinstance(ids, list) and len(ids) == 3 and len(set(ids)) == 3
+    assert isinstance(ids, list) and len(ids) == 3 and len(set(ids)) == 3, \
+        f"register('alice', 3 images) returned {ids!r}, expected a list of 3 ids"
     records = store.find("alice")
-    assert [r.id for r in records] == ids
+    assert [r.id for r in records] == ids, "register: the store's records for alice are not the ids returned"
     torch.testing.assert_close(torch.stack([r.embedding for r in records]),
-                               torch.stack([expected(p) for p in alice]), atol=ATOL, rtol=ATOL)
+                               torch.stack([expected(p) for p in alice]), atol=ATOL, rtol=ATOL,
+                               msg=lambda m: f"register('alice', 3 images): stored embeddings differ: {m}")
     more = ex.register(store, model, "alice", iter([str(images["rotated.png"])]))
-    assert len(more) == 1 and len(store.find("alice")) == 4, "registering again adds images"
+    assert len(more) == 1 and len(store.find("alice")) == 4, "register: registering again adds images"
 
 
 @pytest.mark.function("register")
 def test_register_is_all_or_nothing(ex, model, store, images, broken):
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "register('bob', [an image, a truncated JPEG, a text file])") as info:
         ex.register(store, model, "bob", [images["noise.png"], broken["truncated"], broken["text"]])
     message = str(info.value)
-    assert "truncated.jpg" in message and "notes.txt" in message, "name every unreadable file"
-    assert len(store) == 0, "a bad file must leave the store as it was"
+    assert "truncated.jpg" in message and "notes.txt" in message, f"register: name every unreadable file: {message}"
+    assert len(store) == 0, f"register: a bad file must leave the store as it was; it holds {len(store)} records"
+
+
+@pytest.mark.function("register")
+def test_register_is_all_or_nothing_across_batches(ex, model, store, images, broken, tmp_path):
+    # More images than one batch (the default is 8): the unreadable file is in the second one.
+    good = list(images.values()) + [tmp_path / "copy1.png", tmp_path / "copy2.png"]
+    good[-2].write_bytes(images["face.png"].read_bytes())
+    good[-1].write_bytes(images["noise.png"].read_bytes())
+    call = f"register('bob', {len(good)} images then a text file)"
+    with raises(ValueError, call) as info:
+        ex.register(store, model, "bob", good + [broken["text"]])
+    assert "notes.txt" in str(info.value), f"{call}: name the unreadable file: {info.value}"
+    assert len(store) == 0, (f"{call} left {len(store)} records: embed every batch first, and add "
+                             f"nothing unless every file could be read")
 
 
 @pytest.mark.function("register")
 def test_register_refuses_bad_arguments(ex, model, store, images):
-    with pytest.raises(ValueError):
+    with raises(ValueError, "register(name='  ')"):
         ex.register(store, model, "  ", [images["face.png"]])
-    with pytest.raises(TypeError):
+    with raises(TypeError, "register(name=42)"):
         ex.register(store, model, 42, [images["face.png"]])
-    with pytest.raises(TypeError) as info:
+    with raises(TypeError, "register('alice', one str path instead of a list)") as info:
         ex.register(store, model, "alice", str(images["face.png"]))
-    assert "list" in str(info.value)
-    with pytest.raises(ValueError):
+    assert "list" in str(info.value), f"register(one path): say that a list is expected: {info.value}"
+    with raises(ValueError, "register('alice', [])"):
         ex.register(store, model, "alice", [])
-    assert len(store) == 0
+    assert len(store) == 0, f"register: refused calls left {len(store)} records"
 
 
 # -- login ----------------------------------------------------------------------------------------
@@ -308,10 +333,12 @@ def test_register_refuses_bad_arguments(ex, model, store, images):
 def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"], images["mirror.png"]])
     result = ex.login(store, model, "alice", images["mirror.png"], threshold=0.99)
-    assert isinstance(result, ex.LoginResult)
-    assert result.accepted is True
-    assert result.name == "alice" and result.threshold == 0.99
-    assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL)
+    call = "login('alice', an image she enrolled, threshold=0.99)"
+    assert isinstance(result, ex.LoginResult), f"{call} returned {type(result).__name__}, expected a LoginResult"
+    assert result.accepted is True, f"{call}: not accepted ({result!r})"
+    assert result.name == "alice" and result.threshold == 0.99, f"{call}: {result!r}"
+    assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL), \
+        f"{call}: score {result.score!r}, expected the float 1.0"
 
 
 @pytest.mark.function("login")
@@ -322,12 +349,30 @@ def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, sto
     best = max(_cos(expected(presented), expected(p)) for p in enrolled)
     assert best < 1 - 1e-3, "precondition: different images give different embeddings"
     result = ex.login(store, model, "alice", presented, threshold=-1.0)
-    assert result.score == pytest.approx(best, abs=SCORE_ATOL), "the best score among the enrolled"
-    assert result.accepted
+    assert result.score == pytest.approx(best, abs=SCORE_ATOL), (
+        f"login('alice', another image): score {result.score:.6f}, expected {best:.6f}, the best cosine among "
+        f"her enrolled embeddings")
+    assert result.accepted, "login(threshold=-1.0): every score is accepted"
     below = ex.login(store, model, "alice", presented, threshold=max(best - 1e-3, -1.0))
     above = ex.login(store, model, "alice", presented, threshold=min(best + 1e-3, 1.0))
-    assert below.accepted and not above.accepted, "accepted exactly when score >= threshold"
-    assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted
+    assert below.accepted and not above.accepted, "login: accepted exactly when score >= threshold"
+    assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted, \
+        "login(threshold=1.0) accepted a score below 1"
+
+
+@pytest.mark.function("login")
+def test_login_compares_with_that_persons_embeddings_only(ex, model, store, images, expected):
+    ex.register(store, model, "alice", [images["face.png"]])
+    ex.register(store, model, "bob", [images["noise.png"]])
+    own = _cos(expected(images["noise.png"]), expected(images["face.png"]))
+    result = ex.login(store, model, "alice", images["noise.png"], threshold=-1.0)
+    assert result.score == pytest.approx(own, abs=SCORE_ATOL), (
+        f"login('alice', bob's enrolled image): score {result.score:.6f}, expected {own:.6f}, its cosine "
+        f"with alice's embedding: compare with alice's embeddings only (store.find), not everyone's")
+    # A threshold exactly equal to the score accepts, as is_match does.
+    again = ex.login(store, model, "alice", images["noise.png"], threshold=result.score)
+    assert again.accepted, (f"login(threshold={result.score!r}), a score equal to the threshold, was "
+                            f"refused: accept when score >= threshold (is_match)")
 
 
 @pytest.mark.function("login")
@@ -345,18 +390,19 @@ def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, mod
 def test_login_checks_the_threshold_before_embedding(ex, model, store, images, threshold, error):
     store.add("alice", torch.ones(WIDTH))
     model = Recording(model)
-    with pytest.raises(error) as info:
+    with raises(error, f"login('alice', image, threshold={threshold!r})") as info:
         ex.login(store, model, "alice", images["face.png"], threshold=threshold)
-    assert "threshold" in str(info.value)
-    assert model.batch_sizes == [], "check the arguments before running the model"
+    assert "threshold" in str(info.value), f"login: name the argument threshold: {info.value}"
+    assert model.batch_sizes == [], \
+        f"login(threshold={threshold!r}): check the arguments before running the model"
 
 
 @pytest.mark.function("login")
 def test_login_of_an_unreadable_image_is_an_error(ex, model, store, broken):
     store.add("alice", torch.ones(WIDTH))
-    with pytest.raises(ValueError):
+    with raises(ValueError, "login('alice', a truncated JPEG)"):
         ex.login(store, model, "alice", broken["truncated"])
-    with pytest.raises(FileNotFoundError):
+    with raises(FileNotFoundError, "login('alice', a missing file)"):
         ex.login(store, model, "alice", broken["missing"])
 
 
@@ -376,11 +422,15 @@ def test_identify_ranks_people_by_their_best_score(ex, model, store, images, exp
     ranking = sorted(best, key=best.get, reverse=True)
 
     found = ex.identify(store, model, presented, k=2)
-    assert [name for name, _ in found] == ranking[:2], "one entry per person, best first"
+    assert [name for name, _ in found] == ranking[:2], (
+        f"identify(k=2) gave {[name for name, _ in found]}, expected {ranking[:2]}: one entry per person, "
+        f"best first (a person with several records may fill the top k records alone)")
     for name, score in found:
-        assert isinstance(score, float) and score == pytest.approx(best[name], abs=SCORE_ATOL)
+        assert isinstance(score, float) and score == pytest.approx(best[name], abs=SCORE_ATOL), \
+            f"identify: {name}'s score is {score!r}, expected {best[name]:.6f}, the best of their records"
     everyone = ex.identify(store, model, presented, k=10)
-    assert [name for name, _ in everyone] == ranking, "fewer people than k: all of them"
+    assert [name for name, _ in everyone] == ranking, \
+        f"identify(k=10) with 3 people gave {[name for name, _ in everyone]}, expected all of them: {ranking}"
 
 
 @pytest.mark.function("identify")
@@ -388,13 +438,16 @@ def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"]])
     ex.register(store, model, "bob", [images["noise.png"], images["dark.jpg"]])
     (name, score), *_ = ex.identify(store, model, images["dark.jpg"])
-    assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL)
-    assert len(ex.identify(store, model, images["dark.jpg"])) == 2  # default k=3, two people
+    assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL), \
+        f"identify(an image bob enrolled): first is {name} with {score}, expected bob with 1.0"
+    found = ex.identify(store, model, images["dark.jpg"])
+    assert len(found) == 2, f"identify(default k=3) with two people gave {found}"
 
 
 @pytest.mark.function("identify")
 def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
-    assert ex.identify(store, model, images["face.png"]) == []
+    found = ex.identify(store, model, images["face.png"])
+    assert found == [], f"identify on an empty store gave {found!r}, expected []"
 
 
 @pytest.mark.function("identify")
@@ -402,9 +455,9 @@ def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
                                       (True, TypeError)])
 def test_identify_checks_k(ex, model, store, images, k, error):
     store.add("alice", torch.ones(WIDTH))
-    with pytest.raises(error) as info:
+    with raises(error, f"identify(image, k={k!r})") as info:
         ex.identify(store, model, images["face.png"], k=k)
-    assert re.search(r"\bk\b", str(info.value)), "name the argument k"
+    assert re.search(r"\bk\b", str(info.value)), f"identify: name the argument k: {info.value}"
 
 
 # -- end to end, with the tree's own stores -------------------------------------------------------
@@ -472,15 +525,21 @@ def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, f
 
     out = tmp_path / "out" / "faces.safetensors"
     summary = ex.embed_folder(model, folder, out, batch_size=3)
-    assert isinstance(summary, ex.EmbedSummary)
-    assert (summary.out, summary.names_file, summary.count, summary.width, summary.skipped) == (
-        out, None, 4, WIDTH, [])
+    with safe_open(out, framework="pt") as f:
+        names = json.loads(f.metadata()["names"])
+    # The names first: they say which files were taken.
+    assert names == FOLDER_NAMES, f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
+    assert isinstance(summary, ex.EmbedSummary), f"embed_folder returned {type(summary).__name__}, not an EmbedSummary"
+    got = (summary.out, summary.names_file, summary.count, summary.width, summary.skipped)
+    assert got == (out, None, 4, WIDTH, []), \
+        f"embed_folder: summary (out, names_file, count, width, skipped) is {got}, expected {(out, None, 4, WIDTH, [])}"
     with safe_open(out, framework="pt") as f:
         assert list(f.keys()) == ["embeddings"]
         metadata = f.metadata()
         embeddings = f.get_tensor("embeddings")
-    assert metadata["format"] == "facekit-embeddings"
-    assert json.loads(metadata["names"]) == FOLDER_NAMES
+    assert metadata["format"] == "facekit-embeddings", f"embed_folder: metadata format is {metadata.get('format')!r}"
+    names = json.loads(metadata["names"])
+    assert names == FOLDER_NAMES, f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
     assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH)
     torch.testing.assert_close(embeddings, _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL)
 
@@ -503,14 +562,53 @@ def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken
     (folder / "sub" / "notes.txt").write_bytes(broken["text"].read_bytes())
     (folder / "broken.jpg").write_bytes(broken["truncated"].read_bytes())
     out = tmp_path / "faces.safetensors"
-    summary = ex.embed_folder(model, folder, out, batch_size=2)
-    assert [name for name, _ in summary.skipped] == ["broken.jpg", "sub/notes.txt"]
-    assert all(reason.strip() for _, reason in summary.skipped)
-    assert summary.count == 4
+    calls = []
+    summary = ex.embed_folder(model, folder, out, batch_size=2,
+                              progress=lambda done, total: calls.append((done, total)))
+    call = "embed_folder(4 images and 2 unreadable files, batch_size=2)"
+    assert [name for name, _ in summary.skipped] == ["broken.jpg", "sub/notes.txt"], \
+        f"{call}: skipped {summary.skipped}"
+    assert all(reason.strip() for _, reason in summary.skipped), f"{call}: say why each file was skipped"
+    assert summary.count == 4, f"{call}: count {summary.count}, expected 4"
+    assert calls == [(2, 6), (4, 6), (6, 6)], (
+        f"{call}: progress calls {calls}, expected [(2, 6), (4, 6), (6, 6)]: count every file handled, "
+        f"unreadable ones too")
     from safetensors.torch import load_file
 
     torch.testing.assert_close(load_file(out)["embeddings"], _rows_of(folder, FOLDER_NAMES, expected),
                                atol=ATOL, rtol=ATOL)
+
+
+@pytest.mark.function("embed_folder")
+def test_embed_folder_does_not_depend_on_the_listing_order(ex, model, folder, tmp_path, monkeypatch):
+    import os
+
+    # A file system lists a folder in any order (ext4 by hash, others by creation): make this
+    # one list every folder in reverse, so code that trusts the listing order shows it.
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    class Listing(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def scandir(path="."):
+        with real_scandir(path) as entries:
+            return Listing(sorted(entries, key=lambda e: e.name, reverse=True))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", lambda path=".": sorted(real_listdir(path), reverse=True))
+    out = tmp_path / "faces.npy"
+    ex.embed_folder(model, folder, out)
+    monkeypatch.undo()
+    names = json.loads((tmp_path / "faces.names.json").read_text(encoding="utf-8"))
+    assert names == FOLDER_NAMES, (f"embed_folder on a file system that lists folders in another order: "
+                                   f"names {names}, expected {FOLDER_NAMES}: take the files in sorted order")
 
 
 @pytest.mark.function("embed_folder")
@@ -519,17 +617,21 @@ def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder,
     calls = []
     ex.embed_folder(model, folder, tmp_path / "faces.npy", batch_size=3,
                     progress=lambda done, total: calls.append((done, total)))
-    assert model.batch_sizes == [3, 1], "batch_size images per forward pass, no more"
-    assert calls == [(3, 4), (4, 4)], "progress(done, total) after each batch"
+    assert model.batch_sizes == [3, 1], \
+        f"embed_folder(4 images, batch_size=3): forward passes of sizes {model.batch_sizes}, expected [3, 1]"
+    assert calls == [(3, 4), (4, 4)], \
+        f"embed_folder(4 images, batch_size=3): progress calls {calls}, expected [(3, 4), (4, 4)]"
 
 
 @pytest.mark.function("embed_folder")
 def test_embed_folder_checks_the_output_suffix_before_any_work(ex, model, folder, tmp_path):
     model = Recording(model)
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "embed_folder(folder, out='faces.pt')") as info:
         ex.embed_folder(model, folder, tmp_path / "faces.pt")
-    assert ".safetensors" in str(info.value) and ".npy" in str(info.value)
-    assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists()
+    assert ".safetensors" in str(info.value) and ".npy" in str(info.value), \
+        f"embed_folder(out='faces.pt'): name the suffixes accepted: {info.value}"
+    assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists(), \
+        "embed_folder(out='faces.pt'): check the suffix before any work"
 
 
 @pytest.mark.function("embed_folder")
@@ -538,23 +640,23 @@ def test_embed_folder_refuses_empty_and_unreadable_folders(ex, model, broken, tm
     (empty / ".git").mkdir(parents=True)
     (empty / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # hidden: does not count
     out = tmp_path / "faces.safetensors"
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "embed_folder(a folder with only hidden files)") as info:
         ex.embed_folder(model, empty, out)
-    assert "nothing-here" in str(info.value), "name the folder"
+    assert "nothing-here" in str(info.value), f"embed_folder: name the folder: {info.value}"
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "notes.txt").write_text("not an image\n")
-    with pytest.raises(ValueError) as info:
+    with raises(ValueError, "embed_folder(a folder with only a text file)") as info:
         ex.embed_folder(model, junk, out)
-    assert "notes.txt" in str(info.value)
-    assert not out.exists(), "nothing to write: no file"
+    assert "notes.txt" in str(info.value), f"embed_folder: name the unreadable file: {info.value}"
+    assert not out.exists(), "embed_folder: nothing to write, yet it wrote a file"
 
 
 @pytest.mark.function("embed_folder")
 def test_embed_folder_needs_an_existing_folder(ex, model, images, tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with raises(FileNotFoundError, "embed_folder(a missing folder)"):
         ex.embed_folder(model, tmp_path / "nowhere", tmp_path / "faces.npy")
-    with pytest.raises(NotADirectoryError):
+    with raises(NotADirectoryError, "embed_folder(a file instead of a folder)"):
         ex.embed_folder(model, images["face.png"], tmp_path / "faces.npy")
 
 

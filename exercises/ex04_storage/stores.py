@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: F401
 
 import numpy as np  # noqa: F401
 import torch
+from filelock import FileLock  # noqa: F401
 
 from .api import Record, StoreFormatError  # noqa: F401
 
@@ -44,6 +45,8 @@ SQLITE_SCHEMA = (
 )
 # How long a writer waits for another one's lock before giving up, in seconds.
 BUSY_TIMEOUT_S = 30.0
+# The JSON store's writers take turns through a lock file next to the store: faces.json.lock.
+JSON_LOCK_SUFFIX = ".lock"
 
 
 def _todo(what: str) -> NotImplementedError:
@@ -99,8 +102,13 @@ class JsonFileStore:
     StoreFormatError naming the file, and is left untouched. Records are read once, when
     the store is opened; every change writes the whole file to a temporary file in the
     same folder and then replaces the old file with it (``os.replace``), so a crash at any
-    moment leaves either the old file or the new one, never half of one. One process at a
-    time: two stores on the same file do not see each other's changes.
+    moment leaves either the old file or the new one, never half of one.
+
+    Many writers, one file: each ``add`` and ``remove`` holds a lock on
+    ``<path>.lock`` (``filelock.FileLock``, waiting up to BUSY_TIMEOUT_S seconds), reads
+    the file again, makes its change on what it read and writes it back, so no process's
+    record is lost to another's write (a lost update). Reads (``get``, ``find``, ``all``)
+    use the records as of this store's last read or write.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -121,11 +129,17 @@ class JsonFileStore:
 
     def add(self, name: str, embedding: torch.Tensor) -> str:
         """Store ``embedding`` under ``name`` and write the file; return the new record's id."""
-        # TODO 2. embedding = validate_entry(name, embedding, width), width being the width
-        #         of any stored record (None when there are none).
+        # TODO 2. Writers take turns: everything below runs inside
+        #         `with FileLock(f"{self.path}{JSON_LOCK_SUFFIX}", timeout=BUSY_TIMEOUT_S):`
+        #         (make the folder first: self.path.parent.mkdir(parents=True, exist_ok=True)).
+        #         Inside it, read the file again (current = self._load()): another process
+        #         may have added records since you opened the store. Without lock and
+        #         re-read, two processes adding at once both write "their" file, and one
+        #         record is lost. Then embedding = validate_entry(name, embedding, width),
+        #         width being the width of any record in `current` (None when there are none).
         # TODO 3. record = Record(id=str(uuid.uuid4()), name=name, embedding=embedding,
         #         created_at=datetime.now(timezone.utc)).
-        # TODO 4. Build the new dict (old records + this one) and write it with a helper,
+        # TODO 4. Build the new dict (current records + this one) and write it with a helper,
         #         e.g. self._save(records) (see TODO 9). Only when that returned, set
         #         self._records = records: a failed write must leave the store as it was.
         #         Return record.id.
@@ -150,8 +164,9 @@ class JsonFileStore:
 
     def remove(self, record_id: str) -> None:
         """Delete the record with this id and write the file; KeyError if there is none."""
-        # TODO 8. Unknown id -> KeyError. Otherwise the new dict without it, written with
-        #         self._save(...) before self._records changes (as in TODO 4).
+        # TODO 8. Under the lock, on the file read again (as in TODO 2): unknown id ->
+        #         KeyError. Otherwise the new dict without it, written with self._save(...)
+        #         before self._records changes (as in TODO 4).
         #
         # TODO 9. The atomic write, self._save(records):
         #   a. data = {"format": JSON_FORMAT, "version": JSON_VERSION, "records": [...]},

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from .api import Record, StoreFormatError
 
@@ -38,6 +39,8 @@ SQLITE_SCHEMA = (
 )
 # How long a writer waits for another one's lock before giving up, in seconds.
 BUSY_TIMEOUT_S = 30.0
+# The JSON store's writers take turns through a lock file next to the store: faces.json.lock.
+JSON_LOCK_SUFFIX = ".lock"
 
 
 def validate_entry(name: str, embedding: torch.Tensor, width: int | None = None) -> torch.Tensor:
@@ -108,8 +111,13 @@ class JsonFileStore:
     StoreFormatError naming the file, and is left untouched. Records are read once, when
     the store is opened; every change writes the whole file to a temporary file in the
     same folder and then replaces the old file with it (``os.replace``), so a crash at any
-    moment leaves either the old file or the new one, never half of one. One process at a
-    time: two stores on the same file do not see each other's changes.
+    moment leaves either the old file or the new one, never half of one.
+
+    Many writers, one file: each ``add`` and ``remove`` holds a lock on
+    ``<path>.lock`` (``filelock.FileLock``, waiting up to BUSY_TIMEOUT_S seconds), reads
+    the file again, makes its change on what it read and writes it back, so no process's
+    record is lost to another's write (a lost update). Reads (``get``, ``find``, ``all``)
+    use the records as of this store's last read or write.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -119,10 +127,14 @@ class JsonFileStore:
 
     def add(self, name: str, embedding: torch.Tensor) -> str:
         """Store ``embedding`` under ``name`` and write the file; return the new record's id."""
-        record = _new_record(name, validate_entry(name, embedding, _width_of(self._records.values())))
-        records = {**self._records, record.id: record}
-        # The file first, then memory: if writing fails, both still hold the old records.
-        self._save(records)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock file lives there too
+        with self._lock():
+            # What other processes wrote since we last looked: our change goes on top of it.
+            current = self._load()
+            record = _new_record(name, validate_entry(name, embedding, _width_of(current.values())))
+            records = {**current, record.id: record}
+            # The file first, then memory: if writing fails, both still hold the old records.
+            self._save(records)
         self._records = records
         return record.id
 
@@ -140,9 +152,12 @@ class JsonFileStore:
 
     def remove(self, record_id: str) -> None:
         """Delete the record with this id and write the file; KeyError if there is none."""
-        self._known(record_id)
-        records = {k: r for k, r in self._records.items() if k != record_id}
-        self._save(records)
+        with self._lock():
+            current = self._load()
+            if record_id not in current:
+                raise KeyError(f"no record with id {record_id!r} in {self.path}")
+            records = {k: r for k, r in current.items() if k != record_id}
+            self._save(records)
         self._records = records
 
     def __len__(self) -> int:
@@ -153,6 +168,11 @@ class JsonFileStore:
         return f"JsonFileStore({str(self.path)!r}, {len(self)} records)"
 
     # -- helpers --
+
+    def _lock(self) -> FileLock:
+        # A separate lock file: the store file itself is replaced on every write, so a lock
+        # held on it would be held on a file that is no longer the store.
+        return FileLock(f"{self.path}{JSON_LOCK_SUFFIX}", timeout=BUSY_TIMEOUT_S)
 
     def _known(self, record_id: str) -> str:
         if record_id not in self._records:
@@ -214,7 +234,6 @@ class JsonFileStore:
         }
         # Serialise before touching the disk: a failure here leaves no file behind.
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Same folder, so os.replace is a rename within one file system (atomic), not a copy.
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                          suffix=".tmp")

@@ -1,0 +1,378 @@
+"""The catalogue of typical mistakes, and the check that the harness catches each one.
+
+``tests/kit/mistakes/exNN_*.toml`` lists, per exercise, mistakes students really make. Each
+one is a find/replace patch against the reference solution, a line in the student's words,
+the test that must fail, and words its failure message must contain (the function's name and
+what differs)::
+
+    [[mistake]]
+    id = "bilinear"
+    says = "I resized with bilinear filtering; it looks the same to me"
+    find = "Image.Resampling.BICUBIC"          # must occur exactly once in the reference
+    replace = "Image.Resampling.BILINEAR"
+    test = "test_sample_face_matches_timm"     # a test function (all its parameters) or a node id tail
+    words = ["preprocess", "timm"]             # case-insensitive, in the failure's message
+
+``mistake_findings(root, exercise)`` (``facekit verify --only mistakes``) runs the catalogue:
+one subprocess per exercise imports torch, timm and pytest once, then forks a child per
+mistake. The child copies the kit to a scratch folder, applies the patch to the copy's
+reference, and runs the named test there, in-process, against ``solutions``. A mistake
+fails the check when the test passes (it survives), when no failure message holds the
+promised words, or when the patch no longer applies (the reference moved on: update the
+catalogue; nothing is skipped).
+
+The message checked is what a student reads first: an assertion's own message (pytest's
+"assert ..." explanation after it is left out, since it quotes the test's source), or the
+exception's text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facekit import course, settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CATALOGUE_DIR = Path("tests") / "kit" / "mistakes"
+_REQUIRED = ("id", "says", "find", "replace", "test", "words")
+# Copied into each child's scratch kit: what the tests import. Not notebooks, not git.
+_COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
+_FRESH = ("facekit", "exercises", "solutions", "tests", "conftest")
+_PER_MISTAKE_TIMEOUT_S = 180
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that is malformed or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    says: str
+    find: str
+    replace: str
+    test: str
+    words: tuple[str, ...]
+    file: str = ""  # the reference file patched; the exercise's reference unless given
+
+
+@dataclass
+class Outcome:
+    mistake: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+
+# -- the catalogue -------------------------------------------------------------------------------
+
+
+def catalogue_path(root: Path, exercise_id: str) -> Path:
+    return Path(root) / CATALOGUE_DIR / f"{exercise_id}.toml"
+
+
+def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
+    """The exercise's mistakes; CatalogueError for a missing or malformed file."""
+    path = catalogue_path(root, exercise.id)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError(f"no catalogue of mistakes for {exercise.id}: {path} is missing") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CatalogueError(f"{path} is not valid TOML: {err}") from None
+    mistakes, seen = [], set()
+    for number, entry in enumerate(data.get("mistake", []), 1):
+        missing = [k for k in _REQUIRED if k not in entry]
+        if missing:
+            raise CatalogueError(f"{path}: mistake #{number} lacks {', '.join(missing)}")
+        if entry["id"] in seen:
+            raise CatalogueError(f"{path}: mistake id {entry['id']!r} is listed twice")
+        seen.add(entry["id"])
+        words = entry["words"]
+        if isinstance(words, str) or not words:
+            raise CatalogueError(f"{path}: mistake {entry['id']!r}: words must be a non-empty list")
+        mistakes.append(Mistake(id=entry["id"], says=entry["says"], find=entry["find"],
+                                replace=entry["replace"], test=entry["test"], words=tuple(words),
+                                file=entry.get("file", exercise.reference)))
+    if not mistakes:
+        raise CatalogueError(f"{path} lists no [[mistake]]")
+    return mistakes
+
+
+def patched(source: str, mistake: Mistake) -> str:
+    """``source`` with the mistake applied; CatalogueError unless ``find`` occurs exactly once."""
+    count = source.count(mistake.find)
+    if count != 1:
+        where = "does not occur" if count == 0 else f"occurs {count} times"
+        raise CatalogueError(f"patch does not apply: its find text {where} in {mistake.file} "
+                             f"(the reference moved on: update the catalogue): {mistake.find[:80]!r}")
+    result = source.replace(mistake.find, mistake.replace)
+    if result == source:
+        raise CatalogueError("patch changes nothing: find and replace are the same")
+    return result
+
+
+def first_message(text: str) -> str:
+    """What a student reads first: an assertion's own message, without pytest's 'assert ...' part."""
+    text = text.strip()
+    if text.startswith("assert "):  # a bare assert: only pytest's explanation, no message
+        return ""
+    cut = text.find("\nassert ")
+    return text[:cut].strip() if cut >= 0 else text
+
+
+def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
+    """(caught with the promised words?, why not, the messages) from the child's per-test results."""
+    if results.get("collect_errors"):
+        return False, f"the tests did not collect: {results['collect_errors'][0]}", []
+    tests = results.get("tests", {})
+    if not tests:
+        return False, f"no test matched {mistake.test!r}", []
+    failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
+    if not failed:
+        return False, f"survives: {len(tests)} run(s) of {mistake.test} pass", []
+    messages = [r["message"] for r in failed.values()]
+    wanted = [w.lower() for w in mistake.words]
+    for message in messages:
+        if all(w in message.lower() for w in wanted):
+            return True, f"caught by {mistake.test}: {message[:160]}", messages
+    missing = [w for w in mistake.words if w.lower() not in messages[0].lower()]
+    return False, (f"caught by {mistake.test}, but its message lacks {missing}: "
+                   f"{messages[0][:200]!r}"), messages
+
+
+# -- the child: one mistake, in a fork of the warmed-up parent -------------------------------------
+
+
+class _Collector:
+    """A pytest plugin object: each test's outcome and the first message of its failure."""
+
+    def __init__(self, tree: Path):
+        self.tree = tree.resolve()
+        self.results: dict = {"tests": {}, "collect_errors": []}
+
+    def _message(self, excinfo) -> str:
+        import pytest
+
+        if excinfo.errisinstance(AssertionError):
+            return first_message(str(excinfo.value))
+        if excinfo.errisinstance(pytest.fail.Exception):
+            return str(excinfo.value)
+        # An error raised in the code under test: a student reads it in the traceback, with
+        # the functions it went through.
+        frames = [getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
+                  for entry in excinfo.traceback
+                  if Path(str(entry.path)).resolve().is_relative_to(self.tree)]
+        where = f" raised in {' -> '.join(frames)}" if frames else ""
+        return f"{excinfo.typename}{where}: {excinfo.value}"
+
+    def pytest_runtest_makereport(self, item, call):
+        import pytest
+
+        entry = self.results["tests"].setdefault(item.nodeid, {"outcome": "passed", "message": ""})
+        if (call.excinfo is not None and entry["outcome"] == "passed"
+                and not call.excinfo.errisinstance(pytest.skip.Exception)):
+            entry["outcome"] = "failed"
+            entry["message"] = self._message(call.excinfo)[:20000]
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.results["collect_errors"].append(
+                f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}")
+
+
+def _scratch_copy(root: Path, into: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "mistakes")
+    for name in _COPIED:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=ignore)
+        elif source.is_file():
+            shutil.copy2(source, into / name)
+
+
+def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, out: Path) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
+    try:
+        _scratch_copy(root, scratch)
+        reference = scratch / mistake.file
+        reference.write_text(patched(reference.read_text(encoding="utf-8"), mistake), encoding="utf-8")
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        sys.stdout = sys.stderr = devnull
+        os.chdir(scratch)
+        env = settings.child_env(scratch, "solutions", weights)
+        os.environ.clear()
+        os.environ.update(env)
+        for name in [n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in _FRESH)]:
+            del sys.modules[name]
+        sys.path.insert(0, str(scratch))
+        import pytest
+
+        collector = _Collector(scratch / "solutions")
+        test = mistake.test if "::" in mistake.test else f"{exercise.tests}::{mistake.test}"
+        pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
+                     f"--weights={weights}", test], plugins=[collector])
+        out.write_text(json.dumps(collector.results))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str) -> Outcome:
+    started = time.perf_counter()
+    try:
+        patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
+    except (CatalogueError, FileNotFoundError) as err:
+        return Outcome(mistake.id, False, str(err))
+    with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
+        out = Path(tmp) / "result.json"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                _child(root, exercise, mistake, weights, out)
+                code = 0
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + _PER_MISTAKE_TIMEOUT_S
+        while True:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return Outcome(mistake.id, False, f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
+                               time.perf_counter() - started)
+            time.sleep(0.02)
+        if not out.exists():
+            return Outcome(mistake.id, False, "the test run ended before writing its results",
+                           time.perf_counter() - started)
+        results = json.loads(out.read_text())
+    ok, detail, messages = judge(mistake, results)
+    return Outcome(mistake.id, ok, detail, time.perf_counter() - started, messages)
+
+
+def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
+                  only: list[str] | None = None) -> dict:
+    """Every mistake of the exercise, in this (not yet warmed-up) process: the main of the subprocess."""
+    root = Path(root).resolve()
+    exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
+    started = time.perf_counter()
+    try:
+        mistakes = load(root, exercise)
+    except CatalogueError as err:
+        return {"error": str(err), "outcomes": [], "seconds": 0.0}
+    if only:
+        mistakes = [m for m in mistakes if m.id in only]
+    if weights == "standin":
+        # One checked stand-in cache for every child (the one `facekit` keeps), built here
+        # in a subprocess: this process must run no torch code before it forks.
+        os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
+        _prepare_standin(root, settings.child_env(root, "solutions", weights))
+    # The slow imports, once: every child starts with them done. No torch code runs here,
+    # so no OpenMP thread pool is copied into a child with its locks held.
+    import huggingface_hub  # noqa: F401
+    import numpy  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import pytest  # noqa: F401
+    import safetensors.torch  # noqa: F401
+    import timm  # noqa: F401
+    import timm.data  # noqa: F401
+    import torch  # noqa: F401
+
+    outcomes = [_run_one(root, exercise, m, weights) for m in mistakes]
+    return {"error": None, "seconds": time.perf_counter() - started,
+            "outcomes": [o.__dict__ for o in outcomes]}
+
+
+# -- what verify calls ---------------------------------------------------------------------------
+
+
+def _prepare_standin(root: Path, env: dict) -> None:
+    """Build (or check) the stand-in cache in a subprocess, so the children share it."""
+    subprocess.run([sys.executable, "-c", "from facekit import hub_switch; "
+                    "hub_switch.activate_weights('standin')"], cwd=root, env=env, check=True,
+                   capture_output=True, timeout=300)
+
+
+def run(root: Path, exercise_id: str, weights: str = "standin", only: list[str] | None = None,
+        timeout: float = 1800) -> dict:
+    """``run_catalogue`` in a subprocess rooted at ``root`` (so a copy of the kit is checked as itself)."""
+    root = Path(root)
+    env = settings.child_env(root, "solutions", weights)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
+        out = Path(tmp) / "outcomes.json"
+        command = [sys.executable, "-m", "facekit.mistakes", exercise_id, "--weights", weights,
+                   "--json", str(out), *(f"--only={m}" for m in only or [])]
+        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if not out.exists():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            return {"error": " / ".join(tail) or "the catalogue run did not finish",
+                    "outcomes": [], "seconds": 0.0}
+        return json.loads(out.read_text())
+
+
+def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str = "standin"):
+    """One verify.Finding for the exercise: ok when every catalogued mistake is caught, with its words."""
+    from facekit.verify import Finding
+
+    exercise_id = exercise if isinstance(exercise, str) else exercise.id
+    result = run(Path(root), exercise_id, weights)
+    if result["error"]:
+        return Finding(exercise_id, "mistakes", False, result["error"][:300])
+    outcomes = result["outcomes"]
+    bad = [o for o in outcomes if not o["ok"]]
+    if bad:
+        first = bad[0]
+        return Finding(exercise_id, "mistakes", False,
+                       f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
+                       f"{first['mistake']}: {first['detail']}"[:400])
+    return Finding(exercise_id, "mistakes", True,
+                   f"all {len(outcomes)} mistakes caught with their words ({result['seconds']:.0f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m facekit.mistakes",
+                                     description="Run one exercise's catalogue of mistakes.")
+    parser.add_argument("exercise")
+    parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
+    parser.add_argument("--json", type=Path, help="write the outcomes here")
+    parser.add_argument("--only", action="append", help="only this mistake id (repeatable)")
+    args = parser.parse_args(argv)
+    result = run_catalogue(course.repo_root(), args.exercise, args.weights, args.only)
+    if args.json:
+        args.json.write_text(json.dumps(result))
+    if result["error"]:
+        print(result["error"], file=sys.stderr)
+        return 1
+    for o in result["outcomes"]:
+        print(f"{'ok  ' if o['ok'] else 'FAIL'} {o['mistake']} ({o['seconds']:.1f} s): {o['detail']}")
+    print(f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught "
+          f"in {result['seconds']:.0f} s")
+    return 0 if all(o["ok"] for o in result["outcomes"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The catalogue of typical mistakes (tests/kit/mistakes) and its runner, facekit/mistakes.py."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from facekit import course, mistakes
+
+pytestmark = pytest.mark.kit
+
+ROOT = course.repo_root()
+MANIFEST = course.load()
+
+
+def _mistake(**fields) -> mistakes.Mistake:
+    base = dict(id="m", says="a student's words", find="x = 1", replace="x = 2", test="test_a",
+                words=("f", "differs"), file="solutions/ex.py")
+    return mistakes.Mistake(**{**base, **fields})
+
+
+def test_every_exercise_has_at_least_15_mistakes_and_90_in_all():
+    counts = {e.id: len(mistakes.load(ROOT, e)) for e in MANIFEST.exercises}
+    assert all(n >= 15 for n in counts.values()), f"fewer than 15 mistakes: {counts}"
+    assert sum(counts.values()) >= 90, f"{sum(counts.values())} mistakes in all: {counts}"
+
+
+@pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
+def test_every_patch_applies_once_and_names_a_test_of_its_exercise(exercise):
+    entry = MANIFEST.get(exercise)
+    tests = (ROOT / entry.tests).read_text(encoding="utf-8")
+    for m in mistakes.load(ROOT, entry):
+        mistakes.patched((ROOT / m.file).read_text(encoding="utf-8"), m)  # raises if stale
+        name = m.test.split("::")[-1].split("[")[0]
+        assert f"def {name}(" in tests, f"{exercise} mistake {m.id}: no test {name} in {entry.tests}"
+        assert m.words and all(w.strip() for w in m.words), f"{exercise} mistake {m.id}: no words"
+
+
+def test_a_patch_must_match_exactly_once():
+    assert mistakes.patched("a\nx = 1\n", _mistake()) == "a\nx = 2\n"
+    with pytest.raises(mistakes.CatalogueError, match="does not occur"):
+        mistakes.patched("y = 1\n", _mistake())
+    with pytest.raises(mistakes.CatalogueError, match="occurs 2 times"):
+        mistakes.patched("x = 1\nx = 1\n", _mistake())
+
+
+def test_first_message_drops_pytests_explanation():
+    assert mistakes.first_message("f(x): shape differs\nassert (2,) == (3,)") == "f(x): shape differs"
+    assert mistakes.first_message("assert 2 == 1\n +  where 2 = f()") == ""
+    assert mistakes.first_message("Tensor-likes are not close!\n\nMismatched") == \
+        "Tensor-likes are not close!\n\nMismatched"
+
+
+@pytest.mark.parametrize("tests, ok, why", [
+    ({"t::test_a": {"outcome": "passed", "message": ""}}, False, "survives"),
+    ({"t::test_a": {"outcome": "failed", "message": "assert 2 == 1"}}, False, "lacks"),
+    ({"t::test_a": {"outcome": "failed", "message": "F(x): the values DIFFERS"}}, True, "caught"),
+    ({}, False, "no test matched"),
+], ids=["survives", "lacks-words", "caught", "no-test"])
+def test_judge(tests, ok, why):
+    caught, detail, _ = mistakes.judge(_mistake(), {"tests": tests, "collect_errors": []})
+    assert caught is ok and why in detail, detail
+
+
+def test_runner_reports_a_survivor_a_stale_patch_and_a_catch(tmp_path):
+    # A copy of the kit with a catalogue of three for Exercise 03, run as `verify` runs it.
+    for name in ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    (tmp_path / "tests" / "kit" / "mistakes" / "ex03_similarity.toml").write_text('''
+[[mistake]]
+id = "caught"
+says = "A match is a score above the threshold"
+find = "    return score >= threshold"
+replace = "    return score > threshold"
+test = "test_is_match_at_and_around_the_threshold"
+words = ["is_match", "equal to the threshold"]
+
+[[mistake]]
+id = "harmless"
+says = "I reworded a comment"
+find = "# Written so that NaN fails too: every comparison with NaN is False."
+replace = "# NaN fails this comparison."
+test = "test_is_match_at_and_around_the_threshold"
+words = ["is_match"]
+
+[[mistake]]
+id = "stale"
+says = "a patch against code that moved on"
+find = "this text is not in the reference"
+replace = "anything"
+test = "test_is_match_at_and_around_the_threshold"
+words = ["is_match"]
+''', encoding="utf-8")
+    finding = mistakes.mistake_findings(tmp_path, "ex03_similarity")
+    assert finding.check == "mistakes" and not finding.ok, finding
+    result = mistakes.run(tmp_path, "ex03_similarity")
+    outcomes = {o["mistake"]: o for o in result["outcomes"]}
+    assert outcomes["caught"]["ok"], outcomes["caught"]
+    assert not outcomes["harmless"]["ok"] and "survives" in outcomes["harmless"]["detail"]
+    assert not outcomes["stale"]["ok"] and "does not apply" in outcomes["stale"]["detail"]
