@@ -103,3 +103,10 @@ words = ["is_match"]
     assert outcomes["caught"]["ok"], outcomes["caught"]
     assert not outcomes["harmless"]["ok"] and "survives" in outcomes["harmless"]["detail"]
     assert not outcomes["stale"]["ok"] and "does not apply" in outcomes["stale"]["detail"]
+
+
+@pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
+def test_every_catalogued_mistake_is_caught_with_its_words(exercise):
+    """The whole catalogue, once per CI run (the same check as `facekit verify --only mistakes`)."""
+    finding = mistakes.mistake_findings(ROOT, exercise)
+    assert finding.ok, f"{exercise}: {finding.detail}"
