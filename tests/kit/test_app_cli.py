@@ -238,7 +238,7 @@ def test_missing_arguments_are_argparse_errors(capsys, argv):
 def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictures, tmp_path):
     code, out, err = run_cli(capsys, "app", "login", "alice", pictures["alice1.png"], *SOLUTIONS)
     assert code == 1
-    assert_one_line_error(err, "no store at facekit-faces.sqlite", "register")
+    assert_one_line_error(err, f"no store at {tmp_path / 'facekit-faces.sqlite'}", "register")
     assert not (tmp_path / "facekit-faces.sqlite").exists(), "login must not create an empty store"
     code, out, err = run_cli(capsys, "app", "register", "alice", "missing.png", *SOLUTIONS)
     assert code == 1

@@ -1,0 +1,115 @@
+"""The student's week without friction (issue 9): each test guards one thing a newcomer tripped on.
+
+Pointers across exercises, one message for missing hub weights, a closed pipe, a syntax error
+reported once, pytest from an exercise folder, where the app's store is, watch, solution, try,
+and the notebooks' first cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facekit import cli, course, term, verify
+from facekit import state_file as kit_state
+from facekit.cli.testing import assert_one_line_error, flat, run_cli
+from facekit.run_record import RunRecord
+
+ROOT = course.repo_root()
+
+
+@pytest.fixture(autouse=True)
+def state_file(tmp_path, monkeypatch):
+    """Progress, hints and results go to files of this test, never to the checkout's .facekit/."""
+    path = tmp_path / "state" / "state.json"
+    monkeypatch.setenv(kit_state.STATE_ENV, str(path))
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
+    return path
+
+
+def make_kit(root: Path, functions: dict[str, list[str]]) -> Path:
+    """A tiny kit: a stub per exercise whose functions raise NotImplementedError, tests, manifest."""
+    entries = []
+    for exercise_id, names in functions.items():
+        for tree in ("exercises", "solutions"):
+            folder = root / tree / exercise_id
+            folder.mkdir(parents=True)
+            (folder / "__init__.py").write_text("")
+            body = "NotImplementedError" if tree == "exercises" else "None"
+            (folder / "code.py").write_text("".join(f"def {n}():\n    return {body}\n" for n in names))
+        (root / "tests").mkdir(exist_ok=True)
+        (root / "tests" / f"test_{exercise_id}.py").write_text("")
+        hints = "\n".join(f'{n} = ["{n} hint one", "{n} hint two"]' for n in names)
+        entries.append(f'[[exercise]]\nid = "{exercise_id}"\ntitle = "Exercise {exercise_id}"\n'
+                       f'module = "code"\nfunctions = {json.dumps(names)}\n[exercise.hints]\n{hints}\n')
+    (root / "exercises" / "course.toml").write_text('[course]\ntitle = "Test course"\n\n' + "\n".join(entries))
+    return root
+
+
+@pytest.fixture
+def kit(tmp_path):
+    return make_kit(tmp_path / "kit", {"ex_a": ["first", "second"], "ex_b": ["third"]})
+
+
+def ctx_for(root: Path, target: str = "exercises") -> cli.Context:
+    return cli.Context(root=root, course=course.load(root / "exercises" / "course.toml"), target=target,
+                       weights="standin", verbose=False, term=term.Term())
+
+
+def result(outcome="passed", error=None, todo=None, function=None) -> dict:
+    return {"outcome": outcome, "error": error, "todo": todo, "function": function}
+
+
+class Runs:
+    """Stands in for verify.run_tests: a RunRecord per test file, changeable between runs."""
+
+    def __init__(self, by_file: dict[str, dict]):
+        self.by_file = by_file
+        self.calls: list[list[str]] = []
+
+    def __call__(self, root, target, test_files, weights="standin", timeout=900):
+        self.calls.append(list(test_files))
+        tests = {}
+        for test_file in test_files:
+            tests.update({f"{test_file}::{name}": r for name, r in self.by_file.get(test_file, {}).items()})
+        return RunRecord.from_json({"tests": tests, "collect_errors": [], "exitstatus": 0})
+
+
+def all_pass(kit_root: Path, exercise_id: str) -> dict:
+    ex = course.load(kit_root / "exercises" / "course.toml").get(exercise_id)
+    return {f"test_{f}": result(function=f) for f in ex.functions}
+
+
+# -- 3. a closed pipe ---------------------------------------------------------------------------
+
+
+def test_hint_into_a_closed_pipe_is_quiet_and_still_recorded(kit, state_file):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line: every write gets EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "facekit", "--root", str(kit), "hint", "ex_a", "first"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), kit_state.STATE_ENV: str(state_file)})
+    finally:
+        os.close(write_end)
+    assert proc.stderr == "", f"a closed pipe must end quietly, got: {proc.stderr}"
+    assert proc.returncode == 141, f"exit as a tool ended by SIGPIPE (141); got {proc.returncode}"
+    assert json.loads(state_file.read_text())["hints"] == {"ex_a/first": 1}, "the hint was shown: record it"
+
+
+# -- 6. where the app's store is ------------------------------------------------------------------
+
+
+def test_app_messages_say_where_the_default_store_is(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    image = tmp_path / "face.png"
+    image.write_bytes(b"not used: the store is missing first")
+    code, out, err = run_cli(capsys, "app", "login", "alice", image, "--target", "solutions")
+    assert code == 1
+    assert_one_line_error(err, f"no store at {tmp_path / 'facekit-faces.sqlite'}")
