@@ -113,3 +113,19 @@ def test_app_messages_say_where_the_default_store_is(tmp_path, monkeypatch, caps
     code, out, err = run_cli(capsys, "app", "login", "alice", image, "--target", "solutions")
     assert code == 1
     assert_one_line_error(err, f"no store at {tmp_path / 'facekit-faces.sqlite'}")
+
+
+# -- 1. pointers across exercises -----------------------------------------------------------------
+
+
+def test_check_points_at_the_exercise_that_owns_a_stub(kit, capsys, monkeypatch):
+    # ex_b's test stops at ex_a's stub, as Exercise 06's stop at Exercise 03's cosine_similarity.
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_b.py": {
+        "test_third": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "third"),
+    }}))
+    code, out, _ = run_cli(capsys, "--root", kit, "check", "ex_b")
+    text = flat(out)
+    assert code == 1
+    assert "exercises/ex_a/code.py" in text and "exercises/ex_a/README.md" in text, text
+    assert "`facekit hint ex_a first`" in text, text
+    assert "exercises/ex_b/README.md" not in text and "facekit hint ex_b" not in text, text
