@@ -33,6 +33,8 @@ def _hint(p):
 
 
 def _watch(p):
+    p.add_argument("exercise", nargs="?", help="watch only this one; stop when it passes "
+                                               "(default: the first not done, then the next)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
 
 

@@ -129,3 +129,51 @@ def test_check_points_at_the_exercise_that_owns_a_stub(kit, capsys, monkeypatch)
     assert "exercises/ex_a/code.py" in text and "exercises/ex_a/README.md" in text, text
     assert "`facekit hint ex_a first`" in text, text
     assert "exercises/ex_b/README.md" not in text and "facekit hint ex_b" not in text, text
+
+
+# -- 7. watch -------------------------------------------------------------------------------------
+
+
+def watch(kit_root: Path, runs: Runs, saves: dict[int, tuple[str, dict]], pinned: str | None = None,
+          stop_after: int = 6):
+    """Run watch with a fake clock: at nap N, ``saves[N]`` = (exercise, its new results) is saved."""
+    from argparse import Namespace
+
+    from facekit.cli import watch as watch_command
+
+    naps = []
+
+    def sleep(seconds):
+        naps.append(seconds)
+        if len(naps) in saves:
+            exercise_id, results = saves[len(naps)]
+            stub = kit_root / "exercises" / exercise_id / "code.py"
+            stub.write_text(stub.read_text() + "# saved\n")
+            runs.by_file[f"tests/test_{exercise_id}.py"] = results
+        if len(naps) >= stop_after:
+            raise KeyboardInterrupt
+
+    args = Namespace(interval=0.5, exercise=pinned)
+    return watch_command.run(ctx_for(kit_root), args, sleep=sleep), naps
+
+
+def test_watch_checks_the_current_exercise_first_and_exits_when_the_course_is_done(kit, capsys, monkeypatch):
+    todo = {"test_first": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first")}
+    runs = Runs({"tests/test_ex_a.py": todo, "tests/test_ex_b.py": all_pass(kit, "ex_b")})
+    monkeypatch.setattr(verify, "run_tests", runs)
+    code, naps = watch(kit, runs, {2: ("ex_a", all_pass(kit, "ex_a"))})
+    out = capsys.readouterr().out
+    assert runs.calls[0] == ["tests/test_ex_a.py"], "no full run before watching: the current exercise first"
+    assert code == 0 and len(naps) == 2, f"it stops by itself when the course is done; naps: {naps}"
+    assert runs.calls == [["tests/test_ex_a.py"], ["tests/test_ex_a.py"], ["tests/test_ex_b.py"]]
+    assert out.rstrip().endswith("the course is done. Well done!"), out
+
+
+def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatch):
+    todo = {"test_third": result("failed", "NotImplementedError: third", ["third", "exercises/ex_b/code.py"], "third")}
+    runs = Runs({"tests/test_ex_b.py": todo})
+    monkeypatch.setattr(verify, "run_tests", runs)
+    code, naps = watch(kit, runs, {1: ("ex_b", all_pass(kit, "ex_b"))}, pinned="ex_b")
+    out = capsys.readouterr().out
+    assert runs.calls == [["tests/test_ex_b.py"]] * 2, "ex_a is not done, but ex_b is the one watched"
+    assert code == 0 and len(naps) == 1 and "ex_b passes" in flat(out), out
