@@ -177,3 +177,41 @@ def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatc
     out = capsys.readouterr().out
     assert runs.calls == [["tests/test_ex_b.py"]] * 2, "ex_a is not done, but ex_b is the one watched"
     assert code == 0 and len(naps) == 1 and "ex_b passes" in flat(out), out
+
+
+# -- 8. solution ----------------------------------------------------------------------------------
+
+
+def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys, monkeypatch):
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": {
+        "test_first": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first"),
+        "test_second": result(function="second")}}))
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
+    assert code == 1 and out == ""
+    assert_one_line_error(err, "ex_a has not passed yet", "facekit check ex_a")
+    run_cli(capsys, "--root", kit, "check", "ex_a")  # still failing: still refused
+    assert run_cli(capsys, "--root", kit, "solution", "ex_a")[0] == 1
+
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
+    assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
+    assert (code, err) == (0, "")
+    assert "--- exercises/ex_a/code.py (yours)" in out and "+++ solutions/ex_a/code.py (reference)" in out
+    assert "\n-    return NotImplementedError\n" in out and "\n+    return None\n" in out, out
+
+
+# -- 9. try ---------------------------------------------------------------------------------------
+
+
+def test_try_prints_shapes_norms_and_a_similarity_and_one_line_on_a_stub(capsys):
+    code, out, err = run_cli(capsys, "try", "ex02_embeddings", "--target", "solutions")
+    assert (code, err) == (0, ""), err
+    text = flat(out)
+    assert "compute_embedding(model, face [3, 224, 224]): [1, 320], norm" in text, out
+    assert "their cosine similarity" in text and "NOT pretrained" in text, out
+    code, out, err = run_cli(capsys, "try", "ex02_embeddings")  # the stubs
+    assert code == 1
+    assert_one_line_error(err, "build_model() is not implemented yet (exercises/ex02_embeddings/embeddings.py)",
+                          "`facekit hint ex02_embeddings build_model`")
+    code, out, err = run_cli(capsys, "try", "ex03_similarity", "--target", "solutions")
+    assert code == 0 and "face vs mirrored face" in out and "row norms 1.0000, 1.0000" in out, out
