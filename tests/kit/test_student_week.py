@@ -215,3 +215,20 @@ def test_try_prints_shapes_norms_and_a_similarity_and_one_line_on_a_stub(capsys)
                           "`facekit hint ex02_embeddings build_model`")
     code, out, err = run_cli(capsys, "try", "ex03_similarity", "--target", "solutions")
     assert code == 0 and "face vs mirrored face" in out and "row norms 1.0000, 1.0000" in out, out
+
+
+# -- 2. --weights hub offline, without the weights ----------------------------------------------
+
+
+def test_hub_weights_missing_offline_stop_the_run_once_with_the_kits_message(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub"),
+           "PYTHONPATH": str(ROOT), "KIT_TARGET": "solutions"}
+    env.pop("KIT_WEIGHTS", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_ex02_embeddings.py", "--weights", "hub",
+                           "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out[-2000:]
+    assert out.count("timm/convnext_atto.d2_in1k/model.safetensors") == 1, out[-2000:]
+    assert "`facekit download`" in out and "HF_HUB_CACHE" in out and str(tmp_path / "empty-hub") in out
+    assert "An error happened" not in out and " passed" not in out and " failed" not in out, out[-2000:]
