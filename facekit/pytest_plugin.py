@@ -41,6 +41,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "function(name): the manifest function this test covers "
                                        "(a class name stands for its methods); facekit check "
                                        "groups results by it")
+    in_tree = _exercise_folder(config)
+    if in_tree:  # `pytest` inside exercises/ex02_embeddings/: that exercise's tests, that tree
+        tree, exercise = in_tree
+        config.args[:] = [str(course.repo_root() / exercise.tests)]
+        if config.getoption("--target") is None and not os.environ.get(settings.TARGET_ENV):
+            config.option.target = tree
     target = settings.resolve_target(config.getoption("--target"))
     weights = settings.resolve_weights(config.getoption("--weights"))
     standin_dir, owned = None, False
@@ -90,6 +96,25 @@ def _require_hub_weights() -> None:
         f"`facekit download` (or `python -m facekit download`), then copy that cache folder here "
         f"and point HF_HUB_CACHE at it (HF_HUB_CACHE=/path/to/hub pytest --weights hub). "
         f"Without them, run on the stand-in weights: leave out --weights hub.")
+
+
+def _exercise_folder(config) -> tuple[str, course.Exercise] | None:
+    """(tree, exercise) when a plain ``pytest`` (no paths) runs inside an exercise's folder.
+
+    pytest alone would look for tests there, find none and exit 5: the tests are in tests/.
+    """
+    if config.args_source is not pytest.Config.ArgsSource.INVOCATION_DIR:
+        return None
+    root = course.repo_root()
+    try:
+        parts = Path(config.invocation_params.dir).resolve().relative_to(root).parts
+        exercises = course.load(root / "exercises" / "course.toml").exercises
+    except (ValueError, course.ManifestError):
+        return None
+    if len(parts) < 2 or parts[0] not in settings.TARGETS:
+        return None
+    found = next((e for e in exercises if e.folder(parts[0]) == f"{parts[0]}/{parts[1]}"), None)
+    return (parts[0], found) if found else None
 
 
 def pytest_unconfigure(config):

@@ -232,3 +232,19 @@ def test_hub_weights_missing_offline_stop_the_run_once_with_the_kits_message(tmp
     assert out.count("timm/convnext_atto.d2_in1k/model.safetensors") == 1, out[-2000:]
     assert "`facekit download`" in out and "HF_HUB_CACHE" in out and str(tmp_path / "empty-hub") in out
     assert "An error happened" not in out and " passed" not in out and " failed" not in out, out[-2000:]
+
+
+# -- 5. pytest inside an exercise's folder ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("tree", ["exercises", "solutions"])
+def test_pytest_inside_an_exercise_folder_runs_that_exercises_tests_on_that_tree(tree):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("KIT_TARGET", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          cwd=ROOT / tree / "ex03_similarity", env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    collected = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert collected and all(line.startswith("tests/test_ex03_similarity.py::") for line in collected), \
+        proc.stdout[-2000:]
