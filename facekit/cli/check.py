@@ -54,12 +54,19 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
         t.line(f"{t.style(t.mark('failing'), 'red')} the tests of {e.id} do not run:")
         t.wrap(result.collect_errors[0] if result.collect_errors else "no test ran", indent="    ",
                max_lines=None if ctx.verbose else 3)
+    syntax = syntax_error(result)
+    if syntax:  # every test that imports the file fails the same way: say it once
+        t.line(f"{t.style(t.mark('failing'), 'red')} {t.style(syntax, 'red')}")
     width = max([len(progress.display(f.name)) for f in result.functions] + [0])
     for f in result.functions:
         mark, colour = _FUNCTION_LOOK[f.state]
+        text = _function_text(f)
+        same = syntax and f.state is FunctionState.FAILING and f.message.endswith(syntax)
+        if same:
+            text = f"waits for the {syntax.split(':')[0]} above"
         t.line(f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
-               f"{t.style(_function_text(f), colour)}")
-        if f.state is FunctionState.FAILING:
+               f"{t.style(text, colour)}")
+        if f.state is FunctionState.FAILING and not same:
             t.wrap(f.message, indent="      ", max_lines=long)
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
@@ -79,6 +86,9 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     full = f"`pytest {e.tests}` shows the full report."
     if result.collect_errors or not result.tests:
         return f"Next: fix what stops the tests from running; {full}"
+    syntax = syntax_error(result)
+    if syntax:
+        return f"Next: fix the {syntax}; {full}"
     by_state: dict[FunctionState, list[progress.FunctionStatus]] = {}
     for f in result.functions:
         by_state.setdefault(f.state, []).append(f)
@@ -121,3 +131,12 @@ def _implement(ctx: Context, e: course.Exercise, name: str, where: str, fallback
     of = "" if home.id == e.id else f" (part of {home.id}; these tests of {e.id} need it)"
     return (f"Next: implement {progress.display(name)} in {where}{of}: follow its TODO steps "
             f"({home.readme} explains them). Stuck? {hint}")
+
+
+_SYNTAX = ("SyntaxError:", "IndentationError:", "TabError:")
+
+
+def syntax_error(result: progress.ExerciseResult) -> str | None:
+    """The first syntax error a test stopped at ("SyntaxError: ... (file, line N)"), if any."""
+    return next((r.error for r in result.tests.values() if r.failed and (r.error or "").startswith(_SYNTAX)),
+                None)

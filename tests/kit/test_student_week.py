@@ -248,3 +248,29 @@ def test_pytest_inside_an_exercise_folder_runs_that_exercises_tests_on_that_tree
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
     assert collected and all(line.startswith("tests/test_ex03_similarity.py::") for line in collected), \
         proc.stdout[-2000:]
+
+
+# -- 4. a syntax error, once ------------------------------------------------------------------------
+
+
+def test_a_syntax_error_is_recorded_with_its_file_and_line(tmp_path):
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "test_it.py").write_text("def test_one():\n    import broken\n\n"
+                                         "def test_two():\n    import broken\n")
+    record = tmp_path / "record.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
+                    "test_it.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    errors = {r.error for r in RunRecord.read(record).tests.values()}
+    assert errors == {f"SyntaxError: invalid syntax ({tmp_path / 'broken.py'}, line 1)"}, errors
+
+
+def test_check_reports_a_syntax_error_once_not_once_per_function(kit, capsys, monkeypatch):
+    error = "SyntaxError: invalid syntax (exercises/ex_a/code.py, line 3)"
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": {
+        "test_first": result("failed", error, None, "first"),
+        "test_second": result("failed", error, None, "second")}}))
+    code, out, _ = run_cli(capsys, "--root", kit, "check", "ex_a")
+    assert code == 1
+    assert out.count("invalid syntax") == 2, out  # the line above the functions, and the next step
+    assert "Next: fix the SyntaxError: invalid syntax (exercises/ex_a/code.py, line 3)" in flat(out), out
