@@ -274,3 +274,21 @@ def test_check_reports_a_syntax_error_once_not_once_per_function(kit, capsys, mo
     assert code == 1
     assert out.count("invalid syntax") == 2, out  # the line above the functions, and the next step
     assert "Next: fix the SyntaxError: invalid syntax (exercises/ex_a/code.py, line 3)" in flat(out), out
+
+
+# -- 10. the notebooks' first cell from any folder of the kit -------------------------------------
+
+
+@pytest.mark.parametrize("exercise", [e for e in course.load().exercises if e.notebook], ids=lambda e: e.id)
+def test_notebook_setup_cell_finds_the_kit_from_any_folder_inside_it(exercise):
+    cells = json.loads((ROOT / exercise.notebook).read_text(encoding="utf-8"))["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert first.rstrip().endswith(f'ex = notebooks.setup("{exercise.id}")')
+    finding = first.rstrip().rsplit("\n", 1)[0] + "\nprint(notebooks.__file__)\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for folder in (ROOT / "notebooks", ROOT / "exercises" / exercise.id, ROOT / "tests" / "kit"):
+        # -S: no site-packages, so an installed facekit cannot answer; the cell must find this one.
+        proc = subprocess.run([sys.executable, "-S", "-c", finding], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"{exercise.notebook}'s first cell from {folder}: {proc.stderr[-1000:]}"
+        assert proc.stdout.strip() == str(ROOT / "facekit" / "notebooks.py"), proc.stdout
