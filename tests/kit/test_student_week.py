@@ -292,3 +292,58 @@ def test_notebook_setup_cell_finds_the_kit_from_any_folder_inside_it(exercise):
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"{exercise.notebook}'s first cell from {folder}: {proc.stderr[-1000:]}"
         assert proc.stdout.strip() == str(ROOT / "facekit" / "notebooks.py"), proc.stdout
+
+
+# -- 11, 12. what the README tells a student ------------------------------------------------------
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+STUDENT_PART = README.split("## For instructors", 1)[0]
+
+
+def test_readme_install_gives_the_cpu_route_and_keeps_the_default():
+    top = README.split("## For students", 1)[0]
+    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in top
+    assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in top
+    assert top.index("download.pytorch.org/whl/cpu") < top.index(".venv/bin/pip install -e . && .venv/bin/pytest\n```\n\nThe CPU")
+
+
+def test_readme_notebooks_extra_exists_in_pyproject():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "pip install -e '.[notebooks]'" in STUDENT_PART
+    assert any(d.startswith("jupyterlab") for d in extras["notebooks"]) and \
+        any(d.startswith("ipykernel") for d in extras["notebooks"])
+
+
+def test_readme_states_where_the_standin_cache_is_and_drops_unchecked_timings():
+    from facekit import settings
+
+    text = flat(STUDENT_PART)
+    default = settings.default_standin_cache()
+    if not os.environ.get("XDG_CACHE_HOME"):
+        assert f"`~/{default.relative_to(Path.home()).as_posix()}`" in text
+    assert "`rm -rf ~/.cache/facekit`" in text and "temporary Hugging Face cache" not in text
+    assert "about 2 s" not in text and "about 10 s" not in text and "about 15 MB" not in text
+    for command in ("facekit watch ex03_similarity", "facekit try ex02_embeddings",
+                    "facekit solution ex02_embeddings", "facekit reset EXERCISE -y"):
+        assert command in text, command
+
+
+def test_reset_without_an_answer_changes_nothing_and_yes_skips_the_question(kit):
+    def git(*args):
+        subprocess.run(["git", "-C", str(kit), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "shipped")
+    stub = kit / "exercises" / "ex_a" / "code.py"
+    stub.write_text("mine\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "facekit", "--root", str(kit), "reset", "ex_a"]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and stub.read_text() == "mine\n", proc.stdout + proc.stderr
+    proc = subprocess.run([*argv, "-y"], stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and stub.read_text() != "mine\n", proc.stdout + proc.stderr
