@@ -41,6 +41,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "function(name): the manifest function this test covers "
                                        "(a class name stands for its methods); facekit check "
                                        "groups results by it")
+    in_tree = _exercise_folder(config)
+    if in_tree:  # `pytest` inside exercises/ex02_embeddings/: that exercise's tests, that tree
+        tree, exercise = in_tree
+        config.args[:] = [str(course.repo_root() / exercise.tests)]
+        if config.getoption("--target") is None and not os.environ.get(settings.TARGET_ENV):
+            config.option.target = tree
     target = settings.resolve_target(config.getoption("--target"))
     weights = settings.resolve_weights(config.getoption("--weights"))
     standin_dir, owned = None, False
@@ -50,12 +56,65 @@ def pytest_configure(config):
         shared = os.environ.get(settings.STANDIN_CACHE_ENV)
         standin_dir = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="facekit-standin-"))
         owned = not shared
+    if weights == "hub":
+        _require_hub_weights()
     config.facekit = {
         "target": target,
         "weights": hub_switch.activate_weights(weights, standin_dir),
         "standin_dir": standin_dir,
         "owns_standin_dir": owned,
     }
+
+
+def _require_hub_weights() -> None:
+    """Once, before any test: the real weights are cached, or fetched now, or one message says how.
+
+    Without this, every test that loads them would print huggingface_hub's own error.
+    """
+    from facekit import hub
+
+    try:
+        wanted = course.load().weights()
+    except course.ManifestError:
+        return  # facekit reports the manifest itself
+    missing = [(repo, name) for repo, name in wanted if hub.cached_file(repo, name) is None]
+    if not missing:
+        return
+    names = ", ".join(f"{repo}/{name}" for repo, name in missing)
+    if hub.is_offline():
+        why = "the hub is offline (HF_HUB_OFFLINE=1)"
+    else:
+        try:
+            for repo, name in missing:
+                hub.download(repo, name)
+            return
+        except hub.WeightsNotFoundError as err:
+            why = f"downloading failed ({str(err).split(' and ', 1)[-1].split('.')[0]})"
+    raise pytest.UsageError(
+        f"--weights hub: the real pretrained weights {names} are not in the Hugging Face cache "
+        f"({hub.cache_dir()}) and {why}. Fetch them once on a machine with network access: "
+        f"`facekit download` (or `python -m facekit download`), then copy that cache folder here "
+        f"and point HF_HUB_CACHE at it (HF_HUB_CACHE=/path/to/hub pytest --weights hub). "
+        f"Without them, run on the stand-in weights: leave out --weights hub.")
+
+
+def _exercise_folder(config) -> tuple[str, course.Exercise] | None:
+    """(tree, exercise) when a plain ``pytest`` (no paths) runs inside an exercise's folder.
+
+    pytest alone would look for tests there, find none and exit 5: the tests are in tests/.
+    """
+    if config.args_source is not pytest.Config.ArgsSource.INVOCATION_DIR:
+        return None
+    root = course.repo_root()
+    try:
+        parts = Path(config.invocation_params.dir).resolve().relative_to(root).parts
+        exercises = course.load(root / "exercises" / "course.toml").exercises
+    except (ValueError, course.ManifestError):
+        return None
+    if len(parts) < 2 or parts[0] not in settings.TARGETS:
+        return None
+    found = next((e for e in exercises if e.folder(parts[0]) == f"{parts[0]}/{parts[1]}"), None)
+    return (parts[0], found) if found else None
 
 
 def pytest_unconfigure(config):

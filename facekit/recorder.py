@@ -25,6 +25,21 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and report.failed:
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:300]
+        value = call.excinfo.value
+        if isinstance(value, SyntaxError) and value.filename:
+            # str() names the file without its folder; the whole path says which tree.
+            report.facekit_error = f"{call.excinfo.typename}: {value.msg} ({_where(value.filename)}, line {value.lineno})"
+
+
+def _where(filename: str) -> str:
+    from pathlib import Path
+
+    from facekit import course
+
+    try:
+        return Path(filename).resolve().relative_to(course.repo_root()).as_posix()
+    except ValueError:
+        return filename
 
 
 def pytest_runtest_logreport(report):

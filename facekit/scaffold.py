@@ -22,6 +22,12 @@ ID_PATTERN = re.compile(r"^ex(\d\d)_[a-z][a-z0-9_]*$")
 _TABLE_ROW = re.compile(r"^\| \d+ \| \[[^\]]+\]\([^)]+\) \|.*\|\s*$", re.M)
 
 
+
+# A notebook's first code cell: it works from any folder inside the kit, installed or not.
+NOTEBOOK_SETUP = ("try:\n    from facekit import notebooks\nexcept ModuleNotFoundError:  # the kit is not "
+                  "installed: find the checkout from this folder up\n" + '    import sys\n    from pathlib import Path\n\n    here = Path.cwd().resolve()\n    kit = next((p for p in (here, *here.parents) if (p / "facekit" / "notebooks.py").is_file()), None)\n    if kit is None:\n        raise ModuleNotFoundError("facekit is not installed: run `pip install -e .` in the kit\'s folder") from None\n    sys.path.insert(0, str(kit))\n    from facekit import notebooks\n' +
+                  '\nex = notebooks.setup("{exercise_id}")')
+
 def _function(name: str, body: str) -> str:
     return (f"def {name}():\n"
             f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (stub and reference '
@@ -65,10 +71,7 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
         f"import pytest\n\nEXERCISE = \"{exercise_id}\"\n\n\n"
         f'@pytest.fixture(scope="module")\ndef ex(load_exercise):\n    return load_exercise(EXERCISE)\n'
         f"\n\n{tests}")
-    setup = ("try:\n    from facekit import notebooks\nexcept ModuleNotFoundError:  # the kit is not "
-             "installed: use the checkout this notebook is in\n    import sys\n\n    "
-             'sys.path.insert(0, "..")\n    from facekit import notebooks\n\n'
-             f'ex = notebooks.setup("{exercise_id}")')
+    setup = NOTEBOOK_SETUP.format(exercise_id=exercise_id)
 
     def cell(kind, source):
         base = {"cell_type": kind, "id": uuid.uuid4().hex[:8], "metadata": {}, "source": source}

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except errors.FacekitError as err:
         term.error(f"{err.prefix}{err}")
         return err.exit_code
+    except BrokenPipeError:
+        return _closed_pipe()
     except KeyboardInterrupt:
         err = errors.Interrupted("interrupted")
         term.error(f"{err.prefix}{err}")
@@ -51,6 +53,22 @@ def main(argv: list[str] | None = None) -> int:
             term.error(f"facekit: unexpected error: {type(err).__name__}: {lines[0] if lines else ''} "
                        f"(`facekit -v ...` shows the traceback)")
         return 1
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`facekit hint | head -1`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the flush at exit cannot raise again (the recipe of
+    Python's signal documentation); 141 is what a shell reports for a tool ended by SIGPIPE.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return 141
 
 
 def _dispatch(args, term: Term) -> int:

@@ -23,7 +23,9 @@ def app_constants(ctx: Context, *names: str) -> dict:
 
 
 def store_path(args) -> Path:
-    return Path(getattr(args, "store", None) or DEFAULT_STORE)
+    given = getattr(args, "store", None)
+    # The default is in the current folder; its absolute path, in every message, says which one.
+    return Path(given) if given else Path.cwd() / DEFAULT_STORE
 
 
 def existing_store(args) -> Path:

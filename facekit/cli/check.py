@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from facekit import progress
+from facekit import course, progress
 from facekit.cli import runs
 from facekit.cli.context import Context, header, plural, require_files
 from facekit.progress import ExerciseState, FunctionState
@@ -54,12 +54,19 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
         t.line(f"{t.style(t.mark('failing'), 'red')} the tests of {e.id} do not run:")
         t.wrap(result.collect_errors[0] if result.collect_errors else "no test ran", indent="    ",
                max_lines=None if ctx.verbose else 3)
+    syntax = syntax_error(result)
+    if syntax:  # every test that imports the file fails the same way: say it once
+        t.line(f"{t.style(t.mark('failing'), 'red')} {t.style(syntax, 'red')}")
     width = max([len(progress.display(f.name)) for f in result.functions] + [0])
     for f in result.functions:
         mark, colour = _FUNCTION_LOOK[f.state]
+        text = _function_text(f)
+        same = syntax and f.state is FunctionState.FAILING and f.message.endswith(syntax)
+        if same:
+            text = f"waits for the {syntax.split(':')[0]} above"
         t.line(f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
-               f"{t.style(_function_text(f), colour)}")
-        if f.state is FunctionState.FAILING:
+               f"{t.style(text, colour)}")
+        if f.state is FunctionState.FAILING and not same:
             t.wrap(f.message, indent="      ", max_lines=long)
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
@@ -79,6 +86,9 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     full = f"`pytest {e.tests}` shows the full report."
     if result.collect_errors or not result.tests:
         return f"Next: fix what stops the tests from running; {full}"
+    syntax = syntax_error(result)
+    if syntax:
+        return f"Next: fix the {syntax}; {full}"
     by_state: dict[FunctionState, list[progress.FunctionStatus]] = {}
     for f in result.functions:
         by_state.setdefault(f.state, []).append(f)
@@ -89,17 +99,44 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
         return f"Next: fix {progress.display(f.name)} in {source}; {full}"
     if FunctionState.TODO in by_state:
         f = by_state[FunctionState.TODO][0]
-        name = f.message or f.name
-        function = e.function_for(name) or f.name
-        return (f"Next: implement {progress.display(name)} in {f.where or source}: "
-                f"follow its TODO steps ({e.readme} explains them). "
-                f"Stuck? `facekit hint {e.id} {function}`")
+        return _implement(ctx, e, f.message or f.name, f.where or source, fallback=f.name)
     if FunctionState.WAITING in by_state:
         f = by_state[FunctionState.WAITING][0]
-        return f"Next: implement {progress.display(f.message)} in {f.where}; these tests need it."
+        return _implement(ctx, e, f.message, f.where or source)
     if result.state is not ExerciseState.DONE:
         return f"Next: {full}"
     following = runs.current(ctx)
     if following is None:
         return "Every exercise passes: the course is done. Well done!"
     return f"All tests pass. Next: `facekit check {following.id}` ({following.title})."
+
+
+def owner(ctx: Context, where: str, raised_in: str,
+          fallback: course.Exercise) -> tuple[course.Exercise, str | None]:
+    """The exercise whose file ``where`` is, and its manifest function ``raised_in`` belongs to.
+
+    Exercise 06 calls Exercise 03's cosine_similarity: its stub is Exercise 03's to fill in,
+    with Exercise 03's README and hints.
+    """
+    for exercise in ctx.course.exercises:
+        if where in (exercise.stub, exercise.reference):
+            return exercise, exercise.function_for(raised_in)
+    return fallback, fallback.function_for(raised_in)
+
+
+def _implement(ctx: Context, e: course.Exercise, name: str, where: str, fallback: str | None = None) -> str:
+    home, function = owner(ctx, where, name, e)
+    function = function or fallback
+    hint = f"`facekit hint {home.id} {function}`" if function else f"`facekit hint {home.id}`"
+    of = "" if home.id == e.id else f" (part of {home.id}; these tests of {e.id} need it)"
+    return (f"Next: implement {progress.display(name)} in {where}{of}: follow its TODO steps "
+            f"({home.readme} explains them). Stuck? {hint}")
+
+
+_SYNTAX = ("SyntaxError:", "IndentationError:", "TabError:")
+
+
+def syntax_error(result: progress.ExerciseResult) -> str | None:
+    """The first syntax error a test stopped at ("SyntaxError: ... (file, line N)"), if any."""
+    return next((r.error for r in result.tests.values() if r.failed and (r.error or "").startswith(_SYNTAX)),
+                None)

@@ -58,15 +58,16 @@ def run(ctx: Context, args) -> int:
         t.line()
         t.wrap(f"The README explains every step: {exercise.readme}.")
         return 0
-    t.line(t.style(f"Hint {shown + 1} of {len(hints)} for {name} ({exercise.id}):", "bold"))
-    t.line()
-    _show(t, hints[shown], first="  ", indent="  ")
-    t.line()
+    # Recorded before it is printed: a reader that stops early (`| head -1`) has seen it.
     state.hints[key] = shown + 1
     try:
         state.save()
     except OSError as err:
         t.error(f"facekit: could not save which hints were shown to {state.path}: {err}")
+    t.line(t.style(f"Hint {shown + 1} of {len(hints)} for {name} ({exercise.id}):", "bold"))
+    t.line()
+    _show(t, hints[shown], first="  ", indent="  ")
+    t.line()
     left = len(hints) - shown - 1
     more = (f"Another one: `facekit hint {exercise.id} {function}`" if left
             else f"That was the last hint for {name}")

@@ -33,6 +33,8 @@ def _hint(p):
 
 
 def _watch(p):
+    p.add_argument("exercise", nargs="?", help="watch only this one; stop when it passes "
+                                               "(default: the first not done, then the next)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
 
 
@@ -112,6 +114,10 @@ COMMANDS = (
     Command("download", "download", "fetch the real pretrained weights of every model into the HF cache",
             _download, options="v"),
     Command("reset", "reset", "put a stub back as shipped (keeps a .bak)", _reset, options="v"),
+    Command("solution", "solution", "your file against the reference, once the exercise passes",
+            lambda p: _exercise(p, required=True), options="vw"),
+    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity",
+            _exercise, options="vtw"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),
     Command("app", "app", "the face login app of Exercise 06: register, login, identify", _app,

@@ -17,6 +17,9 @@ def prepare_weights(ctx: Context) -> None:
         from facekit import hub
 
         missing = [f"{r}/{f}" for r, f in ctx.course.weights() if hub.cached_file(r, f) is None]
+        if missing and hub.is_offline():  # the harness would stop before any test: say why here
+            repo, _, name = missing[0].rpartition("/")
+            raise hub._not_found(repo, name, "the hub is offline (HF_HUB_OFFLINE=1)")
         if missing:
             ctx.term.wrap(f"Note: {', '.join(missing)} not in the Hugging Face cache yet; the tests "
                           f"will try to download it (`facekit download` fetches everything once).")

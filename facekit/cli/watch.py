@@ -32,50 +32,57 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _footer(ctx: Context) -> None:
+def _footer(ctx: Context, current) -> None:
     t = ctx.term
     done = len(runs.done_ids(ctx))
     t.line()
     t.line(t.style(f"{done}/{len(ctx.course.exercises)} done", "bold") +
-           t.style("  Watching exercises/ for saved files. Ctrl-C to stop.", "dim"))
+           t.style(f"  Watching exercises/ for saved files ({current.id}). Ctrl-C to stop.", "dim"))
 
 
 def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep) -> int:
-    """Poll exercises/ every ``interval`` seconds (no dependency, no busy loop); ``sleep`` is for tests."""
+    """Poll exercises/ every ``interval`` seconds (no dependency, no busy loop); ``sleep`` is for tests.
+
+    It checks one exercise at a time: the one named (pinned: it stops when that one passes), or
+    the first not done as last checked, then the next as each passes, until the course is done.
+    """
     interval = interval if interval is not None else args.interval
+    pinned = getattr(args, "exercise", None)
     t = ctx.term
-    exercises = list(ctx.course.exercises)
-    for exercise in exercises:
+    current = ctx.exercise(pinned) if pinned else runs.current(ctx)
+    for exercise in ctx.course.exercises:
         require_files(ctx, exercise)
     try:
         header(ctx)
+        if current is None:
+            t.wrap("Every exercise passes: the course is done. Well done!")
+            return 0
         runner = None
         if forked_runner.available(ctx.root):  # import torch once; each run is then a fork
             t.status("loading torch and timm once ...")
             if forked_runner.warm_up():
                 runner = forked_runner.run_tests
         latest = snapshot(ctx.root)
-        results, seconds, _ = runs.results(ctx, exercises, runner)
-        current = next((r for r in results if not r.done), None)
-        if current is None:
-            t.wrap("Every exercise passes: the course is done. Well done!")
-            return 0
-        report(ctx, current, seconds)
-        current = current.exercise
-        _footer(ctx)
+        first = True
         while True:
-            sleep(interval)
-            now = snapshot(ctx.root)
-            if now == latest:
-                continue
-            latest = now  # taken before the run: a save during the run triggers another
-            t.clear_screen()
-            header(ctx)
+            if not first:
+                sleep(interval)
+                now = snapshot(ctx.root)
+                if now == latest:
+                    continue
+                latest = now  # taken before the run: a save during the run triggers another
+                t.clear_screen()
+                header(ctx)
+            first = False
             while True:
                 (result,), seconds, _ = runs.results(ctx, [current], runner)
                 report(ctx, result, seconds, next_step=not result.done)
                 if not result.done:
                     break
+                if pinned:
+                    t.line()
+                    t.wrap(f"{current.id} passes. `facekit watch` goes on with the next exercise.")
+                    return 0
                 current = runs.current(ctx)
                 if current is None:
                     t.line()
@@ -84,7 +91,7 @@ def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep
                 t.line()
                 t.line(t.style(f"Moving on to {current.id}.", "bold"))
                 t.line()
-            _footer(ctx)
+            _footer(ctx, current)
     except KeyboardInterrupt:
         t.line()
         t.line("Stopped watching.")

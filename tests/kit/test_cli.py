@@ -399,9 +399,10 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
     assert code == 0 and out.rstrip().endswith("Stopped watching.")
     assert naps == [0.5] * 4, "it waits between looks: no busy loop"
     assert fake.calls == [
-        [f"tests/test_{e}.py" for e in FUNCTIONS],  # the start: every exercise, in one run
+        ["tests/test_ex_a.py"],  # the start: only the current exercise, no full run first
         ["tests/test_ex_a.py"],  # the save: the current exercise, now green
-    ], "it moves on to ex_b from its cached result: ex_b's files did not change"
+        ["tests/test_ex_b.py"],  # then the next one
+    ]
     assert "Moving on to ex_b." in out
     assert out.count("Next: implement first()") == 1 and "Next: implement third()" in out
 

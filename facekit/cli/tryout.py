@@ -1,0 +1,131 @@
+"""``facekit try [EXERCISE]``: run your functions on the sample face and print what comes out.
+
+A few lines (shapes, norms, a similarity) without Jupyter; the notebooks go further. A stub
+answers in one line naming the function to write. Exercises 01 to 03 only: the others need a
+store and several people, which their notebooks and tests provide.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facekit import trees
+from facekit.cli import runs
+from facekit.cli.context import Context, header
+from facekit.errors import CommandError, UsageError
+
+
+def _stats(x) -> str:
+    return (f"{list(x.shape)} {str(x.dtype).removeprefix('torch.')}, "
+            f"mean {x.float().mean().item():+.3f}, std {x.float().std().item():.3f}")
+
+
+def _harness_model():
+    """ConvNeXt-Atto built by the kit (not by your build_model), as the tests build it."""
+    import timm
+    from safetensors.torch import load_file
+
+    from facekit import hub, standin
+
+    state = load_file(hub.download(standin.MODEL_ID, standin.FILENAME))
+    model = timm.create_model("convnext_atto", pretrained=False, num_classes=0)
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("head.fc.")})
+    return model.eval()
+
+
+def _faces():
+    """The sample face and its mirror image, through timm's own eval transform: [2, 3, 224, 224]."""
+    import torch
+    from PIL import Image
+
+    from facekit import data
+
+    face = data.sample_face()
+    transform = data.eval_transform()
+    return torch.stack([transform(face), transform(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT))])
+
+
+def _ex01(ex, t) -> None:
+    from facekit import data
+
+    image = ex.load_image(data.SAMPLE_FACE)
+    t.line(f"load_image({data.SAMPLE_FACE.name}): {type(image).__name__} mode {image.mode}, "
+           f"{image.width}x{image.height}")
+    t.line(f"preprocess(image): {_stats(ex.preprocess(image))}")
+
+
+def _ex02(ex, t) -> None:
+    import torch
+
+    model = ex.build_model()
+    t.line(f"build_model(): {type(model).__name__}, {sum(p.numel() for p in model.parameters()):,} "
+           f"parameters, eval mode: {not model.training}")
+    faces = _faces()
+    one = ex.compute_embedding(model, faces[0])
+    t.line(f"compute_embedding(model, face [3, 224, 224]): {list(one.shape)}, "
+           f"norm {torch.linalg.vector_norm(one).item():.3f}")
+    both = ex.compute_embedding(model, faces)
+    cos = torch.nn.functional.cosine_similarity(both[0], both[1], dim=0).item()
+    t.line(f"compute_embedding(model, [face, mirrored face]): {list(both.shape)}; "
+           f"their cosine similarity {cos:.4f}")
+
+
+def _ex03(ex, t) -> None:
+    import torch
+
+    with torch.inference_mode():
+        both = _harness_model()(_faces())
+    unit = ex.l2_normalize(both)
+    norms = ", ".join(f"{n:.4f}" for n in torch.linalg.vector_norm(unit, dim=-1).tolist())
+    t.line(f"l2_normalize(embeddings [2, {both.shape[1]}]): row norms {norms}")
+    scores = ex.cosine_similarity(both, both)
+    t.line(f"cosine_similarity(embeddings, embeddings): {list(scores.shape)}, "
+           f"face vs mirrored face {scores[0, 1].item():.4f}")
+    t.line(f"is_match(that score, threshold=0.5): {ex.is_match(scores[0, 1], 0.5)}")
+
+
+TRIES = {"ex01_images": _ex01, "ex02_embeddings": _ex02, "ex03_similarity": _ex03}
+
+
+def _stub_origin(err: BaseException, tree: Path) -> tuple[str, str] | None:
+    """(qualified function, file) of the stub in ``tree`` that raised ``err``."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename).resolve()
+        if path.is_relative_to(tree):
+            code = tb.tb_frame.f_code
+            found = (getattr(code, "co_qualname", code.co_name), path)
+        tb = tb.tb_next
+    return found
+
+
+def run(ctx: Context, args) -> int:
+    exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
+    if exercise is None or exercise.id not in TRIES:
+        which = f"{exercise.id}: " if exercise else ""
+        raise UsageError(f"{which}facekit try runs {', '.join(TRIES)} on the sample face; the other "
+                         f"exercises have a notebook (notebooks/) and `facekit check`")
+    from facekit import hub_switch
+
+    t = ctx.term
+    header(ctx, title=False)
+    t.status("loading torch and the weights ...")
+    hub_switch.activate_weights(ctx.weights)
+    ex = trees.load_exercise(exercise.id, ctx.target)
+    try:
+        TRIES[exercise.id](ex, t)
+    except NotImplementedError as err:
+        origin = _stub_origin(err, (ctx.root / ctx.target).resolve())
+        if origin is None:
+            raise
+        function, path = origin
+        home = next((e for e in ctx.course.exercises if (ctx.root / e.source(ctx.target)).resolve() == path),
+                    exercise)
+        name = home.function_for(function) or function
+        raise CommandError(f"{function}() is not implemented yet ({ctx.rel(path)}): follow its TODO "
+                           f"steps, or `facekit hint {home.id} {name}`") from None
+    if ctx.weights == "standin" and exercise.id != "ex01_images":  # Exercise 01 uses no weights
+        t.line()
+        t.wrap(t.style("Stand-in weights (seeded random, NOT pretrained): shapes and norms are "
+                       "real, the similarity means nothing about faces.", "yellow"))
+    return 0
