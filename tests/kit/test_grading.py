@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from facekit import cli, course
+from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradescope, report, runner, sources, submit
 
 ROOT = course.repo_root()
@@ -315,11 +316,7 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(tmp_path):
 
 
 def test_readme_states_the_grading_defaults_the_command_has():
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    grade.add_arguments(parser)
-    args = parser.parse_args(["x"])
+    args = cli_parser.build().parse_args(["grade", "x"])
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"`--timeout`, default {args.timeout:g} s" in readme
     assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
