@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,10 +80,14 @@ def graded(tmp_path_factory):
     write_zip(subs / "untouched.zip", stubs)
     write_zip(subs / "half.zip", {e.stub: reference(e.id) for e in KIT.exercises[:3]})
     write_zip(subs / "buggy.zip", {**complete(), SIMILARITY: BUGGY})
+    # The broken ones differ from the stubs only where the tests look: runs on stubs are quick.
     write_folder(subs / "hangs", {**complete(), EX["ex01_images"].stub: b"import time\nwhile True:\n    time.sleep(1)\n"})
-    write_folder(subs / "exits", {**complete(), SIMILARITY: b"import os\nos._exit(0)\n"})
-    write_folder(subs / "syntax", {**complete(), EX["ex05_retrieval"].stub: b"def top_k(:\n"})
-    write_folder(subs / "hog", {**complete(), EX["ex01_images"].stub: b"hog = bytearray(64 * 1024 ** 3)\n"})
+    write_folder(subs / "exits", {**stubs, EX["ex01_images"].stub: reference("ex01_images"),
+                                  SIMILARITY: b"import os\nos._exit(0)\n"})
+    write_folder(subs / "syntax", {**stubs, SIMILARITY: reference("ex03_similarity"),
+                                   EX["ex05_retrieval"].stub: b"def top_k(:\n"})
+    write_folder(subs / "hog", {**stubs, SIMILARITY: reference("ex03_similarity"),
+                                EX["ex01_images"].stub: b"hog = bytearray(64 * 1024 ** 3)\n"})
     cheat = write_folder(subs / "cheat", {**stubs, "conftest.py": CHEAT_CONFTEST,
                                           "tests/test_ex01_images.py": b"def test_ok():\n    pass\n",
                                           "tests/conftest.py": CHEAT_CONFTEST})
@@ -301,7 +306,7 @@ def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, mon
     assert sub.files[SIMILARITY] == reference("ex03_similarity") and sub.ignored == []
 
 
-def test_gradescope_bundle_grades_a_simulated_autograder_tree(tmp_path):
+def test_gradescope_bundle_grades_a_simulated_autograder_tree(graded, tmp_path):
     bundle = tmp_path / "autograder.zip"
     assert cli.main(["gradescope", "--out", str(bundle), "--timeout", "120"]) == 0
     root = tmp_path / "autograder"
@@ -312,6 +317,10 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(tmp_path):
         archive.extractall(root / "source")
     for script in ("setup.sh", "run_autograder"):
         os.chmod(root / "source" / script, 0o755)
+    # What setup.sh's `prepare` leaves (the compiled kit, its tests, the weights), from the class
+    # graded above: the same kit, so the same hash; run_autograder would build it otherwise.
+    shutil.copytree(graded[0] / ".cache", root / "source" / gradescope.STATE_DIR / ".cache", symlinks=True,
+                    ignore=shutil.ignore_patterns("runs"))
     write_folder(root / "submission", {"similarity.py": reference("ex03_similarity")})  # a flat upload
     env = {**os.environ, gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": sys.executable}
     env.pop("PYTHONPATH", None)
