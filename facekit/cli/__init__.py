@@ -9,6 +9,9 @@
     facekit reset EXERCISE [--yes]  put a stub back as shipped (your file is kept as a .bak)
     facekit new exNN_name "Title"   scaffold a new exercise (instructors)
     facekit app ... / embed ...     Exercise 06's app on the command line
+    facekit submit                  pack your exercise modules into submission.zip (students)
+    facekit grade SUBMISSION...     grade a class: grades.csv, grades.json, feedback/ (facekit/grading)
+    facekit gradescope              a Gradescope autograder bundle of this kit
 
 facekit/cli/parser.py declares the arguments; facekit/cli/<command>.py runs each command;
 errors are facekit.errors classes, each with its exit code. Tests run exactly as ``pytest``
@@ -77,11 +80,11 @@ def _dispatch(args, term: Term) -> int:
         weights = settings.resolve_weights(getattr(args, "weights", None))
     except ValueError as err:
         raise errors.UsageError(err) from None
-    root = Path(getattr(args, "root", None) or course.repo_root()).resolve()
     command = importlib.import_module(f"facekit.cli.{args.module}")
     check_args = getattr(command, "check_args", None)
     if check_args:  # usage errors answer before the manifest is read or torch imported
-        check_args(args)
+        check_args(args)  # it may set args.root (submit: the kit around the current folder)
+    root = Path(getattr(args, "root", None) or course.repo_root()).resolve()
     ctx = Context(root=root, course=course.load(root / "exercises" / "course.toml"), target=target,
                   weights=weights, verbose=getattr(args, "verbose", False), term=term)
     return command.run(ctx, args)

@@ -9,6 +9,7 @@ or torch: ``facekit.cli.main`` imports the chosen command's module after parsing
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -94,6 +95,41 @@ def _embed(p):
                    help="images per forward pass (default: the exercise's DEFAULT_BATCH_SIZE, 8)")
 
 
+def _submit(p):
+    p.add_argument("--out", help="where the zip goes (default: submission.zip in the kit)")
+    p.add_argument("--force", action="store_true", help="submit even when nothing changed")
+
+
+def _grading_limits(p, timeout):
+    p.add_argument("--timeout", type=float, default=timeout,
+                   help=f"seconds per submission (default {timeout:g})")
+    p.add_argument("--memory-mb", type=int, default=4096,
+                   help="memory limit per submission (RLIMIT_DATA, MiB; default 4096)")
+    p.add_argument("--extra-tests", metavar="DIR",
+                   help="instructor-only test files (an exercise id in each file name); they count like the others")
+    p.add_argument("--all-or-nothing", default="", metavar="IDS",
+                   help="comma-separated exercise ids (or 'all') that score only when every test passes")
+
+
+def _grade(p):
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                   help="zips from `facekit submit`, folders, git repositories, or a folder of zips")
+    p.add_argument("--out", default="grades", help="where grades.csv, grades.json and feedback/ go (default grades)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once (default: the number of cores)")
+    _grading_limits(p, 300.0)
+    p.add_argument("--roster", help="CSV with columns submission,id: the id of each submission")
+    p.add_argument("--force", action="store_true", help="grade again even when nothing changed")
+    p.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
+                   help="fork: pre-imported workers, one fork per submission (Linux, default); "
+                        "subprocess: a fresh pytest per submission")
+
+
+def _gradescope(p):
+    p.add_argument("--out", default="autograder.zip", help="the bundle to write (default autograder.zip)")
+    _grading_limits(p, 600.0)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -129,6 +165,11 @@ COMMANDS = (
                         "left out) in batches, and writes the embeddings with their file names to "
                         "FILE: .safetensors (names in the metadata) or .npy (names in "
                         "FILE-without-.npy.names.json). Files that are not images are skipped and listed."),
+    Command("submit", "submit", "pack your exercise modules into one zip to hand in", _submit, options="v"),
+    Command("grade", "grade", "grade students' submissions (zips, folders, git repositories) into CSV, "
+            "JSON and feedback", _grade, options="vw"),
+    Command("gradescope", "gradescope", "write a Gradescope autograder bundle (setup.sh, run_autograder, "
+            "the kit without solutions; stand-in weights)", _gradescope, options="v"),
 )
 
 

@@ -1,18 +1,6 @@
-"""Grading a class: ``facekit submit`` (students), ``facekit grade`` and ``facekit gradescope``
-(instructors). Each command module has ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+"""Grading a class: what ``facekit submit`` (students), ``facekit grade`` and ``facekit gradescope``
+(instructors) do. The commands themselves are facekit/cli/submit.py, grade.py and gradescope.py.
+
+sources reads a submission; workspace builds its copy of the kit; runner runs its tests in a
+process of their own (plugin records them); grade puts it together; report scores and writes.
 """
-
-from __future__ import annotations
-
-import importlib
-
-_MODULES = {"submit": "facekit.grading.submit", "grade": "facekit.grading.grade",
-            "gradescope": "facekit.grading.gradescope"}
-
-
-def command(name: str):
-    """The module of a grading command (imported on demand: the CLI starts fast)."""
-    return importlib.import_module(_MODULES[name])
-
-
-COMMANDS = tuple(_MODULES)

@@ -9,28 +9,27 @@ for the scores and the files written.
 
 from __future__ import annotations
 
-import argparse
+import compileall
 import csv
 import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import facekit
-from facekit import course, settings
+from facekit import course, hub_switch, settings
+from facekit.errors import UsageError
 from facekit.grading import report, runner, sources, workspace
 
-HELP = "grade students' submissions (zips, folders, git repositories) into CSV, JSON and feedback"
 CACHE_VERSION = "1"
 
 
-class GradeError(Exception):
-    """Grading cannot start (bad arguments, a broken kit); the message says why."""
+class GradeError(UsageError):
+    """Grading cannot start (bad arguments, a broken kit); the message says why (exit 2)."""
 
 
 @dataclass
@@ -99,38 +98,59 @@ def load_submissions(paths: list[Path], kit: course.Course, kit_root: Path,
 
 
 def _standin_ready(cache: Path) -> bool:
-    return settings.standin_ready(cache)
+    return hub_switch.standin_ready(cache)
 
 
-def expected_tests(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
-                   weights: str, standin: Path | None) -> dict[str, list[str]]:
-    """Test ids per exercise that the pristine kit collects (cached by the kit's hash).
+def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
+                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict[str, str]]:
+    """The template to copy for each submission, compiled; the test ids per exercise that the
+    pristine kit collects; each test's declared function (``@pytest.mark.function``; tests
+    without one are left out). Cached under ``cache_dir`` by the kit's hash.
 
-    The collecting run (instructor code only) also builds the stand-in weights, once.
+    One collecting run (instructor code only) in the template itself leaves the compiled
+    facekit, conftest and test modules (pytest's assertion-rewritten ones too) in it, so that no
+    submission compiles them again (their timestamps survive the copies); it also builds the
+    stand-in weights, once. Nothing compiled of exercises/ is kept: those are the student's files.
     """
-    cached = cache_dir / f"expected-{kit_hash[:32]}.json"
+    final = cache_dir / f"kit-{kit_hash[:32]}"
+    cached = final / "expected.json"
     if cached.is_file() and (standin is None or _standin_ready(standin)):
-        return json.loads(cached.read_text())
-    with tempfile.TemporaryDirectory(prefix="facekit-collect-") as tmp:
-        job_dir = Path(tmp)
-        kit_dir = workspace.make(template, job_dir, {}, None)
-        env = workspace.env(job_dir, weights, _hub_cache(weights))
+        data = json.loads(cached.read_text())
+        return final / "kit", data["tests"], data["functions"]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=final.name + ".partial-", dir=cache_dir))
+    try:
+        kit_dir = partial / "kit"
+        shutil.copytree(template, kit_dir)
+        for name in ("home", "tmp"):
+            (partial / name).mkdir()
+        env = workspace.env(partial, weights, _hub_cache(weights))
+        env.pop("PYTHONDONTWRITEBYTECODE")  # this one run writes them
         if standin is not None:
             env[settings.STANDIN_CACHE_ENV] = str(standin)
         files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
         run = runner.run_job({"workspace": str(kit_dir), "test_files": files, "weights": weights,
                               "env": env, "timeout": 900, "collect_only": True}, "subprocess")
-    if run["collect_errors"] or not run["collected"]:
-        problem = (run["collect_errors"] or [run["output_tail"].strip()[-300:] or "nothing collected"])[0]
-        raise GradeError(f"the kit's tests do not collect: {problem}")
-    expected: dict[str, list[str]] = {e.id: [] for e in kit.exercises}
-    for nodeid in run["collected"]:
-        exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
-        if exercise is not None:
-            expected[exercise.id].append(nodeid)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(expected))
-    return expected
+        if run["collect_errors"] or not run["collected"]:
+            problem = (run["collect_errors"] or [run["output_tail"].strip()[-300:] or "nothing collected"])[0]
+            raise GradeError(f"the kit's tests do not collect: {problem}")
+        for part in ("facekit", "tests"):  # what the collecting run did not import
+            compileall.compile_dir(kit_dir / part, quiet=2)
+        for folder in list((kit_dir / "exercises").rglob("__pycache__")):
+            shutil.rmtree(folder)
+        shutil.rmtree(partial / "home")
+        shutil.rmtree(partial / "tmp")
+        expected: dict[str, list[str]] = {e.id: [] for e in kit.exercises}
+        for nodeid in run["collected"]:
+            exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
+            if exercise is not None:
+                expected[exercise.id].append(nodeid)
+        (partial / "expected.json").write_text(json.dumps({"tests": expected, "functions": run["functions"]}))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial, final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final / "kit", expected, run["functions"]
 
 
 def _hub_cache(weights: str) -> str | None:
@@ -176,11 +196,8 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         workspace.check_extra_tests(template, kit)
         kit_hash = workspace.kit_hash(template)
         standin = cache_dir / "standin" if opts.weights == "standin" else None
-        expected = expected_tests(template, kit, cache_dir, kit_hash, opts.weights, standin)
+        template, expected, functions = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
-        test_sources = {}
-        for test_file in test_files:
-            test_sources[test_file] = (template / test_file).read_text(encoding="utf-8", errors="replace")
 
         results: dict[str, dict] = {}
         jobs = []
@@ -188,9 +205,9 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             key = _run_key(kit_hash, sub, opts)
             cached = cache_dir / "runs" / f"{key}.json"
             if sub.refused or not sub.files:
-                results[sub.id] = _result(sub, None, kit, expected, opts, cached=False)
+                results[sub.id] = _result(sub, None, kit, expected, functions, opts, cached=False)
             elif cached.is_file() and not opts.force:
-                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, opts, cached=True)
+                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, functions, opts, cached=True)
             else:
                 job_dir = work / f"job-{number}"
                 jobs.append(((sub, cached, job_dir), {
@@ -212,7 +229,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             if not run.get("worker_died"):
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps(run))
-            results[sub.id] = _result(sub, run, kit, expected, opts, cached=False)
+            results[sub.id] = _result(sub, run, kit, expected, functions, opts, cached=False)
             if progress:
                 progress(results[sub.id])
 
@@ -227,17 +244,18 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
                           for e in kit.exercises},
             "formula": "exercise score = points * passed / total tests of the exercise"}
-    report.write(out, ordered, kit, meta, test_sources)
+    report.write(out, ordered, kit, meta)
     return ordered, meta, time.monotonic() - started
 
 
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
-            opts: Options, cached: bool) -> dict:
+            functions: dict[str, str], opts: Options, cached: bool) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
     exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
         test["exercise"] = exercise.id if exercise else None
+        test["function"] = functions.get(nodeid)  # as the pristine kit declares it
     return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
             "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
             "total": report.round_score(sum(e["score"] for e in exercises.values())),
@@ -246,61 +264,3 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
             "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
                           if k in sub.meta},
             "tests": tests}
-
-
-# -- the command ---------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                        help="zips from `facekit submit`, folders, git repositories, or a folder of zips")
-    parser.add_argument("--out", default="grades", help="where grades.csv, grades.json and feedback/ go (default grades)")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                        help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
-    parser.add_argument("--memory-mb", type=int, default=4096,
-                        help="memory limit per submission (RLIMIT_DATA, MiB; default 4096)")
-    parser.add_argument("--weights", choices=settings.WEIGHTS, default="standin",
-                        help="standin (default): seeded random weights; hub: the real ones from your HF cache")
-    parser.add_argument("--roster", help="CSV with columns submission,id: the id of each submission")
-    parser.add_argument("--extra-tests", metavar="DIR",
-                        help="instructor-only test files (an exercise id in each file name); they count like the others")
-    parser.add_argument("--all-or-nothing", default="", metavar="IDS",
-                        help="comma-separated exercise ids (or 'all') that score only when every test passes")
-    parser.add_argument("--force", action="store_true", help="grade again even when nothing changed")
-    parser.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
-                        help="fork: pre-imported workers, one fork per submission (Linux, default); "
-                             "subprocess: a fresh pytest per submission")
-
-
-def options_from(args: argparse.Namespace, kit: course.Course | None = None) -> Options:
-    if args.jobs < 1:
-        raise GradeError(f"-j must be at least 1; got {args.jobs}")
-    if args.timeout <= 0:
-        raise GradeError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
-    if args.memory_mb < 256:
-        raise GradeError(f"--memory-mb must be at least 256; got {args.memory_mb}")
-    ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
-    if ids == {"all"}:
-        ids = {e.id for e in (kit or course.load()).exercises}
-    return Options(out=Path(args.out), jobs=args.jobs, timeout=args.timeout, memory_mb=args.memory_mb,
-                   weights=args.weights, extra_tests=Path(args.extra_tests) if args.extra_tests else None,
-                   all_or_nothing=ids, force=args.force, runner=args.runner)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        opts = options_from(args)
-        roster = read_roster(Path(args.roster)) if args.roster else None
-
-        def progress(result):
-            print(f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
-                  f"{', cached' if result['cached'] else ''})", flush=True)
-
-        results, _, seconds = grade(args.submissions, opts, roster, progress)
-    except (GradeError, workspace.KitError, course.ManifestError) as err:
-        print(f"facekit grade: {err}", file=sys.stderr)
-        return 2
-    kit = course.load()
-    print("\n".join(report.summary(results, kit, opts.out, seconds)))
-    return 0

@@ -13,7 +13,6 @@ Python that runs it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -26,7 +25,6 @@ from pathlib import Path
 from facekit import course
 from facekit.grading import grade, report, sources, workspace
 
-HELP = "write a Gradescope autograder bundle (setup.sh, run_autograder, the kit without solutions)"
 ROOT_ENV = "FACEKIT_AUTOGRADER_ROOT"
 CONFIG = "facekit-grading.json"
 STATE_DIR = ".facekit-grading"
@@ -101,7 +99,7 @@ def _submission_path(folder: Path, kit: course.Course) -> Path:
     return folder
 
 
-def results_json(result: dict, kit: course.Course, test_sources: dict[str, str], seconds: float) -> dict:
+def results_json(result: dict, kit: course.Course, seconds: float) -> dict:
     """Gradescope's results.json: score, execution_time, output, and one test per exercise."""
     tests = []
     for number, exercise in enumerate(kit.exercises, 1):
@@ -112,7 +110,7 @@ def results_json(result: dict, kit: course.Course, test_sources: dict[str, str],
             "score": ex["score"],
             "max_score": ex["points"],
             "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
-            "output": "\n".join(report.exercise_section(result, exercise, test_sources)),
+            "output": "\n".join(report.exercise_section(result, exercise)),
             "visibility": "visible",
         })
     output = f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else "")
@@ -129,9 +127,7 @@ def autograde(root: Path, source: Path) -> dict:
     opts = _options(source)
     path = _submission_path(root / "submission", kit)
     results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
-    test_sources = {f: (source / f).read_text(encoding="utf-8", errors="replace")
-                    for f in [e.tests for e in kit.exercises] + workspace.extra_test_files(source)}
-    data = results_json(results[0], kit, test_sources, time.monotonic() - started)
+    data = results_json(results[0], kit, time.monotonic() - started)
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -144,30 +140,6 @@ def prepare(source: Path) -> None:
         empty = Path(tmp) / "nothing"
         empty.mkdir()
         grade.grade([empty], _options(source))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="autograder.zip", help="the bundle to write (default autograder.zip)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (default 600)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory limit (RLIMIT_DATA, MiB)")
-    parser.add_argument("--weights", choices=("standin",), default="standin",
-                        help="stand-in weights (the container has no Hugging Face cache)")
-    parser.add_argument("--extra-tests", metavar="DIR", help="instructor-only tests to include")
-    parser.add_argument("--all-or-nothing", default="", metavar="IDS",
-                        help="comma-separated exercise ids (or 'all') that score only when every test passes")
-
-
-def run(args: argparse.Namespace) -> int:
-    args.jobs, args.force, args.runner = 1, False, "auto"
-    try:
-        opts = grade.options_from(args)
-        out = build_bundle(Path(args.out), opts)
-    except (grade.GradeError, workspace.KitError, course.ManifestError) as err:
-        print(f"facekit gradescope: {err}", file=sys.stderr)
-        return 2
-    print(f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB). Upload it as the autograder of a "
-          f"Gradescope programming assignment (Configure Autograder > Zip file upload).")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ With all-or-nothing an exercise scores its points only when every test passes.
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import json
@@ -94,54 +93,29 @@ def max_total(kit: course.Course) -> int:
     return sum(exercise_points(e) for e in kit.exercises)
 
 
-# -- which functions a test exercises ----------------------------------------------------------
-
-
-def functions_by_test(source: str, functions: tuple[str, ...]) -> dict[str, list[str]]:
-    """For each test function of a test module: the manifest functions named in the test's name,
-    else those its body refers to (a class stands for its methods)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    result = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
-            continue
-        short = {f: f.split(".")[-1] for f in functions}
-        named = [f for f in functions if not short[f].startswith("__") and f"_{short[f]}_" in f"_{node.name}_"]
-        if not named:
-            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            used |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
-            named = [f for f in functions if f.split(".")[0] in used]
-        result[node.name] = named
-    return result
+# -- which functions a test covers -------------------------------------------------------------
 
 
 def _test_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
 
-def function_rows(exercise: course.Exercise, tests: dict, sources: dict[str, str]) -> list[dict]:
-    """Per manifest function: tests passing of those that exercise it, and the first failure."""
+def function_rows(exercise: course.Exercise, tests: dict) -> list[dict]:
+    """Per manifest function: its tests passing, of those declaring it (``test["function"]``,
+    from the pristine kit's ``@pytest.mark.function``), and the first failure."""
     rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None} for f in exercise.functions}
-    mappings = {path: functions_by_test(text, exercise.functions) for path, text in sources.items()}
     for nodeid, test in tests.items():
-        path = nodeid.split("::")[0]
-        owners = list(mappings.get(path, {}).get(_test_name(nodeid), []))
-        if test.get("todo"):
-            owner = exercise.function_for(test["todo"][0])
-            if owner and owner not in owners:
-                owners.append(owner)
-        for owner in owners:
-            row = rows[owner]
-            row["total"] += 1
-            if test["outcome"] == "passed":
-                row["passed"] += 1
-            elif row["first_failure"] is None:
-                row["not_implemented"] = bool(test.get("todo")) and exercise.function_for(test["todo"][0]) == owner
-                message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
-                row["first_failure"] = f"{_test_name(nodeid)}: {message}"
+        row = rows.get(test.get("function"))
+        if row is None:  # declares no function of the exercise (an instructor's extra test, say)
+            continue
+        row["total"] += 1
+        if test["outcome"] == "passed":
+            row["passed"] += 1
+        elif row["first_failure"] is None:
+            todo = test.get("todo")
+            row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == row["function"]
+            message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
+            row["first_failure"] = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
 
 
@@ -165,7 +139,7 @@ def csv_text(results: list[dict], kit: course.Course) -> str:
     return out.getvalue()
 
 
-def feedback_text(result: dict, kit: course.Course, sources: dict[str, str], weights: str) -> str:
+def feedback_text(result: dict, kit: course.Course, weights: str) -> str:
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", "",
@@ -175,39 +149,44 @@ def feedback_text(result: dict, kit: course.Course, sources: dict[str, str], wei
         lines += ["Ignored (only the exercise modules are graded): " +
                   ", ".join(f"`{n}`" for n in result["ignored"]), ""]
     for exercise in kit.exercises:
-        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, sources), ""]
+        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise), ""]
     return "\n".join(lines)
 
 
-def exercise_section(result: dict, exercise: course.Exercise, sources: dict[str, str]) -> list[str]:
-    """One exercise's feedback: score, each function passing or not (first failure), hints."""
+def exercise_section(result: dict, exercise: course.Exercise) -> list[str]:
+    """One exercise's feedback: score, each function passing or not (first failure), the hints
+    of each function that does not pass yet."""
     lines = []
     ex = result["exercises"][exercise.id]
     lines += [f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
-    for row in function_rows(exercise, tests, sources):
+    hints = []
+    for row in function_rows(exercise, tests):
         name = f"`{row['function']}`"
         if row["total"] == 0:
-            lines.append(f"- {name}: no test exercises it on its own")
-        elif row["passed"] == row["total"]:
+            lines.append(f"- {name}: no test declares it")
+            continue
+        if row["passed"] == row["total"]:
             lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
-        elif row.get("not_implemented"):
+            continue
+        if row.get("not_implemented"):
             lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
                          f"first failure: {row['first_failure']}")
-    if ex["passed"] < ex["total"]:
-        lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(exercise.hints, 1)]]
+        hints += [f"{name}: {hint}" for hint in exercise.hints.get(row["function"], ())]
+    if hints:
+        lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
     return lines
 
 
-def write(out: Path, results: list[dict], kit: course.Course, meta: dict, sources: dict[str, str]) -> None:
+def write(out: Path, results: list[dict], kit: course.Course, meta: dict) -> None:
     out = Path(out)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
     _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
     for result in results:
         _atomic_write(out / "feedback" / f"{result['id']}.md",
-                      feedback_text(result, kit, sources, meta["weights"]))
+                      feedback_text(result, kit, meta["weights"]))
 
 
 def summary(results: list[dict], kit: course.Course, out: Path, seconds: float) -> list[str]:

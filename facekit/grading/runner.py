@@ -32,7 +32,8 @@ RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake li
 OUTPUT_TAIL = 4000
 # Imported fresh in every child: anything that holds the kit's code or a run's results.
 _FRESH = ("facekit", "exercises", "solutions", "tests", "conftest")
-_WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm")
+_WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm",
+         "sqlite3", "pdb")  # the last two: what the tests and pytest's own plugins import next
 
 
 def fork_available() -> bool:
@@ -76,7 +77,8 @@ def _read_back(record, output) -> tuple[list[str], str]:
 
 def parse_record(lines: list[str]) -> dict:
     """The streamed record (facekit.grading.plugin) as one dict; lines that do not parse are skipped."""
-    result = {"tests": {}, "collected": None, "collect_errors": [], "finished": False, "exitstatus": None}
+    result = {"tests": {}, "collected": None, "functions": {}, "collect_errors": [], "finished": False,
+              "exitstatus": None}
     for line in lines:
         try:
             entry = json.loads(line)
@@ -91,6 +93,8 @@ def parse_record(lines: list[str]) -> dict:
                 "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None})
         elif isinstance(entry.get("collected"), list) and result["collected"] is None:
             result["collected"] = [str(n) for n in entry["collected"]]
+            if isinstance(entry.get("functions"), dict):
+                result["functions"] = {str(k): str(v) for k, v in entry["functions"].items()}
         elif "collect_error" in entry:
             result["collect_errors"].append(f"{entry['collect_error']}: {entry.get('message', '')}")
         elif entry.get("finished") is True:

@@ -7,12 +7,10 @@ kit version, each file's sha256, the exercises facekit last saw as done, and the
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import zipfile
 from datetime import datetime, timezone
@@ -21,7 +19,6 @@ from pathlib import Path
 import facekit
 from facekit import course
 
-HELP = "pack your exercise modules into one zip to hand in"
 STATE_ENV = "FACEKIT_STATE"  # where facekit keeps progress (see facekit's state file)
 
 
@@ -86,25 +83,3 @@ def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[s
         os.remove(tmp)
         raise
     return out, out.stat().st_size, files
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", help="where the zip goes (default: submission.zip in the kit)")
-    parser.add_argument("--force", action="store_true", help="submit even when nothing changed")
-
-
-def run(args: argparse.Namespace) -> int:
-    start = Path(getattr(args, "root", None) or Path.cwd()).resolve()
-    root = find_kit(start)
-    if root is None:
-        print(f"facekit submit: {start} is not inside a copy of the kit (no exercises/course.toml "
-              f"here or above); cd into your kit first", file=sys.stderr)
-        return 1
-    try:
-        out, size, files = build(root, Path(args.out) if args.out else root / "submission.zip", args.force)
-    except (ValueError, OSError) as err:
-        print(f"facekit submit: {err}", file=sys.stderr)
-        return 1
-    print(f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
-          f"Hand in this file.")
-    return 0

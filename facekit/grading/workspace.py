@@ -16,13 +16,14 @@ import shutil
 from pathlib import Path
 
 from facekit import course, settings
+from facekit.errors import UsageError
 
 KIT_PARTS = ("facekit", "tests", "exercises", "conftest.py", "pyproject.toml")
 EXTRA_DIR = "tests/instructor"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "*.bak*")
 
 
-class KitError(ValueError):
+class KitError(UsageError, ValueError):
     """The instructor's kit (or extra tests) cannot be used for grading; the message says why."""
 
 
@@ -109,7 +110,10 @@ def env(job_dir: Path, weights: str, hub_cache: str | None = None) -> dict:
             if not k.startswith(("PYTHON", "KIT_", "FACEKIT_", "HF_", "PYTEST_", "XDG_"))}
     base.update(HOME=home, TMPDIR=tmp, TMP=tmp, TEMP=tmp, XDG_CACHE_HOME=str(job_dir / "home" / ".cache"),
                 HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", OMP_NUM_THREADS="1",
-                PYTHONDONTWRITEBYTECODE="1", FACEKIT_STATE=str(job_dir / "home" / "state.json"))
+                PYTHONDONTWRITEBYTECODE="1", FACEKIT_STATE=str(job_dir / "home" / "state.json"),
+                # Only the plugins the kit names (conftest.py, -p): none of whatever else is
+                # installed, and no scan of every installed package's entry points.
+                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     if weights == "standin":
         base[settings.STANDIN_CACHE_ENV] = str(job_dir / "standin")
     elif hub_cache:

@@ -1,0 +1,51 @@
+"""``facekit grade SUBMISSION... [--out DIR] [-j N]``: grade a class (facekit.grading.grade)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from facekit.cli.context import Context
+from facekit.errors import UsageError
+
+
+def check_args(args) -> None:
+    if args.jobs < 1:
+        raise UsageError(f"-j must be at least 1; got {args.jobs}")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
+    if args.memory_mb < 256:
+        raise UsageError(f"--memory-mb must be at least 256; got {args.memory_mb}")
+    if getattr(args, "runner", "auto") == "fork" and not sys.platform.startswith("linux"):
+        raise UsageError("--runner fork needs Linux; use --runner subprocess")
+    if args.extra_tests and not Path(args.extra_tests).is_dir():
+        raise UsageError(f"--extra-tests must be a folder of test files; {args.extra_tests} is not a folder")
+
+
+def options(ctx: Context, args, **fixed):
+    """grade.Options from the command line (the exercise ids of --all-or-nothing checked later)."""
+    from facekit.grading import grade
+
+    ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
+    if ids == {"all"}:
+        ids = {e.id for e in ctx.course.exercises}
+    values = dict(out=Path(args.out), timeout=args.timeout, memory_mb=args.memory_mb,
+                  extra_tests=Path(args.extra_tests) if args.extra_tests else None,
+                  all_or_nothing=ids, kit_root=ctx.root)
+    return grade.Options(**{**values, **fixed})
+
+
+def run(ctx: Context, args) -> int:
+    from facekit.grading import grade, report
+
+    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner)
+    roster = grade.read_roster(Path(args.roster)) if args.roster else None
+
+    def progress(result):
+        ctx.term.line(f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
+                      f"{', cached' if result['cached'] else ''})")
+
+    results, _, seconds = grade.grade(args.submissions, opts, roster, progress)
+    for line in report.summary(results, ctx.course, opts.out, seconds):
+        ctx.term.line(line)
+    return 0

@@ -1,0 +1,24 @@
+"""``facekit gradescope [--out ZIP]``: this kit as a Gradescope autograder (facekit.grading.gradescope)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facekit.cli import grade as grade_command
+from facekit.cli.context import Context
+
+
+def check_args(args) -> None:
+    args.jobs, args.runner = 1, "auto"
+    grade_command.check_args(args)
+
+
+def run(ctx: Context, args) -> int:
+    from facekit.grading import gradescope
+
+    # The container has no Hugging Face cache: the bundle always grades on stand-in weights.
+    opts = grade_command.options(ctx, args, jobs=1, weights="standin")
+    out = gradescope.build_bundle(Path(args.out), opts)
+    ctx.term.line(f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB). Upload it as the autograder of a "
+                  f"Gradescope programming assignment (Configure Autograder > Zip file upload).")
+    return 0

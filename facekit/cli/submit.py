@@ -1,0 +1,33 @@
+"""``facekit submit [--out ZIP] [--force]``: one zip of the student's work (facekit.grading.submit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facekit.cli.context import Context
+from facekit.errors import CommandError
+
+
+def check_args(args) -> None:
+    """The kit around ``--root`` or the current folder becomes the root, or a one-line error."""
+    from facekit.grading.submit import find_kit
+
+    start = Path(getattr(args, "root", None) or Path.cwd()).resolve()
+    root = find_kit(start)
+    if root is None:
+        raise CommandError(f"submit: {start} is not inside a copy of the kit (no exercises/course.toml "
+                           f"here or above); cd into your kit first")
+    args.root = str(root)
+
+
+def run(ctx: Context, args) -> int:
+    from facekit.grading import submit
+
+    out = Path(args.out) if args.out else ctx.root / "submission.zip"
+    try:
+        out, size, files = submit.build(ctx.root, out, args.force)
+    except (ValueError, OSError) as err:
+        raise CommandError(f"submit: {err}") from None
+    ctx.term.line(f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
+                  f"Hand in this file.")
+    return 0
