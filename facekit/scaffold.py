@@ -87,7 +87,26 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
                                    "name": "python3"}, "language_info": {"name": "python"}},
         "nbformat": 4, "nbformat_minor": 5}
     out[root / paths["notebook"]] = json.dumps(notebook, indent=1) + "\n"
+    out[catalogue_path(root, exercise_id)] = mistakes_template(exercise_id, functions)
     return out
+
+
+def catalogue_path(root: Path, exercise_id: str) -> Path:
+    """The exercise's catalogue of typical mistakes (facekit/mistakes.py reads it)."""
+    return root / "tests" / "kit" / "mistakes" / f"{exercise_id}.toml"
+
+
+def mistakes_template(exercise_id: str, functions: list[str]) -> str:
+    # One entry per function to fill in: `facekit verify` runs each against the reference.
+    entries = "".join(
+        f'\n[[mistake]]\nid = "{f}-{PLACEHOLDER.lower()}"\n'
+        f'says = "{PLACEHOLDER}: the mistake in a student\'s words"\n'
+        f'find = "{PLACEHOLDER}: text that occurs once in the reference"\n'
+        f'replace = "{PLACEHOLDER}: the same text, with the mistake"\n'
+        f'test = "test_{f}_{PLACEHOLDER.lower().replace("-", "_")}"\n'
+        f'words = ["{f}", "{PLACEHOLDER}: what the failure message must say"]\n' for f in functions)
+    return (f"# {exercise_id}: typical mistakes, each a find/replace on the reference, the test that\n"
+            f"# must fail and words its message must contain (format: facekit/mistakes.py).\n" + entries)
 
 
 def manifest_entry(exercise_id: str, title: str, functions: list[str]) -> str:
@@ -141,6 +160,9 @@ def placeholders(root: Path, exercise: course.Exercise) -> list[str]:
     """What is left to write: each file (or manifest part) that still holds a PLACEHOLDER."""
     left = [f"{what} {path}" for what, path in exercise.paths().items()
             if (root / path).is_file() and PLACEHOLDER in (root / path).read_text(encoding="utf-8")]
+    catalogue = catalogue_path(root, exercise.id)
+    if catalogue.is_file() and PLACEHOLDER in catalogue.read_text(encoding="utf-8"):
+        left.append(f"mistakes {catalogue.relative_to(root).as_posix()}")
     if any(PLACEHOLDER in hint for _, hint in exercise.all_hints()):
         left.append("hints in exercises/course.toml")
     return left

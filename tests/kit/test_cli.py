@@ -508,8 +508,8 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
 
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
     assert code == 1
-    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok$", out, re.M), out
-    for left in ("readme", "stub", "reference", "tests", "notebook", "hints"):
+    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok\s+FAIL$", out, re.M), out
+    for left in ("readme", "stub", "reference", "tests", "notebook", "mistakes", "hints"):
         assert re.search(rf"todo: .*\b{left}\b", flat(out)), f"{left} missing from: {out}"
     assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
 
@@ -530,7 +530,12 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
     (kit_copy / exercise.tests).write_text(
         re.sub(r"    # FACEKIT-NEW.*\n(    #.*\n)*", "", test_source)
         .replace("test_track_facekit_new", "test_track_counts_frames")
-        .replace('pytest.fail("FACEKIT-NEW: write the tests of track()")', "assert ex.track() == 7"))
+        .replace('pytest.fail("FACEKIT-NEW: write the tests of track()")',
+                 'assert ex.track() == 7, f"track() returned {ex.track()}, expected 7"'))
+    catalogue = scaffold.catalogue_path(kit_copy, "ex07_tracking")
+    catalogue.write_text(
+        '[[mistake]]\nid = "off-by-one"\nsays = "I counted from zero"\nfind = "return 7"\n'
+        'replace = "return 6"\ntest = "test_track_counts_frames"\nwords = ["track()", "expected 7"]\n')
     readme_path = kit_copy / exercise.readme
     readme_path.write_text(re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S))
     notebook = kit_copy / exercise.notebook
