@@ -257,6 +257,25 @@ def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
     assert needle in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+@pytest.mark.parametrize("argv, config, needle", [
+    (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], None, "--frames"),
+    (["app", "serve", "--threshold", "2"], None, "--threshold"),
+    (["app", "register", "alice"], None, "IMAGE... or --stream"),
+    (["app", "serve"], "[app]\nnum_images = 0\n", "num_images"),
+    (["app", "login", "alice", "face.png"], "[app]\nthreshold = 1.5\n", "threshold"),
+], ids=["--frames", "serve --threshold", "neither", "config num_images", "config threshold"])
+def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, config, needle):
+    if config is not None:
+        (tmp_path / app_config.CONFIG_NAME).write_text(config)
+    script = ("import sys\nfrom facekit import cli\ntry:\n    code = cli.main(sys.argv[1:])\n"
+              "except SystemExit as exit:\n    code = exit.code\n"
+              "print('torch imported:', 'torch' in sys.modules, 'code:', code)")
+    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=settings.child_env(ROOT, "solutions", "standin"))
+    assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
+    assert needle in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
 def test_register_needs_images_or_a_stream_not_both(capsys, camera):
     code, out, err = run_cli(capsys, "app", "register", "alice", *SOLUTIONS)
     assert code == 2

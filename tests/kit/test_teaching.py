@@ -83,7 +83,7 @@ def test_convert_alone_clips_16_bit_values_as_the_text_says():
     assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
     (wrapped,) = _stated(readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)")
     assert (np.asarray(deep) * 255).tolist()[0][-1] == wrapped, "NumPy 2 keeps uint16 and wraps"
-    assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images")[1]
+    assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images", "load_image")[1]
 
 
 # -- 2. .npy output with an upper-case suffix ----------------------------------------------------
@@ -151,7 +151,7 @@ def test_zero_row_recipe_finds_a_single_zero_vector(source, tmp_path):
 
 
 def test_ex02_hint_checks_dtype_first_and_the_empty_batch(embedder):
-    hint = next(h for h in hints_of("ex02_embeddings") if "compute_embedding" in h.split(":")[0])
+    hint = " ".join(hints_of("ex02_embeddings", "compute_embedding"))
     steps = [hint.find("is_floating_point"), hint.find("ndim"), hint.find("shape[0]")]
     assert -1 not in steps and steps == sorted(steps), (
         f"the compute_embedding hint must check the dtype, then the rank, then the empty batch "
