@@ -8,7 +8,7 @@
     facekit download [--force]      fetch the real pretrained weights into the Hugging Face cache
     facekit reset EXERCISE [--yes]  put a stub back as shipped (your file is kept as a .bak)
     facekit new exNN_name "Title"   scaffold a new exercise (instructors)
-    facekit app ... / embed ...     Exercise 06's app on the command line
+    facekit app ... / embed ...     Exercise 06's app on the command line (app serve: in a browser)
 
 facekit/cli/parser.py declares the arguments; facekit/cli/<command>.py runs each command;
 errors are facekit.errors classes, each with its exit code. Tests run exactly as ``pytest``

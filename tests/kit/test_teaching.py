@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from facekit import course, data, settings
+from facekit import course, data, trees
 from snippets import ROOT, hints_of, recipe, run
 
 pytestmark = pytest.mark.kit
@@ -35,7 +35,7 @@ def flat(text: str) -> str:
 
 
 def reference(exercise_id: str):
-    return settings.load_exercise(exercise_id, "solutions")
+    return trees.load_exercise(exercise_id, "solutions")
 
 
 def sources(exercise_id: str) -> list[str]:
@@ -244,7 +244,7 @@ def test_ex03_figures_for_rounding():
     self_similarity = (unit @ unit.mT).diagonal()
     assert 1 < self_similarity.max() < 1 + above, f"max {self_similarity.max().item():.9f}"
     for tree in ("exercises", "solutions"):
-        doc = flat(settings.load_exercise("ex03_similarity", tree).cosine_similarity.__doc__)
+        doc = flat(trees.load_exercise("ex03_similarity", tree).cosine_similarity.__doc__)
         assert "slightly more than 1" in doc and not re.search(r"1\.00000\d", doc)
 
 
@@ -293,11 +293,11 @@ def test_literal_students_pass(tmp_path):
             assert target.exists(), f"{module} replaces nothing: no {target.relative_to(kit)}"
             shutil.copyfile(module, target)
     outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises])
-    assert not outcome["collect_errors"], outcome["collect_errors"]
+    assert not outcome.collect_errors, outcome.collect_errors
     failures = []
     for exercise in exercises:
-        tests = verify.tests_of(outcome, exercise)
+        tests = outcome.tests_of(exercise.tests)
         assert tests, f"no tests of {exercise.id} ran"
-        failures += [f"{nodeid}: {r['error']}" for nodeid, r in tests.items() if r["outcome"] == "failed"]
+        failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
     assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
                           f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
