@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from facekit.camera.inputs import MAX_FRAMES, InputError
+from facekit.camera.inputs import DEFAULT_STORE, MAX_FRAMES, InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +30,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "facekit-app.toml"
-DEFAULT_STORE = "facekit-faces.sqlite"
 
 
 class ConfigError(InputError):

@@ -13,6 +13,9 @@ from pathlib import Path
 # The store suffixes of Exercise 06 (JSON_SUFFIXES + SQLITE_SUFFIXES; a kit test keeps them
 # in step), known here so that a wrong --store is refused before torch is imported.
 STORE_SUFFIXES = (".json", ".sqlite", ".sqlite3", ".db")
+# The app's store when neither --store nor the config file names one: in the current folder.
+# The one definition (the parser's help, the config's default and the store checks read it).
+DEFAULT_STORE = "facekit-faces.sqlite"
 MAX_NAME_LENGTH = 64
 # One camera frame: a 1920x1080 JPEG is 0.2 to 1 MB; 4 MB and 4096 x 4096 pixels leave room
 # for any webcam and refuse what is no webcam frame (a decompression bomb, a poster scan).

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import settings
+from facekit import trees
 from facekit.camera.inputs import InputError, check_name
 
 
@@ -34,9 +34,9 @@ class Answer:
 
 class FaceService:
     def __init__(self, target: str, model, store_path: Path, threshold: float | None = None):
-        self.ex = settings.load_exercise("ex06_app", target)
-        self.similarity = settings.load_exercise("ex03_similarity", target)
-        self.retrieval = settings.load_exercise("ex05_retrieval", target)
+        self.ex = trees.load_exercise("ex06_app", target)
+        self.similarity = trees.load_exercise("ex03_similarity", target)
+        self.retrieval = trees.load_exercise("ex05_retrieval", target)
         self.model = model
         self.store_path = Path(store_path)
         self.threshold = self.ex.DEFAULT_THRESHOLD if threshold is None else float(threshold)

@@ -8,7 +8,7 @@
     facekit download [--force]      fetch the real pretrained weights into the Hugging Face cache
     facekit reset EXERCISE [--yes]  put a stub back as shipped (your file is kept as a .bak)
     facekit new exNN_name "Title"   scaffold a new exercise (instructors)
-    facekit app ... / embed ...     Exercise 06's app on the command line
+    facekit app ... / embed ...     Exercise 06's app on the command line (app serve: in a browser)
     facekit submit                  pack your exercise modules into submission.zip (students)
     facekit grade SUBMISSION...     grade a class: grades.csv, grades.json, feedback/ (facekit/grading)
     facekit gradescope              a Gradescope autograder bundle of this kit

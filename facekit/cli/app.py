@@ -3,41 +3,49 @@
     facekit app register NAME IMAGE...    enrol NAME from one or more images
     facekit app login NAME IMAGE          yes or no: is the person in IMAGE the registered NAME?
     facekit app identify IMAGE [-k K]     the K registered people most like IMAGE
+    facekit app register/login NAME --stream [URL]   the same from N frames of an MJPEG stream
+    facekit app serve                     a local web page (facekit/cli/serve.py)
 
 Every action runs the selected tree's code (``--target``): its Exercise 06 functions, which
 use its Exercises 01 to 05, and the model from its Exercise 02 ``build_model()`` on the
 selected weights. On the stand-in weights every answer comes with a note that it means
-nothing about faces. Options are checked before anything imports torch.
+nothing about faces. Options and the config file (``--config``, or ./facekit-app.toml) are
+checked before anything imports torch. ``--stream`` is facekit/camera/commands.py's.
 """
 
 from __future__ import annotations
 
+from facekit.camera import commands as camera
 from facekit.cli import appkit
 from facekit.cli.context import Context, plural
 from facekit.errors import UsageError
 
 
 def check_args(args) -> None:
+    if args.action == "register" and bool(args.images) == (args.stream is not None):
+        raise UsageError("app register takes IMAGE... or --stream [URL], one of the two; got "
+                         + ("both" if args.images else "neither"))
     if args.action == "login" and args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be a cosine similarity in [-1, 1]; got {args.threshold}")
     if args.action == "identify" and args.k is not None and args.k < 1:
         raise UsageError(f"-k must be at least 1; got {args.k}")
+    appkit.config(args)
 
 
 def run(ctx: Context, args) -> int:
+    if getattr(args, "stream", None) is not None:
+        return camera.stream(ctx, args)
     handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
-    if handler is not _register:
-        appkit.existing_store(args)  # before the import: login/identify need a store
-    inputs = args.images if args.action == "register" else [args.image]
-    appkit.require_inputs(inputs)
+    # The store and the inputs are checked before the import: they answer at once.
+    store_path = appkit.store_path(args) if handler is _register else appkit.existing_store(args)
+    appkit.require_inputs(args.images if handler is _register else [args.image])
     ex = appkit.exercise(ctx)
-    return appkit.app_errors(ex, lambda: handler(ctx, ex, args))
+    return appkit.app_errors(ex, lambda: handler(ctx, ex, args, store_path))
 
 
-def _register(ctx: Context, ex, args) -> int:
-    store_path = appkit.store_path(args)
+def _register(ctx: Context, ex, args, store_path) -> int:
     store = ex.open_store(store_path)
-    appkit.app_header(ctx, store_path)
+    appkit.app_header(ctx, store_path, appkit.config(args).source)
     ids = ex.register(store, appkit.model(ctx), args.name, args.images)
     people = len({record.name for record in store.all()})
     ctx.term.wrap(f"Registered {args.name!r}: {plural(len(ids), 'embedding')} added to {store_path} "
@@ -46,11 +54,10 @@ def _register(ctx: Context, ex, args) -> int:
     return 0
 
 
-def _login(ctx: Context, ex, args) -> int:
-    threshold = ex.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    store_path = appkit.existing_store(args)
+def _login(ctx: Context, ex, args, store_path) -> int:
+    threshold = appkit.threshold(args, ex.DEFAULT_THRESHOLD)
     store = ex.open_store(store_path)
-    appkit.app_header(ctx, store_path)
+    appkit.app_header(ctx, store_path, appkit.config(args).source)
     result = ex.login(store, appkit.model(ctx), args.name, args.image, threshold=threshold)
     t = ctx.term
     # As many decimals as the threshold has (4 at least), so "<" never shows two equal numbers.
@@ -64,11 +71,10 @@ def _login(ctx: Context, ex, args) -> int:
     return 0 if result.accepted else 1
 
 
-def _identify(ctx: Context, ex, args) -> int:
+def _identify(ctx: Context, ex, args, store_path) -> int:
     k = ex.DEFAULT_K if args.k is None else args.k
-    store_path = appkit.existing_store(args)
     store = ex.open_store(store_path)
-    appkit.app_header(ctx, store_path)
+    appkit.app_header(ctx, store_path, appkit.config(args).source)
     found = ex.identify(store, appkit.model(ctx), args.image, k=k)
     t = ctx.term
     if not found:

@@ -1,14 +1,19 @@
 """What ``facekit app`` and ``facekit embed`` share: the selected tree's Exercise 06 and model,
-the input checks, and the stand-in note."""
+the app's config file, the store and input checks, and the stand-in note.
+
+The checks are facekit/camera/inputs.py's (the web page makes the same ones); here their
+InputError becomes a one-line CommandError, and a bad config file a UsageError.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from facekit import trees
+from facekit.camera import config as app_config
+from facekit.camera import inputs
 from facekit.cli.context import Context, header
-from facekit.cli.parser import DEFAULT_STORE
-from facekit.errors import CommandError
+from facekit.errors import CommandError, UsageError
 
 EXERCISE = "ex06_app"
 
@@ -22,30 +27,53 @@ def app_constants(ctx: Context, *names: str) -> dict:
     return trees.constants(ctx.root / ctx.exercise(EXERCISE).source(ctx.target), *names)
 
 
+def config(args) -> app_config.AppConfig:
+    """The config file (--config, or ./facekit-app.toml if present) with the options given on top.
+
+    Read in ``check_args`` too, so that a wrong file answers before torch is imported.
+    """
+    try:
+        return app_config.resolve(args)
+    except app_config.ConfigError as err:
+        raise UsageError(str(err)) from None
+
+
+def threshold(args, default: float) -> float:
+    """--threshold, else the config file's threshold, else ``default`` (the exercise's)."""
+    value = config(args).threshold
+    return default if value is None else value
+
+
 def store_path(args) -> Path:
-    given = getattr(args, "store", None)
-    # The default is in the current folder; its absolute path, in every message, says which one.
-    return Path(given) if given else Path.cwd() / DEFAULT_STORE
+    """--store, else the config file's store, else DEFAULT_STORE in the current folder; a folder
+    or an unknown suffix is one line naming the path."""
+    path = Path(config(args).store)
+    # Made absolute: every message then says which folder's store it is.
+    return _checked(inputs.check_store_path, path if path.is_absolute() else Path.cwd() / path)
 
 
 def existing_store(args) -> Path:
     """login and identify read a store: a missing file is a mistake (a new one would be empty)."""
-    path = store_path(args)
-    if not path.exists():
-        raise CommandError(f"no store at {path}: register someone first "
-                           f"(`facekit app register NAME IMAGE...`), or name the store with --store")
-    return path
+    return _checked(inputs.check_store_path, config(args).store, must_exist=True)
 
 
 def require_inputs(paths) -> None:
-    """Say which input files are missing before the model loads (a second or more)."""
-    missing = [str(p) for p in paths if not Path(p).exists()]
-    if missing:
-        raise CommandError(f"no such file: {', '.join(missing)}")
+    """Say which input files are missing, or are folders, before the model loads (a second or more)."""
+    _checked(inputs.check_image_files, paths)
 
 
-def app_header(ctx: Context, store: Path | None) -> None:
-    header(ctx, title=False, **({"store": str(store)} if store is not None else {}))
+def _checked(check, *args, **kwargs):
+    try:
+        return check(*args, **kwargs)
+    except inputs.InputError as err:
+        raise CommandError(str(err)) from None
+
+
+def app_header(ctx: Context, store: Path | None, config_file: Path | None = None) -> None:
+    extra = {"store": str(store)} if store is not None else {}
+    if config_file is not None:
+        extra["config"] = str(config_file)
+    header(ctx, title=False, **extra)
 
 
 def model(ctx: Context):

@@ -2,8 +2,9 @@
 
 Each command is one row of COMMANDS: its name, the module under facekit/cli/ that runs it
 (a ``run(ctx, args) -> exit code``), its help, and a function that declares its arguments.
-Adding a command: write its module, add its row. Nothing here imports a command's module
-or torch: ``facekit.cli.main`` imports the chosen command's module after parsing.
+Adding a command: write its module, add its row. A sub-action may have a module of its own
+(``app serve``: ``set_defaults(module=...)``). Nothing here imports a command's module or
+torch: ``facekit.cli.main`` imports the chosen command's module after parsing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from facekit import settings
-
-DEFAULT_STORE = "facekit-faces.sqlite"  # facekit app's store, in the current folder
+from facekit.camera import config as app_config  # the value checks --frames etc. share with the config file
+from facekit.camera.inputs import DEFAULT_STORE, MAX_FRAMES
 
 
 def _exercise(p, required=False):
@@ -64,28 +65,68 @@ def _new(p):
 def _store(p):
     p.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS,
                    help=f"the embedding store: .sqlite, .sqlite3 or .db for SQLite, .json for "
-                        f"a JSON file (default: {DEFAULT_STORE} in the current folder)")
+                        f"a JSON file (default: the config's store, else {DEFAULT_STORE} in the "
+                        f"current folder)")
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                   help=f"the app's TOML config (default: ./{app_config.CONFIG_NAME} if present)")
+
+
+def _stream(p, where=None):
+    """--stream [URL] (in ``where``: login's IMAGE-or---stream group) and --stream-timeout."""
+    (where or p).add_argument("--stream", nargs="?", const=app_config.USE_CONFIG, default=None, metavar="URL",
+                              help="take the frames from this MJPEG stream (multipart/x-mixed-replace) "
+                                   "instead of image files; without URL: the config's stream_url")
+    p.add_argument("--stream-timeout", type=app_config.argtype(app_config.timeout_seconds), default=None,
+                   metavar="S", help="a stream silent this many seconds is an error (default 5)")
+
+
+def _frames(p):
+    p.add_argument("--frames", type=app_config.argtype(app_config.frames_count), default=None, metavar="N",
+                   help=f"frames per capture, 1 to {MAX_FRAMES} (default 5)")
+    p.add_argument("--interval", type=app_config.argtype(app_config.interval_millis), default=None,
+                   metavar="MS", help="milliseconds between frames (default 200)")
 
 
 def _app(p, parents):
     store = argparse.ArgumentParser(add_help=False)
     _store(store)
     p.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("register", parents=[*parents, store], help="enrol NAME from one or more images")
+    a = actions.add_parser("register", parents=[*parents, store],
+                           help="enrol NAME from one or more images, or a stream's frames")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("images", metavar="IMAGE", nargs="+")
+    a.add_argument("images", metavar="IMAGE", nargs="*", help="image files (or --stream)")
+    _stream(a)
+    _frames(a)
     a = actions.add_parser("login", parents=[*parents, store],
                            help="yes (exit 0) or no (exit 1): is IMAGE the registered NAME?")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("image", metavar="IMAGE")
+    source = a.add_mutually_exclusive_group(required=True)  # argparse: "one of ... is required"
+    source.add_argument("image", metavar="IMAGE", nargs="?")
+    _stream(a, where=source)
+    _frames(a)
     a.add_argument("--threshold", type=float, default=None,
                    help="accept when the best cosine similarity is at least this, in [-1, 1] "
-                        "(default: the exercise's DEFAULT_THRESHOLD, 0.5; not calibrated)")
+                        "(default: the config's threshold, else the exercise's DEFAULT_THRESHOLD, "
+                        "0.5; not calibrated)")
     a = actions.add_parser("identify", parents=[*parents, store],
                            help="the K registered people most like IMAGE")
     a.add_argument("image", metavar="IMAGE")
     a.add_argument("-k", type=int, default=None, help="how many people (default 3)")
+    a = actions.add_parser(
+        "serve", parents=[*parents, store], help="a local web page: register and log in with the browser's camera",
+        description="Serves one page on 127.0.0.1 (this computer only, unless --host says otherwise): "
+                    "the live camera, register, log in, identify, the people registered. Needs the "
+                    "[app] extra (Flask).")
+    a.set_defaults(module="serve")  # facekit/cli/serve.py, not app.py
+    _frames(a)
+    a.add_argument("--threshold", type=app_config.argtype(app_config.threshold_value), default=None,
+                   help="login accepts a score >= this, in [-1, 1] (default: the config's "
+                        "threshold, else the exercise's DEFAULT_THRESHOLD, 0.5)")
+    a.add_argument("--host", default=None, help="where to listen (default 127.0.0.1: this computer only)")
+    a.add_argument("--port", type=app_config.argtype(app_config.port_number), default=None,
+                   help="the port (default 8765; 0 picks a free one)")
 
 
 def _embed(p):
@@ -156,8 +197,9 @@ COMMANDS = (
             _exercise, options="vtw"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),
-    Command("app", "app", "the face login app of Exercise 06: register, login, identify", _app,
-            description="Register people from images, log them in, identify who is in an image: "
+    Command("app", "app", "the face login app of Exercise 06: register, login, identify, serve", _app,
+            description="Register people from images or a camera stream, log them in, identify who "
+                        "is in an image, or serve a page that does it with the browser's camera: "
                         "Exercise 06 of the selected tree, on the selected weights. On the stand-in "
                         "weights (the default) the answers mean nothing about faces.", nested=True),
     Command("embed", "embed", "embed every image under a folder into one file", _embed,

@@ -109,9 +109,16 @@ def parse(text: str, source: str = "CHEATSHEET.md") -> Sheet:
     return sheet
 
 
-def hints_of(exercise_id: str) -> list[str]:
-    """The hint texts of one exercise, from the manifest (the one place that reads them)."""
-    return list(course.load().get(exercise_id).hints)
+def hints_of(exercise_id: str, function: str | None = None) -> list[str]:
+    """The hint texts of one exercise's ``function``, in order, or of all its functions (in the
+    manifest's order of its functions), from the manifest (the one place that reads them)."""
+    exercise = course.load().get(exercise_id)
+    if function is not None:
+        if function not in exercise.functions:
+            raise ValueError(f"{exercise_id} has no function {function!r}; its functions: "
+                             f"{', '.join(exercise.functions)}")
+        return list(exercise.hints.get(function, ()))
+    return [hint for _, hint in exercise.all_hints()]
 
 
 def teaching_text(source: str) -> list[tuple[int, str]]:

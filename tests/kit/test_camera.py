@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from facekit import course, data, settings
+from facekit import course, data, hub_switch, settings, trees
 from facekit.camera import config as app_config
 from facekit.camera import inputs
 from facekit.camera.stream import StreamError, read_frames
-from facekit.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
 
 ROOT = course.repo_root()
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
@@ -49,7 +49,7 @@ def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
-    monkeypatch.setattr(settings, "_real_hub", settings._real_hub)
+    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
     for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
         if key in os.environ:
             monkeypatch.setenv(key, os.environ[key])
@@ -189,7 +189,7 @@ def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     assert "Registered 'alice' from 3 frames (200x200, 100 ms apart)" in flat(out)
     assert "one averaged embedding" in flat(out) and "Stand-in weights" in out
     assert_plain_80_columns(out)
-    store = settings.load_exercise("ex06_app", "solutions").open_store(tmp_path / "facekit-faces.sqlite")
+    store = trees.load_exercise("ex06_app", "solutions").open_store(tmp_path / "facekit-faces.sqlite")
     assert [r.name for r in store.all()] == ["alice"], "one record: the frames' average"
 
     code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", feed, "--frames", "2",
@@ -257,6 +257,25 @@ def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
     assert needle in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+@pytest.mark.parametrize("argv, config, needle", [
+    (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], None, "--frames"),
+    (["app", "serve", "--threshold", "2"], None, "--threshold"),
+    (["app", "register", "alice"], None, "IMAGE... or --stream"),
+    (["app", "serve"], "[app]\nnum_images = 0\n", "num_images"),
+    (["app", "login", "alice", "face.png"], "[app]\nthreshold = 1.5\n", "threshold"),
+], ids=["--frames", "serve --threshold", "neither", "config num_images", "config threshold"])
+def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, config, needle):
+    if config is not None:
+        (tmp_path / app_config.CONFIG_NAME).write_text(config)
+    script = ("import sys\nfrom facekit import cli\ntry:\n    code = cli.main(sys.argv[1:])\n"
+              "except SystemExit as exit:\n    code = exit.code\n"
+              "print('torch imported:', 'torch' in sys.modules, 'code:', code)")
+    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path, env=settings.child_env(ROOT, "solutions", "standin"))
+    assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
+    assert needle in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
 def test_register_needs_images_or_a_stream_not_both(capsys, camera):
     code, out, err = run_cli(capsys, "app", "register", "alice", *SOLUTIONS)
     assert code == 2
@@ -311,7 +330,7 @@ def test_a_folder_as_the_image_is_one_line(capsys, tmp_path, action):
 
 def test_the_app_knows_the_exercise_store_suffixes():
     for target in course.TARGETS:
-        ex = settings.load_exercise("ex06_app", target)
+        ex = trees.load_exercise("ex06_app", target)
         assert inputs.STORE_SUFFIXES == ex.JSON_SUFFIXES + ex.SQLITE_SUFFIXES, target
 
 
@@ -616,7 +635,7 @@ def test_register_login_identify_in_a_real_browser(served, tmp_path):
         driver.quit()
 
     assert (tmp_path / "camera.png").stat().st_size > 10_000
-    records = settings.load_exercise("ex06_app", "solutions").open_store(store).all()
+    records = trees.load_exercise("ex06_app", "solutions").open_store(store).all()
     assert [r.name for r in records] == ["alice"], "the store holds what the page says"
     assert records[0].embedding.shape == (320,)
 
@@ -625,10 +644,8 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
     defaults = app_config.load()  # no facekit-app.toml in this (temporary) folder
     assert (defaults.host, defaults.port, defaults.num_images, defaults.interval_millis,
             defaults.stream_timeout_s, defaults.threshold) == ("127.0.0.1", 8765, 5, 200, 5.0, None)
-    assert defaults.store == Path(app_config.DEFAULT_STORE)
-    from facekit import app_cli
-
-    assert app_config.DEFAULT_STORE == app_cli.DEFAULT_STORE
+    assert defaults.store == Path(inputs.DEFAULT_STORE) == Path("facekit-faces.sqlite"), \
+        "the default store the READMEs name"
     assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
         64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")

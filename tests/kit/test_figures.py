@@ -25,7 +25,7 @@ import pytest
 import torch
 from PIL import Image
 
-from facekit import course, data, settings
+from facekit import course, data, settings, trees
 from snippets import ROOT, TAGS, Block, parse, recipe, run
 from test_teaching import _stated, flat, readme, reference
 
@@ -35,7 +35,7 @@ EXERCISES = ["ex01_images", "ex02_embeddings", "ex03_similarity", "ex05_retrieva
 
 
 def stub(exercise_id: str):
-    return settings.load_exercise(exercise_id, "exercises")
+    return trees.load_exercise(exercise_id, "exercises")
 
 
 # -- the ```python blocks of the READMEs -----------------------------------------------------------
@@ -67,7 +67,7 @@ def test_signature_blocks_match_the_stub(block):
     (node,) = ast.parse(code + ":\n    ...").body
     exercise_id = block.source.split("/")[1]
     for tree in ("exercises", "solutions"):
-        module = settings.load_exercise(exercise_id, tree)
+        module = trees.load_exercise(exercise_id, tree)
         function = getattr(module, node.name, None)
         assert callable(function), f"{block.where}: {tree}/{exercise_id} has no {node.name}"
         actual = inspect.signature(function)
@@ -125,7 +125,7 @@ def _config_block(block, tmp_path):
 def _thresholds_block(block, tmp_path):
     shown = run(block, tmp_path)["THRESHOLDS"]
     for tree in ("exercises", "solutions"):
-        given = settings.load_exercise("ex03_similarity", tree).THRESHOLDS
+        given = trees.load_exercise("ex03_similarity", tree).THRESHOLDS
         assert given == shown, f"{block.where} shows {shown}; {tree}'s stub module has {given}"
 
 
@@ -134,7 +134,7 @@ def _top_k_block(block, tmp_path):
     from facekit.testing import MemoryStore
 
     rows = torch.randn(6, 320, generator=torch.Generator().manual_seed(0))
-    store = MemoryStore(settings.load_exercise("ex04_storage", "solutions").Record)
+    store = MemoryStore(trees.load_exercise("ex04_storage", "solutions").Record)
     for name, row in zip(["ada", "bob", "cy", "ada", "dee", "bob"], rows):
         store.add(name, row)
     printed = io.StringIO()

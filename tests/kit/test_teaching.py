@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from facekit import course, data, settings
+from facekit import course, data, trees
 from snippets import ROOT, hints_of, recipe, run
 
 pytestmark = pytest.mark.kit
@@ -35,7 +35,7 @@ def flat(text: str) -> str:
 
 
 def reference(exercise_id: str):
-    return settings.load_exercise(exercise_id, "solutions")
+    return trees.load_exercise(exercise_id, "solutions")
 
 
 def sources(exercise_id: str) -> list[str]:
@@ -83,7 +83,7 @@ def test_convert_alone_clips_16_bit_values_as_the_text_says():
     assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
     (wrapped,) = _stated(readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)")
     assert (np.asarray(deep) * 255).tolist()[0][-1] == wrapped, "NumPy 2 keeps uint16 and wraps"
-    assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images")[1]
+    assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images", "load_image")[1]
 
 
 # -- 2. .npy output with an upper-case suffix ----------------------------------------------------
@@ -151,7 +151,7 @@ def test_zero_row_recipe_finds_a_single_zero_vector(source, tmp_path):
 
 
 def test_ex02_hint_checks_dtype_first_and_the_empty_batch(embedder):
-    hint = next(h for h in hints_of("ex02_embeddings") if "compute_embedding" in h.split(":")[0])
+    hint = " ".join(hints_of("ex02_embeddings", "compute_embedding"))
     steps = [hint.find("is_floating_point"), hint.find("ndim"), hint.find("shape[0]")]
     assert -1 not in steps and steps == sorted(steps), (
         f"the compute_embedding hint must check the dtype, then the rank, then the empty batch "
@@ -244,7 +244,7 @@ def test_ex03_figures_for_rounding():
     self_similarity = (unit @ unit.mT).diagonal()
     assert 1 < self_similarity.max() < 1 + above, f"max {self_similarity.max().item():.9f}"
     for tree in ("exercises", "solutions"):
-        doc = flat(settings.load_exercise("ex03_similarity", tree).cosine_similarity.__doc__)
+        doc = flat(trees.load_exercise("ex03_similarity", tree).cosine_similarity.__doc__)
         assert "slightly more than 1" in doc and not re.search(r"1\.00000\d", doc)
 
 
@@ -293,11 +293,11 @@ def test_literal_students_pass(tmp_path):
             assert target.exists(), f"{module} replaces nothing: no {target.relative_to(kit)}"
             shutil.copyfile(module, target)
     outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises])
-    assert not outcome["collect_errors"], outcome["collect_errors"]
+    assert not outcome.collect_errors, outcome.collect_errors
     failures = []
     for exercise in exercises:
-        tests = verify.tests_of(outcome, exercise)
+        tests = outcome.tests_of(exercise.tests)
         assert tests, f"no tests of {exercise.id} ran"
-        failures += [f"{nodeid}: {r['error']}" for nodeid, r in tests.items() if r["outcome"] == "failed"]
+        failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
     assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
                           f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
