@@ -47,14 +47,18 @@ def threshold(args, default: float) -> float:
 def store_path(args) -> Path:
     """--store, else the config file's store, else DEFAULT_STORE in the current folder; a folder
     or an unknown suffix is one line naming the path."""
-    path = Path(config(args).store)
-    # Made absolute: every message then says which folder's store it is.
-    return _checked(inputs.check_store_path, path if path.is_absolute() else Path.cwd() / path)
+    return _checked(inputs.check_store_path, _absolute(config(args).store))
+
+
+def _absolute(path) -> Path:
+    # Every message then says which folder's store it is (the default is in the current folder).
+    path = Path(path)
+    return path if path.is_absolute() else Path.cwd() / path
 
 
 def existing_store(args) -> Path:
     """login and identify read a store: a missing file is a mistake (a new one would be empty)."""
-    return _checked(inputs.check_store_path, config(args).store, must_exist=True)
+    return _checked(inputs.check_store_path, _absolute(config(args).store), must_exist=True)
 
 
 def require_inputs(paths) -> None:
