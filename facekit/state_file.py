@@ -80,15 +80,19 @@ def _kit_digest() -> str:
     """The kit's own code (facekit/, the root conftest): a kit update invalidates every result."""
     root = course.repo_root()
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted([*(root / "facekit").rglob("*.py"), root / "conftest.py"]):
-        if "__pycache__" in path.parts:
-            continue
+    paths = sorted([*(root / "facekit").rglob("*.py"), root / "conftest.py"])
+    _add_files(digest, root, [p for p in paths if "__pycache__" not in p.parts])
+    return digest.hexdigest()
+
+
+def _add_files(digest, root: Path, paths) -> None:
+    """Each file's name and bytes (or that it is missing) into ``digest``."""
+    for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         try:
             digest.update(path.read_bytes())
         except OSError:
             digest.update(b"<missing>")
-    return digest.hexdigest()
 
 
 def fingerprint(root: Path, exercise: course.Exercise, target: str, weights: str = "standin") -> str:
@@ -102,12 +106,7 @@ def fingerprint(root: Path, exercise: course.Exercise, target: str, weights: str
     files = []
     for each in folders:
         files += sorted(p for p in each.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in [*files, root / target / "__init__.py", root / exercise.tests]:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            digest.update(b"<missing>")
+    _add_files(digest, root, [*files, root / target / "__init__.py", root / exercise.tests])
     return digest.hexdigest()
 
 

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def state_file(tmp_path, monkeypatch):
+    """Progress, hints and results go to files of this test, never to the checkout's .facekit/.
+
+    Import it into a test module (``from facekit.cli.testing import state_file``) to use it."""
+    from facekit import state_file as kit_state
+
+    path = tmp_path / "state" / "state.json"
+    monkeypatch.setenv(kit_state.STATE_ENV, str(path))
+    monkeypatch.delenv("KIT_TARGET", raising=False)
+    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
+    return path
+
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""

@@ -22,21 +22,13 @@ import facekit.cli.list as list_command
 from facekit import cli, course, forked_runner, progress, term, verify
 from facekit import state_file as kit_state
 from facekit.cli import watch as watch_command
-from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
 from facekit.run_record import RunRecord
 
 ROOT = course.repo_root()
 EX02 = course.load().get("ex02_embeddings")
 
 
-@pytest.fixture(autouse=True)
-def state_file(tmp_path, monkeypatch):
-    """Progress and hints go to a file of this test, never to the checkout's .facekit/."""
-    path = tmp_path / "state" / "state.json"
-    monkeypatch.setenv(kit_state.STATE_ENV, str(path))
-    monkeypatch.delenv("KIT_TARGET", raising=False)
-    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
-    return path
 
 
 

@@ -17,20 +17,12 @@ import pytest
 
 from facekit import cli, course, term, verify
 from facekit import state_file as kit_state
-from facekit.cli.testing import assert_one_line_error, flat, run_cli
+from facekit.cli.testing import assert_one_line_error, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
 from facekit.run_record import RunRecord
 
 ROOT = course.repo_root()
 
 
-@pytest.fixture(autouse=True)
-def state_file(tmp_path, monkeypatch):
-    """Progress, hints and results go to files of this test, never to the checkout's .facekit/."""
-    path = tmp_path / "state" / "state.json"
-    monkeypatch.setenv(kit_state.STATE_ENV, str(path))
-    monkeypatch.delenv("KIT_TARGET", raising=False)
-    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
-    return path
 
 
 def make_kit(root: Path, functions: dict[str, list[str]]) -> Path:
