@@ -138,8 +138,10 @@ def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
     assert buggy["status"] == "ok"
     assert 0 < ex03["passed"] < ex03["total"], ex03
     assert ex03["score"] == round(10 * ex03["passed"] / ex03["total"], 2)
-    assert {k: v["score"] for k, v in buggy["exercises"].items() if k != "ex03_similarity"} == \
-        {e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"}
+    # Exercise 06 calls the student's is_match, so its login tests may fail too; no other does.
+    affected = {"ex03_similarity", "ex06_app"}
+    assert {k: v["score"] for k, v in buggy["exercises"].items() if k not in affected} == \
+        {e.id: 10 for e in KIT.exercises if e.id not in affected}
     feedback = (out / "feedback" / "buggy.md").read_text()
     assert "`is_match`: failing" in feedback, feedback
     assert "`l2_normalize`: passes" in feedback
