@@ -56,7 +56,10 @@ def compute_embedding(model: torch.nn.Module, image: torch.Tensor) -> torch.Tens
     #         ndim == 4 -> keep it; anything else -> raise ValueError with tuple(image.shape).
     # TODO 3. Dimension 1 must be 3 (RGB) and the batch must not be empty: else ValueError
     #         naming what was expected, [N, 3, H, W] with N >= 1, and tuple(image.shape).
-    # TODO 4. Run model(batch) inside `with torch.inference_mode():` and return the result.
+    # TODO 4. A float64 or float16 image is still an image: move the batch to the model's
+    #         device and dtype (weight = next(model.parameters());
+    #         batch = batch.to(device=weight.device, dtype=weight.dtype)), then run
+    #         model(batch) inside `with torch.inference_mode():` and return the result.
     raise NotImplementedError(
         "Exercise 02: compute_embedding() is not implemented yet. Open "
         "exercises/ex02_embeddings/embeddings.py and follow its TODO steps "

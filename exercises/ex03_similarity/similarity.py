@@ -91,7 +91,9 @@ def is_match(score: float | torch.Tensor, threshold: float) -> bool:
     [-1, 1] (NaN included).
     """
     # TODO 1. Turn score and threshold into Python floats: a torch.Tensor must be 0-d
-    #         (value.ndim == 0, else ValueError with its shape) -> float(value.item());
+    #         (value.ndim == 0, else ValueError with its shape) and real (a bool or complex
+    #         tensor, value.dtype == torch.bool or value.is_complex() -> TypeError)
+    #         -> float(value.item());
     #         an int or float (isinstance(value, numbers.Real), but not a bool) -> float(value);
     #         anything else -> raise TypeError naming the type.
     # TODO 2. threshold outside [-1, 1] -> raise ValueError with its value. Write the test as

@@ -47,5 +47,7 @@ def compute_embedding(model: torch.nn.Module, image: torch.Tensor) -> torch.Tens
     if batch.shape[0] == 0:
         raise ValueError(f"expected [N, 3, H, W] with N >= 1; got shape {tuple(image.shape)}")
     # TODO 4
+    weight = next(model.parameters())
+    batch = batch.to(device=weight.device, dtype=weight.dtype)
     with torch.inference_mode():
         return model(batch)

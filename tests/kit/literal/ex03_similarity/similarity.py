@@ -52,6 +52,8 @@ def _as_float(value, name):
     if isinstance(value, torch.Tensor):
         if value.ndim != 0:
             raise ValueError(f"{name} must be a 0-d tensor; got shape {tuple(value.shape)}")
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must be a real number; got a {value.dtype} tensor")
         return float(value.item())
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
