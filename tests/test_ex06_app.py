@@ -1,10 +1,11 @@
-"""Exercise 06: the app (embed_images, open_store, register, login, identify, embed_folder).
+"""Exercise 06: the app (embed_images, open_store, register, login, identify, embed_folder,
+person_embedding).
 
 The model is the harness's ``embedder`` (timm's ConvNeXt-Atto on this run's weights, not
 the tree's build_model()) minus a fixed vector (see Centered), and the expected embeddings
 come from timm's own eval transform and that model, file by file. On stand-in weights no
-score means anything about faces, so every assertion here holds for any weights: an image
-enrolled and presented again scores 1.0; a score is the cosine similarity of the right two
+score means anything about faces, so every assertion here holds for any weights: the images
+enrolled, presented again, score 1.0; a record is the images' average; a score is the cosine similarity of the right two
 embeddings; a threshold splits scores where it should.
 
 Most tests use facekit.testing.MemoryStore, a list in memory, so they test Exercise 06 and not
@@ -274,19 +275,40 @@ def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
 # -- register -------------------------------------------------------------------------------------
 
 
+def _person(expected, paths) -> torch.Tensor:
+    """What register enrols for ``paths``: the files' unit embeddings averaged, normalised again."""
+    return F.normalize(F.normalize(torch.stack([expected(p) for p in paths]), dim=1).mean(dim=0), dim=0)
+
+
 @pytest.mark.function("register")
-def test_register_adds_one_record_per_image(ex, model, store, images, expected):
+def test_register_adds_one_averaged_record(ex, model, store, images, expected):
     alice = [images["face.png"], images["mirror.png"], images["dark.jpg"]]
-    ids = ex.register(store, model, "alice", alice)
-    assert isinstance(ids, list) and len(ids) == 3 and len(set(ids)) == 3, \
-        f"register('alice', 3 images) returned {ids!r}, expected a list of 3 ids"
+    record_id = ex.register(store, model, "alice", alice)
     records = store.find("alice")
-    assert [r.id for r in records] == ids, "register: the store's records for alice are not the ids returned"
-    torch.testing.assert_close(torch.stack([r.embedding for r in records]),
-                               torch.stack([expected(p) for p in alice]), atol=ATOL, rtol=ATOL,
-                               msg=lambda m: f"register('alice', 3 images): stored embeddings differ: {m}")
+    assert len(records) == 1, (f"register('alice', 3 images) stored {len(records)} records, expected ONE: "
+                               f"person_embedding of the 3 images")
+    assert isinstance(record_id, str) and record_id == records[0].id, \
+        f"register('alice', 3 images) returned {record_id!r}, expected the new record's id {records[0].id!r}"
+    torch.testing.assert_close(records[0].embedding, _person(expected, alice), atol=ATOL, rtol=ATOL,
+                               msg=lambda m: f"register('alice', 3 images): the record is not "
+                                             f"person_embedding of the images: {m}")
     more = ex.register(store, model, "alice", iter([str(images["rotated.png"])]))
-    assert len(more) == 1 and len(store.find("alice")) == 4, "register: registering again adds images"
+    again = store.find("alice")
+    assert len(again) == 2 and again[1].id == more, "register: registering again adds one more record"
+    torch.testing.assert_close(again[1].embedding, F.normalize(expected(images["rotated.png"]), dim=0),
+                               atol=ATOL, rtol=ATOL,
+                               msg=lambda m: f"register('alice', [one image]): its unit embedding: {m}")
+
+
+@pytest.mark.function("register")
+def test_register_takes_pil_images_as_they_are(ex, model, store, images, sample_face, expected):
+    # A camera's frames are PIL images, not files; a list may mix both.
+    frames = _frames(sample_face)
+    ex.register(store, model, "alice", [frames["face.png"], images["noise.png"]])
+    (record,) = store.find("alice")
+    torch.testing.assert_close(record.embedding, _person(expected, [images["face.png"], images["noise.png"]]),
+                               atol=ATOL, rtol=ATOL,
+                               msg=lambda m: f"register('alice', [a PIL image, a path]): {m}")
 
 
 @pytest.mark.function("register")
@@ -300,7 +322,8 @@ def test_register_is_all_or_nothing(ex, model, store, images, broken):
 
 @pytest.mark.function("register")
 def test_register_is_all_or_nothing_across_batches(ex, model, store, images, broken, tmp_path):
-    # More images than one batch (the default is 8): the unreadable file is in the second one.
+    # More images than embed_images' batch (8), the unreadable file last: an average of the
+    # readable ones is not what was asked for.
     good = list(images.values()) + [tmp_path / "copy1.png", tmp_path / "copy2.png"]
     good[-2].write_bytes(images["face.png"].read_bytes())
     good[-1].write_bytes(images["noise.png"].read_bytes())
@@ -308,12 +331,12 @@ def test_register_is_all_or_nothing_across_batches(ex, model, store, images, bro
     with raises(ValueError, call) as info:
         ex.register(store, model, "bob", good + [broken["text"]])
     assert "notes.txt" in str(info.value), f"{call}: name the unreadable file: {info.value}"
-    assert len(store) == 0, (f"{call} left {len(store)} records: embed every batch first, and add "
+    assert len(store) == 0, (f"{call} left {len(store)} records: read every file first, and add "
                              f"nothing unless every file could be read")
 
 
 @pytest.mark.function("register")
-def test_register_refuses_bad_arguments(ex, model, store, images):
+def test_register_refuses_bad_arguments(ex, model, store, images, sample_face):
     with raises(ValueError, "register(name='  ')"):
         ex.register(store, model, "  ", [images["face.png"]])
     with raises(TypeError, "register(name=42)"):
@@ -321,6 +344,9 @@ def test_register_refuses_bad_arguments(ex, model, store, images):
     with raises(TypeError, "register('alice', one str path instead of a list)") as info:
         ex.register(store, model, "alice", str(images["face.png"]))
     assert "list" in str(info.value), f"register(one path): say that a list is expected: {info.value}"
+    with raises(TypeError, "register('alice', one PIL image instead of a list)") as info:
+        ex.register(store, model, "alice", sample_face)
+    assert "list" in str(info.value), f"register(one image): say that a list is expected: {info.value}"
     with raises(ValueError, "register('alice', [])"):
         ex.register(store, model, "alice", [])
     assert len(store) == 0, f"register: refused calls left {len(store)} records"
@@ -330,10 +356,12 @@ def test_register_refuses_bad_arguments(ex, model, store, images):
 
 
 @pytest.mark.function("login")
-def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
+def test_login_with_the_enrolled_images_scores_one(ex, model, store, images, sample_face):
     ex.register(store, model, "alice", [images["face.png"], images["mirror.png"]])
-    result = ex.login(store, model, "alice", images["mirror.png"], threshold=0.99)
-    call = "login('alice', an image she enrolled, threshold=0.99)"
+    # The same images again, as PIL frames in another order: the same average, score 1.0.
+    frames = _frames(sample_face)
+    result = ex.login(store, model, "alice", (frames["mirror.png"], frames["face.png"]), threshold=0.99)
+    call = "login('alice', the two images she enrolled, threshold=0.99)"
     assert isinstance(result, ex.LoginResult), f"{call} returned {type(result).__name__}, expected a LoginResult"
     assert result.accepted is True, f"{call}: not accepted ({result!r})"
     assert result.name == "alice" and result.threshold == 0.99, f"{call}: {result!r}"
@@ -343,21 +371,43 @@ def test_login_with_an_enrolled_image_scores_one(ex, model, store, images):
 
 @pytest.mark.function("login")
 def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, store, images, expected):
-    enrolled = [images["face.png"], images["stripes.png"]]
-    ex.register(store, model, "alice", enrolled)
+    # Alice registered twice: two records, each an average.
+    visits = [[images["face.png"], images["stripes.png"]], [images["wide.png"]]]
+    for visit in visits:
+        ex.register(store, model, "alice", visit)
     presented = images["noise.png"]
-    best = max(_cos(expected(presented), expected(p)) for p in enrolled)
-    assert best < 1 - 1e-3, "precondition: different images give different embeddings"
+    scores = [_cos(expected(presented), _person(expected, visit)) for visit in visits]
+    best = max(scores)
+    assert best < 1 - 1e-3 and abs(scores[0] - scores[1]) > 1e-3, \
+        "precondition: different images give different embeddings"
     result = ex.login(store, model, "alice", presented, threshold=-1.0)
     assert result.score == pytest.approx(best, abs=SCORE_ATOL), (
         f"login('alice', another image): score {result.score:.6f}, expected {best:.6f}, the best cosine among "
-        f"her enrolled embeddings")
+        f"her enrolled records ({', '.join(f'{s:.6f}' for s in scores)})")
     assert result.accepted, "login(threshold=-1.0): every score is accepted"
     below = ex.login(store, model, "alice", presented, threshold=max(best - 1e-3, -1.0))
     above = ex.login(store, model, "alice", presented, threshold=min(best + 1e-3, 1.0))
     assert below.accepted and not above.accepted, "login: accepted exactly when score >= threshold"
     assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted, \
         "login(threshold=1.0) accepted a score below 1"
+
+
+@pytest.mark.function("login")
+def test_login_averages_the_images_presented(ex, model, store, images, expected):
+    ex.register(store, model, "alice", [images["face.png"]])
+    presented = [images["noise.png"], images["stripes.png"]]
+    want = _cos(_person(expected, presented), F.normalize(expected(images["face.png"]), dim=0))
+    first = _cos(expected(presented[0]), expected(images["face.png"]))
+    assert abs(want - first) > 1e-3, "precondition: the average scores differently from the first image"
+    result = ex.login(store, model, "alice", presented, threshold=-1.0)
+    assert result.score == pytest.approx(want, abs=SCORE_ATOL), (
+        f"login('alice', [2 images]): score {result.score:.6f}, expected {want:.6f}, the cosine of "
+        f"person_embedding of the images presented with her record")
+    one = ex.login(store, model, "alice", str(presented[0]), threshold=-1.0)
+    listed = ex.login(store, model, "alice", [presented[0]], threshold=-1.0)
+    assert one.score == pytest.approx(first, abs=SCORE_ATOL) and listed.score == pytest.approx(one.score), (
+        f"login('alice', one str path) scored {one.score:.6f} and login('alice', [that path]) "
+        f"{listed.score:.6f}; expected {first:.6f} for both: one image alone is a list of one")
 
 
 @pytest.mark.function("login")
@@ -398,12 +448,16 @@ def test_login_checks_the_threshold_before_embedding(ex, model, store, images, t
 
 
 @pytest.mark.function("login")
-def test_login_of_an_unreadable_image_is_an_error(ex, model, store, broken):
+def test_login_of_unreadable_or_no_images_is_an_error(ex, model, store, images, broken):
     store.add("alice", torch.ones(WIDTH))
     with raises(ValueError, "login('alice', a truncated JPEG)"):
         ex.login(store, model, "alice", broken["truncated"])
     with raises(FileNotFoundError, "login('alice', a missing file)"):
         ex.login(store, model, "alice", broken["missing"])
+    with raises(ValueError, "login('alice', [an image, a truncated JPEG])"):
+        ex.login(store, model, "alice", [images["face.png"], broken["truncated"]])
+    with raises(ValueError, "login('alice', [])"):
+        ex.login(store, model, "alice", [])
 
 
 # -- identify -------------------------------------------------------------------------------------
@@ -415,7 +469,8 @@ def test_identify_ranks_people_by_their_best_score(ex, model, store, images, exp
               "bob": [images["noise.png"], images["stripes.png"]],
               "carol": [images["wide.png"]]}
     for name, paths in people.items():
-        ex.register(store, model, name, paths)
+        for path in paths:  # one registration per image: a record each
+            ex.register(store, model, name, [path])
     presented = images["rotated.png"]
     best = {name: max(_cos(expected(presented), expected(p)) for p in paths)
             for name, paths in people.items()}
@@ -436,7 +491,8 @@ def test_identify_ranks_people_by_their_best_score(ex, model, store, images, exp
 @pytest.mark.function("identify")
 def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"]])
-    ex.register(store, model, "bob", [images["noise.png"], images["dark.jpg"]])
+    ex.register(store, model, "bob", [images["noise.png"]])
+    ex.register(store, model, "bob", [images["dark.jpg"]])
     (name, score), *_ = ex.identify(store, model, images["dark.jpg"])
     assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL), \
         f"identify(an image bob enrolled): first is {name} with {score}, expected bob with 1.0"
@@ -469,29 +525,32 @@ def test_register_two_people_log_each_in_and_identify(ex, model, images, expecte
                                                       store_name):
     path = tmp_path / store_name
     faces = ex.open_store(path)
-    alice = [images["face.png"], images["mirror.png"]]
-    bob = [images["noise.png"], images["stripes.png"]]
-    assert len(ex.register(faces, model, "alice", alice)) == 2
-    assert len(ex.register(faces, model, "bob", bob)) == 2
+    people = {"alice": [images["face.png"], images["mirror.png"]],
+              "bob": [images["noise.png"], images["stripes.png"]]}
+    ids = [ex.register(faces, model, name, paths) for name, paths in people.items()]
+    assert len(set(ids)) == 2 and len(faces) == 2, "one record per registration"
 
-    # The same file enrolled and presented again: score 1.0, accepted at any threshold <= 1.
-    for name, own in (("alice", alice[0]), ("bob", bob[1])):
-        result = ex.login(faces, model, name, own, threshold=0.999)
+    # The same files presented again: the same average, score 1.0, accepted at any threshold <= 1.
+    for name, paths in people.items():
+        result = ex.login(faces, model, name, paths, threshold=0.999)
         assert result.accepted and result.score == pytest.approx(1.0, abs=SCORE_ATOL), name
 
-    # Alice's file presented as Bob: refused once the threshold is above their best cross score.
-    cross = max(_cos(expected(alice[0]), expected(p)) for p in bob)
+    # Alice's file presented as Bob: refused once the threshold is above its score.
+    alice = people["alice"][0]
+    cross = _cos(expected(alice), _person(expected, people["bob"]))
     assert cross < 1 - 1e-3, "precondition: different images give different embeddings"
-    refused = ex.login(faces, model, "bob", alice[0], threshold=(cross + 1) / 2)
+    refused = ex.login(faces, model, "bob", alice, threshold=(cross + 1) / 2)
     assert not refused.accepted and refused.score == pytest.approx(cross, abs=SCORE_ATOL)
 
     # A new process would open the file again: the people are still there.
     reopened = ex.open_store(path)
-    assert len(reopened) == 4
-    for name, own in (("alice", alice[1]), ("bob", bob[0])):
-        (first, score), second = ex.identify(reopened, model, own, k=2)
-        assert first == name and score == pytest.approx(1.0, abs=SCORE_ATOL)
-        assert second[0] != name
+    assert len(reopened) == 2
+    for presented in (people["alice"][1], people["bob"][0]):
+        scores = {name: _cos(expected(presented), _person(expected, paths)) for name, paths in people.items()}
+        want = sorted(scores, key=scores.get, reverse=True)
+        found = ex.identify(reopened, model, presented, k=2)
+        assert [name for name, _ in found] == want, f"identify({presented.name}) gave {found}, expected {want}"
+        assert found[0][1] == pytest.approx(scores[want[0]], abs=SCORE_ATOL)
 
 
 # -- embed_folder ---------------------------------------------------------------------------------

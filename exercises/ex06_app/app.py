@@ -1,9 +1,10 @@
 """Exercise 06: a face login app built from your Exercises 01 to 05.
 
 Read README.md in this folder first, then replace each `raise NotImplementedError(...)`
-with your code, task by task: embed_images, open_store and register, login, identify,
-embed_folder, person_embedding. Check your work with `pytest tests/test_ex06_app.py` from the kit's root;
-then try the app itself: `facekit app --help` and `facekit embed --help`.
+with your code, task by task: embed_images, then person_embedding (Task 6: register and
+login use it), open_store and register, login, identify, embed_folder. Check your work
+with `pytest tests/test_ex06_app.py` from the kit's root; then try the app itself:
+`facekit app --help` and `facekit embed --help`.
 
 Batch, LoginResult, EmbedSummary and UnknownPersonError are given: use them as they are.
 """
@@ -82,8 +83,8 @@ class Batch:
 class LoginResult:
     """login()'s answer: ``accepted`` is ``score >= threshold``.
 
-    ``score`` is the best cosine similarity between the presented image and the person's
-    enrolled embeddings (a Python float in [-1, 1]).
+    ``score`` is the best cosine similarity between the presented images' embedding and
+    the person's enrolled records (a Python float in [-1, 1]).
     """
 
     name: str
@@ -166,23 +167,28 @@ def open_store(path: str | os.PathLike) -> EmbeddingStore:
 
 
 def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             image_paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Enrol ``name``: embed each image and add one record per image to ``store``; return the ids.
+             images: Iterable[str | os.PathLike | Image.Image]) -> str:
+    """Enrol ``name`` from one or more images: add ONE record, their person_embedding; return its id.
 
-    All or nothing: every image is embedded first (in batches, with embed_images), and
-    only when all of them could be read is anything added, so a bad file leaves the store
-    as it was. A name may be registered again: its new images are added to the old ones.
-    Raises TypeError when ``name`` is not a str or ``image_paths`` is a single path
-    instead of a list, and ValueError for an empty name, no images, or images that
-    cannot be read (naming each file and why).
+    ``images`` is a list (or any iterable) of image files, read with load_image
+    (Exercise 01), or PIL images (a camera's frames), taken as they are. The record is
+    ``person_embedding(model, images)`` (Task 6): the images' unit embeddings averaged
+    and normalised again. All or nothing: every file is read first, and only when all of
+    them could be read is the record added, so a bad file leaves the store as it was. A
+    name may be registered again: each registration adds one more record.
+    Raises TypeError when ``name`` is not a str or ``images`` is a single path or image
+    instead of a list, and ValueError for an empty name, no images, or files that cannot
+    be read (naming each file and why).
     """
     # TODO 1. name: not a str -> TypeError; empty or only spaces -> ValueError.
-    #         image_paths a single str, bytes or os.PathLike -> TypeError ("wrap it in a list").
-    #         paths = list(image_paths); no paths -> ValueError.
-    # TODO 2. for batch in embed_images(model, paths): collect batch.skipped, and the
-    #         batch.embeddings that are not None.
-    # TODO 3. Any skipped file -> ValueError naming every one and why, before adding anything.
-    # TODO 4. One store.add(name, row) per row of torch.cat(rows), in order; return the ids.
+    #         images a single str, bytes, os.PathLike or PIL image -> TypeError ("wrap it in a
+    #         list"). items = list(images); no items -> ValueError.
+    # TODO 2. For each item: a PIL image (isinstance(item, Image.Image)) is a frame as it is;
+    #         anything else goes through load_image(item). Collect (item, str(error)) for each
+    #         ValueError or OSError instead of stopping at the first.
+    # TODO 3. Any unreadable file -> ValueError naming every one and why, before adding anything.
+    # TODO 4. ONE record: return store.add(name, person_embedding(model, frames)), its id.
+    #         (person_embedding is Task 6, at the bottom of this file: write it first.)
     raise NotImplementedError(
         "Exercise 06: register() is not implemented yet. Open exercises/ex06_app/app.py "
         "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
@@ -192,26 +198,31 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
 # -- Task 3: login -----------------------------------------------------------------------------
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str, image_path: str | os.PathLike,
+def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
+          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
           threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
-    """Is the person in ``image_path`` the registered ``name``? Accept when the best score reaches ``threshold``.
+    """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
-    The image's embedding is compared (cosine similarity, Exercise 03) with every
-    embedding enrolled under ``name``; the best score decides, with ``is_match(score,
-    threshold)``. Raises UnknownPersonError (a LookupError) naming the registered names
-    when ``name`` has no embedding in the store, TypeError for a name that is not a str
-    or a threshold that is not a number, ValueError for an empty name, a threshold
-    outside [-1, 1], or an image that cannot be read (FileNotFoundError when missing).
+    ``images``: one image file or PIL image, or a list of them (a camera's frames); files
+    are read with load_image. Their person_embedding (one image: its unit embedding) is
+    compared (cosine similarity, Exercise 03) with every record enrolled under ``name``;
+    the best score decides, with ``is_match(score, threshold)``. Raises
+    UnknownPersonError (a LookupError) naming the registered names when ``name`` has no
+    embedding in the store, TypeError for a name that is not a str or a threshold that is
+    not a number, ValueError for an empty name, a threshold outside [-1, 1], no images,
+    or an image that cannot be read (FileNotFoundError when missing).
     """
     # TODO 1. name as in register. threshold: a bool or not a number (numbers.Real) ->
     #         TypeError; not -1.0 <= threshold <= 1.0 (NaN included) -> ValueError.
     # TODO 2. enrolled = store.find(name). None -> raise UnknownPersonError naming `name` and
     #         the names that are registered (sorted({r.name for r in store.all()})).
-    # TODO 3. query = compute_embedding(model, preprocess(load_image(image_path)))[0], a [D].
-    #         scores = cosine_similarity(query, torch.stack([r.embedding for r in enrolled])),
-    #         an [M]: one score per enrolled embedding (Exercise 03).
-    # TODO 4. best = float(scores.max()); return LoginResult(name=name,
-    #         accepted=is_match(best, threshold), score=best, threshold=float(threshold)).
+    # TODO 3. images: one str, os.PathLike or PIL image -> [images]. frames: each PIL image as
+    #         it is, each path through load_image (its errors go up as they are).
+    #         query = person_embedding(model, frames), a [D], exactly as register made the records.
+    # TODO 4. scores = cosine_similarity(query, torch.stack([r.embedding for r in enrolled])),
+    #         an [M]: one score per enrolled record (Exercise 03). best = float(scores.max());
+    #         return LoginResult(name=name, accepted=is_match(best, threshold), score=best,
+    #         threshold=float(threshold)).
     raise NotImplementedError(
         "Exercise 06: login() is not implemented yet. Open exercises/ex06_app/app.py "
         "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
@@ -305,8 +316,8 @@ def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> t
     All frames go through preprocess (Exercise 01) and ONE compute_embedding call
     (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
     (Exercise 03), the rows are averaged, and the average is normalised again. One frame
-    gives that frame's normalised embedding. The camera app registers this embedding as
-    one record, and logs a person in by comparing the same average of new frames with it.
+    gives that frame's normalised embedding. register() stores this embedding as one
+    record; login() compares the same average of new images with the person's records.
     Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
     something that is not a PIL image, and ValueError when it is empty (preprocess's
     errors, e.g. a frame not in mode RGB, go up as they are).

@@ -1,9 +1,11 @@
 """Register, log in, identify, list and remove people from camera frames, on the selected tree.
 
-The embedding of a set of frames is always the tree's Exercise 06 ``person_embedding``
-(your code, or the reference with ``--target solutions``); the comparisons are its Exercise
-03 ``cosine_similarity`` and ``is_match`` and its Exercise 05 ``top_k``; the store is its
-Exercise 04 store, opened afresh for every request so that a register from another process
+Register and login ARE the tree's Exercise 06 ``register`` and ``login`` (your code, or the
+reference with ``--target solutions``), given the frames as PIL images: one record per
+registration, ``person_embedding`` of the frames, and a login that compares the same average
+of new frames with the person's records. Identify embeds the frames with its
+``person_embedding`` and ranks with its Exercise 05 ``top_k``. The store is its Exercise 04
+store, opened afresh for every request so that a register from another process
 (``facekit app register``) is seen at once.
 
 Thread safety: the web server answers requests in threads. One lock keeps one forward pass
@@ -35,7 +37,6 @@ class Answer:
 class FaceService:
     def __init__(self, target: str, model, store_path: Path, threshold: float | None = None):
         self.ex = trees.load_exercise("ex06_app", target)
-        self.similarity = trees.load_exercise("ex03_similarity", target)
         self.retrieval = trees.load_exercise("ex05_retrieval", target)
         self.model = model
         self.store_path = Path(store_path)
@@ -52,19 +53,17 @@ class FaceService:
             return self.ex.person_embedding(self.model, list(frames))
 
     def register(self, name: str, frames) -> tuple[str, int, int]:
-        """Add one record, the frames' average embedding: (id, records of name, people in all)."""
+        """The tree's register: one record, the frames' average. (id, records of name, people in all)."""
         check_name(name)
-        embedding = self.embed(frames)
-        with self._write_lock:
+        # Writes first, then the model: the order every method here takes the two locks in.
+        with self._write_lock, self._model_lock:
             store = self.store()
-            record_id = store.add(name, embedding)
+            record_id = self.ex.register(store, self.model, name, list(frames))
             records = store.all()
         return record_id, sum(r.name == name for r in records), len({r.name for r in records})
 
     def login(self, name: str, frames, threshold: float | None = None) -> Answer:
-        """Is the person in the frames ``name``? Their best score against name's records decides."""
-        import torch
-
+        """The tree's login: the frames' average against name's records; the best score decides."""
         check_name(name)
         threshold = self.threshold if threshold is None else float(threshold)
         if not -1.0 <= threshold <= 1.0:
@@ -72,16 +71,10 @@ class FaceService:
         if not self.store_path.exists():  # reading must not create an empty store
             raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: "
                                              f"nobody yet, in {self.store_path})")
-        store = self.store()
-        enrolled = store.find(name)
-        if not enrolled:
-            names = sorted({r.name for r in store.all()})
-            known = ", ".join(repr(n) for n in names) if names else "nobody yet"
-            raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: {known})")
-        query = self.embed(frames)
-        scores = self.similarity.cosine_similarity(query, torch.stack([r.embedding for r in enrolled]))
-        best = float(scores.max())
-        return Answer(name, bool(self.similarity.is_match(best, threshold)), best, threshold)
+        with self._model_lock:
+            result = self.ex.login(self.store(), self.model, name, list(frames), threshold=threshold)
+        # Plain Python values for the page's JSON, whatever the student's code returned.
+        return Answer(result.name, bool(result.accepted), float(result.score), float(result.threshold))
 
     def identify(self, frames, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` registered people most like the frames, best first, one entry per person."""

@@ -1,6 +1,6 @@
 """``facekit app register|login|identify``: Exercise 06's face login app on the command line.
 
-    facekit app register NAME IMAGE...    enrol NAME from one or more images
+    facekit app register NAME IMAGE...    enrol NAME: one record, the images' average embedding
     facekit app login NAME IMAGE          yes or no: is the person in IMAGE the registered NAME?
     facekit app identify IMAGE [-k K]     the K registered people most like IMAGE
     facekit app register/login NAME --stream [URL]   the same from N frames of an MJPEG stream
@@ -46,11 +46,13 @@ def run(ctx: Context, args) -> int:
 def _register(ctx: Context, ex, args, store_path) -> int:
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
-    ids = ex.register(store, appkit.model(ctx), args.name, args.images)
-    people = len({record.name for record in store.all()})
-    ctx.term.wrap(f"Registered {args.name!r}: {plural(len(ids), 'embedding')} added to {store_path} "
-                  f"({plural(len(store), 'embedding')} of {plural(people, 'person', 'people')} in all).")
-    appkit.standin_note(ctx, "these embeddings cannot tell people apart.")
+    ex.register(store, appkit.model(ctx), args.name, args.images)
+    records = store.all()
+    own, people = sum(r.name == args.name for r in records), len({r.name for r in records})
+    ctx.term.wrap(f"Registered {args.name!r} from {plural(len(args.images), 'image')}: one averaged "
+                  f"embedding added to {store_path} ({own} for {args.name!r}; "
+                  f"{plural(people, 'person', 'people')} in all).")
+    appkit.standin_note(ctx, "this embedding cannot tell people apart.")
     return 0
 
 

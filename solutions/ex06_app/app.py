@@ -74,8 +74,8 @@ class Batch:
 class LoginResult:
     """login()'s answer: ``accepted`` is ``score >= threshold``.
 
-    ``score`` is the best cosine similarity between the presented image and the person's
-    enrolled embeddings (a Python float in [-1, 1]).
+    ``score`` is the best cosine similarity between the presented images' embedding and
+    the person's enrolled records (a Python float in [-1, 1]).
     """
 
     name: str
@@ -169,53 +169,64 @@ def open_store(path: str | os.PathLike) -> EmbeddingStore:
 
 
 def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             image_paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Enrol ``name``: embed each image and add one record per image to ``store``; return the ids.
+             images: Iterable[str | os.PathLike | Image.Image]) -> str:
+    """Enrol ``name`` from one or more images: add ONE record, their person_embedding; return its id.
 
-    All or nothing: every image is embedded first (in batches, with embed_images), and
-    only when all of them could be read is anything added, so a bad file leaves the store
-    as it was. A name may be registered again: its new images are added to the old ones.
-    Raises TypeError when ``name`` is not a str or ``image_paths`` is a single path
-    instead of a list, and ValueError for an empty name, no images, or images that
-    cannot be read (naming each file and why).
+    ``images`` is a list (or any iterable) of image files, read with load_image
+    (Exercise 01), or PIL images (a camera's frames), taken as they are. The record is
+    ``person_embedding(model, images)`` (Task 6): the images' unit embeddings averaged
+    and normalised again. All or nothing: every file is read first, and only when all of
+    them could be read is the record added, so a bad file leaves the store as it was. A
+    name may be registered again: each registration adds one more record.
+    Raises TypeError when ``name`` is not a str or ``images`` is a single path or image
+    instead of a list, and ValueError for an empty name, no images, or files that cannot
+    be read (naming each file and why).
     """
     # 1. Check what came in before any slow work.
     _check_name(name)
-    if isinstance(image_paths, (str, bytes, os.PathLike)):
-        raise TypeError(f"image_paths must be a list of image paths; got one path "
-                        f"{os.fsdecode(image_paths)!r}: wrap it in a list")
-    paths = list(image_paths)
-    if not paths:
+    if isinstance(images, (str, bytes, os.PathLike, Image.Image)):
+        one = images if isinstance(images, Image.Image) else repr(os.fsdecode(images))
+        raise TypeError(f"images must be a list of image paths or PIL images; got one: {one}: "
+                        f"wrap it in a list")
+    items = list(images)
+    if not items:
         raise ValueError(f"register {name!r} with at least one image; got none")
-    # 2. Embed every image; collect the unreadable ones instead of stopping at the first.
-    rows, skipped = [], []
-    for batch in embed_images(model, paths):
-        skipped += batch.skipped
-        if batch.embeddings is not None:
-            rows.append(batch.embeddings)
+    # 2. Read every file; collect the unreadable ones instead of stopping at the first.
+    frames, skipped = [], []
+    for item in items:
+        if isinstance(item, Image.Image):
+            frames.append(item)
+            continue
+        try:
+            frames.append(load_image(item))
+        except (ValueError, OSError) as error:  # not an image, truncated; missing, a folder
+            skipped.append((item, str(error)))
     if skipped:
         # load_image's messages name the file already; name it when one does not.
-        listed = "; ".join(reason if str(path) in reason else f"{path}: {reason}"
+        listed = "; ".join(reason if os.fsdecode(path) in reason else f"{os.fsdecode(path)}: {reason}"
                            for path, reason in skipped)
-        raise ValueError(f"nothing was registered for {name!r}: {len(skipped)} of {len(paths)} "
+        raise ValueError(f"nothing was registered for {name!r}: {len(skipped)} of {len(items)} "
                          f"images cannot be read ({listed})")
-    # 3. Every image is fine: one record per image, in order.
-    return [store.add(name, row) for row in torch.cat(rows)]
+    # 3. Every image is fine: ONE record, the person's average embedding.
+    return store.add(name, person_embedding(model, frames))
 
 
 # -- Task 3: login -----------------------------------------------------------------------------
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str, image_path: str | os.PathLike,
+def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
+          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
           threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
-    """Is the person in ``image_path`` the registered ``name``? Accept when the best score reaches ``threshold``.
+    """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
-    The image's embedding is compared (cosine similarity, Exercise 03) with every
-    embedding enrolled under ``name``; the best score decides, with ``is_match(score,
-    threshold)``. Raises UnknownPersonError (a LookupError) naming the registered names
-    when ``name`` has no embedding in the store, TypeError for a name that is not a str
-    or a threshold that is not a number, ValueError for an empty name, a threshold
-    outside [-1, 1], or an image that cannot be read (FileNotFoundError when missing).
+    ``images``: one image file or PIL image, or a list of them (a camera's frames); files
+    are read with load_image. Their person_embedding (one image: its unit embedding) is
+    compared (cosine similarity, Exercise 03) with every record enrolled under ``name``;
+    the best score decides, with ``is_match(score, threshold)``. Raises
+    UnknownPersonError (a LookupError) naming the registered names when ``name`` has no
+    embedding in the store, TypeError for a name that is not a str or a threshold that is
+    not a number, ValueError for an empty name, a threshold outside [-1, 1], no images,
+    or an image that cannot be read (FileNotFoundError when missing).
     """
     # 1. Check the arguments before any slow work.
     _check_name(name)
@@ -229,8 +240,13 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str, image_path: 
         names = sorted({record.name for record in store.all()})
         known = ", ".join(repr(n) for n in names) if names else "nobody yet"
         raise UnknownPersonError(f"nobody named {name!r} is registered (registered: {known})")
-    # 3. One embedding for the presented image, compared with all enrolled ones at once: [M].
-    query = _embed_one(model, image_path)
+    # 3. One embedding for the presented images, as register makes them: one image alone is
+    #    a list of one (a str is iterable: list("a.jpg") would be five "paths").
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        images = [images]
+    frames = [image if isinstance(image, Image.Image) else load_image(image) for image in images]
+    query = person_embedding(model, frames)
+    # 4. Compared with all enrolled records at once: [M]; the best decides.
     scores = cosine_similarity(query, torch.stack([record.embedding for record in enrolled]))
     best = float(scores.max())
     return LoginResult(name=name, accepted=is_match(best, threshold), score=best,
@@ -352,8 +368,8 @@ def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> t
     All frames go through preprocess (Exercise 01) and ONE compute_embedding call
     (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
     (Exercise 03), the rows are averaged, and the average is normalised again. One frame
-    gives that frame's normalised embedding. The camera app registers this embedding as
-    one record, and logs a person in by comparing the same average of new frames with it.
+    gives that frame's normalised embedding. register() stores this embedding as one
+    record; login() compares the same average of new images with the person's records.
     Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
     something that is not a PIL image, and ValueError when it is empty (preprocess's
     errors, e.g. a frame not in mode RGB, go up as they are).

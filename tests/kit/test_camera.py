@@ -473,16 +473,28 @@ def test_two_tabs_registering_at_once_lose_nothing(web):
     assert set(names) <= set(kept), f"lost: {sorted(set(names) - set(kept))}"
 
 
-def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path):
+def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path, monkeypatch):
     pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    import torch
+
     from facekit.camera import server
     from facekit.camera.service import FaceService
 
     service = FaceService("exercises", embedder, tmp_path / "faces.sqlite")
-    info = server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin", "stand-in")
-    reply = post(server.create_app(service, info), "/api/register", frames_form(1, name="amy"))
+    app = server.create_app(service, server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin",
+                                                     "stand-in"))
+    reply = post(app, "/api/register", frames_form(1, name="amy"))
     assert reply.status_code == 501
-    assert "person_embedding() is not implemented yet" in reply.get_json()["error"]
+    assert "open_store() is not implemented yet" in reply.get_json()["error"]
+    # With open_store done, the page registers and logs in through the exercise's own
+    # register() and login(): their stubs are what it reports.
+    reference = trees.load_exercise("ex06_app", "solutions")
+    monkeypatch.setattr(service.ex, "open_store", reference.open_store)
+    reply = post(app, "/api/register", frames_form(1, name="amy"))
+    assert reply.status_code == 501 and "register() is not implemented yet" in reply.get_json()["error"]
+    reference.open_store(tmp_path / "faces.sqlite").add("amy", torch.ones(320))
+    reply = post(app, "/api/login", frames_form(1, name="amy"))
+    assert reply.status_code == 501 and "login() is not implemented yet" in reply.get_json()["error"]
 
 
 # -- the whole app in a real browser ---------------------------------------------------------------
