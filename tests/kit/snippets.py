@@ -38,6 +38,9 @@ TOP = "(before the first heading)"
 TAGS = {
     "signature": "a function's signature as the stub declares it, with no body: it cannot run; "
                  "test_figures compares its parameters, defaults and annotations with the stub's",
+    "outline": "a function's outline with `...` where the student's own code goes: it cannot run; "
+               "test_figures finds each of its complete lines in the exercise's literal student "
+               "(tests/kit/literal), which passes the exercise's tests",
 }
 HINT = "hint:"  # a source "hint:ex01_images" stands for that exercise's hints in the manifest
 
