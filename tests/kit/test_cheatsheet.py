@@ -16,7 +16,7 @@ import ast
 import pytest
 
 from facekit import course
-from snippets import Block, parse, slug
+from snippets import OUTPUT_COMMENT, Block, output_mismatches, parse, slug
 from snippets import execute as _execute
 
 CHEATSHEET = course.repo_root() / "CHEATSHEET.md"
@@ -32,11 +32,12 @@ class SectionRun:
         self.namespace: dict = {"__name__": "cheatsheet"}
         self.workdir = workdir
         self.outcomes: dict[int, BaseException | None] = {}  # block index -> error or None
+        self.printed: dict[int, list[str]] = {}  # source line -> what print wrote there
         self.blocks = [b for b in SHEET.blocks if b.section == section]
 
     def run(self, block: Block) -> BaseException | None:
         if block.index not in self.outcomes:
-            self.outcomes[block.index] = _execute(block, self.namespace, self.workdir)
+            self.outcomes[block.index] = _execute(block, self.namespace, self.workdir, self.printed)
         return self.outcomes[block.index]
 
 
@@ -68,6 +69,8 @@ def test_python_block_runs(block, section_runs):
     error = run.run(block)
     if error is not None:
         raise error
+    wrong = output_mismatches(block, run.printed)
+    assert not wrong, f"{block.where}: output comments ({OUTPUT_COMMENT}) that are wrong:\n" + "\n".join(wrong)
 
 
 def test_every_python_block_compiles():
