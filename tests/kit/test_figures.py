@@ -567,6 +567,52 @@ def test_ex05_size_figures():
     assert torch.nn.functional.normalize(torch.zeros(2, 3), dim=1).eq(0).all()
 
 
+# -- what the READMEs say the tests do ------------------------------------------------------------------
+
+
+def _test_source(exercise_id: str) -> str:
+    return (ROOT / course.load().get(exercise_id).tests).read_text(encoding="utf-8")
+
+
+def _int(value: float) -> int:
+    assert value == int(value), value
+    return int(value)
+
+
+# exercise -> [(the README's sentence, with its numbers as groups; the test module's code it
+# stands for, built from those numbers)]. A README that rewords the sentence, or a test that
+# changes the input, fails here: update the other one.
+TEST_FACTS = {
+    "ex02_embeddings": [(r"the tests try (\d+)×(\d+)", lambda h, w: rf"size=\({h}, {w}\)")],
+    "ex03_similarity": [
+        (r"`cosine_similarity` of (\d+) × (\d+) pairs and of (\d+) × (\d+) pairs must make the same number",
+         lambda a, b, c, d: rf"randn\({a}, \d+, seed=\d+\), randn\({b}, \d+.*\n.*randn\({c}, \d+, seed=\d+\), randn\({d}, ")],
+    "ex04_storage": [(r"the tests use random vectors of width (\d+)", lambda w: rf"(?m)^WIDTH = {w}\b")],
+    "ex05_retrieval": [
+        (r"ties spread through a store of ([\d,]+) records", lambda n: rf"for i in range\({n}\)\]"),
+        (r"count the arithmetic torch calls `top_k` makes for ([\d,]+) records", lambda n: rf"n = {n}\n"),
+        (r"fewer than (\d+) pass", lambda n: rf"arithmetic < {n}\b"),
+        (r"on (\d+) seeded random vectors of width (\d+), for `k`",
+         lambda n, width: rf"(?m)^WIDTH = {width}\b[\s\S]*make_store\(vectors\({n}\)\)"),
+        (r"for `k` = (\d+), (\d+), (\d+) and (\d+)", lambda *ks: rf'parametrize\("k", \[{", ".join(ks)}\]\)'),
+        (r"the same scores \(to ([\de.-]+)\)",  # 1e-05 as Python prints it, 1e-5 as written
+         lambda tolerance: rf"(?m)^TOLERANCE = (?:{tolerance}|{tolerance.replace('e-0', 'e-')})\b"),
+    ],
+}
+
+
+@pytest.mark.parametrize("exercise_id,fact,code",
+                         [(e, f, c) for e, facts in TEST_FACTS.items() for f, c in facts],
+                         ids=[f"{e}-{i}" for e, facts in TEST_FACTS.items() for i in range(1, len(facts) + 1)])
+def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
+    numbers = _stated(readme(exercise_id), fact)
+    text = [str(_int(n)) if n == int(n) else f"{n:g}" for n in numbers]
+    pattern = code(*text)
+    assert re.search(pattern, _test_source(exercise_id)), (
+        f"{course.load().get(exercise_id).readme} says {fact!r} with {text}; "
+        f"{course.load().get(exercise_id).tests} has no {pattern!r}")
+
+
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
 
 
