@@ -5,8 +5,9 @@ what earlier blocks of its section defined; sections never see each other. Each 
 test, named after its section and its place in it (``models-timm-2``). A block's working
 directory is a temporary folder of its section, and what it changes in os.environ, the hub
 settings or torch's random state is undone afterwards. Code is compiled under the cheatsheet's
-own file name and line numbers, so a traceback shows the markdown lines that failed. The
-parsing and running live in snippets.py, shared with the exercises' recipes (test_teaching.py).
+own file name and line numbers, so a traceback shows the markdown lines that failed. What each
+print call prints is compared with the comment at the end of its line (snippets.OUTPUT_COMMENT).
+The parsing and running live in snippets.py, shared with the exercises' recipes (test_teaching.py).
 """
 
 from __future__ import annotations
