@@ -3,7 +3,7 @@
 Numbers (sizes, differences, counts, ranges) are read out of the text with a pattern
 (``_stated``: a reworded sentence fails with the pattern to update) and compared with what the
 libraries compute now; a figure that depends on float rounding is checked as a bound. Every
-```python block of the READMEs listed in ``RUNS`` either runs here on inputs that matter, or
+```python block of the READMEs of ``EXERCISES`` either runs here (``RUNS``) on inputs that matter, or
 carries a tag of snippets.TAGS (a signature without a body, an outline with ``...``) and is
 checked the tag's way. What a README says the tests do (their inputs, sizes, limits) is matched
 against the test modules' code (TEST_FACTS).
