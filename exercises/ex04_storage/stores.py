@@ -10,6 +10,7 @@ Record, EmbeddingStore and StoreFormatError are in api.py: use them, do not chan
 from __future__ import annotations
 
 import contextlib  # noqa: F401  (you will need most of these)
+import dataclasses  # noqa: F401
 import json  # noqa: F401
 import os
 import sqlite3  # noqa: F401
@@ -79,7 +80,7 @@ def validate_entry(name: str, embedding: torch.Tensor, width: int | None = None)
     #         (embedding.numel() == 0) -> ValueError.
     # TODO 4. width is not None and embedding.shape[0] != width -> ValueError naming both widths.
     # TODO 5. Make the copy to store: embedding.detach().to(device="cpu", dtype=torch.float32).clone()
-    # TODO 6. NaN or infinity in the copy (torch.isfinite(copy).all() is False) -> ValueError.
+    # TODO 6. NaN or infinity in the copy (not torch.isfinite(copy).all()) -> ValueError.
     #         Return the copy.
     raise _todo("validate_entry()")
 
@@ -120,7 +121,8 @@ class JsonFileStore:
         #   b. json.loads(text); a json.JSONDecodeError (or a UnicodeDecodeError while
         #      reading) -> raise StoreFormatError naming self.path (`from None` or `from err`).
         #   c. Not a dict, data.get("format") != JSON_FORMAT, or data.get("version") !=
-        #      JSON_VERSION -> StoreFormatError naming self.path.
+        #      JSON_VERSION -> StoreFormatError naming self.path (and, for a wrong
+        #      version, the version found: data.get("version")).
         #   d. Each item of data["records"] -> Record(id, name,
         #      torch.tensor(item["embedding"], dtype=torch.float32),
         #      datetime.fromisoformat(item["created_at"])). A missing key or a bad value

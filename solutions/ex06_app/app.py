@@ -24,15 +24,13 @@ from ..ex03_similarity import cosine_similarity, is_match, l2_normalize
 from ..ex04_storage import EmbeddingStore, JsonFileStore, SqliteStore
 from ..ex05_retrieval import top_k
 
-# Images per forward pass. On 2 CPU cores (best of 8 runs) ConvNeXt-Atto took 7.4 ms an
-# image in batches of 8, 8.5 in batches of 4, 10 in batches of 16 or 32, 13 one at a time.
-# One batch of decoded images (8 x 3 x 224 x 224 float32, 4.8 MB) is held at a time.
+# Images per forward pass: 8 did best on the 2 CPU cores this kit was written on
+# (benchmarks/bench_ex02.py prints images per second for each batch size). One batch of
+# decoded images (8 x 3 x 224 x 224 float32, 4.8 MB) is held at a time.
 DEFAULT_BATCH_SIZE = 8
 # Files loaded at the same time, in threads: Pillow and torch let go of Python's GIL while
-# they decode, resize and convert, so the threads' work overlaps. On 2 shared CPU cores,
-# embed_folder ran 1.31 to 1.45 x as fast as a one-image-at-a-time loop with 2 loading
-# threads, 1.08 to 1.25 x with batches alone; 3 or 4 threads were no better
-# (benchmarks/bench_embed.py).
+# they decode, resize and convert, so the threads' work overlaps. benchmarks/bench_embed.py
+# prints embed_folder's throughput against a one-image-at-a-time loop's (--load-threads N).
 LOAD_THREADS = 2
 # Illustrative, like Exercise 03's THRESHOLDS["balanced"]: NOT calibrated for any model.
 DEFAULT_THRESHOLD = 0.5

@@ -6,9 +6,12 @@
 - ``code_spans(text, source)`` and ``recipe(source, marker)``: the inline `code` a README, a
   stub's TODO comment or a manifest hint gives a student to copy (a TODO's comment lines are
   joined first, so a span may wrap).
-- ``execute(block, namespace, workdir)``: runs one, under the text's own file name and line
-  numbers (a traceback shows the markdown or comment line that failed), with os.environ, the
-  hub settings and torch's random state restored afterwards.
+- ``execute(block, namespace, workdir, printed)``: runs one, under the text's own file name and
+  line numbers (a traceback shows the markdown or comment line that failed), with os.environ,
+  the hub settings and torch's random state restored afterwards; what each ``print`` wrote is
+  kept in ``printed`` by source line.
+- ``output_mismatches(block, printed)``: the print lines whose trailing comment is not what
+  they printed (the convention: OUTPUT_COMMENT).
 
 Hints are read through ``facekit.course`` by ``hints_of`` only, so a change of the manifest's
 hint format touches this one function.
@@ -38,7 +41,17 @@ TOP = "(before the first heading)"
 TAGS = {
     "signature": "a function's signature as the stub declares it, with no body: it cannot run; "
                  "test_figures compares its parameters, defaults and annotations with the stub's",
+    "outline": "a function's outline with `...` where the student's own code goes: it cannot run; "
+               "test_figures finds each of its complete lines in the exercise's literal student "
+               "(tests/kit/literal), which passes the exercise's tests",
 }
+# The one convention for output in comments: a `# ` comment at the end of a line that calls
+# print(...) shows what that call prints: the output, or the output, ": " (colon and space) and
+# a remark. "..." stands for any text (what differs from run to run, or is too long to show);
+# runs of spaces and line breaks count as one space. A remark that is not output goes on a
+# line of its own. CHEATSHEET.md says so at its top.
+OUTPUT_COMMENT = ("a `# ` comment after print(...) is its output, or its output, `: ` and a remark; "
+                  "`...` is any text")
 HINT = "hint:"  # a source "hint:ex01_images" stands for that exercise's hints in the manifest
 
 
@@ -166,12 +179,79 @@ def recipe(source: str, *markers: str) -> Block:
     return found[0]
 
 
-def execute(block: Block, namespace: dict, workdir) -> BaseException | None:
-    """Run ``block`` in ``namespace`` inside ``workdir``; the error it raised, or None."""
+def _recording_print(block: Block, printed: dict[int, list[str]]):
+    """A print that also keeps its text under the block's line that called it."""
+    import builtins
+    import io
+    import sys
+
+    filename = str(ROOT / block.source)
+
+    def record(*args, **kwargs):
+        if kwargs.get("file") not in (None, sys.stdout):
+            return builtins.print(*args, **kwargs)
+        buffer = io.StringIO()
+        builtins.print(*args, **{**kwargs, "file": buffer})
+        builtins.print(buffer.getvalue(), end="")
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename != filename:
+            frame = frame.f_back
+        if frame is not None:
+            printed.setdefault(frame.f_lineno, []).append(buffer.getvalue())
+
+    return record
+
+
+def output_claims(block: Block) -> dict[tuple[int, int], str]:
+    """{(first line, last line) of a print(...) call: the output its trailing comment claims}."""
+    import io
+    import tokenize
+
+    comments = {}
+    for token in tokenize.generate_tokens(io.StringIO(block.code).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0] + block.line - 1] = token.string[1:].strip()
+    claims = {}
+    for node in ast.walk(ast.parse(block.code)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            first, last = node.lineno + block.line - 1, node.end_lineno + block.line - 1
+            if last in comments:
+                claims[(first, last)] = comments[last]
+    return claims
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def output_mismatches(block: Block, printed: dict[int, list[str]]) -> list[str]:
+    """The print calls of ``block`` whose comment is not what they printed (OUTPUT_COMMENT)."""
+    problems = []
+    for (first, last), claim in sorted(output_claims(block).items()):
+        lines = [text for line in range(first, last + 1) for text in printed.get(line, [])]
+        if not lines:
+            problems.append(f"{block.source} line {last}: the comment says it prints {claim!r}, "
+                            f"but the line never printed")
+            continue
+        shown = _normal("".join(lines))
+        # The whole comment, or what comes before one of its ": ", is the output.
+        outputs = [claim] + [claim[:at.start()] for at in re.finditer(": ", claim)]
+        patterns = [".*?".join(re.escape(_normal(piece)) for piece in output.split("...")) for output in outputs]
+        if not any(re.fullmatch(pattern, shown, re.S) for pattern in patterns):
+            problems.append(f"{block.source} line {last}: the comment says {claim!r}; it printed {shown!r}")
+    return problems
+
+
+def execute(block: Block, namespace: dict, workdir,
+            printed: dict[int, list[str]] | None = None) -> BaseException | None:
+    """Run ``block`` in ``namespace`` inside ``workdir``; the error it raised, or None. With
+    ``printed``, what each print call wrote is added to it under the source line of the call."""
     __tracebackhide__ = True  # a failure's traceback starts at the text's own line
     from huggingface_hub import constants
 
     cwd = os.getcwd()
+    if printed is not None:
+        namespace["print"] = _recording_print(block, printed)
     with mock.patch.dict(os.environ), \
             mock.patch.multiple(constants, HF_HUB_CACHE=constants.HF_HUB_CACHE,
                                 HF_HUB_OFFLINE=constants.HF_HUB_OFFLINE), \
@@ -185,6 +265,7 @@ def execute(block: Block, namespace: dict, workdir) -> BaseException | None:
             return err
         finally:
             os.chdir(cwd)
+            namespace.pop("print", None)
     return None
 
 

@@ -5,8 +5,9 @@ what earlier blocks of its section defined; sections never see each other. Each 
 test, named after its section and its place in it (``models-timm-2``). A block's working
 directory is a temporary folder of its section, and what it changes in os.environ, the hub
 settings or torch's random state is undone afterwards. Code is compiled under the cheatsheet's
-own file name and line numbers, so a traceback shows the markdown lines that failed. The
-parsing and running live in snippets.py, shared with the exercises' recipes (test_teaching.py).
+own file name and line numbers, so a traceback shows the markdown lines that failed. What each
+print call prints is compared with the comment at the end of its line (snippets.OUTPUT_COMMENT).
+The parsing and running live in snippets.py, shared with the exercises' recipes (test_teaching.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ast
 import pytest
 
 from facekit import course
-from snippets import Block, parse, slug
+from snippets import OUTPUT_COMMENT, Block, output_mismatches, parse, slug
 from snippets import execute as _execute
 
 CHEATSHEET = course.repo_root() / "CHEATSHEET.md"
@@ -32,11 +33,12 @@ class SectionRun:
         self.namespace: dict = {"__name__": "cheatsheet"}
         self.workdir = workdir
         self.outcomes: dict[int, BaseException | None] = {}  # block index -> error or None
+        self.printed: dict[int, list[str]] = {}  # source line -> what print wrote there
         self.blocks = [b for b in SHEET.blocks if b.section == section]
 
     def run(self, block: Block) -> BaseException | None:
         if block.index not in self.outcomes:
-            self.outcomes[block.index] = _execute(block, self.namespace, self.workdir)
+            self.outcomes[block.index] = _execute(block, self.namespace, self.workdir, self.printed)
         return self.outcomes[block.index]
 
 
@@ -68,6 +70,8 @@ def test_python_block_runs(block, section_runs):
     error = run.run(block)
     if error is not None:
         raise error
+    wrong = output_mismatches(block, run.printed)
+    assert not wrong, f"{block.where}: output comments ({OUTPUT_COMMENT}) that are wrong:\n" + "\n".join(wrong)
 
 
 def test_every_python_block_compiles():

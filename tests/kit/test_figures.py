@@ -3,9 +3,10 @@
 Numbers (sizes, differences, counts, ranges) are read out of the text with a pattern
 (``_stated``: a reworded sentence fails with the pattern to update) and compared with what the
 libraries compute now; a figure that depends on float rounding is checked as a bound. Every
-```python block of the READMEs listed in ``RUNS`` either runs here on inputs that matter, or
-carries a tag of snippets.TAGS (a signature without a body) and is checked the tag's way.
-Exercises 04 and 06 are not listed yet: their READMEs are being rewritten.
+```python block of the READMEs of ``EXERCISES`` either runs here (``RUNS``) on inputs that matter, or
+carries a tag of snippets.TAGS (a signature without a body, an outline with ``...``) and is
+checked the tag's way. What a README says the tests do (their inputs, sizes, limits) is matched
+against the test modules' code (TEST_FACTS).
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import ast
 import contextlib
 import inspect
 import io
+import json
 import math
 import re
 import struct
+import sys
+import uuid
 import warnings
 import zlib
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -31,7 +37,7 @@ from test_teaching import _stated, flat, readme, reference
 
 pytestmark = pytest.mark.kit
 
-EXERCISES = ["ex01_images", "ex02_embeddings", "ex03_similarity", "ex05_retrieval"]
+EXERCISES = ["ex01_images", "ex02_embeddings", "ex03_similarity", "ex04_storage", "ex05_retrieval", "ex06_app"]
 
 
 def stub(exercise_id: str):
@@ -94,6 +100,21 @@ def test_signature_blocks_match_the_stub(block):
             f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}")
 
 
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.tag == "outline"], ids=lambda b: b.where)
+def test_outline_blocks_are_what_the_literal_student_wrote(block):
+    """An outline cannot run (``...`` stands for the student's code); each of its complete
+    lines is in the literal student's module, which passes the exercise's tests."""
+    exercise_id = block.source.split("/")[1]
+    literal = Path(__file__).parent / "literal" / exercise_id
+    written = {line.strip() for module in literal.glob("*.py")
+               for line in module.read_text(encoding="utf-8").splitlines()}
+    complete = [line.strip() for line in block.code.splitlines() if line.strip() and "..." not in line]
+    assert complete, f"{block.where}: an outline with no complete line"
+    missing = [line for line in complete if line not in written]
+    assert not missing, (f"{block.where}: the literal student of {exercise_id} (tests/kit/literal) "
+                         f"does not write {missing}: follow the outline there, word for word")
+
+
 def _png_header(width: int, height: int) -> bytes:
     """A tiny PNG that declares width x height 8-bit gray pixels."""
     def chunk(kind: bytes, payload: bytes) -> bytes:
@@ -103,7 +124,7 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
 
 
-def _bomb_block(block, tmp_path):
+def _bomb_block(block, tmp_path, request=None):
     """The README's catch_warnings block: between once and twice MAX_IMAGE_PIXELS it raises
     the warning; an ordinary file opens."""
     side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * 1.5))
@@ -115,21 +136,21 @@ def _bomb_block(block, tmp_path):
         assert run(block, tmp_path, warnings=warnings, Image=Image, file=file)["image"].size == (200, 200)
 
 
-def _config_block(block, tmp_path):
+def _config_block(block, tmp_path, request=None):
     """The printed pretrained config is what facekit.data.data_config() reads from timm."""
     shown = run(block, tmp_path)["_"]
     config = data.data_config()
     assert {key: config[key] for key in shown} == shown, f"{block.where}: timm says {config}"
 
 
-def _thresholds_block(block, tmp_path):
+def _thresholds_block(block, tmp_path, request=None):
     shown = run(block, tmp_path)["THRESHOLDS"]
     for tree in ("exercises", "solutions"):
         given = trees.load_exercise("ex03_similarity", tree).THRESHOLDS
         assert given == shown, f"{block.where} shows {shown}; {tree}'s stub module has {given}"
 
 
-def _top_k_block(block, tmp_path):
+def _top_k_block(block, tmp_path, request=None):
     """The usage example prints k lines of name and score, best first."""
     from facekit.testing import MemoryStore
 
@@ -145,20 +166,70 @@ def _top_k_block(block, tmp_path):
     assert [s for _, s in out["results"]] == sorted((s for _, s in out["results"]), reverse=True)
 
 
+def _store_api_block(block, tmp_path, request):
+    """The API tour runs on both stores (the reference's, under the name the block imports)."""
+    package = reference("ex04_storage")
+    embedding = torch.randn(320, generator=torch.Generator().manual_seed(0))
+    with mock.patch.dict(sys.modules, {"exercises.ex04_storage": package}):
+        out = run(block, tmp_path, embedding=embedding)
+    with contextlib.chdir(tmp_path):  # the block's paths are relative
+        assert isinstance(out["store"], package.JsonFileStore) and len(out["store"]) == 0, block.where
+    code = block.code.replace('JsonFileStore("faces.json")', 'SqliteStore("faces.db")')
+    assert code != block.code, f"{block.where} no longer opens JsonFileStore(\"faces.json\")"
+    import dataclasses
+
+    with mock.patch.dict(sys.modules, {"exercises.ex04_storage": package}):
+        out = run(dataclasses.replace(block, code=code), tmp_path, embedding=embedding)
+    with contextlib.chdir(tmp_path):
+        assert isinstance(out["store"], package.SqliteStore) and len(out["store"]) == 0, block.where
+    # What the comments say get returns.
+    store = package.JsonFileStore(tmp_path / "again.json")
+    record = store.get(store.add("ada", embedding))
+    assert record.name == "ada" and record.embedding.dtype == torch.float32 and record.embedding.shape == (320,)
+
+
+def _blob_block(block, tmp_path, request):
+    """tensor -> 4·D little-endian bytes -> the same float32 values, bit for bit."""
+    embedding = torch.tensor([0.1, -0.0, 1 / 3, 3.4e38, 1e-45], dtype=torch.float32)
+    out = run(block, tmp_path, np=np, torch=torch, embedding=embedding)
+    assert out["blob"] == struct.pack("<5f", *embedding.tolist()) and len(out["blob"]) == 4 * 5, block.where
+    assert torch.equal(out["embedding"].view(torch.int32), embedding.view(torch.int32)), block.where
+    assert out["embedding"].dtype == torch.float32 and out["values"].flags.writeable is False
+
+
+def _read_back_block(block, tmp_path, request):
+    """The reading-back example reads what the reference embed_folder wrote, both formats."""
+    app = reference("ex06_app")
+    embedder = request.getfixturevalue("embedder")
+    folder = tmp_path / "photos"
+    (folder / "alice").mkdir(parents=True)
+    data.sample_face().save(folder / "alice" / "1.png")
+    data.sample_face().transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "bob.png")
+    written = {suffix: app.embed_folder(embedder, folder, tmp_path / f"faces{suffix}")
+               for suffix in (".safetensors", ".npy")}
+    out = run(block, tmp_path)
+    assert out["names"] == ["alice/1.png", "bob.png"], block.where
+    assert out["embeddings"].shape == (2, written[".npy"].width), block.where
+    assert isinstance(out["embeddings"], np.ndarray), f"{block.where}: the last read is the .npy file"
+
+
 RUNS = {  # block id (section slug and place) -> how it runs and what it must do
     ("exercises/ex01_images/README.md", "what-is-in-an-image-file-1"): _bomb_block,
     ("exercises/ex01_images/README.md", "what-the-model-expects-preprocessing-1"): _config_block,
     ("exercises/ex03_similarity/README.md", "thresholds-from-a-score-to-a-decision-1"): _thresholds_block,
     ("exercises/ex05_retrieval/README.md", "nearest-neighbour-search-1"): _top_k_block,
+    ("exercises/ex04_storage/README.md", "the-api-both-stores-share-apipy-1"): _store_api_block,
+    ("exercises/ex04_storage/README.md", "why-sqlite-next-1"): _blob_block,
+    ("exercises/ex06_app/README.md", "task-5-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
 }
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if not b.tag], ids=lambda b: b.where)
-def test_readme_python_blocks_run(block, tmp_path):
+def test_readme_python_blocks_run(block, tmp_path, request):
     check = RUNS.get((block.source, block.id))
     assert check, (f"{block.where} is neither run by a test nor tagged: add it to RUNS here with "
                    f"the inputs that matter, or tag its fence with one of {sorted(TAGS)}")
-    check(block, tmp_path)
+    check(block, tmp_path, request)
 
 
 def test_every_run_names_a_block():
@@ -395,6 +466,93 @@ def test_ex03_example_messages():
     assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(widths.value)
 
 
+# -- Exercise 04 -----------------------------------------------------------------------------------
+
+
+def test_ex04_size_figures(tmp_path):
+    """The JSON file's and the SQLite file's bytes per record, written by the reference."""
+    ex04 = reference("ex04_storage")
+    text = flat(readme("ex04_storage"))
+    records, width, megabytes = _stated(text, r"with ([\d,]+) records of width (\d+) the file is about ([\d.]+) MB")
+    indented, compact, values = _stated(
+        text, r"about ([\d,]+) bytes per record with `indent=2`, about ([\d,]+) without indentation, "
+              r"where the values alone are ([\d,]+) bytes")
+    (sqlite_bytes, sqlite_records) = _stated(text, r"About ([\d,]+) bytes per record on disk with ([\d,]+) records")
+    assert values == 4 * width and records == sqlite_records
+    rows = torch.randn(int(records), int(width), generator=torch.Generator().manual_seed(0))
+    names = ["ada", "bob", "cy", "dee"]
+    json_store, sqlite_store = ex04.JsonFileStore(tmp_path / "f.json"), ex04.SqliteStore(tmp_path / "f.db")
+    for i, row in enumerate(rows[:20]):  # 20 rewrites of the JSON file are enough for its bytes per record
+        json_store.add(names[i % 4], row)
+    sqlite_store.add(names[0], rows[0])
+    first = sqlite_store.all()[0]
+    # The rest in one transaction (an add each would take a second per 1,000 fsyncs), laid out
+    # as the reference's add lays out its rows.
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "f.db")) as db, db:
+        db.executemany("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
+                       [(str(uuid.uuid4()), names[i % 4], first.created_at.isoformat(),
+                         row.numpy().astype("<f4").tobytes()) for i, row in enumerate(rows[1:], 1)])
+    assert len(sqlite_store) == records
+    per_record = (tmp_path / "f.json").stat().st_size / 20
+    document = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
+    per_record_compact = len(json.dumps(document)) / 20
+    measured = [round(per_record, -2), round(per_record_compact, -2), round(per_record * records / 1e6, 1),
+                round((tmp_path / "f.db").stat().st_size / records, -2)]
+    assert measured == [indented, compact, megabytes, sqlite_bytes], (
+        f"measured {per_record:.0f} and {per_record_compact:.0f} JSON bytes per record, "
+        f"{(tmp_path / 'f.db').stat().st_size / records:.0f} SQLite bytes; README: {indented, compact, megabytes, sqlite_bytes}")
+
+
+def test_ex04_stated_test_facts():
+    """What the README says the tests do is in the test module."""
+    text = flat(readme("ex04_storage"))
+    tests = (ROOT / "tests" / "test_ex04_storage.py").read_text(encoding="utf-8")
+    each, total = _stated(text, r"The tests run two processes adding (\d+) records each, at the same time, "
+                                r"and expect (\d+)")
+    (sqlite_each,) = map(int, re.findall(r"per_process = (\d+) if kind == \"sqlite\"", tests))
+    assert sqlite_each == each and total == 2 * each, f"the SQLite test adds {sqlite_each} per process"
+    (bits,) = _stated(text, r"`str\(uuid.uuid4\(\)\)`: (\d+) random bits")
+    assert bits == 128 - 6 and uuid.uuid4().version == 4  # version and variant fix 6 of the 128 bits
+    (points,) = re.findall(r"simulated crashes at (\w+) points", text)
+    (where,) = re.findall(r'parametrize\("where", \[([^\]]*)\]\)\n[^\n]*\ndef test_json_crash', tests)
+    count = len(ast.literal_eval(f"[{where}]"))
+    assert ["one", "two", "three", "four", "five"].index(points) + 1 == count, f"{count} crash points: {where}"
+
+
+# -- Exercise 06 -----------------------------------------------------------------------------------
+
+
+def test_ex06_memory_figures():
+    text = flat(readme("ex06_app"))
+    kib, images, gib = _stated(text, r"a `\[3, 224, 224\]` float32 tensor is (\d+) KiB, so ([\d,]+) images "
+                                     r"would need ([\d.]+) GiB")
+    one = 3 * 224 * 224 * 4
+    assert round(one / 1024) == kib and round(images * one / 2**30, 1) == gib
+    width, row_kib = _stated(text, r"one row of (\d+) float32 per image \(([\d.]+) KiB\)")
+    assert width * 4 / 1024 == row_kib
+    stub_text = (ROOT / course.load().get("ex06_app").stub).read_text(encoding="utf-8")
+    batch, megabytes = _stated(stub_text, r"\((\d+) x 3 x 224 x 224 float32, ([\d.]+) MB\)")
+    assert batch == stub("ex06_app").DEFAULT_BATCH_SIZE and round(batch * one / 1e6, 1) == megabytes
+
+
+def test_ex06_benchmark_target_and_camera_defaults():
+    import importlib.util
+
+    text = flat(readme("ex06_app"))
+    (target,) = _stated(text, r"its target is at least ([\d.]+) times as fast with batches")
+    spec = importlib.util.spec_from_file_location("bench_embed", ROOT / "benchmarks" / "bench_embed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.TARGET == target, f"bench_embed.py's TARGET is {bench.TARGET}; the README says {target}"
+    from facekit.camera import config
+
+    frames, millis = _stated(text, r"the page takes N frames \((\d+) by default\) an interval apart \((\d+) ms\)")
+    defaults = config.AppConfig()
+    assert (defaults.num_images, defaults.interval_millis) == (frames, millis)
+
+
 # -- Exercise 05 -----------------------------------------------------------------------------------
 
 
@@ -409,6 +567,52 @@ def test_ex05_size_figures():
     (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
     assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
     assert torch.nn.functional.normalize(torch.zeros(2, 3), dim=1).eq(0).all()
+
+
+# -- what the READMEs say the tests do ------------------------------------------------------------------
+
+
+def _test_source(exercise_id: str) -> str:
+    return (ROOT / course.load().get(exercise_id).tests).read_text(encoding="utf-8")
+
+
+def _int(value: float) -> int:
+    assert value == int(value), value
+    return int(value)
+
+
+# exercise -> [(the README's sentence, with its numbers as groups; the test module's code it
+# stands for, built from those numbers)]. A README that rewords the sentence, or a test that
+# changes the input, fails here: update the other one.
+TEST_FACTS = {
+    "ex02_embeddings": [(r"the tests try (\d+)×(\d+)", lambda h, w: rf"size=\({h}, {w}\)")],
+    "ex03_similarity": [
+        (r"`cosine_similarity` of (\d+) × (\d+) pairs and of (\d+) × (\d+) pairs must make the same number",
+         lambda a, b, c, d: rf"randn\({a}, \d+, seed=\d+\), randn\({b}, \d+.*\n.*randn\({c}, \d+, seed=\d+\), randn\({d}, ")],
+    "ex04_storage": [(r"the tests use random vectors of width (\d+)", lambda w: rf"(?m)^WIDTH = {w}\b")],
+    "ex05_retrieval": [
+        (r"ties spread through a store of ([\d,]+) records", lambda n: rf"for i in range\({n}\)\]"),
+        (r"count the arithmetic torch calls `top_k` makes for ([\d,]+) records", lambda n: rf"n = {n}\n"),
+        (r"fewer than (\d+) pass", lambda n: rf"arithmetic < {n}\b"),
+        (r"on (\d+) seeded random vectors of width (\d+), for `k`",
+         lambda n, width: rf"(?m)^WIDTH = {width}\b[\s\S]*make_store\(vectors\({n}\)\)"),
+        (r"for `k` = (\d+), (\d+), (\d+) and (\d+)", lambda *ks: rf'parametrize\("k", \[{", ".join(ks)}\]\)'),
+        (r"the same scores \(to ([\de.-]+)\)",  # 1e-05 as Python prints it, 1e-5 as written
+         lambda tolerance: rf"(?m)^TOLERANCE = (?:{tolerance}|{tolerance.replace('e-0', 'e-')})\b"),
+    ],
+}
+
+
+@pytest.mark.parametrize("exercise_id,fact,code",
+                         [(e, f, c) for e, facts in TEST_FACTS.items() for f, c in facts],
+                         ids=[f"{e}-{i}" for e, facts in TEST_FACTS.items() for i in range(1, len(facts) + 1)])
+def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
+    numbers = _stated(readme(exercise_id), fact)
+    text = [str(_int(n)) if n == int(n) else f"{n:g}" for n in numbers]
+    pattern = code(*text)
+    assert re.search(pattern, _test_source(exercise_id)), (
+        f"{course.load().get(exercise_id).readme} says {fact!r} with {text}; "
+        f"{course.load().get(exercise_id).tests} has no {pattern!r}")
 
 
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
