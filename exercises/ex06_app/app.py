@@ -212,7 +212,7 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     """
     # TODO 1. name as in register. threshold: a bool or not a number (numbers.Real) ->
     #         TypeError; not -1.0 <= threshold <= 1.0 (NaN included) -> ValueError.
-    # TODO 2. enrolled = store.find(name). None -> raise UnknownPersonError naming `name` and
+    # TODO 2. enrolled = store.find(name). Empty ([]) -> raise UnknownPersonError naming `name` and
     #         the names that are registered (sorted({r.name for r in store.all()})).
     # TODO 3. images: one str, os.PathLike or PIL image -> [images]. frames: each PIL image as
     #         it is, each path through load_image (its errors go up as they are).

@@ -171,29 +171,33 @@ def _check_name(name):
 
 
 def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             image_paths: Iterable[str | os.PathLike]) -> list[str]:
+             images: Iterable[str | os.PathLike | Image.Image]) -> str:
     # TODO 1
     _check_name(name)
-    if isinstance(image_paths, (str, bytes, os.PathLike)):
-        raise TypeError(f"image_paths must be a list of paths; got one path, {image_paths!r}: "
-                        f"wrap it in a list")
-    paths = list(image_paths)
-    if not paths:
+    if isinstance(images, (str, bytes, os.PathLike, Image.Image)):
+        raise TypeError(f"images must be a list; got one item, {images!r}: wrap it in a list")
+    items = list(images)
+    if not items:
         raise ValueError("no images given")
     # TODO 2
-    skipped, rows = [], []
-    for batch in embed_images(model, paths):
-        skipped += batch.skipped
-        if batch.embeddings is not None:
-            rows.append(batch.embeddings)
+    frames, unreadable = [], []
+    for item in items:
+        if isinstance(item, Image.Image):
+            frames.append(item)
+            continue
+        try:
+            frames.append(load_image(item))
+        except (ValueError, OSError) as error:
+            unreadable.append((item, str(error)))
     # TODO 3
-    if skipped:
-        raise ValueError("cannot read " + "; ".join(f"{path}: {reason}" for path, reason in skipped))
+    if unreadable:
+        raise ValueError("cannot read " + "; ".join(f"{item}: {why}" for item, why in unreadable))
     # TODO 4
-    return [store.add(name, row) for row in torch.cat(rows)]
+    return store.add(name, person_embedding(model, frames))
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str, image_path: str | os.PathLike,
+def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
+          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
           threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
     # TODO 1
     _check_name(name)
@@ -203,15 +207,19 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str, image_path: 
         raise ValueError(f"threshold must be in [-1, 1]; got {threshold}")
     # TODO 2
     enrolled = store.find(name)
-    if not enrolled:
+    if enrolled == []:
         raise UnknownPersonError(f"{name!r} is not registered; registered: "
                                  f"{sorted({r.name for r in store.all()})}")
     # TODO 3
-    query = compute_embedding(model, preprocess(load_image(image_path)))[0]
-    scores = cosine_similarity(query, torch.stack([r.embedding for r in enrolled]))
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        images = [images]
+    frames = [item if isinstance(item, Image.Image) else load_image(item) for item in images]
+    query = person_embedding(model, frames)
     # TODO 4
+    scores = cosine_similarity(query, torch.stack([r.embedding for r in enrolled]))
     best = float(scores.max())
-    return LoginResult(name=name, accepted=is_match(best, threshold), score=best, threshold=float(threshold))
+    return LoginResult(name=name, accepted=is_match(best, threshold), score=best,
+                       threshold=float(threshold))
 
 
 def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
