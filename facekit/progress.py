@@ -60,6 +60,7 @@ class FunctionStatus:
     message: str = ""  # the most specific failure (shown_failure), or where the NotImplementedError was raised
     where: str = ""  # the file the NotImplementedError is in
     looks_like: str = ""  # a catalogued mistake the shown failure matches: its "says" line
+    broad: bool = False  # the shown failure is a broad test's: it may come from another function
 
 
 @dataclass
@@ -132,6 +133,7 @@ def _function_status(name: str, owned: list[tuple[str, TestResult]],
         nodeid, shown, mistake = shown_failure(failing, exercise.tests, catalogue)
         status.message = f"{test_name(nodeid)}: {shown.error}"
         status.looks_like = mistake.says if mistake else ""
+        status.broad = shown.broad and mistake is None
     elif stopped_here:
         status.state, status.bad = FunctionState.TODO, len(stopped_here)
         status.message, status.where = stopped_here[0][1].todo

@@ -377,6 +377,19 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
     assert tests["test_narrow"].message == ""
 
 
+def test_next_step_skips_a_function_whose_only_failure_is_a_broad_test(kit, capsys, monkeypatch):
+    # first()'s end-to-end test calls second(): when second() has its own failure, fix that first.
+    run = RunRecord.from_json({"tests": {
+        "tests/test_ex_a.py::test_first_end_to_end": {"outcome": "failed", "function": "first", "broad": True,
+                                                      "error": "AssertionError: first() differs"},
+        "tests/test_ex_a.py::test_second_works": {"outcome": "failed", "function": "second",
+                                                  "error": "AssertionError: second() gave 5"}}})
+    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    assert "test_first_end_to_end: AssertionError: first() differs" in out, "still shown in its row"
+    assert "Next: fix second() in exercises/ex_a/code.py" in out, out
+
+
 # -- list -----------------------------------------------------------------------------------------
 
 
