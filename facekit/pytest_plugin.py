@@ -148,6 +148,10 @@ def pytest_collection_modifyitems(session, config, items):
         if marker is None or exercise is None:
             continue
         name = marker.args[0] if marker.args else None
+        unknown = set(marker.kwargs) - {"broad"}
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function takes broad=True, not "
+                                    f"{', '.join(sorted(unknown))}")
         if name not in exercise.functions:
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")

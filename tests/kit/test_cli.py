@@ -390,6 +390,20 @@ def test_next_step_skips_a_function_whose_only_failure_is_a_broad_test(kit, caps
     assert "Next: fix second() in exercises/ex_a/code.py" in out, out
 
 
+def test_a_mistyped_broad_in_the_function_marker_is_a_usage_error(kit_copy):
+    ex03 = course.load(kit_copy / "exercises" / "course.toml").get("ex03_similarity")
+    tests = kit_copy / ex03.tests
+    source = tests.read_text()
+    marker = '@pytest.mark.function("l2_normalize")'
+    assert marker in source
+    tests.write_text(source.replace(marker, '@pytest.mark.function("l2_normalize", brod=True)', 1))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           ex03.tests], cwd=kit_copy, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(kit_copy)})
+    assert proc.returncode != 0 and "@pytest.mark.function takes broad=True, not brod" in proc.stdout + proc.stderr, \
+        proc.stdout + proc.stderr
+
+
 # -- list -----------------------------------------------------------------------------------------
 
 
