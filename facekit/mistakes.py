@@ -135,6 +135,39 @@ def first_message(text: str) -> str:
     return text[:cut].strip() if cut >= 0 else text
 
 
+def student_message(excinfo, tree: Path) -> str:
+    """A test failure's message as the catalogue's ``words`` are checked against (and
+    `facekit check` matches a student's failure with): an assertion's own message, a
+    ``pytest.fail``'s text, or an error raised in the code under test (``tree``) with the
+    functions it went through, as a student reads them in the traceback."""
+    import pytest
+
+    if excinfo.errisinstance(AssertionError):
+        return first_message(str(excinfo.value))
+    if excinfo.errisinstance(pytest.fail.Exception):
+        return str(excinfo.value)
+    frames = [getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
+              for entry in excinfo.traceback
+              if Path(str(entry.path)).resolve().is_relative_to(tree)]
+    where = f" raised in {' -> '.join(frames)}" if frames else ""
+    return f"{excinfo.typename}{where}: {excinfo.value}"
+
+
+def node_id(mistake: Mistake, tests: str) -> str:
+    """The pytest node id (or its prefix, for every parameter) of the mistake's test."""
+    return mistake.test if "::" in mistake.test else f"{tests}::{mistake.test}"
+
+
+def matches(mistake: Mistake, tests: str, nodeid: str, message: str) -> bool:
+    """Whether a failure of test ``nodeid`` (in the module ``tests``) with ``message`` has the
+    mistake's signature: its test, and every one of its words (case-insensitive), as ``judge``
+    asks of the catalogue run."""
+    want = node_id(mistake, tests)
+    if nodeid != want and not nodeid.startswith(want + "["):
+        return False
+    return all(w.lower() in message.lower() for w in mistake.words)
+
+
 def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
     """(caught with the promised words?, why not, the messages) from the child's per-test results."""
     if results.get("collect_errors"):
@@ -165,21 +198,6 @@ class _Collector:
         self.tree = tree.resolve()
         self.results: dict = {"tests": {}, "collect_errors": []}
 
-    def _message(self, excinfo) -> str:
-        import pytest
-
-        if excinfo.errisinstance(AssertionError):
-            return first_message(str(excinfo.value))
-        if excinfo.errisinstance(pytest.fail.Exception):
-            return str(excinfo.value)
-        # An error raised in the code under test: a student reads it in the traceback, with
-        # the functions it went through.
-        frames = [getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
-                  for entry in excinfo.traceback
-                  if Path(str(entry.path)).resolve().is_relative_to(self.tree)]
-        where = f" raised in {' -> '.join(frames)}" if frames else ""
-        return f"{excinfo.typename}{where}: {excinfo.value}"
-
     def pytest_runtest_makereport(self, item, call):
         import pytest
 
@@ -187,7 +205,7 @@ class _Collector:
         if (call.excinfo is not None and entry["outcome"] == "passed"
                 and not call.excinfo.errisinstance(pytest.skip.Exception)):
             entry["outcome"] = "failed"
-            entry["message"] = self._message(call.excinfo)[:20000]
+            entry["message"] = student_message(call.excinfo, self.tree)[:20000]
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -225,7 +243,7 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
         import pytest
 
         collector = _Collector(scratch / "solutions")
-        test = mistake.test if "::" in mistake.test else f"{exercise.tests}::{mistake.test}"
+        test = node_id(mistake, exercise.tests)
         pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
                      f"--weights={weights}", test], plugins=[collector])
         out.write_text(json.dumps(collector.results))

@@ -14,10 +14,12 @@ visible "other tests" row, so every test counts exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from facekit import course
+from facekit import course, mistakes
+from facekit.mistakes import Mistake
 from facekit.run_record import Outcome, RunRecord, TestResult
 
 OTHER = "other tests"  # the row of tests that declare no manifest function
@@ -55,8 +57,10 @@ class FunctionStatus:
     total: int = 0
     passed: int = 0
     bad: int = 0  # tests failing (FAILING) or stopped at this function (TODO)
-    message: str = ""  # the first failure, or where the NotImplementedError was raised
+    message: str = ""  # the most specific failure (shown_failure), or where the NotImplementedError was raised
     where: str = ""  # the file the NotImplementedError is in
+    looks_like: str = ""  # a catalogued mistake the shown failure matches: its "says" line
+    broad: bool = False  # the shown failure is a broad test's: it may come from another function
 
 
 @dataclass
@@ -93,8 +97,32 @@ def display(name: str) -> str:
     return name if name.split(".")[-1][:1].isupper() else f"{name}()"
 
 
+def shown_failure(failing: list[tuple[str, TestResult]], tests: str,
+                  catalogue: Sequence[Mistake] = ()) -> tuple[str, TestResult, Mistake | None]:
+    """The one of a function's failing tests (node id, result; in file order) that `facekit
+    check` shows: the most specific, with the catalogued mistake it matches if any.
+
+    1. A failure with a catalogued mistake's signature (tests/kit/mistakes/: the test that
+       mistake must fail, every one of its words in the message; facekit.mistakes.matches):
+       that message is known to say what is wrong, and the mistake becomes a hint.
+    2. Else the first failing test that is not broad.
+    3. Else the first failing test.
+
+    A test declares itself broad with ``@pytest.mark.function("preprocess", broad=True)``: it
+    compares a whole result with a reference (timm's transform, a file read back), so many
+    different mistakes fail it and it can often only say that something differs, while a
+    narrower test failing alongside names the cause.
+    """
+    for nodeid, result in failing:
+        for mistake in catalogue:
+            if mistakes.matches(mistake, tests, nodeid, result.message or result.error or ""):
+                return nodeid, result, mistake
+    nodeid, result = next(((n, r) for n, r in failing if not r.broad), failing[0])
+    return nodeid, result, None
+
+
 def _function_status(name: str, owned: list[tuple[str, TestResult]],
-                     exercise: course.Exercise) -> FunctionStatus:
+                     exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> FunctionStatus:
     status = FunctionStatus(name, FunctionState.UNTESTED, total=len(owned))
     status.passed = sum(not r.failed for _, r in owned)
     failing = [(n, r) for n, r in owned if r.failed and not r.todo]
@@ -102,8 +130,10 @@ def _function_status(name: str, owned: list[tuple[str, TestResult]],
     waiting = [(n, r) for n, r in owned if r.todo and exercise.function_for(r.todo[0]) != name]
     if failing:
         status.state, status.bad = FunctionState.FAILING, len(failing)
-        nodeid, first = failing[0]
-        status.message = f"{test_name(nodeid)}: {first.error}"
+        nodeid, shown, mistake = shown_failure(failing, exercise.tests, catalogue)
+        status.message = f"{test_name(nodeid)}: {shown.error}"
+        status.looks_like = mistake.says if mistake else ""
+        status.broad = shown.broad and mistake is None
     elif stopped_here:
         status.state, status.bad = FunctionState.TODO, len(stopped_here)
         status.message, status.where = stopped_here[0][1].todo
@@ -115,8 +145,10 @@ def _function_status(name: str, owned: list[tuple[str, TestResult]],
     return status
 
 
-def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = False) -> ExerciseResult:
-    """The state of one exercise and of each of its functions, from a run of its tests."""
+def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = False,
+                    catalogue: Sequence[Mistake] = ()) -> ExerciseResult:
+    """The state of one exercise and of each of its functions, from a run of its tests
+    (``catalogue``: the exercise's catalogued mistakes, to name the one a failure looks like)."""
     tests = run.tests_of(exercise.tests)
     errors = run.collect_errors_of(exercise.tests)
     rows: dict[str, list[tuple[str, TestResult]]] = {f: [] for f in exercise.functions}
@@ -125,7 +157,7 @@ def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = Fa
         rows.setdefault(owner, []).append((nodeid, result))
     if OTHER in rows:  # last, after the manifest's functions
         rows[OTHER] = rows.pop(OTHER)
-    statuses = [_function_status(name, owned, exercise) for name, owned in rows.items()]
+    statuses = [_function_status(name, owned, exercise, catalogue) for name, owned in rows.items()]
 
     failed = [r for r in tests.values() if r.failed]
     if errors or not tests or any(not r.todo for r in failed):
@@ -140,4 +172,4 @@ def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = Fa
 
 
 __all__ = ["OTHER", "ExerciseState", "FunctionState", "FunctionStatus", "ExerciseResult",
-           "Outcome", "display", "exercise_result", "test_name"]
+           "Outcome", "display", "exercise_result", "shown_failure", "test_name"]

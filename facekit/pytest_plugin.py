@@ -38,9 +38,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kit: a check of the kit as shipped (run with --kit)")
-    config.addinivalue_line("markers", "function(name): the manifest function this test covers "
-                                       "(a class name stands for its methods); facekit check "
-                                       "groups results by it")
+    config.addinivalue_line("markers", "function(name, broad=False): the manifest function this "
+                                       "test covers (a class name stands for its methods); facekit "
+                                       "check groups results by it. broad=True: a whole-result "
+                                       "comparison; facekit check shows a narrower failing test "
+                                       "first (facekit.progress.shown_failure)")
     in_tree = _exercise_folder(config)
     if in_tree:  # `pytest` inside exercises/ex02_embeddings/: that exercise's tests, that tree
         tree, exercise = in_tree
@@ -146,6 +148,10 @@ def pytest_collection_modifyitems(session, config, items):
         if marker is None or exercise is None:
             continue
         name = marker.args[0] if marker.args else None
+        unknown = set(marker.kwargs) - {"broad"}
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function takes broad=True, not "
+                                    f"{', '.join(sorted(unknown))}")
         if name not in exercise.functions:
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")

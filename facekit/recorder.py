@@ -13,6 +13,7 @@ import os
 import pytest
 
 RECORD_ENV = "FACEKIT_RECORD"
+_MESSAGE_CHARS = 2000
 _results: dict = {"tests": {}, "collect_errors": []}
 
 
@@ -22,13 +23,26 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     marker = item.get_closest_marker("function")
     report.facekit_function = marker.args[0] if marker and marker.args else None
+    report.facekit_broad = bool(marker and marker.kwargs.get("broad"))
     if call.excinfo is not None and report.failed:
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:300]
+        report.facekit_message = _message(item, call.excinfo)
         value = call.excinfo.value
         if isinstance(value, SyntaxError) and value.filename:
             # str() names the file without its folder; the whole path says which tree.
             report.facekit_error = f"{call.excinfo.typename}: {value.msg} ({_where(value.filename)}, line {value.lineno})"
+
+
+def _message(item, excinfo) -> str:
+    """The whole message, as the catalogue of mistakes reads it (to match a student's failure
+    with a catalogued mistake); long ones are cut, the record stays small."""
+    from pathlib import Path
+
+    from facekit import course, mistakes
+
+    target = getattr(item.config, "facekit", {}).get("target", "exercises")
+    return mistakes.student_message(excinfo, Path(course.repo_root(), target).resolve())[:_MESSAGE_CHARS]
 
 
 def _where(filename: str) -> str:
@@ -44,11 +58,14 @@ def _where(filename: str) -> str:
 
 def pytest_runtest_logreport(report):
     entry = _results["tests"].setdefault(report.nodeid, {"outcome": "passed", "error": None,
-                                                         "todo": None, "function": None})
+                                                         "todo": None, "function": None,
+                                                         "broad": False, "message": None})
     entry["function"] = entry["function"] or getattr(report, "facekit_function", None)
+    entry["broad"] = entry["broad"] or getattr(report, "facekit_broad", False)
     if report.failed and entry["outcome"] == "passed":
         entry["outcome"] = "failed"
         entry["error"] = getattr(report, "facekit_error", None) or str(report.longrepr)[-300:]
+        entry["message"] = getattr(report, "facekit_message", None)
         todo = getattr(report, "facekit_todo", None)
         entry["todo"] = list(todo) if todo else None
     elif report.skipped and report.when in ("setup", "call"):

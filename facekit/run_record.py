@@ -26,6 +26,11 @@ class TestResult:
     todo: tuple[str, str] | None = None
     # The manifest function the test declares it covers: @pytest.mark.function("build_model").
     function: str | None = None
+    # The test declares itself broad: @pytest.mark.function("preprocess", broad=True) (see
+    # facekit.progress.shown_failure).
+    broad: bool = False
+    # The failure's whole message (facekit.mistakes.student_message), cut to 2000 characters.
+    message: str | None = None
 
     __test__ = False  # not a pytest test class
 
@@ -37,7 +42,7 @@ class TestResult:
     def from_json(cls, data: dict) -> TestResult:
         todo = data.get("todo")
         return cls(Outcome(data["outcome"]), data.get("error"), tuple(todo) if todo else None,
-                   data.get("function"))
+                   data.get("function"), bool(data.get("broad")), data.get("message"))
 
     def to_json(self) -> dict:
         return {**asdict(self), "outcome": self.outcome.value,

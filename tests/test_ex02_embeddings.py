@@ -95,7 +95,8 @@ def test_single_image_gives_one_row_of_320(ex, embedder, face_tensor):
         f"compute_embedding(one image [3, 224, 224]) has shape {list(embedding.shape)}, expected [1, {WIDTH}]"
 
 
-@pytest.mark.function("compute_embedding")
+# broad: most mistakes in compute_embedding fail it; facekit check shows a narrower failure first.
+@pytest.mark.function("compute_embedding", broad=True)
 @pytest.mark.parametrize("n", [1, 3])
 def test_batch_gives_n_rows_each_equal_to_its_single_embedding(ex, embedder, faces, n):
     batch = faces[:n]
@@ -149,7 +150,8 @@ def test_different_images_give_different_embeddings(ex, embedder, faces):
         "compute_embedding gave one embedding for three different images"
 
 
-@pytest.mark.function("build_model")
+# broad: the whole pipeline against timm; a mistake in either function fails it.
+@pytest.mark.function("build_model", broad=True)
 def test_build_model_and_compute_embedding_equal_timm_pre_logits(ex, model, reference_model, faces):
     with torch.inference_mode():
         expected = reference_model.forward_head(reference_model.forward_features(faces), pre_logits=True)

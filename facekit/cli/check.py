@@ -68,6 +68,9 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
                f"{t.style(text, colour)}")
         if f.state is FunctionState.FAILING and not same:
             t.wrap(f.message, indent="      ", max_lines=long)
+            if f.looks_like:
+                t.wrap(f"This looks like a mistake others made: \"{f.looks_like}\"", indent="      ",
+                       max_lines=long)
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
         if failed:
@@ -93,7 +96,9 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     for f in result.functions:
         by_state.setdefault(f.state, []).append(f)
     if FunctionState.FAILING in by_state:
-        f = by_state[FunctionState.FAILING][0]
+        # A function whose only failures are broad tests may just call the one that is wrong.
+        failing = by_state[FunctionState.FAILING]
+        f = next((f for f in failing if not f.broad), failing[0])
         if f.name == progress.OTHER:
             return f"Next: make the failing tests above pass; {full}"
         return f"Next: fix {progress.display(f.name)} in {source}; {full}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from facekit import course, progress, settings
+from facekit import course, mistakes, progress, settings
 from facekit.cli.context import Context
 from facekit.state_file import ResultCache, fingerprint
 
@@ -62,9 +62,22 @@ def results(ctx: Context, exercises: list[course.Exercise], runner=None,
                 ctx.term.error(f"facekit: could not save results to {cache.folder}: {err}")
                 break
     seconds = time.perf_counter() - started
-    out = [progress.exercise_result(known.get(e.id) or run, e, cached=known.get(e.id) is not None)
+    out = [progress.exercise_result(known.get(e.id) or run, e, cached=known.get(e.id) is not None,
+                                    catalogue=catalogue(ctx, e))
            for e in exercises]
     return out, seconds, len(run.tests) if run else 0
+
+
+def catalogue(ctx: Context, exercise: course.Exercise) -> list[mistakes.Mistake]:
+    """The exercise's catalogued mistakes, to tell a student which one a failure looks like.
+
+    None when the catalogue is missing or malformed: the hint is optional, and the kit's own
+    check (`facekit verify --only mistakes`, run in CI) is where a broken catalogue is reported.
+    """
+    try:
+        return mistakes.load(ctx.root, exercise)
+    except (mistakes.CatalogueError, OSError):
+        return []
 
 
 def last_result(ctx: Context, exercise: course.Exercise) -> progress.ExerciseResult | None:

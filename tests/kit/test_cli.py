@@ -9,6 +9,7 @@ synthetic kit and canned test outcomes, so each state is reached on purpose and 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import facekit.cli.list as list_command
-from facekit import cli, course, forked_runner, progress, term, verify
+from facekit import cli, course, forked_runner, mistakes, progress, term, verify
 from facekit import state_file as kit_state
 from facekit.cli import watch as watch_command
 from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
@@ -264,6 +265,143 @@ def test_check_without_exercise_takes_the_first_not_done(kit, capsys, monkeypatc
     (kit / "exercises" / "ex_a" / "code.py").write_text("def first(): ...\n")
     run_cli(capsys, "--root", str(kit), "check")
     assert fake.calls[-1] == ["tests/test_ex_a.py"]
+
+
+# -- check: which failure it shows ----------------------------------------------------------------
+
+
+def _failing(name: str, error: str, broad: bool = False, message: str | None = None) -> tuple:
+    return (f"tests/test_store.py::{name}",
+            RunRecord.from_json({"tests": {"t": {"outcome": "failed", "error": error, "broad": broad,
+                                                 "message": message, "function": "validate_entry"}}}).tests["t"])
+
+
+def _mistake(test: str, words: list[str], says: str = "I checked the wrong thing") -> mistakes.Mistake:
+    return mistakes.Mistake(id="m", says=says, find="x", replace="y", test=test, words=tuple(words))
+
+
+def test_shown_failure_prefers_a_catalogued_mistake_then_a_narrow_test_then_the_first():
+    generic = _failing("test_matches_the_reference", "AssertionError: differs by 0.5", broad=True)
+    narrow = _failing("test_rejects_nan[inf]", "AssertionError: validate_entry(inf) did not raise")
+    known = _failing("test_names_the_row", "AssertionError: validate_entry: row 2",
+                     message="validate_entry: row 2 is zero\n(rows counted from 0)")
+    failing = [generic, narrow, known]  # file order
+    tests = "tests/test_store.py"
+    assert progress.shown_failure([generic], tests) == (*generic, None), "only a broad one: that one"
+    assert progress.shown_failure(failing, tests)[0] == narrow[0], "a narrow test before a broad one"
+    # The signature is the test (every parameter, or the one named) and every word, in the
+    # whole message (the recorded one-line error is cut).
+    catalogue = [_mistake("test_names_the_row", ["validate_entry", "counted from 0"])]
+    assert progress.shown_failure(failing, tests, catalogue) == (*known, catalogue[0])
+    any_case = _mistake("test_rejects_nan", ["INF"])  # every parameter; words in any case
+    assert progress.shown_failure([generic, narrow], tests, [any_case]) == (*narrow, any_case)
+    for other in (_mistake("test_names_the_row", ["validate_entry", "row 3"]),   # a word missing
+                  _mistake("test_names", ["validate_entry"]),                     # another test
+                  _mistake(f"{tests}::test_rejects_nan[nan]", ["validate_entry"])):  # another case
+        assert progress.shown_failure(failing, tests, [other]) == (*narrow, None), other
+
+
+def test_check_shows_the_catalogued_mistake_a_failure_looks_like(kit, capsys, monkeypatch):
+    canned(monkeypatch, {"ex_a": {"first": "fail: AssertionError: first() gave 4, expected 3",
+                                  "second": "fail: AssertionError: second() gave 5"}})
+    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
+    catalogue.parent.mkdir(parents=True)
+    catalogue.write_text(textwrap.dedent('''\
+        [[mistake]]
+        id = "off-by-one"
+        says = "I counted from 1"
+        find = "x"
+        replace = "y"
+        test = "test_first_works"
+        words = ["first()", "expected 3"]
+
+        [[mistake]]
+        id = "unrelated"
+        says = "I returned None"
+        find = "x"
+        replace = "y"
+        test = "test_second_works"
+        words = ["second()", "None"]
+        '''))
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 1
+    assert 'This looks like a mistake others made: "I counted from 1"' in flat(out), out
+    assert "I returned None" not in out, "a hint only where every word of the mistake is there"
+    assert_plain_80_columns(out)
+    catalogue.write_text("not toml [")  # verify reports a broken catalogue; check just gives no hint
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    assert code == 1 and "looks like" not in out and "test_first_works: AssertionError" in out and not err
+
+
+def test_check_on_a_planted_mistake_shows_the_specific_test_not_the_first_failing(kit_copy, capsys):
+    """Image.open without load(): 19 tests of load_image fail, the first in file order only with
+    "seek of closed file"; the one that names the cause is test_image_is_loaded_and_file_closed."""
+    ex01 = course.load(kit_copy / "exercises" / "course.toml").get("ex01_images")
+    mistake = next(m for m in mistakes.load(kit_copy, ex01) if m.id == "lazy-image")
+    reference = kit_copy / mistake.file
+    reference.write_text(mistakes.patched(reference.read_text(), mistake))
+    code, out, err = run_cli(capsys, "--root", str(kit_copy), "--target", "solutions", "check", ex01.id)
+    assert code == 1
+    run = kit_state.ResultCache(kit_copy, "solutions", "standin").get(ex01)
+    failing = [n for n, r in run.tests.items() if r.failed and r.function == "load_image"]
+    first = progress.test_name(failing[0])
+    assert len(failing) > 1 and first != mistake.test, f"the planted mistake no longer hides {mistake.test}"
+    text = flat(out)
+    assert f"{mistake.test}: Failed: load_image(rgb.png) returned an image that is not loaded" in text, out
+    assert f"{first}:" not in text
+    assert f'This looks like a mistake others made: "{mistake.says}"' in text, out
+    assert_plain_80_columns(out)
+
+
+def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path):
+    (tmp_path / "test_it.py").write_text(textwrap.dedent('''\
+        import pytest
+
+        @pytest.mark.function("f", broad=True)
+        def test_whole():
+            assert 1 == 2, "f(3) differs from the reference\\nby up to 0.5"
+
+        @pytest.mark.function("f")
+        def test_narrow():
+            assert 1 == 2
+        '''))
+    record = tmp_path / "record.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
+                    "test_it.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    tests = {progress.test_name(n): r for n, r in RunRecord.read(record).tests.items()}
+    assert tests["test_whole"].broad and not tests["test_narrow"].broad
+    assert tests["test_whole"].error == "AssertionError: f(3) differs from the reference"
+    # The whole message, as the catalogue's words are checked: without pytest's "assert ..." part.
+    assert flat(tests["test_whole"].message) == "f(3) differs from the reference by up to 0.5"
+    assert tests["test_narrow"].message == ""
+
+
+def test_next_step_skips_a_function_whose_only_failure_is_a_broad_test(kit, capsys, monkeypatch):
+    # first()'s end-to-end test calls second(): when second() has its own failure, fix that first.
+    run = RunRecord.from_json({"tests": {
+        "tests/test_ex_a.py::test_first_end_to_end": {"outcome": "failed", "function": "first", "broad": True,
+                                                      "error": "AssertionError: first() differs"},
+        "tests/test_ex_a.py::test_second_works": {"outcome": "failed", "function": "second",
+                                                  "error": "AssertionError: second() gave 5"}}})
+    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    assert "test_first_end_to_end: AssertionError: first() differs" in out, "still shown in its row"
+    assert "Next: fix second() in exercises/ex_a/code.py" in out, out
+
+
+def test_a_mistyped_broad_in_the_function_marker_is_a_usage_error(kit_copy):
+    ex03 = course.load(kit_copy / "exercises" / "course.toml").get("ex03_similarity")
+    tests = kit_copy / ex03.tests
+    source = tests.read_text()
+    marker = '@pytest.mark.function("l2_normalize")'
+    assert marker in source
+    tests.write_text(source.replace(marker, '@pytest.mark.function("l2_normalize", brod=True)', 1))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           ex03.tests], cwd=kit_copy, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(kit_copy)})
+    assert proc.returncode != 0 and "@pytest.mark.function takes broad=True, not brod" in proc.stdout + proc.stderr, \
+        proc.stdout + proc.stderr
 
 
 # -- list -----------------------------------------------------------------------------------------
