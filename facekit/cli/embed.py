@@ -9,6 +9,7 @@ from pathlib import Path
 from facekit.cli import appkit
 from facekit.cli.context import Context, plural
 from facekit.errors import CommandError, UsageError
+from facekit.progressbar import progress_bar
 
 
 def check_args(args) -> None:
@@ -28,27 +29,14 @@ def run(ctx: Context, args) -> int:
 
 
 def _embed(ctx: Context, ex, args, folder: Path) -> int:
-    from tqdm.auto import tqdm
-
     batch_size = ex.DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
     appkit.app_header(ctx, None)
     model = appkit.model(ctx)
     t = ctx.term
     started = time.perf_counter()
-    # Like huggingface_hub's download bar: ETA and rate, and nothing when stderr is not a terminal.
-    # mininterval=0: a redraw per batch costs nothing next to the batch's forward pass.
-    bar = tqdm(total=None, unit="file", desc="embedding", file=t.err, leave=False, mininterval=0, miniters=1,
-               disable=not t.err_is_tty)
-
-    def progress(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
+    # huggingface_hub's tqdm, like the download bar (facekit/progressbar.py).
+    with progress_bar("embedding", unit="file", file=t.err, terminal=t.err_is_tty) as progress:
         summary = ex.embed_folder(model, folder, Path(args.out), batch_size=batch_size, progress=progress)
-    finally:
-        bar.close()
     seconds = time.perf_counter() - started
     where = f"names in {summary.names_file}" if summary.names_file else "names in its metadata"
     t.wrap(f"Embedded {plural(summary.count, 'image')} into {summary.out} ({summary.count} x "
