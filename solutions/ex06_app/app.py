@@ -30,9 +30,8 @@ from ..ex05_retrieval import top_k
 DEFAULT_BATCH_SIZE = 8
 # Files loaded at the same time, in threads: Pillow and torch let go of Python's GIL while
 # they decode, resize and convert, so the threads' work overlaps. On 2 shared CPU cores,
-# embed_folder ran 1.31 to 1.45 x as fast as a one-image-at-a-time loop with 2 loading
-# threads, 1.08 to 1.25 x with batches alone; 3 or 4 threads were no better
-# (benchmarks/bench_embed.py).
+# batches of 8 with 2 loading threads beat batches of 4 or 16 and 1 loading thread; a third
+# thread tied (the sweep's table is in facekit/cli/embed.py; benchmarks/sweep_embed.py).
 LOAD_THREADS = 2
 # Illustrative, like Exercise 03's THRESHOLDS["balanced"]: NOT calibrated for any model.
 DEFAULT_THRESHOLD = 0.5
