@@ -15,23 +15,24 @@ from facekit.progressbar import progress_bar
 # The model `facekit embed` runs in batches: in torch.channels_last (the command's choice; the
 # student's build_model and embed_folder stay as they are). Measured with
 # benchmarks/sweep_embed.py (reference solutions, stand-in weights, 48 images, torch 2.14.1,
-# 2 shared CPU cores at 1-min load average 4.9 to 5.9, OMP_WAIT_POLICY=passive; every
-# configuration took its turn in each round, the order rotating; embed_folder's time against
-# the naive per-image loop's in the same round, median of the rounds):
+# 2 shared CPU cores at 1-min load average 4.5 to 5.9, OMP_WAIT_POLICY=passive; every
+# configuration took its turn in each round, the order rotating; naive per-image loop's time /
+# embed_folder's in the same round, median of the rounds; "-": not in that sweep):
 #
-#     batch  loading threads  format    x naive, sweep 1 (6 rounds)  sweep 2 (8 rounds)
-#       8          2          NCHW               1.50                     1.80
-#       8          2          channels_last      1.72                     2.02
-#       8          3          NCHW               1.71                     1.78
-#       8          3          channels_last        -                      1.93
-#       8          1          NCHW               1.51                       -
-#       4          2          NCHW               1.45                       -
-#      16          2          NCHW               1.39                       -
-#      16          2          channels_last        -                      1.41
+#     batch  loading threads  format          sweep 1    sweep 2    sweep 3
+#                                             6 rounds   8 rounds   8 rounds
+#       8          2          NCHW              1.50       1.80       1.27
+#       8          2          channels_last     1.72       2.02       1.36
+#       8          3          NCHW              1.71       1.78        -
+#       8          3          channels_last      -         1.93        -
+#       8          1          NCHW              1.51        -          -
+#       4          2          NCHW              1.45        -          -
+#      16          2          NCHW              1.39        -          -
+#      16          2          channels_last      -         1.41        -
 #
-# channels_last won in both sweeps (+0.14, +0.22), so the command uses it; batches of 8 and
-# 2 loading threads (the exercise's DEFAULT_BATCH_SIZE and LOAD_THREADS) stay: a third thread
-# tied, batches of 4 or 16 lost.
+# The load moves every ratio between sweeps; within each, channels_last won (+0.22, +0.22,
+# +0.09), so the command uses it. Batches of 8 and 2 loading threads (the exercise's
+# DEFAULT_BATCH_SIZE and LOAD_THREADS) stay: a third thread tied, batches of 4 or 16 lost.
 MEMORY_FORMAT = "channels_last"
 
 
