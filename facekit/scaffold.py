@@ -28,6 +28,12 @@ NOTEBOOK_SETUP = ("try:\n    from facekit import notebooks\nexcept ModuleNotFoun
                   "installed: find the checkout from this folder up\n" + '    import sys\n    from pathlib import Path\n\n    here = Path.cwd().resolve()\n    kit = next((p for p in (here, *here.parents) if (p / "facekit" / "notebooks.py").is_file()), None)\n    if kit is None:\n        raise ModuleNotFoundError("facekit is not installed: run `pip install -e .` in the kit\'s folder") from None\n    sys.path.insert(0, str(kit))\n    from facekit import notebooks\n' +
                   '\nex = notebooks.setup("{exercise_id}")')
 
+# Each exercise package's __all__ is what its __init__.py imports (one list, not two).
+DERIVED_ALL = ("# The public API is what this file imports above: the kit's checks read __all__.\n"
+               "__all__ = [name for name, value in globals().items()\n"
+               "           if not name.startswith(\"_\") and not isinstance(value, _Module)]\n")
+
+
 def _function(name: str, body: str) -> str:
     return (f"def {name}():\n"
             f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (stub and reference '
@@ -47,10 +53,10 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
         f"<!-- {PLACEHOLDER}: what the student builds and why, then one step per function "
         f"({names}), each with the building blocks it needs and how to check it. -->\n")
     for tree, who in (("exercises", "your code"), ("solutions", "reference")):
-        exports = "\n".join(f'    "{f}",' for f in functions)
         out[root / tree / exercise_id / "__init__.py"] = (
             f'"""Exercise {number} ({who}): {title}."""\n\n'
-            f"from .{module} import {', '.join(functions)}\n\n__all__ = [\n{exports}\n]\n")
+            f"from types import ModuleType as _Module\n\n"
+            f"from .{module} import {', '.join(functions)}\n\n{DERIVED_ALL}")
     stub_body = "\n\n".join(_function(f, f'raise NotImplementedError("{f}() is not written yet: '
                                           f'follow the steps in {readme}")') for f in functions)
     ref_body = "\n\n".join(_function(f, f'raise NotImplementedError("{PLACEHOLDER}: write the '

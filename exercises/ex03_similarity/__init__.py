@@ -1,5 +1,9 @@
 """Exercise 03 (your code): compare face embeddings with cosine similarity and a threshold."""
 
+from types import ModuleType as _Module
+
 from .similarity import EPS, THRESHOLDS, cosine_similarity, is_match, l2_normalize
 
-__all__ = ["EPS", "THRESHOLDS", "cosine_similarity", "is_match", "l2_normalize"]
+# The public API is what this file imports above: the kit's checks read __all__.
+__all__ = [name for name, value in globals().items()
+           if not name.startswith("_") and not isinstance(value, _Module)]

@@ -1,6 +1,6 @@
 """Exercise 04, the shared API: what a stored embedding looks like and what every store can do.
 
-This file is the same in exercises/ and solutions/: you use it, you do not change it.
+The reference solution uses this same file: you use it, you do not change it.
 Your code is in stores.py.
 """
 

@@ -38,8 +38,9 @@ from ..ex05_retrieval import top_k  # noqa: F401
 # decoded images (8 x 3 x 224 x 224 float32, 4.8 MB) is held at a time.
 DEFAULT_BATCH_SIZE = 8
 # Files loaded at the same time, in threads: Pillow and torch let go of Python's GIL while
-# they decode, resize and convert, so the threads' work overlaps. benchmarks/bench_embed.py
-# prints embed_folder's throughput against a one-image-at-a-time loop's (--load-threads N).
+# they decode, resize and convert, so the threads' work overlaps. On 2 shared CPU cores,
+# batches of 8 with 2 loading threads beat batches of 4 or 16 and 1 loading thread; a third
+# thread tied (the sweep's table is in facekit/cli/embed.py; benchmarks/sweep_embed.py).
 LOAD_THREADS = 2
 # Illustrative, like Exercise 03's THRESHOLDS["balanced"]: NOT calibrated for any model.
 DEFAULT_THRESHOLD = 0.5

@@ -8,6 +8,7 @@ The hub settings and the stand-in cache are put back after each test.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -199,13 +200,18 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.delenv("TERM", raising=False)
+    # Whatever HF_HUB_DISABLE_PROGRESS_BARS the run has (tests/kit/test_progressbar.py).
+    monkeypatch.setattr(importlib.import_module("huggingface_hub.utils.tqdm"),
+                        "HF_HUB_DISABLE_PROGRESS_BARS", None)
     code, out, _ = run_cli(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
     assert code == 0
     shown = terminal.getvalue()
-    # tqdm's bar, like huggingface_hub's download bar: count, ETA and rate.
-    assert re.search(r"embedding: .*2/3 \[.*file/s\]", shown) and "3/3" in shown, shown
-    assert shown.endswith("\r") and not shown.rsplit("\r", 2)[-2].strip(), \
-        "the bar is erased before the summary"
+    # tqdm's meter (facekit/progressbar.py), one per batch: count, time so far < left, rate.
+    meters = re.findall(r"embedding: +\d+%\|.*?\| (\d)/3 \[\d\d:\d\d<(?:\?|\d\d:\d\d), +(?:\?|[\d.]+)file/s\]",
+                        shown)
+    assert meters == ["2", "3"], f"embed with --batch-size 2 on 3 files: expected bars at 2/3 and 3/3; got {shown!r}"
+    assert re.search(r"\r +\r$", shown), f"the bar is erased before the summary; stderr ends {shown[-40:]!r}"
+    assert "Embedded 3 images" in flat(out)
 
 
 def test_login_of_someone_not_registered_is_one_line(capsys, pictures):

@@ -192,9 +192,10 @@ def test_unexpected_errors_are_one_line_unless_verbose(kit, capsys, monkeypatch)
 
 
 @pytest.fixture(scope="module")
-def ex02_stub_run():
-    """The harness on Exercise 02's untouched stub, in a subprocess, as `facekit check` runs it."""
-    return verify.run_tests(ROOT, "exercises", [EX02.tests])
+def ex02_stub_run(stub_run):
+    """The harness on Exercise 02's untouched stub, as `facekit check` runs it: cut from the
+    session's run of every stub (tests/kit/conftest.py), not a second subprocess."""
+    return stub_run.only(EX02.tests)
 
 
 def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypatch, ex02_stub_run):

@@ -12,12 +12,6 @@ IDS = [e.id for e in EXERCISES]
 
 
 @pytest.fixture(scope="session")
-def stub_run():
-    """The harness against the untouched stubs, every exercise at once, in a subprocess."""
-    return verify.run_tests(ROOT, "exercises", [e.tests for e in EXERCISES])
-
-
-@pytest.fixture(scope="session")
 def apis():
     return verify.public_apis(ROOT, [e.module(t) for e in EXERCISES for t in course.TARGETS])
 

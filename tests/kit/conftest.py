@@ -1,0 +1,15 @@
+"""Fixtures the kit's own test modules share: a run that several modules read is made once."""
+
+from __future__ import annotations
+
+import pytest
+
+from facekit import course, verify
+
+
+@pytest.fixture(scope="session")
+def stub_run():
+    """The harness against the untouched stubs, every exercise at once, in a subprocess (as
+    `facekit check` runs it). test_kit reads every exercise of it, test_cli Exercise 02's
+    (``stub_run.only(test_file)``): one subprocess instead of one per module."""
+    return verify.run_tests(course.repo_root(), "exercises", [e.tests for e in course.load().exercises])
