@@ -600,9 +600,14 @@ def test_register_login_identify_in_a_real_browser(served, tmp_path):
         assert banner.is_displayed() and "NOT pretrained" in banner.text and "means nothing" in banner.text
         status = driver.find_element(By.ID, "status")
 
+        shown = [status.text]
+
         def done(prefix):
+            # A new answer: each action's status line differs from the one before it, so the
+            # previous answer is never mistaken for this one's (the click may not have landed yet).
             wait.until(lambda d: status.get_attribute("class") in ("ok", "error") and
-                       not status.text.endswith("..."))
+                       not status.text.endswith("...") and status.text != shown[-1])
+            shown.append(status.text)
             assert status.text.startswith(prefix), status.text
 
         for name in ("alice", "bob"):
