@@ -1,17 +1,18 @@
 """How fast ``facekit grade`` grades a class, against the naive way, in one run.
 
 A synthetic class of the whole course, made from the reference tree (a quarter each: complete,
-untouched stubs, half done, a planted bug), is graded three ways, each from an empty cache:
+untouched stubs, half done, a planted bug), is graded four ways, each from an empty cache:
 
 - fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default);
-- naive, -j 1: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
+- naive, -j 1 and -j 2: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
 
-It prints seconds per submission and in total, the -j 2 / -j 1 speed-up and the naive / fork
-ratio per submission, and an estimate for a 30-student class at -j 2.
+It prints seconds per submission and in total, the load average after each, the -j 2 / -j 1
+speed-up, the naive / fork ratio per submission at the same -j, and an estimate for a
+30-student class at -j 2.
 
     python benchmarks/bench_grade.py                 # 20 students
     python benchmarks/bench_grade.py --students 8    # quicker
-    python benchmarks/bench_grade.py --rounds 3      # best of 3, the three ways interleaved
+    python benchmarks/bench_grade.py --rounds 3      # best of 3, the four ways interleaved
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float) 
     return time.perf_counter() - started, results
 
 
-MODES = (("fork -j 1", 1, "fork"), ("naive -j 1", 1, "subprocess"), ("fork -j 2", 2, "fork"))
+MODES = (("fork -j 1", 1, "fork"), ("naive -j 1", 1, "subprocess"), ("fork -j 2", 2, "fork"),
+         ("naive -j 2", 2, "subprocess"))
 
 
 def main() -> int:
@@ -96,6 +98,7 @@ def main() -> int:
         print(f"best {label:11s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
     print(f"-j 2 speed-up over -j 1 (fork): {rows['fork -j 1'] / rows['fork -j 2']:.2f}x")
     print(f"naive / fork per submission (both -j 1): {rows['naive -j 1'] / rows['fork -j 1']:.2f}x")
+    print(f"naive / fork per submission (both -j 2): {rows['naive -j 2'] / rows['fork -j 2']:.2f}x")
     print(f"naive -j 1 / fork -j 2 (wall time): {rows['naive -j 1'] / rows['fork -j 2']:.2f}x")
     estimate = rows["fork -j 2"] / len(paths) * 30
     print(f"a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min")
