@@ -118,3 +118,10 @@ def test_no_import_cycles_in_facekit():
 
     for module in sorted(graph):
         visit(module)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_every_function_has_a_nudge_then_a_near_answer(exercise):
+    """`facekit hint EX FUNCTION` goes from a nudge to a near-answer: at least two hints each."""
+    thin = {f: len(exercise.hints.get(f, ())) for f in exercise.functions if len(exercise.hints.get(f, ())) < 2}
+    assert not thin, f"{exercise.id}: functions with fewer than two hints in exercises/course.toml: {thin}"
