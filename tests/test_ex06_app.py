@@ -85,16 +85,24 @@ class Centered(torch.nn.Module):
         return self.inner(x) - self.offset
 
 
-@pytest.fixture(scope="module")
-def model(embedder, images):
-    """The harness's embedder (timm, this run's weights) minus the mean embedding of ``images``."""
-    transform = data.eval_transform()
-    batch = []
-    for path in images.values():
-        with Image.open(path) as image:
-            batch.append(transform(image.convert("RGB")))
+def _embed_file(model, path) -> torch.Tensor:
+    """timm's transform and ``model`` on one file: [D]."""
+    with Image.open(path) as image:
+        tensor = data.eval_transform()(image.convert("RGB"))
     with torch.inference_mode():
-        offset = embedder(torch.stack(batch)).mean(dim=0)
+        return model(tensor[None])[0]
+
+
+@pytest.fixture(scope="module")
+def uncentered(embedder, images) -> dict[bytes, torch.Tensor]:
+    """The embedder's embedding of each of ``images``, one at a time, by the file's bytes."""
+    return {path.read_bytes(): _embed_file(embedder, path) for path in images.values()}
+
+
+@pytest.fixture(scope="module")
+def model(embedder, uncentered):
+    """The harness's embedder (timm, this run's weights) minus the mean embedding of ``images``."""
+    offset = torch.stack(list(uncentered.values())).mean(dim=0)
     return Centered(embedder, offset).eval()
 
 
@@ -154,18 +162,15 @@ def broken(tmp_path_factory, images) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def expected(model):
+def expected(model, uncentered):
     """``expected(path)``: the file's embedding [320] by timm's transform and model, one at a time."""
-    transform = data.eval_transform()
-    cache = {}  # by the file's bytes: the tests' folders hold copies of ``images``
+    # By the file's bytes: the tests' folders hold copies of ``images``, embedded once already.
+    cache = {content: row - model.offset for content, row in uncentered.items()}
 
     def embed(path):
         content = Path(path).read_bytes()
         if content not in cache:
-            with Image.open(path) as image:
-                tensor = transform(image.convert("RGB"))
-            with torch.inference_mode():
-                cache[content] = model(tensor[None])[0]
+            cache[content] = _embed_file(model, path)
         return cache[content]
 
     return embed
