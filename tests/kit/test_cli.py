@@ -640,8 +640,11 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
     assert code == 1
     assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok\s+FAIL$", out, re.M), out
+    # Only the todo finding's own text: up to the next defect (or the count of defects).
+    todo = re.search(r"ex07_tracking todo: (.*?)(?= ex07_tracking \w+:| \d+ defects)", flat(out))
+    assert todo, f"no todo finding in: {out}"
     for left in ("readme", "stub", "reference", "tests", "notebook", "mistakes", "hints"):
-        assert re.search(rf"todo: .*\b{left}\b", flat(out)), f"{left} missing from: {out}"
+        assert re.search(rf"\b{left}\b", todo.group(1)), f"{left} missing from the todo finding: {todo.group(1)}"
     assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
 
     # The instructor writes each placeholder; no other file is touched by hand.
