@@ -19,7 +19,6 @@ from pathlib import Path
 import facekit
 from facekit import course
 
-STATE_ENV = "FACEKIT_STATE"  # where facekit keeps progress (see facekit's state file)
 
 
 def find_kit(start: Path) -> Path | None:
@@ -44,14 +43,18 @@ def shipped(root: Path, relpath: str) -> bytes | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
-def done_exercises(root: Path) -> list[str]:
-    """The exercises facekit last saw as done (its state file; empty if there is none)."""
-    path = Path(os.environ.get(STATE_ENV) or root / ".facekit" / "state.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return sorted(data["passed"]["exercises"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+def done_exercises(root: Path, kit: course.Course) -> list[str]:
+    """The exercises facekit last saw as done, files unchanged since (its result cache)."""
+    from facekit import progress, settings
+    from facekit.state_file import ResultCache
+
+    cache = ResultCache(root, "exercises", settings.resolve_weights())
+    done = []
+    for exercise in kit.exercises:
+        run = cache.get(exercise)
+        if run is not None and progress.exercise_result(run, exercise, cached=True).done:
+            done.append(exercise.id)
+    return done
 
 
 def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[str]]:
@@ -68,7 +71,7 @@ def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[s
                              "(compared with git); `facekit submit --force` submits anyway")
     meta = {"format": 1, "course": kit.title, "kit_version": facekit.__version__,
             "files": {p: hashlib.sha256(c).hexdigest() for p, c in contents.items()},
-            "done": done_exercises(root),
+            "done": done_exercises(root, kit),
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

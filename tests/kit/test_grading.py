@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from facekit import cli, course
+from facekit import cli, course, state_file
+from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradescope, report, runner, sources, submit
 
@@ -331,10 +332,17 @@ def test_submit_refuses_untouched_stubs_and_outside_a_kit(tmp_path, capsys):
 
 def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, monkeypatch):
     kit = make_student_kit(tmp_path)
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"passed": {"exercises": {"ex03_similarity": "f"}}}))
-    monkeypatch.setenv(submit.STATE_ENV, str(state))
+    monkeypatch.setenv(state_file.STATE_ENV, str(tmp_path / "state" / "state.json"))
+    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
     (kit / SIMILARITY).write_bytes(reference("ex03_similarity"))
+    # What `facekit check ex03_similarity` leaves behind when every test passes: a cached run,
+    # keyed by the files it ran on (ex04's run failed, so it is not done).
+    cache = state_file.ResultCache(kit, "exercises", "standin")
+    for exercise_id, outcome in (("ex03_similarity", Outcome.PASSED), ("ex04_storage", Outcome.FAILED)):
+        exercise = KIT.get(exercise_id)
+        run = RunRecord(tests={f"{exercise.tests}::test_{f}": TestResult(outcome, function=f)
+                               for f in exercise.functions})
+        cache.put(exercise, run, state_file.fingerprint(kit, exercise, "exercises", "standin"))
     (kit / "tests").mkdir()
     (kit / "tests" / "conftest.py").write_text("")
     assert cli.main(["--root", str(kit), "submit"]) == 0
