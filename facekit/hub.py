@@ -72,7 +72,8 @@ def download(repo_id: str, filename: str, *, revision: str | None = None,
     return path
 
 
-def _git_blob_sha1(path: Path) -> str:
+def git_blob_sha1(path: Path) -> str:
+    """git's object id of a file: sha1 of "blob <size>\\0" and its bytes."""
     digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -105,7 +106,7 @@ def verify_cached_file(path: Path, repo_id: str = "") -> None:
     expected = expected_hash(path)
     if expected is None:
         return  # Nothing to compare with: a copy outside the blob layout.
-    actual = _sha256(Path(path)) if len(expected) == 64 else _git_blob_sha1(Path(path))
+    actual = _sha256(Path(path)) if len(expected) == 64 else git_blob_sha1(Path(path))
     if actual != expected:
         model = f" of {repo_id}" if repo_id else ""
         raise CorruptWeightsError(

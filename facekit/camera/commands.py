@@ -71,12 +71,7 @@ def _from_stream(ctx, args, cfg) -> int:
         appkit.standin_note(ctx, "this embedding cannot tell people apart.")
         return 0
     answer = service.login(args.name, frames, cfg.threshold)
-    digits = max(4, len(f"{answer.threshold:g}".partition(".")[2]))
-    score, limit = f"{answer.score:.{digits}f}", f"{answer.threshold:.{digits}f}"
-    if answer.accepted:
-        t.line(f"{answer.name}: {t.style('yes', 'green', 'bold')} (best score {score} >= threshold {limit})")
-    else:
-        t.line(f"{answer.name}: {t.style('no', 'red', 'bold')} (best score {score} < threshold {limit})")
+    appkit.login_verdict(ctx, answer)
     t.wrap(f"From {taken}.")
     appkit.standin_note(ctx, "this yes or no means nothing about faces.")
     return 0 if answer.accepted else 1

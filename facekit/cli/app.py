@@ -61,14 +61,7 @@ def _login(ctx: Context, ex, args, store_path) -> int:
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
     result = ex.login(store, appkit.model(ctx), args.name, args.image, threshold=threshold)
-    t = ctx.term
-    # As many decimals as the threshold has (4 at least), so "<" never shows two equal numbers.
-    digits = max(4, len(f"{result.threshold:g}".partition(".")[2]))
-    score, limit = f"{result.score:.{digits}f}", f"{result.threshold:.{digits}f}"
-    if result.accepted:
-        t.line(f"{result.name}: {t.style('yes', 'green', 'bold')} (best score {score} >= threshold {limit})")
-    else:
-        t.line(f"{result.name}: {t.style('no', 'red', 'bold')} (best score {score} < threshold {limit})")
+    appkit.login_verdict(ctx, result)
     appkit.standin_note(ctx, "this yes or no means nothing about faces.")
     return 0 if result.accepted else 1
 

@@ -91,6 +91,18 @@ def model(ctx: Context):
     return built
 
 
+def login_verdict(ctx: Context, result) -> None:
+    """The yes/no line of a login: "alice: yes (best score 0.9312 >= threshold 0.5000)"."""
+    t = ctx.term
+    # As many decimals as the threshold has (4 at least), so "<" never shows two equal numbers.
+    digits = max(4, len(f"{result.threshold:g}".partition(".")[2]))
+    score, limit = f"{result.score:.{digits}f}", f"{result.threshold:.{digits}f}"
+    if result.accepted:
+        t.line(f"{result.name}: {t.style('yes', 'green', 'bold')} (best score {score} >= threshold {limit})")
+    else:
+        t.line(f"{result.name}: {t.style('no', 'red', 'bold')} (best score {score} < threshold {limit})")
+
+
 def standin_note(ctx: Context, what: str) -> None:
     if ctx.weights != "standin":
         return

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from facekit import course
+from facekit.hub import git_blob_sha1
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_LISTED = 40
@@ -194,9 +195,8 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _git_blob(path: Path) -> str | None:
-    """git's object id of a file (sha1 of "blob <size>\\0" and the bytes), None if unreadable."""
+    """git's object id of a file (facekit.hub.git_blob_sha1), None if unreadable."""
     try:
-        data = path.read_bytes()
+        return git_blob_sha1(path)
     except OSError:
         return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
