@@ -242,6 +242,30 @@ def test_pytest_inside_an_exercise_folder_runs_that_exercises_tests_on_that_tree
         proc.stdout[-2000:]
 
 
+def test_a_stubs_not_implemented_failure_builds_no_traceback(tmp_path):
+    # pytest formats a failure's traceback by parsing each file in it (~15 ms a test); the
+    # one-line "not implemented" report throws it away, so it is never built (a first run on
+    # untouched stubs took twice as long).
+    (tmp_path / "spy_getrepr.py").write_text(
+        "import _pytest._code.code as code\n"
+        "calls = []\n"
+        "real = code.ExceptionInfo.getrepr\n"
+        "def getrepr(self, *args, **kwargs):\n"
+        "    calls.append(self.typename)\n"
+        "    return real(self, *args, **kwargs)\n"
+        "code.ExceptionInfo.getrepr = getrepr\n"
+        "def pytest_sessionfinish(session):\n"
+        "    print('getrepr calls:', calls)\n")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    env.pop("KIT_TARGET", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "spy_getrepr", "-p", "no:cacheprovider",
+                           "tests/test_ex03_similarity.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert " not implemented in " in proc.stdout, proc.stdout[-2000:]
+    assert "getrepr calls: []" in proc.stdout, \
+        "pytest built a traceback for a stub's NotImplementedError: " + proc.stdout[-1500:]
+
+
 # -- 4. a syntax error, once ------------------------------------------------------------------------
 
 
