@@ -4,36 +4,24 @@ file is kept as a .bak that never overwrites an earlier one."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
+from facekit import shipped
 from facekit.cli.context import Context
 from facekit.errors import CommandError
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60)
-
-
 def pristine(root: Path, relpath: str) -> tuple[str, bytes]:
-    """The file as shipped: its version at the upstream branch (as last fetched), else at HEAD.
-
-    The upstream branch comes first because a student who commits their work moves HEAD.
-    """
+    """(git ref, the stub as shipped), or a CommandError that says what to do instead."""
     try:
-        inside = _git(root, "rev-parse", "--is-inside-work-tree")
-    except FileNotFoundError:
-        raise CommandError(f"facekit reset restores a stub from git, and git is not installed. "
+        return shipped.version(root, relpath)
+    except shipped.NotShipped as err:
+        if err.reason == "not in git":
+            raise CommandError(f"{relpath} is not in git at {err.ref}: there is no shipped version "
+                               f"to restore.") from None
+        why = "git is not installed" if err.reason == "no git" else f"{root} is not a git checkout"
+        raise CommandError(f"facekit reset restores a stub from git, and {why}. "
                            f"Copy {relpath} from a fresh copy of the kit instead.") from None
-    if inside.returncode != 0:
-        raise CommandError(f"facekit reset restores a stub from git, and {root} is not a git "
-                           f"checkout. Copy {relpath} from a fresh copy of the kit instead.")
-    upstream = _git(root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-    ref = upstream.stdout.decode().strip() if upstream.returncode == 0 else "HEAD"
-    shown = _git(root, "show", f"{ref}:./{relpath}")
-    if shown.returncode != 0:
-        raise CommandError(f"{relpath} is not in git at {ref}: there is no shipped version to restore.")
-    return ref, shown.stdout
 
 
 def _backup_path(path: Path) -> Path:

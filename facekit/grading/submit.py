@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import facekit
-from facekit import course
-
+from facekit import course, shipped
 
 
 def find_kit(start: Path) -> Path | None:
@@ -29,18 +27,12 @@ def find_kit(start: Path) -> Path | None:
     return None
 
 
-def shipped(root: Path, relpath: str) -> bytes | None:
-    """The file as shipped: at the upstream branch (as last fetched), else at HEAD; None if unknown."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60)
-
+def shipped_version(root: Path, relpath: str) -> bytes | None:
+    """The file as shipped (facekit.shipped); None when git does not know it."""
     try:
-        upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return shipped.version(root, relpath)[1]
+    except shipped.NotShipped:
         return None
-    ref = upstream.stdout.decode().strip() if upstream.returncode == 0 else "HEAD"
-    shown = git("show", f"{ref}:./{relpath}")
-    return shown.stdout if shown.returncode == 0 else None
 
 
 def done_exercises(root: Path, kit: course.Course) -> list[str]:
@@ -65,7 +57,7 @@ def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[s
         raise ValueError(f"none of the exercise files of {root} exist; nothing to submit")
     contents = {path: (root / path).read_bytes() for path in files}
     if not force:
-        originals = {path: shipped(root, path) for path in files}
+        originals = {path: shipped_version(root, path) for path in files}
         if all(originals[p] is not None and originals[p] == contents[p] for p in files):
             raise ValueError("nothing to submit: every exercise file is as shipped "
                              "(compared with git); `facekit submit --force` submits anyway")
