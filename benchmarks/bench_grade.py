@@ -7,8 +7,12 @@ untouched stubs, half done, a planted bug), is graded four ways, each from an em
 - naive, -j 1 and -j 2: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
 
 It prints seconds per submission and in total, the load average after each, the -j 2 / -j 1
-speed-up, the naive / fork ratio per submission at the same -j, and an estimate for a
-30-student class at -j 2.
+speed-up, and the two targets of issue 8: facekit grade on 2 cores at least 2x faster per
+submission than the naive way (a fresh pytest per submission, one after another), and a
+30-student class in under 10 minutes on 2 cores. It also prints the naive / fork ratio at the
+same -j: what pre-importing alone saves. The naive runs here already get the grader's
+prepared workspace (compiled modules, the stand-in weights built once); a plain ``pytest``
+per submission would build its own stand-in cache every time, so the ratios are lower bounds.
 
     python benchmarks/bench_grade.py                 # 20 students
     python benchmarks/bench_grade.py --students 8    # quicker
@@ -96,12 +100,17 @@ def main() -> int:
                       f"s/submission   statuses {statuses}   load {os.getloadavg()[0]:.1f}", flush=True)
     for label, _, _ in MODES:
         print(f"best {label:11s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
+    per = {label: rows[label] / len(paths) for label in rows}
     print(f"-j 2 speed-up over -j 1 (fork): {rows['fork -j 1'] / rows['fork -j 2']:.2f}x")
-    print(f"naive / fork per submission (both -j 1): {rows['naive -j 1'] / rows['fork -j 1']:.2f}x")
-    print(f"naive / fork per submission (both -j 2): {rows['naive -j 2'] / rows['fork -j 2']:.2f}x")
-    print(f"naive -j 1 / fork -j 2 (wall time): {rows['naive -j 1'] / rows['fork -j 2']:.2f}x")
-    estimate = rows["fork -j 2"] / len(paths) * 30
-    print(f"a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min")
+    target = per["naive -j 1"] / per["fork -j 2"]
+    print(f"TARGET (>= 2x): facekit grade on 2 cores (fork -j 2) against the naive way, a fresh pytest per "
+          f"submission one after another (naive -j 1): {per['naive -j 1']:.2f} / {per['fork -j 2']:.2f} s per "
+          f"submission = {target:.2f}x: {'met' if target >= 2 else 'NOT met'}")
+    print(f"the start-up saving alone, the same number of processes: naive / fork {per['naive -j 1'] / per['fork -j 1']:.2f}x "
+          f"at -j 1, {per['naive -j 2'] / per['fork -j 2']:.2f}x at -j 2")
+    estimate = per["fork -j 2"] * 30
+    print(f"TARGET (< 10 min): a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min: "
+          f"{'met' if estimate < 600 else 'NOT met'}")
     return 0
 
 

@@ -13,13 +13,11 @@ everything else goes through ``verify.run_tests``.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from facekit import course, settings, verify
+from facekit import course, forking, settings, verify
 from facekit.run_record import RunRecord
 
 # Imported fresh in every child: anything that holds the kit's code or the run's results.
@@ -44,13 +42,7 @@ def warm_up() -> bool:
     global _warmed
     if "torch" in sys.modules:
         return False
-    import huggingface_hub  # noqa: F401
-    import PIL.Image  # noqa: F401
-    import pytest  # noqa: F401
-    import safetensors.torch  # noqa: F401
-    import timm  # noqa: F401
-    import torch  # noqa: F401
-
+    forking.import_warm()
     _warmed = True
     return True
 
@@ -70,8 +62,7 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
     os.environ.clear()
     os.environ.update(env)
     sys.path.insert(0, str(root))  # what PYTHONPATH and `python -m` give the subprocess
-    for name in [n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in _FRESH)]:
-        del sys.modules[name]
+    forking.drop_modules(_FRESH)
     # The command line of verify.run_tests.
     return int(pytest.main(["-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
                             f"--target={target}", f"--weights={weights}", *test_files]))
@@ -89,33 +80,13 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
     root = Path(root)
     with tempfile.TemporaryDirectory(prefix="facekit-watch-") as tmp:
         record = Path(tmp) / "record.json"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child; coverage cannot see it
-            code = 1
-            try:
-                code = _child(root, target, test_files, weights, record)
-            finally:
-                os._exit(code)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:  # a modest poll, so a child that hangs cannot hang watch with it
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    _warmed = False  # from now on, plain subprocesses
-                    return verify.run_tests(root, target, test_files, weights)
-                time.sleep(0.05)
-        except BaseException:  # Ctrl-C: do not leave the child running
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise
+        code, timed_out = forking.run_forked(
+            lambda: _child(root, target, test_files, weights, record), timeout)
+        if timed_out:
+            _warmed = False  # from now on, plain subprocesses
+            return verify.run_tests(root, target, test_files, weights)
         if not record.exists():
             return RunRecord({}, ("the test run ended before writing its results; "
                                   f"`pytest {' '.join(test_files)}` shows why",),
-                             os.waitstatus_to_exitcode(status))
+                             code)
         return RunRecord.read(record)

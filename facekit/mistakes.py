@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facekit import course, settings
+from facekit import course, forking, settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +49,6 @@ CATALOGUE_DIR = Path("tests") / "kit" / "mistakes"
 _REQUIRED = ("id", "says", "find", "replace", "test", "words")
 # Copied into each child's scratch kit: what the tests import. Not notebooks, not git.
 _COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
-_FRESH = ("facekit", "exercises", "solutions", "tests", "conftest")
 _PER_MISTAKE_TIMEOUT_S = 180
 
 
@@ -237,8 +235,7 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
         env = settings.child_env(scratch, "solutions", weights)
         os.environ.clear()
         os.environ.update(env)
-        for name in [n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in _FRESH)]:
-            del sys.modules[name]
+        forking.drop_modules()
         sys.path.insert(0, str(scratch))
         import pytest
 
@@ -259,27 +256,15 @@ def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: s
         return Outcome(mistake.id, False, str(err))
     with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
         out = Path(tmp) / "result.json"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            code = 1
-            try:
-                _child(root, exercise, mistake, weights, out)
-                code = 0
-            finally:
-                os._exit(code)
-        deadline = time.monotonic() + _PER_MISTAKE_TIMEOUT_S
-        while True:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return Outcome(mistake.id, False, f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
-                               time.perf_counter() - started)
-            time.sleep(0.02)
+
+        def child() -> int:
+            _child(root, exercise, mistake, weights, out)
+            return 0
+
+        _, timed_out = forking.run_forked(child, _PER_MISTAKE_TIMEOUT_S)
+        if timed_out:
+            return Outcome(mistake.id, False, f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
+                           time.perf_counter() - started)
         if not out.exists():
             return Outcome(mistake.id, False, "the test run ended before writing its results",
                            time.perf_counter() - started)
@@ -305,16 +290,8 @@ def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
         # in a subprocess: this process must run no torch code before it forks.
         os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
         _prepare_standin(root, settings.child_env(root, "solutions", weights))
-    # The slow imports, once: every child starts with them done. No torch code runs here,
-    # so no OpenMP thread pool is copied into a child with its locks held.
-    import huggingface_hub  # noqa: F401
-    import numpy  # noqa: F401
-    import PIL.Image  # noqa: F401
-    import pytest  # noqa: F401
-    import safetensors.torch  # noqa: F401
-    import timm  # noqa: F401
-    import timm.data  # noqa: F401
-    import torch  # noqa: F401
+    # The slow imports, once: every child starts with them done.
+    forking.import_warm()
 
     outcomes = [_run_one(root, exercise, m, weights) for m in mistakes]
     return {"error": None, "seconds": time.perf_counter() - started,

@@ -43,5 +43,7 @@ def assert_one_line_error(err: str, *needles: str) -> None:
 def assert_plain_80_columns(out: str) -> None:
     """Piped output: no colour codes, nothing wider than an 80-column terminal."""
     assert "\x1b[" not in out, "escape codes in piped output"
-    too_long = [line for line in out.splitlines() if len(line) > 80]
+    # A single word longer than a line (a deep temporary path) cannot be wrapped; the wrapper
+    # gives it a line of its own.
+    too_long = [line for line in out.splitlines() if len(line) > 80 and " " in line.strip()]
     assert not too_long, f"lines over 80 columns: {too_long}"

@@ -28,13 +28,10 @@ import threading
 import time
 from pathlib import Path
 
+from facekit import forking
+
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
 OUTPUT_TAIL = 4000
-# Imported fresh in every child: anything that holds the kit's code or a run's results.
-_FRESH = ("facekit", "exercises", "solutions", "tests", "conftest")
-_WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm",
-         "sqlite3", "pdb")  # the last two: what the tests and pytest's own plugins import next
-
 
 def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
@@ -108,7 +105,7 @@ def parse_record(lines: list[str]) -> dict:
     return result
 
 
-def _child(job: dict, record_fd: int, output_fd: int) -> None:  # pragma: no cover - in the fork
+def _child(job: dict, record_fd: int, output_fd: int) -> int:  # pragma: no cover - in the fork
     os.setsid()
     _limits(job.get("memory_mb"), job.get("file_mb"))
     sys.stdout.flush()
@@ -128,26 +125,13 @@ def _child(job: dict, record_fd: int, output_fd: int) -> None:  # pragma: no cov
     workspace = str(Path(job["workspace"]))
     drop = {"", os.getcwd(), *job.get("drop_paths", ())}
     sys.path[:] = [workspace] + [p for p in sys.path if p not in drop]
-    for name in [n for n in sys.modules if any(n == f or n.startswith(f + ".") for f in _FRESH)]:
-        del sys.modules[name]
+    forking.drop_modules()
     import pytest
 
     code = pytest.main(pytest_args(job))
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(int(code))
-
-
-def _wait(pid: int, deadline: float) -> tuple[int | None, bool]:
-    while True:  # a modest poll: a child that hangs cannot hang the worker
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status, False
-        if time.monotonic() > deadline:
-            _kill_group(pid)
-            _, status = os.waitpid(pid, 0)
-            return status, True
-        time.sleep(0.02)
+    return int(code)
 
 
 def run_job(job: dict, mode: str = "fork") -> dict:
@@ -156,22 +140,8 @@ def run_job(job: dict, mode: str = "fork") -> dict:
     deadline = started + float(job["timeout"])
     with tempfile.TemporaryFile() as record, tempfile.TemporaryFile() as output:
         if mode == "fork":
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child
-                try:
-                    _child(job, record.fileno(), output.fileno())
-                finally:
-                    os._exit(70)
-            try:
-                status, timed_out = _wait(pid, deadline)
-            except BaseException:
-                _kill_group(pid)
-                os.waitpid(pid, 0)
-                raise
-            _kill_group(pid)  # whatever it started and left behind
-            code = os.waitstatus_to_exitcode(status)
+            code, timed_out = forking.run_forked(lambda: _child(job, record.fileno(), output.fileno()),
+                                                 max(0.0, deadline - time.monotonic()), group=True)
         elif mode == "subprocess":
             env = dict(job["env"], FACEKIT_GRADE_FD=str(record.fileno()))
             proc = subprocess.Popen(

@@ -7,16 +7,15 @@ dropping every kit module (facekit.grading.runner._child).
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 
 
 def main() -> int:
+    from facekit import forking
     from facekit.grading import runner
 
-    for name in runner._WARM:  # the slow part, once; no torch code runs here (fork safety)
-        importlib.import_module(name)
+    forking.import_warm()  # the slow part, once; no torch code runs here (fork safety)
     out = sys.stdout
     for line in sys.stdin:
         if not line.strip():

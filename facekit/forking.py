@@ -1,0 +1,96 @@
+"""Test runs in forks of a process that imported torch once.
+
+Three places run tests this way: ``facekit watch`` (facekit.forked_runner), the mistakes
+catalogue (facekit.mistakes) and grading (facekit.grading.runner). Each needs the same three
+things, kept here:
+
+- the slow imports done once, before any fork, and no torch code run: a fork copies
+  OpenMP's thread pool with its locks held, and a child that uses it hangs;
+- in the child, every module of the code under test dropped, so it is imported afresh
+  from disk (the tree, the tests, the kit's own copy where that is under test too);
+- a wait that cannot hang and leaves nothing running: on a timeout, Ctrl-C or any error the
+  child (its whole process group, for a child that made one) is killed and reaped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+# What a test run of the course imports first: numpy to timm. sqlite3 and pdb: what the tests
+# and pytest's own plugins import next.
+WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm",
+        "timm.data", "sqlite3", "pdb")
+# Everything that holds the kit's code, a tree's or the tests'.
+KIT_MODULES = ("facekit", "exercises", "solutions", "tests", "conftest")
+CHILD_FAILED = 70  # the child raised before it could return a code
+
+
+def import_warm() -> None:
+    """The slow imports, once. Runs no torch code (see the module docstring)."""
+    for name in WARM:
+        importlib.import_module(name)
+
+
+def drop_modules(prefixes: tuple[str, ...] = KIT_MODULES) -> None:
+    """Forget every module named ``prefix`` or ``prefix.*``: the next import reads it from disk."""
+    for name in [n for n in sys.modules if any(n == p or n.startswith(p + ".") for p in prefixes)]:
+        del sys.modules[name]
+
+
+def _kill(pid: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int) -> int | None:
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False) -> tuple[int | None, bool]:
+    """Fork; the child exits with ``child()``'s return value (CHILD_FAILED if it raised).
+
+    Returns (exit code as ``os.waitstatus_to_exitcode`` gives it, whether it timed out).
+    ``group``: ``child`` starts its own session (os.setsid), and the whole group is killed
+    when the child ends too, so nothing it started outlives it.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = CHILD_FAILED
+        try:
+            code = int(child())
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:  # a modest poll: a child that hangs cannot hang this process
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                timed_out = False
+                break
+            if time.monotonic() > deadline:
+                _kill(pid, group)
+                status, timed_out = _reap(pid), True
+                break
+            time.sleep(0.02)
+    except BaseException:  # Ctrl-C, or anything else: the child must not outlive this call
+        _kill(pid, group)
+        _reap(pid)
+        raise
+    if group:
+        _kill(pid, group)  # whatever it started and left behind
+    return (os.waitstatus_to_exitcode(status) if status is not None else None), timed_out
