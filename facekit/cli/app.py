@@ -16,6 +16,7 @@ checked before anything imports torch. ``--stream`` is facekit/camera/commands.p
 from __future__ import annotations
 
 from facekit.camera import commands as camera
+from facekit.camera import config as app_config
 from facekit.cli import appkit
 from facekit.cli.context import Context, plural
 from facekit.errors import UsageError
@@ -25,8 +26,11 @@ def check_args(args) -> None:
     if args.action == "register" and bool(args.images) == (args.stream is not None):
         raise UsageError("app register takes IMAGE... or --stream [URL], one of the two; got "
                          + ("both" if args.images else "neither"))
-    if args.action == "login" and args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be a cosine similarity in [-1, 1]; got {args.threshold}")
+    if args.action == "login" and args.threshold is not None:
+        try:  # the range the config file and `app serve` check too
+            app_config.threshold_value(args.threshold)
+        except ValueError as err:
+            raise UsageError(f"--threshold: {err}") from None
     if args.action == "identify" and args.k is not None and args.k < 1:
         raise UsageError(f"-k must be at least 1; got {args.k}")
     appkit.config(args)

@@ -32,10 +32,14 @@ def config(args) -> app_config.AppConfig:
 
     Read in ``check_args`` too, so that a wrong file answers before torch is imported.
     """
-    try:
-        return app_config.resolve(args)
-    except app_config.ConfigError as err:
-        raise UsageError(str(err)) from None
+    resolved = vars(args).get("_resolved_config")
+    if resolved is None:  # once per command: check_args, the header, the threshold, the store
+        try:
+            resolved = app_config.resolve(args)
+        except app_config.ConfigError as err:
+            raise UsageError(str(err)) from None
+        args._resolved_config = resolved
+    return resolved
 
 
 def threshold(args, default: float) -> float:
