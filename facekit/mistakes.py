@@ -111,6 +111,16 @@ def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
     return mistakes
 
 
+def known(root: Path, exercise: course.Exercise) -> list[Mistake]:
+    """The exercise's catalogued mistakes, to tell a student which one a failure looks like;
+    [] when the catalogue is missing or malformed: the hint is optional, and the kit's own
+    check (`facekit verify --only mistakes`, run in CI) is where a broken catalogue is reported."""
+    try:
+        return load(root, exercise)
+    except (CatalogueError, OSError):
+        return []
+
+
 def patched(source: str, mistake: Mistake) -> str:
     """``source`` with the mistake applied; CatalogueError unless ``find`` occurs exactly once."""
     count = source.count(mistake.find)

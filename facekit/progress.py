@@ -97,6 +97,11 @@ def display(name: str) -> str:
     return name if name.split(".")[-1][:1].isupper() else f"{name}()"
 
 
+def looks_like(says: str) -> str:
+    """The line that names the catalogued mistake a failure matches (check and grading feedback)."""
+    return f'This looks like a mistake others made: "{says}"'
+
+
 def shown_failure(failing: list[tuple[str, TestResult]], tests: str,
                   catalogue: Sequence[Mistake] = ()) -> tuple[str, TestResult, Mistake | None]:
     """The one of a function's failing tests (node id, result; in file order) that `facekit

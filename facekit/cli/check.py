@@ -69,8 +69,7 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
         if f.state is FunctionState.FAILING and not same:
             t.wrap(f.message, indent="      ", max_lines=long)
             if f.looks_like:
-                t.wrap(f"This looks like a mistake others made: \"{f.looks_like}\"", indent="      ",
-                       max_lines=long)
+                t.wrap(progress.looks_like(f.looks_like), indent="      ", max_lines=long)
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
         if failed:

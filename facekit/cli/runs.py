@@ -69,15 +69,8 @@ def results(ctx: Context, exercises: list[course.Exercise], runner=None,
 
 
 def catalogue(ctx: Context, exercise: course.Exercise) -> list[mistakes.Mistake]:
-    """The exercise's catalogued mistakes, to tell a student which one a failure looks like.
-
-    None when the catalogue is missing or malformed: the hint is optional, and the kit's own
-    check (`facekit verify --only mistakes`, run in CI) is where a broken catalogue is reported.
-    """
-    try:
-        return mistakes.load(ctx.root, exercise)
-    except (mistakes.CatalogueError, OSError):
-        return []
+    """The exercise's catalogued mistakes (facekit.mistakes.known)."""
+    return mistakes.known(ctx.root, exercise)
 
 
 def last_result(ctx: Context, exercise: course.Exercise) -> progress.ExerciseResult | None:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import facekit
-from facekit import course, hub_switch, settings
+from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
 from facekit.grading import report, runner, sources, workspace
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: each failure's whole message (detail) too
 
 
 class GradeError(UsageError):
@@ -102,10 +102,11 @@ def _standin_ready(cache: Path) -> bool:
 
 
 def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
-                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict[str, str]]:
+                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict]:
     """The template to copy for each submission, compiled; the test ids per exercise that the
-    pristine kit collects; each test's declared function (``@pytest.mark.function``; tests
-    without one are left out). Cached under ``cache_dir`` by the kit's hash.
+    pristine kit collects; what each test declares (``@pytest.mark.function``): ``{"functions":
+    {test: function}, "broad": [tests]}`` (tests without one are left out). Cached under
+    ``cache_dir`` by the kit's hash.
 
     One collecting run (instructor code only) in the template itself leaves the compiled
     facekit, conftest and test modules (pytest's assertion-rewritten ones too) in it, so that no
@@ -116,7 +117,7 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
     cached = final / "expected.json"
     if cached.is_file() and (standin is None or _standin_ready(standin)):
         data = json.loads(cached.read_text())
-        return final / "kit", data["tests"], data["functions"]
+        return final / "kit", data["tests"], data["declared"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=final.name + ".partial-", dir=cache_dir))
     try:
@@ -145,12 +146,13 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
             exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
             if exercise is not None:
                 expected[exercise.id].append(nodeid)
-        (partial / "expected.json").write_text(json.dumps({"tests": expected, "functions": run["functions"]}))
+        declared = {"functions": run["functions"], "broad": run["broad"]}
+        (partial / "expected.json").write_text(json.dumps({"tests": expected, "declared": declared}))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return final / "kit", expected, run["functions"]
+    return final / "kit", expected, declared
 
 
 def _hub_cache(weights: str) -> str | None:
@@ -196,7 +198,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         workspace.check_extra_tests(template, kit)
         kit_hash = workspace.kit_hash(template)
         standin = cache_dir / "standin" if opts.weights == "standin" else None
-        template, expected, functions = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
+        template, expected, declared = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
 
         results: dict[str, dict] = {}
@@ -205,9 +207,9 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             key = _run_key(kit_hash, sub, opts)
             cached = cache_dir / "runs" / f"{key}.json"
             if sub.refused or not sub.files:
-                results[sub.id] = _result(sub, None, kit, expected, functions, opts, cached=False)
+                results[sub.id] = _result(sub, None, kit, expected, declared, opts, cached=False)
             elif cached.is_file() and not opts.force:
-                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, functions, opts, cached=True)
+                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, declared, opts, cached=True)
             else:
                 job_dir = work / f"job-{number}"
                 jobs.append(((sub, cached, job_dir), {
@@ -229,7 +231,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             if not run.get("worker_died"):
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps(run))
-            results[sub.id] = _result(sub, run, kit, expected, functions, opts, cached=False)
+            results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=False)
             if progress:
                 progress(results[sub.id])
 
@@ -244,18 +246,20 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
                           for e in kit.exercises},
             "formula": "exercise score = points * passed / total tests of the exercise"}
-    report.write(out, ordered, kit, meta)
+    report.write(out, ordered, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
     return ordered, meta, time.monotonic() - started
 
 
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
-            functions: dict[str, str], opts: Options, cached: bool) -> dict:
+            declared: dict, opts: Options, cached: bool) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
     exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
+    broad = set(declared["broad"])
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
         test["exercise"] = exercise.id if exercise else None
-        test["function"] = functions.get(nodeid)  # as the pristine kit declares it
+        test["function"] = declared["functions"].get(nodeid)  # as the pristine kit declares it
+        test["broad"] = nodeid in broad
     return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
             "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
             "total": report.round_score(sum(e["score"] for e in exercises.values())),

@@ -22,7 +22,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from facekit import course
+from facekit import course, mistakes
 from facekit.grading import grade, report, sources, workspace
 
 ROOT_ENV = "FACEKIT_AUTOGRADER_ROOT"
@@ -62,6 +62,8 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
         for extra in ("README.md", "CHEATSHEET.md"):  # pip install . reads README.md
             if (kit_root / extra).is_file():
                 shutil.copy2(kit_root / extra, template / extra)
+        if (kit_root / mistakes.CATALOGUE_DIR).is_dir():  # feedback then names a known mistake
+            shutil.copytree(kit_root / mistakes.CATALOGUE_DIR, template / mistakes.CATALOGUE_DIR)
         config = {"timeout": opts.timeout, "memory_mb": opts.memory_mb, "weights": opts.weights,
                   "all_or_nothing": sorted(opts.all_or_nothing)}
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +101,9 @@ def _submission_path(folder: Path, kit: course.Course) -> Path:
     return folder
 
 
-def results_json(result: dict, kit: course.Course, seconds: float) -> dict:
-    """Gradescope's results.json: score, execution_time, output, and one test per exercise."""
+def results_json(result: dict, kit: course.Course, seconds: float, root: Path | None = None) -> dict:
+    """Gradescope's results.json: score, execution_time, output, and one test per exercise.
+    ``root``: the kit whose catalogue of mistakes the feedback may name."""
     tests = []
     for number, exercise in enumerate(kit.exercises, 1):
         ex = result["exercises"][exercise.id]
@@ -110,7 +113,8 @@ def results_json(result: dict, kit: course.Course, seconds: float) -> dict:
             "score": ex["score"],
             "max_score": ex["points"],
             "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
-            "output": "\n".join(report.exercise_section(result, exercise)),
+            "output": "\n".join(report.exercise_section(
+                result, exercise, mistakes.known(root, exercise) if root else ())),
             "visibility": "visible",
         })
     output = f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else "")
@@ -127,7 +131,7 @@ def autograde(root: Path, source: Path) -> dict:
     opts = _options(source)
     path = _submission_path(root / "submission", kit)
     results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
-    data = results_json(results[0], kit, time.monotonic() - started)
+    data = results_json(results[0], kit, time.monotonic() - started, source)
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

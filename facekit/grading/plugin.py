@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
+from facekit import course, mistakes
+
 FD_ENV = "FACEKIT_GRADE_FD"
 MESSAGE_CHARS = 500
+DETAIL_CHARS = 2000
 
 _out = None
 _exitstatus: int | None = None
@@ -38,12 +42,14 @@ def pytest_configure(config):
 
 def pytest_collection_finish(session):
     # Each test's declared function (``@pytest.mark.function("name")``), as facekit.recorder reads it.
-    functions = {}
+    functions, broad = {}, []
     for item in session.items:
         marker = item.get_closest_marker("function")
         if marker and marker.args:
             functions[item.nodeid] = str(marker.args[0])
-    _write({"collected": [item.nodeid for item in session.items], "functions": functions})
+            if marker.kwargs.get("broad"):
+                broad.append(item.nodeid)
+    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad})
 
 
 def pytest_collectreport(report):
@@ -59,10 +65,13 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and report.failed:
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_grade_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:MESSAGE_CHARS]
+        # The whole message, as `facekit check` matches it with the catalogue of mistakes.
+        tree = Path(course.repo_root(), "exercises").resolve()
+        report.facekit_grade_detail = mistakes.student_message(call.excinfo, tree)[:DETAIL_CHARS]
 
 
 def pytest_runtest_logreport(report):
-    entry = _tests.setdefault(report.nodeid, {"outcome": "passed", "message": None, "todo": None})
+    entry = _tests.setdefault(report.nodeid, {"outcome": "passed", "message": None, "todo": None, "detail": None})
     if report.failed and entry["outcome"] != "failed":
         entry["outcome"] = "failed"
         message = getattr(report, "facekit_grade_error", None)
@@ -70,6 +79,7 @@ def pytest_runtest_logreport(report):
             lines = str(report.longrepr).strip().splitlines()
             message = lines[-1][:MESSAGE_CHARS] if lines else f"failed in {report.when}"
         entry["message"] = message
+        entry["detail"] = getattr(report, "facekit_grade_detail", None)
         todo = getattr(report, "facekit_todo", None)  # set by facekit.pytest_plugin
         entry["todo"] = list(todo) if todo else None
     elif report.skipped and entry["outcome"] == "passed":

@@ -13,9 +13,12 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from facekit import course
+from facekit import course, progress
+from facekit.mistakes import Mistake
+from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
@@ -68,7 +71,7 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             outcome = record["outcome"] if record else NOT_RUN
             passed += outcome == "passed"
             tests[nodeid] = {"outcome": outcome, "message": (record or {}).get("message"),
-                             "todo": (record or {}).get("todo")}
+                             "todo": (record or {}).get("todo"), "detail": (record or {}).get("detail")}
         points = exercise_points(exercise)
         if not nodeids:
             value = 0.0
@@ -100,10 +103,15 @@ def _test_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
 
-def function_rows(exercise: course.Exercise, tests: dict) -> list[dict]:
+def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mistake] = ()) -> list[dict]:
     """Per manifest function: its tests passing, of those declaring it (``test["function"]``,
-    from the pristine kit's ``@pytest.mark.function``), and the first failure."""
-    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None} for f in exercise.functions}
+    from the pristine kit's ``@pytest.mark.function``), and the failure to show: the one
+    `facekit check` shows (facekit.progress.shown_failure: a catalogued mistake's signature,
+    else the first test that is not broad), with that mistake; else the first test that stopped
+    at a stub or did not run."""
+    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": ""}
+            for f in exercise.functions}
+    owned: dict[str, list] = {f: [] for f in exercise.functions}
     for nodeid, test in tests.items():
         row = rows.get(test.get("function"))
         if row is None:  # declares no function of the exercise (an instructor's extra test, say)
@@ -111,12 +119,28 @@ def function_rows(exercise: course.Exercise, tests: dict) -> list[dict]:
         row["total"] += 1
         if test["outcome"] == "passed":
             row["passed"] += 1
-        elif row["first_failure"] is None:
-            todo = test.get("todo")
-            row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == row["function"]
-            message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
-            row["first_failure"] = f"{_test_name(nodeid)}: {message}"
+        else:
+            owned[row["function"]].append((nodeid, test))
+    for name, row in rows.items():
+        if not owned[name]:
+            continue
+        failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
+        if failed:
+            nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
+            row["first_failure"] = f"{_test_name(nodeid)}: {shown.error}"
+            row["looks_like"] = mistake.says if mistake else ""
+            continue
+        nodeid, test = owned[name][0]
+        todo = test.get("todo")
+        row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == name
+        message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
+        row["first_failure"] = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
+
+
+def _as_result(test: dict) -> TestResult:
+    return TestResult(Outcome.FAILED, error=test.get("message") or "failed", function=test.get("function"),
+                      broad=bool(test.get("broad")), message=test.get("detail") or test.get("message"))
 
 
 # -- the files ----------------------------------------------------------------------------------
@@ -139,7 +163,8 @@ def csv_text(results: list[dict], kit: course.Course) -> str:
     return out.getvalue()
 
 
-def feedback_text(result: dict, kit: course.Course, weights: str) -> str:
+def feedback_text(result: dict, kit: course.Course, weights: str,
+                  catalogues: dict[str, Sequence[Mistake]] | None = None) -> str:
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", "",
@@ -149,11 +174,12 @@ def feedback_text(result: dict, kit: course.Course, weights: str) -> str:
         lines += ["Ignored (only the exercise modules are graded): " +
                   ", ".join(f"`{n}`" for n in result["ignored"]), ""]
     for exercise in kit.exercises:
-        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise), ""]
+        catalogue = (catalogues or {}).get(exercise.id, ())
+        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, catalogue), ""]
     return "\n".join(lines)
 
 
-def exercise_section(result: dict, exercise: course.Exercise) -> list[str]:
+def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> list[str]:
     """One exercise's feedback: score, each function passing or not (first failure), the hints
     of each function that does not pass yet."""
     lines = []
@@ -161,7 +187,7 @@ def exercise_section(result: dict, exercise: course.Exercise) -> list[str]:
     lines += [f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
     hints = []
-    for row in function_rows(exercise, tests):
+    for row in function_rows(exercise, tests, catalogue):
         name = f"`{row['function']}`"
         if row["total"] == 0:
             lines.append(f"- {name}: no test declares it")
@@ -174,19 +200,25 @@ def exercise_section(result: dict, exercise: course.Exercise) -> list[str]:
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
                          f"first failure: {row['first_failure']}")
-        hints += [f"{name}: {hint}" for hint in exercise.hints.get(row["function"], ())]
+            if row["looks_like"]:
+                lines.append("  " + progress.looks_like(row["looks_like"]))
+        # Most hints start with their function's name already ("is_match: ..."); none says it twice.
+        hints += [hint if hint.startswith(row["function"]) else f"{name}: {hint}"
+                  for hint in exercise.hints.get(row["function"], ())]
     if hints:
         lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
     return lines
 
 
-def write(out: Path, results: list[dict], kit: course.Course, meta: dict) -> None:
+def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
+          catalogues: dict[str, Sequence[Mistake]] | None = None) -> None:
+    """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
     _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
     for result in results:
         _atomic_write(out / "feedback" / f"{result['id']}.md",
-                      feedback_text(result, kit, meta["weights"]))
+                      feedback_text(result, kit, meta["weights"], catalogues))
 
 
 def summary(results: list[dict], kit: course.Course, out: Path, seconds: float) -> list[str]:

@@ -79,8 +79,8 @@ def _read_back(record, output) -> tuple[list[str], str]:
 
 def parse_record(lines: list[str]) -> dict:
     """The streamed record (facekit.grading.plugin) as one dict; lines that do not parse are skipped."""
-    result = {"tests": {}, "collected": None, "functions": {}, "collect_errors": [], "finished": False,
-              "exitstatus": None}
+    result = {"tests": {}, "collected": None, "functions": {}, "broad": [], "collect_errors": [],
+              "finished": False, "exitstatus": None}
     for line in lines:
         try:
             entry = json.loads(line)
@@ -92,11 +92,14 @@ def parse_record(lines: list[str]) -> dict:
             result["tests"].setdefault(entry["test"], {
                 "outcome": entry.get("outcome") if entry.get("outcome") in ("passed", "failed", "skipped") else "failed",
                 "message": str(entry.get("message") or "")[:500] or None,
+                "detail": str(entry.get("detail") or "")[:2000] or None,
                 "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None})
         elif isinstance(entry.get("collected"), list) and result["collected"] is None:
             result["collected"] = [str(n) for n in entry["collected"]]
             if isinstance(entry.get("functions"), dict):
                 result["functions"] = {str(k): str(v) for k, v in entry["functions"].items()}
+            if isinstance(entry.get("broad"), list):
+                result["broad"] = [str(n) for n in entry["broad"]]
         elif "collect_error" in entry:
             result["collect_errors"].append(f"{entry['collect_error']}: {entry.get('message', '')}")
         elif entry.get("finished") is True:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from facekit import cli, course, state_file
+from facekit import cli, course, mistakes, progress, state_file
 from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradescope, report, runner, sources, submit
@@ -189,6 +189,13 @@ def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
     feedback = (out / "feedback" / "buggy.md").read_text()
     assert "`is_match`: failing" in feedback, feedback
     assert "`l2_normalize`: passes" in feedback
+    # The failure shown is the one `facekit check` shows (facekit.progress.shown_failure): this
+    # bug is a catalogued mistake, so its test, its words, and what the student likely thought.
+    mistake = next(m for m in mistakes.load(ROOT, EX["ex03_similarity"])
+                   if m.replace.strip() == "return score > threshold")
+    shown = next(line for line in feedback.splitlines() if line.startswith("- `is_match`: failing"))
+    assert mistake.test in shown and all(w.lower() in shown.lower() for w in mistake.words), shown
+    assert progress.looks_like(mistake.says) in feedback, feedback
 
 
 def test_exit_at_import_crashes_its_row_and_keeps_what_ran_before(graded):
