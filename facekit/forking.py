@@ -14,6 +14,7 @@ things, kept here:
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import signal
@@ -68,6 +69,9 @@ def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False)
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    # What the parent imported moves out of the collector's sight: the child's collections
+    # no longer walk (and, by touching, copy) torch's hundreds of thousands of objects.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = CHILD_FAILED
@@ -75,6 +79,7 @@ def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False)
             code = int(child())
         finally:
             os._exit(code)
+    gc.unfreeze()  # the parent collects as before
     deadline = time.monotonic() + timeout
     try:
         while True:  # a modest poll: a child that hangs cannot hang this process
