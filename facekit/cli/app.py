@@ -1,7 +1,7 @@
 """``facekit app register|login|identify``: Exercise 06's face login app on the command line.
 
     facekit app register NAME IMAGE...    enrol NAME: one record, the images' average embedding
-    facekit app login NAME IMAGE          yes or no: is the person in IMAGE the registered NAME?
+    facekit app login NAME IMAGE...       yes or no: are the images (averaged) the registered NAME?
     facekit app identify IMAGE [-k K]     the K registered people most like IMAGE
     facekit app register/login NAME --stream [URL]   the same from N frames of an MJPEG stream
     facekit app serve                     a local web page (facekit/cli/serve.py)
@@ -23,8 +23,8 @@ from facekit.errors import UsageError
 
 
 def check_args(args) -> None:
-    if args.action == "register" and bool(args.images) == (args.stream is not None):
-        raise UsageError("app register takes IMAGE... or --stream [URL], one of the two; got "
+    if args.action in ("register", "login") and bool(args.images) == (args.stream is not None):
+        raise UsageError(f"app {args.action} takes IMAGE... or --stream [URL], one of the two; got "
                          + ("both" if args.images else "neither"))
     if args.action == "login" and args.threshold is not None:
         try:  # the range the config file and `app serve` check too
@@ -42,7 +42,7 @@ def run(ctx: Context, args) -> int:
     handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
     # The store and the inputs are checked before the import: they answer at once.
     store_path = appkit.store_path(args) if handler is _register else appkit.existing_store(args)
-    appkit.require_inputs(args.images if handler is _register else [args.image])
+    appkit.require_inputs([args.image] if handler is _identify else args.images)
     ex = appkit.exercise(ctx)
     return appkit.app_errors(ex, lambda: handler(ctx, ex, args, store_path))
 
@@ -64,8 +64,10 @@ def _login(ctx: Context, ex, args, store_path) -> int:
     threshold = appkit.threshold(args, ex.DEFAULT_THRESHOLD)
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
-    result = ex.login(store, appkit.model(ctx), args.name, args.image, threshold=threshold)
+    result = ex.login(store, appkit.model(ctx), args.name, args.images, threshold=threshold)
     appkit.login_verdict(ctx, result)
+    if len(args.images) > 1:
+        ctx.term.wrap(f"From {len(args.images)} images, averaged into one embedding.")
     appkit.standin_note(ctx, "this yes or no means nothing about faces.")
     return 0 if result.accepted else 1
 

@@ -71,11 +71,11 @@ def _store(p):
                    help=f"the app's TOML config (default: ./{app_config.CONFIG_NAME} if present)")
 
 
-def _stream(p, where=None):
-    """--stream [URL] (in ``where``: login's IMAGE-or---stream group) and --stream-timeout."""
-    (where or p).add_argument("--stream", nargs="?", const=app_config.USE_CONFIG, default=None, metavar="URL",
-                              help="take the frames from this MJPEG stream (multipart/x-mixed-replace) "
-                                   "instead of image files; without URL: the config's stream_url")
+def _stream(p):
+    """--stream [URL] (IMAGE... or --stream: checked in facekit.cli.app) and --stream-timeout."""
+    p.add_argument("--stream", nargs="?", const=app_config.USE_CONFIG, default=None, metavar="URL",
+                   help="take the frames from this MJPEG stream (multipart/x-mixed-replace) "
+                        "instead of image files; without URL: the config's stream_url")
     p.add_argument("--stream-timeout", type=app_config.argtype(app_config.timeout_seconds), default=None,
                    metavar="S", help="a stream silent this many seconds is an error (default 5)")
 
@@ -100,11 +100,11 @@ def _app(p, parents):
     _stream(a)
     _frames(a)
     a = actions.add_parser("login", parents=[*parents, store],
-                           help="yes (exit 0) or no (exit 1): is IMAGE the registered NAME?")
+                           help="yes (exit 0) or no (exit 1): are the images the registered NAME? "
+                                "(several are averaged into one embedding)")
     a.add_argument("name", metavar="NAME")
-    source = a.add_mutually_exclusive_group(required=True)  # argparse: "one of ... is required"
-    source.add_argument("image", metavar="IMAGE", nargs="?")
-    _stream(a, where=source)
+    a.add_argument("images", metavar="IMAGE", nargs="*", help="image files (or --stream)")
+    _stream(a)
     _frames(a)
     a.add_argument("--threshold", type=float, default=None,
                    help="accept when the best cosine similarity is at least this, in [-1, 1] "

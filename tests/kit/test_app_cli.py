@@ -106,6 +106,22 @@ def test_help_lists_the_app_commands(capsys):
         assert "--store" in capsys.readouterr().out
 
 
+def test_login_takes_several_images_and_averages_them(capsys, pictures, monkeypatch):
+    p = pictures
+    assert run_cli(capsys, "app", "register", "alice", p["alice1.png"], *SOLUTIONS)[0] == 0
+    ex, seen = ex06(), []
+    real = ex.login
+
+    def login(store, model, name, images, **kwargs):
+        seen.append([str(i) for i in images])
+        return real(store, model, name, images, **kwargs)
+
+    monkeypatch.setattr(ex, "login", login)
+    code, out, err = run_cli(capsys, "app", "login", "alice", p["alice1.png"], p["alice2.png"], *SOLUTIONS)
+    assert seen == [[str(p["alice1.png"]), str(p["alice2.png"])]], f"login was given {seen}"
+    assert code == 0 and "From 2 images, averaged into one embedding." in flat(out), out
+
+
 def test_register_login_identify(capsys, pictures, tmp_path):
     p = pictures
     code, out, err = run_cli(capsys, "app", "register", "alice", p["alice1.png"], p["alice2.png"], *SOLUTIONS)
@@ -248,8 +264,7 @@ def test_usage_errors_answer_before_torch_is_imported(argv):
     assert_one_line_error(proc.stderr, argv[-2])
 
 
-@pytest.mark.parametrize("argv", [["app"], ["app", "login", "alice"], ["embed", "photos"]],
-                         ids=["no action", "no image", "no --out"])
+@pytest.mark.parametrize("argv", [["app"], ["embed", "photos"]], ids=["no action", "no --out"])
 def test_missing_arguments_are_argparse_errors(capsys, argv):
     with pytest.raises(SystemExit) as info:
         cli.main(argv)

@@ -276,11 +276,12 @@ def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, con
     assert needle in proc.stderr.strip().splitlines()[-1], proc.stderr
 
 
-def test_register_needs_images_or_a_stream_not_both(capsys, camera):
-    code, out, err = run_cli(capsys, "app", "register", "alice", *SOLUTIONS)
+@pytest.mark.parametrize("action", ["register", "login"])
+def test_register_and_login_need_images_or_a_stream_not_both(capsys, camera, action):
+    code, out, err = run_cli(capsys, "app", action, "alice", *SOLUTIONS)
     assert code == 2
-    assert_one_line_error(err, "IMAGE... or --stream", "neither")
-    code, out, err = run_cli(capsys, "app", "register", "alice", "face.png", "--stream", camera, *SOLUTIONS)
+    assert_one_line_error(err, f"app {action} takes IMAGE... or --stream", "neither")
+    code, out, err = run_cli(capsys, "app", action, "alice", "face.png", "--stream", camera, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, "both")
 
