@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from facekit.mistakes import Mistake
 from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
+_PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
 
 
@@ -35,17 +37,22 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
     if run is None:
         return "no files", "none of the student files named by the course manifest were found"
     reported = len(run["tests"])
+    # The test it was in: the first of its collection that never reported.
+    running = next((n for n in run.get("collected") or () if n not in run["tests"]), None)
+    during = f" during {running}" if running else ""
+    tests = f"{reported} test{'s' * (reported != 1)}"
     if run.get("timed_out"):
-        return "timeout", f"no result after {timeout:g} s ({reported} tests had reported)"
+        return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported)"
     if run.get("worker_died"):
         return "crashed", "the grading process running it was killed (the student's code can do that)"
     if not run.get("finished"):
         code = run.get("returncode")
         how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
                else f"exit code {code}")
-        tail = [line for line in (run.get("output_tail") or "").splitlines() if line.strip()]
+        tail = [line for line in (run.get("output_tail") or "").splitlines()
+                if line.strip() and not _PROGRESS.fullmatch(line.strip())]
         last = f"; last output: {tail[-1][:200]}" if tail else ""
-        return "crashed", f"the test process ended ({how}) after {reported} tests{last}"
+        return "crashed", f"the test process ended ({how}){during} after {tests}{last}"
     messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
     messages += run.get("collect_errors") or []
     for kind, prefixes in (("syntax error", ("SyntaxError", "IndentationError", "TabError")),

@@ -285,6 +285,15 @@ def test_status_tells_timeout_crash_and_import_errors_apart():
     assert report.status_of({**base, "timed_out": True}, None, 5)[0] == "timeout"
     assert report.status_of({**base, "returncode": -9}, None, 5) == (
         "crashed", "the test process ended (killed by signal 9) after 0 tests")
+    # Which test it died or hung in: the first collected that never reported; pytest's
+    # progress characters are not "last output".
+    died = {**base, "returncode": 3, "collected": ["t::a", "t::b", "t::c"], "tests": {"t::a": {"outcome": "passed"}},
+            "output_tail": "boom: the student's last words\nTT.F  [ 40%]\n"}
+    assert report.status_of(died, None, 5) == (
+        "crashed", "the test process ended (exit code 3) during t::b after 1 test; last output: "
+                   "boom: the student's last words")
+    assert report.status_of({**died, "timed_out": True}, None, 5) == (
+        "timeout", "no result after 5 s during t::b (1 test had reported)")
     failed = {"t": {"outcome": "failed", "message": "ModuleNotFoundError: No module named 'numpyy'"}}
     assert report.status_of({**base, "finished": True, "tests": failed}, None, 5)[0] == "import error"
     assert report.status_of(None, "bad zip", 5) == ("refused", "bad zip")
@@ -356,6 +365,10 @@ def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, mon
     printed = capsys.readouterr().out
     path = kit / "submission.zip"
     assert str(path) in printed and "KiB" in printed
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask, \
+        f"submission.zip has mode {path.stat().st_mode & 0o777:o}: a file to hand in is readable as any other"
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         meta = json.loads(archive.read("submission.json"))
