@@ -209,8 +209,8 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
                          f"first failure: {row['first_failure']}")
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"]))
-        # Most hints start with their function's name already ("is_match: ..."); none says it twice.
-        hints += [hint if hint.startswith(row["function"]) else f"{name}: {hint}"
+        # Each hint under its function's name; one that starts "is_match: ..." does not say it twice.
+        hints += [f"{name}: {hint.removeprefix(row['function'] + ':').strip()}"
                   for hint in exercise.hints.get(row["function"], ())]
     if hints:
         lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
