@@ -31,7 +31,7 @@ from facekit.grading import grade, gradescope, report, runner, sources, submit
 ROOT = course.repo_root()
 KIT = course.load()
 EX = {e.id: e for e in KIT.exercises}
-# A complete submission needs 6-8 s on 2 quiet cores and ~40 s with 6 other jobs on them: the
+# A complete submission needs about 4 s on 2 quiet cores and far more on a loaded machine: the
 # class's timeout is far above that. The hanging ones have a batch of their own, with HANG_TIMEOUT.
 TIMEOUT = 120
 HANG_TIMEOUT = 3
