@@ -157,6 +157,15 @@ def pytest_collection_modifyitems(session, config, items):
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
 
 
+def declared(item) -> tuple[str | None, bool]:
+    """(the manifest function a test declares with ``@pytest.mark.function``, or None; whether
+    it is broad): what `facekit check` (facekit.recorder) and grading both read."""
+    marker = item.get_closest_marker("function")
+    if not marker or not marker.args:
+        return None, False
+    return str(marker.args[0]), bool(marker.kwargs.get("broad"))
+
+
 def pytest_ignore_collect(collection_path, config):
     # The kit's own checks (stubs still raise NotImplementedError, ...) stop being true as a
     # student fills the stubs, so they never run in a student's plain `pytest`.

@@ -21,9 +21,9 @@ _results: dict = {"tests": {}, "collect_errors": []}
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    marker = item.get_closest_marker("function")
-    report.facekit_function = marker.args[0] if marker and marker.args else None
-    report.facekit_broad = bool(marker and marker.kwargs.get("broad"))
+    from facekit import pytest_plugin
+
+    report.facekit_function, report.facekit_broad = pytest_plugin.declared(item)
     if call.excinfo is not None and report.failed:
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:300]

@@ -4,7 +4,8 @@ Loaded with ``-p facekit.grading.plugin`` in the process that runs a submission.
 file descriptor the grader opened and handed down (``FACEKIT_GRADE_FD``), line by line and
 flushed, so the tests that finished before a hang or a crash still count, and a process that
 died is told apart from one that finished (the last line, ``{"finished": ...}``). The collection
-line names each test's declared function; the grader reads it from the pristine kit only.
+line names each test's declared function and the broad ones; the grader reads it from the
+pristine kit only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from facekit import course, mistakes
+from facekit import course, mistakes, pytest_plugin
 
 FD_ENV = "FACEKIT_GRADE_FD"
 MESSAGE_CHARS = 500
@@ -41,13 +42,14 @@ def pytest_configure(config):
 
 
 def pytest_collection_finish(session):
-    # Each test's declared function (``@pytest.mark.function("name")``), as facekit.recorder reads it.
+    # Each test's declared function (``@pytest.mark.function("name")``) and whether it is broad,
+    # as facekit.recorder reads them.
     functions, broad = {}, []
     for item in session.items:
-        marker = item.get_closest_marker("function")
-        if marker and marker.args:
-            functions[item.nodeid] = str(marker.args[0])
-            if marker.kwargs.get("broad"):
+        function, is_broad = pytest_plugin.declared(item)
+        if function:
+            functions[item.nodeid] = function
+            if is_broad:
                 broad.append(item.nodeid)
     _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad})
 
