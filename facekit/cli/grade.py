@@ -45,7 +45,7 @@ def run(ctx: Context, args) -> int:
         ctx.term.line(f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
                       f"{', cached' if result['cached'] else ''})")
 
-    results, _, seconds = grade.grade(args.submissions, opts, roster, progress)
-    for line in report.summary(results, ctx.course, opts.out, seconds):
+    results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)
+    for line in report.summary(results, ctx.course, opts.out, seconds, meta):
         ctx.term.line(line)
     return 0

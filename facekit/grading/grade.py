@@ -53,9 +53,10 @@ def _expand(paths: list[Path]) -> list[Path]:
     for path in paths:
         if (path.is_dir() and not (path / "exercises").exists() and not (path / ".git").exists()
                 and any(path.glob("*.zip"))):
+            # Not macOS's __MACOSX folder (an unzipped class archive has one), nor hidden ones.
             expanded += sorted(p for p in path.iterdir()
-                               if (p.suffix.lower() == ".zip" and p.is_file()) or
-                               (p.is_dir() and not p.name.startswith(".")))
+                               if not p.name.startswith((".", "__MACOSX")) and
+                               ((p.suffix.lower() == ".zip" and p.is_file()) or p.is_dir()))
         else:
             expanded.append(path)
     return expanded
@@ -64,17 +65,30 @@ def _expand(paths: list[Path]) -> list[Path]:
 def read_roster(path: Path) -> dict[str, str]:
     """A CSV with a header naming columns ``submission`` (file or folder name) and ``id``."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as err:
-        raise GradeError(f"cannot read the roster {path}: {err.strerror}") from None
-    if not rows or "submission" not in rows[0] or "id" not in rows[0]:
+        # utf-8-sig: a spreadsheet's CSV often starts with a byte-order mark.
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise GradeError(f"cannot read the roster {path}: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
+    header = [h.strip() for h in (rows[0].keys() if rows else [])]
+    if "submission" not in header or "id" not in header:
         raise GradeError(f"the roster {path} needs a header with the columns submission,id "
-                         f"(one row per submission file or folder name)")
-    roster = {}
-    for row in rows:
-        name = (row["submission"] or "").strip()
-        roster[name] = sources.safe_id((row["id"] or "").strip())
+                         f"(one row per submission file or folder name); its header is {header}")
+    roster: dict[str, str] = {}
+    for number, row in enumerate(rows, 2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        name, sub_id = row["submission"], row["id"]
+        if not name or not sub_id:
+            raise GradeError(f"the roster {path}, line {number}: both submission and id are needed; "
+                             f"got submission={name!r}, id={sub_id!r}")
+        if name in roster:
+            raise GradeError(f"the roster {path}, line {number}: {name} is listed twice")
+        roster[name] = sources.safe_id(sub_id)
         if name.lower().endswith(".zip"):
             roster[name[:-4]] = roster[name]
     return roster
@@ -87,7 +101,10 @@ def load_submissions(paths: list[Path], kit: course.Course, kit_root: Path,
         if not path.exists():
             raise GradeError(f"no such submission: {path}")
         sub_id = (roster or {}).get(path.name) or (roster or {}).get(path.name.removesuffix(".zip"))
-        subs.append(sources.read(path, kit, kit_root, sub_id))
+        sub = sources.read(path, kit, kit_root, sub_id)
+        if roster is not None and sub_id is None:
+            sub.warnings.append(f"{path.name} is not on the roster: graded under its file name")
+        subs.append(sub)
     seen: dict[str, str] = {}
     for sub in subs:
         if sub.id in seen:
@@ -133,7 +150,9 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
         run = runner.run_job({"workspace": str(kit_dir), "test_files": files, "weights": weights,
                               "env": env, "timeout": 900, "collect_only": True}, "subprocess")
         if run["collect_errors"] or not run["collected"]:
-            problem = (run["collect_errors"] or [run["output_tail"].strip()[-300:] or "nothing collected"])[0]
+            # Its last line whole: the kit's own message (missing hub weights, say) is one long line.
+            lines = [line for line in run["output_tail"].splitlines() if line.strip()]
+            problem = (run["collect_errors"] or [lines[-1][:1000] if lines else "nothing collected"])[0]
             raise GradeError(f"the kit's tests do not collect: {problem}")
         for part in ("facekit", "tests"):  # what the collecting run did not import
             compileall.compile_dir(kit_dir / part, quiet=2)
@@ -188,7 +207,10 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         mode = "fork" if runner.fork_available() else "subprocess"
     if mode == "fork" and not runner.fork_available():
         raise GradeError("--runner fork needs Linux; use --runner subprocess")
-    out = Path(opts.out)
+    # Absolute: the kit's collecting run builds the stand-in weights from another folder.
+    out = Path(opts.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise GradeError(f"--out must be a folder for grades.csv, grades.json and feedback/; {out} is a file")
     cache_dir = out / ".cache"
     subs = load_submissions(paths, kit, kit_root, roster)
     out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +262,10 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[s.id] for s in subs]
+    handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
+    missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {s.id for s in subs}
     meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
+            "roster_without_submission": sorted(missing),
             "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
             "all_or_nothing": sorted(opts.all_or_nothing),
             "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
@@ -264,7 +289,7 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
             "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
             "total": report.round_score(sum(e["score"] for e in exercises.values())),
             "max_total": report.max_total(kit), "exercises": exercises,
-            "files": sorted(sub.files), "ignored": sub.ignored,
+            "files": sorted(sub.files), "ignored": sub.ignored, "warnings": list(sub.warnings),
             "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
                           if k in sub.meta},
             "tests": tests}

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         for message in messages:
             if message.startswith(prefixes):
                 return kind, message[:300]
+    # Any other exception while a student module was being imported (its top level: "<module>").
+    for test in run["tests"].values():
+        if test["outcome"] == "failed" and " raised in <module>" in (test.get("detail") or ""):
+            return "import error", test["detail"][:300]
     if run.get("collect_errors"):
         return "crashed", f"the tests did not collect: {run['collect_errors'][0][:300]}"
     return "ok", ""
@@ -87,7 +92,7 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
         else:
             value = points * passed / len(nodeids)
         exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
-                                  "total": len(nodeids)}
+                                  "total": len(nodeids), "all_or_nothing": exercise.id in all_or_nothing}
     return exercises, tests
 
 
@@ -116,7 +121,7 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     `facekit check` shows (facekit.progress.shown_failure: a catalogued mistake's signature,
     else the first test that is not broad), with that mistake; else the first test that stopped
     at a stub or did not run."""
-    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": ""}
+    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": "", "ran": False}
             for f in exercise.functions}
     owned: dict[str, list] = {f: [] for f in exercise.functions}
     for nodeid, test in tests.items():
@@ -124,6 +129,7 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
         if row is None:  # declares no function of the exercise (an instructor's extra test, say)
             continue
         row["total"] += 1
+        row["ran"] = row["ran"] or test["outcome"] != NOT_RUN
         if test["outcome"] == "passed":
             row["passed"] += 1
         else:
@@ -166,17 +172,24 @@ def csv_text(results: list[dict], kit: course.Course) -> str:
     writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason"])
     for r in results:
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
-                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}", r["reason"]])
+                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
+                         r["reason"] or "; ".join(r.get("warnings") or ())])
     return out.getvalue()
 
 
 def feedback_text(result: dict, kit: course.Course, weights: str,
                   catalogues: dict[str, Sequence[Mistake]] | None = None) -> str:
+    from facekit import standin
+
+    described = standin.LABEL if weights == "standin" else f"the real pretrained weights of {standin.MODEL_ID}"
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
-             + (f": {result['reason']}" if result["reason"] else "") + ")", "",
-             "An exercise scores its points × (tests passed / tests of the exercise); a test that did "
-             f"not run counts as failed. Weights: {weights}.", ""]
+             + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
+    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
+    lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
+              + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
+              + f"; a test that did not run counts as failed. Weights: {described}.", ""]
     if result["ignored"]:
         lines += ["Ignored (only the exercise modules are graded): " +
                   ", ".join(f"`{n}`" for n in result["ignored"]), ""]
@@ -191,8 +204,12 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
     of each function that does not pass yet."""
     lines = []
     ex = result["exercises"][exercise.id]
-    lines += [f"Score: {ex['score']:g} / {ex['points']} ({ex['passed']} of {ex['total']} tests pass)", ""]
+    rule = "all or nothing: " if ex.get("all_or_nothing") else ""
+    lines += [f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)", ""]
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
+    not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
+    if not_run and result["status"] != "ok":
+        lines += [f"{not_run} of its tests did not run ({result['status']}: {result['reason']}).", ""]
     hints = []
     for row in function_rows(exercise, tests, catalogue):
         name = f"`{row['function']}`"
@@ -209,11 +226,14 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
                          f"first failure: {row['first_failure']}")
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"]))
-        # Each hint under its function's name; one that starts "is_match: ..." does not say it twice.
-        hints += [f"{name}: {hint.removeprefix(row['function'] + ':').strip()}"
-                  for hint in exercise.hints.get(row["function"], ())]
+        if row["ran"] and exercise.hints.get(row["function"]):
+            # The first hint only (a nudge, not the near-answer the last ones are), under its
+            # function's name; one that starts "is_match: ..." does not say it twice.
+            first = exercise.hints[row["function"]][0]
+            hints.append(f"{name}: {first.removeprefix(row['function'] + ':').strip()}")
     if hints:
-        lines += ["", "Hints:", *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
+        lines += ["", "Hints (`facekit hint " + exercise.id + "` gives the next ones):",
+                  *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
     return lines
 
 
@@ -223,12 +243,26 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
     out = Path(out)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
     _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
+    # A fresh folder, then swapped in: no feedback of an earlier run (another roster, a student
+    # no longer in the class) stays beside this one's.
+    fresh, old = out / ".feedback-new", out / ".feedback-old"
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
     for result in results:
-        _atomic_write(out / "feedback" / f"{result['id']}.md",
-                      feedback_text(result, kit, meta["weights"], catalogues))
+        _atomic_write(fresh / f"{result['id']}.md", feedback_text(result, kit, meta["weights"], catalogues))
+    fresh.mkdir(exist_ok=True)
+    if (out / "feedback").exists():
+        os.replace(out / "feedback", old)
+    os.replace(fresh, out / "feedback")
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def summary(results: list[dict], kit: course.Course, out: Path, seconds: float) -> list[str]:
+def _cut(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, cut at a word (grades.csv has it whole)."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, meta: dict | None = None) -> list[str]:
     """A one-screen summary: count per status, mean and histogram of totals, the slowest."""
     top = max_total(kit)
     lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
@@ -248,8 +282,13 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float) 
             lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
         slow = sorted(results, key=lambda r: -r["seconds"])[:3]
         lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
-        bad = [r for r in results if r["status"] != "ok"][:8]
+        bad = [r for r in results if r["status"] != "ok" or r.get("warnings")][:8]
         for r in bad:
-            lines.append(f"  {r['id']}: {r['status']}" + (f" ({r['reason'][:100]})" if r["reason"] else ""))
-    lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ ({len(results)} files).")
+            why = r["reason"] or "; ".join(r.get("warnings") or ())
+            lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+    missing = (meta or {}).get("roster_without_submission") or []
+    if missing:
+        lines.append(f"On the roster, no submission: {', '.join(missing)}")
+    lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
+                 f"({len(results)} file{'s' * (len(results) != 1)}).")
     return lines

@@ -30,6 +30,7 @@ class Submission:
     files: dict[str, bytes] = field(default_factory=dict)  # manifest stub path -> content
     ignored: list[str] = field(default_factory=list)
     refused: str | None = None  # why the submission cannot be graded at all
+    warnings: list[str] = field(default_factory=list)  # graded, but the instructor should know
     meta: dict = field(default_factory=dict)  # its submission.json, when it has one
 
     def digest(self) -> str:
@@ -143,6 +144,13 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
         if shown.returncode == 0:
             sub.files[wanted_path] = shown.stdout[:MAX_FILE_BYTES]
     sub.ignored += [n for n in names if n not in set(found.values())]
+    # A clone's working tree may hold work never committed: it is not graded, and says so.
+    uncommitted = [w for w in wanted if (path / w).is_file()
+                   and (path / w).read_bytes()[:MAX_FILE_BYTES] != sub.files.get(w)]
+    if uncommitted:
+        sub.warnings.append(f"uncommitted changes to {', '.join(uncommitted)} were not graded: the grade "
+                            f"is of commit {sub.meta['git_commit'][:12]} (commit them, or hand in "
+                            f"`facekit submit`'s zip)")
 
 
 def _from_folder(path: Path, wanted: list[str], sub: Submission) -> None:

@@ -274,7 +274,7 @@ def test_exercise_score_is_points_times_the_passed_fraction():
     run = {"tests": {"t::a": {"outcome": "passed"}, "t::b": {"outcome": "passed"},
                      "t::c": {"outcome": "skipped"}, "t::x": {"outcome": "passed"}}}
     scores, tests = report.score(run, expected, KIT)
-    assert scores[exercise.id] == {"score": 5.0, "points": 10, "passed": 2, "total": 4}
+    assert scores[exercise.id] == {"score": 5.0, "points": 10, "passed": 2, "total": 4, "all_or_nothing": False}
     assert tests["t::d"]["outcome"] == report.NOT_RUN and "t::x" not in tests
     scores, _ = report.score(run, expected, KIT, all_or_nothing={exercise.id})
     assert scores[exercise.id]["score"] == 0
@@ -296,6 +296,11 @@ def test_status_tells_timeout_crash_and_import_errors_apart():
         "timeout", "no result after 5 s during t::b (1 test had reported)")
     failed = {"t": {"outcome": "failed", "message": "ModuleNotFoundError: No module named 'numpyy'"}}
     assert report.status_of({**base, "finished": True, "tests": failed}, None, 5)[0] == "import error"
+    # Any exception at a student module's top level is an import error too (it was "ok").
+    failed = {"t": {"outcome": "failed", "message": "RuntimeError: boom",
+                    "detail": "RuntimeError raised in <module>: boom"}}
+    assert report.status_of({**base, "finished": True, "tests": failed}, None, 5) == (
+        "import error", "RuntimeError raised in <module>: boom")
     assert report.status_of(None, "bad zip", 5) == ("refused", "bad zip")
 
 
@@ -309,10 +314,13 @@ def test_git_repository_submission_reads_committed_files(tmp_path):
     repo = write_folder(tmp_path / "alice", {SIMILARITY: reference("ex03_similarity"), "notes.txt": b"x"})
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "w"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    assert sources.read(repo, KIT, ROOT).warnings == [], "a clean working tree: nothing to say"
     (repo / SIMILARITY).write_text("uncommitted")
     sub = sources.read(repo, KIT, ROOT)
     assert sub.files == {SIMILARITY: reference("ex03_similarity")} and sub.ignored == ["notes.txt"]
     assert sub.id == "alice" and len(sub.meta["git_commit"]) == 40
+    # Work left uncommitted is not graded, and the grade says so (it was a silent 0 before).
+    assert len(sub.warnings) == 1 and SIMILARITY in sub.warnings[0] and "not graded" in sub.warnings[0], sub.warnings
 
 
 def test_roster_maps_submissions_to_ids(tmp_path):
@@ -322,6 +330,52 @@ def test_roster_maps_submissions_to_ids(tmp_path):
     path.write_text("name,student\n")
     with pytest.raises(grade.GradeError, match="submission,id"):
         grade.read_roster(path)
+    # A spreadsheet's CSV: a byte-order mark, semicolons.
+    path.write_bytes("submission;id\r\nbob.zip;s2\r\n".encode("utf-8-sig"))
+    assert grade.read_roster(path) == {"bob.zip": "s2", "bob": "s2"}
+    for text, words in (("submission,id\nbob.zip,\n", "line 2"), ("submission,id\nb.zip,s1\nb.zip,s2\n", "twice")):
+        path.write_text(text)
+        with pytest.raises(grade.GradeError, match=words):
+            grade.read_roster(path)
+
+
+def test_a_folder_of_archives_skips_macos_and_hidden_folders(tmp_path):
+    for name in ("a.zip", "__MACOSX/._a.zip", ".hidden/x.zip"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "b").mkdir()
+    assert grade._expand([tmp_path]) == [tmp_path / "a.zip", tmp_path / "b"]
+
+
+def test_out_may_be_relative_and_must_be_a_folder(tmp_path, monkeypatch, capsys):
+    write_zip(tmp_path / "carol.zip", {EX["ex03_similarity"].stub: reference("ex03_similarity")})
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["grade", "carol.zip", "--out", "grades", "--timeout", str(TIMEOUT)]) == 0, \
+        capsys.readouterr()
+    assert "carol," in (tmp_path / "grades" / "grades.csv").read_text()
+    assert cli.main(["grade", "carol.zip", "--out", "carol.zip"]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+
+
+def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints_only(graded, hung, tmp_path):
+    out, data, _, _ = graded
+    buggy = json.loads(json.dumps(by_id(data)["buggy"]))
+    buggy["exercises"]["ex03_similarity"]["all_or_nothing"] = True
+    text = report.feedback_text(buggy, KIT, "standin")
+    assert "except ex03_similarity: all its points when every test passes, else 0" in text
+    assert "(all or nothing: " in text and "stand-in weights (seeded random, NOT pretrained)" in text
+    hints = KIT.get("ex03_similarity").hints["is_match"]
+    assert hints[0].removeprefix("is_match:").strip() in text and hints[-1].removeprefix("is_match:").strip() not in text, \
+        "feedback gives each function's first hint, not the near-answer of the last"
+    assert "`facekit hint ex03_similarity` gives the next ones" in text
+    hangs = by_id(hung[1])["hangs"]
+    text = report.feedback_text(hangs, KIT, "standin")
+    assert "tests did not run (timeout: no result after" in text, text[:2000]
+    assert "Hints" not in text, "nothing ran: no hint can help"
+    # Feedback of an earlier run with other ids does not stay beside this run's.
+    report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
+    report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["hangs.md"]
 
 
 def make_student_kit(tmp_path: Path) -> Path:
