@@ -146,6 +146,8 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
         nodeid, test = owned[name][0]
         todo = test.get("todo")
         row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == name
+        if todo and not row["not_implemented"]:  # stopped at another function's stub, as check says
+            row["waits_for"] = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
         message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
         row["first_failure"] = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
@@ -221,6 +223,10 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             continue
         if row.get("not_implemented"):
             lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
+        elif row.get("waits_for"):
+            lines.append(f"- {name}: waits for {row['waits_for']}, not implemented yet "
+                         f"({row['passed']}/{row['total']} tests pass)")
+            continue  # its hints can wait too
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
                          f"first failure: {row['first_failure']}")
