@@ -52,7 +52,9 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
                else f"exit code {code}")
         tail = [line for line in (run.get("output_tail") or "").splitlines()
                 if line.strip() and not _PROGRESS.fullmatch(line.strip())]
-        last = f"; last output: {tail[-1][:200]}" if tail else ""
+        # Python's own last words (os.abort, a segfault) beat the module list faulthandler adds.
+        fatal = [line for line in tail if line.startswith("Fatal Python error")]
+        last = f"; last output: {(fatal or tail)[-1][:200]}" if tail else ""
         return "crashed", f"the test process ended ({how}){during} after {tests}{last}"
     messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
     messages += run.get("collect_errors") or []
@@ -213,6 +215,10 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
     if not_run and result["status"] != "ok":
         lines += [f"{not_run} of its tests did not run ({result['status']}: {result['reason']}).", ""]
     hints = []
+    undeclared = [t for t in tests.values() if not t.get("function")]
+    if undeclared:  # an instructor's extra test without @pytest.mark.function: it still counts
+        passed = sum(t["outcome"] == "passed" for t in undeclared)
+        lines.append(f"- tests that name no function: {passed}/{len(undeclared)} pass")
     for row in function_rows(exercise, tests, catalogue):
         name = f"`{row['function']}`"
         if row["total"] == 0:

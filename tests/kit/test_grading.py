@@ -295,6 +295,8 @@ def test_status_tells_timeout_crash_and_import_errors_apart():
     assert report.status_of(died, None, 5) == (
         "crashed", "the test process ended (exit code 3) during t::b after 1 test; last output: "
                    "boom: the student's last words")
+    aborted = {**died, "returncode": -6, "output_tail": "Fatal Python error: Aborted\n\nExtension modules: numpy\n"}
+    assert report.status_of(aborted, None, 5)[1].endswith("last output: Fatal Python error: Aborted")
     assert report.status_of({**died, "timed_out": True}, None, 5) == (
         "timeout", "no result after 5 s during t::b (1 test had reported)")
     failed = {"t": {"outcome": "failed", "message": "ModuleNotFoundError: No module named 'numpyy'"}}
@@ -371,6 +373,10 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     assert hints[0].removeprefix("is_match:").strip() in text and hints[-1].removeprefix("is_match:").strip() not in text, \
         "feedback gives each function's first hint, not the near-answer of the last"
     assert "`facekit hint ex03_similarity` gives the next ones" in text
+    # An extra test that names no function still counts, so the feedback shows it.
+    buggy["tests"]["tests/instructor/test_ex03_similarity_x.py::test_hidden"] = {
+        "outcome": "failed", "message": "AssertionError", "exercise": "ex03_similarity", "function": None}
+    assert "- tests that name no function: 0/1 pass" in report.feedback_text(buggy, KIT, "standin")
     hangs = by_id(hung[1])["hangs"]
     text = report.feedback_text(hangs, KIT, "standin")
     assert "tests did not run (timeout: no result after" in text, text[:2000]
