@@ -6,11 +6,18 @@ from pathlib import Path
 
 from facekit.cli import grade as grade_command
 from facekit.cli.context import Context
+from facekit.errors import UsageError
 
 
 def check_args(args) -> None:
+    from facekit.grading.outfile import zip_destination
+
     args.jobs, args.runner = 1, "auto"
     grade_command.check_args(args)
+    try:
+        args.out = str(zip_destination(args.out, "autograder.zip"))
+    except ValueError as err:
+        raise UsageError(f"gradescope: {err}") from None
 
 
 def run(ctx: Context, args) -> int:

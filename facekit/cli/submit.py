@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facekit.cli.context import Context
-from facekit.errors import CommandError
+from facekit.errors import CommandError, UsageError
 
 
 def check_args(args) -> None:
@@ -18,6 +18,13 @@ def check_args(args) -> None:
         raise CommandError(f"submit: {start} is not inside a copy of the kit (no exercises/course.toml "
                            f"here or above); cd into your kit first")
     args.root = str(root)
+    if args.out:
+        from facekit.grading.outfile import zip_destination
+
+        try:
+            args.out = str(zip_destination(args.out, "submission.zip"))
+        except ValueError as err:
+            raise UsageError(f"submit: {err}") from None
 
 
 def run(ctx: Context, args) -> int:
@@ -30,4 +37,6 @@ def run(ctx: Context, args) -> int:
         raise CommandError(f"submit: {err}") from None
     ctx.term.line(f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
                   f"Hand in this file.")
+    for warning in submit.warnings(ctx.root, ctx.course):  # handed in anyway: the rest still counts
+        ctx.term.error(f"facekit: warning: {warning}")
     return 0

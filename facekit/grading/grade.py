@@ -189,6 +189,13 @@ def _run_key(kit_hash: str, sub: sources.Submission, opts: Options) -> str:
     return h.hexdigest()
 
 
+def check_all_or_nothing(ids, kit: course.Course) -> None:
+    """GradeError (one line) when ``ids`` name an exercise the kit does not have."""
+    unknown = set(ids) - {e.id for e in kit.exercises}
+    if unknown:
+        raise GradeError(f"--all-or-nothing names unknown exercises: {', '.join(sorted(unknown))}")
+
+
 def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None,
           progress=None) -> tuple[list[dict], dict, float]:
     """Grade ``paths``; write grades.csv, grades.json and feedback/ into ``opts.out``.
@@ -199,9 +206,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     kit_root = Path(opts.kit_root).resolve()
     kit = course.load(kit_root / "exercises" / "course.toml")
     report.max_total(kit)  # checks every exercise's points
-    unknown = set(opts.all_or_nothing) - {e.id for e in kit.exercises}
-    if unknown:
-        raise GradeError(f"--all-or-nothing names unknown exercises: {', '.join(sorted(unknown))}")
+    check_all_or_nothing(opts.all_or_nothing, kit)
     mode = opts.runner
     if mode == "auto":
         mode = "fork" if runner.fork_available() else "subprocess"

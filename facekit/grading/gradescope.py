@@ -47,6 +47,9 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this once per submission, in a fresh container: it grades
 # $ROOT/submission and writes $ROOT/results/results.json.
 ROOT="${FACEKIT_AUTOGRADER_ROOT:-/autograder}"
+# Absolute, as Python sees it after the cd below (a relative DIR when tried locally).
+ROOT="$(cd "$ROOT" && pwd)" || exit 1
+export FACEKIT_AUTOGRADER_ROOT="$ROOT"
 PYTHON="${FACEKIT_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 cd "$ROOT/source" && exec "$PYTHON" -m facekit.grading.gradescope run
 """
@@ -56,6 +59,9 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
     """Write the autograder zip: scripts at the top, the kit's grading parts beside them."""
     kit_root = Path(opts.kit_root)
     out = Path(out)
+    # What `facekit grade` refuses up front, refused before anything is written: in the bundle
+    # it would fail for every student instead.
+    grade.check_all_or_nothing(opts.all_or_nothing, course.load(kit_root / "exercises" / "course.toml"))
     with tempfile.TemporaryDirectory(prefix="facekit-gradescope-") as tmp:
         template = workspace.build_template(kit_root, Path(tmp) / "kit", opts.extra_tests)
         workspace.check_extra_tests(template, course.load(kit_root / "exercises" / "course.toml"))
@@ -92,13 +98,18 @@ def _options(source: Path) -> grade.Options:
                          all_or_nothing=set(config.get("all_or_nothing", ())), kit_root=source)
 
 
-def _submission_path(folder: Path, kit: course.Course) -> Path:
-    """The uploaded folder, or the one zip in it when the files are not there (an upload of the zip)."""
+def _submission_path(folder: Path, kit: course.Course) -> tuple[Path, str | None]:
+    """(what to grade, why it is refused or None): the uploaded folder, or the one zip in it when
+    the files are not there (an upload of the zip). Several zips and no files: which one counts
+    is a guess, so the submission is refused, naming them."""
     found = sources.read(folder, kit)
     zips = sorted(folder.glob("*.zip"))
     if not found.files and len(zips) == 1:
-        return zips[0]
-    return folder
+        return zips[0], None
+    if not found.files and len(zips) > 1:
+        return folder, (f"{len(zips)} zips uploaded ({', '.join(z.name for z in zips)}): upload one zip "
+                        f"(your submission.zip from `facekit submit`), or the exercise modules themselves")
+    return folder, None
 
 
 def results_json(result: dict, kit: course.Course, seconds: float, root: Path | None = None) -> dict:
@@ -129,8 +140,17 @@ def autograde(root: Path, source: Path) -> dict:
     started = time.monotonic()
     kit = course.load(source / "exercises" / "course.toml")
     opts = _options(source)
-    path = _submission_path(root / "submission", kit)
-    results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
+    path, refused = _submission_path(root / "submission", kit)
+    if refused:
+        # Graded as an empty folder (no test runs, every exercise 0 of its tests), not as the
+        # folder itself: `grade` takes a folder of zips for a class and would grade each one.
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = Path(tmp) / "submission"
+            empty.mkdir()
+            results, _, _ = grade.grade([empty], opts)
+        results[0].update(status="refused", reason=refused)
+    else:
+        results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
     data = results_json(results[0], kit, time.monotonic() - started, source)
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings as _warnings
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +48,30 @@ def done_exercises(root: Path, kit: course.Course) -> list[str]:
         if run is not None and progress.exercise_result(run, exercise, cached=True).done:
             done.append(exercise.id)
     return done
+
+
+def warnings(root: Path, kit: course.Course) -> list[str]:
+    """What the grader will give 0 for, one line each: an exercise module that is missing, or
+    one that does not compile (file and line). ``facekit submit`` hands in the rest anyway."""
+    lines = []
+    missing = [e.stub for e in kit.exercises if not (root / e.stub).is_file()]
+    if missing:
+        lines.append(f"not submitted, missing: {', '.join(missing)} "
+                     f"(`facekit reset EXERCISE` puts a module back as shipped)")
+    for exercise in kit.exercises:
+        path = root / exercise.stub
+        if not path.is_file():
+            continue
+        try:
+            with _warnings.catch_warnings():  # an invalid escape is only a warning
+                _warnings.simplefilter("ignore")
+                compile(path.read_bytes(), exercise.stub, "exec", dont_inherit=True)
+        except SyntaxError as err:
+            lines.append(f"{exercise.stub}, line {err.lineno}: {err.msg}: it does not compile, "
+                         f"so {exercise.id} scores 0")
+        except ValueError as err:  # a null byte
+            lines.append(f"{exercise.stub}: {err}: it does not compile, so {exercise.id} scores 0")
+    return lines
 
 
 def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from facekit import course, settings
@@ -43,8 +44,25 @@ def build_template(kit_root: Path, dest: Path, extra_tests: Path | None = None) 
         extra_tests = Path(extra_tests)
         if not extra_tests.is_dir():
             raise KitError(f"--extra-tests must be a folder of test files; {extra_tests} is not a folder")
+        check_compiles(extra_tests)
         shutil.copytree(extra_tests, dest / EXTRA_DIR, ignore=_IGNORE)
     return dest
+
+
+def check_compiles(folder: Path) -> None:
+    """KitError naming the first Python file under ``folder`` (as the instructor named it) that
+    does not compile: a Gradescope bundle would otherwise fail for every student."""
+    for path in sorted(Path(folder).rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        try:
+            with warnings.catch_warnings():  # an invalid escape is a warning, not a failure
+                warnings.simplefilter("ignore")
+                compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as err:
+            raise KitError(f"extra test file {path} does not compile: line {err.lineno}: {err.msg}") from None
+        except ValueError as err:  # a null byte
+            raise KitError(f"extra test file {path} does not compile: {err}") from None
 
 
 def extra_test_files(template: Path) -> list[str]:
