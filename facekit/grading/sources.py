@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,19 @@ class Submission:
         for path in sorted(self.files):
             h.update(path.encode() + b"\0" + hashlib.sha256(self.files[path]).digest())
         return h.hexdigest()
+
+
+def compile_problem(source: bytes, name: str) -> str | None:
+    """Why ``source`` does not compile ("line 3: invalid syntax"), or None when it does."""
+    try:
+        with warnings.catch_warnings():  # an invalid escape is a warning, not a failure
+            warnings.simplefilter("ignore")
+            compile(source, name, "exec", dont_inherit=True)
+    except SyntaxError as err:
+        return f"line {err.lineno}: {err.msg}"
+    except ValueError as err:  # a null byte
+        return str(err)
+    return None
 
 
 def student_files(kit: course.Course) -> list[str]:

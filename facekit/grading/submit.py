@@ -11,13 +11,13 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings as _warnings
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import facekit
 from facekit import course, shipped
+from facekit.grading import sources
 
 
 def find_kit(start: Path) -> Path | None:
@@ -62,15 +62,9 @@ def warnings(root: Path, kit: course.Course) -> list[str]:
         path = root / exercise.stub
         if not path.is_file():
             continue
-        try:
-            with _warnings.catch_warnings():  # an invalid escape is only a warning
-                _warnings.simplefilter("ignore")
-                compile(path.read_bytes(), exercise.stub, "exec", dont_inherit=True)
-        except SyntaxError as err:
-            lines.append(f"{exercise.stub}, line {err.lineno}: {err.msg}: it does not compile, "
-                         f"so {exercise.id} scores 0")
-        except ValueError as err:  # a null byte
-            lines.append(f"{exercise.stub}: {err}: it does not compile, so {exercise.id} scores 0")
+        problem = sources.compile_problem(path.read_bytes(), exercise.stub)
+        if problem:
+            lines.append(f"{exercise.stub}, {problem}: it does not compile, so {exercise.id} scores 0")
     return lines
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 from facekit import course, settings
 from facekit.errors import UsageError
+from facekit.grading import sources
 
 KIT_PARTS = ("facekit", "tests", "exercises", "conftest.py", "pyproject.toml")
 EXTRA_DIR = "tests/instructor"
@@ -55,14 +55,9 @@ def check_compiles(folder: Path) -> None:
     for path in sorted(Path(folder).rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
-        try:
-            with warnings.catch_warnings():  # an invalid escape is a warning, not a failure
-                warnings.simplefilter("ignore")
-                compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
-        except SyntaxError as err:
-            raise KitError(f"extra test file {path} does not compile: line {err.lineno}: {err.msg}") from None
-        except ValueError as err:  # a null byte
-            raise KitError(f"extra test file {path} does not compile: {err}") from None
+        problem = sources.compile_problem(path.read_bytes(), str(path))
+        if problem:
+            raise KitError(f"extra test file {path} does not compile: {problem}")
 
 
 def extra_test_files(template: Path) -> list[str]:
