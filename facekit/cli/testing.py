@@ -19,6 +19,46 @@ def state_file(tmp_path, monkeypatch):
     return path
 
 
+_standin_dirs: list = []
+
+
+def standin_dir(pytestconfig, tmp_path_factory):
+    """The run's stand-in cache when it has one, else one shared by the tests of this process:
+    never the user's ~/.cache."""
+    from pathlib import Path
+
+    if pytestconfig.facekit["standin_dir"]:
+        return Path(pytestconfig.facekit["standin_dir"])
+    if not _standin_dirs:
+        _standin_dirs.append(tmp_path_factory.mktemp("standin-hub"))
+    return _standin_dirs[0]
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
+    """Run in a temporary folder; undo what the app commands do to the hub settings and the env.
+
+    Import it into a test module (``from facekit.cli.testing import hermetic``) to use it."""
+    import os
+
+    from huggingface_hub import constants
+
+    from facekit import hub_switch, settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(settings.TARGET_ENV, raising=False)
+    monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
+    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+        else:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
+
+
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""
     from facekit.cli import main

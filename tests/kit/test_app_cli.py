@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,40 +20,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facekit import cli, data, hub_switch, settings
-from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit import cli, data
+from facekit.cli.testing import (  # noqa: F401 (hermetic: an autouse fixture)
+    assert_one_line_error, assert_plain_80_columns, flat, hermetic, run_cli)
 
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
-
-
-@pytest.fixture(autouse=True)
-def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
-    """Run in a temporary folder; undo what the CLI does to the hub settings and the env."""
-    from huggingface_hub import constants
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(settings.TARGET_ENV, raising=False)
-    monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
-    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
-    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])
-        else:
-            monkeypatch.delenv(key, raising=False)
-    # The run's stand-in cache when it has one; never the user's ~/.cache.
-    standin = pytestconfig.facekit["standin_dir"] or _shared_standin(tmp_path_factory)
-    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin))
-
-
-_standin_dirs: list[Path] = []
-
-
-def _shared_standin(tmp_path_factory) -> Path:
-    if not _standin_dirs:
-        _standin_dirs.append(tmp_path_factory.mktemp("standin-hub"))
-    return _standin_dirs[0]
 
 
 @pytest.fixture(scope="module")

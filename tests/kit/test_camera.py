@@ -27,44 +27,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from facekit import course, data, hub_switch, settings, trees
+from facekit import course, data, settings, trees
 from facekit.camera import config as app_config
 from facekit.camera import inputs
 from facekit.camera.stream import StreamError, read_frames
-from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli
+from facekit.cli.testing import (  # noqa: F401 (hermetic: an autouse fixture)
+    assert_one_line_error, assert_plain_80_columns, flat, hermetic, run_cli, standin_dir)
 
 ROOT = course.repo_root()
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
 BOUNDARY = "frameboundary"
 FPS = 50
-
-
-@pytest.fixture(autouse=True)
-def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
-    """Run in a temporary folder; undo what the CLI does to the hub settings and the env."""
-    from huggingface_hub import constants
-
-    monkeypatch.chdir(tmp_path)
-    for name in (settings.TARGET_ENV, settings.WEIGHTS_ENV):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
-    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
-    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])
-    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
-
-
-_standin: list[Path] = []
-
-
-def standin_dir(pytestconfig, tmp_path_factory) -> Path:
-    if pytestconfig.facekit["standin_dir"]:
-        return Path(pytestconfig.facekit["standin_dir"])
-    if not _standin:
-        _standin.append(tmp_path_factory.mktemp("standin-hub"))
-    return _standin[0]
 
 
 # -- an MJPEG server ---------------------------------------------------------------------------------
