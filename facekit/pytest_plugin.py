@@ -62,6 +62,8 @@ def pytest_configure(config):
         _require_hub_weights()
     config.facekit = {
         "target": target,
+        # The folder of the code under test, once: each failure's message is placed against it.
+        "tree": (course.repo_root() / target).resolve(),
         "weights": hub_switch.activate_weights(weights, standin_dir),
         "standin_dir": standin_dir,
         "owns_standin_dir": owned,
@@ -157,6 +159,13 @@ def pytest_collection_modifyitems(session, config, items):
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
 
 
+def tree_under_test(config) -> Path:
+    """The folder of the code under test (exercises/ or solutions/, resolved once per run);
+    exercises/ in a run without the kit's conftest."""
+    run = getattr(config, "facekit", None)
+    return run["tree"] if run else (course.repo_root() / "exercises").resolve()
+
+
 def declared(item) -> tuple[str | None, bool]:
     """(the manifest function a test declares with ``@pytest.mark.function``, or None; whether
     it is broad): what `facekit check` (facekit.recorder) and grading both read."""
@@ -246,11 +255,10 @@ def ex02_model(load_exercise):
 # -- short reports for stubs ---------------------------------------------------------------
 
 
-def _todo_origin(excinfo, target: str):
-    """(function, file) when the error is a NotImplementedError raised in the tree under test."""
+def _todo_origin(excinfo, tree: Path):
+    """(function, file) when the error is a NotImplementedError raised in ``tree``, the tree under test."""
     if excinfo is None or not excinfo.errisinstance(NotImplementedError):
         return None
-    tree = (course.repo_root() / target).resolve()
     for entry in reversed(excinfo.traceback):
         path = Path(str(entry.path)).resolve()
         if path.is_relative_to(tree):
@@ -262,7 +270,7 @@ def _todo_origin(excinfo, target: str):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    origin = _todo_origin(call.excinfo, item.config.facekit["target"])
+    origin = _todo_origin(call.excinfo, item.config.facekit["tree"])
     line = f"{origin[0]}() is not implemented yet ({origin[1]})" if origin else None
     if origin:
         # pytest would format the whole traceback (parsing each file in it, ~15 ms a test:

@@ -37,12 +37,9 @@ def pytest_runtest_makereport(item, call):
 def _message(item, excinfo) -> str:
     """The whole message, as the catalogue of mistakes reads it (to match a student's failure
     with a catalogued mistake); long ones are cut, the record stays small."""
-    from pathlib import Path
+    from facekit import mistakes, pytest_plugin
 
-    from facekit import course, mistakes
-
-    target = getattr(item.config, "facekit", {}).get("target", "exercises")
-    return mistakes.student_message(excinfo, Path(course.repo_root(), target).resolve())[:_MESSAGE_CHARS]
+    return mistakes.student_message(excinfo, pytest_plugin.tree_under_test(item.config))[:_MESSAGE_CHARS]
 
 
 def _where(filename: str) -> str:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
-from facekit import course, mistakes, pytest_plugin
+from facekit import mistakes, pytest_plugin
 
 FD_ENV = "FACEKIT_GRADE_FD"
 MESSAGE_CHARS = 500
@@ -68,8 +67,7 @@ def pytest_runtest_makereport(item, call):
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_grade_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:MESSAGE_CHARS]
         # The whole message, as `facekit check` matches it with the catalogue of mistakes.
-        tree = Path(course.repo_root(), "exercises").resolve()
-        report.facekit_grade_detail = mistakes.student_message(call.excinfo, tree)[:DETAIL_CHARS]
+        report.facekit_grade_detail = mistakes.student_message(call.excinfo, pytest_plugin.tree_under_test(item.config))[:DETAIL_CHARS]
 
 
 def pytest_runtest_logreport(report):
