@@ -381,6 +381,11 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     text = report.feedback_text(hangs, KIT, "standin")
     assert "tests did not run (timeout: no result after" in text, text[:2000]
     assert "Hints" not in text, "nothing ran: no hint can help"
+    # A note (uncommitted work, say) reaches the feedback, the CSV's reason and the summary.
+    noted = {**by_id(data)["complete"], "warnings": ["uncommitted changes to x.py were not graded"]}
+    assert "Note: uncommitted changes to x.py were not graded" in report.feedback_text(noted, KIT, "standin")
+    assert "uncommitted changes to x.py were not graded" in report.csv_text([noted], KIT)
+    assert any("complete: ok (uncommitted changes" in line for line in report.summary([noted], KIT, tmp_path, 1.0))
     # Feedback of an earlier run with other ids does not stay beside this run's.
     report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
     report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
