@@ -580,8 +580,8 @@ def test_sqlite_writer_waits_for_another_writers_lock(ex, sqlite_store, db_path)
     assert [r.id for r in sqlite_store.all()] == [record_id], "SqliteStore.add, after waiting: the record is missing"
 
 
-def _add_many(target: str, cls: str, path: str, name: str, count: int, width: int, go, errors) -> None:
-    """Child process: open the store, wait for the start signal, add ``count`` records.
+def _add_many(target: str, cls: str, path: str, name: str, count: int, width: int, ready, go, errors) -> None:
+    """Child process: open the store, say so, wait for the start signal, add ``count`` records.
 
     A ValueError from ``add`` (a refused width) is reported as ``refused``, anything else as a failure.
     """
@@ -591,6 +591,7 @@ def _add_many(target: str, cls: str, path: str, name: str, count: int, width: in
         # One thread: a forked child must not use the OpenMP thread pool copied from its parent.
         torch.set_num_threads(1)
         store = getattr(settings.load_exercise(EXERCISE, target), cls)(path)
+        ready.release()
         go.wait(30)
         for i in range(count):
             try:
@@ -611,12 +612,17 @@ def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
     # fork (Linux): the children start at once, with torch and the kit already imported.
     # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    go, errors = context.Event(), context.SimpleQueue()
+    ready, go, errors = context.Semaphore(0), context.Event(), context.SimpleQueue()
     workers = [context.Process(target=_add_many,
-                               args=(kit_target, cls, str(path), name, count, width, go, errors))
+                               args=(kit_target, cls, str(path), name, count, width, ready, go, errors))
                for name, count, width in jobs]
     for worker in workers:
         worker.start()
+    # Every writer has opened the store before any adds: each starts from what was on disk
+    # then (a new file: empty), however slowly a loaded machine starts the processes.
+    for _ in workers:
+        if not ready.acquire(timeout=60):
+            break  # a writer failed before opening: its report says why
     go.set()
     for worker in workers:
         worker.join(timeout=120)
