@@ -243,8 +243,10 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
     when missing).
     """
     # TODO 1. k: a bool or not an int -> TypeError; k < 1 -> ValueError.
-    # TODO 2. query: the image's embedding [D], as in login. ranked = top_k(query, store,
-    #         max(len(store), 1)) (Exercise 05): every record, best first.
+    # TODO 2. query: the image's embedding [D], query = compute_embedding(model,
+    #         preprocess(load_image(image_path)))[0] (Exercises 01 and 02; load_image's
+    #         errors go up). ranked = top_k(query, store, max(len(store), 1)) (Exercise 05):
+    #         every record, best first.
     # TODO 3. Walk `ranked`; the first time a name appears, keep (name, score). Stop at k
     #         names. Return the list (an empty store gives []).
     raise NotImplementedError(

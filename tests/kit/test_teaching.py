@@ -301,3 +301,127 @@ def test_literal_students_pass(tmp_path):
         failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
     assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
                           f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
+
+
+# -- one recipe, the same everywhere: README steps, TODO steps and the last hint ------------------
+
+
+# The calls each function's reference makes that a student cannot guess, and that each of the
+# three places a student may follow alone (the README's numbered steps, the stub's TODO steps,
+# the function's near-answer: its last hint, or its hints after the first nudge where the
+# recipe takes two, as preprocess's and top_k's do) must therefore name. A place that leaves
+# one out teaches a recipe that fails the tests: the JSON store's hints without the lock,
+# Exercise 02's README without the move to the model's dtype.
+KEY_CALLS: dict[tuple[str, str], list[str]] = {
+    ("ex01_images", "load_image"): ['open(', "Image.open(", "load()", "exif_transpose",
+                                    "alpha_composite"],
+    ("ex01_images", "preprocess"): ["math.floor", "BICUBIC", "crop(", "permute(2, 0, 1)"],
+    ("ex02_embeddings", "build_model"): ["hf_hub_download", "load_file", "create_model",
+                                         "num_classes=0", "load_state_dict", "eval()"],
+    ("ex02_embeddings", "compute_embedding"): ["is_floating_point", "unsqueeze(0)",
+                                               "next(model.parameters())", "dtype=weight.dtype",
+                                               "inference_mode"],
+    ("ex03_similarity", "l2_normalize"): ["is_floating_point", "vector_norm", "keepdim=True"],
+    ("ex03_similarity", "cosine_similarity"): ["promote_types", "mT", "clamp("],
+    ("ex03_similarity", "is_match"): [">= threshold"],
+    ("ex04_storage", "validate_entry"): ["is_floating_point", "detach()", "clone()", "isfinite"],
+    ("ex04_storage", "JsonFileStore"): ["FileLock", "JSON_LOCK_SUFFIX", "_load()", "mkstemp",
+                                        "fsync", "os.replace"],
+    ("ex04_storage", "SqliteStore"): ["isolation_level=None", "BEGIN IMMEDIATE", "ROLLBACK",
+                                      "<f4", "frombuffer"],
+    ("ex05_retrieval", "top_k"): ["store.all()", "normalize", "stable=True"],
+    ("ex06_app", "embed_images"): ["islice", "ThreadPoolExecutor", "compute_embedding"],
+    ("ex06_app", "open_store"): ["suffix.lower()", "JsonFileStore", "SqliteStore"],
+    ("ex06_app", "register"): ["load_image", "person_embedding", "store.add("],
+    ("ex06_app", "login"): ["store.find(", "person_embedding", "cosine_similarity", "is_match"],
+    ("ex06_app", "identify"): ["load_image", "preprocess", "compute_embedding", "top_k"],
+    ("ex06_app", "embed_folder"): ["rglob", "embed_images", "save_file", "allow_pickle=False"],
+    ("ex06_app", "person_embedding"): ["preprocess", "compute_embedding", "l2_normalize",
+                                       "mean(dim=0)"],
+}
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace and the comment markers of a wrapped line taken out, so a call that wraps
+    in a TODO still reads as one."""
+    return re.sub(r"\s+", "", text.replace('"', "'"))
+
+
+def _definition(path: Path, name: str) -> tuple[str, list[str]]:
+    """(source, names of the module's own private functions it calls) of ``name`` in ``path``."""
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                 and n.name == name), None)
+    assert node is not None, f"{path.relative_to(ROOT)} defines no {name}"
+    source = "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
+    helpers = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_")}
+    called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name) and n.func.id in helpers}
+    return source, sorted(called)
+
+
+def _reference_source(exercise, name: str) -> str:
+    path = ROOT / exercise.reference
+    source, helpers = _definition(path, name)
+    return "\n".join([source] + [_definition(path, helper)[0] for helper in helpers])
+
+
+def _todo_steps(exercise, name: str) -> str:
+    """The comment lines of ``name``'s definition in the stub (a class: all its methods)."""
+    source, _ = _definition(ROOT / exercise.stub, name)
+    return "\n".join(line.strip()[1:] for line in source.splitlines() if line.strip().startswith("#"))
+
+
+def _readme_steps(exercise, name: str) -> str:
+    """The numbered steps (with their indented lines) of the README's Task section(s) whose
+    heading names ``name``."""
+    steps, in_task, in_step = [], False, False
+    for line in (ROOT / exercise.readme).read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            in_task = line.startswith("## Task") and f"`{name}(" in line
+            in_step = False
+        elif in_task:
+            if re.match(r"\d+\.\s", line):
+                in_step = True
+            elif in_step and line and not line[0].isspace():
+                in_step = False
+            if in_step:
+                steps.append(line)
+    return "\n".join(steps)
+
+
+def _near_answer(hints: list[str]) -> str:
+    """The hints after the first nudge (the only hint, when there is one)."""
+    return " ".join(hints[1:] or hints)
+
+
+def test_every_function_has_its_key_calls_listed():
+    listed = {function for _, function in KEY_CALLS}
+    missing = [f"{e.id}.{f}" for e in course.load().exercises for f in e.functions if f not in listed]
+    assert not missing, f"KEY_CALLS has no entry for {missing}: list the calls their recipe needs"
+
+
+@pytest.mark.parametrize("exercise_id, function", sorted(KEY_CALLS), ids=lambda v: v)
+def test_readme_todo_and_last_hint_give_the_same_recipe(exercise_id, function):
+    exercise = course.load().get(exercise_id)
+    reference_source = _squeeze(_reference_source(exercise, function))
+    unused = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in reference_source]
+    assert not unused, (f"{exercise_id}.{function}: the reference does not call {unused}; "
+                        f"KEY_CALLS must list calls the reference makes")
+    places = {
+        f"{exercise.readme} (numbered steps of its Task section)": _readme_steps(exercise, function),
+        f"{exercise.stub} (TODO steps of {function})": _todo_steps(exercise, function),
+        f"{course.MANIFEST.relative_to(ROOT)} (near-answer hints of {function})":
+            _near_answer(hints_of(exercise_id, function)),
+    }
+    problems = []
+    for where, text in places.items():
+        assert text.strip(), f"{where} is empty: no steps found"
+        missing = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in _squeeze(text)]
+        if missing:
+            problems.append(f"{where} never mentions {', '.join(map(repr, missing))}")
+    assert not problems, (f"{exercise_id}.{function}: a student who follows one place alone misses "
+                          f"a call the tests need:\n  " + "\n  ".join(problems))
