@@ -234,7 +234,8 @@ class JsonFileStore:
         }
         # Serialise before touching the disk: a failure here leaves no file behind.
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        # Same folder, so os.replace is a rename within one file system (atomic), not a copy.
+        # Same folder, so os.replace is a rename within one file system (atomic); across file
+        # systems it would raise OSError (EXDEV) and copy nothing.
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                          suffix=".tmp")
         try:

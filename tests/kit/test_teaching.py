@@ -425,3 +425,126 @@ def test_readme_todo_and_last_hint_give_the_same_recipe(exercise_id, function):
             problems.append(f"{where} never mentions {', '.join(map(repr, missing))}")
     assert not problems, (f"{exercise_id}.{function}: a student who follows one place alone misses "
                           f"a call the tests need:\n  " + "\n  ".join(problems))
+
+
+# -- wrong claims: never again, in any text a student or an instructor reads ----------------------
+
+
+def _texts_read_by_people() -> dict[str, str]:
+    """{path: flattened text} of every README, CHEATSHEET, stub, reference, hint, notebook, the
+    exercises' tests (their messages and comments) and the kit's own code (its messages and
+    comments), with the `#` of comment lines dropped so a comment's sentence reads whole."""
+    paths = [*ROOT.glob("*.md"), *ROOT.glob("exercises/**/*.md"), *ROOT.glob("exercises/**/*.py"),
+             *ROOT.glob("solutions/**/*.py"), *ROOT.glob("tests/test_ex*.py"),
+             *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("facekit/**/*.py"), course.MANIFEST]
+    texts = {}
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            import json
+
+            text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+        text = re.sub(r"(?m)^\s*#\s?", "", text)
+        texts[str(path.relative_to(ROOT))] = flat(text.replace('\\n"', " ").replace('"\n', " "))
+    return texts
+
+
+WRONG_CLAIMS = {  # a wrong recipe or fact once taught, and why it is wrong
+    r"read once in `?__init__|[Rr]ecords are read once":
+        "the JSON store reads the file again, under its FileLock, before every change; read once, "
+        "two writers lose a record",
+    r"rename across (disks|file systems|devices) is a copy|\"rename\" is a copy":
+        "os.replace between file systems raises OSError EXDEV and copies nothing",
+    r"NaN sorts unpredictably":
+        "torch.sort and topk rank NaN above every number, every time",
+    r"30 GB once converted":
+        "Pillow keeps 4 bytes per RGB pixel: 40 GB",
+    r"`I;16`/`I` \(16-bit gray\)|`I` \(16-bit gray":
+        "`I` is Pillow's 32-bit integer mode",
+    r"outer 12\.5% of the border":
+        "crop_pct 0.875 cuts 6.25% from each edge (23.4% of the area)",
+    r"does not lock its file":
+        "Exercise 04's JSON store locks its file",
+}
+
+
+def test_no_wrong_claim_is_taught_anywhere():
+    texts = _texts_read_by_people()
+    assert any("tests/test_ex04_storage.py" in p for p in texts) and any(".ipynb" in p for p in texts)
+    found = [f"{path}: {match.group(0)!r}: {why}" for pattern, why in WRONG_CLAIMS.items()
+             for path, text in texts.items() for match in [re.search(pattern, text)] if match]
+    assert not found, "text that teaches what is not so:\n" + "\n".join(found)
+
+
+def test_averaging_frames_guarantee_states_its_condition():
+    """cos(average, e) >= mean of the frames' cosines holds when that mean is >= 0 only."""
+    generator = torch.Generator().manual_seed(0)
+    failures = holds = 0
+    for _ in range(2000):
+        frames = torch.nn.functional.normalize(torch.randn(4, 8, generator=generator, dtype=torch.float64), dim=1)
+        e = torch.nn.functional.normalize(torch.randn(8, generator=generator, dtype=torch.float64), dim=0)
+        mean = (frames @ e).mean()
+        averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
+        if mean >= 0:
+            holds += 1
+            assert averaged >= mean - 1e-12
+        else:
+            failures += bool(averaged < mean)
+    assert holds and failures, "the random trials must show both sides of the condition"
+    # The text's example: two frames at 60 degrees either side of -e: mean -0.5, average -e.
+    e, f = torch.eye(2, dtype=torch.float64)
+    frames = torch.stack([-0.5 * e + 0.75 ** 0.5 * f, -0.5 * e - 0.75 ** 0.5 * f])
+    averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
+    assert (frames @ e).mean().item() == pytest.approx(-0.5) and averaged.item() == pytest.approx(-1.0)
+    texts = _texts_read_by_people()
+    claim = r"at least (the mean of the single frames|that mean)"
+    stated = {path: text for path, text in texts.items() if re.search(claim, text)}
+    assert {"exercises/ex06_app/README.md", "notebooks/ex06_app.ipynb", "tests/test_ex06_app.py"} <= set(stated)
+    for path, text in stated.items():
+        for match in re.finditer(claim, text):
+            around = text[max(0, match.start() - 300):match.end() + 300]
+            assert re.search(r"is at least 0|mean (≥|>=) 0", around), (
+                f"{path} states the averaging guarantee without its condition (the frames' mean "
+                f"cosine at least 0; a mean of -0.5 can become -1.0): ...{around}...")
+
+
+# -- the corrected figures, measured ---------------------------------------------------------------
+
+
+def test_rgb_image_takes_4_bytes_a_pixel_as_the_bomb_figure_says():
+    import subprocess
+    import sys
+
+    (pixels_gb, rgb_gb) = _stated(readme("ex01_images"), r"ask for (\d+) GB of memory as one byte per "
+                                                          r"pixel \((\d+) GB once converted to RGB")
+    assert pixels_gb == 100_000 ** 2 / 1e9
+    # Resident memory of one 10,000 x 10,000 image of each mode, in a fresh process.
+    script = ("import sys; from PIL import Image\n"
+              "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
+              "before = rss(); image = Image.new(sys.argv[1], (10_000, 10_000), 1)\n"
+              "print((rss() - before) / 1e8)")
+    per_pixel = {mode: float(subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
+                                            text=True, check=True).stdout) for mode in ("L", "RGB")}
+    assert round(per_pixel["L"]) == 1 and round(per_pixel["RGB"]) == rgb_gb / pixels_gb, per_pixel
+
+
+def test_nan_scores_rank_first_as_the_retrieval_readme_says():
+    scores = torch.tensor([0.5, float("nan"), 0.9, -1.0])
+    assert torch.sort(scores, descending=True, stable=True).indices[0] == 1
+    assert torch.topk(scores, 2).indices[0] == 1
+    text = flat(readme("ex05_retrieval"))
+    assert "rank NaN above every number, every time" in text and "top match of every search" in text
+
+
+def test_ex01_notebook_crop_figures():
+    import json
+
+    ex01 = reference("ex01_images")
+    size = 224
+    scale = __import__("math").floor(size / ex01.CROP_PCT)
+    edge = (scale - size) / 2
+    cells = json.loads((ROOT / "notebooks/ex01_images.ipynb").read_text(encoding="utf-8"))["cells"]
+    text = flat(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"))
+    pixels, side, area = _stated(text, r"the centre 224×224 kept: (\d+) pixels, ([\d.]+)% of the side, "
+                                       r"are gone from each edge, ([\d.]+)% of the picture's area")
+    assert (pixels, side, area) == (edge, round(100 * edge / scale, 2), round(100 * (1 - (size / scale) ** 2), 1))
