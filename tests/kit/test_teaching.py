@@ -248,16 +248,26 @@ def test_ex03_figures_for_rounding():
         assert "slightly more than 1" in doc and not re.search(r"1\.00000\d", doc)
 
 
-def test_ex06_standin_figures(embedder, face_tensor):
-    noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
-    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
+def test_ex06_standin_figures(embedder, sample_face):
+    """The figures are measured on the images the README names: the sample face, its mirror
+    image, the half-brightness copy Exercise 06's tests use (``point(lambda v: v // 2)``, their
+    dark.jpg) and random noise pixels, each through timm's eval transform."""
+    text = readme("ex06_app")
+    assert "`face.point(lambda v: v // 2)`" in flat(text), "the README must name the darker copy it measures"
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    images = [sample_face, sample_face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+              sample_face.point(lambda v: v // 2), noise]
+    transform = data.eval_transform()
     with torch.inference_mode():
-        unit = torch.nn.functional.normalize(embedder(images).double(), dim=1)
+        unit = torch.nn.functional.normalize(embedder(torch.stack([transform(i) for i in images])).double(), dim=1)
     distance = 1 - unit @ unit.mT
     pairs = distance[torch.triu_indices(4, 4, 1).unbind()]
-    below, mirror = _stated(readme("ex06_app"), r"1 − cosine similarity between any two stayed below "
-                                                r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
-    assert pairs.max() < below and distance[0, 1] < mirror, pairs.tolist()
+    below, mirror = _stated(text, r"1 − cosine similarity between any two stayed below "
+                                  r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
+    measured = f"max {pairs.max().item():.3g}, mirror {distance[0, 1].item():.3g}: {pairs.tolist()}"
+    # Each bound holds, and is tight: less than twice what was measured.
+    assert pairs.max() < below and distance[0, 1] < mirror, measured
+    assert below < 2 * pairs.max() and mirror < 2 * distance[0, 1], f"README says below {below} and {mirror}; {measured}"
 
 
 # -- literal students: the TODO steps and hints, word for word, pass the tests ---------------------
