@@ -558,3 +558,71 @@ def test_ex01_notebook_crop_figures():
     pixels, side, area = _stated(text, r"the centre 224×224 kept: (\d+) pixels, ([\d.]+)% of the side, "
                                        r"are gone from each edge, ([\d.]+)% of the picture's area")
     assert (pixels, side, area) == (edge, round(100 * edge / scale, 2), round(100 * (1 - (size / scale) ** 2), 1))
+
+
+# -- ffmpeg's MJPEG stream, as the README's command serves it --------------------------------------
+
+
+def _ffmpeg_server(content_type: str, frames: list[bytes]):
+    """One client, as ``ffmpeg -f mpjpeg ... -listen 1`` serves it, byte for byte: libavformat's
+    http.c reply (HTTP/1.1, the -content_type given or application/octet-stream, chunked) and
+    mpjpeg.c's parts ("--ffmpeg", "Content-type", "Content-length", each frame followed by CRLF
+    and the next delimiter); each write is one chunk."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+                               f"Transfer-Encoding: chunked\r\n\r\n".encode())
+
+            def chunk(data: bytes):
+                connection.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+            try:
+                chunk(b"--ffmpeg\r\n")
+                for frame in frames:
+                    chunk(b"Content-type: image/jpeg\r\n")
+                    chunk(f"Content-length: {len(frame)}\r\n\r\n".encode())
+                    chunk(frame)
+                    chunk(b"\r\n--ffmpeg\r\n")
+            except OSError:  # the reader took its frames and left, as ffmpeg then exits
+                pass
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/video_feed"
+
+
+def _jpeg(number: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    data.sample_face().save(buffer, "JPEG", quality=90, comment=f"frame {number}")
+    return buffer.getvalue()
+
+
+def test_the_readmes_ffmpeg_command_serves_a_stream_the_app_reads():
+    from facekit.camera.stream import StreamError, read_frames
+
+    text = flat(readme("ex06_app"))
+    command = next((line for line in readme("ex06_app").splitlines() if line.startswith("ffmpeg ")), "")
+    for option in ("-f mpjpeg", "-listen 1", "-c:v mjpeg"):
+        assert option in command, f"the README's ffmpeg command lacks {option}: {command!r}"
+    content_type = re.search(r'-content_type "([^"]+)"', command)
+    assert content_type, f"the README's ffmpeg command gives no -content_type: {command!r}"
+    assert "one client per run" in text
+    frames = [_jpeg(n) for n in range(6)]
+    got = read_frames(_ffmpeg_server(content_type[1], frames), 3, 0.0, timeout_s=3)
+    assert got == frames[:3], "the frames of ffmpeg's stream must come back byte for byte"
+    # Without -content_type ffmpeg answers application/octet-stream: refused, and the message says why.
+    with pytest.raises(StreamError, match='it sent application/octet-stream .*-content_type "multipart/'):
+        read_frames(_ffmpeg_server("application/octet-stream", frames), 1, 0.0, timeout_s=3)
