@@ -626,3 +626,62 @@ def test_the_readmes_ffmpeg_command_serves_a_stream_the_app_reads():
     # Without -content_type ffmpeg answers application/octet-stream: refused, and the message says why.
     with pytest.raises(StreamError, match='it sent application/octet-stream .*-content_type "multipart/'):
         read_frames(_ffmpeg_server("application/octet-stream", frames), 1, 0.0, timeout_s=3)
+
+
+# -- what the kit's own messages and the README say about names and limits --------------------------
+
+
+def test_download_says_hf_home_works_only_above_a_folder_named_hub(capsys, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from facekit import hub
+    from facekit.cli.testing import run_cli
+
+    blob = tmp_path / "model.safetensors"
+    blob.write_bytes(b"\0" * 1000)
+    monkeypatch.setattr(hub, "download", lambda repo_id, filename, **kwargs: blob)
+    monkeypatch.setattr(hub, "cache_dir", lambda: tmp_path / "hub")
+    code, out, _ = run_cli(capsys, "download")
+    assert code == 0 and "HF_HOME=<the folder above it>, if the copy is still named hub" in flat(out), out
+    # Why: huggingface_hub takes HF_HOME/hub as the cache, whatever the copy is called.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    cache = subprocess.run([sys.executable, "-c", "from huggingface_hub import constants; "
+                            "print(constants.HF_HUB_CACHE)"], env={**env, "HF_HOME": str(tmp_path)},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(cache) == tmp_path / "hub"
+
+
+def test_a_frame_over_the_limit_is_not_reported_at_the_limit():
+    from facekit.camera import inputs
+
+    # The web server reads at most one byte past the limit (server.py), so a 6.4 MB frame
+    # arrives as MAX_FRAME_BYTES + 1 bytes: its size is unknown, only that it is over.
+    with pytest.raises(inputs.InputError) as info:
+        inputs.decode_frame(b"\xff" * (inputs.MAX_FRAME_BYTES + 1), "frame 1")
+    assert "frame 1 is over 4 MB" in str(info.value) and "4.0 MB" not in str(info.value)
+
+
+def test_frame_limits_in_the_readme_are_the_apps(tmp_path):
+    import io
+
+    from facekit.camera import inputs
+
+    text = flat(readme("ex06_app"))
+    megabytes, pixels, side, wide, high = _stated(
+        text, r"a frame over (\d+) MB \(4 × 1024 × 1024 bytes\) or over ([\d,]+) pixels \((\d+) × \3, "
+              r"counted as width × height: (\d+) × (\d+) is refused too\)")
+    assert megabytes * 2**20 == inputs.MAX_FRAME_BYTES and pixels == inputs.MAX_FRAME_PIXELS == side * side
+    assert wide * high > pixels
+    # A pixel count, not a side: a frame wider than 4096 but with fewer pixels passes.
+    passes = io.BytesIO()
+    Image.new("L", (6000, 2500)).save(passes, "PNG")
+    assert inputs.decode_frame(passes.getvalue()).size == (6000, 2500)
+
+
+def test_a_submissions_id_is_its_zips_name_without_zip():
+    from facekit.grading import sources
+
+    assert sources.default_id(Path("/class/alice.zip")) == "alice"
+    assert sources.default_id(Path("/class/bob")) == "bob"
+    assert "its zip's name without `.zip` (`alice.zip` → `alice`)" in flat((ROOT / "README.md").read_text(encoding="utf-8"))
