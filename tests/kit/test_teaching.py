@@ -685,3 +685,18 @@ def test_a_submissions_id_is_its_zips_name_without_zip():
     assert sources.default_id(Path("/class/alice.zip")) == "alice"
     assert sources.default_id(Path("/class/bob")) == "bob"
     assert "its zip's name without `.zip` (`alice.zip` → `alice`)" in flat((ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def test_cheatsheet_shows_the_context_manager_exercise_04_asks_for():
+    from snippets import parse
+
+    sheet = parse((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
+    section = "Your own `with`: context managers"
+    assert section in sheet.sections, f"CHEATSHEET.md has no section {section!r}"
+    assert sheet.sections.index(section) < sheet.sections.index("JSON files and atomic writes"), \
+        "the context-manager section must come before the sections Exercise 04 uses it with"
+    code = " ".join(b.code for b in sheet.blocks if b.section == section)
+    for part in ("@contextlib.contextmanager", "yield", "try:", "except BaseException:", "raise", "finally:"):
+        assert part in code, f"CHEATSHEET.md's {section!r} shows no {part}"
+    text = flat(readme("ex04_storage"))
+    assert "`@contextlib.contextmanager`" in text and f"CHEATSHEET's \"{section}\"" in text
