@@ -174,7 +174,10 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
     ``person_embedding(model, images)`` (Task 6): the images' unit embeddings averaged
     and normalised again. All or nothing: every file is read first, and only when all of
     them could be read is the record added, so a bad file leaves the store as it was. A
-    name may be registered again: each registration adds one more record.
+    name may be registered again: each registration adds one more record. Unlike login,
+    one path or image alone is refused: register writes a record that stays, so it takes
+    only a plain list (a lone str would be iterated one character at a time); login
+    writes nothing, so it takes one image alone as a list of one.
     Raises TypeError when ``name`` is not a str or ``images`` is a single path or image
     instead of a list, and ValueError for an empty name, no images, or files that cannot
     be read (naming each file and why).
@@ -203,7 +206,8 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
     ``images``: one image file or PIL image, or a list of them (a camera's frames); files
-    are read with load_image. Their person_embedding (one image: its unit embedding) is
+    are read with load_image. Unlike register, one image alone is accepted: login writes
+    nothing, so taking it as a list of one cannot store anything wrong. Their person_embedding (one image: its unit embedding) is
     compared (cosine similarity, Exercise 03) with every record enrolled under ``name``;
     the best score decides, with ``is_match(score, threshold)``. Raises
     UnknownPersonError (a LookupError) naming the registered names when ``name`` has no

@@ -700,3 +700,17 @@ def test_cheatsheet_shows_the_context_manager_exercise_04_asks_for():
         assert part in code, f"CHEATSHEET.md's {section!r} shows no {part}"
     text = flat(readme("ex04_storage"))
     assert "`@contextlib.contextmanager`" in text and f"CHEATSHEET's \"{section}\"" in text
+
+
+def test_register_and_login_say_why_they_differ_on_one_image(embedder, sample_face, tmp_path):
+    for tree in ("exercises", "solutions"):
+        app = trees.load_exercise("ex06_app", tree)
+        assert "Unlike login, one path or image alone is refused" in flat(app.register.__doc__), tree
+        assert "Unlike register, one image alone is accepted" in flat(app.login.__doc__), tree
+    app = reference("ex06_app")
+    sample_face.save(tmp_path / "face.png")
+    store = app.open_store(tmp_path / "faces.json")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        app.register(store, embedder, "alice", tmp_path / "face.png")
+    app.register(store, embedder, "alice", [tmp_path / "face.png"])
+    assert app.login(store, embedder, "alice", tmp_path / "face.png").accepted
