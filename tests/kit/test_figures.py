@@ -220,7 +220,7 @@ RUNS = {  # block id (section slug and place) -> how it runs and what it must do
     ("exercises/ex05_retrieval/README.md", "nearest-neighbour-search-1"): _top_k_block,
     ("exercises/ex04_storage/README.md", "the-api-both-stores-share-apipy-1"): _store_api_block,
     ("exercises/ex04_storage/README.md", "why-sqlite-next-1"): _blob_block,
-    ("exercises/ex06_app/README.md", "task-5-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
+    ("exercises/ex06_app/README.md", "task-6-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
 }
 
 

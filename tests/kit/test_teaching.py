@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -714,3 +715,58 @@ def test_register_and_login_say_why_they_differ_on_one_image(embedder, sample_fa
         app.register(store, embedder, "alice", tmp_path / "face.png")
     app.register(store, embedder, "alice", [tmp_path / "face.png"])
     assert app.login(store, embedder, "alice", tmp_path / "face.png").accepted
+
+
+# -- tasks in the order they are needed --------------------------------------------------------------
+
+
+def _readme_tasks(exercise) -> dict[str, int]:
+    """{function: the number of the README's "## Task N" section whose heading names it}."""
+    tasks = {}
+    for line in (ROOT / exercise.readme).read_text(encoding="utf-8").splitlines():
+        match = re.match(r"## Task\s*(\d+)?:", line)
+        if match:
+            for function in exercise.functions:
+                if f"`{function}(" in line:
+                    tasks.setdefault(function, int(match[1] or 1))
+    return tasks
+
+
+def _file_tasks(path: Path, functions) -> dict[str, int]:
+    """{function: N of the last "# -- Task N:" comment above its definition in ``path``}."""
+    tasks, current = {}, None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"# -- Task (\d+):", line)
+        current = int(match[1]) if match else current
+        definition = re.match(r"(?:def|class) (\w+)", line)
+        if definition and definition[1] in functions and current is not None:
+            tasks[definition[1]] = current
+    return tasks
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in course.load().exercises])
+def test_tasks_come_in_the_order_they_are_needed(exercise_id):
+    """A function is taught (README Task number, stub and reference sections, the manifest's
+    order) no later than the functions whose reference calls it."""
+    exercise = course.load().get(exercise_id)
+    tasks = _readme_tasks(exercise)
+    assert set(tasks) == set(exercise.functions), f"{exercise.readme}: Task sections name {sorted(tasks)}"
+    order = sorted(exercise.functions, key=lambda f: (tasks[f], exercise.functions.index(f)))
+    assert list(exercise.functions) == order, (
+        f"{course.MANIFEST.relative_to(ROOT)} lists {exercise_id}'s functions as {exercise.functions}; "
+        f"its README's tasks give {order}")
+    for tree_file in (exercise.stub, exercise.reference):
+        in_file = _file_tasks(ROOT / tree_file, exercise.functions)
+        if in_file:  # files without "# -- Task N:" sections have nothing to disagree with
+            assert in_file == tasks, f"{tree_file}'s '# -- Task N:' sections say {in_file}; README {tasks}"
+    import ast
+
+    late = []
+    for caller in exercise.functions:
+        tree = ast.parse(textwrap.dedent(_reference_source(exercise, caller)))
+        called = {node.func.id for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+        for callee in exercise.functions:
+            if callee != caller and callee in called and tasks[callee] > tasks[caller]:
+                late.append(f"{caller} (Task {tasks[caller]}) calls {callee} (Task {tasks[callee]})")
+    assert not late, f"{exercise.readme}: a task needs one that comes later: {late}"
