@@ -770,3 +770,19 @@ def test_tasks_come_in_the_order_they_are_needed(exercise_id):
             if callee != caller and callee in called and tasks[callee] > tasks[caller]:
                 late.append(f"{caller} (Task {tasks[caller]}) calls {callee} (Task {tasks[callee]})")
     assert not late, f"{exercise.readme}: a task needs one that comes later: {late}"
+
+
+def test_ex05_notebook_times_warm_medians_and_prints_the_readmes_figure():
+    import ast
+    import json
+
+    low, high = _stated(readme("ex05_retrieval"), r"in a Python loop took (\d+) to (\d+) times as long as `top_k`")
+    cells = json.loads((ROOT / "notebooks/ex05_retrieval.ipynb").read_text(encoding="utf-8"))["cells"]
+    timing = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and "perf_counter" in c["source"][0]
+                  + "".join(c["source"]))
+    tree = ast.parse(timing)
+    helper = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "median_ms")
+    body = ast.unparse(helper)
+    # A warm-up call comes before the timed loop, and the median (not one run) is returned.
+    assert body.index("function()") < body.index("for _ in range") and "statistics.median" in body, body
+    assert f"the README measured {low:.0f} to {high:.0f} times" in timing, "print the README's figure next to yours"
