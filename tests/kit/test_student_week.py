@@ -192,6 +192,26 @@ def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys,
     assert "\n-    return NotImplementedError\n" in out and "\n+    return None\n" in out, out
 
 
+def test_solution_code_leaves_out_comments_and_docstrings_on_both_sides(kit, capsys, monkeypatch):
+    (kit / "exercises" / "ex_a" / "code.py").write_text(
+        '"""The stub."""\n\n\ndef first():\n    """Shared docstring."""\n    # TODO 1. return None\n'
+        '    return None  # noqa: mine\n\n\ndef second():\n    """Shared."""\n    return "# not a comment"\n')
+    (kit / "solutions" / "ex_a" / "code.py").write_text(
+        '"""The reference."""\n\n\ndef first():\n    """Shared docstring,\n    on two lines."""\n'
+        '    # 1. The reference says why.\n    return None\n\n\ndef second():\n    """Shared."""\n'
+        '    return "# a comment?"\n')
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
+    assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
+    assert code == 0 and "-    # TODO 1. return None" in out and "--code" in out, out
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a", "--code")
+    assert (code, err) == (0, ""), err
+    changed = [line for line in out.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    # Only the one line of code that differs: docstrings, whole-line and trailing comments are out;
+    # a "#" inside a string is code.
+    assert changed == ['-    return "# not a comment"', '+    return "# a comment?"'], out
+
+
 # -- 9. try ---------------------------------------------------------------------------------------
 
 
