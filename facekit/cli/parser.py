@@ -200,7 +200,8 @@ COMMANDS = (
     Command("reset", "reset", "put a stub back as shipped (keeps a .bak)", _reset, options="v"),
     Command("solution", "solution", "your file against the reference, once the exercise passes",
             _solution, options="vw"),
-    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity",
+    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity; "
+            "a store, a search, a login",
             _exercise, options="vtw"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),

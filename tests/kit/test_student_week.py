@@ -383,3 +383,25 @@ def test_reset_without_an_answer_changes_nothing_and_yes_skips_the_question(kit)
     proc = subprocess.run([*argv, "-y"], stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and stub.read_text() != "mine\n", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("exercise_id, needles, stub", [
+    ("ex04_storage", ["JsonFileStore(faces.json): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                      "SqliteStore(faces.db): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                      "remove(ada's id); reopened: ['bob']"], "JsonFileStore.__init__"),
+    ("ex05_retrieval", ["a gallery of 4: face, mirror, darker, noise",
+                        "top_k(the face's embedding, gallery, k=3): face 1.0000,", "NOT pretrained"], "top_k"),
+    ("ex06_app", ["register 'sample' from face.png, 'noise' from noise: 2 records",
+                  "login(store, model, 'sample', face.png): accepted True, score 1.0000, threshold 0.5",
+                  "identify(store, model, face.png, k=2): sample 1.0000, noise", "NOT pretrained"], "open_store"),
+])
+def test_try_covers_the_store_the_search_and_the_app(capsys, exercise_id, needles, stub):
+    code, out, err = run_cli(capsys, "try", exercise_id, "--target", "solutions")
+    assert (code, err) == (0, ""), err
+    for needle in needles:
+        assert needle in flat(out), f"facekit try {exercise_id} printed:\n{out}"
+    assert ("similarities mean nothing" in flat(out)) == (exercise_id != "ex04_storage"), "the note where weights matter"
+    code, out, err = run_cli(capsys, "try", exercise_id)  # the stubs
+    function = stub.split(".")[0]
+    assert code == 1
+    assert_one_line_error(err, f"{stub}() is not implemented yet", f"`facekit hint {exercise_id} {function}`")
