@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import zipfile
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -500,3 +502,21 @@ def test_github_classroom_workflow_runs_the_one_submission_entry_point():
     assert "python -m facekit.grading.gradescope run" in grading["run"]
     assert grading["env"][gradescope.ROOT_ENV].endswith("/autograder")
     assert grading["working-directory"] == "autograder/source"  # gradescope.main grades with the kit in cwd
+
+
+def test_grade_writes_a_class_report_that_agrees_with_grades_json_and_the_feedback(graded):
+    from test_classreport import assert_agrees_with_grades_json  # tests/kit/test_classreport.py
+
+    out, data, _, _ = graded
+    html = assert_agrees_with_grades_json(out)
+    # Each catalogued mistake a student's feedback names is in the report, with that student.
+    named = 0
+    for result in data["submissions"]:
+        feedback = (out / "feedback" / f"{result['id']}.md").read_text(encoding="utf-8")
+        for says in re.findall(r'This looks like a mistake others made: "(.*)"', feedback):
+            row = html[html.index(f"“{escape(says)}”"):]
+            row = row[:row.index("</tr>")]
+            assert re.search(rf"data-figure=\"students\">[^<]*\b{re.escape(result['id'])}\b", row), \
+                f"report.html's row of the mistake {says!r} lacks {result['id']}, whose feedback names it"
+            named += 1
+    assert named, "no feedback of the class names a catalogued mistake (the buggy submission's should)"
