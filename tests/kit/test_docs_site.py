@@ -116,3 +116,26 @@ def test_the_check_output_the_site_shows_is_what_facekit_check_prints(tmp_path):
     want, got = screenshots.without_timings(shown).rstrip(), screenshots.without_timings(fresh).rstrip()
     assert got == want, ("docs/assets/check-output.txt is not what `facekit check` prints now: run "
                          f"`python docs/screenshots.py check`.\n--- in the site:\n{want}\n--- now:\n{got}")
+
+
+def test_links_of_an_included_readme_point_at_pages_assets_or_name_the_kits_file():
+    pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]' (the dev extra has it)")
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    pages = hooks.included_pages()
+    source = KIT.exercises[2].readme  # exercises/ex03_similarity/README.md
+    page, other = pages[source], KIT.exercises[1]
+    assets: dict[str, str] = {}
+    text = ("[sheet](../../CHEATSHEET.md#tensors) [prev](../ex02_embeddings/README.md) "
+            "[code](similarity.py) [web](https://example.org/a.md) [here](#top) "
+            "![face](../../facekit/data/astronaut_face.jpg)")
+    got = hooks.rewrite_links(text, source, page, pages, assets)
+    assert "[sheet](../students/cheatsheet.md#tensors)" in got, got
+    assert f"[prev]({other.id}.md)" in got, got
+    assert f"code (`{KIT.exercises[2].stub}`)" in got, got
+    assert "[web](https://example.org/a.md)" in got and "[here](#top)" in got, got
+    assert "![face](../assets/kit/facekit/data/astronaut_face.jpg)" in got, got
+    assert assets == {"facekit/data/astronaut_face.jpg": "assets/kit/facekit/data/astronaut_face.jpg"}
+    with pytest.raises(ValueError, match="not in the kit"):
+        hooks.rewrite_links("[gone](nothere.py)", source, page, pages, {})

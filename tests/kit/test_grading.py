@@ -520,3 +520,22 @@ def test_grade_writes_a_class_report_that_agrees_with_grades_json_and_the_feedba
                 f"report.html's row of the mistake {says!r} lacks {result['id']}, whose feedback names it"
             named += 1
     assert named, "no feedback of the class names a catalogued mistake (the buggy submission's should)"
+
+
+def test_every_field_a_real_grading_writes_is_named_in_the_outputs_reference(graded):
+    out, data, rows, _ = graded
+    page = (ROOT / "docs" / "reference" / "outputs.md").read_text(encoding="utf-8")
+    result = data["submissions"][0]
+    results = gradescope.results_json(result, KIT, 1.0, ROOT)
+    fields = {
+        "grades.csv": set(next(iter(rows.values()))) - {e.id for e in KIT.exercises},
+        "grades.json": set(data),
+        "a submission": set(result),
+        "an exercise": set().union(*(set(e) for s in data["submissions"] for e in s["exercises"].values())),
+        "a test": set().union(*(set(t) for s in data["submissions"] for t in s["tests"].values())),
+        "results.json": set(results),
+        "a results.json test": set(results["tests"][0]),
+    }
+    for where, keys in fields.items():
+        missing = sorted(k for k in keys if f"`{k}`" not in page)
+        assert not missing, f"docs/reference/outputs.md does not describe {where}'s fields {missing}"
