@@ -238,10 +238,12 @@ def render(fig: dict) -> str:
     # Exercises.
     out += ['<h2 id="exercises">Exercises</h2>',
             "<p>Full marks: every test of the exercise passes. Mean: its mean score over the class.</p>",
-            '<table><tr><th>exercise</th><th class="n">full marks</th><th></th><th class="n">mean score</th></tr>']
+            '<table><tr><th>exercise</th><th class="n">full marks</th><th class="n">rate</th><th></th>'
+            '<th class="n">mean score</th></tr>']
     for e in fig["exercises"]:
         out.append(f'<tr data-exercise="{esc(e["id"])}"><td><code>{esc(e["id"])}</code> {esc(e["title"])}</td>'
-                   f'<td class="n" data-figure="full">{e["full"]}</td><td>{_hbar(e["full"], n)}</td>'
+                   f'<td class="n" data-figure="full">{e["full"]}</td><td class="n" data-figure="rate">'
+                   f'{_pct(e["full"], n)}</td><td>{_hbar(e["full"], n)}</td>'
                    f'<td class="n"><span data-figure="mean">{e["mean"]:.2f}</span> / {e["points"]}</td></tr>')
     out.append("</table>")
 
@@ -253,12 +255,13 @@ def render(fig: dict) -> str:
             "(the student's code is wrong), it is not implemented yet (its own stub), it waits for another "
             "function's stub, or its tests did not run (a timeout, a crash, a refusal).</p>",
             f'<p class="legend">{legend}</p>',
-            '<table><tr><th>function</th>' + "".join(f'<th class="n">{s}</th>' for s in FUNCTION_STATES)
-            + "<th></th></tr>"]
+            '<table><tr><th>function</th><th class="n">pass rate</th>'
+            + "".join(f'<th class="n">{s}</th>' for s in FUNCTION_STATES) + "<th></th></tr>"]
     for f in fig["functions"]:
         counts = {s: f[s] for s in FUNCTION_STATES}
         out.append(f'<tr data-function="{esc(f["exercise"])}.{esc(f["function"])}">'
                    f'<td><code>{esc(f["function"])}</code> <span class="note">{esc(f["exercise"])}</span></td>'
+                   f'<td class="n" data-figure="rate">{_pct(f["passes"], sum(counts.values()))}</td>'
                    + "".join(f'<td class="n" data-state="{s}">{counts[s]}</td>' for s in FUNCTION_STATES)
                    + f"<td>{_stacked_bar(counts, n)}</td></tr>")
     out.append("</table>")

@@ -249,6 +249,7 @@ def assert_agrees_with_grades_json(out: Path) -> str:
         mean = sum(s["exercises"][exercise.id]["score"] for s in subs) / len(subs)
         assert row.find(figure="full") == [str(full)], f"{exercise.id}: full marks"
         assert row.find(figure="mean") == [f"{mean:.2f}"], f"{exercise.id}: mean score"
+        assert row.find(figure="rate") == [f"{round(100 * full / len(subs))}%"], f"{exercise.id}: full marks rate"
         for function in exercise.functions:
             row = row_cells(html, "function", f"{exercise.id}.{function}")
             own = [[t for t in s["tests"].values() if t["function"] == function and t["exercise"] == exercise.id]
@@ -260,6 +261,7 @@ def assert_agrees_with_grades_json(out: Path) -> str:
             assert row.find(state="did not run") == [str(never_ran)], f"{exercise.id}.{function}: did not run"
             shown = sum(int(row.find(state=s)[0]) for s in classreport.FUNCTION_STATES)
             assert shown == len(own), f"{exercise.id}.{function}: the states add up to {shown}, not {len(own)}"
+            assert row.find(figure="rate") == [f"{round(100 * passing / len(own))}%"], f"{exercise.id}.{function}: rate"
 
     assert sorted(cells.rows("problem")) == sorted(s["id"] for s in subs if s["status"] != "ok")
     for status in report.STATUSES:
