@@ -100,7 +100,7 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
         made: dict[tuple[str, str], list[str]] = {}
         unmatched: dict[str, list[str]] = {f: [] for f in exercise.functions}
         for sub in subs:
-            tests = {n: t for n, t in sub["tests"].items() if t.get("exercise") == exercise.id}
+            tests = {n: t for n, t in (sub.get("tests") or {}).items() if t.get("exercise") == exercise.id}
             for function in exercise.functions:
                 own = [t for t in tests.values() if t.get("function") == function]
                 if own:
