@@ -252,8 +252,8 @@ def assert_agrees_with_grades_json(out: Path) -> str:
         assert row.find(figure="rate") == [f"{round(100 * full / len(subs))}%"], f"{exercise.id}: full marks rate"
         for function in exercise.functions:
             row = row_cells(html, "function", f"{exercise.id}.{function}")
-            own = [[t for t in s["tests"].values() if t["function"] == function and t["exercise"] == exercise.id]
-                   for s in subs]
+            own = [[t for t in s["tests"].values() if t.get("function") == function
+                    and t.get("exercise") == exercise.id] for s in subs]
             own = [tests for tests in own if tests]  # a submission with no test of it is not counted
             passing = sum(all(t["outcome"] == "passed" for t in tests) for tests in own)
             never_ran = sum(all(t["outcome"] == report.NOT_RUN for t in tests) for tests in own)
