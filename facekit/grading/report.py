@@ -301,6 +301,6 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")
-    lines.append(f"Wrote {out / 'grades.csv'}, grades.json, report.html (the class at a glance) and feedback/ "
+    lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
                  f"({len(results)} file{'s' * (len(results) != 1)}).")
     return lines

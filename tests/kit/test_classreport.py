@@ -354,3 +354,11 @@ def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path)
         assert not errors, f"console messages while loading report.html: {errors}"
     finally:
         driver.quit()
+
+
+def test_the_docs_state_the_reports_bins_and_slowest_as_the_code_has_them():
+    text = " ".join((ROOT / "docs" / "instructors" / "class-report.md").read_text(encoding="utf-8").split())
+    words = {10: "ten", 5: "five", 20: "twenty"}
+    assert f"in {words[classreport.HISTOGRAM_BINS]} equal ranges of the maximum" in text
+    assert f"The {words[classreport.SLOWEST]} slowest" in text
+    assert f"{classreport.NAME}" in text

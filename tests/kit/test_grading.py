@@ -360,6 +360,8 @@ def test_out_may_be_relative_and_must_be_a_folder(tmp_path, monkeypatch, capsys)
     assert cli.main(["grade", "carol.zip", "--out", "grades", "--timeout", str(TIMEOUT)]) == 0, \
         capsys.readouterr()
     assert "carol," in (tmp_path / "grades" / "grades.csv").read_text()
+    printed = capsys.readouterr().out
+    assert (tmp_path / "grades" / "report.html").is_file() and "report.html" in printed, printed
     assert cli.main(["grade", "carol.zip", "--out", "carol.zip"]) == 2
     assert "--out must be a folder" in capsys.readouterr().err
 
