@@ -140,6 +140,7 @@ h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top:
      border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 .note { color: #555; } .warn { background: #fff4e5; border-left: 4px solid #e8a33d; padding: .4em .8em; }
 table { border-collapse: collapse; width: 100%; margin: .6em 0; }
+.scroll { overflow-x: auto; }  /* a wide table scrolls on a phone, not the page */
 th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid #eee; vertical-align: top; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 svg { display: block; max-width: 100%; height: auto; } svg text { font: 12px system-ui, sans-serif; fill: #333; }
@@ -227,25 +228,25 @@ def render(fig: dict) -> str:
             "<p>" + ", ".join(f'{label} <b data-total="{label}">{v:.2f}</b>' for label, v in stats)
             + f" (of {fig['max_total']:g} points).</p>",
             _histogram_svg(t["histogram"], fig["max_total"]),
-            '<table id="histogram"><tr><th>total from</th><th>to</th><th class="n">submissions</th></tr>']
+            '<div class="scroll"><table id="histogram"><tr><th>total from</th><th>to</th><th class="n">submissions</th></tr>']
     bins = len(t["histogram"])
     for i, count in enumerate(t["histogram"]):
         low, high = fig["max_total"] * i / bins, fig["max_total"] * (i + 1) / bins
         out.append(f"<tr><td>{_num(low)}</td><td>{'up to and including' if i == bins - 1 else 'below'} "
                    f'{_num(high)}</td><td class="n" data-bin="{i}">{count}</td></tr>')
-    out.append("</table>")
+    out.append("</table></div>")
 
     # Exercises.
     out += ['<h2 id="exercises">Exercises</h2>',
             "<p>Full marks: every test of the exercise passes. Mean: its mean score over the class.</p>",
-            '<table><tr><th>exercise</th><th class="n">full marks</th><th class="n">rate</th><th></th>'
+            '<div class="scroll"><table><tr><th>exercise</th><th class="n">full marks</th><th class="n">rate</th><th></th>'
             '<th class="n">mean score</th></tr>']
     for e in fig["exercises"]:
         out.append(f'<tr data-exercise="{esc(e["id"])}"><td><code>{esc(e["id"])}</code> {esc(e["title"])}</td>'
                    f'<td class="n" data-figure="full">{e["full"]}</td><td class="n" data-figure="rate">'
                    f'{_pct(e["full"], n)}</td><td>{_hbar(e["full"], n)}</td>'
                    f'<td class="n"><span data-figure="mean">{e["mean"]:.2f}</span> / {e["points"]}</td></tr>')
-    out.append("</table>")
+    out.append("</table></div>")
 
     # Functions.
     legend = "".join(f'<span><i style="background:{_STATE_COLOUR[_STATE_CLASS[s]]}"></i>{s}</span>'
@@ -255,7 +256,7 @@ def render(fig: dict) -> str:
             "(the student's code is wrong), it is not implemented yet (its own stub), it waits for another "
             "function's stub, or its tests did not run (a timeout, a crash, a refusal).</p>",
             f'<p class="legend">{legend}</p>',
-            '<table><tr><th>function</th><th class="n">pass rate</th>'
+            '<div class="scroll"><table><tr><th>function</th><th class="n">pass rate</th>'
             + "".join(f'<th class="n">{s}</th>' for s in FUNCTION_STATES) + "<th></th></tr>"]
     for f in fig["functions"]:
         counts = {s: f[s] for s in FUNCTION_STATES}
@@ -264,52 +265,52 @@ def render(fig: dict) -> str:
                    f'<td class="n" data-figure="rate">{_pct(f["passes"], sum(counts.values()))}</td>'
                    + "".join(f'<td class="n" data-state="{s}">{counts[s]}</td>' for s in FUNCTION_STATES)
                    + f"<td>{_stacked_bar(counts, n)}</td></tr>")
-    out.append("</table>")
+    out.append("</table></div>")
 
     # Mistakes.
     out += ['<h2 id="mistakes">Typical mistakes</h2>',
             "<p>Each failing function's failure, as the feedback shows it, matched against the catalogue "
             "of typical mistakes (<code>tests/kit/mistakes/</code>).</p>"]
     if fig["mistakes"]:
-        out.append('<table><tr><th>mistake</th><th>function</th><th class="n">submissions</th><th>who</th></tr>')
+        out.append('<div class="scroll"><table><tr><th>mistake</th><th>function</th><th class="n">submissions</th><th>who</th></tr>')
         for m in fig["mistakes"]:
             out.append(f'<tr data-mistake="{esc(m["exercise"])}.{esc(m["mistake"])}"><td>“{esc(m["says"])}” '
                        f'<span class="note">({esc(m["mistake"])})</span></td><td><code>{esc(m["function"])}</code> '
                        f'<span class="note">{esc(m["exercise"])}</span></td><td class="n" data-figure="count">'
                        f'{m["count"]}</td><td data-figure="students">{esc(", ".join(m["students"]))}</td></tr>')
-        out.append("</table>")
+        out.append("</table></div>")
     else:
         out.append("<p>No failure matched a catalogued mistake.</p>")
     if fig["unmatched"]:
         out += ["<p>Failing, like no catalogued mistake (read their feedback; a new catalogue entry?):</p>",
-                '<table><tr><th>function</th><th class="n">submissions</th><th>who</th></tr>']
+                '<div class="scroll"><table><tr><th>function</th><th class="n">submissions</th><th>who</th></tr>']
         for u in fig["unmatched"]:
             out.append(f'<tr data-unmatched="{esc(u["exercise"])}.{esc(u["function"])}"><td><code>'
                        f'{esc(u["function"])}</code> <span class="note">{esc(u["exercise"])}</span></td>'
                        f'<td class="n" data-figure="count">{len(u["students"])}</td>'
                        f'<td data-figure="students">{esc(", ".join(u["students"]))}</td></tr>')
-        out.append("</table>")
+        out.append("</table></div>")
 
     # Problems.
     counts = ", ".join(f'{s} <b data-status="{s}">{c}</b>' for s, c in fig["statuses"].items() if c)
     out += ['<h2 id="problems">Timeouts, crashes, refusals</h2>', f"<p>Status: {counts or 'none'}.</p>"]
     if fig["problems"]:
-        out.append("<table><tr><th>submission</th><th>status</th><th>reason</th></tr>")
+        out.append("<div class=\"scroll\"><table><tr><th>submission</th><th>status</th><th>reason</th></tr>")
         for p in fig["problems"]:
             out.append(f'<tr data-problem="{esc(p["id"])}"><td>{esc(p["id"])}</td><td>{esc(p["status"])}</td>'
                        f"<td>{esc(p['reason'])}</td></tr>")
-        out.append("</table>")
+        out.append("</table></div>")
     else:
         out.append("<p>Every submission ran to the end.</p>")
 
     # Slowest.
     peak = max((s["seconds"] for s in fig["slowest"]), default=0.0)
     out += ['<h2 id="slowest">Slowest submissions</h2>',
-            '<table><tr><th>submission</th><th class="n">seconds</th><th></th><th>status</th></tr>']
+            '<div class="scroll"><table><tr><th>submission</th><th class="n">seconds</th><th></th><th>status</th></tr>']
     for s in fig["slowest"]:
         out.append(f'<tr data-slow="{esc(s["id"])}"><td>{esc(s["id"])}</td><td class="n">{s["seconds"]:.1f}</td>'
                    f'<td>{_hbar(s["seconds"], peak)}</td><td>{esc(s["status"])}</td></tr>')
-    out += ["</table>", "</body></html>", ""]
+    out += ["</table></div>", "</body></html>", ""]
     return "\n".join(out)
 
 
