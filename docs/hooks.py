@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # mkdocs run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-from facekit import course, mistakes  # noqa: E402
-from facekit.cli import parser as cli_parser  # noqa: E402
+from facekit import course, mistakes
+from facekit.cli import parser as cli_parser
 
 CHEATSHEET_PAGE = "students/cheatsheet.md"
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "docs" / "assets"
 sys.path.insert(0, str(ROOT))
 
-from facekit import course, mistakes  # noqa: E402
+from facekit import course, mistakes
 
 CHECKED = "ex03_similarity"
 PLANTED = "strictly-greater"  # the catalogued mistake planted for the check picture
@@ -92,8 +92,8 @@ def check_output(where: Path) -> str:
     for name in ("NO_COLOR", "KIT_TARGET", "KIT_WEIGHTS", "FACEKIT_WORKER"):
         env.pop(name, None)
     # Built beforehand: a student sees "Building the stand-in weights once" only on the first run.
-    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from facekit import standin; "
-                    "standin.build_cache(Path(sys.argv[1]))", env["KIT_STANDIN_CACHE"]], env=env, check=True)
+    subprocess.run([sys.executable, "-c", ("import sys; from pathlib import Path; from facekit import standin; "
+                    "standin.build_cache(Path(sys.argv[1]))"), env["KIT_STANDIN_CACHE"]], env=env, check=True)
     text = run_in_terminal([sys.executable, "-m", "facekit", "--root", str(kit), "check", CHECKED], env)
     return shown(text).replace(str(kit), SHOWN_ROOT)
 

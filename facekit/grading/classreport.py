@@ -168,9 +168,9 @@ def _histogram_svg(counts: list[int], top: float) -> str:
     plot_w, plot_h = width - left - 10, height - bottom - 16
     peak = max(counts) or 1
     step = plot_w / len(counts)
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+    parts = [(f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-labelledby="histogram-title"><title id="histogram-title">Totals: how many '
-             f'submissions in each range of {top:g} / {len(counts)} points</title>',
+             f"submissions in each range of {top / len(counts):g} points</title>"),
              f'<line x1="{left}" y1="{16 + plot_h}" x2="{left + plot_w}" y2="{16 + plot_h}" stroke="#999"/>']
     for i, n in enumerate(counts):
         h = plot_h * n / peak
@@ -217,9 +217,9 @@ def render(fig: dict) -> str:
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>Class report: {esc(fig['course'])}</title><style>{_STYLE}</style></head><body>",
            f"<h1>Class report: {esc(fig['course'])}</h1>",
-           f'<p class="note"><span id="count" data-value="{n}">{n}</span> submission{"s" * (n != 1)}, '
+           (f'<p class="note"><span id="count" data-value="{n}">{n}</span> submission{"s" * (n != 1)}, '
            f"graded on {esc(fig['weights'] or '?')} weights. Written by <code>facekit grade</code> from "
-           f"<code>grades.json</code> beside it; each student's details are in <code>feedback/</code>.</p>",
+           f"<code>grades.json</code> beside it; each student's details are in <code>feedback/</code>.</p>"),
            '<p class="warn">For the instructor only: this page names students.</p>']
 
     # Totals.
@@ -239,8 +239,8 @@ def render(fig: dict) -> str:
     # Exercises.
     out += ['<h2 id="exercises">Exercises</h2>',
             "<p>Full marks: every test of the exercise passes. Mean: its mean score over the class.</p>",
-            '<div class="scroll"><table><tr><th>exercise</th><th class="n">full marks</th><th class="n">rate</th><th></th>'
-            '<th class="n">mean score</th></tr>']
+            ('<div class="scroll"><table><tr><th>exercise</th><th class="n">full marks</th><th class="n">rate</th><th></th>'
+            '<th class="n">mean score</th></tr>')]
     for e in fig["exercises"]:
         out.append(f'<tr data-exercise="{esc(e["id"])}"><td><code>{esc(e["id"])}</code> {esc(e["title"])}</td>'
                    f'<td class="n" data-figure="full">{e["full"]}</td><td class="n" data-figure="rate">'
@@ -252,9 +252,9 @@ def render(fig: dict) -> str:
     legend = "".join(f'<span><i style="background:{_STATE_COLOUR[_STATE_CLASS[s]]}"></i>{s}</span>'
                      for s in FUNCTION_STATES)
     out += ['<h2 id="functions">Functions</h2>',
-            "<p>Per function, the submissions in which every test that declares it passes, one fails "
+            ("<p>Per function, the submissions in which every test that declares it passes, one fails "
             "(the student's code is wrong), it is not implemented yet (its own stub), it waits for another "
-            "function's stub, or its tests did not run (a timeout, a crash, a refusal).</p>",
+            "function's stub, or its tests did not run (a timeout, a crash, a refusal).</p>"),
             f'<p class="legend">{legend}</p>',
             '<div class="scroll"><table><tr><th>function</th><th class="n">pass rate</th>'
             + "".join(f'<th class="n">{s}</th>' for s in FUNCTION_STATES) + "<th></th></tr>"]
@@ -269,8 +269,8 @@ def render(fig: dict) -> str:
 
     # Mistakes.
     out += ['<h2 id="mistakes">Typical mistakes</h2>',
-            "<p>Each failing function's failure, as the feedback shows it, matched against the catalogue "
-            "of typical mistakes (<code>tests/kit/mistakes/</code>).</p>"]
+            ("<p>Each failing function's failure, as the feedback shows it, matched against the catalogue "
+            "of typical mistakes (<code>tests/kit/mistakes/</code>).</p>")]
     if fig["mistakes"]:
         out.append('<div class="scroll"><table><tr><th>mistake</th><th>function</th><th class="n">submissions</th><th>who</th></tr>')
         for m in fig["mistakes"]:

@@ -330,7 +330,7 @@ def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path)
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    _, html = rendered(tmp_path)
+    rendered(tmp_path)
     options = Options()
     options.binary_location = shutil.which("chromium")
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
