@@ -484,9 +484,9 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(graded, tmp_path):
     assert {t["name"].split(":")[0]: t["score"] for t in results["tests"]}["ex03_similarity"] == 10
 
 
-def test_readme_states_the_grading_defaults_the_command_has():
+def test_readme_states_the_grading_defaults_the_command_has():  # docs/instructors/grading.md now
     args = cli_parser.build().parse_args(["grade", "x"])
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8")
     assert f"`--timeout`, default {args.timeout:g} s" in readme
     assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
     assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
