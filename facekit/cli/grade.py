@@ -46,10 +46,7 @@ def run(ctx: Context, args) -> int:
                       f"{', cached' if result['cached'] else ''})")
 
     results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)
-    from facekit.grading import classreport  # report.html, from grades.json as written: the whole gradebook
-
-    page = classreport.write(opts.out, ctx.course, ctx.root)
     for line in report.summary(results, ctx.course, opts.out, seconds, meta):
         ctx.term.line(line)
-    ctx.term.line(f"The class at a glance (for you, it names students): {page}")
+    ctx.term.line(f"The class at a glance (for you, it names students): {Path(opts.out) / 'report.html'}")
     return 0
