@@ -445,7 +445,8 @@ def _texts_read_by_people() -> dict[str, str]:
     """{path: flattened text} of every README, CHEATSHEET, stub, reference, hint, notebook, the
     exercises' tests (their messages and comments) and the kit's own code (its messages and
     comments), with the `#` of comment lines dropped so a comment's sentence reads whole."""
-    paths = [*ROOT.glob("*.md"), *ROOT.glob("exercises/**/*.md"), *ROOT.glob("exercises/**/*.py"),
+    paths = [*ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md"), *ROOT.glob("exercises/**/*.md"),
+             *ROOT.glob("exercises/**/*.py"),
              *ROOT.glob("solutions/**/*.py"), *ROOT.glob("tests/test_ex*.py"),
              *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("facekit/**/*.py"), course.MANIFEST]
     texts = {}
@@ -687,7 +688,8 @@ def test_a_submissions_id_is_its_zips_name_without_zip():
 
     assert sources.default_id(Path("/class/alice.zip")) == "alice"
     assert sources.default_id(Path("/class/bob")) == "bob"
-    assert "its zip's name without `.zip` (`alice.zip` → `alice`)" in flat((ROOT / "README.md").read_text(encoding="utf-8"))
+    text = flat((ROOT / "docs/instructors/grading.md").read_text(encoding="utf-8"))
+    assert "its zip's name without `.zip` (`alice.zip` → `alice`)" in text
 
 
 def test_cheatsheet_shows_the_context_manager_exercise_04_asks_for():
