@@ -3,7 +3,8 @@
 A synthetic class of the whole course, made from the reference tree (a quarter each: complete,
 untouched stubs, half done, a planted bug), is graded four ways, each from an empty cache:
 
-- fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default);
+- fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default; each
+  worker in its bubblewrap jail where bwrap runs, as each row's "isolation" says);
 - naive, -j 1 and -j 2: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
 
 It prints seconds per submission and in total, the load average after each, the -j 2 / -j 1
@@ -96,8 +97,10 @@ def main() -> int:
                 seconds, results = timed(paths, out, jobs, runner, args.timeout)
                 statuses = sorted({r["status"] for r in results})
                 rows[label] = min(rows[label], seconds)
+                isolation = sorted({r.get("isolation", "") for r in results})
                 print(f"round {round_ + 1}  {label:11s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
-                      f"s/submission   statuses {statuses}   load {os.getloadavg()[0]:.1f}", flush=True)
+                      f"s/submission   statuses {statuses}   isolation {isolation}   load {os.getloadavg()[0]:.1f}",
+                      flush=True)
     for label, _, _ in MODES:
         print(f"best {label:11s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
     per = {label: rows[label] / len(paths) for label in rows}

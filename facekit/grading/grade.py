@@ -9,6 +9,7 @@ for the scores and the files written.
 
 from __future__ import annotations
 
+import ast
 import base64
 import compileall
 import csv
@@ -172,7 +173,7 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
             exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
             if exercise is not None:
                 expected[exercise.id].append(nodeid)
-        declared = {"functions": run["functions"], "broad": run["broad"]}
+        declared = {"functions": run["functions"], "broad": run["broad"], **_hidden(kit_dir, run)}
         order = list(run["collected"])
         manifest = integrity.manifest(kit_dir)
         (partial / "expected.json").write_text(integrity.sign(f"kit:{kit_hash}", {
@@ -182,6 +183,43 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return final / "kit", expected, declared, order, manifest
+
+
+def _hidden(kit_dir: Path, run: dict) -> dict:
+    """{"hidden": {test: visibility}} for the extra tests students do not see (``hidden``, the
+    default, or ``after_due_date``: ``@pytest.mark.visibility``), and "secrets": their names and
+    source lines, which no message shown to a student may quote."""
+    hidden = {}
+    for nodeid in run["collected"]:
+        if nodeid.startswith(workspace.EXTRA_DIR + "/"):
+            visibility = run.get("visibility", {}).get(nodeid, report.HIDDEN)
+            if visibility not in report.VISIBILITIES:
+                raise GradeError(f"{nodeid}: @pytest.mark.visibility takes one of "
+                                 f"{', '.join(report.VISIBILITIES)}; got {visibility!r}")
+            if visibility != "visible":
+                hidden[nodeid] = visibility
+    secrets = {n.split("::")[-1].split("[")[0] for n in hidden}
+    for path in sorted((kit_dir / workspace.EXTRA_DIR).rglob("*.py")) if hidden else ():
+        source = path.read_text(encoding="utf-8", errors="replace")
+        secrets |= {line.strip() for line in source.splitlines() if len(line.strip()) >= 16}
+        # Its strings too (an assertion's message), as code in the same process finds them.
+        secrets |= {node.value.strip() for node in ast.walk(ast.parse(source))
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.strip()) >= 12}
+    # Only what students cannot read anyway: not a line or a name of the kit they have.
+    public = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                       for part in ("tests", "exercises", "facekit") for p in (kit_dir / part).rglob("*.py")
+                       if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix())
+    return {"hidden": hidden, "secrets": sorted(s for s in secrets if s not in public)}
+
+
+def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
+    if not text:
+        return text
+    for nodeid in hidden:
+        text = text.replace(nodeid, "a hidden test")
+    if any(secret in text for secret in secrets):
+        return report.WITHHELD
+    return text
 
 
 def _hub_cache(weights: str) -> str | None:
@@ -273,6 +311,8 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             from facekit.grading import plugin
 
             env[plugin.SENTINELS_ENV] = json.dumps(sentinels)
+            if declared.get("hidden"):
+                env[plugin.HIDE_ENV] = workspace.EXTRA_DIR
             return {"dir": str(inside), "workspace": str(inside / "kit"), "test_files": test_files,
                     "template": jail.KIT if jail_spec else str(template),
                     "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,
@@ -330,11 +370,17 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
         status, reason = "tampered", f"{run['tampered']}: review this hand-in"
         exercises, tests = report.score(None, expected, kit, opts.all_or_nothing)
     broad = set(declared["broad"])
+    hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
         test["exercise"] = exercise.id if exercise else None
         test["function"] = declared["functions"].get(nodeid)  # as the pristine kit declares it
         test["broad"] = nodeid in broad
+        test["visibility"] = hidden.get(nodeid, "visible")
+        # A student's message may quote a hidden test (its code read its file): not shown.
+        for field_name in ("message", "detail"):
+            test[field_name] = _withhold(test.get(field_name), secrets, hidden)
+    reason = _withhold(reason, secrets, hidden)
     return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
             "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
             "total": report.round_score(sum(e["score"] for e in exercises.values())),

@@ -32,7 +32,7 @@ from pathlib import Path
 OFF_ENV = "FACEKIT_JAIL"
 KIT, JOB, STANDIN, HUB = "/kit", "/job", "/standin", "/hub"
 UID = 1000
-SCRATCH_MB = 2048  # the tmpfs of /job: the kit's copy (~15 MB), the weights, what the tests write
+SCRATCH_MB = 1024  # the tmpfs of /job: the kit's copy (~15 MB), the weights, what the tests write
 
 
 @functools.lru_cache(maxsize=None)

@@ -29,6 +29,7 @@ from facekit import mistakes, pytest_plugin
 
 FD_ENV = "FACEKIT_GRADE_FD"
 SENTINELS_ENV = "FACEKIT_GRADE_SENTINELS"
+HIDE_ENV = "FACEKIT_GRADE_HIDE"  # a folder of hidden tests: deleted once they are collected
 REFUSED = "solutions"
 MESSAGE_CHARS = 500
 DETAIL_CHARS = 2000
@@ -100,14 +101,24 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_collection_finish(session):
     # Each test's declared function (``@pytest.mark.function("name")``) and whether it is broad,
     # as facekit.recorder reads them.
-    functions, broad = {}, []
+    functions, broad, visibility = {}, [], {}
     for item in session.items:
         function, is_broad = pytest_plugin.declared(item)
         if function:
             functions[item.nodeid] = function
             if is_broad:
                 broad.append(item.nodeid)
-    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad})
+        marker = item.get_closest_marker("visibility")
+        if marker and marker.args:
+            visibility[item.nodeid] = str(marker.args[0])
+    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad,
+            "visibility": visibility})
+    hide = os.environ.pop(HIDE_ENV, None)
+    if hide:
+        # Collected (compiled, in memory): the files go before any student code can read them.
+        import shutil
+
+        shutil.rmtree(os.path.join(str(session.config.rootpath), hide), ignore_errors=True)
 
 
 def pytest_collectreport(report):

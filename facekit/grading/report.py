@@ -24,6 +24,9 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
+HIDDEN = "hidden"
+VISIBILITIES = ("visible", HIDDEN, "after_due_date")
+WITHHELD = "(withheld: the message quotes a hidden test)"
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
 
 
@@ -139,6 +142,13 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     for name, row in rows.items():
         if not owned[name]:
             continue
+        # A hidden test (an instructor's extra one) is never named nor quoted: a visible
+        # failure is shown first; where only hidden ones fail, that much is said.
+        visible = [(n, t) for n, t in owned[name] if t.get("visibility", "visible") == "visible"]
+        if not visible:
+            row["first_failure"] = f"a hidden test of `{name}` failed"
+            continue
+        owned[name] = visible
         failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)

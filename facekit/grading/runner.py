@@ -177,6 +177,8 @@ def parse_record(lines: list[str]) -> dict:
                 result["functions"] = {str(k): str(v) for k, v in entry["functions"].items()}
             if isinstance(entry.get("broad"), list):
                 result["broad"] = [str(n) for n in entry["broad"]]
+            if isinstance(entry.get("visibility"), dict):
+                result["visibility"] = {str(k): str(v) for k, v in entry["visibility"].items()}
         elif "collect_error" in entry:
             result["collect_errors"].append(f"{entry['collect_error']}: {entry.get('message', '')}")
         elif entry.get("finished") is True:
