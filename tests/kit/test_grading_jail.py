@@ -93,44 +93,42 @@ _plugin._write = lambda entry: _write({**entry, "outcome": "passed", "message": 
 """
 EXIT_REWRITE = """
 import gc, json, os
+_names = [i.nodeid for o in gc.get_objects() if type(o).__name__ == "Session" for i in getattr(o, "items", ())]
+_fd = int(os.environ.get("FACEKIT_GRADE_FD") or -1)
 _exit = os._exit
 def _rewrite(code):
-    for _o in gc.get_objects():
-        if type(_o).__name__ == "Session" and hasattr(_o, "items"):
-            fd = int(os.environ.get("FACEKIT_GRADE_FD") or -1)
-            for _item in _o.items:
-                try:
-                    os.lseek(fd, 0, os.SEEK_SET)
-                except OSError:
-                    pass
-                try:
-                    os.write(fd, (json.dumps({"test": _item.nodeid, "outcome": "passed"}) + "\\n").encode())
-                except OSError:
-                    pass
-    _exit(code)
+    try:
+        os.ftruncate(_fd, 0)  # a file can be rewritten; a pipe cannot
+        os.lseek(_fd, 0, os.SEEK_SET)
+    except OSError:
+        pass
+    lines = [{"test": n, "outcome": "passed"} for n in _names] + [{"finished": True, "exitstatus": 0}]
+    try:
+        os.write(_fd, "".join(json.dumps(line) + "\\n" for line in lines).encode())
+    except OSError:
+        pass
+    _exit(0)
 os._exit = _rewrite
-import facekit.grading.plugin as _p
-_p.os._exit = _rewrite
 """
 IN_PROCESS = {"plugin-hook": PLUGIN_HOOK, "report-patch": REPORT_PATCH, "fd-lines": FD_LINES,
               "recorder-wrap": RECORDER_WRAP, "exit-rewrite": EXIT_REWRITE}
 
 
 def reference_by_path(paths: list[str]) -> dict[str, bytes]:
-    """Each module: the reference read by absolute path (given, and the cwd of every process
-    in /proc), exec'd into it."""
+    """Each module: the stub, then the reference read by absolute path (given, and the cwd of
+    every process in /proc) exec'd over it."""
     files = {}
     for exercise in KIT.exercises:
-        files[exercise.stub] = f"""
-import os
-_places = {paths!r} + [os.path.join("/proc", p, "cwd") for p in os.listdir("/proc") if p.isdigit()]
+        files[exercise.stub] = (ROOT / exercise.stub).read_bytes() + f"""
+import os as _os
+_places = {paths!r} + [_os.path.join("/proc", p, "cwd") for p in _os.listdir("/proc") if p.isdigit()]
 for _place in _places:
     try:
-        exec(open(os.path.join(_place, {exercise.reference!r})).read())
+        exec(open(_os.path.join(_place, {exercise.reference!r})).read().replace({FUTURE.decode()!r}, ""))
         break
     except OSError:
         pass
-""".encode() + (ROOT / exercise.stub).read_bytes().replace(FUTURE, b"")
+""".encode()
     return files
 
 
@@ -359,8 +357,9 @@ def test_a_forged_record_is_tampered_and_scores_nothing(classes, name):
         assert "review this hand-in" in result["reason"]
 
 
-@pytest.mark.parametrize("name", ["imports-solutions", "reads-reference"])
+@pytest.mark.parametrize("name", ["imports-solutions", pytest.param("reads-reference", marks=needs_jail)])
 def test_the_reference_is_out_of_reach(classes, name):
+    # Without a jail the reference can be read by path (the README says so): only in the jail.
     result = by_id(classes["jail" if "jail" in classes else "none"])[name]
     assert result["total"] == 0, f"{name}: {result['total']} ({result['status']}: {result['reason']})"
     if name == "imports-solutions":
