@@ -518,3 +518,12 @@ def test_gradescope_bundle_finds_in_process_forgery(classes, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         results = json.loads((root / "results" / "results.json").read_text())
         assert results["score"] == 0 and "Status: tampered" in results["output"], (name, results["output"])
+
+
+def test_readme_states_the_jail_as_it_is():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"a {jail.SCRATCH_MB // 1024} GiB tmpfs" in readme
+    assert f"`~/.cache/facekit/{integrity.KEY_FILE}`" in readme
+    assert f"`{jail.OFF_ENV}=off`" in readme and "`--require-jail`" in readme
+    assert "`isolation: none (why)` and `limits: partial`" in readme
+    assert "@pytest.mark.visibility(\"visible\")" in readme
