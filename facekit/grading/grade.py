@@ -28,7 +28,10 @@ from facekit.errors import UsageError
 from facekit.grading import integrity, jail, report, runner, sources, workspace
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering
-NO_PROCESS_LIMIT = "partial: a process the submission starts in a new session can outlive its grading"
+# What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
+JAIL_LIMITS = "processes: PID namespace (none outlives its grading); memory: RLIMIT_AS per process"
+NO_PROCESS_LIMIT = ("partial: a process the submission starts in a new session can outlive its grading; "
+                    "memory: RLIMIT_AS per process")
 
 
 class GradeError(UsageError):
@@ -265,7 +268,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     if why_not and opts.require_jail:
         raise GradeError(f"--require-jail: no jail for the submissions here: {why_not}")
     isolation = f"none ({why_not})" if why_not else "bubblewrap"
-    limits = NO_PROCESS_LIMIT if why_not else "full"
+    limits = NO_PROCESS_LIMIT if why_not else JAIL_LIMITS
     # Absolute: the kit's collecting run builds the stand-in weights from another folder.
     out = Path(opts.out).resolve()
     if out.exists() and not out.is_dir():

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from facekit import cli, course
-from facekit.grading import gradescope, integrity, jail, runner
+from facekit.grading import grade, gradescope, integrity, jail, runner
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -389,8 +389,8 @@ def test_isolation_is_stated_in_the_csv_the_summary_and_each_feedback(classes):
         data = json.loads((out / "grades.json").read_text())
         expected = "bubblewrap" if mode == "jail" else "none (turned off (FACEKIT_JAIL=off))"
         assert data["isolation"] == expected
-        assert data["limits"] == ("full" if mode == "jail" else "partial: a process the submission starts in a "
-                                                                    "new session can outlive its grading")
+        assert data["limits"] == (grade.JAIL_LIMITS if mode == "jail" else grade.NO_PROCESS_LIMIT)
+        assert data["limits"].startswith("partial") == (mode == "none")
         rows = (out / "grades.csv").read_text().splitlines()
         assert rows[0].endswith(",isolation,limits") and all(expected in row for row in rows[1:]), rows[:2]
         for result in data["submissions"]:
