@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from facekit import cli, course
-from facekit.grading import grade, gradescope, integrity, jail, runner
+from facekit.grading import grade, gradescope, integrity, jail, report, runner
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -378,6 +378,9 @@ def test_hidden_tests_never_reach_the_student(classes):
                 f"{name} ({mode}) sees the hidden test: {feedback[:3000]}"
         fails = (out / "feedback" / "fails-hidden.md").read_text()
         assert "a hidden test of `is_match` failed" in fails, fails
+        # What Gradescope shows the student: the same, from the same result.
+        shown = json.dumps(gradescope.results_json(grades["fails-hidden"], KIT, 1.0, ROOT))
+        assert "a hidden test of `is_match` failed" in shown and HIDDEN_NAME not in shown and SECRET not in shown
         # The visible extra test is an ordinary one; the hidden one counts like any other.
         ex03 = grades["fails-hidden"]["exercises"]["ex03_similarity"]
         assert ex03["passed"] == ex03["total"] - 1, ex03
@@ -396,6 +399,8 @@ def test_isolation_is_stated_in_the_csv_the_summary_and_each_feedback(classes):
         for result in data["submissions"]:
             feedback = (out / "feedback" / f"{result['id']}.md").read_text()
             assert f"Graded with isolation: {expected}" in feedback, feedback[:400]
+        summary = report.summary(data["submissions"], KIT, out, 1.0, data)
+        assert f"Isolation: {expected}; limits: {data['limits']}" in summary, summary
 
 
 @needs_jail
@@ -427,8 +432,9 @@ def test_poisoned_kit_and_cache_change_no_later_or_cached_grade(classes, tmp_pat
 
 def test_a_changed_cache_entry_or_prepared_kit_is_not_trusted(classes, tmp_path):
     out = classes["jail" if "jail" in classes else "none"]
-    run = next((out / ".cache" / "runs").glob("*.json"))
-    label = None
+    # A cached run with a failed test (an untouched student's), that failure made a pass.
+    run = next(p for p in sorted((out / ".cache" / "runs").glob("*.json"))
+               if any(t["outcome"] == "failed" for t in json.loads(p.read_text())["data"]["tests"].values()))
     text = run.read_text()
     wrapped = json.loads(text)
     for t in wrapped["data"]["tests"].values():
@@ -443,7 +449,6 @@ def test_a_changed_cache_entry_or_prepared_kit_is_not_trusted(classes, tmp_path)
     (tmp_path / "kit" / "conftest.py").write_text("poisoned")
     job = {"dir": str(tmp_path / "job"), "template": str(tmp_path / "kit"), "files": {}, "manifest": manifest}
     assert "conftest.py" in runner.build_workspace(job)
-    del label
 
 
 def test_the_record_check_catches_forgery_and_passes_honest_runs():
