@@ -527,8 +527,8 @@ def test_gradescope_bundle_finds_in_process_forgery(classes, tmp_path):
         assert results["score"] == 0 and "Status: tampered" in results["output"], (name, results["output"])
 
 
-def test_readme_states_the_jail_as_it_is():
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+def test_grading_docs_state_the_jail_as_it_is():
+    readme = " ".join((ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8").split())
     assert f"a {jail.SCRATCH_MB // 1024} GiB tmpfs" in readme
     assert f"`~/.cache/facekit/{integrity.KEY_FILE}`" in readme
     assert f"`{jail.OFF_ENV}=off`" in readme and "`--require-jail`" in readme
