@@ -72,6 +72,15 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
     return "ok", ""
 
 
+def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
+    """The student modules a hand-in lacks or that were not taken ("... is over 2048 KiB: not
+    graded"), in course order; their exercises score 0. "" when every one was graded."""
+    parts = [f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
+             for e in kit.exercises if e.stub not in files]
+    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)") \
+        if parts else ""
+
+
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
           all_or_nothing: set[str] = frozenset()) -> tuple[dict, dict]:
     """Per exercise {score, points, passed, total} and per test {outcome, message}."""
