@@ -210,3 +210,137 @@ def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_
     assert args == "-m facekit.grading.gradescope run"
     assert Path(cwd, root).resolve() == (kit / "ag").resolve(), \
         f"run_autograder gave root {root!r} to a Python running in {cwd}: it grades the wrong folder"
+
+
+# -- what Gradescope shows, and that it always has something to show -------------------------------
+
+
+def fake_result(passed_of: dict[str, tuple[int, int]], status="ok", reason="", warnings=()) -> dict:
+    """A graded result as `facekit grade` makes it (report.score on a run), no test run: per
+    exercise id, (tests passed, tests)."""
+    expected = {e.id: [f"{e.tests}::test_{i}" for i in range(passed_of.get(e.id, (0, 2))[1])] for e in KIT.exercises}
+    ran = {}
+    for exercise in KIT.exercises:
+        passed, _ = passed_of.get(exercise.id, (0, 2))
+        for i, nodeid in enumerate(expected[exercise.id]):
+            ran[nodeid] = {"outcome": "passed" if i < passed else "failed", "message": "AssertionError: differs"}
+    exercises, tests = report.score({"tests": ran}, expected, KIT)
+    for nodeid, test in tests.items():
+        test.update(exercise=nodeid.split("::")[0].removeprefix("tests/test_").removesuffix(".py"), function=None)
+    total = sum(e["score"] for e in exercises.values())
+    return {"id": "submission", "status": status, "reason": reason, "ignored": [], "warnings": list(warnings),
+            "total": total, "max_total": report.max_total(KIT), "exercises": exercises, "tests": tests}
+
+
+def test_results_json_is_markdown_with_a_useful_overview():
+    result = fake_result({"ex01_images": (2, 2), "ex03_similarity": (1, 2)},
+                         warnings=["uncommitted changes to x.py were not graded"])
+    data = gradescope.results_json(result, KIT, 3.0)
+    # Gradescope shows "text" (its default for tests) raw: the feedback's `code` and lists need "md".
+    assert (data.get("output_format"), data.get("test_output_format")) == ("md", "md"), \
+        f"results.json output_format={data.get('output_format')!r}, test_output_format={data.get('test_output_format')!r}"
+    assert all(t.get("output_format", data["test_output_format"]) == "md" for t in data["tests"])
+    output = data["output"]
+    assert f"**Total: 15 / {report.max_total(KIT)}**" in output, output
+    assert "| ex01_images: " in output and "| 10 / 10 | 2 of 2 |" in output, output
+    assert "| 5 / 10 | 1 of 2 |" in output and "Note: uncommitted changes to x.py were not graded" in output, output
+    assert len(output.splitlines()) > len(KIT.exercises), f"the top-level output says only: {output!r}"
+
+
+def test_autograde_writes_results_json_with_score_0_and_why_when_grading_fails(tmp_path, monkeypatch):
+    root, source = tmp_path / "autograder", tmp_path / "source"
+    (root / "submission").mkdir(parents=True)
+    (source / "exercises").mkdir(parents=True)
+    (source / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
+    (root / "submission" / "similarity.py").write_bytes(b"x = 1\n")
+
+    def broken_grade(paths, opts, roster=None, progress=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gradescope.grade, "grade", broken_grade)
+    monkeypatch.setenv(gradescope.ROOT_ENV, str(root))
+    monkeypatch.chdir(source)  # run_autograder starts it in the bundle's source/
+    assert gradescope.main(["run"]) == 0
+    written = json.loads((root / "results" / "results.json").read_text())
+    assert written["score"] == 0 and written["tests"] == [], written
+    assert "No space left on device" in written["output"] and "Not graded" in written["output"], written["output"]
+
+
+def test_run_autograder_writes_results_json_when_its_python_cannot_even_start(tmp_path):
+    root = tmp_path / "autograder"
+    script = root / "source" / "run_autograder"
+    script.parent.mkdir(parents=True)
+    script.write_text(gradescope.RUN_AUTOGRADER)
+    script.chmod(0o755)
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    (root / "results" / "results.json").write_text('{"score": 60}')  # an earlier run's, tried locally
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FACEKIT_")},
+           gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": str(tmp_path / "no-such-python")}
+    proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads((root / "results" / "results.json").read_text())
+    assert written["score"] == 0 and "exit code 127" in written["output"], written
+
+
+def _stub(path: Path, text: str) -> None:
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+
+
+def _python_stub(bin_dir: Path, name: str, version: str, log: Path) -> None:
+    """A stand-in Python ``name`` of ``version``: answers setup.sh's version check, makes a venv
+    whose pip and python only write down what they were asked."""
+    recent = tuple(int(p) for p in version.split(".")[:2]) >= (3, 10)
+    venv_tool = f'#!/bin/sh\\necho "venv-$(/usr/bin/basename "$0") $*" >> "{log}"\\n'
+    _stub(bin_dir / name, f"""echo "{name} $*" >> "{log}"
+case "$1" in
+  -c) exit {0 if recent else 1} ;;
+  --version) echo "Python {version}" ;;
+  -m) /bin/mkdir -p "$3/bin"
+      for tool in pip python; do printf '{venv_tool}' > "$3/bin/$tool"; /bin/chmod +x "$3/bin/$tool"; done ;;
+esac
+""")
+
+
+@pytest.mark.parametrize("image, system_python, deadsnakes", [
+    ("Ubuntu 20.04", "3.8.10", True),
+    ("Ubuntu 18.04", "3.6.9", True),
+    ("Ubuntu 22.04", "3.10.12", False),
+    ("Ubuntu 24.04", "3.12.3", False),
+])
+def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image, system_python, deadsnakes):
+    """setup.sh run on a stand-in of each Ubuntu base image Gradescope documents: apt-get and
+    add-apt-repository only write down their arguments; the image's python3 has its version."""
+    root, bin_dir, log = tmp_path / "autograder", tmp_path / "bin", tmp_path / "log"
+    (root / "source").mkdir(parents=True)
+    bin_dir.mkdir()
+    (bin_dir / "basename").symlink_to("/usr/bin/basename")
+    _python_stub(bin_dir, "python3", system_python, log)
+    # Installing python3.11 (deadsnakes) puts it on the PATH.
+    _stub(bin_dir / "apt-get", f'echo "apt-get $*" >> "{log}"\n'
+                               f'case "$*" in *python3.11-venv*) printf "" > "{tmp_path}/installed" ;; esac\n')
+    _stub(bin_dir / "add-apt-repository", f'echo "add-apt-repository $*" >> "{log}"\n')
+    script = root / "source" / "setup.sh"
+    script.write_text(gradescope.SETUP_SH)
+    # The stand-in python3.11 appears once apt-get has installed it: a PATH entry made on the way.
+    later = tmp_path / "later"
+    later.mkdir()
+    _python_stub(later, "python3.11", "3.11.11", log)
+    _stub(bin_dir / "python3.11", f'[ -e "{tmp_path}/installed" ] || exit 127\nexec "{later}/python3.11" "$@"\n')
+    env = {"PATH": str(bin_dir), gradescope.ROOT_ENV: str(root), "HOME": str(tmp_path)}
+    proc = subprocess.run(["/bin/bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    calls = log.read_text().splitlines() if log.exists() else []
+    assert proc.returncode == 0, f"setup.sh on {image} (python3 {system_python}): {proc.stderr}\n" + "\n".join(calls)
+    venv = [c for c in calls if " -m venv " in c]
+    assert venv == [f"{'python3.11' if deadsnakes else 'python3'} -m venv {root}/venv"], \
+        f"setup.sh on {image} (python3 {system_python}) made its venv with: {venv}"
+    assert any(c.startswith("add-apt-repository") and "ppa:deadsnakes/ppa" in c for c in calls) == deadsnakes, calls
+    assert calls[-1] == "venv-python -m facekit.grading.gradescope prepare" and "venv-pip install ." in calls, calls
+
+
+def test_readme_names_the_gradescope_base_image_to_choose():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    section = readme[readme.index("### Gradescope"):]
+    assert "base image" in section and "Ubuntu 22.04" in section, "the README does not say which base image to choose"
+    assert "deadsnakes" in section, "the README does not say where an older image's Python 3.10+ comes from"
