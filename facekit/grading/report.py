@@ -24,6 +24,7 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
+SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
 
 
@@ -190,6 +191,30 @@ def csv_text(results: list[dict], kit: course.Course) -> str:
     return out.getvalue()
 
 
+def compact_test(test: dict) -> dict:
+    """A test's record as grades.json keeps it: ``outcome`` always; no key whose value is empty
+    (None, False: readers use .get); for a test that stopped at a stub, ``todo`` (its function
+    and file) without the stub's NotImplementedError text; ``detail`` only where it says more
+    than ``message``. An untouched hand-in's record was ~240 KB with them all."""
+    kept = {k: v for k, v in test.items() if v not in (None, False, [], "")}
+    if kept.get("todo"):
+        kept.pop("message", None)
+        kept.pop("detail", None)
+    elif kept.get("detail") == kept.get("message"):
+        kept.pop("detail", None)
+    return {"outcome": test["outcome"], **kept}
+
+
+def json_text(results: list[dict], meta: dict) -> str:
+    """grades.json: the run's settings indented, then one submission per line (its tests compact)."""
+    lines = [json.dumps({**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
+                        separators=(",", ":"), ensure_ascii=False) for r in results]
+    marker = "\0submissions\0"
+    head = json.dumps({**meta, "submissions": marker}, indent=1, ensure_ascii=False)
+    listed = "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
+    return head.replace(json.dumps(marker), listed, 1) + "\n"
+
+
 def feedback_text(result: dict, kit: course.Course, weights: str,
                   catalogues: dict[str, Sequence[Mistake]] | None = None) -> str:
     from facekit import standin
@@ -198,7 +223,8 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
-    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    for warning in result.get("warnings") or ():
+        lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
     lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
               + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
@@ -263,7 +289,7 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
-    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
+    _atomic_write(out / "grades.json", json_text(results, meta))
     # A fresh folder, then swapped in: no feedback of an earlier run (another roster, a student
     # no longer in the class) stays beside this one's.
     fresh, old = out / ".feedback-new", out / ".feedback-old"
@@ -303,10 +329,15 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
             lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
         slow = sorted(results, key=lambda r: -r["seconds"])[:3]
         lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
-        bad = [r for r in results if r["status"] != "ok" or r.get("warnings")][:8]
-        for r in bad:
+        bad = [r for r in results if r["status"] != "ok" or r["reason"] or r.get("warnings")]
+        shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[:SUMMARY_PROBLEMS - 1]
+        if bad:
+            lines.append(f"Problems ({len(bad)}):")
+        for r in shown:
             why = r["reason"] or "; ".join(r.get("warnings") or ())
             lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+        if len(shown) < len(bad):
+            lines.append(f"  ... and {len(bad) - len(shown)} more: grades.csv has every one, with its reason")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")

@@ -202,3 +202,69 @@ def test_a_roster_naming_one_zip_with_and_without_zip_says_so(tmp_path):
         message = str(caught.value)
         assert "line 3" in message and "s07.zip" in message and "same submission" in message, message
         assert "listed twice" not in message, message
+
+
+# -- what the instructor reads: the summary, the feedback, grades.json ----------------------------
+
+
+def graded_like(sub_id: str, stub_message: bool = True, status: str = "ok", reason: str = "") -> dict:
+    """A result as grade._result makes it, without a test run: every test of the course stopped
+    at its function's stub (an untouched hand-in), except ex03's, which fail an assertion."""
+    expected, ran = {}, {}
+    for exercise in KIT.exercises:
+        expected[exercise.id] = []
+        for i, function in enumerate(exercise.functions * 10):
+            nodeid = f"{exercise.tests}::test_{function}_{i}[case-{i}]"
+            expected[exercise.id].append(nodeid)
+            if exercise.id == "ex03_similarity":
+                ran[nodeid] = {"outcome": "failed", "message": f"AssertionError: {function}(x) differs", "todo": None,
+                               "detail": f"AssertionError: {function}(x) differs"}
+            else:
+                text = (f"NotImplementedError: {exercise.id}: {function}() is not implemented yet. Open "
+                        f"{exercise.stub} and follow its TODO steps (instructions: {exercise.readme}).")
+                ran[nodeid] = {"outcome": "failed", "message": text, "todo": [function, exercise.stub],
+                               "detail": text.replace(":", f" raised in {function}:", 1)}
+    exercises, tests = report.score({"tests": ran}, expected, KIT)
+    for nodeid, test in tests.items():
+        test.update(exercise=next(e.id for e in KIT.exercises if nodeid.startswith(e.tests)),
+                    function=nodeid.split("::test_")[1].rsplit("_", 1)[0], broad=False)
+    return {"id": sub_id, "source": f"{sub_id}.zip", "status": status, "reason": reason, "seconds": 1.0,
+            "cached": False, "total": 0.0, "max_total": report.max_total(KIT), "exercises": exercises,
+            "files": [], "ignored": [], "warnings": [], "submitted": {}, "tests": tests}
+
+
+def test_the_summary_names_every_problem_submission_or_says_how_many_more(tmp_path):
+    results = [graded_like(f"s{i:02d}", status="crashed" if i % 3 else "ok",
+                           reason=f"reason {i}" if i % 3 else "") for i in range(40)]
+    problems = [r["id"] for r in results if r["status"] != "ok"]
+    lines = report.summary(results, KIT, tmp_path, 1.0)
+    named = [p for p in problems if any(line.strip().startswith(f"{p}:") for line in lines)]
+    more = [line for line in lines if "more" in line and "grades.csv" in line]
+    assert len(named) == len(problems) or (more and f"and {len(problems) - len(named)} more" in more[0]), \
+        f"{len(problems)} problem submissions, the summary names {len(named)} and says: {more}"
+    few = report.summary(results[:4], KIT, tmp_path, 1.0)
+    assert all(any(line.strip().startswith(f"{p}:") for line in few) for p in problems[:2]), few
+
+
+def test_a_feedback_note_is_a_paragraph_of_its_own():
+    result = {**graded_like("s1"), "warnings": ["uncommitted changes to x.py were not graded"]}
+    lines = report.feedback_text(result, KIT, "standin").splitlines()
+    at = lines.index("Note: uncommitted changes to x.py were not graded")
+    assert lines[at + 1] == "", f"the line after the note: {lines[at + 1]!r} (Markdown joins them into one paragraph)"
+
+
+def test_grades_json_keeps_what_feedback_needs_in_a_fraction_of_the_size():
+    import json
+
+    results = [graded_like("untouched")]
+    meta = {"course": KIT.title, "weights": "standin"}
+    before = len(json.dumps({**meta, "submissions": results}, indent=1))  # as it was written
+    text = report.json_text(results, meta)
+    assert len(text) < before / 2, f"grades.json: {len(text)} bytes for one student, {before} before"
+    back = json.loads(text)
+    assert {k: v for k, v in back.items() if k != "submissions"} == meta
+    (row,) = back["submissions"]
+    assert report.feedback_text(row, KIT, "standin") == report.feedback_text(results[0], KIT, "standin"), \
+        "feedback from grades.json's row differs from the feedback of the graded result"
+    assert {n: t["outcome"] for n, t in row["tests"].items()} == \
+        {n: t["outcome"] for n, t in results[0]["tests"].items()}
