@@ -1,0 +1,191 @@
+"""The repository students clone: ``facekit release --out DIR`` (as nbgrader's generate_assignment
+or otter's assign make one from the instructor's kit).
+
+It holds what a student runs and reads: ``exercises/`` (the stubs, their READMEs, the manifest),
+``facekit/``, the exercises' tests (``tests/test_*.py``), ``conftest.py``, ``pyproject.toml``,
+``notebooks/``, ``CHEATSHEET.md``, ``.gitignore``, the local files its README links to, a README
+for students (the kit's own, its "For students" part) and the catalogue of typical mistakes as
+`facekit check` reads it: each mistake's id, words, test and file, never its find/replace text,
+which quotes the reference. Not in it: ``solutions/`` (unless ``with_solutions``, for self-study),
+``tests/kit/`` (the kit's own checks; its literal students are solved exercises), benchmarks,
+CI, docs, and any file git ignores (hand-ins, grades, venvs). Then ``git init`` and one commit:
+a repository ready to push. Nothing is written at ``out`` unless all of it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from facekit import course, mistakes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# What a student's copy holds, as paths relative to the kit (a folder: everything under it).
+TOP_FILES = ("conftest.py", "pyproject.toml", "CHEATSHEET.md", ".gitignore", "LICENSE", "LICENSE.md")
+TOP_FOLDERS = ("exercises", "facekit", "notebooks")
+# The catalogue's keys that quote the reference: never in a student's copy.
+_REFERENCE_KEYS = ("find", "replace")
+_SKIP = re.compile(r"(^|/)(__pycache__|\.pytest_cache|\.ipynb_checkpoints|\.facekit|[^/]*\.egg-info)(/|$)|\.py[co]$")
+COMMIT_MESSAGE = "The course, as released to students"
+
+
+class ReleaseError(ValueError):
+    """The release cannot be written (the destination is taken, the kit is incomplete)."""
+
+
+def kit_files(root: Path) -> list[str]:
+    """The kit's files, relative: those git tracks or would (not ignored), else all of them."""
+    root = Path(root)
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True) if (root / ".git").exists() else None
+    if listed is not None and listed.returncode == 0:
+        names = [n for n in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+    else:
+        names = [p.relative_to(root).as_posix() for p in root.rglob("*")
+                 if ".git" not in p.relative_to(root).parts]
+    return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink() and not _SKIP.search(n))
+
+
+def wanted(name: str, with_solutions: bool) -> bool:
+    """Whether the kit's file ``name`` (relative, with ``/``) belongs in a student's copy."""
+    parts = PurePosixPath(name).parts
+    if len(parts) == 1:
+        return name in TOP_FILES
+    if parts[0] in TOP_FOLDERS or (with_solutions and parts[0] == "solutions"):
+        return True
+    return parts[0] == "tests" and len(parts) == 2 and (parts[1].startswith("test_") or parts[1] == "conftest.py")
+
+
+def student_catalogue(path: Path) -> str:
+    """A catalogue of mistakes with what `facekit check` reads (id, says, test, words, file) and
+    empty find/replace: the student sees which mistake a failure looks like, not its fix."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    out = [f"# Typical mistakes of {path.stem}, as `facekit check` names them (facekit/mistakes.py).",
+           "# The student release: find/replace, which quote the reference, are left out.", ""]
+    for entry in data.get("mistake", []):
+        out.append("[[mistake]]")
+        for key, value in entry.items():
+            out.append(f"{key} = {_toml_value('' if key in _REFERENCE_KEYS else value)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml_value(value) -> str:
+    """A TOML value: a JSON string or number is one; a table is written inline."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def student_readme(text: str, with_solutions: bool) -> str:
+    """The kit's README for a student: its title and first paragraph, the set-up commands, and its
+    "For students" part as it is (one source for both)."""
+    lines = text.splitlines()
+    title = next((line for line in lines if line.startswith("# ")), "# The course")
+    start = lines.index(title) + 1
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    intro = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        intro.append(line)
+    body = text[text.index("## For students"):] if "## For students" in text else ""
+    body = body[:body.index("\n## ", 3)] if "\n## " in body[3:] else body
+    what = ("It holds the reference solutions too (`solutions/`, `--target solutions`, `facekit solution`), "
+            "for self-study: try each exercise before you look." if with_solutions else
+            "The reference solutions and the instructor's checks are not in it: `--target solutions` "
+            "and `facekit solution` are for the instructor's copy of the kit.")
+    setup = ["", "This is your copy of the course. " + what, "",
+             "Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
+             "`.venv/bin/`), then see what is done and what is not:", "", "```sh",
+             "python3 -m venv .venv && .venv/bin/pip install -e .",
+             ".venv/bin/pytest", "```", "",
+             "Both run offline: the tests use **stand-in weights** (see [Weights](#weights-stand-in-and-real)). "
+             "Until you write a function, its tests say it is not implemented yet, and which file to open.", ""]
+    return "\n".join([title, "", *intro, *setup]) + "\n" + body.rstrip() + "\n"
+
+
+def _linked(readme: str) -> list[str]:
+    """The local files a README links to or shows (no URL, no anchor-only link)."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    return sorted({t.split("#")[0] for t in targets if t.split("#")[0] and "://" not in t})
+
+
+def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
+    """Write the student repository at ``out`` (which must not exist, or be an empty folder).
+    Returns {"files": count, "commit": sha, "out": path}."""
+    kit_root, out = Path(kit_root).resolve(), Path(out).resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ReleaseError(f"--out {out} already exists and is not an empty folder: choose a new one "
+                           f"(a release is written whole, never over another)")
+    if out == kit_root or kit_root in out.parents:
+        raise ReleaseError(f"--out {out} is inside the kit {kit_root}: write the release outside it")
+    kit = course.load(kit_root / "exercises" / "course.toml")
+    files = [n for n in kit_files(kit_root) if wanted(n, with_solutions)]
+    missing = [e.stub for e in kit.exercises if e.stub not in files] + \
+              [e.tests for e in kit.exercises if e.tests not in files]
+    if missing:
+        raise ReleaseError(f"the kit at {kit_root} lacks {', '.join(missing)}: release from a complete kit")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        for name in files:
+            (partial / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(kit_root / name, partial / name)
+        for exercise in kit.exercises:  # only what `facekit check` needs of the catalogue
+            catalogue = mistakes.catalogue_path(kit_root, exercise.id)
+            if catalogue.is_file():
+                target = partial / catalogue.relative_to(kit_root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(student_catalogue(catalogue), encoding="utf-8")
+        readme = student_readme((kit_root / "README.md").read_text(encoding="utf-8"), with_solutions)
+        (partial / "README.md").write_text(readme, encoding="utf-8")
+        for link in _linked(readme):  # a picture or page the README shows, if the kit has it
+            source = kit_root / link
+            shown = wanted(link, with_solutions) or PurePosixPath(link).parts[0] == "docs"
+            if shown and source.is_file() and not (partial / link).exists():
+                (partial / link).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, partial / link)
+        commit = _commit(partial)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    count = sum(1 for p in out.rglob("*") if p.is_file() and ".git" not in p.relative_to(out).parts)
+    return {"files": count, "commit": commit, "out": out}
+
+
+def _commit(repo: Path) -> str:
+    """git init, add everything, one commit; the instructor's git identity, else facekit's."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ReleaseError(f"git {args[0]} failed in {repo}: {done.stderr.strip()[:300]}")
+        return done
+
+    try:
+        git("init", "-q")
+    except FileNotFoundError:
+        raise ReleaseError("git is needed to make the release a repository; install git") from None
+    git("symbolic-ref", "HEAD", "refs/heads/main")  # whatever init.defaultBranch says
+    git("add", "-A")
+    identity = []
+    for key, fallback in (("user.name", "facekit release"), ("user.email", "facekit-release@localhost")):
+        if not subprocess.run(["git", "-C", str(repo), "config", key], capture_output=True, text=True).stdout.strip():
+            identity += ["-c", f"{key}={fallback}"]
+    git(*identity, "commit", "-q", "-m", COMMIT_MESSAGE)
+    return git("rev-parse", "HEAD").stdout.strip()
