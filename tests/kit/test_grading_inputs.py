@@ -344,3 +344,35 @@ def test_readme_names_the_gradescope_base_image_to_choose():
     section = readme[readme.index("### Gradescope"):]
     assert "base image" in section and "Ubuntu 22.04" in section, "the README does not say which base image to choose"
     assert "deadsnakes" in section, "the README does not say where an older image's Python 3.10+ comes from"
+
+
+def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_path, monkeypatch):
+    """No test run, as above: grade.grade reads the hand-in as `facekit grade` does and scores
+    nothing. A bad CRC raised out of the read, and run_autograder wrote no results.json."""
+    root, source = tmp_path / "autograder", tmp_path / "source"
+    (root / "submission").mkdir(parents=True)
+    (source / "exercises").mkdir(parents=True)
+    (source / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
+    zipped = write_zip(tmp_path / "ok.zip", {SIMILARITY: b"def cosine_similarity(a, b):\n    return 1\n" * 20})
+    data = bytearray(zipped.read_bytes())
+    data[14] ^= 0x01  # the CRC-32 in the local header ...
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 16] ^= 0x01  # ... and in the central directory
+    (root / "submission" / "submission.zip").write_bytes(bytes(data))
+
+    def reading_grade(paths, opts, roster=None, progress=None):
+        subs = [sources.read(Path(p), KIT) for p in paths]
+        expected = {e.id: [f"{e.tests}::test_a"] for e in KIT.exercises}
+        results = []
+        for sub in subs:
+            status, reason = report.status_of(None, sub.refused, opts.timeout)
+            exercises, tests = report.score(None, expected, KIT)
+            results.append({"id": sub.id, "status": status, "reason": reason, "ignored": sub.ignored,
+                            "total": 0, "exercises": exercises, "tests": tests})
+        return results, {}, 0.0
+
+    monkeypatch.setattr(gradescope.grade, "grade", reading_grade)
+    data = gradescope.autograde(root, source)
+    written = json.loads((root / "results" / "results.json").read_text())
+    assert written == data and data["score"] == 0
+    assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], data["output"]
