@@ -14,6 +14,7 @@ a repository ready to push. Nothing is written at ``out`` unless all of it is.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -35,7 +36,8 @@ TOP_FILES = ("conftest.py", "pyproject.toml", "CHEATSHEET.md", ".gitignore", "LI
 TOP_FOLDERS = ("exercises", "facekit", "notebooks")
 # The catalogue's keys that quote the reference: never in a student's copy.
 _REFERENCE_KEYS = ("find", "replace")
-_SKIP = re.compile(r"(^|/)(__pycache__|\.pytest_cache|\.ipynb_checkpoints|\.facekit|[^/]*\.egg-info)(/|$)|\.py[co]$")
+_SKIP = re.compile(r"(^|/)(__pycache__|\.pytest_cache|\.ipynb_checkpoints|\.facekit|[^/]*\.egg-info)(/|$)"
+                   r"|\.py[co]$|\.bak(\.\d+)?$")
 COMMIT_MESSAGE = "The course, as released to students"
 
 
@@ -44,9 +46,11 @@ class ReleaseError(ValueError):
 
 
 def kit_files(root: Path) -> list[str]:
-    """The kit's files, relative: those git tracks or would (not ignored), else all of them."""
+    """The kit's files, relative: those git tracks, else (not a checkout) all of them."""
     root = Path(root)
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    # Tracked files only: an untracked scratch copy (a solved stub, a .bak of `facekit reset`)
+    # never reaches students; a new exercise is released once it is committed.
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"],
                             capture_output=True) if (root / ".git").exists() else None
     if listed is not None and listed.returncode == 0:
         names = [n for n in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
@@ -124,6 +128,66 @@ def _linked(readme: str) -> list[str]:
     return sorted({t.split("#")[0] for t in targets if t.split("#")[0] and "://" not in t})
 
 
+def _functions(source: str) -> dict[str, tuple[str, ast.AST]]:
+    """Every function and method of a module: qualified name -> (its body without the docstring,
+    as ast.dump, and its node)."""
+    found = {}
+
+    def visit(node, prefix=""):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                if not isinstance(child, ast.ClassDef):
+                    body = child.body[1:] if ast.get_docstring(child) is not None else child.body
+                    found[name] = (ast.dump(ast.Module(body=body, type_ignores=[])), child)
+                visit(child, name + ".")
+
+    visit(ast.parse(source))
+    return found
+
+
+def reference_code(tree: Path, kit_root: Path, kit: course.Course) -> list[str]:
+    """"file: exercise.function" for each reference function of ``kit_root`` (two statements or
+    more; a function the manifest lists, or any other its stub does not give as is) whose body is in a file of ``tree``: a Python
+    file defining it (under any name), or a text (a README, a notebook, the manifest) quoting its
+    whole source. Hints quote lines; a whole function is the answer."""
+    tree = Path(tree)
+    defined: dict[str, list[str]] = {}
+    texts: dict[str, str] = {}
+    for path in sorted(tree.rglob("*")):
+        rel = path.relative_to(tree)
+        if not path.is_file() or ".git" in rel.parts:
+            continue
+        try:
+            texts[rel.as_posix()] = text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if path.suffix == ".py":
+            try:
+                for body, _ in _functions(text).values():
+                    defined.setdefault(body, []).append(rel.as_posix())
+            except (SyntaxError, ValueError):
+                pass
+    found = []
+    for exercise in kit.exercises:
+        reference_path = Path(kit_root) / exercise.reference
+        if not reference_path.is_file():
+            continue
+        reference = reference_path.read_text(encoding="utf-8")
+        stub = Path(kit_root) / exercise.stub
+        given = {q: b for q, (b, _) in _functions(stub.read_text(encoding="utf-8")).items()} if stub.is_file() else {}
+        for qualified, (body, node) in _functions(reference).items():
+            # The student's functions (the manifest's) are the answers, wherever they are; a
+            # helper the stub gives as is is not.
+            answer = qualified.split(".")[0] in exercise.functions
+            if (not answer and given.get(qualified) == body) or len(node.body) < 2:
+                continue
+            source = ast.get_source_segment(reference, node) or ""
+            quoted = [n for n, t in texts.items() if not n.endswith(".py") and source and source in t]
+            found += [f"{where}: {exercise.id}.{qualified}" for where in defined.get(body, []) + quoted]
+    return sorted(set(found))
+
+
 def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
     """Write the student repository at ``out`` (which must not exist, or be an empty folder).
     Returns {"files": count, "commit": sha, "out": path}."""
@@ -159,6 +223,10 @@ def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
             if shown and source.is_file() and not (partial / link).exists():
                 (partial / link).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, partial / link)
+        leaked = [] if with_solutions else reference_code(partial, kit_root, kit)
+        if leaked:  # a solved stub, a copy of the reference: never in a student's repository
+            raise ReleaseError(f"the release would hold reference code ({'; '.join(leaked[:3])}"
+                               f"{'; ...' if len(leaked) > 3 else ''}): put the stubs back as shipped")
         commit = _commit(partial)
         if out.exists():
             out.rmdir()  # empty, checked above

@@ -7,7 +7,6 @@ would take minutes; the release's own packages are imported, which the test chec
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import subprocess
@@ -41,48 +40,8 @@ def text_files(tree: Path) -> dict[str, str]:
     return found
 
 
-def _functions(source: str) -> dict[str, tuple[str, ast.AST]]:
-    """Every function and method of a module: qualified name -> (its body without the docstring,
-    as ast.dump, and its node)."""
-    found = {}
-
-    def visit(node, prefix=""):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = prefix + child.name
-                if not isinstance(child, ast.ClassDef):
-                    body = child.body[1:] if ast.get_docstring(child) is not None else child.body
-                    found[name] = (ast.dump(ast.Module(body=body, type_ignores=[])), child)
-                visit(child, name + ".")
-
-    visit(ast.parse(source))
-    return found
-
-
 def reference_code_in(tree: Path) -> list[str]:
-    """"file: exercise.function" for each reference function (of two statements or more, and not
-    one its stub already gives as is) whose body is in a file of ``tree``: a Python file defining
-    it, or a text (a README, a notebook, the manifest) quoting its whole source."""
-    files = text_files(tree)
-    defined: dict[str, list[str]] = {}
-    for name, text in files.items():
-        if name.endswith(".py"):
-            try:
-                for body, _ in _functions(text).values():
-                    defined.setdefault(body, []).append(name)
-            except SyntaxError:
-                pass
-    found = []
-    for exercise in KIT.exercises:
-        reference = (ROOT / exercise.reference).read_text(encoding="utf-8")
-        given = {q: b for q, (b, _) in _functions((ROOT / exercise.stub).read_text(encoding="utf-8")).items()}
-        for qualified, (body, node) in _functions(reference).items():
-            if given.get(qualified) == body or len(node.body) < 2:
-                continue
-            source = ast.get_source_segment(reference, node) or ""
-            quoted = [n for n, t in files.items() if not n.endswith(".py") and source in t]
-            found += [f"{where}: {exercise.id}.{qualified}" for where in defined.get(body, []) + quoted]
-    return sorted(set(found))
+    return release.reference_code(tree, ROOT, KIT)
 
 
 def test_a_release_has_no_reference_code(released):
@@ -174,3 +133,19 @@ def test_facekit_solution_in_a_release_says_there_are_no_solutions(released, cap
     assert cli.main(["--root", str(released), "solution", "ex03_similarity"]) == 1
     err = capsys.readouterr().err.strip()
     assert "no reference solutions" in err and len(err.splitlines()) == 1, err
+
+
+def test_release_refuses_a_kit_whose_stub_was_solved(tmp_path):
+    """The instructor tried the reference in a stub's place: the release says so and writes nothing."""
+    kit = tmp_path / "kit"
+    for name in release.kit_files(ROOT):
+        if release.wanted(name, False) or name == "README.md" or name.startswith("tests/kit/mistakes/"):
+            (kit / name).parent.mkdir(parents=True, exist_ok=True)
+            (kit / name).write_bytes((ROOT / name).read_bytes())
+    solved = KIT.get("ex05_retrieval")
+    (kit / solved.reference).parent.mkdir(parents=True, exist_ok=True)
+    (kit / solved.reference).write_bytes((ROOT / solved.reference).read_bytes())
+    (kit / solved.stub).write_bytes((ROOT / solved.reference).read_bytes())
+    with pytest.raises(release.ReleaseError, match=rf"reference code \({re.escape(solved.stub)}: ex05_retrieval\.top_k"):
+        release.build(kit, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["kit"]
