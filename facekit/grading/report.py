@@ -238,6 +238,17 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
     return "\n".join(lines)
 
 
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span: a failure's message is program output, whose ``<module>``,
+    ``__init__`` or ``*`` Markdown (and Gradescope's HTML sanitizer) would otherwise eat."""
+    text = " ".join(text.split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> list[str]:
     """One exercise's feedback: score, each function passing or not (first failure), the hints
     of each function that does not pass yet."""
@@ -270,7 +281,7 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             continue  # its hints can wait too
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                         f"first failure: {row['first_failure']}")
+                         f"first failure: {code_span(row['first_failure'])}")
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"]))
         if row["ran"] and exercise.hints.get(row["function"]):

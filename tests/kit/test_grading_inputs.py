@@ -376,3 +376,16 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
     written = json.loads((root / "results" / "results.json").read_text())
     assert written == data and data["score"] == 0
     assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], data["output"]
+
+
+def test_a_failure_message_reaches_markdown_as_code_not_as_markup():
+    result = fake_result({"ex03_similarity": (1, 2)})
+    for test in result["tests"].values():
+        if test["outcome"] == "failed" and test["exercise"] == "ex03_similarity":
+            test.update(function="is_match", message="RuntimeError raised in <module>: __init__ * 2 failed")
+    exercise = next(e for e in KIT.exercises if e.id == "ex03_similarity")
+    data = gradescope.results_json(result, KIT, 1.0)
+    output = next(t["output"] for t in data["tests"] if t["name"].startswith(exercise.id))
+    shown = next(line for line in output.splitlines() if line.startswith("- `is_match`: failing"))
+    assert "first failure: `test_1: RuntimeError raised in <module>: __init__ * 2 failed`" in shown, shown
+    assert report.code_span("a `b` c") == "``a `b` c``" and report.code_span("`x`") == "`` `x` ``"
