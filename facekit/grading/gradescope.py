@@ -33,38 +33,50 @@ STATE_DIR = ".facekit-grading"
 # The kit needs Python >= 3.10 (pyproject's requires-python). Gradescope's Ubuntu base images
 # 22.04 (its default) and 24.04 ship one; 18.04 and 20.04 ship 3.6 and 3.8, so there Python 3.11
 # comes from the deadsnakes PPA: Ubuntu packages built on Launchpad, installed with apt like the
-# rest, no binary downloaded from elsewhere and no other installer (the kit uses pip only).
+# rest, no binary downloaded from elsewhere and no other installer (the kit uses pip only). On
+# the Fedora/Rocky images dnf installs python3.11 where python3 is older (Rocky 8 and 9).
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image on the base image
-# chosen under Configure Autograder (Ubuntu 22.04, the default, or 24.04; 18.04 and 20.04 work too).
+# chosen under Configure Autograder: Ubuntu 22.04 (the default) or 24.04; 18.04 and 20.04 work
+# too (Python 3.11 from the deadsnakes PPA), as do the Fedora and Rocky images (dnf).
 set -euo pipefail
 ROOT="${FACEKIT_AUTOGRADER_ROOT:-/autograder}"
 cd "$ROOT/source"
 export DEBIAN_FRONTEND=noninteractive
 recent() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates
-PYTHON=""
-for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
-    if command -v "$candidate" >/dev/null && recent "$candidate"; then
-        PYTHON="$(command -v "$candidate")"
-        break
-    fi
-done
-if [ -z "$PYTHON" ]; then
+find_python() {  # the newest Python >= 3.10 on the PATH, or nothing
+    for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
+        if command -v "$candidate" >/dev/null && recent "$candidate"; then
+            command -v "$candidate"
+            return
+        fi
+    done
+}
+if command -v apt-get >/dev/null; then
+    apt-get update
+    apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates
+elif command -v dnf >/dev/null; then
+    dnf install -y python3 python3-pip
+fi
+PYTHON="$(find_python)"
+if [ -z "$PYTHON" ] && command -v apt-get >/dev/null; then
     echo "setup.sh: $(python3 --version 2>&1) is older than 3.10: Python 3.11 from the deadsnakes PPA"
     apt-get install -y --no-install-recommends software-properties-common gpg-agent
     add-apt-repository -y ppa:deadsnakes/ppa
     apt-get update
     apt-get install -y --no-install-recommends python3.11 python3.11-venv
-    PYTHON="$(command -v python3.11)"
+    PYTHON="$(find_python)"
+elif [ -z "$PYTHON" ] && command -v dnf >/dev/null; then
+    echo "setup.sh: $(python3 --version 2>&1) is older than 3.10: python3.11 from dnf"
+    dnf install -y python3.11 python3.11-pip || true
+    PYTHON="$(find_python)"
 fi
-if ! recent "$PYTHON"; then
+if [ -z "$PYTHON" ]; then
     echo "setup.sh: no Python >= 3.10 on this base image; choose Ubuntu 22.04 under Configure Autograder" >&2
     exit 1
 fi
-if [ "$PYTHON" != "$(command -v python3)" ]; then  # its venv module is a package of its own
-    apt-get install -y --no-install-recommends "$(basename "$PYTHON")-venv" || true
+if command -v apt-get >/dev/null && [ "$PYTHON" != "$(command -v python3)" ]; then
+    apt-get install -y --no-install-recommends "$(basename "$PYTHON")-venv" || true  # its own package there
 fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --upgrade pip

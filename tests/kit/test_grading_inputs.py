@@ -303,27 +303,28 @@ esac
 """)
 
 
-@pytest.mark.parametrize("image, system_python, deadsnakes", [
-    ("Ubuntu 20.04", "3.8.10", True),
-    ("Ubuntu 18.04", "3.6.9", True),
-    ("Ubuntu 22.04", "3.10.12", False),
-    ("Ubuntu 24.04", "3.12.3", False),
+@pytest.mark.parametrize("image, manager, system_python, installs", [
+    ("Ubuntu 20.04", "apt-get", "3.8.10", "python3.11"),
+    ("Ubuntu 18.04", "apt-get", "3.6.9", "python3.11"),
+    ("Ubuntu 22.04", "apt-get", "3.10.12", None),
+    ("Ubuntu 24.04", "apt-get", "3.12.3", None),
+    ("Fedora 38", "dnf", "3.11.4", None),
+    ("Rocky 8", "dnf", "3.6.8", "python3.11"),
 ])
-def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image, system_python, deadsnakes):
-    """setup.sh run on a stand-in of each Ubuntu base image Gradescope documents: apt-get and
-    add-apt-repository only write down their arguments; the image's python3 has its version."""
+def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image, manager, system_python, installs):
+    """setup.sh run on a stand-in of each base image Gradescope documents: its package manager and
+    add-apt-repository only write down their arguments (installing python3.11 puts it on the
+    PATH); the image's python3 has its version."""
     root, bin_dir, log = tmp_path / "autograder", tmp_path / "bin", tmp_path / "log"
     (root / "source").mkdir(parents=True)
     bin_dir.mkdir()
     (bin_dir / "basename").symlink_to("/usr/bin/basename")
     _python_stub(bin_dir, "python3", system_python, log)
-    # Installing python3.11 (deadsnakes) puts it on the PATH.
-    _stub(bin_dir / "apt-get", f'echo "apt-get $*" >> "{log}"\n'
-                               f'case "$*" in *python3.11-venv*) printf "" > "{tmp_path}/installed" ;; esac\n')
+    _stub(bin_dir / manager, f'echo "{manager} $*" >> "{log}"\n'
+                             f'case "$*" in *"install"*python3.11*) printf "" > "{tmp_path}/installed" ;; esac\n')
     _stub(bin_dir / "add-apt-repository", f'echo "add-apt-repository $*" >> "{log}"\n')
     script = root / "source" / "setup.sh"
     script.write_text(gradescope.SETUP_SH)
-    # The stand-in python3.11 appears once apt-get has installed it: a PATH entry made on the way.
     later = tmp_path / "later"
     later.mkdir()
     _python_stub(later, "python3.11", "3.11.11", log)
@@ -333,10 +334,25 @@ def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image
     calls = log.read_text().splitlines() if log.exists() else []
     assert proc.returncode == 0, f"setup.sh on {image} (python3 {system_python}): {proc.stderr}\n" + "\n".join(calls)
     venv = [c for c in calls if " -m venv " in c]
-    assert venv == [f"{'python3.11' if deadsnakes else 'python3'} -m venv {root}/venv"], \
+    assert venv == [f"{installs or 'python3'} -m venv {root}/venv"], \
         f"setup.sh on {image} (python3 {system_python}) made its venv with: {venv}"
-    assert any(c.startswith("add-apt-repository") and "ppa:deadsnakes/ppa" in c for c in calls) == deadsnakes, calls
+    deadsnakes = any(c.startswith("add-apt-repository") and "ppa:deadsnakes/ppa" in c for c in calls)
+    assert deadsnakes == (manager == "apt-get" and installs is not None), calls
     assert calls[-1] == "venv-python -m facekit.grading.gradescope prepare" and "venv-pip install ." in calls, calls
+
+
+def test_setup_sh_stops_saying_which_image_to_choose_when_no_python_3_10_can_be_had(tmp_path):
+    root, bin_dir, log = tmp_path / "autograder", tmp_path / "bin", tmp_path / "log"
+    (root / "source").mkdir(parents=True)
+    bin_dir.mkdir()
+    _python_stub(bin_dir, "python3", "3.6.8", log)
+    _stub(bin_dir / "dnf", f'echo "dnf $*" >> "{log}"\n')  # CentOS 8: its mirrors are gone
+    script = root / "source" / "setup.sh"
+    script.write_text(gradescope.SETUP_SH)
+    env = {"PATH": str(bin_dir), gradescope.ROOT_ENV: str(root), "HOME": str(tmp_path)}
+    proc = subprocess.run(["/bin/bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "choose Ubuntu 22.04" in proc.stderr, (proc.returncode, proc.stderr)
+    assert not (root / "venv").exists()
 
 
 def test_readme_names_the_gradescope_base_image_to_choose():
