@@ -7,6 +7,7 @@ read. No test runs a grading: these are the reads `facekit grade` does before an
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import zipfile
@@ -191,6 +192,22 @@ def test_a_repository_git_will_not_read_names_dubious_ownership_and_the_fix(tmp_
     assert sub.refused and "dubious ownership" in sub.refused and "owned by another user" in sub.refused \
         and f"safe.directory {repo}" in sub.refused, sub.refused
     assert "without a commit" not in sub.refused, sub.refused
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_repository_of_another_user_is_refused_with_gits_words_and_the_fix(tmp_path, monkeypatch):
+    repo = tmp_path / "bob"
+    (repo / SIMILARITY).parent.mkdir(parents=True)
+    (repo / SIMILARITY).write_bytes(reference("ex03_similarity"))
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "w"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    for path in [repo, *repo.rglob("*")]:
+        os.lchown(path, 1000, 1000)  # as a copied-in student repository often is
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no safe.directory of this machine's
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    sub = sources.read(repo, KIT)
+    assert sub.refused and "dubious ownership" in sub.refused and f"safe.directory {repo.resolve()}" in sub.refused, \
+        sub.refused
 
 
 def test_a_roster_naming_one_zip_with_and_without_zip_says_so(tmp_path):
