@@ -149,3 +149,19 @@ def test_release_refuses_a_kit_whose_stub_was_solved(tmp_path):
     with pytest.raises(release.ReleaseError, match=rf"reference code \({re.escape(solved.stub)}: ex05_retrieval\.top_k"):
         release.build(kit, tmp_path / "out")
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["kit"]
+
+
+@pytest.mark.parametrize("name, in_release, in_self_study", [
+    ("exercises/ex01_images/images.py", True, True),
+    ("tests/test_ex01_images.py", True, True),
+    ("tests/instructor/test_ex01_images_hidden.py", False, False),  # hidden tests stay hidden
+    ("tests/kit/test_grading.py", False, False),
+    ("tests/kit/literal/ex01_images/images.py", False, False),  # solved from the teaching text
+    ("solutions/ex01_images/images.py", False, True),
+    ("benchmarks/bench_grade.py", False, False),
+    (".ci/run", False, False),
+    ("docs/github-classroom.yml", False, False),
+    ("conftest.py", True, True),
+])
+def test_what_a_release_takes_from_the_kit(name, in_release, in_self_study):
+    assert (release.wanted(name, False), release.wanted(name, True)) == (in_release, in_self_study), name
