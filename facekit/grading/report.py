@@ -78,8 +78,9 @@ def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
     graded"), in course order; their exercises score 0. "" when every one was graded."""
     parts = [f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
              for e in kit.exercises if e.stub not in files]
-    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)") \
-        if parts else ""
+    if not parts:
+        return ""
+    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)")
 
 
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
@@ -196,7 +197,7 @@ def compact_test(test: dict) -> dict:
     (None, False: readers use .get); for a test that stopped at a stub, ``todo`` (its function
     and file) without the stub's NotImplementedError text; ``detail`` only where it says more
     than ``message``. An untouched hand-in's record was ~240 KB with them all."""
-    kept = {k: v for k, v in test.items() if v not in (None, False, [], "")}
+    kept = {k: v for k, v in test.items() if v is not None and v is not False and v != [] and v != ""}
     if kept.get("todo"):
         kept.pop("message", None)
         kept.pop("detail", None)
