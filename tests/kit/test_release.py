@@ -165,3 +165,10 @@ def test_release_refuses_a_kit_whose_stub_was_solved(tmp_path):
 ])
 def test_what_a_release_takes_from_the_kit(name, in_release, in_self_study):
     assert (release.wanted(name, False), release.wanted(name, True)) == (in_release, in_self_study), name
+
+
+def test_release_refuses_a_destination_inside_the_kit(capsys):
+    inside = ROOT / "release-inside-the-kit"
+    assert cli.main(["release", "--out", str(inside)]) == 1
+    err = capsys.readouterr().err
+    assert "inside the kit" in err and not inside.exists(), err
