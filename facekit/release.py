@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path, PurePosixPath
 
 from facekit import course, mistakes
@@ -112,13 +113,16 @@ def student_readme(text: str, with_solutions: bool) -> str:
             "for self-study: try each exercise before you look." if with_solutions else
             "The reference solutions and the instructor's checks are not in it: `--target solutions` "
             "and `facekit solution` are for the instructor's copy of the kit.")
-    setup = ["", "This is your copy of the course. " + what, "",
-             "Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
-             "`.venv/bin/`), then see what is done and what is not:", "", "```sh",
+    def para(text: str) -> str:
+        return textwrap.fill(text, width=95, break_long_words=False, break_on_hyphens=False)
+
+    setup = ["", para("This is your copy of the course. " + what), "",
+             para("Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
+                  "`.venv/bin/`), then see what is done and what is not:"), "", "```sh",
              "python3 -m venv .venv && .venv/bin/pip install -e .",
              ".venv/bin/pytest", "```", "",
-             "Both run offline: the tests use **stand-in weights** (see [Weights](#weights-stand-in-and-real)). "
-             "Until you write a function, its tests say it is not implemented yet, and which file to open.", ""]
+             para("Both run offline: the tests use **stand-in weights** (see [Weights](#weights-stand-in-and-real)). "
+                  "Until you write a function, its tests say it is not implemented yet, and which file to open."), ""]
     return "\n".join([title, "", *intro, *setup]) + "\n" + body.rstrip() + "\n"
 
 
