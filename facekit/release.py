@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -94,9 +95,12 @@ def _toml_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+STUDENT_SECTIONS = ("The exercises", "For students")  # the README's parts a student's copy keeps
+
+
 def student_readme(text: str, with_solutions: bool) -> str:
     """The kit's README for a student: its title and first paragraph, the set-up commands, and its
-    "For students" part as it is (one source for both)."""
+    sections for students (STUDENT_SECTIONS) as they are: one source for both."""
     lines = text.splitlines()
     title = next((line for line in lines if line.startswith("# ")), "# The course")
     start = lines.index(title) + 1
@@ -107,29 +111,69 @@ def student_readme(text: str, with_solutions: bool) -> str:
         if not line.strip():
             break
         intro.append(line)
-    body = text[text.index("## For students"):] if "## For students" in text else ""
-    body = body[:body.index("\n## ", 3)] if "\n## " in body[3:] else body
+    sections, keep = [], False
+    for line in lines:
+        if line.startswith("## "):
+            keep = line[3:].strip() in STUDENT_SECTIONS
+        if keep:
+            sections.append(line)
     what = ("It holds the reference solutions too (`solutions/`, `--target solutions`, `facekit solution`), "
             "for self-study: try each exercise before you look." if with_solutions else
             "The reference solutions and the instructor's checks are not in it: `--target solutions` "
             "and `facekit solution` are for the instructor's copy of the kit.")
-    def para(text: str) -> str:
-        return textwrap.fill(text, width=95, break_long_words=False, break_on_hyphens=False)
+
+    def para(paragraph: str) -> str:
+        return textwrap.fill(paragraph, width=95, break_long_words=False, break_on_hyphens=False)
 
     setup = ["", para("This is your copy of the course. " + what), "",
              para("Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
                   "`.venv/bin/`), then see what is done and what is not:"), "", "```sh",
              "python3 -m venv .venv && .venv/bin/pip install -e .",
              ".venv/bin/pytest", "```", "",
-             para("Both run offline: the tests use **stand-in weights** (see [Weights](#weights-stand-in-and-real)). "
-                  "Until you write a function, its tests say it is not implemented yet, and which file to open."), ""]
-    return "\n".join([title, "", *intro, *setup]) + "\n" + body.rstrip() + "\n"
+             para("Both run offline: the tests use **stand-in weights**, seeded random, not pretrained. "
+                  "Until you write a function, its tests say it is not implemented yet, and which file to open."),
+             ""]
+    return "\n".join([title, "", *intro, *setup, *sections]).rstrip() + "\n"
 
 
-def _linked(readme: str) -> list[str]:
-    """The local files a README links to or shows (no URL, no anchor-only link)."""
-    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
-    return sorted({t.split("#")[0] for t in targets if t.split("#")[0] and "://" not in t})
+_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _local_target(page: str, target: str) -> str | None:
+    """A link's file, relative to the kit's root, from ``page`` (relative too); None for a URL or
+    an anchor of the page itself."""
+    path = target.split("#")[0]
+    if not path or "://" in target or target.startswith("mailto:"):
+        return None
+    return posixpath.normpath(posixpath.join(posixpath.dirname(page), path))
+
+
+def _bring_linked(tree: Path, kit_root: Path, page: str, with_solutions: bool, depth: int = 2) -> None:
+    """Copy into ``tree`` the kit's files ``page`` links to or shows (the students' pages of docs/,
+    their pictures; a kit file a student gets anyway), then the ones those pages link to; then turn
+    each link to a file the release does not have into its text, so that no link is broken."""
+    text = (tree / page).read_text(encoding="utf-8")
+    for match in _LINK.finditer(text):
+        target = _local_target(page, match.group(3))
+        if target is None or target.startswith("..") or (tree / target).exists():
+            continue
+        source = kit_root / target
+        parts = PurePosixPath(target).parts
+        allowed = wanted(target, with_solutions) or (parts[0] == "docs" and "instructors" not in parts
+                                                      and "reference" not in parts)
+        if allowed and source.is_file():
+            (tree / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, tree / target)
+            if target.endswith(".md") and parts[0] == "docs" and depth > 0:
+                _bring_linked(tree, kit_root, target, with_solutions, depth - 1)
+
+    def keep_or_unlink(match: re.Match) -> str:
+        target = _local_target(page, match.group(3))
+        if target is None or (not target.startswith("..") and (tree / target).exists()):
+            return match.group(0)
+        return match.group(2) if not match.group(1) else ""  # a picture not shipped: left out
+
+    (tree / page).write_text(_LINK.sub(keep_or_unlink, text), encoding="utf-8")
 
 
 def _functions(source: str) -> dict[str, tuple[str, ast.AST]]:
@@ -221,12 +265,7 @@ def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
                 target.write_text(student_catalogue(catalogue), encoding="utf-8")
         readme = student_readme((kit_root / "README.md").read_text(encoding="utf-8"), with_solutions)
         (partial / "README.md").write_text(readme, encoding="utf-8")
-        for link in _linked(readme):  # a picture or page the README shows, if the kit has it
-            source = kit_root / link
-            shown = wanted(link, with_solutions) or PurePosixPath(link).parts[0] == "docs"
-            if shown and source.is_file() and not (partial / link).exists():
-                (partial / link).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, partial / link)
+        _bring_linked(partial, kit_root, "README.md", with_solutions)
         leaked = [] if with_solutions else reference_code(partial, kit_root, kit)
         if leaked:  # a solved stub, a copy of the reference: never in a student's repository
             raise ReleaseError(f"the release would hold reference code ({'; '.join(leaked[:3])}"

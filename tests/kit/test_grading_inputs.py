@@ -185,11 +185,11 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
 
 
 def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_typed(tmp_path):
-    """The README's command, run as typed in the kit (DIR a relative folder): run_autograder starts
+    """The Gradescope page's command, run as typed in the kit (DIR a relative folder): run_autograder starts
     in DIR/source, and the Python it names must still be found there, with DIR still DIR."""
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "docs" / "instructors" / "gradescope.md").read_text(encoding="utf-8").split())
     match = re.search(r"`(FACEKIT_AUTOGRADER_ROOT=DIR [^`]*run_autograder)`", readme)
-    assert match, "the README's Gradescope section has no `FACEKIT_AUTOGRADER_ROOT=DIR ... run_autograder`"
+    assert match, "docs/instructors/gradescope.md has no `FACEKIT_AUTOGRADER_ROOT=DIR ... run_autograder`"
     command = match.group(1).replace("DIR", "ag")
     kit = tmp_path / "kit"
     python = kit / ".venv" / "bin" / "python"
@@ -355,11 +355,11 @@ def test_setup_sh_stops_saying_which_image_to_choose_when_no_python_3_10_can_be_
     assert not (root / "venv").exists()
 
 
-def test_readme_names_the_gradescope_base_image_to_choose():
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    section = readme[readme.index("### Gradescope"):]
-    assert "base image" in section and "Ubuntu 22.04" in section, "the README does not say which base image to choose"
-    assert "deadsnakes" in section, "the README does not say where an older image's Python 3.10+ comes from"
+def test_the_gradescope_page_names_the_base_image_to_choose():
+    page = " ".join((ROOT / "docs" / "instructors" / "gradescope.md").read_text(encoding="utf-8").split())
+    assert "base image **Ubuntu 22.04**" in page, "docs/instructors/gradescope.md does not say which base image to choose"
+    assert "deadsnakes" in page, "docs/instructors/gradescope.md does not say where an older image's Python 3.10+ comes from"
+    assert "Ubuntu 22.04 (the default)" in gradescope.SETUP_SH, "setup.sh names another image than the page"
 
 
 def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_path, monkeypatch):

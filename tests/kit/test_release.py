@@ -64,7 +64,8 @@ def test_the_check_finds_reference_code_where_there_is_some(tmp_path):
     for exercise in KIT.exercises:
         assert any(f.startswith(f"{exercise.reference}: {exercise.id}.") for f in found), \
             f"the check found no reference function of {exercise.reference} in a release holding it: {found[:5]}"
-    assert "--target solutions" in (out / "README.md").read_text() and "self-study" in (out / "README.md").read_text()
+    said = " ".join((out / "README.md").read_text().split())
+    assert "`--target solutions`" in said and "self-study" in said, said[:800]
 
 
 def test_the_catalogue_names_mistakes_but_never_quotes_the_fix(released):
@@ -113,9 +114,15 @@ def test_a_release_is_one_commit_and_its_readme_links_resolve(released):
     branch = subprocess.run(["git", "-C", str(released), "branch", "--show-current"], capture_output=True, text=True)
     assert branch.stdout.strip() == "main"
     readme = (released / "README.md").read_text(encoding="utf-8")
-    links = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in t and t.split("#")[0]]
-    assert links and [t for t in links if not (released / t).exists()] == [], "links to files not in the release"
+    pages = ["README.md", *(p.relative_to(released).as_posix() for p in (released / "docs").rglob("*.md"))]
+    assert "docs/students/loop.md" in pages, pages
+    for page in pages:  # the students' pages of docs/ come along, each link of theirs resolving too
+        text = (released / page).read_text(encoding="utf-8")
+        links = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t and t.split("#")[0]]
+        broken = [t for t in links if not (released / page).parent.joinpath(t).exists()]
+        assert broken == [], f"{page} links to files not in the release: {broken}"
     assert "## For students" in readme and "## For instructors" not in readme
+    assert not (released / "docs" / "instructors").exists()
 
 
 def test_release_refuses_a_destination_that_holds_something(tmp_path, capsys):
