@@ -25,7 +25,10 @@ from facekit.run_record import Outcome, TestResult
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
-STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
+HIDDEN = "hidden"
+VISIBILITIES = ("visible", HIDDEN, "after_due_date")
+WITHHELD = "(withheld: the message quotes a hidden test)"
+STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
 
 
 def round_score(value: float) -> float:
@@ -150,6 +153,13 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     for name, row in rows.items():
         if not owned[name]:
             continue
+        # A hidden test (an instructor's extra one) is never named nor quoted: a visible
+        # failure is shown first; where only hidden ones fail, that much is said.
+        visible = [(n, t) for n, t in owned[name] if t.get("visibility", "visible") == "visible"]
+        if not visible:
+            row["first_failure"] = f"a hidden test of `{name}` failed"
+            continue
+        owned[name] = visible
         failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
@@ -184,11 +194,13 @@ def _atomic_write(path: Path, text: str) -> None:
 def csv_text(results: list[dict], kit: course.Course) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason"])
+    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason",
+                     "isolation", "limits"])
     for r in results:
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
                          f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
-                         r["reason"] or "; ".join(r.get("warnings") or ())])
+                         r["reason"] or "; ".join(r.get("warnings") or ()),
+                         r.get("isolation", ""), r.get("limits", "")])
     return out.getvalue()
 
 
@@ -226,6 +238,8 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
              + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
     for warning in result.get("warnings") or ():
         lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
+    if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
+        lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
     lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
               + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
@@ -326,6 +340,8 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
     top = max_total(kit)
     lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
              f"({sum(r['cached'] for r in results)} from the cache)."]
+    if meta and meta.get("isolation"):
+        lines.append(f"Isolation: {meta['isolation']}; limits: {meta.get('limits', '')}")
     counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
     lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
     if results:
