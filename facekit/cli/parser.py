@@ -176,6 +176,12 @@ def _grade(p):
                         "'isolation: none' and why in the CSV, the summary and each feedback)")
 
 
+def _release(p):
+    p.add_argument("--out", required=True, metavar="DIR", help="where the repository goes (a new or empty folder)")
+    p.add_argument("--with-solutions", action="store_true",
+                   help="include solutions/ (a self-study course); default: without them")
+
+
 def _gradescope(p):
     p.add_argument("--out", default="autograder.zip", help="the bundle to write (default autograder.zip)")
     _grading_limits(p, 600.0)
@@ -221,6 +227,8 @@ COMMANDS = (
     Command("submit", "submit", "pack your exercise modules into one zip to hand in", _submit, options="v"),
     Command("grade", "grade", "grade students' submissions (zips, folders, git repositories) into CSV, "
             "JSON and feedback", _grade, options="vw"),
+    Command("release", "release", "write the repository students clone: no solutions/, no instructor "
+            "checks, a README for students, one git commit", _release, options="v"),
     Command("gradescope", "gradescope", "write a Gradescope autograder bundle (setup.sh, run_autograder, "
             "the kit without solutions; stand-in weights)", _gradescope, options="v"),
 )

@@ -88,17 +88,23 @@ def read_roster(path: Path) -> dict[str, str]:
         raise GradeError(f"the roster {path} needs a header with the columns submission,id "
                          f"(one row per submission file or folder name); its header is {header}")
     roster: dict[str, str] = {}
+    lines: dict[str, tuple[str, int]] = {}  # each name matched -> (as the roster gives it, its line)
     for number, row in enumerate(rows, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         name, sub_id = row["submission"], row["id"]
         if not name or not sub_id:
             raise GradeError(f"the roster {path}, line {number}: both submission and id are needed; "
                              f"got submission={name!r}, id={sub_id!r}")
-        if name in roster:
-            raise GradeError(f"the roster {path}, line {number}: {name} is listed twice")
-        roster[name] = sources.safe_id(sub_id)
-        if name.lower().endswith(".zip"):
-            roster[name[:-4]] = roster[name]
+        keys = [name] + ([name[:-4]] if name.lower().endswith(".zip") else [])
+        for key in keys:
+            if key in lines:
+                first, line = lines[key]
+                if first == name:
+                    raise GradeError(f"the roster {path}, line {number}: {name} is listed twice (line {line} too)")
+                raise GradeError(f"the roster {path}, line {number}: {name} names the same submission as "
+                                 f"{first} on line {line} (a zip is matched with or without .zip): list it once")
+        for key in keys:
+            roster[key], lines[key] = sources.safe_id(sub_id), (name, number)
     return roster
 
 
@@ -369,6 +375,8 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
             declared: dict, opts: Options, cached: bool) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
+    if status == "ok" and not reason:  # graded, but not all of it: say which modules and why
+        reason = report.not_graded(kit, sub.files, sub.skipped)
     exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
     if run and run.get("tampered"):
         # A forged record: nothing in it counts. The instructor reviews the hand-in.
