@@ -96,31 +96,45 @@ def run(root: Path, argv: list[str]) -> int | None:
         request = {"op": "run", "argv": argv, "sys_argv": sys.argv, "cwd": os.getcwd(),
                    "env": dict(os.environ), "path": sys.path, "identity": identity,
                    "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+        replies = _lines(sock)
+        pid = None
         try:
-            sock.settimeout(REPLY_TIMEOUT)
-            socket.send_fds(sock, [frame(request)], [0, 1, 2])
-            replies = _lines(sock)
-            first = next(replies, "")
-        except OSError:
-            return None
-        if not first.startswith("pid "):
-            return None  # stale, refused, or it died first: nothing ran, so run it here
-        pid = int(first.split()[1])
-        sock.settimeout(None)  # the command takes as long as its tests
-        try:
-            last = next(replies, "")
+            try:
+                sock.settimeout(REPLY_TIMEOUT)
+                socket.send_fds(sock, [frame(request)], [0, 1, 2])
+                first = next(replies, "")
+            except OSError:
+                return None
+            if not first.startswith("pid "):
+                return None  # stale, refused, or it died first: nothing ran, so run it here
+            pid = int(first.split()[1])
+            sock.settimeout(None)  # the command takes as long as its tests
+            try:
+                last = next(replies, "")
+            except OSError:
+                last = ""
         except KeyboardInterrupt:
-            _kill_group(pid)
+            _kill_group(pid if pid is not None else _late_pid(sock))
             raise  # facekit.cli.main says "interrupted", as on a cold run
-        except OSError:
-            last = ""
         if last.startswith("exit "):
             return int(last.split()[1])
         raise CommandError("the background worker's run ended without an answer; "
                            "`facekit --no-worker ...` runs the command without it")
 
 
-def _kill_group(pid: int) -> None:
+def _late_pid(sock: socket.socket) -> int | None:
+    """Ctrl-C came before the child's pid was read: read it now if it was sent."""
+    try:
+        sock.setblocking(False)
+        line = sock.recv(64).split(b"\n", 1)[0].decode()
+        return int(line.split()[1]) if line.startswith("pid ") else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None:
+        return  # nothing started; a child that starts now finds the connection closed
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

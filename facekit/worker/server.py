@@ -249,11 +249,7 @@ def _serve_one(conn: socket.socket, me: dict, closing: list[int]) -> bool:
         if not _same_user(conn):
             return False
         request, fds = recv_request(conn)
-        op = request.get("op")
-        if op == "stop":
-            conn.sendall(b"bye\n")
-            return True
-        if op != "run" or len(fds) != 3:
+        if request.get("op") != "run" or len(fds) != 3:
             conn.sendall(b"refused\n")
             return False
         if request.get("identity") != me:
@@ -261,7 +257,9 @@ def _serve_one(conn: socket.socket, me: dict, closing: list[int]) -> bool:
             return True
         if _caller_gone(conn):
             return False
-        _fork_child(conn, request, fds, closing)
+        pid = _fork_child(conn, request, fds, closing)
+        print(f"{time.strftime('%H:%M:%S')} child {pid}: facekit {' '.join(request['argv'])}",
+              file=sys.stderr, flush=True)  # worker.log: what it ran, for whoever wonders
         return False
     except (OSError, ValueError, KeyError, ConnectionError):
         return False
