@@ -23,6 +23,10 @@ def run(ctx: Context, args) -> int:
                "this system runs every command without one")
         t.wrap(f"No worker is running ({how}).")
         return 0
+    if not info.get("ready"):
+        t.wrap(f"The worker is starting (pid {info['pid']}): it imports torch and timm once; "
+               f"commands wait for it.")
+        return 0
     idle = info.get("idle", worker.DEFAULT_IDLE)
     t.wrap(f"The worker runs: pid {info['pid']}, for {_minutes(time.time() - info.get('started', time.time()))}, "
            f"socket {where}/{worker.SOCKET}. It exits after {_minutes(idle)} without a command "

@@ -201,12 +201,14 @@ def serve(root: Path, warm: bool = True) -> int:
     listener.listen(64)
     inode = path.stat().st_ino
     info_path = home / worker.INFO
-    _write_info(info_path, {"pid": os.getpid(), "identity": me, "idle": idle, "socket": str(path),
-                            "started": time.time()})
+    info = {"pid": os.getpid(), "identity": me, "idle": idle, "socket": str(path), "started": time.time(),
+            "ready": False}
+    _write_info(info_path, info)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if warm:
             _warm_up()
+        _write_info(info_path, {**info, "ready": True})  # commands are answered at once from now on
         last = checked = time.monotonic()
         while True:
             if select.select([listener], [], [], 0.5)[0]:
