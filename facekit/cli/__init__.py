@@ -30,10 +30,10 @@ import traceback
 from pathlib import Path
 
 from facekit import course, errors, settings
-from facekit.worker import COMMANDS as WORKER_COMMANDS
 from facekit.cli import parser as cli_parser
 from facekit.cli.context import Context
 from facekit.term import Term
+from facekit.worker import COMMANDS as WORKER_COMMANDS
 
 __all__ = ["main", "Context"]
 

@@ -11,8 +11,8 @@ Where it lives: a Unix socket ``worker.sock`` in the checkout's ``.facekit/`` (o
 never a TCP port), with ``worker.json`` (its pid and identity) and ``worker.lock`` (held for
 its lifetime: one worker per folder). It exits after ``FACEKIT_WORKER_IDLE`` seconds without
 a command (default 20 minutes), when the kit's own code changes (facekit/, tests/, the
-manifest, pyproject.toml, conftest.py), when a caller's Python, venv or import-time
-environment differs from its own, when its socket is removed, and on ``facekit worker stop``.
+manifest, pyproject.toml, conftest.py), when a caller's Python, venv, installed packages or
+import-time environment differ from its own, when its socket is removed, and on ``facekit worker stop``.
 ``--no-worker`` or ``FACEKIT_NO_WORKER=1`` runs a command cold; so does every platform
 without a safe fork (macOS, Windows), silently.
 
@@ -99,7 +99,29 @@ def identity(root: Path) -> dict:
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_IMPORT_ENV))
     return {"python": os.path.realpath(sys.executable), "prefix": sys.prefix, "version": sys.version,
             "kit": str(course.repo_root()), "code": code_digest(root),
-            "env": hashlib.sha256(json.dumps(env).encode()).hexdigest()}
+            "env": hashlib.sha256(json.dumps(env).encode()).hexdigest(), "packages": _packages(),
+            "flags": interpreter_flags()}
+
+
+def interpreter_flags() -> list[str]:
+    """The command-line options of this interpreter (-X, -W, -O, ...): the worker is started
+    with the caller's, and serves only callers that have the same."""
+    import subprocess
+
+    return subprocess._args_from_interpreter_flags()
+
+
+def _packages() -> list[int]:
+    """When each site-packages folder last changed: a package installed, upgraded or removed
+    since the worker imported its copy makes the worker stale."""
+    found = []
+    for entry in sorted(set(sys.path)):
+        if entry.endswith("site-packages"):
+            try:
+                found.append(os.stat(entry).st_mtime_ns)
+            except OSError:
+                pass
+    return found
 
 
 class _Address:

@@ -162,7 +162,8 @@ def start(root: Path, environ: dict | None = None) -> None:
         os.close(fd)  # released: the worker takes it (of two starting at once, one keeps it)
     try:
         with open(home / worker.LOG, "wb") as log:
-            subprocess.Popen([sys.executable, "-m", "facekit.worker", str(Path(root).resolve())],
+            subprocess.Popen([sys.executable, *worker.interpreter_flags(), "-m", "facekit.worker",
+                              str(Path(root).resolve())],
                              cwd=course.repo_root(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True, close_fds=True, env=environ)
     except OSError:

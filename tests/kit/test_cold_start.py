@@ -25,7 +25,7 @@ def test_a_run_builds_the_standin_weights_and_imports_timm_only_when_a_test_read
     tests = course.load().get(exercise).tests
     cache = tmp_path / "standin"
     env = {**os.environ, settings.STANDIN_CACHE_ENV: str(cache), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(test=tests)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(test=tests)], check=False, cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
     assert last == f"timm imported: {needs} exit 0", f"pytest --collect-only {tests}: {last}"

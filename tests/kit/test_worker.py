@@ -84,7 +84,7 @@ class Workers:
 
     def facekit(self, *argv: str, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("env", self.env)
-        return subprocess.run([sys.executable, "-m", "facekit", *argv], cwd=ROOT, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "facekit", *argv], check=False, cwd=ROOT, capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, timeout=600, **kwargs)
 
     def served(self) -> list[int]:
