@@ -250,3 +250,13 @@ def test_the_idle_time_must_be_a_positive_number(monkeypatch):
         worker.idle_seconds()
     monkeypatch.setenv(worker.IDLE_ENV, "90")
     assert worker.idle_seconds() == 90
+
+
+def test_the_readme_says_what_the_worker_does():
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for fact in (f".facekit/{worker.SOCKET}", f"exits after {worker.DEFAULT_IDLE // 60} minutes",
+                 f"{worker.IDLE_ENV}=SECONDS", f"{worker.NO_WORKER_ENV}=1", "--no-worker",
+                 "facekit worker stop", "facekit worker status", "benchmarks/bench_loop.py"):
+        assert fact in text, f"README.md's loop section should say {fact!r} (facekit.worker)"
+    phrase = "answers the next `facekit check`, `try`, `hint` and `facekit`"
+    assert phrase in text, f"README.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
