@@ -34,6 +34,7 @@ from facekit.cli import parser as cli_parser
 from facekit.cli.context import Context
 from facekit.term import Term
 from facekit.worker import COMMANDS as WORKER_COMMANDS
+from facekit.worker import supported as worker_supported
 
 __all__ = ["main", "Context"]
 
@@ -87,8 +88,8 @@ def _closed_pipe() -> int:
 
 def _worker_root(args) -> Path | None:
     """The kit whose warm worker may answer this command (facekit.worker), or None: run cold."""
-    if args.command not in WORKER_COMMANDS or getattr(args, "no_worker", False):
-        return None
+    if args.command not in WORKER_COMMANDS or getattr(args, "no_worker", False) or not worker_supported():
+        return None  # and on macOS and Windows, never a word about it
     from facekit.worker import client
 
     root = Path(getattr(args, "root", None) or course.repo_root())

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import sys
 from pathlib import Path
 
@@ -43,6 +44,14 @@ WATCHED = ("facekit", "tests", "exercises/course.toml", "pyproject.toml", "conft
 # values differ needs a worker started with them.
 _IMPORT_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TORCH", "PYTORCH", "OMP_", "MKL_", "KMP_", "OPENBLAS",
                "TIMM", "CUDA", "LD_", "XDG_", "HOME", "LANG", "LC_")
+
+
+HEADER = struct.Struct("!I")  # a request on the socket: its length, then the request as JSON
+
+
+def frame(request: dict) -> bytes:
+    body = json.dumps(request).encode()
+    return HEADER.pack(len(body)) + body
 
 
 def folder(root: Path) -> Path:

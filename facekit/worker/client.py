@@ -18,7 +18,6 @@ from pathlib import Path
 
 from facekit import course, worker
 from facekit.errors import CommandError
-from facekit.worker.server import frame
 
 inside_worker = False  # set in the worker's children: they answer the command themselves
 REPLY_TIMEOUT = 120.0  # a worker still importing answers within this; a stuck one is given up
@@ -101,7 +100,7 @@ def run(root: Path, argv: list[str]) -> int | None:
         try:
             try:
                 sock.settimeout(REPLY_TIMEOUT)
-                socket.send_fds(sock, [frame(request)], [0, 1, 2])
+                socket.send_fds(sock, [worker.frame(request)], [0, 1, 2])
                 first = next(replies, "")
             except OSError:
                 return None

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from facekit import forking, worker
+from facekit.worker import HEADER
 
-HEADER = struct.Struct("!I")  # the request's length, then the request as JSON
 MAX_REQUEST = 4 << 20
 # Imported once for every child: the commands and what they use.
 _COMMAND_MODULES = ("facekit.cli", "facekit.cli.check", "facekit.cli.list", "facekit.cli.hint",
@@ -55,11 +55,6 @@ def recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
             os.close(fd)
         raise
     return request, list(fds)
-
-
-def frame(request: dict) -> bytes:
-    body = json.dumps(request).encode()
-    return HEADER.pack(len(body)) + body
 
 
 def _same_user(conn: socket.socket) -> bool:

@@ -260,3 +260,17 @@ def test_the_readme_says_what_the_worker_does():
         assert fact in text, f"README.md's loop section should say {fact!r} (facekit.worker)"
     phrase = "answers the next `facekit check`, `try`, `hint` and `facekit`"
     assert phrase in text, f"README.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
+
+
+def test_on_a_system_without_fork_and_fcntl_the_commands_run_cold_and_say_nothing(tmp_path):
+    """As on Windows: no fcntl module, another platform name. The command answers as usual."""
+    probe = ("import sys; sys.modules['fcntl'] = None; sys.platform = 'win32'\n"
+             "from facekit import cli; code = cli.main(['hint', 'ex01_images', 'load_image'])\n"
+             "print('worker server imported:', 'facekit.worker.server' in sys.modules, 'exit', code)")
+    env = {k: v for k, v in os.environ.items() if k != worker.NO_WORKER_ENV}
+    env[state_file.STATE_ENV] = str(tmp_path / "state.json")
+    proc = subprocess.run([sys.executable, "-c", probe], check=False, cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.strip().endswith("worker server imported: False exit 0") and not proc.stderr, (proc.stdout, proc.stderr)
+    assert "Hint 1 of" in proc.stdout, proc.stdout
+    assert not (tmp_path / worker.SOCKET).exists() and not (tmp_path / worker.LOCK).exists(), "a worker was started"
