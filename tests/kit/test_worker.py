@@ -252,14 +252,14 @@ def test_the_idle_time_must_be_a_positive_number(monkeypatch):
     assert worker.idle_seconds() == 90
 
 
-def test_the_readme_says_what_the_worker_does():
-    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+def test_the_students_loop_page_says_what_the_worker_does():
+    text = " ".join((ROOT / "docs" / "students" / "loop.md").read_text(encoding="utf-8").split())
     for fact in (f".facekit/{worker.SOCKET}", f"exits after {worker.DEFAULT_IDLE // 60} minutes",
                  f"{worker.IDLE_ENV}=SECONDS", f"{worker.NO_WORKER_ENV}=1", "--no-worker",
                  "facekit worker stop", "facekit worker status", "benchmarks/bench_loop.py"):
-        assert fact in text, f"README.md's loop section should say {fact!r} (facekit.worker)"
+        assert fact in text, f"docs/students/loop.md should say {fact!r} (facekit.worker)"
     phrase = "answers the next `facekit check`, `try`, `hint` and `facekit`"
-    assert phrase in text, f"README.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
+    assert phrase in text, f"docs/students/loop.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
 
 
 def test_on_a_system_without_fork_and_fcntl_the_commands_run_cold_and_say_nothing(tmp_path):
