@@ -64,7 +64,7 @@ def pytest_configure(config):
         "target": target,
         # The folder of the code under test, once: each failure's message is placed against it.
         "tree": (course.repo_root() / target).resolve(),
-        "weights": hub_switch.activate_weights(weights, standin_dir),
+        "weights": hub_switch.activate_weights(weights, standin_dir, build=False),  # pytest_collection_finish
         "standin_dir": standin_dir,
         "owns_standin_dir": owned,
     }
@@ -157,6 +157,34 @@ def pytest_collection_modifyitems(session, config, items):
         if name not in exercise.functions:
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
+
+
+def pytest_collection_finish(session):
+    """The stand-in weights, built now if a collected test reads them: building them imports
+    timm and makes a model, seconds that Exercise 04's and 05's tests alone do not need."""
+    info = getattr(session.config, "facekit", None)
+    if info and info["weights"].mode == "standin" and needs_weights(session.items):
+        hub_switch.activate_weights("standin", info["standin_dir"])
+
+
+def needs_weights(items) -> bool:
+    """A test among ``items`` may read the model's weights: it uses the harness's checkpoint,
+    or belongs to an exercise whose manifest entry lists weights, or to no exercise at all."""
+    root = course.repo_root()
+    try:
+        without = {e.tests for e in course.load(root / "exercises" / "course.toml").exercises if not e.weights}
+    except course.ManifestError:
+        return True
+    for item in items:
+        if "checkpoint" in getattr(item, "fixturenames", ()):
+            return True
+        try:
+            relpath = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        except ValueError:
+            return True
+        if relpath not in without:
+            return True
+    return False
 
 
 def tree_under_test(config) -> Path:
