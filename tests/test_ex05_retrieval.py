@@ -59,12 +59,26 @@ def brute_force(query: torch.Tensor, records) -> list[float]:
     return [F.cosine_similarity(r.embedding, query, dim=0).item() for r in records]
 
 
-def check_ranking(result, records, expected: list[float], k: int) -> None:
+def _score_diagnosis(score: float, index: int, records, query) -> str:
+    """What a wrong score equals, when it is a recognisable way of not computing the cosine."""
+    if query is None:
+        return ""
+    matrix = torch.stack([r.embedding for r in records]).double()
+    unit_query = F.normalize(query.double(), dim=0)
+    if abs(score - (matrix[index] @ unit_query).item()) <= TOLERANCE:
+        return ": the stored embeddings were not normalised (a dot product, not the cosine)"
+    if abs(score - (F.normalize(matrix, dim=0)[index] @ unit_query).item()) <= TOLERANCE:
+        return ": each column of the stored embeddings was normalised (dim=0), not each row (dim=1)"
+    return ""
+
+
+def check_ranking(result, records, expected: list[float], k: int, query=None) -> None:
     """``result`` is a correct top-k of ``records`` whose true scores are ``expected``."""
     call = f"top_k(query, a store of {len(records)}, k={k})"
     assert isinstance(result, list), f"{call}: return a list of (record, score); got {type(result).__name__}"
     want = min(k, len(records))
-    assert len(result) == want, f"{call} returned {len(result)} results, expected min(k, N) = {want}"
+    off_by_one = {want - 1: " (one too few)", want + 1: " (one too many)"}.get(len(result), "")
+    assert len(result) == want, f"{call} returned {len(result)} results{off_by_one}, expected min(k, N) = {want}"
     position = {r.id: i for i, r in enumerate(records)}
     seen = set()
     for rank, pair in enumerate(result):
@@ -77,8 +91,9 @@ def check_ranking(result, records, expected: list[float], k: int) -> None:
         assert record.id not in seen, f"{call}: item {rank}: {record.name} appears twice"
         seen.add(record.id)
         true = expected[position[record.id]]
-        assert abs(score - true) <= TOLERANCE, \
+        assert abs(score - true) <= TOLERANCE, (
             f"{call}: item {rank} ({record.name}) has score {score:.6f}, its cosine similarity is {true:.6f}"
+            f"{_score_diagnosis(score, position[record.id], records, query)}")
     scores = [score for _, score in result]
     assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"{call}: not best first: {scores}"
     if result:
@@ -98,7 +113,7 @@ def test_top_k_matches_brute_force(ex, crowd, k):
     records = store.all()
     before = [r.embedding.clone() for r in records]
     result = ex.top_k(query, store, k)
-    check_ranking(result, records, brute_force(query, records), k)
+    check_ranking(result, records, brute_force(query, records), k, query)
     assert all(torch.equal(r.embedding, b) for r, b in zip(records, before)), \
         "top_k must not change the stored embeddings (no in-place normalising)"
 
@@ -128,7 +143,7 @@ def test_float64_query_works(ex, crowd):
     store, query = crowd
     result = ex.top_k(query.double(), store, 5)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 5)
+    check_ranking(result, records, brute_force(query, records), 5, query)
 
 
 @pytest.mark.function("top_k")
@@ -138,7 +153,7 @@ def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
     records = store.all()
     query = vectors(1, seed=4)[0]
     result = ex.top_k(query, store, k)
-    check_ranking(result, records, brute_force(query, records), k)
+    check_ranking(result, records, brute_force(query, records), k, query)
 
 
 @pytest.mark.function("top_k")
@@ -159,12 +174,20 @@ def test_ties_keep_the_store_order(ex, make_store):
     names = [r.name for r, _ in result]
     assert names == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
                      "r0", "r2", "r6", "r8",  # cos 0, in store order
-                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}"
+                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}{_reversed_ties(names)}"
     assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6), \
         f"top_k with tied scores: scores {[s for _, s in result]}"
     # k cuts through the tie: the oldest tied records win.
     names = [r.name for r, _ in ex.top_k(e[0], store, 3)]
-    assert names == ["r1", "r3", "r5"], f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}"
+    assert names == ["r1", "r3", "r5"], \
+        f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}{_reversed_ties(names)}"
+
+
+def _reversed_ties(names: list[str]) -> str:
+    tied = [n for n in names if n in ("r1", "r3", "r5", "r7", "r9")]
+    if len(tied) > 1 and tied == sorted(tied, reverse=True):
+        return ": the tied records came out in reverse store order (a stable sort, reversed, is not stable)"
+    return ""
 
 
 @pytest.mark.function("top_k")
@@ -188,7 +211,7 @@ def test_stored_zero_vector_scores_zero(ex, make_store):
     query = vectors(1, seed=7)[0]
     result = ex.top_k(query, store, 5)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 5)
+    check_ranking(result, records, brute_force(query, records), 5, query)
     scores = {r.id: s for r, s in result}
     assert scores[records[2].id] == 0.0, \
         f"top_k: a stored zero vector has no direction: score 0, not {scores[records[2].id]}"
@@ -226,7 +249,7 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
         result = ex.top_k(query, store, 4)
     calls = dict(store.calls)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 4)
+    check_ranking(result, records, brute_force(query, records), 4, query)
     assert calls.get("all") == 1, f"top_k: read the store once, with store.all(); calls: {calls}"
     assert not calls.get("get") and not calls.get("find"), \
         f"top_k called store.get/find ({calls}): store.all() has everything"
