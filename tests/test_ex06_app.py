@@ -662,6 +662,19 @@ def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, 
 
 
 @pytest.mark.function("embed_folder")
+def test_embed_folder_writes_the_npy_file_its_summary_names(ex, model, folder, tmp_path):
+    # Given a path, np.save appends ".npy" to a name that does not end in ".npy" (in that case).
+    out = tmp_path / "out" / "faces.NPY"
+    summary = ex.embed_folder(model, folder, out)
+    written = sorted(p.name for p in out.parent.iterdir())
+    assert summary.out == out and out.is_file(), (
+        f"embed_folder(model, folder, 'faces.NPY'): the summary names {summary.out}, but the files written "
+        f"are {written}: np.save(path) adds .npy to faces.NPY; give np.save an open file")
+    assert written == ["faces.NPY", "faces.names.json"], \
+        f"embed_folder(model, folder, 'faces.NPY') wrote {written}, expected faces.NPY and faces.names.json"
+
+
+@pytest.mark.function("embed_folder")
 def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken, expected, tmp_path):
     (folder / "sub" / "notes.txt").write_bytes(broken["text"].read_bytes())
     (folder / "broken.jpg").write_bytes(broken["truncated"].read_bytes())
