@@ -183,7 +183,7 @@ def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
     image = ex.load_image(path)
     _assert_rgb(image, "load_image(a palette PNG)")
     with Image.open(path) as raw:
-        assert raw.mode == "P"
+        assert raw.mode == "P", f"precondition: the test's palette PNG opened as mode {raw.mode}, not P"
         np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
                                       err_msg="load_image(a palette PNG): the palette's colours")
 
@@ -200,7 +200,7 @@ def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
     with Image.open(path) as raw:
         raw_mode = raw.mode
     image = ex.load_image(path)
-    assert image.mode == "RGB"
+    assert image.mode == "RGB", f"load_image(a {raw_mode} {suffix}) gave mode {image.mode}, expected RGB"
     np.testing.assert_array_equal(_pixels(image), np.stack([levels.astype(np.uint8)] * 3, axis=-1),
                                   err_msg=f"load_image({path.name}, mode {raw_mode}): 16-bit values "
                                           f"0..65535 must become round(v * 255 / 65535); all 255 means "

@@ -349,7 +349,8 @@ def embeddings(embedder, face_tensor):
 
 @pytest.mark.function("cosine_similarity")
 def test_on_model_embeddings(ex, embeddings):
-    assert tuple(embeddings.shape) == (5, WIDTH)
+    assert tuple(embeddings.shape) == (5, WIDTH), \
+        f"precondition: the model's embeddings of 5 images have shape {tuple(embeddings.shape)}, not (5, {WIDTH})"
     scores = ex.cosine_similarity(embeddings, embeddings)
     assert tuple(scores.shape) == (5, 5), f"cosine_similarity(5 embeddings, the same 5): shape {list(scores.shape)}"
     close(scores, pairwise_reference(embeddings, embeddings), "cosine_similarity of 5 model embeddings", **TOL)

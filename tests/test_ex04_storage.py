@@ -237,7 +237,9 @@ def test_find_takes_a_name_with_quotes_as_it_is(store, cls):
                                  ('ada" OR "1"="1', [], "[] (no record has that name)")]:
         try:
             found = [r.id for r in store.find(name)]
-        except Exception as error:  # noqa: BLE001 - any error is the failure reported
+        except NotImplementedError:
+            raise  # a stub: "not implemented yet", not a wrong answer
+        except Exception as error:  # noqa: BLE001 - any other error is the failure reported
             pytest.fail(f"{cls}.find({name!r}) raised {type(error).__name__} ({error}); expected {what}: "
                         f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text",
                         pytrace=False)

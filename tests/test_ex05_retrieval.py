@@ -38,7 +38,7 @@ def make_store(api):
         store = MemoryStore(api.Record)
         for i, row in enumerate(rows):
             store.add(names[i] if names else f"person-{i}", row)
-        assert isinstance(store, api.EmbeddingStore)
+        assert isinstance(store, api.EmbeddingStore), "precondition: MemoryStore follows the EmbeddingStore protocol"
         return store
 
     return make
