@@ -41,6 +41,14 @@ def reference_model(checkpoint):
     return reference.eval()
 
 
+def _assert_tensor(got, call: str) -> None:
+    # A NumPy array has a shape and a dtype too: without this, "dtype float32, expected
+    # torch.float32" is all a student would read.
+    assert isinstance(got, torch.Tensor), (
+        f"{call} returned {type(got).__module__}.{type(got).__name__}, expected a torch.Tensor: return the "
+        f"model's output as it is (no .numpy(), no .tolist())")
+
+
 def _shape_text(shape) -> str:
     return ", ".join(str(n) for n in shape)
 
@@ -91,6 +99,7 @@ def test_build_model_loads_every_checkpoint_tensor_but_the_classifier(model, che
 @pytest.mark.function("compute_embedding")
 def test_single_image_gives_one_row_of_320(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
+    _assert_tensor(embedding, "compute_embedding(one image [3, 224, 224])")
     assert tuple(embedding.shape) == (1, WIDTH), \
         f"compute_embedding(one image [3, 224, 224]) has shape {list(embedding.shape)}, expected [1, {WIDTH}]"
 
@@ -112,6 +121,7 @@ def test_batch_gives_n_rows_each_equal_to_its_single_embedding(ex, embedder, fac
 @pytest.mark.function("compute_embedding")
 def test_embedding_is_float32_finite_and_without_grad(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
+    _assert_tensor(embedding, "compute_embedding(one image [3, 224, 224])")
     assert embedding.dtype == torch.float32, f"compute_embedding: dtype {embedding.dtype}, expected torch.float32"
     assert torch.isfinite(embedding).all(), "compute_embedding: the embedding holds NaN or infinity"
     assert not embedding.requires_grad and embedding.grad_fn is None, \

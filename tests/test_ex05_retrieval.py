@@ -84,6 +84,9 @@ def check_ranking(result, records, expected: list[float], k: int, query=None) ->
     for rank, pair in enumerate(result):
         assert isinstance(pair, tuple) and len(pair) == 2, f"{call}: item {rank} must be a (record, score) pair"
         record, score = pair
+        assert hasattr(record, "id") and hasattr(record, "embedding"), (
+            f"{call}: item {rank} holds {type(record).__name__} {record!r} where the store's record is expected: "
+            f"return (records[i], score), not the index i")
         assert type(score) is float, \
             f"{call}: item {rank}'s score must be a Python float; got {type(score).__name__}"
         assert record.id in position, f"{call}: item {rank} is not a record of the store"
@@ -171,6 +174,8 @@ def test_ties_keep_the_store_order(ex, make_store):
     names = [f"r{i}" for i in range(len(rows))]
     store = make_store(rows, names)
     result = ex.top_k(e[0], store, len(rows))
+    assert all(hasattr(r, "name") for r, _ in result), \
+        f"top_k(a store of 10, k=10) returned {result[:3]}...: each item is (the store's record, score), not an index"
     names = [r.name for r, _ in result]
     assert names == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
                      "r0", "r2", "r6", "r8",  # cos 0, in store order
