@@ -16,10 +16,11 @@ sentence why, in ``tests/kit/mutation/<exercise>.toml``::
     [[equivalent]]
     operator = "core/NumberReplacer"
     function = "l2_normalize"               # cosmic-ray's definition name
-    code = "    return x / norms"           # the reference's line, stripped; stale when it changes
+    code = "return x / norms"               # the reference's line, stripped; stale when it changes
+    mutated = "return x / norms"            # the mutant's line, stripped
     why = "..."
 
-An entry matches every mutant of that operator on that line in that function. A recorded
+An entry matches the mutant of that operator that turns that line into that one. A recorded
 entry that matches no mutant any more (the code changed) is reported as stale. Per exercise
 it prints: mutants generated, run, killed, survived (recorded equivalent or not), timed out,
 the share of non-equivalent mutants killed, and the time.
@@ -57,8 +58,14 @@ class Mutant:
     mutated: str  # the whole mutated source
 
     @property
+    def into(self) -> str:
+        """The mutated line, stripped."""
+        lines = self.mutated.splitlines()
+        return lines[self.line - 1].strip() if 0 < self.line <= len(lines) else ""
+
+    @property
     def where(self) -> str:
-        return f"line {self.line} ({self.function}): {self.operator} #{self.occurrence}: {self.code}"
+        return f"line {self.line} ({self.function}): {self.operator}: {self.code}  ->  {self.into}"
 
 
 @dataclass
@@ -115,7 +122,7 @@ def load_equivalents(root: Path, exercise_id: str) -> list[dict]:
         return []
     entries = tomllib.loads(path.read_text(encoding="utf-8")).get("equivalent", [])
     for number, entry in enumerate(entries, 1):
-        missing = [k for k in ("operator", "function", "code", "why") if not str(entry.get(k, "")).strip()]
+        missing = [k for k in ("operator", "function", "code", "mutated", "why") if not str(entry.get(k, "")).strip()]
         if missing:
             raise ValueError(f"{path}: equivalent #{number} lacks {', '.join(missing)}")
     return entries
@@ -123,7 +130,7 @@ def load_equivalents(root: Path, exercise_id: str) -> list[dict]:
 
 def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
     return next((e for e in entries if e["operator"] == mutant.operator and e["function"] == mutant.function
-                 and e["code"].strip() == mutant.code), None)
+                 and e["code"].strip() == mutant.code and e["mutated"].strip() == mutant.into), None)
 
 
 def _scratch(root: Path) -> Path:
@@ -169,7 +176,7 @@ def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample:
     every = mutants(reference)
     report.generated = len(every)
     entries = load_equivalents(root, exercise_id)
-    report.stale = [f"{e['function']}: {e['operator']}: {e['code']}" for e in entries
+    report.stale = [f"{e['function']}: {e['operator']}: {e['code']}  ->  {e['mutated']}" for e in entries
                     if not any(_recorded(m, [e]) for m in every)]
     chosen = every
     if sample is not None and sample < len(every):

@@ -294,11 +294,12 @@ def test_k_is_checked_even_for_an_empty_store(ex, make_store):
 @pytest.mark.function("top_k")
 def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     store, _ = crowd
-    with raises(ValueError, f"top_k(a query of width 128, a store of width {WIDTH}, k=3)") as info:
-        ex.top_k(vectors(1, width=128)[0], store, 3)
-    message = str(info.value)
-    assert "128" in message and str(WIDTH) in message, \
-        f"top_k: name the stored width ({WIDTH}) and the query's (128): {message}"
+    for width in (128, 512):  # narrower and wider than the store
+        with raises(ValueError, f"top_k(a query of width {width}, a store of width {WIDTH}, k=3)") as info:
+            ex.top_k(vectors(1, width=width)[0], store, 3)
+        message = str(info.value)
+        assert str(width) in message and str(WIDTH) in message, \
+            f"top_k: name the stored width ({WIDTH}) and the query's ({width}): {message}"
 
 
 @pytest.mark.function("top_k")
@@ -310,8 +311,15 @@ def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     (torch.tensor(1.0), ValueError),
     (torch.zeros(WIDTH), ValueError),
     (torch.full((WIDTH,), float("nan")), ValueError),
-], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan"])
+    (torch.empty(0), ValueError),
+    (torch.empty(0, WIDTH), ValueError),
+], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan", "empty", "no-rows"])
 def test_bad_query(ex, crowd, query, error, request):
     store, _ = crowd
-    with raises(error, f"top_k(a {request.node.callspec.id} query, store, k=3)"):
+    case = request.node.callspec.id
+    with raises(error, f"top_k(a {case} query, store, k=3)") as info:
         ex.top_k(query, store, 3)
+    if case in ("two-rows", "3-d", "scalar", "empty", "no-rows"):
+        # Refused for its shape, not later for something else (its width, say).
+        assert str(tuple(query.shape)) in str(info.value), \
+            f"top_k(a {case} query of shape {tuple(query.shape)}): say which shape was given: {info.value}"

@@ -148,3 +148,16 @@ def test_shares_and_includes_must_name_other_mistakes(tmp_path):
         mistakes.load(tmp_path, exercise)
     path.write_text("[[mistake]]\n" + entry.format(id="a") + 'shares = ["b"]\n\n[[mistake]]\n' + entry.format(id="b"))
     assert [m.shares for m in mistakes.load(tmp_path, exercise)] == [("b",), ()]
+
+
+def test_no_signature_matches_a_failure_of_the_untouched_stubs(stub_run):
+    """A student who has not started sees no "looks like" line: no catalogued signature matches
+    any failure of the stubs (nor one of a test that stops at another function's stub)."""
+    found = []
+    for exercise in MANIFEST.exercises:
+        catalogue = mistakes.load(ROOT, exercise)
+        for nodeid, result in stub_run.only(exercise.tests).tests.items():
+            if result.failed:
+                message = result.message or result.error or ""
+                found += [f"{nodeid}: {m.id}" for m in mistakes.matching(catalogue, exercise.tests, nodeid, message)]
+    assert not found, f"catalogued signatures that match a failure of the untouched stubs: {found}"
