@@ -21,6 +21,12 @@ fails the check when the test passes (it survives), when no failure message hold
 promised words, or when the patch no longer applies (the reference moved on: update the
 catalogue; nothing is skipped).
 
+The child runs every test that some entry's signature names, not only the mistake's own: a
+failure with another entry's signature (its test and all its words) would make `facekit
+check` name a mistake the student did not make, and fails the check too (``confusions``),
+unless the two entries declare that they share the signature (``shares``: then both are
+shown, as possibilities) or the patch makes the other mistake as well (``includes``).
+
 The message checked is what a student reads first: an assertion's own message (pytest's
 "assert ..." explanation after it is left out, since it quotes the test's source), or the
 exception's text.
@@ -314,7 +320,9 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
         # Not only the mistake's test: every test a catalogued signature names (only those can
         # show a "looks like" line), so the confusion check sees each failure that could
         # name a mistake for a student who made this one.
-        tests = sorted({node_id(m, exercise.tests) for m in (catalogue or [mistake])})
+        ids = {node_id(m, exercise.tests) for m in (catalogue or [mistake])}
+        # A parameter's id when its whole test is there too would run it twice.
+        tests = sorted(n for n in ids if not ("[" in n and n.split("[")[0] in ids))
         pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
                      f"--weights={weights}", *tests], plugins=[collector])
         out.write_text(json.dumps(collector.results))

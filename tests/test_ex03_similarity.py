@@ -123,6 +123,13 @@ def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
         ex.l2_normalize(direction * (ex.EPS / 5))
     unit = ex.l2_normalize(direction * (ex.EPS * 5))
     close(unit, direction, "l2_normalize(a vector of norm EPS * 5), above EPS: its direction")
+    at_eps = torch.tensor([ex.EPS, 0.0], dtype=torch.float64)  # norm exactly EPS: not below it
+    try:
+        unit = ex.l2_normalize(at_eps)
+    except ValueError as error:
+        pytest.fail(f"l2_normalize(a vector of norm exactly EPS) raised ValueError ({error}): only a norm "
+                    f"below EPS is a zero vector (norm < EPS, not <=)", pytrace=False)
+    close(unit, torch.tensor([1.0, 0.0], dtype=torch.float64), "l2_normalize(a vector of norm exactly EPS)")
 
 
 @pytest.mark.function("l2_normalize")
