@@ -38,12 +38,6 @@ def _function_text(f: progress.FunctionStatus) -> str:
     if f.state is FunctionState.TODO:
         return f"not implemented yet ({plural(f.bad, 'test')} stop{'s' * (f.bad == 1)} there)"
     if f.state is FunctionState.FAILING:
-        if f.fault_in:
-            return (f"failing ({f.bad} of {plural(f.total, 'test')}: a test of the whole pipeline; "
-                    f"the fault looks like {progress.display(f.fault_in)}'s)")
-        if f.broad:
-            return (f"failing ({f.bad} of {plural(f.total, 'test')}: only a test of the whole "
-                    f"pipeline, which calls other functions too)")
         return f"failing ({f.bad} of {plural(f.total, 'test')})"
     if f.state is FunctionState.WAITING:
         return f"{f.passed}/{f.total} pass; the others need {progress.display(f.message)}"
@@ -76,6 +70,12 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
             t.wrap(f.message, indent="      ")
             if f.looks_like:
                 t.wrap(progress.looks_like(f.looks_like, *f.looks_like_also), indent="      ")
+            if f.fault_in:
+                t.wrap(f"This test runs the whole pipeline: the fault looks like "
+                       f"{progress.display(f.fault_in)}'s.", indent="      ")
+            elif f.broad:
+                t.wrap("This test runs the whole pipeline: the fault can be in any function it calls.",
+                       indent="      ")
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
         if failed:

@@ -925,6 +925,8 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     text = flat(out)
     assert code == 1 and "Next: fix first()" not in text, out
     assert "only a test of the whole pipeline fails" in text and "first(), second()" in text, out
+    assert "the fault can be in any function it calls" in text, out
+    assert_plain_80_columns(out)
     # When the failure has the signature of a catalogued mistake that names another function,
     # that function is the one to fix.
     catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
@@ -934,4 +936,5 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     text = flat(out)
     assert "Next: fix second() in exercises/ex_a/code.py" in text, out
-    assert "the fault looks like second()'s" in text, out
+    assert "This test runs the whole pipeline: the fault looks like second()'s." in text, out
+    assert_plain_80_columns(out)
