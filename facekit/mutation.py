@@ -8,7 +8,8 @@ runner is not used: it runs a shell command per mutant, so every mutant would pa
 import of torch and timm. Instead, as for the catalogue of mistakes (facekit/mistakes.py), one
 process imports torch, timm and pytest once and forks a child per mutant, which writes the
 mutant into a scratch copy of the kit and runs the exercise's tests there against
-``solutions`` with ``-x``: a failing test kills the mutant.
+``solutions`` with ``-x``: a failing test kills the mutant. Mutants inside annotations of a
+module with ``from __future__ import annotations`` are left out: that code never runs.
 
 Survivors that no test can or should tell apart from the reference are recorded, with one
 sentence why, in ``tests/kit/mutation/<exercise>.toml``::
@@ -103,9 +104,12 @@ def mutants(path: Path) -> list[Mutant]:
 
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
+    unevaluated = _annotations(source)
     found = []
     for item in _all_work_items([path], {}):
         spec = item.mutations[0]
+        if any(start <= tuple(spec.start_pos) < end for start, end in unevaluated):
+            continue  # `str | None` -> `str - None` in an annotation that never runs
         operator = plugins.get_operator(spec.operator_name)(**(spec.operator_args or {}))
         try:
             mutated = mutate_code(source, operator, spec.occurrence)
@@ -118,6 +122,30 @@ def mutants(path: Path) -> list[Mutant]:
         found.append(Mutant(spec.operator_name, spec.occurrence, spec.definition_name or "<module>", line,
                             lines[line - 1].strip() if 0 < line <= len(lines) else "", mutated))
     return found
+
+
+def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (start, end) positions of the annotations of a module that imports
+    ``from __future__ import annotations``: they are never evaluated, so no mutant there
+    can change what the code does (cosmic-ray's operators would make a dozen per ``a | b``)."""
+    import ast
+
+    tree = ast.parse(source)
+    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    if not lazy:
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        annotation = None
+        if isinstance(node, ast.arg) or isinstance(node, ast.AnnAssign):
+            annotation = node.annotation
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotation = node.returns
+        if annotation is not None:
+            spans.append(((annotation.lineno, annotation.col_offset),
+                          (annotation.end_lineno, annotation.end_col_offset)))
+    return spans
 
 
 def load_equivalents(root: Path, exercise_id: str) -> list[dict]:

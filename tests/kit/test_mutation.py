@@ -34,6 +34,16 @@ def test_mutants_are_cosmic_rays_and_say_where(tmp_path):
     assert lt[0].code == "if x < 1:" and lt[0].into == "if x <= 1:", lt[0].where
 
 
+def test_no_mutant_in_an_annotation_that_never_runs(tmp_path):
+    source = tmp_path / "m.py"
+    code = "def f(x: int | None) -> int | str:\n    return x | 1\n"
+    source.write_text("from __future__ import annotations\n\n" + code)
+    lazy = [m for m in mutation.mutants(source) if "BitOr" in m.operator]
+    assert lazy and {m.line for m in lazy} == {4}, [m.where for m in lazy]
+    source.write_text(code)  # evaluated annotations: mutants there change what runs
+    assert {m.line for m in mutation.mutants(source) if "BitOr" in m.operator} == {1, 2}
+
+
 def test_an_equivalent_matches_one_mutant_and_needs_a_reason(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f(x):\n    return x[0] + x[1]\n")
