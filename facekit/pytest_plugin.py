@@ -277,7 +277,40 @@ def embedder(checkpoint):
 @pytest.fixture(scope="session")
 def ex02_model(load_exercise):
     """The tree's ``build_model()``, built once per session."""
-    return load_exercise("ex02_embeddings").build_model()
+    build_model = load_exercise("ex02_embeddings").build_model
+    try:
+        return build_model()
+    except RuntimeError as error:
+        explained = state_dict_mismatch(error)
+        if explained is None:
+            raise
+        pytest.fail(f"build_model() raised RuntimeError in load_state_dict: {explained}", pytrace=False)
+
+
+def state_dict_mismatch(error: BaseException, shown: int = 4) -> str | None:
+    """A strict ``load_state_dict`` failure in words a student can act on (its first line,
+    "Error(s) in loading state_dict for ConvNeXt:", is all a one-line report shows); None
+    for any other error."""
+    import re
+
+    text = str(error)
+    if "Error(s) in loading state_dict" not in text:
+        return None
+    parts = []
+    for label, meaning in (("Unexpected", "in the checkpoint but not in the model"),
+                           ("Missing", "in the model but not in the checkpoint")):
+        found = re.search(rf"{label} key\(s\) in state_dict: (.*?)\.\s*(?:\n|$)", text)
+        if found:
+            keys = [k.strip().strip('"') for k in found.group(1).split(",")]
+            listed = ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+            parts.append(f"{len(keys)} tensor(s) {meaning} ({listed})")
+    sizes = re.findall(r"size mismatch for ([^:]+):", text)
+    if sizes:
+        parts.append(f"{len(sizes)} tensor(s) of another shape ({', '.join(sizes[:shown])})")
+    advice = ("the classifier head.fc.* is in the checkpoint but not in a model built with "
+              "num_classes=0: load with strict=False, then raise for anything missing or "
+              "unexpected that is not head.fc.*")
+    return "; ".join(parts or [" ".join(text.split())[:300]]) + ". " + advice
 
 
 # -- short reports for stubs ---------------------------------------------------------------
