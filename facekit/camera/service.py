@@ -62,12 +62,14 @@ class FaceService:
             records = store.all()
         return record_id, sum(r.name == name for r in records), len({r.name for r in records})
 
-    def login(self, name: str, frames, threshold: float | None = None) -> Answer:
-        """The tree's login: the frames' average against name's records; the best score decides."""
+    def login(self, name: str, frames) -> Answer:
+        """The tree's login: the frames' average against name's records; the best score decides.
+
+        The threshold is this service's (the config file's or the command line's): a login
+        whose caller sets the bar is not a login.
+        """
         check_name(name)
-        threshold = self.threshold if threshold is None else float(threshold)
-        if not -1.0 <= threshold <= 1.0:
-            raise InputError(f"a threshold is a cosine similarity in [-1, 1]; got {threshold}")
+        threshold = self.threshold
         if not self.store_path.exists():  # reading must not create an empty store
             raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: "
                                              f"nobody yet, in {self.store_path})")
