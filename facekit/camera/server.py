@@ -193,8 +193,8 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             if err.code == 413:
                 limit = app.config["MAX_CONTENT_LENGTH"]
                 sent = f"is {size_text(request.content_length)}" if request.content_length else "is too big"
-                return error(f"the request {sent}; at most {size_text(limit)} is accepted: up to "
-                             f"{MAX_FRAMES} frames of at most {size_text(MAX_FRAME_BYTES)} each", 413)
+                return error(f"the request {sent}; at most {size_text(limit)} is accepted (at most "
+                             f"{MAX_FRAMES} frames of at most {size_text(MAX_FRAME_BYTES)} each)", 413)
             return error(f"{err.code} {err.name}: {err.description}", err.code or 500)
         if isinstance(err, NotImplementedError):  # a stub: its message names the file to open
             return error(str(err), 501)
