@@ -71,7 +71,7 @@ def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = DEFAULT_F
                          f"{pixels_text(max_pixels)} are accepted")
     try:
         image.load()
-        return image.convert("RGB")
+        return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"{what} does not decode as an image ({err})") from None
 

@@ -18,8 +18,9 @@ Any website the student visits can make the browser send requests here, so:
 - every /api/ request must come from this page: its Origin header (or, without one, its
   Referer) must be this server's own origin, else 403 (OWASP's CSRF header verification);
 - the login threshold is the server's: a request that sends one is refused (400);
-- frames are checked from their headers before decoding (bytes, then pixels), decoded one
-  at a time, and at most MAX_BUSY requests hold decoded frames at once: the others wait.
+- frames are checked before decoding (their bytes, then the pixels their header states),
+  decoded one at a time and shrunk at once to the size preprocess resizes them to
+  (FaceService.shrink), and at most MAX_BUSY requests hold frames at once: the others wait.
 """
 
 from __future__ import annotations
@@ -131,8 +132,8 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             f.stream.seek(0, 2)  # the real size, not the bytes read so far
             check_frame_bytes(f.stream.tell(), f"frame {n}")
             f.stream.seek(0)
-            frames.append(decode_frame(f.stream.read(), f"frame {n}", max_pixels))
-            f.close()  # its bytes are decoded: let them go
+            frames.append(service.shrink(decode_frame(f.stream.read(), f"frame {n}", max_pixels)))
+            f.close()  # decoded and shrunk: the bytes and the full frame go
         return frames
 
     def no_threshold():
