@@ -222,6 +222,14 @@ def test_a_bad_stream_is_one_line_fast_and_registers_nothing(capsys, camera, tmp
     assert not (tmp_path / "facekit-faces.sqlite").exists()
 
 
+def test_the_config_files_max_frame_pixels_is_checked(tmp_path):
+    (tmp_path / "app.toml").write_text("[app]\nmax_frame_pixels = 8294400\n")
+    assert app_config.load(tmp_path / "app.toml").max_frame_pixels == 3840 * 2160
+    (tmp_path / "app.toml").write_text(f"[app]\nmax_frame_pixels = {4096 * 4096 + 1}\n")
+    with pytest.raises(app_config.ConfigError, match="max_frame_pixels.*1 to 16777216"):
+        app_config.load(tmp_path / "app.toml")
+
+
 def test_login_from_a_trickling_stream_is_no_answer(capsys, camera, tmp_path):
     code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera + "/video_feed",
                              "--frames", "1", *SOLUTIONS)
@@ -982,12 +990,12 @@ def test_the_page_on_a_phone(served, chromium, tmp_path):
     url, store, console = served
     driver = chromium
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+                           {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
     try:
         open_page(driver, url)
         width, inner = driver.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]")
-        assert inner == 390 and width <= inner, f"at 390x844 the page is {width} px wide (sideways scrolling)"
+        assert inner == PHONE[0] and width <= inner, f"at 390x844 the page is {width} px wide (sideways scrolling)"
         video = driver.find_element(By.ID, "video").rect
         name = driver.find_element(By.ID, "name").rect
         assert video["y"] + video["height"] <= name["y"], f"the camera {video} is not above the controls {name}"
@@ -995,7 +1003,7 @@ def test_the_page_on_a_phone(served, chromium, tmp_path):
             box = button.rect
             assert box["x"] >= 0 and box["x"] + box["width"] <= inner, f"{button.text} is off-screen: {box}"
         shot = screenshot(driver, tmp_path, "camera-phone.png")
-        assert Image.open(shot).size[0] == 390
+        assert Image.open(shot).size[0] == PHONE[0]
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -1086,6 +1094,29 @@ def test_parallel_requests_of_maximum_frames_stay_in_bounded_memory(pytestconfig
         f"by {growth_mb:.0f} MB (idle {idle / 1024:.0f} MB); expected under {MEMORY_LIMIT_MB} MB")
 
 
+PHONE = (390, 844)
+
+
+def test_the_readme_states_what_the_tests_check():
+    """The capstone section's figures are this file's: the memory bound, the phone's size, the
+    frame limits, the exit codes, the phone screenshot."""
+    from facekit.errors import NoAnswerError
+
+    readme = flat((ROOT / "README.md").read_text(encoding="utf-8"))
+    stated = {
+        "memory": f"grow the server's peak memory by under {MEMORY_LIMIT_MB} MB",
+        "phone": f"On a phone's width ({PHONE[0]} × {PHONE[1]} px)",
+        "frames": f"at most {inputs.MAX_FRAMES} a request, {inputs.MAX_FRAME_BYTES // 2**20} MB and "
+                  f"1920 × 1080 pixels each by default",
+        "exit codes": f"yes (exit 0) / no (exit 1) / no answer ({NoAnswerError.exit_code})",
+    }
+    for what, text in stated.items():
+        assert text in readme, f"README.md's capstone section does not say {text!r} ({what})"
+    assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080
+    with Image.open(ROOT / "docs" / "camera-phone.png") as shot:
+        assert shot.size[0] == PHONE[0], f"docs/camera-phone.png is {shot.size[0]} px wide"
+
+
 def test_the_defaults_and_the_readme_config_agree(tmp_path):
     defaults = app_config.load()  # no facekit-app.toml in this (temporary) folder
     assert (defaults.host, defaults.port, defaults.num_images, defaults.interval_millis,
@@ -1095,6 +1126,9 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
     assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
         64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
+    assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels \
+        and "over 1920 × 1080 pixels" in readme and "up to 4096 × 4096" in readme, \
+        "the frame sizes exercises/ex06_app/README.md states"
     block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
     (tmp_path / "example.toml").write_text(block)
     example = app_config.load(tmp_path / "example.toml")
