@@ -17,6 +17,7 @@ Any website the student visits can make the browser send requests here, so:
   a website whose name resolves to 127.0.0.1 (DNS rebinding) is not this page;
 - every /api/ request must come from this page: its Origin header (or, without one, its
   Referer) must be this server's own origin, else 403 (OWASP's CSRF header verification);
+  one with neither passes when the browser says Sec-Fetch-Site: same-origin;
 - the login threshold is the server's: a request that sends one is refused (400);
 - frames are checked before decoding (their bytes, then the pixels their header states),
   decoded one at a time and shrunk at once to the size preprocess resizes them to
@@ -111,6 +112,8 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             return None
         own = f"{request.scheme}://{request.host}"
         origin = request.headers.get("Origin")
+        if origin is None and request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return None  # the browser's own word (no page can set it), where a Referer was stripped
         if origin is None and request.referrer:
             parts = urlsplit(request.referrer)
             origin = f"{parts.scheme}://{parts.netloc}"

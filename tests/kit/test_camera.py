@@ -552,12 +552,16 @@ def test_frames_over_a_cameras_size_are_refused_from_their_header(web, blob, sta
 @pytest.mark.parametrize("headers, status", [
     ({"Origin": "http://localhost"}, 200),
     ({"Referer": "http://localhost/"}, 200),
+    ({"Sec-Fetch-Site": "same-origin"}, 200),
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:9000"}, 403),
     ({"Origin": "http://127.0.0.1:9000"}, 403),
     ({"Origin": "null"}, 403),
     ({"Origin": "http://localhost:9000"}, 403),
     ({"Referer": "http://127.0.0.1:9000/attack.html"}, 403),
     ({}, 403),
-], ids=["own origin", "own referer", "another origin", "null origin", "another port", "another referer",
+], ids=["own origin", "own referer", "same-origin fetch", "cross-site fetch", "same-origin but another origin",
+        "another origin", "null origin", "another port", "another referer",
         "neither"])
 def test_only_the_apps_own_page_may_use_the_api(web, headers, status):
     """Issue 20: a page from http://127.0.0.1:9000 registered a person with a plain form POST."""
@@ -1135,6 +1139,30 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
     assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
             example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
     assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
+
+
+def test_serve_warns_of_a_threshold_below_0_and_names_the_full_store_path(capsys, tmp_path, monkeypatch):
+    """Issue 20: a facekit-app.toml in the current folder could set threshold = -1 silently,
+    and serve showed the store's path relative."""
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    from facekit.camera import server
+
+    served = {}
+
+    def serve(app, host, port, ready):  # instead of listening: what the page would get
+        served["info"] = app.test_client().get("/api/info", headers={"Origin": "http://localhost"}).get_json()
+        ready(f"http://{host}:{port}/")
+
+    monkeypatch.setattr(server, "serve", serve)
+    (tmp_path / app_config.CONFIG_NAME).write_text("[app]\nthreshold = -1\nstore = \"people.sqlite\"\n")
+    code, out, err = run_cli(capsys, "app", "serve", *SOLUTIONS)
+    assert code == 0, err
+    assert "The login threshold is -1: below 0" in flat(out), f"no warning for threshold -1:\n{out}"
+    assert f"store:   {tmp_path / 'people.sqlite'}" in out
+    assert served["info"]["store"] == str(tmp_path / "people.sqlite"), served["info"]
+    (tmp_path / app_config.CONFIG_NAME).unlink()
+    code, out, err = run_cli(capsys, "app", "serve", *SOLUTIONS)
+    assert "below 0" not in out and served["info"]["store"] == str(tmp_path / "facekit-faces.sqlite")
 
 
 def test_a_port_in_use_is_one_line(capsys, tmp_path):
