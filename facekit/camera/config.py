@@ -23,8 +23,13 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from facekit.camera.inputs import (DEFAULT_FRAME_PIXELS, DEFAULT_STORE, MAX_FRAME_PIXELS, MAX_FRAMES,
-                                   InputError)
+from facekit.camera.inputs import (
+    DEFAULT_FRAME_PIXELS,
+    DEFAULT_STORE,
+    MAX_FRAME_PIXELS,
+    MAX_FRAMES,
+    InputError,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib

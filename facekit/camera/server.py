@@ -34,8 +34,17 @@ from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import urlsplit
 
-from facekit.camera.inputs import (DEFAULT_FRAME_PIXELS, MAX_FRAME_BYTES, MAX_FRAMES, InputError,
-                                   check_frame_bytes, check_name, decode_frame, error_text, size_text)
+from facekit.camera.inputs import (
+    DEFAULT_FRAME_PIXELS,
+    MAX_FRAME_BYTES,
+    MAX_FRAMES,
+    InputError,
+    check_frame_bytes,
+    check_name,
+    decode_frame,
+    error_text,
+    size_text,
+)
 
 # Room for MAX_FRAMES frames and the form's other fields; Flask answers 413 beyond it.
 MAX_REQUEST_BYTES = MAX_FRAMES * MAX_FRAME_BYTES + 64 * 1024

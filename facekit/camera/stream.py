@@ -64,7 +64,7 @@ def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
                     if time.monotonic() >= due:
                         break
                 frames.append(frame)
-        except (_Late, socket.timeout, TimeoutError):
+        except (_Late, TimeoutError):
             if not frames:
                 raise StreamError(f"{url} sent no whole frame for {time.monotonic() - started:.0f} s "
                                   f"(0 of {count} frames came; is the camera on?)") from None
@@ -86,7 +86,7 @@ def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
         connection.request("GET", path, headers={"Accept": f"{MJPEG_TYPE}, image/jpeg"})
         sock = connection.sock  # kept: the connection hands it to the response and forgets it
         response = connection.getresponse()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise StreamError(f"{url} did not answer within {timeout_s:g} s; expected an MJPEG stream") from None
     except (OSError, ValueError, http.client.HTTPException) as err:
         reason = getattr(err, "strerror", None) or err

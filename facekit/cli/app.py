@@ -50,7 +50,7 @@ def _answer_or_exit_3(ctx: Context, call) -> int:
         raise
     except FacekitError as err:
         raise NoAnswerError(str(err)) from err
-    except Exception as err:  # noqa: BLE001 - exit 1 would read as "no"
+    except Exception as err:
         if ctx.verbose:
             import traceback
 
