@@ -14,7 +14,6 @@ the time left, never with a ``readline`` that a trickle could keep waiting for m
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 from urllib.parse import urlsplit
 
