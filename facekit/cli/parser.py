@@ -159,7 +159,7 @@ def _grading_limits(p, timeout):
 def _grade(p):
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                    help="zips from `facekit submit`, folders, git repositories, or a folder of zips")
-    p.add_argument("--out", default="grades", help="where grades.csv, grades.json and feedback/ go (default grades)")
+    p.add_argument("--out", default="grades", help="where grades.csv, grades.json, report.html and feedback/ go (default grades)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once (default: the number of cores)")
     _grading_limits(p, 300.0)

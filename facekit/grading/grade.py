@@ -24,6 +24,7 @@ import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
 from facekit.grading import report, runner, sources, workspace
+from facekit.grading import classreport
 
 CACHE_VERSION = "2"  # 2: each failure's whole message (detail) too
 
@@ -277,6 +278,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                           for e in kit.exercises},
             "formula": "exercise score = points * passed / total tests of the exercise"}
     report.write(out, ordered, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
+    classreport.write(out, kit, kit_root)  # report.html from grades.json as written: never stale beside it
     return ordered, meta, time.monotonic() - started
 
 

@@ -1102,11 +1102,11 @@ PHONE = (390, 844)
 
 
 def test_the_readme_states_what_the_tests_check():
-    """The capstone section's figures are this file's: the memory bound, the phone's size, the
-    frame limits, the exit codes, the phone screenshot."""
+    """The capstone page's figures (docs/students/capstone.md) are this file's: the memory bound,
+    the phone's size, the frame limits, the exit codes, the phone screenshot."""
     from facekit.errors import NoAnswerError
 
-    readme = flat((ROOT / "README.md").read_text(encoding="utf-8"))
+    readme = flat((ROOT / "docs" / "students" / "capstone.md").read_text(encoding="utf-8"))
     stated = {
         "memory": f"grow the server's peak memory by under {MEMORY_LIMIT_MB} MB",
         "phone": f"On a phone's width ({PHONE[0]} × {PHONE[1]} px)",
@@ -1115,7 +1115,7 @@ def test_the_readme_states_what_the_tests_check():
         "exit codes": f"yes (exit 0) / no (exit 1) / no answer ({NoAnswerError.exit_code})",
     }
     for what, text in stated.items():
-        assert text in readme, f"README.md's capstone section does not say {text!r} ({what})"
+        assert text in readme, f"docs/students/capstone.md does not say {text!r} ({what})"
     assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080
     with Image.open(ROOT / "docs" / "camera-phone.png") as shot:
         assert shot.size[0] == PHONE[0], f"docs/camera-phone.png is {shot.size[0]} px wide"

@@ -618,11 +618,11 @@ def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
 
 
-def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):
+def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):  # docs/students/weights.md now
     megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
     (sheet,) = _stated((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
                        r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)")
-    (top,) = _stated((ROOT / "README.md").read_text(encoding="utf-8"),
+    (top,) = _stated((ROOT / "docs" / "students" / "weights.md").read_text(encoding="utf-8"),
                      r"fetches them into the Hugging Face cache \(about (\d+) MB\)")
     assert round(megabytes, 1) == sheet and round(megabytes) == top, megabytes
 
@@ -645,3 +645,6 @@ def test_cheatsheet_figures_in_prose_and_comments():
 def test_readme_python_version_is_the_packages():
     (version,) = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "README.md").read_text(encoding="utf-8"))
     assert f'requires-python = ">={version}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for page in ("index.md", "students/setup.md"):  # the site's pages say it too
+        stated = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "docs" / page).read_text(encoding="utf-8"))
+        assert stated == [version], f"docs/{page} states Python {stated}; the package needs {version}"
