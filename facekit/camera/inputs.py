@@ -47,11 +47,12 @@ def check_name(name: object) -> str:
     return name
 
 
-def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = DEFAULT_FRAME_PIXELS):
+def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME_PIXELS):
     """``blob`` (a JPEG, PNG or WebP file's bytes) as an RGB PIL image, or InputError.
 
     Refused: more than MAX_FRAME_BYTES bytes, more than ``max_pixels`` pixels (checked
-    from the header, before decoding), bytes that do not decode as an image.
+    from the header, before decoding), bytes that do not decode as an image. The app passes
+    its config's max_frame_pixels (DEFAULT_FRAME_PIXELS unless raised, up to MAX_FRAME_PIXELS).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -79,8 +80,8 @@ def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = DEFAULT_F
 def check_frame_bytes(size: int, what: str = "a frame") -> None:
     """InputError when a frame of ``size`` bytes is over MAX_FRAME_BYTES, stating both sizes."""
     if size > MAX_FRAME_BYTES:
-        raise InputError(f"{what} is {size_text(size)}; at most {size_text(MAX_FRAME_BYTES)} "
-                         f"is accepted")
+        limit = size_text(MAX_FRAME_BYTES)
+        raise InputError(f"{what} is over {limit} ({size_text(size)}); at most {limit} is accepted")
 
 
 def size_text(size: int) -> str:

@@ -11,9 +11,9 @@ store, opened afresh for every request so that a register from another process
 Thread safety: the web server answers requests in threads. Every forward pass runs on one
 model thread, one at a time: memory stays bounded, and the memory a pass frees is reused by
 the next (passes on many threads each kept their own, in each thread's malloc arena). A lock
-serialises this process's writes, so two tabs
-registering at once both land even in a JSON store that does not lock its file. Between
-processes, the store's own locking is what counts (SQLite's is).
+serialises this process's writes, so two tabs registering at once both land whatever the
+store. Between processes, the store's own locking is what counts: SQLite's transactions, or
+the JSON store's FileLock with a re-read.
 """
 
 from __future__ import annotations

@@ -28,6 +28,13 @@ def _nothing(p):
     pass
 
 
+def _solution(p):
+    _exercise(p, required=True)
+    p.add_argument("--code", action="store_true",
+                   help="compare the code only: leave out comments and docstrings (the TODO steps, "
+                        "and the texts both files share)")
+
+
 def _hint(p):
     _exercise(p)
     p.add_argument("function", nargs="?", help="one of the exercise's functions "
@@ -196,8 +203,9 @@ COMMANDS = (
             _download, options="v"),
     Command("reset", "reset", "put a stub back as shipped (keeps a .bak)", _reset, options="v"),
     Command("solution", "solution", "your file against the reference, once the exercise passes",
-            lambda p: _exercise(p, required=True), options="vw"),
-    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity",
+            _solution, options="vw"),
+    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity; "
+            "a store, a search, a login",
             _exercise, options="vtw"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),

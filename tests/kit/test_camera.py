@@ -528,7 +528,7 @@ def test_the_413_and_the_frame_sizes_are_the_real_ones(web):
         blob = numbered_jpeg(0) + b"\0" * (size - len(numbered_jpeg(0)))
         reply = post(app, "/api/register", {"name": "erin", "frames": [(io.BytesIO(blob), "f.jpg")]})
         message = reply.get_json()["error"]
-        assert reply.status_code == 400 and f"frame 1 is {shown}; at most 4 MB is accepted" == message, \
+        assert reply.status_code == 400 and f"frame 1 is over 4 MB ({shown}); at most 4 MB is accepted" == message, \
             f"a frame of {size:,} bytes: {message}"
 
 
@@ -1144,7 +1144,7 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
         64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
     assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels \
-        and "over 1920 × 1080 pixels" in readme and "up to 4096 × 4096" in readme, \
+        and "by default any frame over 2,073,600 pixels (1920 × 1080" in readme and "up to 4096 × 4096" in readme, \
         "the frame sizes exercises/ex06_app/README.md states"
     block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
     (tmp_path / "example.toml").write_text(block)
