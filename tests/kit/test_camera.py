@@ -1144,7 +1144,8 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
         64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
     assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels \
-        and "by default any frame over 2,073,600 pixels (1920 × 1080" in readme and "up to 4096 × 4096" in readme, \
+        and "by default any frame over 2,073,600 pixels (1920 × 1080" in flat(readme) \
+        and "up to 4096 × 4096" in flat(readme), \
         "the frame sizes exercises/ex06_app/README.md states"
     block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
     (tmp_path / "example.toml").write_text(block)
