@@ -510,6 +510,25 @@ def flat_png(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (641, 481), (300, 200)])
+def test_shrinking_a_frame_leaves_its_preprocessed_pixels_as_they_were(tmp_path, size):
+    """The server shrinks each frame as it decodes it (FaceService.shrink), to bound memory;
+    Exercise 01's preprocess must then give the very tensor it gives for the whole frame."""
+    import numpy as np
+    import torch
+
+    from facekit.camera.service import FaceService
+
+    service = FaceService("solutions", None, tmp_path / "faces.sqlite")
+    rng = np.random.default_rng(size[0])
+    frame = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    small = service.shrink(frame)
+    assert min(small.size) == min(256, *size), f"shrink({size}) gave {small.size}"
+    preprocess = trees.load_exercise("ex01_images", "solutions").preprocess
+    assert torch.equal(preprocess(small), preprocess(frame)), \
+        f"preprocess(shrink(a {size} frame)) differs from preprocess of the whole frame"
+
+
 def test_the_413_and_the_frame_sizes_are_the_real_ones(web):
     """Issue 20: every 413 said "over 80 MB", and frames of 5 and 6.4 MB were both "4.0 MB"."""
     app, service = web
