@@ -38,7 +38,8 @@ def options(ctx: Context, args, **fixed):
 def run(ctx: Context, args) -> int:
     from facekit.grading import grade, report
 
-    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner)
+    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
+                   require_jail=args.require_jail)
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
     def progress(result):

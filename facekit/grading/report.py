@@ -24,7 +24,11 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
-STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
+SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
+HIDDEN = "hidden"
+VISIBILITIES = ("visible", HIDDEN, "after_due_date")
+WITHHELD = "(withheld: the message quotes a hidden test)"
+STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
 
 
 def round_score(value: float) -> float:
@@ -70,6 +74,16 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
     if run.get("collect_errors"):
         return "crashed", f"the tests did not collect: {run['collect_errors'][0][:300]}"
     return "ok", ""
+
+
+def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
+    """The student modules a hand-in lacks or that were not taken ("... is over 2048 KiB: not
+    graded"), in course order; their exercises score 0. "" when every one was graded."""
+    parts = [f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
+             for e in kit.exercises if e.stub not in files]
+    if not parts:
+        return ""
+    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)")
 
 
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
@@ -139,6 +153,13 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     for name, row in rows.items():
         if not owned[name]:
             continue
+        # A hidden test (an instructor's extra one) is never named nor quoted: a visible
+        # failure is shown first; where only hidden ones fail, that much is said.
+        visible = [(n, t) for n, t in owned[name] if t.get("visibility", "visible") == "visible"]
+        if not visible:
+            row["first_failure"] = f"a hidden test of `{name}` failed"
+            continue
+        owned[name] = visible
         failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
@@ -173,12 +194,38 @@ def _atomic_write(path: Path, text: str) -> None:
 def csv_text(results: list[dict], kit: course.Course) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason"])
+    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason",
+                     "isolation", "limits"])
     for r in results:
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
                          f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
-                         r["reason"] or "; ".join(r.get("warnings") or ())])
+                         r["reason"] or "; ".join(r.get("warnings") or ()),
+                         r.get("isolation", ""), r.get("limits", "")])
     return out.getvalue()
+
+
+def compact_test(test: dict) -> dict:
+    """A test's record as grades.json keeps it: ``outcome`` always; no key whose value is empty
+    (None, False: readers use .get); for a test that stopped at a stub, ``todo`` (its function
+    and file) without the stub's NotImplementedError text; ``detail`` only where it says more
+    than ``message``. An untouched hand-in's record was ~240 KB with them all."""
+    kept = {k: v for k, v in test.items() if v is not None and v is not False and v != [] and v != ""}
+    if kept.get("todo"):
+        kept.pop("message", None)
+        kept.pop("detail", None)
+    elif kept.get("detail") == kept.get("message"):
+        kept.pop("detail", None)
+    return {"outcome": test["outcome"], **kept}
+
+
+def json_text(results: list[dict], meta: dict) -> str:
+    """grades.json: the run's settings indented, then one submission per line (its tests compact)."""
+    lines = [json.dumps({**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
+                        separators=(",", ":"), ensure_ascii=False) for r in results]
+    marker = "\0submissions\0"
+    head = json.dumps({**meta, "submissions": marker}, indent=1, ensure_ascii=False)
+    listed = "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
+    return head.replace(json.dumps(marker), listed, 1) + "\n"
 
 
 def feedback_text(result: dict, kit: course.Course, weights: str,
@@ -189,7 +236,10 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
-    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    for warning in result.get("warnings") or ():
+        lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
+    if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
+        lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
     lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
               + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
@@ -201,6 +251,17 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
         catalogue = (catalogues or {}).get(exercise.id, ())
         lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, catalogue), ""]
     return "\n".join(lines)
+
+
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span: a failure's message is program output, whose ``<module>``,
+    ``__init__`` or ``*`` Markdown (and Gradescope's HTML sanitizer) would otherwise eat."""
+    text = " ".join(text.split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> list[str]:
@@ -235,7 +296,7 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             continue  # its hints can wait too
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                         f"first failure: {row['first_failure']}")
+                         f"first failure: {code_span(row['first_failure'])}")
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"]))
         if row["ran"] and exercise.hints.get(row["function"]):
@@ -254,7 +315,7 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
-    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
+    _atomic_write(out / "grades.json", json_text(results, meta))
     # A fresh folder, then swapped in: no feedback of an earlier run (another roster, a student
     # no longer in the class) stays beside this one's.
     fresh, old = out / ".feedback-new", out / ".feedback-old"
@@ -279,6 +340,8 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
     top = max_total(kit)
     lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
              f"({sum(r['cached'] for r in results)} from the cache)."]
+    if meta and meta.get("isolation"):
+        lines.append(f"Isolation: {meta['isolation']}; limits: {meta.get('limits', '')}")
     counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
     lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
     if results:
@@ -294,10 +357,15 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
             lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
         slow = sorted(results, key=lambda r: -r["seconds"])[:3]
         lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
-        bad = [r for r in results if r["status"] != "ok" or r.get("warnings")][:8]
-        for r in bad:
+        bad = [r for r in results if r["status"] != "ok" or r["reason"] or r.get("warnings")]
+        shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[:SUMMARY_PROBLEMS - 1]
+        if bad:
+            lines.append(f"Problems ({len(bad)}):")
+        for r in shown:
             why = r["reason"] or "; ".join(r.get("warnings") or ())
             lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+        if len(shown) < len(bad):
+            lines.append(f"  ... and {len(bad) - len(shown)} more: grades.csv has every one, with its reason")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")
