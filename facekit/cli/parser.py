@@ -84,7 +84,8 @@ def _stream(p):
                    help="take the frames from this MJPEG stream (multipart/x-mixed-replace) "
                         "instead of image files; without URL: the config's stream_url")
     p.add_argument("--stream-timeout", type=app_config.argtype(app_config.timeout_seconds), default=None,
-                   metavar="S", help="a stream silent this many seconds is an error (default 5)")
+                   metavar="S", help="all N frames must come within this many seconds, plus the intervals "
+                        "between them (default 5)")
 
 
 def _frames(p):
@@ -108,7 +109,10 @@ def _app(p, parents):
     _frames(a)
     a = actions.add_parser("login", parents=[*parents, store],
                            help="yes (exit 0) or no (exit 1): are the images the registered NAME? "
-                                "(several are averaged into one embedding)")
+                                "(several are averaged into one embedding)",
+                           description="Exit status: 0 yes, 1 no, 2 a usage error, 3 no answer "
+                                       "(a missing file or store, an unknown NAME, a stub not "
+                                       "implemented yet, a stream that fails).")
     a.add_argument("name", metavar="NAME")
     a.add_argument("images", metavar="IMAGE", nargs="*", help="image files (or --stream)")
     _stream(a)
