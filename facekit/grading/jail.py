@@ -90,7 +90,14 @@ def command(argv: list[str], kit: Path, env: dict, exclude: list[Path], standin:
     for name in ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf"):
         if Path("/etc", name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for path in python_paths(exclude):
+    paths = python_paths(exclude)
+    # /tmp is normally a link into /job, so that one tmpfs holds all scratch; but a Python or venv
+    # under /tmp (a CI clone there) needs /tmp as a folder: then /tmp is a tmpfs of its own,
+    # mounted before the binds so that they stay visible on top of it.
+    tmp_link = not any(Path(path).is_relative_to("/tmp") for path in paths)
+    if not tmp_link:
+        args += ["--size", str(SCRATCH_MB * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp"]
+    for path in paths:
         args += ["--ro-bind", path, path]
     args += ["--ro-bind", str(kit), KIT]
     if standin is not None:
@@ -98,8 +105,10 @@ def command(argv: list[str], kit: Path, env: dict, exclude: list[Path], standin:
     if hub is not None:
         args += ["--ro-bind", hub, HUB]
     args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(SCRATCH_MB * 1024 * 1024), "--perms", "0700", "--tmpfs", JOB,
-             "--symlink", f"{JOB}/tmp", "/tmp", "--remount-ro", "/", "--chdir", JOB, "--clearenv"]
+             "--size", str(SCRATCH_MB * 1024 * 1024), "--perms", "0700", "--tmpfs", JOB]
+    if tmp_link:
+        args += ["--symlink", f"{JOB}/tmp", "/tmp"]
+    args += ["--remount-ro", "/", "--chdir", JOB, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--", *argv]

@@ -273,10 +273,13 @@ def _sweep() -> None:
             os.waitpid(-1, 0)
         except ChildProcessError:
             break
-    try:
-        empty(Path("/dev/shm"))
-    except OSError:
-        pass  # nothing the next submission reads
+    # /tmp too where it is a tmpfs of its own (jail.command: a Python under /tmp), not a link
+    # into the submission's scratch.
+    for shared in (Path("/dev/shm"), *([Path("/tmp")] if not Path("/tmp").is_symlink() else [])):
+        try:
+            empty(shared)
+        except OSError:
+            pass  # nothing the next submission reads
 
 
 def run_job(job: dict, mode: str = "fork") -> dict:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -87,6 +88,7 @@ for _o in gc.get_objects():
 """
 RECORDER_WRAP = """
 import sys
+import tempfile
 _plugin = sys.modules["facekit.grading.plugin"]
 _write = _plugin._write
 _plugin._write = lambda entry: _write({**entry, "outcome": "passed", "message": None} if "test" in entry else entry)
@@ -534,3 +536,26 @@ def test_grading_docs_state_the_jail_as_it_is():
     assert f"`{jail.OFF_ENV}=off`" in readme and "`--require-jail`" in readme
     assert "`isolation: none (why)` and `limits: partial`" in readme
     assert "@pytest.mark.visibility(\"visible\")" in readme
+
+
+def test_a_python_under_tmp_stays_visible_in_the_jail(tmp_path, monkeypatch):
+    # A CI clone (its venv) under /tmp: /tmp cannot be the link into /job then, and a tmpfs
+    # mounted over it after the binds would hide the venv.
+    why = jail.unavailable()
+    if why:
+        pytest.skip(f"no jail here: {why}")
+    under_tmp = Path(tempfile.mkdtemp(dir="/tmp", prefix="facekit-venv-"))
+    try:
+        (under_tmp / "seen").write_text("yes")
+        real = jail.python_paths
+        monkeypatch.setattr(jail, "python_paths", lambda exclude: [*real(exclude), str(under_tmp)])
+        code = (f"print(open({str(under_tmp / 'seen')!r}).read()); "
+                "open('/tmp/scratch', 'w').write('ok')")
+        argv = jail.command([sys.executable, "-c", code], kit=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                            exclude=[])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout.strip()) == (0, "yes"), (
+            f"jail.command with a Python path under /tmp ({under_tmp}): exit {done.returncode}, "
+            f"stdout {done.stdout!r}, stderr {done.stderr[-400:]!r}")
+    finally:
+        shutil.rmtree(under_tmp, ignore_errors=True)
