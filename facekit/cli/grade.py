@@ -18,6 +18,15 @@ def check_args(args) -> None:
         raise UsageError(f"--memory-mb must be at least 256; got {args.memory_mb}")
     if getattr(args, "runner", "auto") == "fork" and not sys.platform.startswith("linux"):
         raise UsageError("--runner fork needs Linux; use --runner subprocess")
+    if getattr(args, "due", None):
+        from facekit.grading import gradebook
+
+        try:
+            gradebook.parse_due(args.due)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if not 0 <= getattr(args, "late_penalty", 0) <= 100:
+        raise UsageError(f"--late-penalty must be a percent from 0 to 100; got {args.late_penalty:g}")
     if args.extra_tests and not Path(args.extra_tests).is_dir():
         raise UsageError(f"--extra-tests must be a folder of test files; {args.extra_tests} is not a folder")
 
@@ -38,7 +47,11 @@ def options(ctx: Context, args, **fixed):
 def run(ctx: Context, args) -> int:
     from facekit.grading import grade, report
 
-    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner)
+    from facekit.grading import gradebook
+
+    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
+                   replace=args.replace, due=gradebook.parse_due(args.due) if args.due else None,
+                   late_percent=args.late_penalty)
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
     def progress(result):

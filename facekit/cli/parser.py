@@ -161,6 +161,13 @@ def _grade(p):
     _grading_limits(p, 300.0)
     p.add_argument("--roster", help="CSV with columns submission,id: the id of each submission")
     p.add_argument("--force", action="store_true", help="grade again even when nothing changed")
+    p.add_argument("--replace", action="store_true",
+                   help="start a new gradebook in --out (default: merge, these rows replacing theirs)")
+    p.add_argument("--due", metavar="WHEN",
+                   help="due date (2026-12-01: the end of that day; or 2026-12-01T23:59): late hand-ins lose "
+                        "--late-penalty percent of their total per started day")
+    p.add_argument("--late-penalty", type=float, default=10.0, metavar="PCT",
+                   help="percent of the total taken per day late (default 10; with --due)")
     p.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
                    help="fork: pre-imported workers, one fork per submission (Linux, default); "
                         "subprocess: a fresh pytest per submission")

@@ -18,12 +18,13 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
-from facekit.grading import report, runner, sources, workspace
+from facekit.grading import gradebook, report, runner, sources, workspace
 
 CACHE_VERSION = "2"  # 2: each failure's whole message (detail) too
 
@@ -45,6 +46,9 @@ class Options:
     force: bool = False
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
+    replace: bool = False  # a new gradebook in --out instead of merging into the one there
+    due: datetime | None = None  # late penalties: when the hand-ins were due
+    late_percent: float = 10.0  # percent of the total taken per day (each started day) late
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -217,8 +221,13 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     if out.exists() and not out.is_dir():
         raise GradeError(f"--out must be a folder for grades.csv, grades.json and feedback/; {out} is a file")
     cache_dir = out / ".cache"
+    if not opts.replace:
+        gradebook.read(out)  # one that cannot be merged stops the run before any work
+    overrides = gradebook.read_overrides(out / gradebook.OVERRIDES_CSV, kit)
     subs = load_submissions(paths, kit, kit_root, roster)
     out.mkdir(parents=True, exist_ok=True)
+    run_id = gradebook.run_id()
+    notes = [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
     work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
     try:
         template = workspace.build_template(kit_root, work / "template", opts.extra_tests)
@@ -244,8 +253,10 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                     "env": workspace.env(job_dir, opts.weights, _hub_cache(opts.weights)),
                     "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
                     "drop_paths": [str(kit_root)]}))
-            if sub.id in results and progress:
-                progress(results[sub.id])
+            if sub.id in results:
+                gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
+                if progress:
+                    progress(results[sub.id])
 
         def prepare(key, job):
             sub, _, job_dir = key
@@ -259,6 +270,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps(run))
             results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=False)
+            gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
             if progress:
                 progress(results[sub.id])
 
@@ -267,17 +279,66 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[s.id] for s in subs]
-    handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
-    missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {s.id for s in subs}
-    meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
-            "roster_without_submission": sorted(missing),
-            "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
-            "all_or_nothing": sorted(opts.all_or_nothing),
-            "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
-                          for e in kit.exercises},
-            "formula": "exercise score = points * passed / total tests of the exercise"}
-    report.write(out, ordered, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
+    with gradebook.Lock(out):  # read, merge and write: another run into this --out waits
+        previous = None if opts.replace else gradebook.read(out)
+        rows, added, replaced, kept = gradebook.merge((previous or {}).get("submissions", []), ordered)
+        unmatched = gradebook.apply(rows, overrides)
+        handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
+        missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {r["id"] for r in rows}
+        if unmatched:
+            notes.append(f"{gradebook.OVERRIDES_CSV} names ids with no row in the gradebook: {', '.join(unmatched)}")
+        meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
+                "roster_without_submission": sorted(missing),
+                "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
+                "all_or_nothing": sorted(opts.all_or_nothing),
+                "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
+                              for e in kit.exercises},
+                "formula": report.FORMULA,
+                "due": opts.due.isoformat(timespec="seconds") if opts.due else None,
+                "late_percent_per_day": opts.late_percent if opts.due else None,
+                "run": {"id": run_id, "finished": gradebook.now(), "graded": [r["id"] for r in ordered]},
+                "gradebook": {"added": added, "replaced": replaced, "kept": kept,
+                              "replace": opts.replace},
+                "notes": notes, "rows": len(rows)}
+        report.write(out, rows, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
+        exercise_of = {e.stub: e.id for e in kit.exercises}
+        shipped = {e.stub: (kit_root / e.stub).read_bytes() for e in kit.exercises if (kit_root / e.stub).is_file()}
+        pairs = gradebook.similar(rows, {s.id: s.files for s in subs}, shipped, exercise_of)
+        meta["similar"] = len(pairs)
+        gradebook.write_atomic(out / "similar.csv", gradebook.similar_csv(pairs))
+        gradebook.write_atomic(out / "canvas.csv", gradebook.canvas_csv(rows, kit.title, report.max_total(kit)))
+        gradebook.write_atomic(out / "moodle.csv", gradebook.moodle_csv(rows, kit.title))
+    gradebook.finish(out)
     return ordered, meta, time.monotonic() - started
+
+
+def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
+    """When a submission was handed in, and where that comes from: submission.json's timestamp
+    (the student's clock), a git repository's last commit time, else the file's modification time."""
+    stamp = sub.meta.get("timestamp")
+    if isinstance(stamp, str):
+        try:
+            value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            return (value if value.tzinfo else value.astimezone()), "submission.json"
+        except ValueError:
+            pass
+    path = Path(sub.source)
+    if sub.meta.get("git_commit"):
+        import subprocess
+
+        shown = subprocess.run(["git", "-C", str(path), "show", "-s", "--format=%ct", sub.meta["git_commit"]],
+                               capture_output=True, text=True, timeout=60)
+        if shown.returncode == 0 and shown.stdout.strip().isdigit():
+            return datetime.fromtimestamp(int(shown.stdout), timezone.utc), "the git commit"
+    try:
+        if path.is_dir():
+            times = [(path / f).stat().st_mtime for f in sub.files if (path / f).is_file()]
+            mtime = max(times) if times else path.stat().st_mtime
+        else:
+            mtime = path.stat().st_mtime
+    except OSError:
+        return None, ""
+    return datetime.fromtimestamp(mtime, timezone.utc), "the file's modification time"
 
 
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
@@ -290,11 +351,15 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
         test["exercise"] = exercise.id if exercise else None
         test["function"] = declared["functions"].get(nodeid)  # as the pristine kit declares it
         test["broad"] = nodeid in broad
-    return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
-            "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
-            "total": report.round_score(sum(e["score"] for e in exercises.values())),
-            "max_total": report.max_total(kit), "exercises": exercises,
-            "files": sorted(sub.files), "ignored": sub.ignored, "warnings": list(sub.warnings),
-            "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
-                          if k in sub.meta},
-            "tests": tests}
+    submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
+    row = {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
+           "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
+           "total": 0.0, "max_total": report.max_total(kit), "exercises": exercises,
+           "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
+           "files": sorted(sub.files), "fingerprints": gradebook.fingerprints(sub.files),
+           "ignored": sub.ignored, "warnings": list(sub.warnings),
+           "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
+                         if k in sub.meta},
+           "tests": tests}
+    gradebook.total(row)  # from the unrounded exercise scores, less any late penalty
+    return row

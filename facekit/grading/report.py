@@ -24,6 +24,7 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
+FORMULA = "exercise score = points * passed / total tests of the exercise"
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
 
 
@@ -93,7 +94,7 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             value = float(points) if passed == len(nodeids) else 0.0
         else:
             value = points * passed / len(nodeids)
-        exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
+        exercises[exercise.id] = {"score": round_score(value), "exact": value, "points": points, "passed": passed,
                                   "total": len(nodeids), "all_or_nothing": exercise.id in all_or_nothing}
     return exercises, tests
 
@@ -164,21 +165,32 @@ def _as_result(test: dict) -> TestResult:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from facekit.grading import gradebook
+
+    gradebook.write_atomic(path, text)
+
+
+def csv_header(kit: course.Course) -> list[str]:
+    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "late_penalty",
+            "overrides"]
+
+
+def csv_rows(results: list[dict], kit: course.Course) -> str:
+    """The rows of grades.csv (no header): the late penalty in percent, overrides as ``id=points``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for r in results:
+        late = r.get("late") or {}
+        overridden = [f"{k}={v['override']['points']:g}" for k, v in r["exercises"].items() if v.get("override")]
+        writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
+                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
+                         r["reason"] or "; ".join(r.get("warnings") or ()),
+                         f"{late['penalty_percent']:g}" if late else "", " ".join(overridden)])
+    return out.getvalue()
 
 
 def csv_text(results: list[dict], kit: course.Course) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason"])
-    for r in results:
-        writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
-                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
-                         r["reason"] or "; ".join(r.get("warnings") or ())])
-    return out.getvalue()
+    return ",".join(csv_header(kit)) + "\n" + csv_rows(results, kit)
 
 
 def feedback_text(result: dict, kit: course.Course, weights: str,
@@ -190,6 +202,11 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
     lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    late = result.get("late")
+    if late:
+        lines += [f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
+                  f"{late['days_late']} day{'s' * (late['days_late'] != 1)} late, "
+                  f"{late['penalty_percent']:g}% taken off the total.", ""]
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
     lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
               + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
@@ -210,6 +227,11 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
     ex = result["exercises"][exercise.id]
     rule = "all or nothing: " if ex.get("all_or_nothing") else ""
     lines += [f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)", ""]
+    if ex.get("override"):
+        comment = ex["override"].get("comment")
+        lines[-2] = (f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
+                     f"{': ' + comment if comment else ''} (the tests gave "
+                     f"{round_score(ex.get('exact', 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)")
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
     not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
     if not_run and result["status"] != "ok":
@@ -253,10 +275,8 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
           catalogues: dict[str, Sequence[Mistake]] | None = None) -> None:
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
-    _atomic_write(out / "grades.csv", csv_text(results, kit))
-    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
-    # A fresh folder, then swapped in: no feedback of an earlier run (another roster, a student
-    # no longer in the class) stays beside this one's.
+    # A fresh folder, then swapped in: no feedback of a row no longer in ``results`` (another
+    # roster, --replace) stays. grades.json last: until it is written it says "in_progress".
     fresh, old = out / ".feedback-new", out / ".feedback-old"
     shutil.rmtree(fresh, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
@@ -267,6 +287,8 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
         os.replace(out / "feedback", old)
     os.replace(fresh, out / "feedback")
     shutil.rmtree(old, ignore_errors=True)
+    _atomic_write(out / "grades.csv", csv_text(results, kit))
+    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -298,9 +320,20 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
         for r in bad:
             why = r["reason"] or "; ".join(r.get("warnings") or ())
             lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+    merged = (meta or {}).get("gradebook")
+    if merged and not merged.get("replace"):
+        from facekit.grading import gradebook
+
+        lines.append(gradebook.merge_line(merged["added"], merged["replaced"], merged["kept"]))
+    elif merged:
+        lines.append(f"Gradebook: started over (--replace): {len(merged['added'])} rows.")
+    lines += [f"Note: {note}" for note in (meta or {}).get("notes") or ()]
+    if (meta or {}).get("similar"):
+        lines.append(f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv.")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")
+    rows = (meta or {}).get("rows") or len(results)  # the whole gradebook's
     lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
-                 f"({len(results)} file{'s' * (len(results) != 1)}).")
+                 f"({rows} file{'s' * (rows != 1)}), canvas.csv, moodle.csv, similar.csv.")
     return lines

@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ import pytest
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
-from facekit.grading import grade, gradescope, report, runner, sources, submit
+from facekit.grading import grade, gradebook, gradescope, report, runner, sources, submit
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -500,3 +502,116 @@ def test_github_classroom_workflow_runs_the_one_submission_entry_point():
     assert "python -m facekit.grading.gradescope run" in grading["run"]
     assert grading["env"][gradescope.ROOT_ENV].endswith("/autograder")
     assert grading["working-directory"] == "autograder/source"  # gradescope.main grades with the kit in cwd
+
+
+# -- the gradebook in --out -----------------------------------------------------------------------
+
+
+def _copy_out(graded, tmp_path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(graded[0], out, symlinks=True)
+    return out
+
+
+def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(graded, tmp_path, capsys):
+    out = _copy_out(graded, tmp_path)
+    before = [r["id"] for r in graded[1]["submissions"]]
+    (out / "overrides.csv").write_text("id,exercise,points,comment\nbuggy,ex03_similarity,9,"
+                                       "\"regrade: the threshold was ambiguous, 2026-01-12\"\n")
+    # One late hand-in (the complete work under another name: its results come from the cache),
+    # 30 hours after the due time by its file's time: two started days, 20% off.
+    late = shutil.copy(graded[3] / "subs" / "complete.zip", tmp_path / "late.zip")
+    due = gradebook.parse_due("2026-01-10T12:00+00:00")
+    stamp = due.timestamp() + 30 * 3600
+    os.utime(late, (stamp, stamp))
+    assert cli.main(["grade", str(late), "--out", str(out), "--due", "2026-01-10T12:00+00:00",
+                     "--late-penalty", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Gradebook: 1 added (late), 0 replaced, {len(before)} kept from earlier runs." in printed, printed
+    data, rows = _read_out(out)
+    assert [r["id"] for r in data["submissions"]] == before + ["late"], "the class's rows must stay"
+    assert sorted(p.stem for p in (out / "feedback").iterdir()) == sorted(before + ["late"])
+    assert not (out / gradebook.PARTIAL_CSV).exists() and "in_progress" not in data
+    full = by_id(graded[1])["complete"]["total"]
+    assert float(rows["late"]["total"]) == full * 0.8 and rows["late"]["late_penalty"] == "20", rows["late"]
+    assert "2 days late, 20% taken off the total" in (out / "feedback" / "late.md").read_text()
+    # The override: ex03's score is the instructor's, the total follows, the feedback says why.
+    buggy = by_id(data)["buggy"]
+    assert buggy["exercises"]["ex03_similarity"]["score"] == 9 and rows["buggy"]["ex03_similarity"] == "9"
+    assert buggy["total"] == round(sum(e["score"] for e in buggy["exercises"].values()), 2) == float(rows["buggy"]["total"])
+    text = (out / "feedback" / "buggy.md").read_text()
+    assert "Score: 9 / 10, set by your instructor: regrade: the threshold was ambiguous, 2026-01-12 (the tests gave" in text
+    # Re-grading the student keeps the override and replaces only that row.
+    assert cli.main(["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out)]) == 0
+    assert f"Gradebook: 0 added, 1 replaced (buggy), {len(before)} kept" in capsys.readouterr().out
+    data, rows = _read_out(out)
+    assert len(data["submissions"]) == len(before) + 1 and rows["buggy"]["ex03_similarity"] == "9"
+    # The LMS files hold every row; the identical hand-ins are reported.
+    canvas = list(csv.DictReader((out / "canvas.csv").read_text().splitlines()))
+    assert canvas[0]["Student"] == "Points Possible" and canvas[0][KIT.title] == str(data["max_total"])
+    assert {r["SIS User ID"]: float(r[KIT.title]) for r in canvas[1:]} == {i: float(rows[i]["total"]) for i in rows}
+    moodle = list(csv.DictReader((out / "moodle.csv").read_text().splitlines()))
+    assert {r["ID number"]: float(r[KIT.title]) for r in moodle} == {i: float(rows[i]["total"]) for i in rows}
+    similar = list(csv.DictReader((out / "similar.csv").read_text().splitlines()))
+    pairs = {(p["exercise"], p["id_a"], p["id_b"], p["kind"]) for p in similar}
+    assert {(e.id, "complete", "late", "identical") for e in KIT.exercises} <= pairs, similar
+    assert not [p for p in similar if "untouched" in (p["id_a"], p["id_b"])], "stubs as shipped are no one's work"
+    # --replace starts over.
+    assert cli.main(["grade", str(late), "--out", str(out), "--replace"]) == 0
+    data, rows = _read_out(out)
+    assert list(rows) == ["late"] and [p.name for p in (out / "feedback").iterdir()] == ["late.md"]
+
+
+def test_a_run_that_dies_leaves_the_gradebook_as_it_was_and_marked(graded, tmp_path, monkeypatch, capsys):
+    out = _copy_out(graded, tmp_path)
+    csv_before = (out / "grades.csv").read_bytes()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the grader stopped before the gradebook was written
+
+    monkeypatch.setattr(report, "write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        grade.grade([graded[3] / "subs" / "half.zip"], grade.Options(out=out, timeout=TIMEOUT))
+    monkeypatch.undo()
+    assert (out / "grades.csv").read_bytes() == csv_before
+    data = json.loads((out / "grades.json").read_text())
+    assert data["in_progress"]["partial"] == gradebook.PARTIAL_CSV and len(data["submissions"]) == len(graded[1]["submissions"])
+    partial = list(csv.DictReader((out / gradebook.PARTIAL_CSV).read_text().splitlines()))
+    assert [r["id"] for r in partial] == ["half"]
+    assert cli.main(["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out)]) == 0
+    assert "Note: an earlier run did not finish" in capsys.readouterr().out
+    assert not (out / gradebook.PARTIAL_CSV).exists()
+    assert "in_progress" not in json.loads((out / "grades.json").read_text())
+
+
+def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(tmp_path, capsys):
+    (tmp_path / "grades.json").write_text("{not json")
+    assert cli.main(["grade", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "grades.json cannot be read" in err and "--replace" in err, err
+    (tmp_path / "grades.json").unlink()
+    for text, words in (("id,exercise,points,comment\ns1,ex99,3,x\n", "line 2: exercise 'ex99' is not one of"),
+                        ("id,exercise,points,comment\ns1,ex03_similarity,11,x\n", "from 0 to 10 for ex03_similarity; got '11'"),
+                        ("student,points\n", "needs the header id,exercise,points,comment")):
+        (tmp_path / "overrides.csv").write_text(text)
+        with pytest.raises(gradebook.GradebookError, match=re.escape(words)):
+            gradebook.read_overrides(tmp_path / "overrides.csv", KIT)
+
+
+def test_totals_add_unrounded_exercise_scores():
+    # Three exercises at 1/3 of their tests: 3.333... each; rounded first they would add to 9.99.
+    row = {"exercises": {e.id: {"score": 3.33, "exact": 10 / 3} for e in KIT.exercises[:3]}}
+    gradebook.total(row)
+    assert row["total"] == 10.0 and [e["score"] for e in row["exercises"].values()] == [3.33] * 3
+
+
+def test_late_penalty_counts_each_started_day_up_to_everything():
+    due = gradebook.parse_due("2026-01-10")  # the end of that day, local time
+    assert due.hour == 23 and due.minute == 59 and due.tzinfo is not None
+    at = due.astimezone()
+    assert gradebook.late(at, due, 10, "x") is None
+    assert gradebook.late(at + timedelta(seconds=1), due, 10, "x")["penalty_percent"] == 10
+    assert gradebook.late(at + timedelta(days=1, seconds=1), due, 15, "x")["days_late"] == 2
+    assert gradebook.late(at + timedelta(days=30), due, 10, "x")["penalty_percent"] == 100
+    with pytest.raises(ValueError, match="--due must be a date"):
+        gradebook.parse_due("next friday")
