@@ -9,7 +9,8 @@ from the id (and ``module``, the stub's file name, by default the id without its
 
 Any of them may be given to override it. ``hints`` is a table: function -> list of hints,
 from a nudge to a near-answer (multi-line strings allowed). ``weights`` lists the hub files
-the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10).
+the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10),
+``timeout`` the seconds each of its tests may run when graded (default 20).
 An unknown key or a value of the wrong type is a ManifestError naming the key and the entry.
 """
 
@@ -30,6 +31,7 @@ else:  # pragma: no cover
 __all__ = ["TARGETS", "Course", "Exercise", "ManifestError", "load", "repo_root", "MANIFEST"]
 
 DEFAULT_POINTS = 10
+DEFAULT_TEST_TIMEOUT = 20.0  # seconds one test may run when graded (the slowest takes ~1.7 s on 2 quiet cores)
 
 
 def repo_root() -> Path:
@@ -54,6 +56,7 @@ class Exercise:
     notebook: str | None = None
     weights: tuple[str, ...] = ()
     points: int = DEFAULT_POINTS
+    timeout: float = DEFAULT_TEST_TIMEOUT  # grading: seconds each of its tests may run
 
     def module(self, target: str) -> str:
         """The import name of this exercise in a tree: ``exercises.ex02_embeddings``."""
@@ -115,7 +118,7 @@ class Course:
 
 REQUIRED = ("id", "title", "functions", "hints")
 PATH_KEYS = ("readme", "stub", "reference", "tests", "notebook")
-ALLOWED = (*REQUIRED, "module", "weights", "points", *PATH_KEYS)
+ALLOWED = (*REQUIRED, "module", "weights", "points", "timeout", *PATH_KEYS)
 
 
 def derived_paths(exercise_id: str, module: str) -> dict[str, str]:
@@ -162,6 +165,9 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
     if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], int)
                               or entry["points"] < 0):
         wrong("points", "a whole number >= 0")
+    if "timeout" in entry and (isinstance(entry["timeout"], bool) or not isinstance(entry["timeout"], (int, float))
+                               or not entry["timeout"] > 0):
+        wrong("timeout", "a number of seconds > 0")
     hints = entry["hints"]
     if not isinstance(hints, dict):
         wrong("hints", "a table: function = [hint, ...]")
@@ -180,7 +186,8 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
         id=entry["id"], title=entry["title"], functions=tuple(entry["functions"]),
         hints={f: tuple(hints[f]) for f in entry["functions"] if f in hints},
         source_module=module, weights=tuple(entry.get("weights", ())),
-        points=entry.get("points", DEFAULT_POINTS), **paths)
+        points=entry.get("points", DEFAULT_POINTS), timeout=float(entry.get("timeout", DEFAULT_TEST_TIMEOUT)),
+        **paths)
 
 
 def load(path: Path | None = None) -> Course:

@@ -14,6 +14,8 @@ def check_args(args) -> None:
         raise UsageError(f"-j must be at least 1; got {args.jobs}")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
+    if getattr(args, "test_timeout", None) is not None and args.test_timeout <= 0:
+        raise UsageError(f"--test-timeout must be a positive number of seconds; got {args.test_timeout:g}")
     if args.memory_mb < 256:
         raise UsageError(f"--memory-mb must be at least 256; got {args.memory_mb}")
     if getattr(args, "runner", "auto") == "fork" and not sys.platform.startswith("linux"):
@@ -38,7 +40,7 @@ def options(ctx: Context, args, **fixed):
     ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
     if ids == {"all"}:
         ids = {e.id for e in ctx.course.exercises}
-    values = dict(out=Path(args.out), timeout=args.timeout, memory_mb=args.memory_mb,
+    values = dict(out=Path(args.out), timeout=args.timeout, test_timeout=args.test_timeout, memory_mb=args.memory_mb,
                   extra_tests=Path(args.extra_tests) if args.extra_tests else None,
                   all_or_nothing=ids, kit_root=ctx.root)
     return grade.Options(**{**values, **fixed})

@@ -143,7 +143,10 @@ def _submit(p):
 
 def _grading_limits(p, timeout):
     p.add_argument("--timeout", type=float, default=timeout,
-                   help=f"seconds per submission (default {timeout:g})")
+                   help=f"seconds for the tests of one exercise together (default {timeout:g})")
+    p.add_argument("--test-timeout", type=float, default=None, metavar="SECONDS",
+                   help="seconds each test may run (default: its exercise's `timeout` in the manifest, "
+                        "20 unless it says otherwise)")
     p.add_argument("--memory-mb", type=int, default=4096,
                    help="memory limit per submission (RLIMIT_DATA, MiB; default 4096)")
     p.add_argument("--extra-tests", metavar="DIR",

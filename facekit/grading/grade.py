@@ -26,7 +26,7 @@ from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
 from facekit.grading import gradebook, report, runner, sources, workspace
 
-CACHE_VERSION = "2"  # 2: each failure's whole message (detail) too
+CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: per-test limits, resumed runs
 
 
 class GradeError(UsageError):
@@ -46,6 +46,7 @@ class Options:
     force: bool = False
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
+    test_timeout: float | None = None  # seconds per test for every exercise (else the manifest's `timeout`)
     replace: bool = False  # a new gradebook in --out instead of merging into the one there
     due: datetime | None = None  # late penalties: when the hand-ins were due
     late_percent: float = 10.0  # percent of the total taken per day (each started day) late
@@ -188,7 +189,8 @@ def _hub_cache(weights: str) -> str | None:
 
 def _run_key(kit_hash: str, sub: sources.Submission, opts: Options) -> str:
     h = hashlib.sha256()
-    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", str(opts.memory_mb), sub.digest()):
+    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", f"{opts.test_timeout or 0:g}",
+                 str(opts.memory_mb), sub.digest()):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -237,6 +239,9 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         template, expected, declared = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
 
+        # Each test's limit, by its file: the exercise's `timeout` in the manifest.
+        limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
+                             for e in [workspace.exercise_of_file(f, kit)] if e is not None})
         results: dict[str, dict] = {}
         jobs = []
         for number, sub in enumerate(subs):
@@ -250,7 +255,8 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                 job_dir = work / f"job-{number}"
                 jobs.append(((sub, cached, job_dir), {
                     "workspace": str(job_dir / "kit"), "test_files": test_files, "weights": opts.weights,
-                    "env": workspace.env(job_dir, opts.weights, _hub_cache(opts.weights)),
+                    "env": {**workspace.env(job_dir, opts.weights, _hub_cache(opts.weights)),
+                            runner.TIMEOUTS_ENV: limits},
                     "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
                     "drop_paths": [str(kit_root)]}))
             if sub.id in results:

@@ -38,16 +38,23 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         return "refused", refused
     if run is None:
         return "no files", "none of the student files named by the course manifest were found"
-    reported = len(run["tests"])
+    reported = run.get("reported_when_stopped", len(run["tests"]))
     # The test it was in: the first of its collection that never reported.
-    running = next((n for n in run.get("collected") or () if n not in run["tests"]), None)
+    stops = run.get("interrupted") or ()
+    running = stops[0]["during"] if stops else next(
+        (n for n in run.get("collected") or () if n not in run["tests"]), None)
     during = f" during {running}" if running else ""
     tests = f"{reported} test{'s' * (reported != 1)}"
+    went_on = ""
+    if stops:
+        lost = sum(s["lost"] for s in stops)
+        went_on = (f"; {lost} test{'s' * (lost != 1)} of {', '.join(sorted({s['file'] for s in stops}))} "
+                   f"did not run, and grading went on with the next exercise")
     if run.get("timed_out"):
-        return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported)"
+        return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported){went_on}"
     if run.get("worker_died"):
         return "crashed", "the grading process running it was killed (the student's code can do that)"
-    if not run.get("finished"):
+    if not run.get("finished") or stops:
         code = run.get("returncode")
         how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
                else f"exit code {code}")
@@ -56,7 +63,12 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         # Python's own last words (os.abort, a segfault) beat the module list faulthandler adds.
         fatal = [line for line in tail if line.startswith("Fatal Python error")]
         last = f"; last output: {(fatal or tail)[-1][:200]}" if tail else ""
-        return "crashed", f"the test process ended ({how}){during} after {tests}{last}"
+        return "crashed", f"the test process ended ({how}){during} after {tests}{last}{went_on}"
+    slow = [n for n, t in run["tests"].items() if t["outcome"] == "failed"
+            and (t.get("message") or "").startswith("TestTimeout")]
+    if slow:
+        return "timeout", (f"{len(slow)} test{'s' * (len(slow) != 1)} ran past the limit per test and "
+                           f"count as failed, the first {slow[0]}; the others ran")
     messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
     messages += run.get("collect_errors") or []
     for kind, prefixes in (("syntax error", ("SyntaxError", "IndentationError", "TabError")),

@@ -32,6 +32,7 @@ from facekit import forking
 
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
 OUTPUT_TAIL = 4000
+TIMEOUTS_ENV = "FACEKIT_GRADE_TIMEOUTS"  # JSON for the plugin: test file -> seconds each test may run
 
 def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
@@ -137,14 +138,56 @@ def _child(job: dict, record_fd: int, output_fd: int) -> int:  # pragma: no cove
     return int(code)
 
 
-def run_job(job: dict, mode: str = "fork") -> dict:
-    """Run one job (a workspace, its tests, limits, env); the parsed record plus how it ended."""
+class _Watch:
+    """Reads the record while the child writes it and says when the test file now running has
+    used up its time (``budget`` seconds per file: one exercise's tests together).
+
+    It reads with os.pread: a forked child shares the file's offset, which a seek would move.
+    """
+
+    def __init__(self, fd: int, budget: float):
+        self.fd, self.budget = fd, budget
+        self.pos, self.rest = 0, b""
+        self.order: list[str] | None = None
+        self.index, self.reported = 0, set()
+        self.file, self.since = None, time.monotonic()
+
+    def __call__(self) -> bool:
+        size = os.fstat(self.fd).st_size
+        if RECORD_LIMIT > self.pos < size:
+            chunk = os.pread(self.fd, min(size, RECORD_LIMIT) - self.pos, self.pos)
+            self.pos += len(chunk)
+            *lines, self.rest = (self.rest + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("test"), str):
+                    self.reported.add(entry["test"])
+                elif isinstance(entry, dict) and isinstance(entry.get("collected"), list) and self.order is None:
+                    self.order = [str(n) for n in entry["collected"]]
+            while self.order and self.index < len(self.order) and self.order[self.index] in self.reported:
+                self.index += 1
+            running = self.order[self.index].split("::")[0] if self.order and self.index < len(self.order) else None
+            if running != self.file:  # the next file's clock starts when the last one's test reports
+                self.file, self.since = running, time.monotonic()
+        return time.monotonic() - self.since > self.budget
+
+
+def _run_once(job: dict, mode: str) -> dict:
+    """One test process over ``job["test_files"]``: its record, and how it ended."""
     started = time.monotonic()
-    deadline = started + float(job["timeout"])
+    files = max(1, len(job["test_files"]))
+    # A collecting run has one limit; a grading run, ``timeout`` per test file (the watch).
+    limit = float(job["timeout"]) * (1 if job.get("collect_only") else files)
+    deadline = started + limit
     with tempfile.TemporaryFile() as record, tempfile.TemporaryFile() as output:
+        watch = None if job.get("collect_only") else _Watch(record.fileno(), float(job["timeout"]))
         if mode == "fork":
             code, timed_out = forking.run_forked(lambda: _child(job, record.fileno(), output.fileno()),
-                                                 max(0.0, deadline - time.monotonic()), group=True)
+                                                 max(0.0, deadline - time.monotonic()), group=True,
+                                                 expired=watch)
         elif mode == "subprocess":
             env = dict(job["env"], FACEKIT_GRADE_FD=str(record.fileno()))
             proc = subprocess.Popen(
@@ -153,10 +196,12 @@ def run_job(job: dict, mode: str = "fork") -> dict:
                 start_new_session=True,
                 preexec_fn=lambda: _limits(job.get("memory_mb"), job.get("file_mb")))
             try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
                 timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                while proc.poll() is None:
+                    if time.monotonic() > deadline or (watch is not None and watch()):
+                        timed_out = True
+                        break
+                    time.sleep(0.02)
             except BaseException:
                 _kill_group(proc.pid)
                 proc.wait()
@@ -170,6 +215,55 @@ def run_job(job: dict, mode: str = "fork") -> dict:
     result.update(returncode=code, timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
                   output_tail=tail)
     return result
+
+
+def run_job(job: dict, mode: str = "fork") -> dict:
+    """Run one job (a workspace, its tests, limits, env); the parsed record plus how it ended.
+
+    A test process that crashes, exits, is stopped by the student's code or runs past one test
+    file's ``timeout`` costs the rest of that file (one exercise's tests): a new process runs
+    the files after it. ``interrupted`` lists each stop; the first one's ``timed_out``,
+    ``returncode`` and ``output_tail`` are the result's (facekit.grading.report.status_of).
+    """
+    if job.get("collect_only"):
+        return _run_once(job, mode)
+    started = time.monotonic()
+    files = list(job["test_files"])
+    total = {**parse_record([]), "interrupted": []}
+    first_stop = None
+    while True:
+        part = _run_once({**job, "test_files": files}, mode)
+        total["tests"].update({k: v for k, v in part["tests"].items() if k not in total["tests"]})
+        if part["collected"] is not None:
+            known = set(total["collected"] or ())
+            total["collected"] = (total["collected"] or []) + [n for n in part["collected"] if n not in known]
+        total["functions"].update(part["functions"])
+        total["broad"] = sorted(set(total["broad"]) | set(part["broad"]))
+        total["collect_errors"] += part["collect_errors"]
+        unreported = [n for n in part["collected"] or () if n not in part["tests"]]
+        stopped = part["timed_out"] or not part["finished"] or bool(unreported)
+        if stopped and first_stop is None:
+            first_stop = {**part, "reported": len(total["tests"])}
+        if not unreported:
+            last = part
+            break
+        during = unreported[0]
+        where = during.split("::")[0]
+        lost = sum(n.split("::")[0] == where for n in unreported)
+        total["interrupted"].append({"file": where, "during": during, "lost": lost,
+                                     "how": "timeout" if part["timed_out"] else "crashed"})
+        rest = files[files.index(where) + 1:] if where in files else []
+        last = part
+        if not rest:
+            break
+        files = rest
+    stop = first_stop or last
+    total.update(finished=first_stop is None and last["finished"], exitstatus=last["exitstatus"],
+                 returncode=stop["returncode"], timed_out=stop["timed_out"], output_tail=stop["output_tail"],
+                 seconds=round(time.monotonic() - started, 3))
+    if first_stop is not None:
+        total["reported_when_stopped"] = first_stop["reported"]
+    return total
 
 
 # -- many jobs -----------------------------------------------------------------------------------
@@ -186,7 +280,9 @@ class _Worker:
 
     def run(self, job: dict, margin: float) -> dict | None:
         """The result, or None when the worker died or stopped answering (it is then killed)."""
-        timer = threading.Timer(float(job["timeout"]) + margin, self.proc.kill)
+        # The child's own limit is ``timeout`` per test file (facekit.grading.runner.run_job).
+        files = 1 if job.get("collect_only") else max(1, len(job["test_files"]))
+        timer = threading.Timer(float(job["timeout"]) * files + margin, self.proc.kill)
         timer.start()
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode())

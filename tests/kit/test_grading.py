@@ -3,9 +3,10 @@
 One synthetic class, made from the reference tree, is graded once (module fixture) through the
 real command: complete, untouched, half done, a planted bug, ``os._exit`` at import, a syntax
 error, memory exhaustion at import, one bringing its own tests/ and conftest.py, and a zip with
-a ``../../x`` entry. Two hanging submissions are graded in a second batch with a short timeout
-(the class needs a long one on a loaded machine): both time out, so the batch went on past the
-first. The other tests read their outputs, or use no test run at all.
+a ``../../x`` entry. Two hanging submissions are graded in a second batch with short limits
+(the class needs long ones on a loaded machine): one spins in one case of ``is_match`` (the
+limit per test stops it), one hangs at import with SIGALRM blocked (the limit per exercise
+stops it); each loses only what hung. The other tests read their outputs, or use no test run.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ EX = {e.id: e for e in KIT.exercises}
 # A complete submission needs about 4 s on 2 quiet cores and far more on a loaded machine: the
 # class's timeout is far above that. The hanging ones have a batch of their own, with HANG_TIMEOUT.
 TIMEOUT = 120
-HANG_TIMEOUT = 3
+HANG_TIMEOUT = 45  # per exercise: the honest exercises of the hanging batch need far less
+TEST_TIMEOUT = 10  # per test, in the hanging batch
 
 
 def reference(exercise_id: str) -> bytes:
@@ -63,6 +65,8 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 SIMILARITY = EX["ex03_similarity"].stub
 BUGGY = reference("ex03_similarity").replace(b"return score >= threshold", b"return score > threshold")
+SPINS = reference("ex03_similarity").replace(
+    b"    return score >= threshold", b"    while score == threshold == -0.25:\n        pass\n    return score >= threshold")
 # A conftest that would turn every failure into a pass, and a tests/ that passes trivially.
 CHEAT_CONFTEST = b"""
 import pytest
@@ -110,9 +114,12 @@ def batches(tmp_path_factory):
     (cheat / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:facekit'\n")
     write_zip(subs / "escape.zip", {"../../x": b"written outside", **complete()})
     hanging = base / "hanging"
-    hang = {**complete(), EX["ex01_images"].stub: b"import time\nwhile True:\n    time.sleep(1)\n"}
-    write_folder(hanging / "hangs", hang)
-    write_folder(hanging / "hangs-too", hang)
+    # A hang the per-test limit cannot stop (SIGALRM blocked), at import: the exercise's limit does.
+    write_folder(hanging / "blocks", {**complete(), EX["ex01_images"].stub: (
+        b"import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        b"while True:\n    time.sleep(1)\n")})
+    # The issue's `while True: pass`, in one case of is_match only: a score exactly at a threshold of -0.25.
+    write_folder(hanging / "spins", {**complete(), SIMILARITY: SPINS})
 
     out, out_hanging = base / "out", base / "out-hanging"
     grade.grade([], grade.Options(out=out, timeout=TIMEOUT))  # the prepared kit and weights, once
@@ -120,8 +127,8 @@ def batches(tmp_path_factory):
     codes = {}
     # The hanging ones mostly sleep: their batch runs beside the class's.
     thread = threading.Thread(target=lambda: codes.setdefault("hanging", cli.main(
-        ["grade", str(hanging / "hangs"), str(hanging / "hangs-too"), "--out", str(out_hanging),
-         "-j", "1", "--timeout", str(HANG_TIMEOUT)])))
+        ["grade", str(hanging / "blocks"), str(hanging / "spins"), "--out", str(out_hanging),
+         "-j", "1", "--timeout", str(HANG_TIMEOUT), "--test-timeout", str(TEST_TIMEOUT)])))
     thread.start()
     try:
         codes["class"] = cli.main(["grade", *map(str, sorted(subs.iterdir())), "--out", str(out), "-j", "2",
@@ -140,17 +147,30 @@ def graded(batches):
 
 @pytest.fixture(scope="module")
 def hung(batches):
-    """Two hanging submissions graded one after the other (-j 1) with HANG_TIMEOUT:
-    (out folder, grades.json, rows of grades.csv)."""
+    """Two hanging submissions graded one after the other (-j 1) with HANG_TIMEOUT per exercise
+    and TEST_TIMEOUT per test: (out folder, grades.json, rows of grades.csv)."""
     return batches["hanging"]
 
 
-def test_a_hanging_submission_times_out_and_the_batch_goes_on(hung):
-    _, data, _ = hung
-    for sub_id in ("hangs", "hangs-too"):  # the second was graded after the first timed out
-        result = by_id(data)[sub_id]
-        assert result["status"] == "timeout", f"{sub_id}: {result['status']} {result['reason']}"
-        assert result["total"] == 0 and HANG_TIMEOUT <= result["seconds"] < HANG_TIMEOUT + 30, result["seconds"]
+def test_a_hang_the_test_limit_cannot_stop_costs_its_exercise_only(hung):
+    blocks = by_id(hung[1])["blocks"]
+    assert blocks["status"] == "timeout", f"{blocks['status']} {blocks['reason']}"
+    assert "grading went on with the next exercise" in blocks["reason"], blocks["reason"]
+    scores = {k: v["score"] for k, v in blocks["exercises"].items()}
+    # Exercise 06 imports Exercise 01 (the app is built from it), so it hangs there too.
+    assert scores == {e.id: 0 if e.id in ("ex01_images", "ex06_app") else 10 for e in KIT.exercises}, scores
+    assert blocks["seconds"] < 2 * HANG_TIMEOUT + TIMEOUT, blocks["seconds"]
+
+
+def test_a_hang_in_one_case_costs_that_test_only(hung):
+    spins = by_id(hung[1])["spins"]
+    assert spins["status"] == "timeout" and "ran past the limit per test" in spins["reason"], spins["reason"]
+    failed = {n: t for n, t in spins["tests"].items() if t["outcome"] != "passed"}
+    assert failed and all(t["function"] == "is_match" and t["message"].startswith("TestTimeout") for t in failed.values()), failed
+    ex03 = spins["exercises"]["ex03_similarity"]
+    assert ex03["passed"] == ex03["total"] - len(failed), ex03
+    assert {k: v["score"] for k, v in spins["exercises"].items() if k != "ex03_similarity"} == \
+        {e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"}
 
 
 def test_the_graders_own_process_imports_no_submitted_code(graded):
@@ -200,12 +220,16 @@ def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
     assert progress.looks_like(mistake.says) in feedback, feedback
 
 
-def test_exit_at_import_crashes_its_row_and_keeps_what_ran_before(graded):
+def test_exit_at_import_costs_the_tests_of_its_exercise_and_grading_goes_on(graded):
     _, data, _, _ = graded
     exits = by_id(data)["exits"]
     assert exits["status"] == "crashed", exits
     assert exits["exercises"]["ex01_images"]["score"] == 10  # ran before the import that exited
     assert exits["exercises"]["ex03_similarity"]["score"] == 0
+    # The run went on after Exercise 03's tests: the stubs of 02, 04 and 05 ran (and failed).
+    ran = {by_id(data)["exits"]["tests"][n]["exercise"] for n, t in exits["tests"].items() if t["outcome"] != report.NOT_RUN}
+    assert {"ex04_storage", "ex05_retrieval"} <= ran, ran
+    assert "grading went on with the next exercise" in exits["reason"], exits["reason"]
 
 
 def test_syntax_error_and_memory_exhaustion_are_rows_with_reasons(graded):
@@ -235,11 +259,11 @@ def test_path_traversal_writes_nothing_outside(graded):
 
 
 def test_unreported_tests_count_as_failed_with_expected_counts_from_the_kit(graded, hung):
-    hangs = by_id(hung[1])["hangs"]
+    blocks = by_id(hung[1])["blocks"]
     expected = graded[1]["exercises"]
-    for exercise_id, ex in hangs["exercises"].items():
+    for exercise_id, ex in blocks["exercises"].items():
         assert ex["total"] == expected[exercise_id]["tests"] > 0
-    assert all(t["outcome"] == report.NOT_RUN for t in hangs["tests"].values())
+    assert all(t["outcome"] == report.NOT_RUN for t in blocks["tests"].values() if t["exercise"] == "ex01_images")
 
 
 @pytest.mark.parametrize("batch", ["graded", "hung"])
@@ -379,7 +403,7 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     buggy["tests"]["tests/instructor/test_ex03_similarity_x.py::test_hidden"] = {
         "outcome": "failed", "message": "AssertionError", "exercise": "ex03_similarity", "function": None}
     assert "- tests that name no function: 0/1 pass" in report.feedback_text(buggy, KIT, "standin")
-    hangs = by_id(hung[1])["hangs"]
+    hangs = by_id(hung[1])["blocks"]
     text = report.feedback_text(hangs, KIT, "standin")
     assert "tests did not run (timeout: no result after" in text, text[:2000]
     assert "Hints" not in text, "nothing ran: no hint can help"
@@ -391,7 +415,7 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     # Feedback of an earlier run with other ids does not stay beside this run's.
     report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
     report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
-    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["hangs.md"]
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["blocks.md"]
 
 
 def make_student_kit(tmp_path: Path) -> Path:
