@@ -113,6 +113,10 @@ def batches(tmp_path_factory):
                                           "tests/conftest.py": CHEAT_CONFTEST})
     (cheat / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:facekit'\n")
     write_zip(subs / "escape.zip", {"../../x": b"written outside", **complete()})
+    # A correct app beside broken exercises it is built from: a syntax error (02), a bug (03),
+    # an exit at import (05).
+    write_folder(subs / "blamed", {**complete(), EX["ex02_embeddings"].stub: b"def build_model(:\n",
+                                   SIMILARITY: BUGGY, EX["ex05_retrieval"].stub: b"import os\nos._exit(3)\n"})
     hanging = base / "hanging"
     # A hang the per-test limit cannot stop (SIGALRM blocked), at import: the exercise's limit does.
     write_folder(hanging / "blocks", {**complete(), EX["ex01_images"].stub: (
@@ -157,8 +161,8 @@ def test_a_hang_the_test_limit_cannot_stop_costs_its_exercise_only(hung):
     assert blocks["status"] == "timeout", f"{blocks['status']} {blocks['reason']}"
     assert "grading went on with the next exercise" in blocks["reason"], blocks["reason"]
     scores = {k: v["score"] for k, v in blocks["exercises"].items()}
-    # Exercise 06 imports Exercise 01 (the app is built from it), so it hangs there too.
-    assert scores == {e.id: 0 if e.id in ("ex01_images", "ex06_app") else 10 for e in KIT.exercises}, scores
+    # Exercise 06's tests give the app the kit's parts, not the student's Exercise 01.
+    assert scores == {e.id: 0 if e.id == "ex01_images" else 10 for e in KIT.exercises}, scores
     assert blocks["seconds"] < 2 * HANG_TIMEOUT + TIMEOUT, blocks["seconds"]
 
 
@@ -230,6 +234,17 @@ def test_exit_at_import_costs_the_tests_of_its_exercise_and_grading_goes_on(grad
     ran = {by_id(data)["exits"]["tests"][n]["exercise"] for n, t in exits["tests"].items() if t["outcome"] != report.NOT_RUN}
     assert {"ex04_storage", "ex05_retrieval"} <= ran, ran
     assert "grading went on with the next exercise" in exits["reason"], exits["reason"]
+
+
+def test_the_app_is_graded_on_its_own_code_and_blamed_for_nothing_else(graded):
+    out, data, _, _ = graded
+    blamed = by_id(data)["blamed"]
+    scores = {k: v["score"] for k, v in blamed["exercises"].items()}
+    assert {k: scores[k] for k in ("ex01_images", "ex02_embeddings", "ex04_storage", "ex05_retrieval", "ex06_app")} == \
+        {"ex01_images": 10, "ex02_embeddings": 0, "ex04_storage": 10, "ex05_retrieval": 0, "ex06_app": 10}, scores
+    assert 0 < scores["ex03_similarity"] < 10, scores
+    section = (out / "feedback" / "blamed.md").read_text().split("## ex06_app")[1]
+    assert "failing" not in section and "This looks like" not in section, section
 
 
 def test_syntax_error_and_memory_exhaustion_are_rows_with_reasons(graded):
