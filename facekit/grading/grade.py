@@ -179,6 +179,63 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
     return final / "kit", expected, declared
 
 
+def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: dict) -> None:
+    """GradeError when an exercise with ``function_points`` has a function no test declares, or a
+    test that declares none of its functions: points nobody can earn, or a test worth nothing."""
+    for exercise in kit.exercises:
+        if not exercise.function_points:
+            continue
+        named = {n: declared["functions"].get(n) for n in expected[exercise.id]}
+        stray = [n for n, f in named.items() if f not in exercise.function_points]
+        if stray:
+            raise GradeError(f"{exercise.id} gives points per function, and {stray[0]} declares none of its "
+                             f"functions: mark it @pytest.mark.function(NAME) ({', '.join(exercise.functions)})")
+        untested = [f for f in exercise.function_points if f not in named.values()]
+        if untested:
+            raise GradeError(f"{exercise.id} gives {untested[0]} {exercise.function_points[untested[0]]} points, "
+                             f"and no test declares it")
+
+
+def check_extra_tests(template: Path, kit: course.Course, kit_root: Path, work: Path, weights: str,
+                      standin: Path | None) -> None:
+    """GradeError naming the instructor's extra tests that do not pass on the reference or do
+    not fail on the stubs as shipped: one would cost every student, or give points for nothing.
+
+    Two runs of the extra tests only, before any submission; remembered beside the prepared kit
+    (its hash covers the extra tests)."""
+    files = workspace.extra_test_files(template)
+    checked = template.parent / "extra-tests-checked.json"
+    if not files or checked.is_file():
+        return
+    missing = [e.reference for e in kit.exercises if not (kit_root / e.reference).is_file()]
+    if missing:
+        raise GradeError(f"--extra-tests are checked against the reference before grading, and this kit has "
+                         f"no {missing[0]}: grade from the instructor's kit")
+    wrong = []
+    for tree, want in (("reference", "passed"), ("stubs", "failed")):
+        files_in = ({e.stub: (kit_root / e.reference).read_bytes() for e in kit.exercises}
+                    if tree == "reference" else {})
+        job_dir = work / tree
+        workspace.make(template, job_dir, files_in, standin)
+        env = {**workspace.env(job_dir, weights, _hub_cache(weights))}
+        run = runner.run_job({"workspace": str(job_dir / "kit"), "test_files": files, "weights": weights,
+                              "env": env, "timeout": 900}, "subprocess")
+        shutil.rmtree(job_dir, ignore_errors=True)
+        for nodeid in run["collected"] or ():
+            outcome = run["tests"].get(nodeid, {}).get("outcome", report.NOT_RUN)
+            if outcome != want:
+                message = run["tests"].get(nodeid, {}).get("message") or ""
+                wrong.append(f"{nodeid} {'passes' if outcome == 'passed' else outcome if outcome != 'failed' else 'fails'}"
+                             f" on the {tree}" + (f" ({message[:120]})" if message and want == "passed" else ""))
+        if not run["collected"]:
+            wrong.append(f"the extra tests did not run on the {tree}: {(run['collect_errors'] or ['nothing collected'])[0]}")
+    if wrong:
+        more = f"; and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise GradeError(f"extra tests must pass on the reference and fail on the stubs; {len(wrong)} do not: "
+                         + "; ".join(wrong[:3]) + more)
+    checked.write_text(json.dumps({"files": files}) + "\n")
+
+
 def _hub_cache(weights: str) -> str | None:
     if weights != "hub":
         return None
@@ -237,6 +294,9 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         kit_hash = workspace.kit_hash(template)
         standin = cache_dir / "standin" if opts.weights == "standin" else None
         template, expected, declared = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
+        check_function_points(kit, expected, declared)
+        if opts.extra_tests is not None:
+            check_extra_tests(template, kit, kit_root, work / "extra-check", opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
 
         # Each test's limit, by its file: the exercise's `timeout` in the manifest.
@@ -350,7 +410,9 @@ def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
             declared: dict, opts: Options, cached: bool) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
-    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
+    exact: dict[str, float] = {}
+    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing,
+                                    declared["functions"], exact)
     broad = set(declared["broad"])
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
@@ -360,7 +422,7 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
     submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
     row = {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
            "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
-           "total": 0.0, "max_total": report.max_total(kit), "exercises": exercises,
+           "total": 0.0, "max_total": report.max_total(kit), "exercises": exercises, "exact": exact,
            "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
            "files": sorted(sub.files), "fingerprints": gradebook.fingerprints(sub.files),
            "ignored": sub.ignored, "warnings": list(sub.warnings),

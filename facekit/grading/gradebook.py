@@ -226,19 +226,22 @@ def apply(rows: list[dict], overrides: list[dict]) -> list[str]:
     return sorted(set(unmatched))
 
 
-def exercise_value(ex: dict) -> float:
-    """An exercise's score before rounding: the override's points, else what the tests gave."""
+def exercise_value(row: dict, exercise_id: str) -> float:
+    """An exercise's score before rounding: the override's points, else what the tests gave
+    (``row["exact"]``; a row without it, its rounded score)."""
+    ex = row["exercises"][exercise_id]
     if ex.get("override"):
         return float(ex["override"]["points"])
-    return float(ex.get("exact", ex["score"]))
+    return float((row.get("exact") or {}).get(exercise_id, ex["score"]))
 
 
 def total(row: dict) -> None:
     """``row``'s exercise scores (rounded for display) and total from the unrounded values."""
     raw = 0.0
-    for ex in row["exercises"].values():
-        ex["score"] = round_score(exercise_value(ex))
-        raw += exercise_value(ex)
+    for exercise_id, ex in row["exercises"].items():
+        value = exercise_value(row, exercise_id)
+        ex["score"] = round_score(value)
+        raw += value
     penalty = (row.get("late") or {}).get("penalty_percent", 0)
     row["total"] = round_score(max(0.0, raw * (1 - penalty / 100)))
 

@@ -24,7 +24,8 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
-FORMULA = "exercise score = points * passed / total tests of the exercise"
+FORMULA = ("exercise score = points * passed / total tests of the exercise; with function_points, the sum "
+           "over its functions of function points * passed / total tests declaring that function")
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
 
 
@@ -86,8 +87,13 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
 
 
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
-          all_or_nothing: set[str] = frozenset()) -> tuple[dict, dict]:
-    """Per exercise {score, points, passed, total} and per test {outcome, message}."""
+          all_or_nothing: set[str] = frozenset(), functions: dict[str, str] | None = None,
+          exact: dict[str, float] | None = None) -> tuple[dict, dict]:
+    """Per exercise {score, points, passed, total} and per test {outcome, message}; ``exact``, when
+    given, gets each exercise's score unrounded (totals add those).
+
+    ``functions``: each test's declared function (the pristine kit's), for an exercise with
+    ``function_points``: each function scores its points × (its tests passed / its tests)."""
     ran = run["tests"] if run else {}
     exercises, tests = {}, {}
     for exercise in kit.exercises:
@@ -104,9 +110,17 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             value = 0.0
         elif exercise.id in all_or_nothing:
             value = float(points) if passed == len(nodeids) else 0.0
+        elif exercise.function_points:
+            value = 0.0
+            for function, function_points in exercise.function_points.items():
+                own = [n for n in nodeids if (functions or {}).get(n) == function]
+                if own:
+                    value += function_points * sum(tests[n]["outcome"] == "passed" for n in own) / len(own)
         else:
             value = points * passed / len(nodeids)
-        exercises[exercise.id] = {"score": round_score(value), "exact": value, "points": points, "passed": passed,
+        if exact is not None:
+            exact[exercise.id] = value
+        exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
                                   "total": len(nodeids), "all_or_nothing": exercise.id in all_or_nothing}
     return exercises, tests
 
@@ -243,7 +257,7 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
         comment = ex["override"].get("comment")
         lines[-2] = (f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
                      f"{': ' + comment if comment else ''} (the tests gave "
-                     f"{round_score(ex.get('exact', 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)")
+                     f"{round_score((result.get('exact') or {}).get(exercise.id, 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)")
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
     not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
     if not_run and result["status"] != "ok":

@@ -29,7 +29,7 @@ import pytest
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
-from facekit.grading import grade, gradebook, gradescope, report, runner, sources, submit
+from facekit.grading import grade, gradebook, gradescope, report, runner, sources, submit, workspace
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -639,7 +639,8 @@ def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(t
 
 def test_totals_add_unrounded_exercise_scores():
     # Three exercises at 1/3 of their tests: 3.333... each; rounded first they would add to 9.99.
-    row = {"exercises": {e.id: {"score": 3.33, "exact": 10 / 3} for e in KIT.exercises[:3]}}
+    row = {"exercises": {e.id: {"score": 3.33} for e in KIT.exercises[:3]},
+           "exact": {e.id: 10 / 3 for e in KIT.exercises[:3]}}
     gradebook.total(row)
     assert row["total"] == 10.0 and [e["score"] for e in row["exercises"].values()] == [3.33] * 3
 
@@ -654,3 +655,90 @@ def test_late_penalty_counts_each_started_day_up_to_everything():
     assert gradebook.late(at + timedelta(days=30), due, 10, "x")["penalty_percent"] == 100
     with pytest.raises(ValueError, match="--due must be a date"):
         gradebook.parse_due("next friday")
+
+
+EXTRA_GOOD = b'''import pytest
+
+
+@pytest.mark.function("is_match")
+def test_a_score_at_the_threshold_is_a_match(load_exercise):
+    assert load_exercise("ex03_similarity").is_match(0.5, 0.5) is True
+'''
+EXTRA_BAD = EXTRA_GOOD + b'''
+
+def test_passes_on_anything():
+    assert True
+
+
+def test_wrong_on_the_reference(load_exercise):
+    assert load_exercise("ex03_similarity").is_match(0.4, 0.5)
+'''
+
+
+def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path):
+    for name, text in (("bad", EXTRA_BAD), ("good", EXTRA_GOOD)):
+        write_folder(tmp_path / name, {"test_ex03_similarity_hidden.py": text})
+    template = workspace.build_template(ROOT, tmp_path / "bad-kit" / "kit", tmp_path / "bad")
+    with pytest.raises(grade.GradeError) as info:
+        grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
+    message = str(info.value)
+    assert "2 do not" in message and "test_ex03_similarity_hidden.py::test_passes_on_anything passes on the stubs" in message
+    assert "test_ex03_similarity_hidden.py::test_wrong_on_the_reference fails on the reference (AssertionError" in message
+    assert "test_a_score_at_the_threshold_is_a_match" not in message, message
+    template = workspace.build_template(ROOT, tmp_path / "good-kit" / "kit", tmp_path / "good")
+    grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
+    assert (template.parent / "extra-tests-checked.json").is_file(), "a checked set is not run again"
+
+
+def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
+    manifest = (ROOT / "exercises" / "course.toml").read_text(encoding="utf-8")
+    weighted = manifest.replace('points = 10\nfunctions = ["load_image", "preprocess"]',
+                                'functions = ["load_image", "preprocess"]\nfunction_points = { load_image = 5, preprocess = 5 }', 1)
+    assert weighted != manifest, "the manifest's ex01 entry changed: update this test"
+    (tmp_path / "course.toml").write_text(weighted, encoding="utf-8")
+    kit = course.load(tmp_path / "course.toml")
+    ex01 = kit.get("ex01_images")
+    assert ex01.points == 10 and ex01.function_points == {"load_image": 5, "preprocess": 5}
+    # load_image: 1 test of 2 passes; preprocess: all 6 pass. By the share of tests: 10 * 7/8;
+    # by function: 5 * 1/2 + 5 * 6/6.
+    tests = {"t::l1": "load_image", "t::l2": "load_image", **{f"t::p{i}": "preprocess" for i in range(6)}}
+    expected = {e.id: [] for e in kit.exercises}
+    expected["ex01_images"] = list(tests)
+    run = {"tests": {n: {"outcome": "failed" if n == "t::l2" else "passed"} for n in tests}}
+    assert report.score(run, expected, KIT, functions=tests)[0]["ex01_images"]["score"] == 8.75
+    assert report.score(run, expected, kit, functions=tests)[0]["ex01_images"]["score"] == 7.5
+    grade.check_function_points(kit, expected, {"functions": tests})
+    with pytest.raises(grade.GradeError, match="t::x declares none of its functions"):
+        grade.check_function_points(kit, {**expected, "ex01_images": [*tests, "t::x"]}, {"functions": tests})
+    with pytest.raises(grade.GradeError, match="gives preprocess 5 points, and no test declares it"):
+        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, {"functions": tests})
+    (tmp_path / "course.toml").write_text(weighted.replace("function_points = { load_image = 5, preprocess = 5 }",
+                                                           "points = 9\nfunction_points = { load_image = 5, preprocess = 5 }"))
+    with pytest.raises(course.ManifestError, match="is not the sum of function_points"):
+        course.load(tmp_path / "course.toml")
+
+
+def test_similar_hand_ins_are_paired_by_kind():
+    stub = EX["ex03_similarity"].stub
+    shipped = {stub: (ROOT / stub).read_bytes()}
+    ref = reference("ex03_similarity")
+    renamed = ref.replace(b"threshold", b"limit")  # every use renamed: near-identical tokens
+    commented = b"# my own work\n\n" + ref + b"\n\n# the end\n"
+    files = {"a": {stub: ref}, "b": {stub: ref}, "c": {stub: commented}, "d": {stub: renamed},
+             "e": {stub: b"def is_match(score, threshold):\n    return True\n"}, "f": shipped, "g": shipped}
+    rows = [{"id": i, "fingerprints": gradebook.fingerprints(f)} for i, f in files.items()]
+    pairs = {(p["a"], p["b"]): p for p in gradebook.similar(rows, files, shipped, {stub: "ex03_similarity"})}
+    assert pairs[("a", "b")]["kind"] == "identical"
+    assert pairs[("a", "c")]["kind"] == pairs[("b", "c")]["kind"] == "identical but for comments and layout"
+    assert pairs[("a", "d")]["kind"] == "near-identical" and gradebook.NEAR <= pairs[("a", "d")]["ratio"] < 1
+    assert not [k for k in pairs if "e" in k or "f" in k or "g" in k], pairs.keys()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"difflib ratio of their tokens at least\n{gradebook.NEAR:g}" in readme
+
+
+def test_readme_states_the_limits_and_penalties_the_kit_has():
+    args = cli_parser.build().parse_args(["grade", "x"])
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"`timeout` in `exercises/course.toml`, default {course.DEFAULT_TEST_TIMEOUT:g} s" in readme
+    assert f"takes `--late-penalty` percent (default {args.late_penalty:g})" in readme
+    assert args.test_timeout is None and args.replace is False and args.due is None
