@@ -675,7 +675,7 @@ def test_wrong_on_the_reference(load_exercise):
 '''
 
 
-def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path):
+def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path, monkeypatch):
     for name, text in (("bad", EXTRA_BAD), ("good", EXTRA_GOOD)):
         write_folder(tmp_path / name, {"test_ex03_similarity_hidden.py": text})
     template = workspace.build_template(ROOT, tmp_path / "bad-kit" / "kit", tmp_path / "bad")
@@ -685,9 +685,20 @@ def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path):
     assert "2 do not" in message and "test_ex03_similarity_hidden.py::test_passes_on_anything passes on the stubs" in message
     assert "test_ex03_similarity_hidden.py::test_wrong_on_the_reference fails on the reference (AssertionError" in message
     assert "test_a_score_at_the_threshold_is_a_match" not in message, message
+    # A set that behaves (its runs stood in for: the real ones are above) is checked once per kit.
     template = workspace.build_template(ROOT, tmp_path / "good-kit" / "kit", tmp_path / "good")
-    grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
-    assert (template.parent / "extra-tests-checked.json").is_file(), "a checked set is not run again"
+    nodeid = "tests/instructor/test_ex03_similarity_hidden.py::test_a_score_at_the_threshold_is_a_match"
+    runs = []
+
+    def run_job(job, mode):
+        runs.append(job["workspace"])
+        outcome = "failed" if len(runs) == 2 else "passed"  # the reference first, then the stubs
+        return {**runner.parse_record([]), "collected": [nodeid], "tests": {nodeid: {"outcome": outcome}}}
+
+    monkeypatch.setattr(runner, "run_job", run_job)
+    for _ in range(2):
+        grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
+    assert len(runs) == 2 and (template.parent / "extra-tests-checked.json").is_file(), runs
 
 
 def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
