@@ -286,7 +286,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     subs = load_submissions(paths, kit, kit_root, roster)
     out.mkdir(parents=True, exist_ok=True)
     run_id = gradebook.run_id()
-    notes = [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
+    notes: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
     try:
         template = workspace.build_template(kit_root, work / "template", opts.extra_tests)
@@ -302,6 +302,8 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         # Each test's limit, by its file: the exercise's `timeout` in the manifest.
         limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
                              for e in [workspace.exercise_of_file(f, kit)] if e is not None})
+        # From here on the gradebook is being updated: a run that dies now leaves it marked.
+        notes += [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
         results: dict[str, dict] = {}
         jobs = []
         for number, sub in enumerate(subs):

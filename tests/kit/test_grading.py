@@ -564,13 +564,14 @@ def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(
     stamp = due.timestamp() + 30 * 3600
     os.utime(late, (stamp, stamp))
     assert cli.main(["grade", str(late), "--out", str(out), "--due", "2026-01-10T12:00+00:00",
-                     "--late-penalty", "10"]) == 0
+                     "--late-penalty", "10", "--timeout", str(TIMEOUT)]) == 0
     printed = capsys.readouterr().out
     assert f"Gradebook: 1 added (late), 0 replaced, {len(before)} kept from earlier runs." in printed, printed
     data, rows = _read_out(out)
     assert [r["id"] for r in data["submissions"]] == before + ["late"], "the class's rows must stay"
     assert sorted(p.stem for p in (out / "feedback").iterdir()) == sorted(before + ["late"])
     assert not (out / gradebook.PARTIAL_CSV).exists() and "in_progress" not in data
+    assert by_id(data)["late"]["cached"], "the late hand-in is the complete one: its results come from the cache"
     full = by_id(graded[1])["complete"]["total"]
     assert float(rows["late"]["total"]) == full * 0.8 and rows["late"]["late_penalty"] == "20", rows["late"]
     assert "2 days late, 20% taken off the total" in (out / "feedback" / "late.md").read_text()
@@ -581,7 +582,7 @@ def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(
     text = (out / "feedback" / "buggy.md").read_text()
     assert "Score: 9 / 10, set by your instructor: regrade: the threshold was ambiguous, 2026-01-12 (the tests gave" in text
     # Re-grading the student keeps the override and replaces only that row.
-    assert cli.main(["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out)]) == 0
+    assert cli.main(["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
     assert f"Gradebook: 0 added, 1 replaced (buggy), {len(before)} kept" in capsys.readouterr().out
     data, rows = _read_out(out)
     assert len(data["submissions"]) == len(before) + 1 and rows["buggy"]["ex03_similarity"] == "9"
@@ -596,7 +597,7 @@ def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(
     assert {(e.id, "complete", "late", "identical") for e in KIT.exercises} <= pairs, similar
     assert not [p for p in similar if "untouched" in (p["id_a"], p["id_b"])], "stubs as shipped are no one's work"
     # --replace starts over.
-    assert cli.main(["grade", str(late), "--out", str(out), "--replace"]) == 0
+    assert cli.main(["grade", str(late), "--out", str(out), "--replace", "--timeout", str(TIMEOUT)]) == 0
     data, rows = _read_out(out)
     assert list(rows) == ["late"] and [p.name for p in (out / "feedback").iterdir()] == ["late.md"]
 
@@ -617,7 +618,7 @@ def test_a_run_that_dies_leaves_the_gradebook_as_it_was_and_marked(graded, tmp_p
     assert data["in_progress"]["partial"] == gradebook.PARTIAL_CSV and len(data["submissions"]) == len(graded[1]["submissions"])
     partial = list(csv.DictReader((out / gradebook.PARTIAL_CSV).read_text().splitlines()))
     assert [r["id"] for r in partial] == ["half"]
-    assert cli.main(["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out)]) == 0
+    assert cli.main(["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
     assert "Note: an earlier run did not finish" in capsys.readouterr().out
     assert not (out / gradebook.PARTIAL_CSV).exists()
     assert "in_progress" not in json.loads((out / "grades.json").read_text())
