@@ -400,7 +400,7 @@ def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
     assert os.path.abspath(destination) == os.path.abspath(json_path), \
         f"JsonFileStore.add replaced {destination}, not the store's file"
     assert os.path.dirname(os.path.abspath(source)) == os.path.dirname(os.path.abspath(json_path)), \
-        "JsonFileStore.add: write the temporary file in the store's own folder (a rename across disks is a copy)"
+        "JsonFileStore.add: write the temporary file in the store's own folder (os.replace only renames: between two file systems it raises OSError EXDEV)"
     assert ("fsync",) in events[: events.index(replaces[0])], \
         "JsonFileStore.add: flush and os.fsync the temporary file before replacing the old one"
     assert files_in(json_path.parent) == [json_path.name], \

@@ -837,9 +837,10 @@ def test_person_embedding_embeds_all_frames_in_one_batch(ex, model, sample_face)
 
 @pytest.mark.function("person_embedding")
 def test_person_embedding_scores_at_least_the_frames_average(ex, model, sample_face):
-    # Why the app averages frames: against any enrolled embedding, the averaged frames score at
-    # least the mean of the single frames' scores (the mean of unit vectors is at most 1 long),
-    # and one bad frame moves the average by a share, not all the way.
+    # Why the app averages frames: against an enrolled embedding, the averaged frames score at
+    # least the mean of the single frames' scores when that mean is at least 0 (the mean of
+    # unit vectors is at most 1 long; dividing by its length lowers a negative mean), hence the
+    # precondition; and one bad frame moves the average by a share, not all the way.
     frames = _frames(sample_face)
     enrolled = ex.person_embedding(model, [frames["face.png"]])
     visits = [frames[n] for n in ("mirror.png", "dark.jpg", "rotated.png", "wide.png")]

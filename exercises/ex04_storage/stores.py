@@ -100,9 +100,9 @@ class JsonFileStore:
 
     A missing or empty file is an empty store (the file is created on the first ``add``).
     A file that is not JSON, or JSON without the format marker and version above, raises
-    StoreFormatError naming the file, and is left untouched. Records are read once, when
-    the store is opened; every change writes the whole file to a temporary file in the
-    same folder and then replaces the old file with it (``os.replace``), so a crash at any
+    StoreFormatError naming the file, and is left untouched. Records are read when the
+    store is opened, and again, under the lock below, before every change; every change
+    writes the whole file to a temporary file in the same folder and then replaces the old file with it (``os.replace``), so a crash at any
     moment leaves either the old file or the new one, never half of one.
 
     Many writers, one file: each ``add`` and ``remove`` holds a lock on

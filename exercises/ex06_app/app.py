@@ -1,8 +1,8 @@
 """Exercise 06: a face login app built from your Exercises 01 to 05.
 
 Read README.md in this folder first, then replace each `raise NotImplementedError(...)`
-with your code, task by task: embed_images, then person_embedding (Task 6: register and
-login use it), open_store and register, login, identify, embed_folder. Check your work
+with your code, task by task: embed_images, person_embedding (register and login use
+it), open_store and register, login, identify, embed_folder. Check your work
 with `pytest tests/test_ex06_app.py` from the kit's root; then try the app itself:
 `facekit app --help` and `facekit embed --help`.
 
@@ -144,7 +144,37 @@ def embed_images(model: torch.nn.Module, paths: Iterable[str | os.PathLike],
     )
 
 
-# -- Task 2: the store and registering ----------------------------------------------------------
+# -- Task 2: several frames of one person, one embedding ----------------------------------------
+
+
+def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
+    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
+
+    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
+    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
+    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
+    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
+    gives that frame's normalised embedding. register() stores this embedding as one
+    record; login() compares the same average of new images with the person's records.
+    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
+    something that is not a PIL image, and ValueError when it is empty (preprocess's
+    errors, e.g. a frame not in mode RGB, go up as they are).
+    """
+    # TODO 1. frames: one PIL image (isinstance(frames, Image.Image)) -> TypeError saying to
+    #         wrap it in a list; not a list or tuple -> TypeError; empty -> ValueError; any
+    #         item that is not a PIL image -> TypeError naming its position.
+    # TODO 2. One batch: torch.stack([preprocess(frame) for frame in frames]) is
+    #         [N, 3, 224, 224]; ONE compute_embedding(model, batch) gives [N, D].
+    # TODO 3. l2_normalize(embeddings) (Exercise 03) so each frame counts the same, then
+    #         .mean(dim=0): the average direction, [D].
+    # TODO 4. Return l2_normalize(mean): an average of unit vectors is shorter than 1.
+    raise NotImplementedError(
+        "Exercise 06: person_embedding() is not implemented yet. Open exercises/ex06_app/app.py "
+        "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
+    )
+
+
+# -- Task 3: the store and registering ----------------------------------------------------------
 
 
 def open_store(path: str | os.PathLike) -> EmbeddingStore:
@@ -171,10 +201,13 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
 
     ``images`` is a list (or any iterable) of image files, read with load_image
     (Exercise 01), or PIL images (a camera's frames), taken as they are. The record is
-    ``person_embedding(model, images)`` (Task 6): the images' unit embeddings averaged
+    ``person_embedding(model, images)`` (Task 2): the images' unit embeddings averaged
     and normalised again. All or nothing: every file is read first, and only when all of
     them could be read is the record added, so a bad file leaves the store as it was. A
-    name may be registered again: each registration adds one more record.
+    name may be registered again: each registration adds one more record. Unlike login,
+    one path or image alone is refused: register writes a record that stays, so it takes
+    only a plain list (a lone str would be iterated one character at a time); login
+    writes nothing, so it takes one image alone as a list of one.
     Raises TypeError when ``name`` is not a str or ``images`` is a single path or image
     instead of a list, and ValueError for an empty name, no images, or files that cannot
     be read (naming each file and why).
@@ -187,14 +220,14 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
     #         ValueError or OSError instead of stopping at the first.
     # TODO 3. Any unreadable file -> ValueError naming every one and why, before adding anything.
     # TODO 4. ONE record: return store.add(name, person_embedding(model, frames)), its id.
-    #         (person_embedding is Task 6, at the bottom of this file: write it first.)
+    #         (person_embedding is Task 2, above: write it first.)
     raise NotImplementedError(
         "Exercise 06: register() is not implemented yet. Open exercises/ex06_app/app.py "
         "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
     )
 
 
-# -- Task 3: login -----------------------------------------------------------------------------
+# -- Task 4: login -----------------------------------------------------------------------------
 
 
 def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
@@ -203,7 +236,8 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
     ``images``: one image file or PIL image, or a list of them (a camera's frames); files
-    are read with load_image. Their person_embedding (one image: its unit embedding) is
+    are read with load_image. Unlike register, one image alone is accepted: login writes
+    nothing, so taking it as a list of one cannot store anything wrong. Their person_embedding (one image: its unit embedding) is
     compared (cosine similarity, Exercise 03) with every record enrolled under ``name``;
     the best score decides, with ``is_match(score, threshold)``. Raises
     UnknownPersonError (a LookupError) naming the registered names when ``name`` has no
@@ -228,7 +262,7 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     )
 
 
-# -- Task 4: identify --------------------------------------------------------------------------
+# -- Task 5: identify --------------------------------------------------------------------------
 
 
 def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
@@ -243,8 +277,10 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
     when missing).
     """
     # TODO 1. k: a bool or not an int -> TypeError; k < 1 -> ValueError.
-    # TODO 2. query: the image's embedding [D], as in login. ranked = top_k(query, store,
-    #         max(len(store), 1)) (Exercise 05): every record, best first.
+    # TODO 2. query: the image's embedding [D], query = compute_embedding(model,
+    #         preprocess(load_image(image_path)))[0] (Exercises 01 and 02; load_image's
+    #         errors go up). ranked = top_k(query, store, max(len(store), 1)) (Exercise 05):
+    #         every record, best first.
     # TODO 3. Walk `ranked`; the first time a name appears, keep (name, score). Stop at k
     #         names. Return the list (an empty store gives []).
     raise NotImplementedError(
@@ -253,7 +289,7 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
     )
 
 
-# -- Task 5: a whole folder into one file --------------------------------------------------------
+# -- Task 6: a whole folder into one file --------------------------------------------------------
 
 
 def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | os.PathLike,
@@ -301,35 +337,5 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
     #         count=len(names), width=embeddings.shape[1], skipped=skipped).
     raise NotImplementedError(
         "Exercise 06: embed_folder() is not implemented yet. Open exercises/ex06_app/app.py "
-        "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
-    )
-
-
-# -- Task 6: several frames of one person, one embedding ----------------------------------------
-
-
-def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
-    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
-
-    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
-    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
-    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
-    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
-    gives that frame's normalised embedding. register() stores this embedding as one
-    record; login() compares the same average of new images with the person's records.
-    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
-    something that is not a PIL image, and ValueError when it is empty (preprocess's
-    errors, e.g. a frame not in mode RGB, go up as they are).
-    """
-    # TODO 1. frames: one PIL image (isinstance(frames, Image.Image)) -> TypeError saying to
-    #         wrap it in a list; not a list or tuple -> TypeError; empty -> ValueError; any
-    #         item that is not a PIL image -> TypeError naming its position.
-    # TODO 2. One batch: torch.stack([preprocess(frame) for frame in frames]) is
-    #         [N, 3, 224, 224]; ONE compute_embedding(model, batch) gives [N, D].
-    # TODO 3. l2_normalize(embeddings) (Exercise 03) so each frame counts the same, then
-    #         .mean(dim=0): the average direction, [D].
-    # TODO 4. Return l2_normalize(mean): an average of unit vectors is shorter than 1.
-    raise NotImplementedError(
-        "Exercise 06: person_embedding() is not implemented yet. Open exercises/ex06_app/app.py "
         "and follow its TODO steps (instructions: exercises/ex06_app/README.md)."
     )

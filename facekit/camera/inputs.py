@@ -53,7 +53,8 @@ def decode_frame(blob: bytes, what: str = "a frame"):
     from PIL import Image, UnidentifiedImageError
 
     if len(blob) > MAX_FRAME_BYTES:
-        raise InputError(f"{what} is {len(blob) / 2**20:.1f} MB; at most "
+        # "over": the server reads at most one byte past the limit, so the full size is unknown.
+        raise InputError(f"{what} is over {MAX_FRAME_BYTES // 2**20} MB; at most "
                          f"{MAX_FRAME_BYTES // 2**20} MB is accepted")
     if not blob:
         raise InputError(f"{what} is empty; expected a JPEG or PNG image")

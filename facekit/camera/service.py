@@ -10,8 +10,8 @@ store, opened afresh for every request so that a register from another process
 
 Thread safety: the web server answers requests in threads. One lock keeps one forward pass
 at a time (memory stays bounded); another serialises this process's writes, so two tabs
-registering at once both land even in a JSON store that does not lock its file. Between
-processes, the store's own locking is what counts (SQLite's is).
+registering at once both land whatever the store. Between processes, the store's own locking
+is what counts: SQLite's transactions, or the JSON store's FileLock with a re-read.
 """
 
 from __future__ import annotations

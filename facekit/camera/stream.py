@@ -1,7 +1,8 @@
 """Frames from an MJPEG stream: HTTP ``multipart/x-mixed-replace``, one JPEG per part.
 
-That is what an IP camera, ``ffmpeg -f mpjpeg`` or a small Flask ``/video_feed`` serve, and
-what the workshop's app read. ``read_frames`` takes ``count`` frames ``interval_s`` apart,
+That is what an IP camera, a small Flask ``/video_feed`` or ``ffmpeg -f mpjpeg -content_type
+"multipart/x-mixed-replace;boundary=ffmpeg" -listen 1`` serve (without -content_type ffmpeg
+answers application/octet-stream; it serves one client per run), and what the workshop's app read. ``read_frames`` takes ``count`` frames ``interval_s`` apart,
 reading and dropping the frames in between so that each one is fresh, then closes the
 connection. Every wait is bounded: a stream silent for ``timeout_s`` (or one that trickles
 bytes without finishing a frame) is a StreamError, and so is anything that is not MJPEG.
@@ -18,6 +19,7 @@ import urllib.request
 from facekit.camera.inputs import MAX_FRAME_BYTES
 
 MJPEG_TYPE = "multipart/x-mixed-replace"
+FFMPEG_TYPE = f"{MJPEG_TYPE};boundary=ffmpeg"  # its mpjpeg muxer's default boundary
 _MAX_LINE = 8192  # a part header line; longer is not MJPEG
 _MAX_HEADERS = 64
 
@@ -50,7 +52,9 @@ def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
         boundary = response.headers.get_param("boundary")
         if content_type != MJPEG_TYPE or not boundary:
             got = response.headers.get("Content-Type") or "no Content-Type"
-            raise StreamError(f"{url} is not an MJPEG stream: it sent {got}; expected "
+            ffmpeg = (f' (ffmpeg sends that unless told -content_type "{FFMPEG_TYPE}")'
+                      if content_type == "application/octet-stream" else "")
+            raise StreamError(f"{url} is not an MJPEG stream: it sent {got}{ffmpeg}; expected "
                               f"{MJPEG_TYPE} with a boundary (a camera's MJPEG feed)")
         parts = _Parts(response, str(boundary), url, timeout_s, max_frame_bytes)
         try:

@@ -38,7 +38,8 @@ def run(ctx: Context, args) -> int:
     t.wrap(f"The cache is {cache}")
     t.wrap("For a classroom machine without network: copy that whole folder to it, then set there "
            "(in the shell, or the environment of Jupyter):")
-    t.line("  HF_HUB_CACHE=<the copied folder>   (or HF_HOME=<the folder above it>)")
+    t.line("  HF_HUB_CACHE=<the copied folder>")
+    t.line("    (or HF_HOME=<the folder above it>, if the copy is still named hub)")
     t.line("  HF_HUB_OFFLINE=1")
     t.wrap("and use them with `facekit --weights hub check` or `pytest --weights hub`.")
     return 0

@@ -63,4 +63,5 @@ def run(ctx: Context, args) -> int:
     results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)
     for line in report.summary(results, ctx.course, opts.out, seconds, meta):
         ctx.term.line(line)
+    ctx.term.line(f"The class at a glance (for you, it names students): {Path(opts.out) / 'report.html'}")
     return 0

@@ -28,6 +28,13 @@ def _nothing(p):
     pass
 
 
+def _solution(p):
+    _exercise(p, required=True)
+    p.add_argument("--code", action="store_true",
+                   help="compare the code only: leave out comments and docstrings (the TODO steps, "
+                        "and the texts both files share)")
+
+
 def _hint(p):
     _exercise(p)
     p.add_argument("function", nargs="?", help="one of the exercise's functions "
@@ -158,7 +165,7 @@ def _grading_limits(p, timeout):
 def _grade(p):
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                    help="zips from `facekit submit`, folders, git repositories, or a folder of zips")
-    p.add_argument("--out", default="grades", help="where grades.csv, grades.json and feedback/ go (default grades)")
+    p.add_argument("--out", default="grades", help="where grades.csv, grades.json, report.html and feedback/ go (default grades)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once (default: the number of cores)")
     _grading_limits(p, 300.0)
@@ -202,8 +209,9 @@ COMMANDS = (
             _download, options="v"),
     Command("reset", "reset", "put a stub back as shipped (keeps a .bak)", _reset, options="v"),
     Command("solution", "solution", "your file against the reference, once the exercise passes",
-            lambda p: _exercise(p, required=True), options="vw"),
-    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity",
+            _solution, options="vw"),
+    Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity; "
+            "a store, a search, a login",
             _exercise, options="vtw"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),

@@ -2,5 +2,6 @@
 (instructors) do. The commands themselves are facekit/cli/submit.py, grade.py and gradescope.py.
 
 sources reads a submission; workspace builds its copy of the kit; runner runs its tests in a
-process of their own (plugin records them); grade puts it together; report scores and writes.
+process of their own (plugin records them); grade puts it together; report scores and writes; classreport draws the class from grades.json
+(report.html).
 """

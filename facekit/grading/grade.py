@@ -25,6 +25,7 @@ import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
 from facekit.grading import gradebook, report, runner, sources, workspace
+from facekit.grading import classreport
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: per-test limits, resumed runs
 
@@ -376,6 +377,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         gradebook.write_atomic(out / "similar.csv", gradebook.similar_csv(pairs))
         gradebook.write_atomic(out / "canvas.csv", gradebook.canvas_csv(rows, kit.title, report.max_total(kit)))
         gradebook.write_atomic(out / "moodle.csv", gradebook.moodle_csv(rows, kit.title))
+        classreport.write(out, kit, kit_root)  # report.html from grades.json as written: never stale beside it
     gradebook.finish(out)
     return ordered, meta, time.monotonic() - started
 

@@ -144,7 +144,43 @@ def embed_images(model: torch.nn.Module, paths: Iterable[str | os.PathLike],
             yield Batch(paths=kept, embeddings=embeddings, skipped=skipped)
 
 
-# -- Task 2: the store and registering ----------------------------------------------------------
+# -- Task 2: several frames of one person, one embedding ----------------------------------------
+
+
+def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
+    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
+
+    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
+    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
+    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
+    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
+    gives that frame's normalised embedding. register() stores this embedding as one
+    record; login() compares the same average of new images with the person's records.
+    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
+    something that is not a PIL image, and ValueError when it is empty (preprocess's
+    errors, e.g. a frame not in mode RGB, go up as they are).
+    """
+    # 1. A list (or tuple) of PIL images, at least one: one image alone is a mistake.
+    if isinstance(frames, Image.Image):
+        raise TypeError("frames must be a list of PIL images; got one image: wrap it in a list")
+    if not isinstance(frames, (list, tuple)):
+        raise TypeError(f"frames must be a list of PIL images; got {type(frames).__name__}")
+    if not frames:
+        raise ValueError("frames must hold at least one image; got none")
+    for number, frame in enumerate(frames):
+        if not isinstance(frame, Image.Image):
+            raise TypeError(f"frames[{number}] must be a PIL image; got {type(frame).__name__}")
+    # 2. One batch, one forward pass: [N, 3, 224, 224] -> [N, D].
+    embeddings = compute_embedding(model, torch.stack([preprocess(frame) for frame in frames]))
+    # 3. Each frame counts the same: unit rows first, so a frame the model happens to give a
+    #    long vector does not outvote the others. Then the mean of the directions, [D].
+    mean = l2_normalize(embeddings.to(torch.float32)).mean(dim=0)
+    # 4. The mean of unit vectors is shorter than 1 (the more they disagree, the shorter):
+    #    scale it back to length 1, like every embedding the store compares.
+    return l2_normalize(mean)
+
+
+# -- Task 3: the store and registering ----------------------------------------------------------
 
 
 def open_store(path: str | os.PathLike) -> EmbeddingStore:
@@ -173,10 +209,13 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
 
     ``images`` is a list (or any iterable) of image files, read with load_image
     (Exercise 01), or PIL images (a camera's frames), taken as they are. The record is
-    ``person_embedding(model, images)`` (Task 6): the images' unit embeddings averaged
+    ``person_embedding(model, images)`` (Task 2): the images' unit embeddings averaged
     and normalised again. All or nothing: every file is read first, and only when all of
     them could be read is the record added, so a bad file leaves the store as it was. A
-    name may be registered again: each registration adds one more record.
+    name may be registered again: each registration adds one more record. Unlike login,
+    one path or image alone is refused: register writes a record that stays, so it takes
+    only a plain list (a lone str would be iterated one character at a time); login
+    writes nothing, so it takes one image alone as a list of one.
     Raises TypeError when ``name`` is not a str or ``images`` is a single path or image
     instead of a list, and ValueError for an empty name, no images, or files that cannot
     be read (naming each file and why).
@@ -210,7 +249,7 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
     return store.add(name, person_embedding(model, frames))
 
 
-# -- Task 3: login -----------------------------------------------------------------------------
+# -- Task 4: login -----------------------------------------------------------------------------
 
 
 def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
@@ -219,7 +258,8 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
     ``images``: one image file or PIL image, or a list of them (a camera's frames); files
-    are read with load_image. Their person_embedding (one image: its unit embedding) is
+    are read with load_image. Unlike register, one image alone is accepted: login writes
+    nothing, so taking it as a list of one cannot store anything wrong. Their person_embedding (one image: its unit embedding) is
     compared (cosine similarity, Exercise 03) with every record enrolled under ``name``;
     the best score decides, with ``is_match(score, threshold)``. Raises
     UnknownPersonError (a LookupError) naming the registered names when ``name`` has no
@@ -252,7 +292,7 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
                        threshold=float(threshold))
 
 
-# -- Task 4: identify --------------------------------------------------------------------------
+# -- Task 5: identify --------------------------------------------------------------------------
 
 
 def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
@@ -284,7 +324,7 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
     return list(people.items())
 
 
-# -- Task 5: a whole folder into one file --------------------------------------------------------
+# -- Task 6: a whole folder into one file --------------------------------------------------------
 
 
 def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | os.PathLike,
@@ -355,42 +395,6 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
         names_file.write_text(json.dumps(names, ensure_ascii=False) + "\n", encoding="utf-8")
     return EmbedSummary(out=out, names_file=names_file, count=len(names),
                         width=embeddings.shape[1], skipped=skipped)
-
-
-# -- Task 6: several frames of one person, one embedding ----------------------------------------
-
-
-def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
-    """One embedding for one person from several frames of a camera: a unit-length ``[D]`` float32.
-
-    ``frames`` are RGB PIL images of the same person (a list or a tuple, at least one).
-    All frames go through preprocess (Exercise 01) and ONE compute_embedding call
-    (Exercise 02) as one batch; each row is scaled to length 1 with l2_normalize
-    (Exercise 03), the rows are averaged, and the average is normalised again. One frame
-    gives that frame's normalised embedding. register() stores this embedding as one
-    record; login() compares the same average of new images with the person's records.
-    Raises TypeError when ``frames`` is a single image or not a list or tuple, or holds
-    something that is not a PIL image, and ValueError when it is empty (preprocess's
-    errors, e.g. a frame not in mode RGB, go up as they are).
-    """
-    # 1. A list (or tuple) of PIL images, at least one: one image alone is a mistake.
-    if isinstance(frames, Image.Image):
-        raise TypeError("frames must be a list of PIL images; got one image: wrap it in a list")
-    if not isinstance(frames, (list, tuple)):
-        raise TypeError(f"frames must be a list of PIL images; got {type(frames).__name__}")
-    if not frames:
-        raise ValueError("frames must hold at least one image; got none")
-    for number, frame in enumerate(frames):
-        if not isinstance(frame, Image.Image):
-            raise TypeError(f"frames[{number}] must be a PIL image; got {type(frame).__name__}")
-    # 2. One batch, one forward pass: [N, 3, 224, 224] -> [N, D].
-    embeddings = compute_embedding(model, torch.stack([preprocess(frame) for frame in frames]))
-    # 3. Each frame counts the same: unit rows first, so a frame the model happens to give a
-    #    long vector does not outvote the others. Then the mean of the directions, [D].
-    mean = l2_normalize(embeddings.to(torch.float32)).mean(dim=0)
-    # 4. The mean of unit vectors is shorter than 1 (the more they disagree, the shorter):
-    #    scale it back to length 1, like every embedding the store compares.
-    return l2_normalize(mean)
 
 
 # -- helpers ------------------------------------------------------------------------------------

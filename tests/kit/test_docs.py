@@ -30,5 +30,7 @@ def test_ci_runs_the_readme_kit_check_command():
 
 
 def test_every_exercise_readme_and_link_exists():
-    for target in re.findall(r"\]\(((?:exercises|facekit|notebooks)/[^)#]+)\)", README):
+    targets = re.findall(r"\]\(((?:exercises|facekit|notebooks|docs)/[^)#]+)\)", README)
+    assert any(t.startswith("docs/") for t in targets), "the README links into the documentation (docs/)"
+    for target in targets:
         assert (ROOT / target).exists(), f"README links to a missing file: {target}"

@@ -220,7 +220,7 @@ RUNS = {  # block id (section slug and place) -> how it runs and what it must do
     ("exercises/ex05_retrieval/README.md", "nearest-neighbour-search-1"): _top_k_block,
     ("exercises/ex04_storage/README.md", "the-api-both-stores-share-apipy-1"): _store_api_block,
     ("exercises/ex04_storage/README.md", "why-sqlite-next-1"): _blob_block,
-    ("exercises/ex06_app/README.md", "task-5-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
+    ("exercises/ex06_app/README.md", "task-6-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
 }
 
 
@@ -245,7 +245,7 @@ def test_ex01_decompression_bomb_figures(tmp_path):
     text = readme("ex01_images")
     size, side, gigabytes, rgb_gigabytes, limit, limit_side = _stated(
         text, r"A PNG of (\d+) bytes can declare a size of ([\d,]+) × \2 pixels; decoding it would "
-              r"ask for (\d+) GB of memory \((\d+) GB once converted to RGB\)\. .*?"
+              r"ask for (\d+) GB of memory as one byte per pixel \((\d+) GB once converted to RGB: .*?"
               r"`Image.MAX_IMAGE_PIXELS` \(([\d,]+) pixels by default, about ([\d,]+) ×")
     header = _png_header(int(side), int(side))
     assert len(header) == size, f"the PNG declaring {side:.0f}² pixels is {len(header)} bytes"
@@ -256,7 +256,9 @@ def test_ex01_decompression_bomb_figures(tmp_path):
             assert bomb.size == (side, side) and bomb.mode == "L"
     finally:
         Image.MAX_IMAGE_PIXELS = default
-    assert side * side * 1 / 1e9 == gigabytes and side * side * 3 / 1e9 == rgb_gigabytes
+    # Pillow keeps an RGB pixel in 4 bytes (measured: test_teaching's
+    # test_rgb_image_takes_4_bytes_a_pixel_as_the_bomb_figure_says).
+    assert side * side * 1 / 1e9 == gigabytes and side * side * 4 / 1e9 == rgb_gigabytes
     assert Image.MAX_IMAGE_PIXELS == limit and math.isqrt(int(limit)) == limit_side
 
 
@@ -618,11 +620,11 @@ def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
 
 
-def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):
+def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):  # docs/students/weights.md now
     megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
     (sheet,) = _stated((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
                        r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)")
-    (top,) = _stated((ROOT / "README.md").read_text(encoding="utf-8"),
+    (top,) = _stated((ROOT / "docs" / "students" / "weights.md").read_text(encoding="utf-8"),
                      r"fetches them into the Hugging Face cache \(about (\d+) MB\)")
     assert round(megabytes, 1) == sheet and round(megabytes) == top, megabytes
 
@@ -645,3 +647,6 @@ def test_cheatsheet_figures_in_prose_and_comments():
 def test_readme_python_version_is_the_packages():
     (version,) = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "README.md").read_text(encoding="utf-8"))
     assert f'requires-python = ">={version}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for page in ("index.md", "students/setup.md"):  # the site's pages say it too
+        stated = re.findall(r"\(Python (3\.\d+)\+", (ROOT / "docs" / page).read_text(encoding="utf-8"))
+        assert stated == [version], f"docs/{page} states Python {stated}; the package needs {version}"

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import zipfile
 from datetime import timedelta
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -300,12 +301,52 @@ def test_csv_and_json_agree_and_every_student_has_feedback(request, batch):
     assert "- `login`: waits for `register` (exercises/ex06_app/app.py), not implemented yet" in untouched
 
 
+def test_grade_writes_a_class_report_that_agrees_with_grades_json_and_the_feedback(graded):
+    from test_classreport import assert_agrees_with_grades_json  # tests/kit/test_classreport.py
+
+    out, data, _, _ = graded  # before test_a_second_run_..., which grades two of them into out again
+    html = assert_agrees_with_grades_json(out)
+    # Each catalogued mistake a student's feedback names is in the report, with that student.
+    named = 0
+    for result in data["submissions"]:
+        feedback = (out / "feedback" / f"{result['id']}.md").read_text(encoding="utf-8")
+        for says in re.findall(r'This looks like a mistake others made: "(.*)"', feedback):
+            row = html[html.index(f"“{escape(says)}”"):]
+            row = row[:row.index("</tr>")]
+            assert re.search(rf"data-figure=\"students\">[^<]*\b{re.escape(result['id'])}\b", row), \
+                f"report.html's row of the mistake {says!r} lacks {result['id']}, whose feedback names it"
+            named += 1
+    assert named, "no feedback of the class names a catalogued mistake (the buggy submission's should)"
+
+
+def test_every_field_a_real_grading_writes_is_named_in_the_outputs_reference(graded):
+    out, data, rows, _ = graded
+    page = (ROOT / "docs" / "reference" / "outputs.md").read_text(encoding="utf-8")
+    result = data["submissions"][0]
+    results = gradescope.results_json(result, KIT, 1.0, ROOT)
+    fields = {
+        "grades.csv": set(next(iter(rows.values()))) - {e.id for e in KIT.exercises},
+        "grades.json": set(data),
+        "a submission": set(result),
+        "an exercise": set().union(*(set(e) for s in data["submissions"] for e in s["exercises"].values())),
+        "a test": set().union(*(set(t) for s in data["submissions"] for t in s["tests"].values())),
+        "results.json": set(results),
+        "a results.json test": set(results["tests"][0]),
+    }
+    for where, keys in fields.items():
+        missing = sorted(k for k in keys if f"`{k}`" not in page)
+        assert not missing, f"docs/reference/outputs.md does not describe {where}'s fields {missing}"
+
+
 def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_path):
     out, data, _, base = graded
     results, _, _ = grade.grade([base / "subs" / "complete.zip", base / "subs" / "half.zip"],
                                 grade.Options(out=out, jobs=1, timeout=TIMEOUT))
     assert [r["cached"] for r in results] == [True, True]
     assert [r["total"] for r in results] == [by_id(data)["complete"]["total"], by_id(data)["half"]["total"]]
+    from test_classreport import assert_agrees_with_grades_json  # tests/kit/test_classreport.py
+
+    assert_agrees_with_grades_json(out)  # report.html was written again with grades.json: never stale
 
 
 # -- no test runs below ---------------------------------------------------------------------------
@@ -399,6 +440,8 @@ def test_out_may_be_relative_and_must_be_a_folder(tmp_path, monkeypatch, capsys)
     assert cli.main(["grade", "carol.zip", "--out", "grades", "--timeout", str(TIMEOUT)]) == 0, \
         capsys.readouterr()
     assert "carol," in (tmp_path / "grades" / "grades.csv").read_text()
+    printed = capsys.readouterr().out
+    assert (tmp_path / "grades" / "report.html").is_file() and "report.html" in printed, printed
     assert cli.main(["grade", "carol.zip", "--out", "carol.zip"]) == 2
     assert "--out must be a folder" in capsys.readouterr().err
 
@@ -521,9 +564,9 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(graded, tmp_path):
     assert {t["name"].split(":")[0]: t["score"] for t in results["tests"]}["ex03_similarity"] == 10
 
 
-def test_readme_states_the_grading_defaults_the_command_has():
+def test_readme_states_the_grading_defaults_the_command_has():  # docs/instructors/grading.md now
     args = cli_parser.build().parse_args(["grade", "x"])
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8")
     assert f"`--timeout`, default {args.timeout:g} s" in readme
     assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
     assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
@@ -744,13 +787,13 @@ def test_similar_hand_ins_are_paired_by_kind():
     assert pairs[("a", "c")]["kind"] == pairs[("b", "c")]["kind"] == "identical but for comments and layout"
     assert pairs[("a", "d")]["kind"] == "near-identical" and gradebook.NEAR <= pairs[("a", "d")]["ratio"] < 1
     assert not [k for k in pairs if "e" in k or "f" in k or "g" in k], pairs.keys()
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"difflib ratio of their tokens at least\n{gradebook.NEAR:g}" in readme
+    docs = " ".join((ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8").split())
+    assert f"difflib ratio of their tokens at least {gradebook.NEAR:g}" in docs
 
 
 def test_readme_states_the_limits_and_penalties_the_kit_has():
     args = cli_parser.build().parse_args(["grade", "x"])
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8").split())
     assert f"`timeout` in `exercises/course.toml`, default {course.DEFAULT_TEST_TIMEOUT:g} s" in readme
     assert f"takes `--late-penalty` percent (default {args.late_penalty:g})" in readme
     assert args.test_timeout is None and args.replace is False and args.due is None

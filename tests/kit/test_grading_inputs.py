@@ -185,11 +185,11 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
 
 
 def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_typed(tmp_path):
-    """The README's command, run as typed in the kit (DIR a relative folder): run_autograder starts
+    """The Gradescope page's command, run as typed in the kit (DIR a relative folder): run_autograder starts
     in DIR/source, and the Python it names must still be found there, with DIR still DIR."""
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "docs" / "instructors" / "gradescope.md").read_text(encoding="utf-8").split())
     match = re.search(r"`(FACEKIT_AUTOGRADER_ROOT=DIR [^`]*run_autograder)`", readme)
-    assert match, "the README's Gradescope section has no `FACEKIT_AUTOGRADER_ROOT=DIR ... run_autograder`"
+    assert match, "docs/instructors/gradescope.md has no `FACEKIT_AUTOGRADER_ROOT=DIR ... run_autograder`"
     command = match.group(1).replace("DIR", "ag")
     kit = tmp_path / "kit"
     python = kit / ".venv" / "bin" / "python"

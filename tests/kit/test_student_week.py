@@ -192,6 +192,26 @@ def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys,
     assert "\n-    return NotImplementedError\n" in out and "\n+    return None\n" in out, out
 
 
+def test_solution_code_leaves_out_comments_and_docstrings_on_both_sides(kit, capsys, monkeypatch):
+    (kit / "exercises" / "ex_a" / "code.py").write_text(
+        '"""The stub."""\n\n\ndef first():\n    """Shared docstring."""\n    # TODO 1. return None\n'
+        '    return None  # noqa: mine\n\n\ndef second():\n    """Shared."""\n    return "# not a comment"\n')
+    (kit / "solutions" / "ex_a" / "code.py").write_text(
+        '"""The reference."""\n\n\ndef first():\n    """Shared docstring,\n    on two lines."""\n'
+        '    # 1. The reference says why.\n    return None\n\n\ndef second():\n    """Shared."""\n'
+        '    return "# a comment?"\n')
+    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
+    assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
+    assert code == 0 and "-    # TODO 1. return None" in out and "--code" in out, out
+    code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a", "--code")
+    assert (code, err) == (0, ""), err
+    changed = [line for line in out.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    # Only the one line of code that differs: docstrings, whole-line and trailing comments are out;
+    # a "#" inside a string is code.
+    assert changed == ['-    return "# not a comment"', '+    return "# a comment?"'], out
+
+
 # -- 9. try ---------------------------------------------------------------------------------------
 
 
@@ -313,11 +333,16 @@ def test_notebook_setup_cell_finds_the_kit_from_any_folder_inside_it(exercise):
 # -- 11, 12. what the README tells a student ------------------------------------------------------
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-STUDENT_PART = README.split("## For instructors", 1)[0]
+# What the README told a student is now the Students pages of the site (docs/students/); the
+# README keeps the first command.
+STUDENT_PAGES = {name: (ROOT / "docs" / "students" / f"{name}.md").read_text(encoding="utf-8")
+                 for name in ("setup", "loop", "capstone", "weights")}
+STUDENT_PART = "\n".join([README.split("## For instructors", 1)[0], *STUDENT_PAGES.values()])
 
 
 def test_readme_install_gives_the_cpu_route_and_keeps_the_default():
-    top = README.split("## For students", 1)[0]
+    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in README.split("## ", 1)[0]
+    top = STUDENT_PAGES["setup"]
     assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in top
     assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in top
     assert top.index("download.pytorch.org/whl/cpu") < top.index(".venv/bin/pip install -e . && .venv/bin/pytest\n```\n\nThe CPU")
@@ -363,3 +388,25 @@ def test_reset_without_an_answer_changes_nothing_and_yes_skips_the_question(kit)
     proc = subprocess.run([*argv, "-y"], stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and stub.read_text() != "mine\n", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("exercise_id, needles, stub", [
+    ("ex04_storage", ["JsonFileStore(faces.json): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                      "SqliteStore(faces.db): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                      "remove(ada's id); reopened: ['bob']"], "JsonFileStore.__init__"),
+    ("ex05_retrieval", ["a gallery of 4: face, mirror, darker, noise",
+                        "top_k(the face's embedding, gallery, k=3): face 1.0000,", "NOT pretrained"], "top_k"),
+    ("ex06_app", ["register 'sample' from face.png, 'noise' from noise: 2 records",
+                  "login(store, model, 'sample', face.png): accepted True, score 1.0000, threshold 0.5",
+                  "identify(store, model, face.png, k=2): sample 1.0000, noise", "NOT pretrained"], "open_store"),
+])
+def test_try_covers_the_store_the_search_and_the_app(capsys, exercise_id, needles, stub):
+    code, out, err = run_cli(capsys, "try", exercise_id, "--target", "solutions")
+    assert (code, err) == (0, ""), err
+    for needle in needles:
+        assert needle in flat(out), f"facekit try {exercise_id} printed:\n{out}"
+    assert ("similarities mean nothing" in flat(out)) == (exercise_id != "ex04_storage"), "the note where weights matter"
+    code, out, err = run_cli(capsys, "try", exercise_id)  # the stubs
+    function = stub.split(".")[0]
+    assert code == 1
+    assert_one_line_error(err, f"{stub}() is not implemented yet", f"`facekit hint {exercise_id} {function}`")

@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -248,16 +249,26 @@ def test_ex03_figures_for_rounding():
         assert "slightly more than 1" in doc and not re.search(r"1\.00000\d", doc)
 
 
-def test_ex06_standin_figures(embedder, face_tensor):
-    noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
-    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
+def test_ex06_standin_figures(embedder, sample_face):
+    """The figures are measured on the images the README names: the sample face, its mirror
+    image, the half-brightness copy Exercise 06's tests use (``point(lambda v: v // 2)``, their
+    dark.jpg) and random noise pixels, each through timm's eval transform."""
+    text = readme("ex06_app")
+    assert "`face.point(lambda v: v // 2)`" in flat(text), "the README must name the darker copy it measures"
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    images = [sample_face, sample_face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+              sample_face.point(lambda v: v // 2), noise]
+    transform = data.eval_transform()
     with torch.inference_mode():
-        unit = torch.nn.functional.normalize(embedder(images).double(), dim=1)
+        unit = torch.nn.functional.normalize(embedder(torch.stack([transform(i) for i in images])).double(), dim=1)
     distance = 1 - unit @ unit.mT
     pairs = distance[torch.triu_indices(4, 4, 1).unbind()]
-    below, mirror = _stated(readme("ex06_app"), r"1 − cosine similarity between any two stayed below "
-                                                r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
-    assert pairs.max() < below and distance[0, 1] < mirror, pairs.tolist()
+    below, mirror = _stated(text, r"1 − cosine similarity between any two stayed below "
+                                  r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
+    measured = f"max {pairs.max().item():.3g}, mirror {distance[0, 1].item():.3g}: {pairs.tolist()}"
+    # Each bound holds, and is tight: less than twice what was measured.
+    assert pairs.max() < below and distance[0, 1] < mirror, measured
+    assert below < 2 * pairs.max() and mirror < 2 * distance[0, 1], f"README says below {below} and {mirror}; {measured}"
 
 
 # -- literal students: the TODO steps and hints, word for word, pass the tests ---------------------
@@ -301,3 +312,481 @@ def test_literal_students_pass(tmp_path):
         failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
     assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
                           f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
+
+
+# -- one recipe, the same everywhere: README steps, TODO steps and the last hint ------------------
+
+
+# The calls each function's reference makes that a student cannot guess, and that each of the
+# three places a student may follow alone (the README's numbered steps, the stub's TODO steps,
+# the function's near-answer: its last hint, or its hints after the first nudge where the
+# recipe takes two, as preprocess's and top_k's do) must therefore name. A place that leaves
+# one out teaches a recipe that fails the tests: the JSON store's hints without the lock,
+# Exercise 02's README without the move to the model's dtype.
+KEY_CALLS: dict[tuple[str, str], list[str]] = {
+    ("ex01_images", "load_image"): ['open(', "Image.open(", "load()", "exif_transpose",
+                                    "alpha_composite"],
+    ("ex01_images", "preprocess"): ["math.floor", "BICUBIC", "crop(", "permute(2, 0, 1)"],
+    ("ex02_embeddings", "build_model"): ["hf_hub_download", "load_file", "create_model",
+                                         "num_classes=0", "load_state_dict", "eval()"],
+    ("ex02_embeddings", "compute_embedding"): ["is_floating_point", "unsqueeze(0)",
+                                               "next(model.parameters())", "dtype=weight.dtype",
+                                               "inference_mode"],
+    ("ex03_similarity", "l2_normalize"): ["is_floating_point", "vector_norm", "keepdim=True"],
+    ("ex03_similarity", "cosine_similarity"): ["promote_types", "mT", "clamp("],
+    ("ex03_similarity", "is_match"): [">= threshold"],
+    ("ex04_storage", "validate_entry"): ["is_floating_point", "detach()", "clone()", "isfinite"],
+    ("ex04_storage", "JsonFileStore"): ["FileLock", "JSON_LOCK_SUFFIX", "_load()", "mkstemp",
+                                        "fsync", "os.replace"],
+    ("ex04_storage", "SqliteStore"): ["isolation_level=None", "BEGIN IMMEDIATE", "ROLLBACK",
+                                      "<f4", "frombuffer"],
+    ("ex05_retrieval", "top_k"): ["store.all()", "normalize", "stable=True"],
+    ("ex06_app", "embed_images"): ["islice", "ThreadPoolExecutor", "compute_embedding"],
+    ("ex06_app", "open_store"): ["suffix.lower()", "JsonFileStore", "SqliteStore"],
+    ("ex06_app", "register"): ["load_image", "person_embedding", "store.add("],
+    ("ex06_app", "login"): ["store.find(", "person_embedding", "cosine_similarity", "is_match"],
+    ("ex06_app", "identify"): ["load_image", "preprocess", "compute_embedding", "top_k"],
+    ("ex06_app", "embed_folder"): ["rglob", "embed_images", "save_file", "allow_pickle=False"],
+    ("ex06_app", "person_embedding"): ["preprocess", "compute_embedding", "l2_normalize",
+                                       "mean(dim=0)"],
+}
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace and the comment markers of a wrapped line taken out, so a call that wraps
+    in a TODO still reads as one."""
+    return re.sub(r"\s+", "", text.replace('"', "'"))
+
+
+def _definition(path: Path, name: str) -> tuple[str, list[str]]:
+    """(source, names of the module's own private functions it calls) of ``name`` in ``path``."""
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                 and n.name == name), None)
+    assert node is not None, f"{path.relative_to(ROOT)} defines no {name}"
+    source = "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
+    helpers = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_")}
+    called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name) and n.func.id in helpers}
+    return source, sorted(called)
+
+
+def _reference_source(exercise, name: str) -> str:
+    path = ROOT / exercise.reference
+    source, helpers = _definition(path, name)
+    return "\n".join([source] + [_definition(path, helper)[0] for helper in helpers])
+
+
+def _todo_steps(exercise, name: str) -> str:
+    """The comment lines of ``name``'s definition in the stub (a class: all its methods)."""
+    source, _ = _definition(ROOT / exercise.stub, name)
+    return "\n".join(line.strip()[1:] for line in source.splitlines() if line.strip().startswith("#"))
+
+
+def _readme_steps(exercise, name: str) -> str:
+    """The numbered steps (with their indented lines) of the README's Task section(s) whose
+    heading names ``name``."""
+    steps, in_task, in_step = [], False, False
+    for line in (ROOT / exercise.readme).read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            in_task = line.startswith("## Task") and f"`{name}(" in line
+            in_step = False
+        elif in_task:
+            if re.match(r"\d+\.\s", line):
+                in_step = True
+            elif in_step and line and not line[0].isspace():
+                in_step = False
+            if in_step:
+                steps.append(line)
+    return "\n".join(steps)
+
+
+def _near_answer(hints: list[str]) -> str:
+    """The hints after the first nudge (the only hint, when there is one)."""
+    return " ".join(hints[1:] or hints)
+
+
+def test_every_function_has_its_key_calls_listed():
+    listed = {function for _, function in KEY_CALLS}
+    missing = [f"{e.id}.{f}" for e in course.load().exercises for f in e.functions if f not in listed]
+    assert not missing, f"KEY_CALLS has no entry for {missing}: list the calls their recipe needs"
+
+
+@pytest.mark.parametrize("exercise_id, function", sorted(KEY_CALLS), ids=lambda v: v)
+def test_readme_todo_and_last_hint_give_the_same_recipe(exercise_id, function):
+    exercise = course.load().get(exercise_id)
+    reference_source = _squeeze(_reference_source(exercise, function))
+    unused = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in reference_source]
+    assert not unused, (f"{exercise_id}.{function}: the reference does not call {unused}; "
+                        f"KEY_CALLS must list calls the reference makes")
+    places = {
+        f"{exercise.readme} (numbered steps of its Task section)": _readme_steps(exercise, function),
+        f"{exercise.stub} (TODO steps of {function})": _todo_steps(exercise, function),
+        f"{course.MANIFEST.relative_to(ROOT)} (near-answer hints of {function})":
+            _near_answer(hints_of(exercise_id, function)),
+    }
+    problems = []
+    for where, text in places.items():
+        assert text.strip(), f"{where} is empty: no steps found"
+        missing = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in _squeeze(text)]
+        if missing:
+            problems.append(f"{where} never mentions {', '.join(map(repr, missing))}")
+    assert not problems, (f"{exercise_id}.{function}: a student who follows one place alone misses "
+                          f"a call the tests need:\n  " + "\n  ".join(problems))
+
+
+# -- wrong claims: never again, in any text a student or an instructor reads ----------------------
+
+
+def _texts_read_by_people() -> dict[str, str]:
+    """{path: flattened text} of every README, CHEATSHEET, stub, reference, hint, notebook, the
+    exercises' tests (their messages and comments) and the kit's own code (its messages and
+    comments), with the `#` of comment lines dropped so a comment's sentence reads whole."""
+    paths = [*ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md"), *ROOT.glob("exercises/**/*.md"),
+             *ROOT.glob("exercises/**/*.py"),
+             *ROOT.glob("solutions/**/*.py"), *ROOT.glob("tests/test_ex*.py"),
+             *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("facekit/**/*.py"), course.MANIFEST]
+    texts = {}
+    for path in paths:
+        if path == ROOT / "facekit" / "mistakes.py":
+            continue  # the catalogue of mistakes quotes wrong code on purpose, to recognise it
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            import json
+
+            text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+        text = re.sub(r"(?m)^\s*#\s?", "", text)
+        texts[str(path.relative_to(ROOT))] = flat(text.replace('\\n"', " ").replace('"\n', " "))
+    return texts
+
+
+WRONG_CLAIMS = {  # a wrong recipe or fact once taught, and why it is wrong
+    r"read once in `?__init__|[Rr]ecords are read once":
+        "the JSON store reads the file again, under its FileLock, before every change; read once, "
+        "two writers lose a record",
+    r"rename across (disks|file systems|devices) is a copy|\"rename\" is a copy":
+        "os.replace between file systems raises OSError EXDEV and copies nothing",
+    r"NaN sorts unpredictably":
+        "torch.sort and topk rank NaN above every number, every time",
+    r"30 GB once converted":
+        "Pillow keeps 4 bytes per RGB pixel: 40 GB",
+    r"`I;16`/`I` \(16-bit gray\)|`I` \(16-bit gray":
+        "`I` is Pillow's 32-bit integer mode",
+    r"outer 12\.5% of the border":
+        "crop_pct 0.875 cuts 6.25% from each edge (23.4% of the area)",
+    r"does not lock its file":
+        "Exercise 04's JSON store locks its file",
+}
+
+
+def test_no_wrong_claim_is_taught_anywhere():
+    texts = _texts_read_by_people()
+    assert any("tests/test_ex04_storage.py" in p for p in texts) and any(".ipynb" in p for p in texts)
+    found = [f"{path}: {match.group(0)!r}: {why}" for pattern, why in WRONG_CLAIMS.items()
+             for path, text in texts.items() for match in [re.search(pattern, text)] if match]
+    assert not found, "text that teaches what is not so:\n" + "\n".join(found)
+
+
+def test_averaging_frames_guarantee_states_its_condition():
+    """cos(average, e) >= mean of the frames' cosines holds when that mean is >= 0 only."""
+    generator = torch.Generator().manual_seed(0)
+    failures = holds = 0
+    for _ in range(2000):
+        frames = torch.nn.functional.normalize(torch.randn(4, 8, generator=generator, dtype=torch.float64), dim=1)
+        e = torch.nn.functional.normalize(torch.randn(8, generator=generator, dtype=torch.float64), dim=0)
+        mean = (frames @ e).mean()
+        averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
+        if mean >= 0:
+            holds += 1
+            assert averaged >= mean - 1e-12
+        else:
+            failures += bool(averaged < mean)
+    assert holds and failures, "the random trials must show both sides of the condition"
+    # The text's example: two frames at 60 degrees either side of -e: mean -0.5, average -e.
+    e, f = torch.eye(2, dtype=torch.float64)
+    frames = torch.stack([-0.5 * e + 0.75 ** 0.5 * f, -0.5 * e - 0.75 ** 0.5 * f])
+    averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
+    assert (frames @ e).mean().item() == pytest.approx(-0.5) and averaged.item() == pytest.approx(-1.0)
+    texts = _texts_read_by_people()
+    claim = r"at least (the mean of the single frames|that mean)"
+    stated = {path: text for path, text in texts.items() if re.search(claim, text)}
+    assert {"exercises/ex06_app/README.md", "notebooks/ex06_app.ipynb", "tests/test_ex06_app.py"} <= set(stated)
+    for path, text in stated.items():
+        for match in re.finditer(claim, text):
+            around = text[max(0, match.start() - 300):match.end() + 300]
+            assert re.search(r"is at least 0|mean (≥|>=) 0", around), (
+                f"{path} states the averaging guarantee without its condition (the frames' mean "
+                f"cosine at least 0; a mean of -0.5 can become -1.0): ...{around}...")
+
+
+# -- the corrected figures, measured ---------------------------------------------------------------
+
+
+def test_rgb_image_takes_4_bytes_a_pixel_as_the_bomb_figure_says():
+    import subprocess
+    import sys
+
+    (pixels_gb, rgb_gb) = _stated(readme("ex01_images"), r"ask for (\d+) GB of memory as one byte per "
+                                                          r"pixel \((\d+) GB once converted to RGB")
+    assert pixels_gb == 100_000 ** 2 / 1e9
+    # Resident memory of one 10,000 x 10,000 image of each mode, in a fresh process.
+    script = ("import sys; from PIL import Image\n"
+              "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
+              "before = rss(); image = Image.new(sys.argv[1], (10_000, 10_000), 1)\n"
+              "print((rss() - before) / 1e8)")
+    per_pixel = {mode: float(subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
+                                            text=True, check=True).stdout) for mode in ("L", "RGB")}
+    assert round(per_pixel["L"]) == 1 and round(per_pixel["RGB"]) == rgb_gb / pixels_gb, per_pixel
+
+
+def test_nan_scores_rank_first_as_the_retrieval_readme_says():
+    scores = torch.tensor([0.5, float("nan"), 0.9, -1.0])
+    assert torch.sort(scores, descending=True, stable=True).indices[0] == 1
+    assert torch.topk(scores, 2).indices[0] == 1
+    text = flat(readme("ex05_retrieval"))
+    assert "rank NaN above every number, every time" in text and "top match of every search" in text
+
+
+def test_ex01_notebook_crop_figures():
+    import json
+
+    ex01 = reference("ex01_images")
+    size = 224
+    scale = __import__("math").floor(size / ex01.CROP_PCT)
+    edge = (scale - size) / 2
+    cells = json.loads((ROOT / "notebooks/ex01_images.ipynb").read_text(encoding="utf-8"))["cells"]
+    text = flat(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"))
+    pixels, side, area = _stated(text, r"the centre 224×224 kept: (\d+) pixels, ([\d.]+)% of the side, "
+                                       r"are gone from each edge, ([\d.]+)% of the picture's area")
+    assert (pixels, side, area) == (edge, round(100 * edge / scale, 2), round(100 * (1 - (size / scale) ** 2), 1))
+
+
+# -- ffmpeg's MJPEG stream, as the README's command serves it --------------------------------------
+
+
+def _ffmpeg_server(content_type: str, frames: list[bytes]):
+    """One client, as ``ffmpeg -f mpjpeg ... -listen 1`` serves it, byte for byte: libavformat's
+    http.c reply (HTTP/1.1, the -content_type given or application/octet-stream, chunked) and
+    mpjpeg.c's parts ("--ffmpeg", "Content-type", "Content-length", each frame followed by CRLF
+    and the next delimiter); each write is one chunk."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+                               f"Transfer-Encoding: chunked\r\n\r\n".encode())
+
+            def chunk(data: bytes):
+                connection.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+            try:
+                chunk(b"--ffmpeg\r\n")
+                for frame in frames:
+                    chunk(b"Content-type: image/jpeg\r\n")
+                    chunk(f"Content-length: {len(frame)}\r\n\r\n".encode())
+                    chunk(frame)
+                    chunk(b"\r\n--ffmpeg\r\n")
+            except OSError:  # the reader took its frames and left, as ffmpeg then exits
+                pass
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/video_feed"
+
+
+def _jpeg(number: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    data.sample_face().save(buffer, "JPEG", quality=90, comment=f"frame {number}")
+    return buffer.getvalue()
+
+
+def test_the_readmes_ffmpeg_command_serves_a_stream_the_app_reads():
+    from facekit.camera.stream import StreamError, read_frames
+
+    text = flat(readme("ex06_app"))
+    command = next((line for line in readme("ex06_app").splitlines() if line.startswith("ffmpeg ")), "")
+    for option in ("-f mpjpeg", "-listen 1", "-c:v mjpeg"):
+        assert option in command, f"the README's ffmpeg command lacks {option}: {command!r}"
+    content_type = re.search(r'-content_type "([^"]+)"', command)
+    assert content_type, f"the README's ffmpeg command gives no -content_type: {command!r}"
+    assert "one client per run" in text
+    frames = [_jpeg(n) for n in range(6)]
+    got = read_frames(_ffmpeg_server(content_type[1], frames), 3, 0.0, timeout_s=3)
+    assert got == frames[:3], "the frames of ffmpeg's stream must come back byte for byte"
+    # Without -content_type ffmpeg answers application/octet-stream: refused, and the message says why.
+    with pytest.raises(StreamError, match='it sent application/octet-stream .*-content_type "multipart/'):
+        read_frames(_ffmpeg_server("application/octet-stream", frames), 1, 0.0, timeout_s=3)
+
+
+# -- what the kit's own messages and the README say about names and limits --------------------------
+
+
+def test_download_says_hf_home_works_only_above_a_folder_named_hub(capsys, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from facekit import hub
+    from facekit.cli.testing import run_cli
+
+    blob = tmp_path / "model.safetensors"
+    blob.write_bytes(b"\0" * 1000)
+    monkeypatch.setattr(hub, "download", lambda repo_id, filename, **kwargs: blob)
+    monkeypatch.setattr(hub, "cache_dir", lambda: tmp_path / "hub")
+    code, out, _ = run_cli(capsys, "download")
+    assert code == 0 and "HF_HOME=<the folder above it>, if the copy is still named hub" in flat(out), out
+    # Why: huggingface_hub takes HF_HOME/hub as the cache, whatever the copy is called.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    cache = subprocess.run([sys.executable, "-c", "from huggingface_hub import constants; "
+                            "print(constants.HF_HUB_CACHE)"], env={**env, "HF_HOME": str(tmp_path)},
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(cache) == tmp_path / "hub"
+
+
+def test_a_frame_over_the_limit_is_not_reported_at_the_limit():
+    from facekit.camera import inputs
+
+    # The web server reads at most one byte past the limit (server.py), so a 6.4 MB frame
+    # arrives as MAX_FRAME_BYTES + 1 bytes: its size is unknown, only that it is over.
+    with pytest.raises(inputs.InputError) as info:
+        inputs.decode_frame(b"\xff" * (inputs.MAX_FRAME_BYTES + 1), "frame 1")
+    assert "frame 1 is over 4 MB" in str(info.value) and "4.0 MB" not in str(info.value)
+
+
+def test_frame_limits_in_the_readme_are_the_apps(tmp_path):
+    import io
+
+    from facekit.camera import inputs
+
+    text = flat(readme("ex06_app"))
+    megabytes, pixels, side, wide, high = _stated(
+        text, r"a frame over (\d+) MB \(4 × 1024 × 1024 bytes\) or over ([\d,]+) pixels \((\d+) × \3, "
+              r"counted as width × height: (\d+) × (\d+) is refused too\)")
+    assert megabytes * 2**20 == inputs.MAX_FRAME_BYTES and pixels == inputs.MAX_FRAME_PIXELS == side * side
+    assert wide * high > pixels
+    # A pixel count, not a side: a frame wider than 4096 but with fewer pixels passes.
+    passes = io.BytesIO()
+    Image.new("L", (6000, 2500)).save(passes, "PNG")
+    assert inputs.decode_frame(passes.getvalue()).size == (6000, 2500)
+
+
+def test_a_submissions_id_is_its_zips_name_without_zip():
+    from facekit.grading import sources
+
+    assert sources.default_id(Path("/class/alice.zip")) == "alice"
+    assert sources.default_id(Path("/class/bob")) == "bob"
+    text = flat((ROOT / "docs/instructors/grading.md").read_text(encoding="utf-8"))
+    assert "its zip's name without `.zip` (`alice.zip` → `alice`)" in text
+
+
+def test_cheatsheet_shows_the_context_manager_exercise_04_asks_for():
+    from snippets import parse
+
+    sheet = parse((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
+    section = "Your own `with`: context managers"
+    assert section in sheet.sections, f"CHEATSHEET.md has no section {section!r}"
+    assert sheet.sections.index(section) < sheet.sections.index("JSON files and atomic writes"), \
+        "the context-manager section must come before the sections Exercise 04 uses it with"
+    code = " ".join(b.code for b in sheet.blocks if b.section == section)
+    for part in ("@contextlib.contextmanager", "yield", "try:", "except BaseException:", "raise", "finally:"):
+        assert part in code, f"CHEATSHEET.md's {section!r} shows no {part}"
+    text = flat(readme("ex04_storage"))
+    assert "`@contextlib.contextmanager`" in text and f"CHEATSHEET's \"{section}\"" in text
+
+
+def test_register_and_login_say_why_they_differ_on_one_image(embedder, sample_face, tmp_path):
+    for tree in ("exercises", "solutions"):
+        app = trees.load_exercise("ex06_app", tree)
+        assert "Unlike login, one path or image alone is refused" in flat(app.register.__doc__), tree
+        assert "Unlike register, one image alone is accepted" in flat(app.login.__doc__), tree
+    app = reference("ex06_app")
+    sample_face.save(tmp_path / "face.png")
+    store = app.open_store(tmp_path / "faces.json")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        app.register(store, embedder, "alice", tmp_path / "face.png")
+    app.register(store, embedder, "alice", [tmp_path / "face.png"])
+    assert app.login(store, embedder, "alice", tmp_path / "face.png").accepted
+
+
+# -- tasks in the order they are needed --------------------------------------------------------------
+
+
+def _readme_tasks(exercise) -> dict[str, int]:
+    """{function: the number of the README's "## Task N" section whose heading names it}."""
+    tasks = {}
+    for line in (ROOT / exercise.readme).read_text(encoding="utf-8").splitlines():
+        match = re.match(r"## Task\s*(\d+)?:", line)
+        if match:
+            for function in exercise.functions:
+                if f"`{function}(" in line:
+                    tasks.setdefault(function, int(match[1] or 1))
+    return tasks
+
+
+def _file_tasks(path: Path, functions) -> dict[str, int]:
+    """{function: N of the last "# -- Task N:" comment above its definition in ``path``}."""
+    tasks, current = {}, None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"# -- Task (\d+):", line)
+        current = int(match[1]) if match else current
+        definition = re.match(r"(?:def|class) (\w+)", line)
+        if definition and definition[1] in functions and current is not None:
+            tasks[definition[1]] = current
+    return tasks
+
+
+@pytest.mark.parametrize("exercise_id", [e.id for e in course.load().exercises])
+def test_tasks_come_in_the_order_they_are_needed(exercise_id):
+    """A function is taught (README Task number, stub and reference sections, the manifest's
+    order) no later than the functions whose reference calls it."""
+    exercise = course.load().get(exercise_id)
+    tasks = _readme_tasks(exercise)
+    assert set(tasks) == set(exercise.functions), f"{exercise.readme}: Task sections name {sorted(tasks)}"
+    order = sorted(exercise.functions, key=lambda f: (tasks[f], exercise.functions.index(f)))
+    assert list(exercise.functions) == order, (
+        f"{course.MANIFEST.relative_to(ROOT)} lists {exercise_id}'s functions as {exercise.functions}; "
+        f"its README's tasks give {order}")
+    for tree_file in (exercise.stub, exercise.reference):
+        in_file = _file_tasks(ROOT / tree_file, exercise.functions)
+        if in_file:  # files without "# -- Task N:" sections have nothing to disagree with
+            assert in_file == tasks, f"{tree_file}'s '# -- Task N:' sections say {in_file}; README {tasks}"
+    import ast
+
+    late = []
+    for caller in exercise.functions:
+        tree = ast.parse(textwrap.dedent(_reference_source(exercise, caller)))
+        called = {node.func.id for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+        for callee in exercise.functions:
+            if callee != caller and callee in called and tasks[callee] > tasks[caller]:
+                late.append(f"{caller} (Task {tasks[caller]}) calls {callee} (Task {tasks[callee]})")
+    assert not late, f"{exercise.readme}: a task needs one that comes later: {late}"
+
+
+def test_ex05_notebook_times_warm_medians_and_prints_the_readmes_figure():
+    import ast
+    import json
+
+    low, high = _stated(readme("ex05_retrieval"), r"in a Python loop took (\d+) to (\d+) times as long as `top_k`")
+    cells = json.loads((ROOT / "notebooks/ex05_retrieval.ipynb").read_text(encoding="utf-8"))["cells"]
+    timing = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and "perf_counter" in c["source"][0]
+                  + "".join(c["source"]))
+    tree = ast.parse(timing)
+    helper = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "median_ms")
+    body = ast.unparse(helper)
+    # A warm-up call comes before the timed loop, and the median (not one run) is returned.
+    assert body.index("function()") < body.index("for _ in range") and "statistics.median" in body, body
+    assert f"the README measured {low:.0f} to {high:.0f} times" in timing, "print the README's figure next to yours"
