@@ -47,9 +47,7 @@ def options(ctx: Context, args, **fixed):
 
 
 def run(ctx: Context, args) -> int:
-    from facekit.grading import grade, report
-
-    from facekit.grading import gradebook
+    from facekit.grading import grade, gradebook, report
 
     opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
                    replace=args.replace, due=gradebook.parse_due(args.due) if args.due else None,
