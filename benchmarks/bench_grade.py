@@ -3,7 +3,8 @@
 A synthetic class of the whole course, made from the reference tree (a quarter each: complete,
 untouched stubs, half done, a planted bug), is graded four ways, each from an empty cache:
 
-- fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default);
+- fork, -j 1 and -j 2: pre-imported workers, one forked child per submission (the default; each
+  worker in its bubblewrap jail where bwrap runs, as each row's "isolation" says);
 - naive, -j 1 and -j 2: a fresh ``python -m pytest`` per submission (``--runner subprocess``).
 
 It prints seconds per submission and in total, the load average after each, the -j 2 / -j 1
@@ -33,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facekit import course  # noqa: E402
-from facekit.grading import grade  # noqa: E402
+from facekit.grading import grade, jail  # noqa: E402
 
 
 def make_class(folder: Path, students: int) -> list[Path]:
@@ -59,15 +60,26 @@ def make_class(folder: Path, students: int) -> list[Path]:
     return paths
 
 
-def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float) -> tuple[float, list[dict]]:
+def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float,
+          no_jail: bool = False) -> tuple[float, list[dict]]:
     shutil.rmtree(out / ".cache" / "runs", ignore_errors=True)  # keep the collected tests and weights
-    started = time.perf_counter()
-    results, _, _ = grade.grade(paths, grade.Options(out=out, jobs=jobs, runner=runner, timeout=timeout, force=True))
-    return time.perf_counter() - started, results
+    before = os.environ.get(jail.OFF_ENV)
+    if no_jail:
+        os.environ[jail.OFF_ENV] = "off"
+    try:
+        started = time.perf_counter()
+        results, _, _ = grade.grade(paths, grade.Options(out=out, jobs=jobs, runner=runner, timeout=timeout,
+                                                         force=True))
+        return time.perf_counter() - started, results
+    finally:
+        if no_jail and before is None:
+            os.environ.pop(jail.OFF_ENV)
 
 
+# The fifth way, forking without the jail: what the jail costs (the same as fork -j 2 where
+# bubblewrap does not run).
 MODES = (("fork -j 1", 1, "fork"), ("naive -j 1", 1, "subprocess"), ("fork -j 2", 2, "fork"),
-         ("naive -j 2", 2, "subprocess"))
+         ("naive -j 2", 2, "subprocess"), ("fork -j 2 no jail", 2, "fork"))
 
 
 def main() -> int:
@@ -93,13 +105,15 @@ def main() -> int:
         rows = {label: float("inf") for label, _, _ in MODES}
         for round_ in range(args.rounds):
             for label, jobs, runner in MODES:
-                seconds, results = timed(paths, out, jobs, runner, args.timeout)
+                seconds, results = timed(paths, out, jobs, runner, args.timeout, no_jail=label.endswith("no jail"))
                 statuses = sorted({r["status"] for r in results})
                 rows[label] = min(rows[label], seconds)
-                print(f"round {round_ + 1}  {label:11s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
-                      f"s/submission   statuses {statuses}   load {os.getloadavg()[0]:.1f}", flush=True)
+                isolation = sorted({r.get("isolation", "") for r in results})
+                print(f"round {round_ + 1}  {label:17s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
+                      f"s/submission   statuses {statuses}   isolation {isolation}   load {os.getloadavg()[0]:.1f}",
+                      flush=True)
     for label, _, _ in MODES:
-        print(f"best {label:11s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
+        print(f"best {label:17s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
     per = {label: rows[label] / len(paths) for label in rows}
     print(f"-j 2 speed-up over -j 1 (fork): {rows['fork -j 1'] / rows['fork -j 2']:.2f}x")
     target = per["naive -j 1"] / per["fork -j 2"]
@@ -108,6 +122,8 @@ def main() -> int:
           f"submission = {target:.2f}x: {'met' if target >= 2 else 'NOT met'}")
     print(f"the start-up saving alone, the same number of processes: naive / fork {per['naive -j 1'] / per['fork -j 1']:.2f}x "
           f"at -j 1, {per['naive -j 2'] / per['fork -j 2']:.2f}x at -j 2")
+    print(f"the jail's cost at -j 2: fork in the jail / fork without it "
+          f"{per['fork -j 2'] / per['fork -j 2 no jail']:.2f}x")
     estimate = per["fork -j 2"] * 30
     print(f"TARGET (< 10 min): a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min: "
           f"{'met' if estimate < 600 else 'NOT met'}")

@@ -12,6 +12,7 @@
     facekit submit                  pack your exercise modules into submission.zip (students)
     facekit grade SUBMISSION...     grade a class: grades.csv, grades.json, feedback/ (facekit/grading)
     facekit gradescope              a Gradescope autograder bundle of this kit
+    facekit release --out DIR       the repository students clone: no solutions/, one commit
 
 facekit/cli/parser.py declares the arguments; facekit/cli/<command>.py runs each command;
 errors are facekit.errors classes, each with its exit code. Tests run exactly as ``pytest``

@@ -51,7 +51,7 @@ def run(ctx: Context, args) -> int:
 
     opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
                    replace=args.replace, due=gradebook.parse_due(args.due) if args.due else None,
-                   late_percent=args.late_penalty)
+                   late_percent=args.late_penalty, require_jail=args.require_jail)
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
     def progress(result):

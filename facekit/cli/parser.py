@@ -155,7 +155,7 @@ def _grading_limits(p, timeout):
                    help="seconds each test may run (default: its exercise's `timeout` in the manifest, "
                         "20 unless it says otherwise)")
     p.add_argument("--memory-mb", type=int, default=4096,
-                   help="memory limit per submission (RLIMIT_DATA, MiB; default 4096)")
+                   help="memory a submission may map beyond what its process starts with (RLIMIT_AS, MiB; default 4096)")
     p.add_argument("--extra-tests", metavar="DIR",
                    help="instructor-only test files (an exercise id in each file name); they count like the others")
     p.add_argument("--all-or-nothing", default="", metavar="IDS",
@@ -181,6 +181,15 @@ def _grade(p):
     p.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
                    help="fork: pre-imported workers, one fork per submission (Linux, default); "
                         "subprocess: a fresh pytest per submission")
+    p.add_argument("--require-jail", action="store_true",
+                   help="refuse to grade without the bubblewrap jail (otherwise: graded, and "
+                        "'isolation: none' and why in the CSV, the summary and each feedback)")
+
+
+def _release(p):
+    p.add_argument("--out", required=True, metavar="DIR", help="where the repository goes (a new or empty folder)")
+    p.add_argument("--with-solutions", action="store_true",
+                   help="include solutions/ (a self-study course); default: without them")
 
 
 def _gradescope(p):
@@ -228,6 +237,8 @@ COMMANDS = (
     Command("submit", "submit", "pack your exercise modules into one zip to hand in", _submit, options="v"),
     Command("grade", "grade", "grade students' submissions (zips, folders, git repositories) into CSV, "
             "JSON and feedback", _grade, options="vw"),
+    Command("release", "release", "write the repository students clone: no solutions/, no instructor "
+            "checks, a README for students, one git commit", _release, options="v"),
     Command("gradescope", "gradescope", "write a Gradescope autograder bundle (setup.sh, run_autograder, "
             "the kit without solutions; stand-in weights)", _gradescope, options="v"),
 )

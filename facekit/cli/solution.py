@@ -49,6 +49,9 @@ def code_only(source: str) -> list[str]:
 
 def run(ctx: Context, args) -> int:
     exercise = ctx.exercise(args.exercise)
+    if not (ctx.root / exercise.reference).is_file():  # a student release (facekit release) has none
+        raise CommandError(f"this copy of the course has no reference solutions ({exercise.reference} "
+                           f"is not in it): your instructor's copy has them")
     mine = dataclasses.replace(ctx, target="exercises")  # your code, whatever --target says
     last = runs.last_result(mine, exercise)
     if last is None or not last.done:

@@ -9,6 +9,8 @@ for the scores and the files written.
 
 from __future__ import annotations
 
+import ast
+import base64
 import compileall
 import csv
 import hashlib
@@ -24,10 +26,14 @@ from pathlib import Path
 import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
-from facekit.grading import gradebook, report, runner, sources, workspace
+from facekit.grading import gradebook, integrity, jail, report, runner, sources, workspace
 from facekit.grading import classreport
 
-CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: per-test limits, resumed runs
+CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
+# What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
+JAIL_LIMITS = "processes: PID namespace (none outlives its grading); memory: RLIMIT_AS per process"
+NO_PROCESS_LIMIT = ("partial: a process the submission starts in a new session can outlive its grading; "
+                    "memory: RLIMIT_AS per process")
 
 
 class GradeError(UsageError):
@@ -47,6 +53,7 @@ class Options:
     force: bool = False
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
+    require_jail: bool = False  # no bubblewrap jail is an error, not a note
     test_timeout: float | None = None  # seconds per test for every exercise (else the manifest's `timeout`)
     replace: bool = False  # a new gradebook in --out instead of merging into the one there
     due: datetime | None = None  # late penalties: when the hand-ins were due
@@ -86,17 +93,23 @@ def read_roster(path: Path) -> dict[str, str]:
         raise GradeError(f"the roster {path} needs a header with the columns submission,id "
                          f"(one row per submission file or folder name); its header is {header}")
     roster: dict[str, str] = {}
+    lines: dict[str, tuple[str, int]] = {}  # each name matched -> (as the roster gives it, its line)
     for number, row in enumerate(rows, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         name, sub_id = row["submission"], row["id"]
         if not name or not sub_id:
             raise GradeError(f"the roster {path}, line {number}: both submission and id are needed; "
                              f"got submission={name!r}, id={sub_id!r}")
-        if name in roster:
-            raise GradeError(f"the roster {path}, line {number}: {name} is listed twice")
-        roster[name] = sources.safe_id(sub_id)
-        if name.lower().endswith(".zip"):
-            roster[name[:-4]] = roster[name]
+        keys = [name] + ([name[:-4]] if name.lower().endswith(".zip") else [])
+        for key in keys:
+            if key in lines:
+                first, line = lines[key]
+                if first == name:
+                    raise GradeError(f"the roster {path}, line {number}: {name} is listed twice (line {line} too)")
+                raise GradeError(f"the roster {path}, line {number}: {name} names the same submission as "
+                                 f"{first} on line {line} (a zip is matched with or without .zip): list it once")
+        for key in keys:
+            roster[key], lines[key] = sources.safe_id(sub_id), (name, number)
     return roster
 
 
@@ -125,11 +138,12 @@ def _standin_ready(cache: Path) -> bool:
 
 
 def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
-                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict]:
+                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict, list[str], dict]:
     """The template to copy for each submission, compiled; the test ids per exercise that the
     pristine kit collects; what each test declares (``@pytest.mark.function``): ``{"functions":
-    {test: function}, "broad": [tests]}`` (tests without one are left out). Cached under
-    ``cache_dir`` by the kit's hash.
+    {test: function}, "broad": [tests]}`` (tests without one are left out); every test in the
+    order pytest runs them; the manifest of the prepared kit (facekit.grading.integrity).
+    Cached under ``cache_dir`` by the kit's hash, signed.
 
     One collecting run (instructor code only) in the template itself leaves the compiled
     facekit, conftest and test modules (pytest's assertion-rewritten ones too) in it, so that no
@@ -139,8 +153,11 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
     final = cache_dir / f"kit-{kit_hash[:32]}"
     cached = final / "expected.json"
     if cached.is_file() and (standin is None or _standin_ready(standin)):
-        data = json.loads(cached.read_text())
-        return final / "kit", data["tests"], data["declared"]
+        # Signed by this grader, and every file as it was when prepared: else prepared again
+        # (a submission graded without a jail may have written into it).
+        data = integrity.verified(f"kit:{kit_hash}", cached.read_text())
+        if data and not integrity.differences(data["manifest"], integrity.manifest(final / "kit")):
+            return final / "kit", data["tests"], data["declared"], data["order"], data["manifest"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=final.name + ".partial-", dir=cache_dir))
     try:
@@ -171,13 +188,53 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
             exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
             if exercise is not None:
                 expected[exercise.id].append(nodeid)
-        declared = {"functions": run["functions"], "broad": run["broad"]}
-        (partial / "expected.json").write_text(json.dumps({"tests": expected, "declared": declared}))
+        declared = {"functions": run["functions"], "broad": run["broad"], **_hidden(kit_dir, run)}
+        order = list(run["collected"])
+        manifest = integrity.manifest(kit_dir)
+        (partial / "expected.json").write_text(integrity.sign(f"kit:{kit_hash}", {
+            "tests": expected, "declared": declared, "order": order, "manifest": manifest}))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return final / "kit", expected, declared
+    return final / "kit", expected, declared, order, manifest
+
+
+def _hidden(kit_dir: Path, run: dict) -> dict:
+    """{"hidden": {test: visibility}} for the extra tests students do not see (``hidden``, the
+    default, or ``after_due_date``: ``@pytest.mark.visibility``), and "secrets": their names and
+    source lines, which no message shown to a student may quote."""
+    hidden = {}
+    for nodeid in run["collected"]:
+        if nodeid.startswith(workspace.EXTRA_DIR + "/"):
+            visibility = run.get("visibility", {}).get(nodeid, report.HIDDEN)
+            if visibility not in report.VISIBILITIES:
+                raise GradeError(f"{nodeid}: @pytest.mark.visibility takes one of "
+                                 f"{', '.join(report.VISIBILITIES)}; got {visibility!r}")
+            if visibility != "visible":
+                hidden[nodeid] = visibility
+    secrets = {n.split("::")[-1].split("[")[0] for n in hidden}
+    for path in sorted((kit_dir / workspace.EXTRA_DIR).rglob("*.py")) if hidden else ():
+        source = path.read_text(encoding="utf-8", errors="replace")
+        secrets |= {line.strip() for line in source.splitlines() if len(line.strip()) >= 16}
+        # Its strings too (an assertion's message), as code in the same process finds them.
+        secrets |= {node.value.strip() for node in ast.walk(ast.parse(source))
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.strip()) >= 12}
+    # Only what students cannot read anyway: not a line or a name of the kit they have.
+    public = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                       for part in ("tests", "exercises", "facekit") for p in (kit_dir / part).rglob("*.py")
+                       if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix())
+    return {"hidden": hidden, "secrets": sorted(s for s in secrets if s not in public)}
+
+
+def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
+    if not text:
+        return text
+    for nodeid in hidden:
+        text = text.replace(nodeid, "a hidden test")
+    if any(secret in text for secret in secrets):
+        return report.WITHHELD
+    return text
 
 
 def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: dict) -> None:
@@ -245,10 +302,11 @@ def _hub_cache(weights: str) -> str | None:
     return constants.HF_HUB_CACHE
 
 
-def _run_key(kit_hash: str, sub: sources.Submission, opts: Options) -> str:
+def _run_key(kit_hash: str, sub: sources.Submission, opts: Options, isolation: str) -> str:
     h = hashlib.sha256()
-    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", f"{opts.test_timeout or 0:g}",
-                 str(opts.memory_mb), sub.digest()):
+    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", str(opts.memory_mb), isolation,
+                 f"{opts.test_timeout or 0:g}",
+                 sub.digest()):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -276,6 +334,11 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         mode = "fork" if runner.fork_available() else "subprocess"
     if mode == "fork" and not runner.fork_available():
         raise GradeError("--runner fork needs Linux; use --runner subprocess")
+    why_not = jail.unavailable() if mode == "fork" else "the subprocess runner does not use the jail"
+    if why_not and opts.require_jail:
+        raise GradeError(f"--require-jail: no jail for the submissions here: {why_not}")
+    isolation = f"none ({why_not})" if why_not else "bubblewrap"
+    limits = NO_PROCESS_LIMIT if why_not else JAIL_LIMITS
     # Absolute: the kit's collecting run builds the stand-in weights from another folder.
     out = Path(opts.out).resolve()
     if out.exists() and not out.is_dir():
@@ -294,57 +357,82 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         workspace.check_extra_tests(template, kit)
         kit_hash = workspace.kit_hash(template)
         standin = cache_dir / "standin" if opts.weights == "standin" else None
-        template, expected, declared = prepared_kit(template, kit, cache_dir, kit_hash, opts.weights, standin)
+        template, expected, declared, order, manifest = prepared_kit(
+            template, kit, cache_dir, kit_hash, opts.weights, standin)
         check_function_points(kit, expected, declared)
         if opts.extra_tests is not None:
             check_extra_tests(template, kit, kit_root, work / "extra-check", opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
+        hub_cache = _hub_cache(opts.weights)
+        jail_spec = None if why_not else {
+            "kit": str(template), "standin": str(standin) if standin else None, "hub": hub_cache,
+            "exclude": [str(kit_root), str(out)]}
 
         # Each test's limit, by its file: the exercise's `timeout` in the manifest.
-        limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
+        test_limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
                              for e in [workspace.exercise_of_file(f, kit)] if e is not None})
         # From here on the gradebook is being updated: a run that dies now leaves it marked.
         notes += [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
         results: dict[str, dict] = {}
         jobs = []
-        for number, sub in enumerate(subs):
-            key = _run_key(kit_hash, sub, opts)
+        for sub in subs:
+            key = _run_key(kit_hash, sub, opts, isolation)
             cached = cache_dir / "runs" / f"{key}.json"
+            run = integrity.verified(f"run:{key}", cached.read_text()) if cached.is_file() and not opts.force else None
             if sub.refused or not sub.files:
                 results[sub.id] = _result(sub, None, kit, expected, declared, opts, cached=False)
-            elif cached.is_file() and not opts.force:
-                results[sub.id] = _result(sub, json.loads(cached.read_text()), kit, expected, declared, opts, cached=True)
+            elif run is not None:
+                results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=True)
             else:
-                job_dir = work / f"job-{number}"
-                jobs.append(((sub, cached, job_dir), {
-                    "workspace": str(job_dir / "kit"), "test_files": test_files, "weights": opts.weights,
-                    "env": {**workspace.env(job_dir, opts.weights, _hub_cache(opts.weights)),
-                            runner.TIMEOUTS_ENV: limits},
-                    "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
-                    "drop_paths": [str(kit_root)]}))
+                jobs.append(((sub, cached, key, integrity.plan(test_files)), {}))
             if sub.id in results:
+                results[sub.id].update(isolation=isolation, limits=limits)
                 gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
                 if progress:
                     progress(results[sub.id])
 
-        def prepare(key, job):
-            sub, _, job_dir = key
-            workspace.make(template, job_dir, sub.files, standin)
-            return None
+        def prepare(key, _job, folder):
+            sub, _, _, sentinels = key
+            inside = Path(folder)
+            env = workspace.env(inside, opts.weights, jail.HUB if jail_spec and hub_cache else hub_cache)
+            from facekit.grading import plugin
+
+            env[plugin.SENTINELS_ENV] = json.dumps(sentinels)
+            env[runner.TIMEOUTS_ENV] = test_limits
+            if declared.get("hidden"):
+                env[plugin.HIDE_ENV] = workspace.EXTRA_DIR
+            return {"dir": str(inside), "workspace": str(inside / "kit"), "test_files": test_files,
+                    "template": jail.KIT if jail_spec else str(template),
+                    "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,
+                    "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
+                    "manifest": manifest, "weights": opts.weights, "env": env,
+                    "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
+                    "drop_paths": [jail.KIT] if jail_spec else [str(kit_root), str(template)]}
 
         def done(key, job, run):
-            sub, cached, job_dir = key
-            shutil.rmtree(job_dir, ignore_errors=True)
+            sub, cached, run_key, sentinels = key
+            if run.get("kit_changed"):
+                raise GradeError(f"the prepared kit under {cache_dir} changed while grading: "
+                                 f"{run['kit_changed']}. A submission graded before {sub.id} wrote into it "
+                                 f"(isolation: {isolation}); no grades were written. Delete {cache_dir} "
+                                 f"and grade again, where bubblewrap runs")
             if not run.get("worker_died"):
+                forged = integrity.check(run["sequence"], run["record_meta"], sentinels, order)
+                run = integrity.strip(run, sentinels)
+                if forged:
+                    run["tampered"] = forged
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                cached.write_text(json.dumps(run))
+                cached.write_text(integrity.sign(f"run:{run_key}", run))
+            else:
+                run = integrity.strip(run, sentinels)
             results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=False)
+            results[sub.id].update(isolation=isolation, limits=limits)
             gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
             if progress:
                 progress(results[sub.id])
 
-        runner.run_all(jobs, workers=min(opts.jobs, max(1, len(jobs))), mode=mode, kit_root=kit_root,
-                       prepare=prepare, done=done, log_dir=work)
+        runner.run_all(jobs, workers=min(opts.jobs, max(1, len(jobs))), mode=mode, template=template,
+                       prepare=prepare, done=done, log_dir=work, jail_spec=jail_spec)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[s.id] for s in subs]
@@ -359,6 +447,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
                 "roster_without_submission": sorted(missing),
                 "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
+                "isolation": isolation, "limits": limits,
                 "all_or_nothing": sorted(opts.all_or_nothing),
                 "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
                               for e in kit.exercises},
@@ -414,15 +503,28 @@ def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
             declared: dict, opts: Options, cached: bool) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
+    if status == "ok" and not reason:  # graded, but not all of it: say which modules and why
+        reason = report.not_graded(kit, sub.files, sub.skipped)
     exact: dict[str, float] = {}
     exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing,
                                     declared["functions"], exact)
+    if run and run.get("tampered"):
+        # A forged record: nothing in it counts. The instructor reviews the hand-in.
+        status, reason = "tampered", f"{run['tampered']}: review this hand-in"
+        exact = {}
+        exercises, tests = report.score(None, expected, kit, opts.all_or_nothing, declared["functions"], exact)
     broad = set(declared["broad"])
+    hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
         test["exercise"] = exercise.id if exercise else None
         test["function"] = declared["functions"].get(nodeid)  # as the pristine kit declares it
         test["broad"] = nodeid in broad
+        test["visibility"] = hidden.get(nodeid, "visible")
+        # A student's message may quote a hidden test (its code read its file): not shown.
+        for field_name in ("message", "detail"):
+            test[field_name] = _withhold(test.get(field_name), secrets, hidden)
+    reason = _withhold(reason, secrets, hidden)
     submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
     row = {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
            "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,

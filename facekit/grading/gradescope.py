@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 import zipfile
 from pathlib import Path
 
@@ -29,29 +30,79 @@ ROOT_ENV = "FACEKIT_AUTOGRADER_ROOT"
 CONFIG = "facekit-grading.json"
 STATE_DIR = ".facekit-grading"
 
+# The kit needs Python >= 3.10 (pyproject's requires-python). Gradescope's Ubuntu base images
+# 22.04 (its default) and 24.04 ship one; 18.04 and 20.04 ship 3.6 and 3.8, so there Python 3.11
+# comes from the deadsnakes PPA: Ubuntu packages built on Launchpad, installed with apt like the
+# rest, no binary downloaded from elsewhere and no other installer (the kit uses pip only). On
+# the Fedora/Rocky images dnf installs python3.11 where python3 is older (Rocky 8 and 9).
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, when it builds the autograder image.
+# Gradescope runs this once, as root, when it builds the autograder image on the base image
+# chosen under Configure Autograder: Ubuntu 22.04 (the default) or 24.04; 18.04 and 20.04 work
+# too (Python 3.11 from the deadsnakes PPA), as do the Fedora and Rocky images (dnf).
 set -euo pipefail
-cd /autograder/source
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
+ROOT="${FACEKIT_AUTOGRADER_ROOT:-/autograder}"
+cd "$ROOT/source"
+export DEBIAN_FRONTEND=noninteractive
+recent() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
+find_python() {  # the newest Python >= 3.10 on the PATH, or nothing
+    for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
+        if command -v "$candidate" >/dev/null && recent "$candidate"; then
+            command -v "$candidate"
+            return
+        fi
+    done
+}
+if command -v apt-get >/dev/null; then
+    apt-get update
+    apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates
+elif command -v dnf >/dev/null; then
+    dnf install -y python3 python3-pip
+fi
+PYTHON="$(find_python)"
+if [ -z "$PYTHON" ] && command -v apt-get >/dev/null; then
+    echo "setup.sh: $(python3 --version 2>&1) is older than 3.10: Python 3.11 from the deadsnakes PPA"
+    apt-get install -y --no-install-recommends software-properties-common gpg-agent
+    add-apt-repository -y ppa:deadsnakes/ppa
+    apt-get update
+    apt-get install -y --no-install-recommends python3.11 python3.11-venv
+    PYTHON="$(find_python)"
+elif [ -z "$PYTHON" ] && command -v dnf >/dev/null; then
+    echo "setup.sh: $(python3 --version 2>&1) is older than 3.10: python3.11 from dnf"
+    dnf install -y python3.11 python3.11-pip || true
+    PYTHON="$(find_python)"
+fi
+if [ -z "$PYTHON" ]; then
+    echo "setup.sh: no Python >= 3.10 on this base image; choose Ubuntu 22.04 under Configure Autograder" >&2
+    exit 1
+fi
+if command -v apt-get >/dev/null && [ "$PYTHON" != "$(command -v python3)" ]; then
+    apt-get install -y --no-install-recommends "$(basename "$PYTHON")-venv" || true  # its own package there
+fi
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --upgrade pip
 # The kit runs on the CPU: the CPU build of torch is a fraction of the CUDA one.
-/autograder/venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/pip install .
-/autograder/venv/bin/python -m facekit.grading.gradescope prepare
+"$ROOT/venv/bin/pip" install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+"$ROOT/venv/bin/pip" install .
+"$ROOT/venv/bin/python" -m facekit.grading.gradescope prepare
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this once per submission, in a fresh container: it grades
-# $ROOT/submission and writes $ROOT/results/results.json.
+# $ROOT/submission and writes $ROOT/results/results.json, always: when the grader itself
+# cannot run, a results.json with score 0 that says so.
 ROOT="${FACEKIT_AUTOGRADER_ROOT:-/autograder}"
 # Absolute, as Python sees it after the cd below (a relative DIR when tried locally).
 ROOT="$(cd "$ROOT" && pwd)" || exit 1
 export FACEKIT_AUTOGRADER_ROOT="$ROOT"
 PYTHON="${FACEKIT_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
-cd "$ROOT/source" && exec "$PYTHON" -m facekit.grading.gradescope run
+mkdir -p "$ROOT/results"
+rm -f "$ROOT/results/results.json"
+(cd "$ROOT/source" && "$PYTHON" -m facekit.grading.gradescope run)
+code=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+    printf '%s\\n' '{"score": 0, "output": "The autograder could not grade this submission (its Python ended with exit code '"$code"' before writing any result). Nothing you handed in was graded; please tell your instructor.", "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}' > "$ROOT/results/results.json"
+fi
+exit 0
 """
 
 
@@ -115,7 +166,8 @@ def _submission_path(folder: Path, kit: course.Course) -> tuple[Path, str | None
 
 
 def results_json(result: dict, kit: course.Course, seconds: float, root: Path | None = None) -> dict:
-    """Gradescope's results.json: score, execution_time, output, and one test per exercise.
+    """Gradescope's results.json: score, execution_time, output, and one test per exercise, each
+    output Markdown (``output_format``/``test_output_format`` "md", which Gradescope renders).
     ``root``: the kit whose catalogue of mistakes the feedback may name."""
     tests = []
     for number, exercise in enumerate(kit.exercises, 1):
@@ -128,18 +180,64 @@ def results_json(result: dict, kit: course.Course, seconds: float, root: Path | 
             "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
             "output": "\n".join(report.exercise_section(
                 result, exercise, mistakes.known(root, exercise) if root else ())),
+            "output_format": "md",
             "visibility": "visible",
         })
-    output = f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else "")
+    return {"score": result["total"], "execution_time": round(seconds, 1), "output": overview(result, kit),
+            "output_format": "md", "test_output_format": "md", "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def overview(result: dict, kit: course.Course) -> str:
+    """The top of the student's results page (Markdown): the total, what went wrong as a whole
+    (a refused upload, a timeout, a module missing), one row per exercise, what was ignored."""
+    lines = [f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else ""), "",
+             f"**Total: {result['total']:g} / {result.get('max_total', report.max_total(kit)):g}**", ""]
+    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    if result.get("warnings"):
+        lines.append("")
+    lines += ["| exercise | score | tests passed |", "|---|---|---|"]
+    for exercise in kit.exercises:
+        ex = result["exercises"][exercise.id]
+        lines.append(f"| {exercise.id}: {exercise.title} | {ex['score']:g} / {ex['points']} | "
+                     f"{ex['passed']} of {ex['total']} |")
+    lines += ["", "Each exercise below lists its functions: passing, not implemented yet, or failing "
+                  "with the first failure and a hint."]
     if result["ignored"]:
-        output += "\nIgnored (only the exercise modules are graded): " + ", ".join(result["ignored"])
-    return {"score": result["total"], "execution_time": round(seconds, 1), "output": output,
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+        lines += ["", "Ignored (only the exercise modules are graded): "
+                  + ", ".join(f"`{n}`" for n in result["ignored"])]
+    return "\n".join(lines)
+
+
+def failed_results(why: str, seconds: float = 0.0) -> dict:
+    """A results.json for a submission the autograder could not grade: score 0 and why."""
+    return {"score": 0, "execution_time": round(seconds, 1),
+            "output": f"**Not graded**: {why}. Nothing you handed in was scored; please tell your instructor.",
+            "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+
+
+def _write_results(root: Path, data: dict) -> None:
+    out = root / "results" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".tmp")
+    partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, out)  # never a half-written results.json
 
 
 def autograde(root: Path, source: Path) -> dict:
-    """Grade ``root/submission`` with the kit at ``source``; write ``root/results/results.json``."""
+    """Grade ``root/submission`` with the kit at ``source``; write ``root/results/results.json``.
+    Whatever goes wrong, results.json is written: score 0 and the reason."""
     started = time.monotonic()
+    try:
+        data = _autograde(root, source, started)
+    except Exception as err:  # noqa: BLE001 - the student gets a result, the traceback goes to stdout
+        traceback.print_exc(file=sys.stdout)
+        data = failed_results(f"the autograder failed ({type(err).__name__}: {err})", time.monotonic() - started)
+    _write_results(root, data)
+    return data
+
+
+def _autograde(root: Path, source: Path, started: float) -> dict:
     kit = course.load(source / "exercises" / "course.toml")
     opts = _options(source)
     path, refused = _submission_path(root / "submission", kit)
@@ -153,11 +251,7 @@ def autograde(root: Path, source: Path) -> dict:
         results[0].update(status="refused", reason=refused)
     else:
         results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
-    data = results_json(results[0], kit, time.monotonic() - started, source)
-    out = root / "results" / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    return data
+    return results_json(results[0], kit, time.monotonic() - started, source)
 
 
 def prepare(source: Path) -> None:

@@ -6,6 +6,15 @@ flushed, so the tests that finished before a hang or a crash still count, and a 
 died is told apart from one that finished (the last line, ``{"finished": ...}``). The collection
 line names each test's declared function and the broad ones; the grader reads it from the
 pristine kit only.
+
+Two guards live here because this module is loaded (``-p``) before any student code runs:
+
+- the reference is refused: ``import solutions`` (or ``solutions.*``) raises ImportError,
+  wherever the instructor's environment would find it (an old editable install, a path);
+- sentinel tests: the grader names, per run, tests of its own (``FACEKIT_GRADE_SENTINELS``,
+  read and removed from the environment at configure time), some that must pass and some that
+  must fail, placed at the start of test files and at the end. A record in which they do not
+  come out as planted was forged (facekit.grading.integrity checks it in the grader).
 """
 
 from __future__ import annotations
@@ -21,12 +30,31 @@ from facekit import mistakes, pytest_plugin
 from facekit.grading.runner import TIMEOUTS_ENV
 
 FD_ENV = "FACEKIT_GRADE_FD"
+SENTINELS_ENV = "FACEKIT_GRADE_SENTINELS"
+HIDE_ENV = "FACEKIT_GRADE_HIDE"  # a folder of hidden tests: deleted once they are collected
+REFUSED = "solutions"
 MESSAGE_CHARS = 500
 DETAIL_CHARS = 2000
 
 _out = None
 _exitstatus: int | None = None
 _tests: dict[str, dict] = {}
+_sentinels: list[dict] = []
+
+
+class _RefuseReference:
+    """A meta path finder, first in line: the reference solutions cannot be imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == REFUSED or fullname.startswith(REFUSED + "."):
+            raise ImportError(f"{fullname} is the course's reference solution: a graded submission "
+                              f"cannot import it", name=fullname)
+        return None
+
+
+if not any(isinstance(f, _RefuseReference) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RefuseReference())
+
 _timeouts: dict[str, float] = {}
 
 
@@ -50,6 +78,9 @@ def pytest_configure(config):
         _timeouts.update({str(k): float(v) for k, v in json.loads(os.environ.get(TIMEOUTS_ENV) or "{}").items()})
     except (ValueError, TypeError, AttributeError):
         pass
+    plan = os.environ.pop(SENTINELS_ENV, None)
+    if plan:
+        _sentinels[:] = json.loads(plan)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -74,17 +105,55 @@ def pytest_runtest_protocol(item, nextitem):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _sentinel_function(name: str, must_fail: bool):
+    def sentinel():
+        if must_fail:
+            raise AssertionError("expected failure")
+
+    sentinel.__name__ = sentinel.__qualname__ = name
+    return sentinel
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    # Each sentinel at the start of its file's tests (``file`` null: after the last test), in
+    # that file's module, so its node id looks like any other test's.
+    for spec in _sentinels:
+        if spec.get("file") is None:
+            where = len(items)
+            anchor = items[-1] if items else None
+        else:
+            where = next((i for i, item in enumerate(items) if item.nodeid.split("::")[0] == spec["file"]), None)
+            anchor = items[where] if where is not None else None
+        if anchor is None:
+            continue  # its file did not collect: the grader does not expect it
+        module = anchor.getparent(pytest.Module) or anchor.parent
+        item = pytest.Function.from_parent(module, name=spec["name"],
+                                           callobj=_sentinel_function(spec["name"], bool(spec["fail"])))
+        items.insert(where, item)
+
+
 def pytest_collection_finish(session):
     # Each test's declared function (``@pytest.mark.function("name")``) and whether it is broad,
     # as facekit.recorder reads them.
-    functions, broad = {}, []
+    functions, broad, visibility = {}, [], {}
     for item in session.items:
         function, is_broad = pytest_plugin.declared(item)
         if function:
             functions[item.nodeid] = function
             if is_broad:
                 broad.append(item.nodeid)
-    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad})
+        marker = item.get_closest_marker("visibility")
+        if marker and marker.args:
+            visibility[item.nodeid] = str(marker.args[0])
+    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad,
+            "visibility": visibility})
+    hide = os.environ.pop(HIDE_ENV, None)
+    if hide:
+        # Collected (compiled, in memory): the files go before any student code can read them.
+        import shutil
+
+        shutil.rmtree(os.path.join(str(session.config.rootpath), hide), ignore_errors=True)
 
 
 def pytest_collectreport(report):

@@ -26,7 +26,11 @@ NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 FORMULA = ("exercise score = points * passed / total tests of the exercise; with function_points, the sum "
            "over its functions of function points * passed / total tests declaring that function")
-STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused")
+SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
+HIDDEN = "hidden"
+VISIBILITIES = ("visible", HIDDEN, "after_due_date")
+WITHHELD = "(withheld: the message quotes a hidden test)"
+STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
 
 
 def round_score(value: float) -> float:
@@ -84,6 +88,16 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
     if run.get("collect_errors"):
         return "crashed", f"the tests did not collect: {run['collect_errors'][0][:300]}"
     return "ok", ""
+
+
+def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
+    """The student modules a hand-in lacks or that were not taken ("... is over 2048 KiB: not
+    graded"), in course order; their exercises score 0. "" when every one was graded."""
+    parts = [f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
+             for e in kit.exercises if e.stub not in files]
+    if not parts:
+        return ""
+    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)")
 
 
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
@@ -166,6 +180,13 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     for name, row in rows.items():
         if not owned[name]:
             continue
+        # A hidden test (an instructor's extra one) is never named nor quoted: a visible
+        # failure is shown first; where only hidden ones fail, that much is said.
+        visible = [(n, t) for n, t in owned[name] if t.get("visibility", "visible") == "visible"]
+        if not visible:
+            row["first_failure"] = f"a hidden test of `{name}` failed"
+            continue
+        owned[name] = visible
         failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
@@ -197,8 +218,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def csv_header(kit: course.Course) -> list[str]:
-    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "late_penalty",
-            "overrides"]
+    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "isolation", "limits",
+            "late_penalty", "overrides"]
 
 
 def csv_rows(results: list[dict], kit: course.Course) -> str:
@@ -211,12 +232,37 @@ def csv_rows(results: list[dict], kit: course.Course) -> str:
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
                          f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
                          r["reason"] or "; ".join(r.get("warnings") or ()),
+                         r.get("isolation", ""), r.get("limits", ""),
                          f"{late['penalty_percent']:g}" if late else "", " ".join(overridden)])
     return out.getvalue()
 
 
 def csv_text(results: list[dict], kit: course.Course) -> str:
     return ",".join(csv_header(kit)) + "\n" + csv_rows(results, kit)
+
+
+def compact_test(test: dict) -> dict:
+    """A test's record as grades.json keeps it: ``outcome`` always; no key whose value is empty
+    (None, False: readers use .get); for a test that stopped at a stub, ``todo`` (its function
+    and file) without the stub's NotImplementedError text; ``detail`` only where it says more
+    than ``message``. An untouched hand-in's record was ~240 KB with them all."""
+    kept = {k: v for k, v in test.items() if v is not None and v is not False and v != [] and v != ""}
+    if kept.get("todo"):
+        kept.pop("message", None)
+        kept.pop("detail", None)
+    elif kept.get("detail") == kept.get("message"):
+        kept.pop("detail", None)
+    return {"outcome": test["outcome"], **kept}
+
+
+def json_text(results: list[dict], meta: dict) -> str:
+    """grades.json: the run's settings indented, then one submission per line (its tests compact)."""
+    lines = [json.dumps({**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
+                        separators=(",", ":"), ensure_ascii=False) for r in results]
+    marker = "\0submissions\0"
+    head = json.dumps({**meta, "submissions": marker}, indent=1, ensure_ascii=False)
+    listed = "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
+    return head.replace(json.dumps(marker), listed, 1) + "\n"
 
 
 def feedback_text(result: dict, kit: course.Course, weights: str,
@@ -227,7 +273,10 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
     lines = [f"# {kit.title}: feedback for {result['id']}", "",
              f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
              + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
-    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
+    for warning in result.get("warnings") or ():
+        lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
+    if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
+        lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
     late = result.get("late")
     if late:
         lines += [f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
@@ -244,6 +293,17 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
         catalogue = (catalogues or {}).get(exercise.id, ())
         lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, catalogue), ""]
     return "\n".join(lines)
+
+
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span: a failure's message is program output, whose ``<module>``,
+    ``__init__`` or ``*`` Markdown (and Gradescope's HTML sanitizer) would otherwise eat."""
+    text = " ".join(text.split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> list[str]:
@@ -283,7 +343,7 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             continue  # its hints can wait too
         else:
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                         f"first failure: {row['first_failure']}")
+                         f"first failure: {code_span(row['first_failure'])}")
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"]))
         if row["ran"] and exercise.hints.get(row["function"]):
@@ -314,7 +374,7 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
     os.replace(fresh, out / "feedback")
     shutil.rmtree(old, ignore_errors=True)
     _atomic_write(out / "grades.csv", csv_text(results, kit))
-    _atomic_write(out / "grades.json", json.dumps({**meta, "submissions": results}, indent=1) + "\n")
+    _atomic_write(out / "grades.json", json_text(results, meta))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -327,6 +387,8 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
     top = max_total(kit)
     lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
              f"({sum(r['cached'] for r in results)} from the cache)."]
+    if meta and meta.get("isolation"):
+        lines.append(f"Isolation: {meta['isolation']}; limits: {meta.get('limits', '')}")
     counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
     lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
     if results:
@@ -342,10 +404,15 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
             lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
         slow = sorted(results, key=lambda r: -r["seconds"])[:3]
         lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
-        bad = [r for r in results if r["status"] != "ok" or r.get("warnings")][:8]
-        for r in bad:
+        bad = [r for r in results if r["status"] != "ok" or r["reason"] or r.get("warnings")]
+        shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[:SUMMARY_PROBLEMS - 1]
+        if bad:
+            lines.append(f"Problems ({len(bad)}):")
+        for r in shown:
             why = r["reason"] or "; ".join(r.get("warnings") or ())
             lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+        if len(shown) < len(bad):
+            lines.append(f"  ... and {len(bad) - len(shown)} more: grades.csv has every one, with its reason")
     merged = (meta or {}).get("gradebook")
     if merged and not merged.get("replace"):
         from facekit.grading import gradebook

@@ -3,16 +3,24 @@
 Only the manifest's student files (each exercise's stub module) are taken; everything else is
 listed as ignored. Nothing is extracted: the wanted files are read into memory (at most
 ``MAX_FILE_BYTES`` each), so an archive entry like ``../../x`` can write nothing anywhere, and
-an archive holding one is refused as a whole.
+an archive holding one is refused as a whole. Every read is guarded: a damaged archive (a bad
+CRC, an edited size, an encrypted or unsupported entry, corrupt compressed data), an entry
+listed twice, or a file that cannot be read refuses that submission with the reason, and the
+batch goes on. Windows' backslash separators (``exercises\\ex01_images\\images.py``) are read
+as folders.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import lzma
 import re
 import subprocess
 import warnings
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +41,7 @@ class Submission:
     refused: str | None = None  # why the submission cannot be graded at all
     warnings: list[str] = field(default_factory=list)  # graded, but the instructor should know
     meta: dict = field(default_factory=dict)  # its submission.json, when it has one
+    skipped: dict[str, str] = field(default_factory=dict)  # a student file found but not taken: why
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -71,9 +80,52 @@ def default_id(path: Path) -> str:
 
 
 def _unsafe(name: str) -> bool:
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+    """Whether an entry's name (its backslashes already read as ``/``) points outside the archive."""
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return True
     return any(part == ".." for part in PurePosixPath(name).parts)
+
+
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """An entry's path with ``/`` between folders: zips made by some Windows tools use ``\\``
+    (Python's zipfile converts them only on Windows)."""
+    return info.filename.replace("\\", "/")
+
+
+def _damage(name: str, info: zipfile.ZipInfo, err: Exception) -> str:
+    """Why reading entry ``name`` failed, in words an instructor can pass on."""
+    again = "zip it again, or hand in the zip `facekit submit` writes"
+    text = str(err)
+    if isinstance(err, zipfile.BadZipFile) and "CRC" in text:
+        return f"bad CRC in {name}: its data does not match its checksum (a damaged or edited archive); {again}"
+    if isinstance(err, NotImplementedError):
+        return f"unsupported compression (method {info.compress_type}) in {name}; {again} (deflate)"
+    if isinstance(err, (zlib.error, lzma.LZMAError, EOFError)) or "decompress" in text.lower():
+        return f"corrupt compressed data in {name} ({type(err).__name__}: {text}); {again}"
+    return f"{name} cannot be read from the archive ({type(err).__name__}: {text}); {again}"
+
+
+# What a damaged entry raises while it is read: zipfile's own errors, the decompressors' (zlib,
+# bz2's OSError, lzma), an unsupported method, a truncated stream.
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, zlib.error,
+                lzma.LZMAError, EOFError, OSError, ValueError)
+
+
+def _read_entry(archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo) -> tuple[bytes | None, str | None]:
+    """(the entry's bytes, None), or (None, why it cannot be read). At most MAX_FILE_BYTES + 1 are
+    decompressed, whatever the archive claims."""
+    if info.flag_bits & 0x1:
+        return None, f"encrypted: {name} needs a password; hand in the zip `facekit submit` writes, without a password"
+    try:
+        with archive.open(info) as member:
+            data = member.read(MAX_FILE_BYTES + 1)
+    except _READ_ERRORS as err:
+        return None, _damage(name, info, err)
+    if len(data) <= MAX_FILE_BYTES and len(data) != info.file_size:
+        return None, (f"{name}: the archive gives its size as {info.file_size} bytes, its data holds "
+                      f"{len(data)} (an edited or damaged archive); zip it again, or hand in the zip "
+                      f"`facekit submit` writes")
+    return data, None
 
 
 def _locate(names: set[str], wanted: list[str]) -> dict[str, str]:
@@ -103,37 +155,56 @@ def _listing(ignored: list[str]) -> list[str]:
 def _from_zip(path: Path, wanted: list[str], sub: Submission) -> None:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
         sub.refused = f"not a readable zip archive: {err}"
         return
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
-        unsafe = [i.filename for i in infos if _unsafe(i.filename)]
+        entries = {_entry_name(i): i for i in infos}
+        unsafe = [i.filename for i in infos if _unsafe(_entry_name(i))]
         links = [i.filename for i in infos if (i.external_attr >> 16) & 0o170000 == 0o120000]
         if unsafe or links:
             bad = (unsafe or links)[0]
             what = "a path outside the archive" if unsafe else "a symbolic link"
             sub.refused = f"the archive holds {what} ({bad!r}); nothing was extracted"
             return
-        names = {i.filename for i in infos}
+        names = set(entries)
         found = _locate(names, wanted)
-        for path, name in found.items():
-            info = archive.getinfo(name)
+        counts = Counter(_entry_name(i) for i in infos)
+        twice = sorted(n for n in set(found.values()) | {"submission.json"} if counts[n] > 1)
+        if twice:  # zipfile would take the last one, silently: which one the student meant is a guess
+            sub.refused = (f"the archive holds {twice[0]} {counts[twice[0]]} times (duplicate entries): "
+                           f"which one counts is a guess; zip it again, or hand in the zip `facekit submit` writes")
+            return
+        for wanted_path, name in found.items():
+            info = entries[name]
             if info.file_size > MAX_FILE_BYTES:
                 sub.ignored.append(f"{name} (over {MAX_FILE_BYTES // 1024} KiB)")
+                sub.skipped[wanted_path] = f"is over {MAX_FILE_BYTES // 1024} KiB: not graded"
                 continue
-            with archive.open(info) as member:
-                sub.files[path] = member.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+            data, problem = _read_entry(archive, name, info)
+            if problem:
+                sub.refused = problem
+                sub.files.clear()
+                return
+            sub.files[wanted_path] = data
         used = set(found.values())
         if "submission.json" in names:
             used.add("submission.json")
-            try:
-                import json
-
-                sub.meta = json.loads(archive.read("submission.json")[:65536])
-            except ValueError:
-                sub.meta = {}
+            data, problem = _read_entry(archive, "submission.json", entries["submission.json"])
+            sub.meta = _meta(data[:65536] if data else b"")
+            if problem:
+                sub.warnings.append(f"its submission.json was not read ({problem})")
         sub.ignored += [n for n in names if n not in used]
+
+
+def _meta(data: bytes) -> dict:
+    """A hand-in's submission.json (from `facekit submit`), {} when it is not a JSON object."""
+    try:
+        meta = json.loads(data)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD") -> None:
@@ -142,7 +213,15 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
 
     head = git("rev-parse", "--verify", f"{ref}^{{commit}}")
     if head.returncode != 0:
-        sub.refused = f"git repository without a commit at {ref}"
+        said = head.stderr.decode("utf-8", "replace")
+        if "dubious ownership" in said:
+            # git (>= 2.35.2) reads no repository owned by another user unless told to trust it.
+            sub.refused = (f"git refuses to read it: the repository is owned by another user (git's "
+                           f"\"dubious ownership\"); grade a copy you own (cp -r), or trust it with "
+                           f"`git config --global --add safe.directory {path.resolve()}`")
+        else:
+            first = next((line for line in said.splitlines() if line.strip()), "")
+            sub.refused = f"git repository without a commit at {ref}" + (f" (git: {first.strip()})" if first else "")
         return
     sub.meta = {"git_commit": head.stdout.decode().strip()}
     listed = git("ls-tree", "-r", ref)  # "<mode> blob <sha1>\t<path>" per file
@@ -155,8 +234,15 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
     found = _locate(names, wanted)
     for wanted_path, name in found.items():
         shown = git("show", f"{ref}:{name}")
-        if shown.returncode == 0:
-            sub.files[wanted_path] = shown.stdout[:MAX_FILE_BYTES]
+        if shown.returncode != 0:
+            sub.refused = f"git cannot show {name} at {ref}: {shown.stderr.decode('utf-8', 'replace').strip()[:200]}"
+            sub.files.clear()
+            return
+        if len(shown.stdout) > MAX_FILE_BYTES:
+            sub.ignored.append(f"{name} (over {MAX_FILE_BYTES // 1024} KiB)")
+            sub.skipped[wanted_path] = f"is over {MAX_FILE_BYTES // 1024} KiB: not graded"
+            continue
+        sub.files[wanted_path] = shown.stdout
     sub.ignored += [n for n in names if n not in set(found.values())]
     # A clone's working tree may hold work never committed: it is not graded, and says so.
     uncommitted = [w for w in wanted if (path / w).is_file()
@@ -180,9 +266,27 @@ def _from_folder(path: Path, wanted: list[str], sub: Submission) -> None:
             names.add(rel.as_posix())
     found = _locate(names, wanted)
     for wanted_path, name in found.items():
-        with open(path / name, "rb") as f:
-            sub.files[wanted_path] = f.read(MAX_FILE_BYTES)
-    sub.ignored += [n for n in names if n not in set(found.values())]
+        try:
+            with open(path / name, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            sub.refused = f"{name} cannot be read: {err.strerror or err}"
+            sub.files.clear()
+            return
+        if len(data) > MAX_FILE_BYTES:
+            sub.ignored.append(f"{name} (over {MAX_FILE_BYTES // 1024} KiB)")
+            sub.skipped[wanted_path] = f"is over {MAX_FILE_BYTES // 1024} KiB: not graded"
+            continue
+        sub.files[wanted_path] = data
+    used = set(found.values())
+    if "submission.json" in names:  # a `facekit submit` zip that was unzipped (Gradescope does)
+        used.add("submission.json")
+        try:
+            with open(path / "submission.json", "rb") as f:
+                sub.meta = _meta(f.read(65536))
+        except OSError:
+            sub.meta = {}
+    sub.ignored += [n for n in names if n not in used]
 
 
 def read(path: Path, kit: course.Course, kit_root: Path | None = None, sub_id: str | None = None) -> Submission:
@@ -190,14 +294,20 @@ def read(path: Path, kit: course.Course, kit_root: Path | None = None, sub_id: s
     path = Path(path)
     wanted = student_files(kit)
     sub = Submission(id=sub_id or default_id(path), source=str(path))
-    if path.is_file():
-        _from_zip(path, wanted, sub)
-    elif (path / ".git").exists():
-        _from_git(path, wanted, sub)
-    elif path.is_dir():
-        _from_folder(path, wanted, sub)
-    else:
-        sub.refused = f"{path} is neither a zip archive nor a folder"
+    try:
+        if path.is_file():
+            _from_zip(path, wanted, sub)
+        elif (path / ".git").exists():
+            _from_git(path, wanted, sub)
+        elif path.is_dir():
+            _from_folder(path, wanted, sub)
+        else:
+            sub.refused = f"{path} is neither a zip archive nor a folder"
+    except Exception as err:  # noqa: BLE001 - an archive is untrusted input: it refuses itself only
+        # Whatever else reading one hand-in can raise (struct.error of a mangled header, say)
+        # refuses that one; the batch goes on.
+        sub.files.clear()
+        sub.refused = f"cannot be read: {type(err).__name__}: {err}"
     blobs = sub.meta.pop("blobs", None)
     if kit_root is not None and sub.ignored and path.is_dir():
         # A student's clone holds the whole kit: list only what differs from the instructor's.

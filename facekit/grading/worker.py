@@ -15,6 +15,9 @@ def main() -> int:
     from facekit import forking
     from facekit.grading import runner
 
+    # Not dumpable: a submission's process (same user) cannot read this one's memory or
+    # environment through /proc, nor trace it. Each child is made dumpable again.
+    runner.set_dumpable(False)
     forking.import_warm()  # the slow part, once; no torch code runs here (fork safety)
     out = sys.stdout
     for line in sys.stdin:

@@ -568,7 +568,7 @@ def test_readme_states_the_grading_defaults_the_command_has():  # docs/instructo
     args = cli_parser.build().parse_args(["grade", "x"])
     readme = (ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8")
     assert f"`--timeout`, default {args.timeout:g} s" in readme
-    assert f"`--memory-mb`, RLIMIT_DATA, default {args.memory_mb} MiB" in readme
+    assert f"`--memory-mb`, RLIMIT_AS, default {args.memory_mb} MiB" in readme
     assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
     assert "`points × passed / total`" in readme and "points * passed / total" in report.__doc__.replace("×", "*")
 
