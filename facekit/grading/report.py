@@ -218,8 +218,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def csv_header(kit: course.Course) -> list[str]:
-    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "isolation", "limits",
-            "late_penalty", "overrides"]
+    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "late_penalty",
+            "overrides", "isolation", "limits"]
 
 
 def csv_rows(results: list[dict], kit: course.Course) -> str:
@@ -232,8 +232,8 @@ def csv_rows(results: list[dict], kit: course.Course) -> str:
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
                          f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
                          r["reason"] or "; ".join(r.get("warnings") or ()),
-                         r.get("isolation", ""), r.get("limits", ""),
-                         f"{late['penalty_percent']:g}" if late else "", " ".join(overridden)])
+                         f"{late['penalty_percent']:g}" if late else "", " ".join(overridden),
+                         r.get("isolation", ""), r.get("limits", "")])
     return out.getvalue()
 
 
