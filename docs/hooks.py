@@ -196,6 +196,8 @@ CATALOGUE_KEYS = {
     "test": "the test that must fail (a test function, all its parameters, or a node id tail)",
     "words": "words (case-insensitive) its failure message must contain: the function's name and what differs",
     "file": "the reference file patched (default: the exercise's reference)",
+    "shares": "ids of entries whose signature this one truly shares: a failure matching both shows both, as possibilities",
+    "includes": "ids of entries whose mistake this patch makes as well: their signatures may match its failures",
 }
 
 
@@ -215,4 +217,5 @@ def manifest_keys() -> str:
 
 
 def catalogue_keys() -> str:
-    return _keys_table([*mistakes._REQUIRED, "file"], CATALOGUE_KEYS, mistakes._REQUIRED, "facekit/mistakes.py")
+    return _keys_table([*mistakes._REQUIRED, "file", "shares", "includes"], CATALOGUE_KEYS, mistakes._REQUIRED,
+                       "facekit/mistakes.py")

@@ -89,8 +89,9 @@ def check_output(where: Path) -> str:
     kit = scratch_kit(where)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80", "LINES": "40", "TERM": "xterm-256color",
            "KIT_STANDIN_CACHE": str(where / "standin"), "PYTHONPATH": str(kit)}
-    for name in ("NO_COLOR", "KIT_TARGET", "KIT_WEIGHTS", "FACEKIT_WORKER"):
+    for name in ("NO_COLOR", "KIT_TARGET", "KIT_WEIGHTS"):
         env.pop(name, None)
+    env["FACEKIT_NO_WORKER"] = "1"  # a cold run: no background worker left behind in the scratch kit
     # Built beforehand: a student sees "Building the stand-in weights once" only on the first run.
     subprocess.run([sys.executable, "-c", ("import sys; from pathlib import Path; from facekit import standin; "
                     "standin.build_cache(Path(sys.argv[1]))"), env["KIT_STANDIN_CACHE"]], env=env, check=True)

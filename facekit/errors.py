@@ -30,6 +30,14 @@ class CommandError(FacekitError):
     """The command could not do its job: no git, a missing input file, a failed download (exit 1)."""
 
 
+class NoAnswerError(CommandError):
+    """``facekit app login`` could not answer yes or no: a missing file or store, an unknown
+    person, a stub not implemented, a silent stream (exit 3, so a script tells it from "no",
+    exit 1)."""
+
+    exit_code = 3
+
+
 class WeightsNotFoundError(FacekitError, FileNotFoundError):
     """The weights are not in the local cache and cannot be downloaded now (exit 1)."""
 

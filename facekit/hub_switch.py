@@ -65,8 +65,12 @@ def _restore_real_hub() -> None:
     _real_hub = None
 
 
-def activate_weights(mode: str | None = None, standin_cache: Path | None = None) -> WeightsInUse:
-    """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one."""
+def activate_weights(mode: str | None = None, standin_cache: Path | None = None,
+                     build: bool = True) -> WeightsInUse:
+    """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one.
+
+    ``build=False``: point it there but build nothing yet (the harness builds the cache only for
+    a run whose tests read the weights: building imports timm)."""
     mode = resolve_weights(mode)
     if mode == "hub":
         from huggingface_hub import constants
@@ -78,6 +82,6 @@ def activate_weights(mode: str | None = None, standin_cache: Path | None = None)
     cache = standin_cache_dir(standin_cache)
     os.environ[STANDIN_CACHE_ENV] = str(cache)
     _point_hub_at(cache, offline=True)
-    if not standin_ready(cache):  # missing, or damaged (and removed): build it afresh
+    if build and not standin_ready(cache):  # missing, or damaged (and removed): build it afresh
         standin.build_cache(cache)
     return WeightsInUse("standin", cache, True)

@@ -21,6 +21,12 @@ fails the check when the test passes (it survives), when no failure message hold
 promised words, or when the patch no longer applies (the reference moved on: update the
 catalogue; nothing is skipped).
 
+The child runs every test that some entry's signature names, not only the mistake's own: a
+failure with another entry's signature (its test and all its words) would make `facekit
+check` name a mistake the student did not make, and fails the check too (``confusions``),
+unless the two entries declare that they share the signature (``shares``: then both are
+shown, as possibilities) or the patch makes the other mistake as well (``includes``).
+
 The message checked is what a student reads first: an assertion's own message (pytest's
 "assert ..." explanation after it is left out, since it quotes the test's source), or the
 exception's text.
@@ -35,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +72,12 @@ class Mistake:
     test: str
     words: tuple[str, ...]
     file: str = ""  # the reference file patched; the exercise's reference unless given
+    # Ids of mistakes whose signature this one truly shares (the same test fails with the same
+    # words for both): a failure matching both is shown with both, as possibilities.
+    shares: tuple[str, ...] = ()
+    # Ids of mistakes this one's patch makes as well (removing two steps at once, say): a
+    # failure with their signature names a mistake the code really has.
+    includes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +87,9 @@ class Outcome:
     detail: str
     seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
+    # Failures, with this mistake planted, whose message has another mistake's signature:
+    # `facekit check` would name the wrong mistake (see ``confusions``).
+    confusions: list[str] = field(default_factory=list)
 
 
 # -- the catalogue -------------------------------------------------------------------------------
@@ -103,11 +119,21 @@ def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
         words = entry["words"]
         if isinstance(words, str) or not words:
             raise CatalogueError(f"{path}: mistake {entry['id']!r}: words must be a non-empty list")
+        shares, includes = entry.get("shares", []), entry.get("includes", [])
+        if isinstance(shares, str) or isinstance(includes, str):
+            raise CatalogueError(f"{path}: mistake {entry['id']!r}: shares and includes must be lists of ids")
         mistakes.append(Mistake(id=entry["id"], says=entry["says"], find=entry["find"],
                                 replace=entry["replace"], test=entry["test"], words=tuple(words),
-                                file=entry.get("file", exercise.reference)))
+                                file=entry.get("file", exercise.reference), shares=tuple(shares),
+                                includes=tuple(includes)))
     if not mistakes:
         raise CatalogueError(f"{path} lists no [[mistake]]")
+    ids = {m.id for m in mistakes}
+    for m in mistakes:
+        unknown = [other for other in (*m.shares, *m.includes) if other not in ids or other == m.id]
+        if unknown:
+            raise CatalogueError(f"{path}: mistake {m.id!r} names {unknown} in shares or includes, "
+                                 f"which are not other mistakes of this catalogue")
     return mistakes
 
 
@@ -176,11 +202,46 @@ def matches(mistake: Mistake, tests: str, nodeid: str, message: str) -> bool:
     return all(w.lower() in message.lower() for w in mistake.words)
 
 
+def matching(catalogue: Sequence[Mistake], tests: str, nodeid: str, message: str) -> list[Mistake]:
+    """Every catalogued mistake whose signature the failure has (``matches``), catalogue order."""
+    return [m for m in catalogue if matches(m, tests, nodeid, message)]
+
+
+def shared(first: Mistake, others: Sequence[Mistake]) -> bool:
+    """Whether ``first`` and every one of ``others`` declare (either way) that they share a
+    signature: then a failure matching them all is shown with all, as possibilities."""
+    return all(o.id in first.shares or first.id in o.shares for o in others)
+
+
+def confusions(mistake: Mistake, results: dict, catalogue: Sequence[Mistake], tests: str) -> list[str]:
+    """With ``mistake`` planted, the failures (of any test of the exercise) that another entry's
+    signature matches, unless the failure matches ``mistake``'s own signature too and the two
+    declare that they share it, or ``mistake``'s patch makes that other mistake as well
+    (``includes``). Each would make `facekit check` (or a grader's feedback) name a
+    mistake the student did not make; a wrong diagnosis is worse than none."""
+    found = []
+    for nodeid, result in results.get("tests", {}).items():
+        if result["outcome"] != "failed":
+            continue
+        others = [m for m in matching(catalogue, tests, nodeid, result["message"])
+                  if m.id != mistake.id and m.id not in mistake.includes]
+        if not others:
+            continue
+        if matches(mistake, tests, nodeid, result["message"]) and shared(mistake, others):
+            continue
+        found.append(f"{nodeid.split('::', 1)[-1]} fails with the signature of "
+                     f"{', '.join(o.id for o in others)}: {result['message'][:160]!r}")
+    return found
+
+
 def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
-    """(caught with the promised words?, why not, the messages) from the child's per-test results."""
+    """(caught with the promised words?, why not, the messages) from the child's per-test
+    results (of the mistake's test; the child runs every test of the exercise)."""
     if results.get("collect_errors"):
         return False, f"the tests did not collect: {results['collect_errors'][0]}", []
-    tests = results.get("tests", {})
+    want = node_id(mistake, results.get("module", ""))
+    tests = {n: r for n, r in results.get("tests", {}).items()
+             if not results.get("module") or n == want or n.startswith(want + "[")}
     if not tests:
         return False, f"no test matched {mistake.test!r}", []
     failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
@@ -209,7 +270,11 @@ class _Collector:
     def pytest_runtest_makereport(self, item, call):
         import pytest
 
-        entry = self.results["tests"].setdefault(item.nodeid, {"outcome": "passed", "message": ""})
+        from facekit import pytest_plugin
+
+        function, broad = pytest_plugin.declared(item)
+        entry = self.results["tests"].setdefault(
+            item.nodeid, {"outcome": "passed", "message": "", "function": function, "broad": broad})
         if (call.excinfo is not None and entry["outcome"] == "passed"
                 and not call.excinfo.errisinstance(pytest.skip.Exception)):
             entry["outcome"] = "failed"
@@ -231,7 +296,8 @@ def _scratch_copy(root: Path, into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
-def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, out: Path) -> None:
+def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, out: Path,
+           catalogue: Sequence[Mistake] = ()) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
     try:
         _scratch_copy(root, scratch)
@@ -250,15 +316,22 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
         import pytest
 
         collector = _Collector(scratch / "solutions")
-        test = node_id(mistake, exercise.tests)
+        collector.results["module"] = exercise.tests
+        # Not only the mistake's test: every test a catalogued signature names (only those can
+        # show a "looks like" line), so the confusion check sees each failure that could
+        # name a mistake for a student who made this one.
+        ids = {node_id(m, exercise.tests) for m in (catalogue or [mistake])}
+        # A parameter's id when its whole test is there too would run it twice.
+        tests = sorted(n for n in ids if not ("[" in n and n.split("[")[0] in ids))
         pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
-                     f"--weights={weights}", test], plugins=[collector])
+                     f"--weights={weights}", *tests], plugins=[collector])
         out.write_text(json.dumps(collector.results))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str) -> Outcome:
+def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str,
+             catalogue: Sequence[Mistake] = ()) -> Outcome:
     started = time.perf_counter()
     try:
         patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
@@ -268,7 +341,7 @@ def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: s
         out = Path(tmp) / "result.json"
 
         def child() -> int:
-            _child(root, exercise, mistake, weights, out)
+            _child(root, exercise, mistake, weights, out, catalogue)
             return 0
 
         _, timed_out = forking.run_forked(child, _PER_MISTAKE_TIMEOUT_S)
@@ -280,7 +353,8 @@ def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: s
                            time.perf_counter() - started)
         results = json.loads(out.read_text())
     ok, detail, messages = judge(mistake, results)
-    return Outcome(mistake.id, ok, detail, time.perf_counter() - started, messages)
+    return Outcome(mistake.id, ok, detail, time.perf_counter() - started, messages,
+                   confusions(mistake, results, catalogue, exercise.tests))
 
 
 def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
@@ -293,6 +367,7 @@ def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
         mistakes = load(root, exercise)
     except CatalogueError as err:
         return {"error": str(err), "outcomes": [], "seconds": 0.0}
+    catalogue = mistakes
     if only:
         mistakes = [m for m in mistakes if m.id in only]
     if weights == "standin":
@@ -303,7 +378,7 @@ def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
     # The slow imports, once: every child starts with them done.
     forking.import_warm()
 
-    outcomes = [_run_one(root, exercise, m, weights) for m in mistakes]
+    outcomes = [_run_one(root, exercise, m, weights, catalogue) for m in mistakes]
     return {"error": None, "seconds": time.perf_counter() - started,
             "outcomes": [o.__dict__ for o in outcomes]}
 
@@ -352,8 +427,15 @@ def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str =
         return Finding(exercise_id, "mistakes", False,
                        f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
                        f"{first['mistake']}: {first['detail']}"[:400])
+    confused = [o for o in outcomes if o.get("confusions")]
+    if confused:
+        first = confused[0]
+        return Finding(exercise_id, "mistakes", False,
+                       f"{len(confused)}/{len(outcomes)} mistakes would be named wrongly by `facekit "
+                       f"check`, e.g. with {first['mistake']} planted, {first['confusions'][0]}"[:600])
     return Finding(exercise_id, "mistakes", True,
-                   f"all {len(outcomes)} mistakes caught with their words ({result['seconds']:.0f} s)")
+                   f"all {len(outcomes)} mistakes caught with their words, none taken for another "
+                   f"({result['seconds']:.0f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,9 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for o in result["outcomes"]:
         print(f"{'ok  ' if o['ok'] else 'FAIL'} {o['mistake']} ({o['seconds']:.1f} s): {o['detail']}")
-    print(f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught "
-          f"in {result['seconds']:.0f} s")
-    return 0 if all(o["ok"] for o in result["outcomes"]) else 1
+        for confusion in o.get("confusions", []):
+            print(f"MISLABEL {o['mistake']}: {confusion}")
+    mislabelled = sum(bool(o.get("confusions")) for o in result["outcomes"])
+    print(f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
+          f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s")
+    return 0 if all(o["ok"] and not o.get("confusions") for o in result["outcomes"]) else 1
 
 
 if __name__ == "__main__":

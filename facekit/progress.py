@@ -60,7 +60,13 @@ class FunctionStatus:
     message: str = ""  # the most specific failure (shown_failure), or where the NotImplementedError was raised
     where: str = ""  # the file the NotImplementedError is in
     looks_like: str = ""  # a catalogued mistake the shown failure matches: its "says" line
+    # Other catalogued mistakes the same failure matches: all are shown, as possibilities.
+    looks_like_also: tuple[str, ...] = ()
     broad: bool = False  # the shown failure is a broad test's: it may come from another function
+    # The manifest function the catalogued mistake the shown failure matches is in (the first
+    # of its words that names one), when that is not this function: a broad test of this
+    # function failed because of that one.
+    fault_in: str = ""
 
 
 @dataclass
@@ -97,9 +103,34 @@ def display(name: str) -> str:
     return name if name.split(".")[-1][:1].isupper() else f"{name}()"
 
 
-def looks_like(says: str) -> str:
-    """The line that names the catalogued mistake a failure matches (check and grading feedback)."""
+def looks_like(says: str, *also: str) -> str:
+    """The line that names the catalogued mistake a failure matches (check and grading feedback);
+    with ``also``, the others its signature matches too, as possibilities, never one of them."""
+    if also:
+        listed = "; or ".join(f'"{s}"' for s in (says, *also))
+        return f"This looks like one of these mistakes others made: {listed}"
     return f'This looks like a mistake others made: "{says}"'
+
+
+def whole_error(result: TestResult) -> str:
+    """A failure as `facekit check` shows it: the exception's type and the test's whole
+    diagnosis (the recorded ``error`` is its first line only, cut to 300 characters)."""
+    error = result.error or ""
+    if not result.message:
+        return error
+    kind = error.split(":", 1)[0]
+    if not kind or result.message.startswith(kind):  # an error raised in the tree names itself
+        return result.message
+    return f"{kind}: {result.message}"
+
+
+def also_matching(mistake: Mistake | None, nodeid: str, result: TestResult, tests: str,
+                  catalogue: Sequence[Mistake]) -> tuple[str, ...]:
+    """The "says" lines of the other catalogued mistakes the shown failure matches as well."""
+    if mistake is None:
+        return ()
+    message = result.message or result.error or ""
+    return tuple(m.says for m in mistakes.matching(catalogue, tests, nodeid, message) if m is not mistake)
 
 
 def shown_failure(failing: list[tuple[str, TestResult]], tests: str,
@@ -136,8 +167,12 @@ def _function_status(name: str, owned: list[tuple[str, TestResult]],
     if failing:
         status.state, status.bad = FunctionState.FAILING, len(failing)
         nodeid, shown, mistake = shown_failure(failing, exercise.tests, catalogue)
-        status.message = f"{test_name(nodeid)}: {shown.error}"
+        status.message = f"{test_name(nodeid)}: {whole_error(shown)}"
         status.looks_like = mistake.says if mistake else ""
+        status.looks_like_also = also_matching(mistake, nodeid, shown, exercise.tests, catalogue)
+        if mistake is not None and shown.broad:
+            named = next((w for w in mistake.words if w in exercise.functions), name)
+            status.fault_in = "" if named == name else named
         status.broad = shown.broad and mistake is None
     elif stopped_here:
         status.state, status.bad = FunctionState.TODO, len(stopped_here)

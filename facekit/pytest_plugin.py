@@ -64,7 +64,7 @@ def pytest_configure(config):
         "target": target,
         # The folder of the code under test, once: each failure's message is placed against it.
         "tree": (course.repo_root() / target).resolve(),
-        "weights": hub_switch.activate_weights(weights, standin_dir),
+        "weights": hub_switch.activate_weights(weights, standin_dir, build=False),  # pytest_collection_finish
         "standin_dir": standin_dir,
         "owns_standin_dir": owned,
     }
@@ -159,6 +159,34 @@ def pytest_collection_modifyitems(session, config, items):
                                     f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
 
 
+def pytest_collection_finish(session):
+    """The stand-in weights, built now if a collected test reads them: building them imports
+    timm and makes a model, seconds that Exercise 04's and 05's tests alone do not need."""
+    info = getattr(session.config, "facekit", None)
+    if info and info["weights"].mode == "standin" and needs_weights(session.items):
+        hub_switch.activate_weights("standin", info["standin_dir"])
+
+
+def needs_weights(items) -> bool:
+    """A test among ``items`` may read the model's weights: it uses the harness's checkpoint,
+    or belongs to an exercise whose manifest entry lists weights, or to no exercise at all."""
+    root = course.repo_root()
+    try:
+        without = {e.tests for e in course.load(root / "exercises" / "course.toml").exercises if not e.weights}
+    except course.ManifestError:
+        return True
+    for item in items:
+        if "checkpoint" in getattr(item, "fixturenames", ()):
+            return True
+        try:
+            relpath = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        except ValueError:
+            return True
+        if relpath not in without:
+            return True
+    return False
+
+
 def tree_under_test(config) -> Path:
     """The folder of the code under test (exercises/ or solutions/, resolved once per run);
     exercises/ in a run without the kit's conftest."""
@@ -249,7 +277,40 @@ def embedder(checkpoint):
 @pytest.fixture(scope="session")
 def ex02_model(load_exercise):
     """The tree's ``build_model()``, built once per session."""
-    return load_exercise("ex02_embeddings").build_model()
+    build_model = load_exercise("ex02_embeddings").build_model
+    try:
+        return build_model()
+    except RuntimeError as error:
+        explained = state_dict_mismatch(error)
+        if explained is None:
+            raise
+        pytest.fail(f"build_model() raised RuntimeError in load_state_dict: {explained}", pytrace=False)
+
+
+def state_dict_mismatch(error: BaseException, shown: int = 4) -> str | None:
+    """A strict ``load_state_dict`` failure in words a student can act on (its first line,
+    "Error(s) in loading state_dict for ConvNeXt:", is all a one-line report shows); None
+    for any other error."""
+    import re
+
+    text = str(error)
+    if "Error(s) in loading state_dict" not in text:
+        return None
+    parts = []
+    for label, meaning in (("Unexpected", "in the checkpoint but not in the model"),
+                           ("Missing", "in the model but not in the checkpoint")):
+        found = re.search(rf"{label} key\(s\) in state_dict: (.*?)\.\s*(?:\n|$)", text)
+        if found:
+            keys = [k.strip().strip('"') for k in found.group(1).split(",")]
+            listed = ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+            parts.append(f"{len(keys)} tensor(s) {meaning} ({listed})")
+    sizes = re.findall(r"size mismatch for ([^:]+):", text)
+    if sizes:
+        parts.append(f"{len(sizes)} tensor(s) of another shape ({', '.join(sizes[:shown])})")
+    advice = ("the classifier head.fc.* is in the checkpoint but not in a model built with "
+              "num_classes=0: load with strict=False, then raise for anything missing or "
+              "unexpected that is not head.fc.*")
+    return "; ".join(parts or [" ".join(text.split())[:300]]) + ". " + advice
 
 
 # -- short reports for stubs ---------------------------------------------------------------

@@ -7,6 +7,7 @@ reported on its own while the other is still a stub.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import struct
@@ -182,7 +183,7 @@ def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
     image = ex.load_image(path)
     _assert_rgb(image, "load_image(a palette PNG)")
     with Image.open(path) as raw:
-        assert raw.mode == "P"
+        assert raw.mode == "P", f"precondition: the test's palette PNG opened as mode {raw.mode}, not P"
         np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
                                       err_msg="load_image(a palette PNG): the palette's colours")
 
@@ -199,7 +200,7 @@ def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
     with Image.open(path) as raw:
         raw_mode = raw.mode
     image = ex.load_image(path)
-    assert image.mode == "RGB"
+    assert image.mode == "RGB", f"load_image(a {raw_mode} {suffix}) gave mode {image.mode}, expected RGB"
     np.testing.assert_array_equal(_pixels(image), np.stack([levels.astype(np.uint8)] * 3, axis=-1),
                                   err_msg=f"load_image({path.name}, mode {raw_mode}): 16-bit values "
                                           f"0..65535 must become round(v * 255 / 65535); all 255 means "
@@ -221,7 +222,17 @@ def _assert_on_white(pixels: np.ndarray, colour, call: str):
         what = "fully transparent" if alpha == 0 else "opaque" if alpha == 255 else f"alpha {alpha}"
         assert np.abs(got - expected).max() <= 1, (
             f"{call}: a {what} pixel of {colour} must come out composited on white = {np.round(expected)}; "
-            f"got {got}")
+            f"got {got}{_compositing_diagnosis(got, colour, alpha)}")
+
+
+def _compositing_diagnosis(got: np.ndarray, colour, alpha: int) -> str:
+    """What a wrong composited pixel looks like it came from, when it is recognisable."""
+    if alpha < 255 and np.abs(got - np.asarray(colour, dtype=float)).max() <= 1:
+        return ": the alpha channel was dropped (the pixel kept its own colour)"
+    on_black = np.asarray(colour, dtype=float) * alpha / 255
+    if alpha < 255 and np.abs(got - on_black).max() <= 1:
+        return ": it was composited on black, not on white"
+    return ""
 
 
 @pytest.mark.function("load_image")
@@ -247,14 +258,21 @@ def test_gray_with_alpha_is_composited_on_white(ex, tmp_path):
 def test_palette_with_transparent_colour_is_composited_on_white(ex, tmp_path):
     indices = np.array([[0, 1, 2, 0]], dtype=np.uint8)
     palette = Image.fromarray(indices, "L").convert("P")
-    palette.putpalette([0, 0, 0, 220, 20, 20, 20, 160, 40] + [0] * (253 * 3))
+    # The transparent entry is blue, not black: ignoring the transparency (blue) and
+    # compositing on black (black) then fail with different pixels.
+    palette.putpalette([30, 60, 200, 220, 20, 20, 20, 160, 40] + [0] * (253 * 3))
     path = _save(palette, tmp_path / "transparent.png", transparency=0)
     image = ex.load_image(path)
     _assert_rgb(image, "load_image(a palette PNG with a transparent colour)")
-    np.testing.assert_array_equal(_pixels(image)[0], [[255, 255, 255], [220, 20, 20], [20, 160, 40],
-                                                      [255, 255, 255]],
+    got = _pixels(image)[0]
+    why = ""
+    if (got[0] == [30, 60, 200]).all():
+        why = ": the palette's transparent colour was ignored (its pixels kept the palette's blue)"
+    elif (got[0] == [0, 0, 0]).all():
+        why = ": it was composited on black, not on white"
+    np.testing.assert_array_equal(got, [[255, 255, 255], [220, 20, 20], [20, 160, 40], [255, 255, 255]],
                                   err_msg="load_image(a palette PNG with a transparent colour): "
-                                          "the transparent pixels must come out white")
+                                          f"the transparent pixels must come out white{why}")
 
 
 # -- load_image: errors -----------------------------------------------------------------------
@@ -336,7 +354,39 @@ def test_not_a_path_is_a_type_error(ex, given):
 # -- preprocess: the same numbers as timm's transform ------------------------------------------
 
 
-def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std) -> str:
+def _resized_otherwise(image: Image.Image, size: int, crop_pct: float, mean, std) -> dict[str, torch.Tensor]:
+    """``image`` through timm's steps with one step done the way a student often does it, by
+    the diagnosis each would give: a failing comparison that equals one of them names it."""
+    def pipeline(scale: int, resample=Image.Resampling.BICUBIC, rounding=int, floor_offset=False,
+                 reducing_gap=None) -> torch.Tensor:
+        width, height = image.size
+        new_size = ((scale, rounding(scale * height / width)) if width <= height
+                    else (rounding(scale * width / height), scale))
+        resized = image.resize(new_size, resample, reducing_gap=reducing_gap)
+        offset = ((lambda n: (n - size) // 2) if floor_offset else (lambda n: int(round((n - size) / 2.0))))
+        left, top = offset(new_size[0]), offset(new_size[1])
+        cropped = resized.crop((left, top, left + size, top + size))
+        pixels = torch.from_numpy(np.asarray(cropped, dtype=np.uint8).copy()).permute(2, 0, 1).double() / 255
+        return ((pixels - torch.tensor(mean, dtype=torch.float64).view(3, 1, 1))
+                / torch.tensor(std, dtype=torch.float64).view(3, 1, 1))
+
+    scale = math.floor(size / crop_pct)
+    return {
+        "it was resized with bilinear filtering; timm uses bicubic (Image.Resampling.BICUBIC)":
+            pipeline(scale, Image.Resampling.BILINEAR),
+        f"the shorter side was resized straight to the crop size ({size}); resize it to "
+        f"int(size / crop_pct) = {scale} first, then take the centre crop": pipeline(size),
+        "the longer side was rounded to the nearest pixel; timm rounds it down (int(...))":
+            pipeline(scale, rounding=round),
+        "the crop offset was rounded down ((n - size) // 2); timm rounds it "
+        "(int(round((n - size) / 2)))": pipeline(scale, floor_offset=True),
+        "the resize used a reducing_gap (a faster, approximate downscale); timm resizes "
+        "with plain bicubic": pipeline(scale, reducing_gap=2.0),
+    }
+
+
+def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std,
+              alternatives: dict[str, torch.Tensor] | None = None) -> str:
     """Which step differs, when ``got`` is a recognisable transformation of timm's result."""
     def near(a, b, tolerance=1e-4):  # a diagnosis only: looser than ATOL
         return a.shape == b.shape and (a - b).abs().max().item() <= tolerance
@@ -350,8 +400,13 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std) -> str:
         return "rows and columns are swapped: permute(2, 0, 1) turns [H, W, 3] into [3, H, W]"
     if near(got.double(), (unit * 255 - mean_t) / std_t, tolerance=1e-2):
         return "the pixels were not scaled to [0, 1] (divide by 255) before the mean and std"
+    if near(got.double(), (unit * 255 / 256 - mean_t) / std_t):
+        return "the pixels were divided by 256; divide by 255, the largest 8-bit value, so white is 1.0"
     if near(got.double(), unit):
         return "the pixels were scaled to [0, 1] but not normalised: (x - mean) / std, per channel"
+    for diagnosis, alternative in (alternatives or {}).items():
+        if near(got.double(), alternative):
+            return diagnosis
     # Same pixels, another per-channel scale and offset: the mean/std step is wrong.
     flat_got, flat_unit = got.double().flatten(1), unit.flatten(1)
     fits = []
@@ -367,20 +422,25 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std) -> str:
 
 
 def _assert_matches(got: torch.Tensor, expected: torch.Tensor, call: str,
-                    mean=data.data_config()["mean"], std=data.data_config()["std"]) -> None:
+                    mean=data.data_config()["mean"], std=data.data_config()["std"],
+                    image: Image.Image | None = None, size: int = 224,
+                    crop_pct: float = data.data_config()["crop_pct"]) -> None:
     assert isinstance(got, torch.Tensor), f"{call} returned {type(got).__name__}, expected a torch.Tensor"
     assert tuple(got.shape) == tuple(expected.shape), \
         f"{call} has shape {list(got.shape)}, timm's transform gives {list(expected.shape)}"
     assert got.dtype == torch.float32, f"{call} has dtype {got.dtype}, expected torch.float32 like timm's transform"
     difference = (got - expected).abs().max().item()
+    if difference <= ATOL:
+        return
+    alternatives = None if image is None else _resized_otherwise(image, size, crop_pct, mean, std)
     assert difference <= ATOL, (f"{call} differs from timm's transform by up to {difference:.3g} (allowed "
-                                f"{ATOL}): {_diagnose(got, expected, mean, std)}")
+                                f"{ATOL}): {_diagnose(got, expected, mean, std, alternatives)}")
 
 
 @pytest.mark.function("preprocess")
 def test_sample_face_matches_timm(ex, sample_face, timm_transform):
     _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face),
-                    f"preprocess(the sample face, {sample_face.width}x{sample_face.height})")
+                    f"preprocess(the sample face, {sample_face.width}x{sample_face.height})", image=sample_face)
 
 
 @pytest.mark.function("preprocess")
@@ -396,7 +456,8 @@ def test_sample_face_matches_timm(ex, sample_face, timm_transform):
 ], ids=lambda v: str(v))
 def test_other_sizes_match_timm(ex, timm_transform, width, height):
     image = _noise(width, height, seed=width * 1000 + height)
-    _assert_matches(ex.preprocess(image), timm_transform(image), f"preprocess(a {width}x{height} image)")
+    _assert_matches(ex.preprocess(image), timm_transform(image), f"preprocess(a {width}x{height} image)",
+                    image=image)
 
 
 @pytest.mark.function("preprocess")
@@ -404,7 +465,7 @@ def test_a_camera_photo_matches_timm(ex, timm_transform):
     # A phone camera's 12 megapixels: a downscale by almost 12, where shortcuts for big
     # images (draft, thumbnail, reducing_gap) start to differ from timm's plain bicubic resize.
     image = _noise(4000, 3000, seed=4000)
-    _assert_matches(ex.preprocess(image), timm_transform(image), "preprocess(a 4000x3000 photo)")
+    _assert_matches(ex.preprocess(image), timm_transform(image), "preprocess(a 4000x3000 photo)", image=image)
 
 
 @pytest.mark.function("preprocess")
@@ -427,7 +488,7 @@ def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
     call = f"preprocess(a 300x200 image, {', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     got = ex.preprocess(image, **kwargs)
     _assert_matches(got, create_transform(**config, is_training=False)(image), call,
-                    mean=config["mean"], std=config["std"])
+                    mean=config["mean"], std=config["std"], image=image, size=size, crop_pct=crop_pct)
 
 
 # -- preprocess: what the numbers mean ----------------------------------------------------------

@@ -41,6 +41,14 @@ def reference_model(checkpoint):
     return reference.eval()
 
 
+def _assert_tensor(got, call: str) -> None:
+    # A NumPy array has a shape and a dtype too: without this, "dtype float32, expected
+    # torch.float32" is all a student would read.
+    assert isinstance(got, torch.Tensor), (
+        f"{call} returned {type(got).__module__}.{type(got).__name__}, expected a torch.Tensor: return the "
+        f"model's output as it is (no .numpy(), no .tolist())")
+
+
 def _shape_text(shape) -> str:
     return ", ".join(str(n) for n in shape)
 
@@ -91,6 +99,7 @@ def test_build_model_loads_every_checkpoint_tensor_but_the_classifier(model, che
 @pytest.mark.function("compute_embedding")
 def test_single_image_gives_one_row_of_320(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
+    _assert_tensor(embedding, "compute_embedding(one image [3, 224, 224])")
     assert tuple(embedding.shape) == (1, WIDTH), \
         f"compute_embedding(one image [3, 224, 224]) has shape {list(embedding.shape)}, expected [1, {WIDTH}]"
 
@@ -112,6 +121,7 @@ def test_batch_gives_n_rows_each_equal_to_its_single_embedding(ex, embedder, fac
 @pytest.mark.function("compute_embedding")
 def test_embedding_is_float32_finite_and_without_grad(ex, embedder, face_tensor):
     embedding = ex.compute_embedding(embedder, face_tensor)
+    _assert_tensor(embedding, "compute_embedding(one image [3, 224, 224])")
     assert embedding.dtype == torch.float32, f"compute_embedding: dtype {embedding.dtype}, expected torch.float32"
     assert torch.isfinite(embedding).all(), "compute_embedding: the embedding holds NaN or infinity"
     assert not embedding.requires_grad and embedding.grad_fn is None, \
@@ -154,9 +164,16 @@ def test_different_images_give_different_embeddings(ex, embedder, faces):
 @pytest.mark.function("build_model", broad=True)
 def test_build_model_and_compute_embedding_equal_timm_pre_logits(ex, model, reference_model, faces):
     with torch.inference_mode():
-        expected = reference_model.forward_head(reference_model.forward_features(faces), pre_logits=True)
-    close(ex.compute_embedding(model, faces), expected,
-          "compute_embedding(build_model(), 3 faces) vs timm's forward_head(..., pre_logits=True)", atol=1e-5, rtol=1e-4)
+        features = reference_model.forward_features(faces)
+        expected = reference_model.forward_head(features, pre_logits=True)
+        pooled = features.mean((2, 3))  # the head's average pool without its LayerNorm
+    got = ex.compute_embedding(model, faces)
+    what = "compute_embedding(build_model(), 3 faces) vs timm's forward_head(..., pre_logits=True)"
+    if (isinstance(got, torch.Tensor) and got.shape == pooled.shape
+            and torch.allclose(got.float(), pooled, atol=1e-5, rtol=1e-4)):
+        what += (" (it equals forward_features averaged over the image without the head's LayerNorm: "
+                 "call the model, built with num_classes=0, which applies both)")
+    close(got, expected, what, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.function("compute_embedding")
@@ -187,13 +204,17 @@ def test_non_float_dtype_is_a_type_error(ex, embedder, face_tensor, dtype):
 
 @pytest.mark.function("compute_embedding")
 @pytest.mark.parametrize("shape", [(224, 224), (1, 1, 3, 224, 224), (1, 224, 224), (2, 4, 64, 64),
-                                   (224, 224, 3), (0, 3, 64, 64)],
+                                   (224, 224, 3), (0, 3, 64, 64), (64,), (2, 3, 3, 64, 64)],
                          ids=lambda shape: "x".join(map(str, shape)))
 def test_wrong_shape_is_a_value_error(ex, embedder, shape):
     with raises(ValueError, f"compute_embedding(model, a tensor of shape {shape})") as info:
         ex.compute_embedding(embedder, torch.zeros(shape))
     message = str(info.value)
-    assert _shape_text(shape) in message, f"compute_embedding({shape}): say which shape was given: {message!r}"
+    # The shape given; only one image [3, H, W] (3 dimensions) may be named as the batch of one
+    # it became: a [224, 224] reported as (1, 224, 224) went through unsqueeze(0) unchecked.
+    text = _shape_text(shape)
+    given = text in message if len(shape) == 3 else re.search(rf"(?<!\d, ){re.escape(text)}(?!\d|, \d)", message)
+    assert given, f"compute_embedding({shape}): say which shape was given: {message!r}"
     expected_part = message.replace(_shape_text(shape), "")
     assert re.search(r"\b3\b", expected_part), \
         f"compute_embedding({shape}): say what was expected (3 channels): {message!r}"

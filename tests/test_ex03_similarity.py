@@ -65,7 +65,11 @@ def test_l2_normalize_equals_torch_and_gives_unit_rows(ex, shape, dtype):
     assert unit.shape == x.shape and unit.dtype == dtype, \
         f"{call} gave {list(unit.shape)} {unit.dtype}: same shape and dtype as the input"
     expected = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    close(unit, expected, f"{call}: each row divided by its own norm", **TOL)
+    by_column = x / torch.linalg.vector_norm(x, dim=0, keepdim=True)
+    why = ""
+    if x.ndim == 2 and x.shape[0] > 1 and torch.allclose(unit, by_column, **TOL):
+        why = " (each column was divided by its norm: take the norm over the last dimension, dim=-1)"
+    close(unit, expected, f"{call}: each row divided by its own norm{why}", **TOL)
 
 
 @pytest.mark.function("l2_normalize")
@@ -119,6 +123,13 @@ def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
         ex.l2_normalize(direction * (ex.EPS / 5))
     unit = ex.l2_normalize(direction * (ex.EPS * 5))
     close(unit, direction, "l2_normalize(a vector of norm EPS * 5), above EPS: its direction")
+    at_eps = torch.tensor([ex.EPS, 0.0], dtype=torch.float64)  # norm exactly EPS: not below it
+    try:
+        unit = ex.l2_normalize(at_eps)
+    except ValueError as error:
+        pytest.fail(f"l2_normalize(a vector of norm exactly EPS) raised ValueError ({error}): only a norm "
+                    f"below EPS is a zero vector (norm < EPS, not <=)", pytrace=False)
+    close(unit, torch.tensor([1.0, 0.0], dtype=torch.float64), "l2_normalize(a vector of norm exactly EPS)")
 
 
 @pytest.mark.function("l2_normalize")
@@ -159,7 +170,11 @@ def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
     assert isinstance(scores, torch.Tensor), f"{call} returned {type(scores).__name__}, not a tensor"
     assert tuple(scores.shape) == (n, m), \
         f"{call} has shape {list(scores.shape)}, expected [{n}, {m}]: one row per row of a, one column per row of b"
-    close(scores, pairwise_reference(a, b), f"{call} vs torch's cosine of each pair", **TOL)
+    why = ""
+    unnormalised_b = torch.nn.functional.normalize(a, dim=-1) @ b.mT
+    if scores.shape == unnormalised_b.shape and torch.allclose(scores, unnormalised_b, **TOL):
+        why = " (b was not normalised: divide the rows of both a and b by their norms)"
+    close(scores, pairwise_reference(a, b), f"{call} vs torch's cosine of each pair{why}", **TOL)
 
 
 @pytest.mark.function("cosine_similarity")
@@ -341,7 +356,8 @@ def embeddings(embedder, face_tensor):
 
 @pytest.mark.function("cosine_similarity")
 def test_on_model_embeddings(ex, embeddings):
-    assert tuple(embeddings.shape) == (5, WIDTH)
+    assert tuple(embeddings.shape) == (5, WIDTH), \
+        f"precondition: the model's embeddings of 5 images have shape {tuple(embeddings.shape)}, not (5, {WIDTH})"
     scores = ex.cosine_similarity(embeddings, embeddings)
     assert tuple(scores.shape) == (5, 5), f"cosine_similarity(5 embeddings, the same 5): shape {list(scores.shape)}"
     close(scores, pairwise_reference(embeddings, embeddings), "cosine_similarity of 5 model embeddings", **TOL)

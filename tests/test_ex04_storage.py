@@ -228,6 +228,60 @@ def test_all_and_find_keep_insertion_order(store, cls):
     assert len(store) == len(names), f"len({cls}) is {len(store)} after {len(names)} adds"
 
 
+def test_find_takes_a_name_with_quotes_as_it_is(store, cls):
+    # A name is data, never SQL: built into the query text, O'Brien is a syntax error and
+    # the second name below matches every record.
+    ids = [store.add(name, row) for name, row in zip(["O'Brien", "ada"], vectors(2))]
+    for name, expected, what in [("O'Brien", [ids[0]], "O'Brien's 1 record"),
+                                 ("x' OR '1'='1", [], "[] (no record has that name)"),
+                                 ('ada" OR "1"="1', [], "[] (no record has that name)")]:
+        try:
+            found = [r.id for r in store.find(name)]
+        except NotImplementedError:
+            raise  # a stub: "not implemented yet", not a wrong answer
+        except Exception as error:  # noqa: BLE001 - any other error is the failure reported
+            pytest.fail(f"{cls}.find({name!r}) raised {type(error).__name__} ({error}); expected {what}: "
+                        f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text",
+                        pytrace=False)
+        assert found == expected, (f"{cls}.find({name!r}) returned {len(found)} record(s), expected {what}: "
+                                   f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text")
+
+
+@pytest.mark.function("SqliteStore")
+def test_sqlite_closes_every_connection_it_opens(ex, db_path, monkeypatch):
+    # `with sqlite3.connect(...) as db` commits or rolls back, but does not close: the file
+    # stays open (on Windows it then cannot be removed or replaced), until the garbage
+    # collector happens to close it.
+    opened = []
+    real_connect = sqlite3.connect
+
+    class Tracked(sqlite3.Connection):
+        closed = False
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    def connect(*args, **kwargs):
+        connection = real_connect(*args, **{**kwargs, "factory": Tracked})
+        opened.append(connection)
+        return connection
+
+    store = ex.SqliteStore(db_path)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    record_id = store.add("ada", vectors(1)[0])
+    calls = {"add": lambda: store.add("bob", vectors(2)[1]), "get": lambda: store.get(record_id),
+             "find": lambda: store.find("ada"), "all": store.all, "len": lambda: len(store),
+             "remove": lambda: store.remove(record_id)}
+    for name, call in calls.items():
+        del opened[:]
+        call()
+        left_open = [c for c in opened if not c.closed]
+        assert not left_open, (
+            f"SqliteStore.{name} left {len(left_open)} of its {len(opened)} connection(s) open: close each "
+            f"one (contextlib.closing(sqlite3.connect(...))); `with sqlite3.connect(...)` commits but does not close")
+
+
 def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
     store = open_store()
     rows = torch.cat([AWKWARD, vectors(1, WIDTH - len(AWKWARD))[0] * 1e-3]), vectors(2)[0], vectors(2)[1]

@@ -38,7 +38,7 @@ def make_store(api):
         store = MemoryStore(api.Record)
         for i, row in enumerate(rows):
             store.add(names[i] if names else f"person-{i}", row)
-        assert isinstance(store, api.EmbeddingStore)
+        assert isinstance(store, api.EmbeddingStore), "precondition: MemoryStore follows the EmbeddingStore protocol"
         return store
 
     return make
@@ -59,17 +59,34 @@ def brute_force(query: torch.Tensor, records) -> list[float]:
     return [F.cosine_similarity(r.embedding, query, dim=0).item() for r in records]
 
 
-def check_ranking(result, records, expected: list[float], k: int) -> None:
+def _score_diagnosis(score: float, index: int, records, query) -> str:
+    """What a wrong score equals, when it is a recognisable way of not computing the cosine."""
+    if query is None:
+        return ""
+    matrix = torch.stack([r.embedding for r in records]).double()
+    unit_query = F.normalize(query.double(), dim=0)
+    if abs(score - (matrix[index] @ unit_query).item()) <= TOLERANCE:
+        return ": the stored embeddings were not normalised (a dot product, not the cosine)"
+    if abs(score - (F.normalize(matrix, dim=0)[index] @ unit_query).item()) <= TOLERANCE:
+        return ": each column of the stored embeddings was normalised (dim=0), not each row (dim=1)"
+    return ""
+
+
+def check_ranking(result, records, expected: list[float], k: int, query=None) -> None:
     """``result`` is a correct top-k of ``records`` whose true scores are ``expected``."""
     call = f"top_k(query, a store of {len(records)}, k={k})"
     assert isinstance(result, list), f"{call}: return a list of (record, score); got {type(result).__name__}"
     want = min(k, len(records))
-    assert len(result) == want, f"{call} returned {len(result)} results, expected min(k, N) = {want}"
+    off_by_one = {want - 1: " (one too few)", want + 1: " (one too many)"}.get(len(result), "")
+    assert len(result) == want, f"{call} returned {len(result)} results{off_by_one}, expected min(k, N) = {want}"
     position = {r.id: i for i, r in enumerate(records)}
     seen = set()
     for rank, pair in enumerate(result):
         assert isinstance(pair, tuple) and len(pair) == 2, f"{call}: item {rank} must be a (record, score) pair"
         record, score = pair
+        assert hasattr(record, "id") and hasattr(record, "embedding"), (
+            f"{call}: item {rank} holds {type(record).__name__} {record!r} where the store's record is expected: "
+            f"return (records[i], score), not the index i")
         assert type(score) is float, \
             f"{call}: item {rank}'s score must be a Python float; got {type(score).__name__}"
         assert record.id in position, f"{call}: item {rank} is not a record of the store"
@@ -77,8 +94,9 @@ def check_ranking(result, records, expected: list[float], k: int) -> None:
         assert record.id not in seen, f"{call}: item {rank}: {record.name} appears twice"
         seen.add(record.id)
         true = expected[position[record.id]]
-        assert abs(score - true) <= TOLERANCE, \
+        assert abs(score - true) <= TOLERANCE, (
             f"{call}: item {rank} ({record.name}) has score {score:.6f}, its cosine similarity is {true:.6f}"
+            f"{_score_diagnosis(score, position[record.id], records, query)}")
     scores = [score for _, score in result]
     assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"{call}: not best first: {scores}"
     if result:
@@ -98,7 +116,7 @@ def test_top_k_matches_brute_force(ex, crowd, k):
     records = store.all()
     before = [r.embedding.clone() for r in records]
     result = ex.top_k(query, store, k)
-    check_ranking(result, records, brute_force(query, records), k)
+    check_ranking(result, records, brute_force(query, records), k, query)
     assert all(torch.equal(r.embedding, b) for r, b in zip(records, before)), \
         "top_k must not change the stored embeddings (no in-place normalising)"
 
@@ -128,7 +146,7 @@ def test_float64_query_works(ex, crowd):
     store, query = crowd
     result = ex.top_k(query.double(), store, 5)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 5)
+    check_ranking(result, records, brute_force(query, records), 5, query)
 
 
 @pytest.mark.function("top_k")
@@ -138,7 +156,7 @@ def test_k_at_or_above_the_store_size_gives_every_record(ex, make_store, k):
     records = store.all()
     query = vectors(1, seed=4)[0]
     result = ex.top_k(query, store, k)
-    check_ranking(result, records, brute_force(query, records), k)
+    check_ranking(result, records, brute_force(query, records), k, query)
 
 
 @pytest.mark.function("top_k")
@@ -156,15 +174,25 @@ def test_ties_keep_the_store_order(ex, make_store):
     names = [f"r{i}" for i in range(len(rows))]
     store = make_store(rows, names)
     result = ex.top_k(e[0], store, len(rows))
+    assert all(hasattr(r, "name") for r, _ in result), \
+        f"top_k(a store of 10, k=10) returned {result[:3]}...: each item is (the store's record, score), not an index"
     names = [r.name for r, _ in result]
     assert names == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
                      "r0", "r2", "r6", "r8",  # cos 0, in store order
-                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}"
+                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}{_reversed_ties(names)}"
     assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6), \
         f"top_k with tied scores: scores {[s for _, s in result]}"
     # k cuts through the tie: the oldest tied records win.
     names = [r.name for r, _ in ex.top_k(e[0], store, 3)]
-    assert names == ["r1", "r3", "r5"], f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}"
+    assert names == ["r1", "r3", "r5"], \
+        f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}{_reversed_ties(names)}"
+
+
+def _reversed_ties(names: list[str]) -> str:
+    tied = [n for n in names if n in ("r1", "r3", "r5", "r7", "r9")]
+    if len(tied) > 1 and tied == sorted(tied, reverse=True):
+        return ": the tied records came out in reverse store order (a stable sort, reversed, is not stable)"
+    return ""
 
 
 @pytest.mark.function("top_k")
@@ -188,7 +216,7 @@ def test_stored_zero_vector_scores_zero(ex, make_store):
     query = vectors(1, seed=7)[0]
     result = ex.top_k(query, store, 5)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 5)
+    check_ranking(result, records, brute_force(query, records), 5, query)
     scores = {r.id: s for r, s in result}
     assert scores[records[2].id] == 0.0, \
         f"top_k: a stored zero vector has no direction: score 0, not {scores[records[2].id]}"
@@ -226,7 +254,7 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
         result = ex.top_k(query, store, 4)
     calls = dict(store.calls)
     records = store.all()
-    check_ranking(result, records, brute_force(query, records), 4)
+    check_ranking(result, records, brute_force(query, records), 4, query)
     assert calls.get("all") == 1, f"top_k: read the store once, with store.all(); calls: {calls}"
     assert not calls.get("get") and not calls.get("find"), \
         f"top_k called store.get/find ({calls}): store.all() has everything"
@@ -266,11 +294,12 @@ def test_k_is_checked_even_for_an_empty_store(ex, make_store):
 @pytest.mark.function("top_k")
 def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     store, _ = crowd
-    with raises(ValueError, f"top_k(a query of width 128, a store of width {WIDTH}, k=3)") as info:
-        ex.top_k(vectors(1, width=128)[0], store, 3)
-    message = str(info.value)
-    assert "128" in message and str(WIDTH) in message, \
-        f"top_k: name the stored width ({WIDTH}) and the query's (128): {message}"
+    for width in (128, 512):  # narrower and wider than the store
+        with raises(ValueError, f"top_k(a query of width {width}, a store of width {WIDTH}, k=3)") as info:
+            ex.top_k(vectors(1, width=width)[0], store, 3)
+        message = str(info.value)
+        assert str(width) in message and str(WIDTH) in message, \
+            f"top_k: name the stored width ({WIDTH}) and the query's ({width}): {message}"
 
 
 @pytest.mark.function("top_k")
@@ -282,8 +311,15 @@ def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
     (torch.tensor(1.0), ValueError),
     (torch.zeros(WIDTH), ValueError),
     (torch.full((WIDTH,), float("nan")), ValueError),
-], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan"])
+    (torch.empty(0), ValueError),
+    (torch.empty(0, WIDTH), ValueError),
+], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan", "empty", "no-rows"])
 def test_bad_query(ex, crowd, query, error, request):
     store, _ = crowd
-    with raises(error, f"top_k(a {request.node.callspec.id} query, store, k=3)"):
+    case = request.node.callspec.id
+    with raises(error, f"top_k(a {case} query, store, k=3)") as info:
         ex.top_k(query, store, 3)
+    if case in ("two-rows", "3-d", "scalar", "empty", "no-rows"):
+        # Refused for its shape, not later for something else (its width, say).
+        assert str(tuple(query.shape)) in str(info.value), \
+            f"top_k(a {case} query of shape {tuple(query.shape)}): say which shape was given: {info.value}"

@@ -238,12 +238,15 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_batches_equal_per_image_embeddings(ex, model, images, expected):
     paths = list(images.values())
     batches = list(ex.embed_images(model, paths, batch_size=3))
-    assert [len(b.paths) for b in batches] == [3, 3, 1]
+    assert [len(b.paths) for b in batches] == [3, 3, 1], \
+        f"embed_images(7 paths, batch_size=3) gave batches of {[len(b.paths) for b in batches]}, expected [3, 3, 1]"
     assert [p for b in batches for p in b.paths] == paths, "paths in input order, as Path objects"
     rows = torch.cat([b.embeddings for b in batches])
-    assert rows.shape == (len(paths), WIDTH) and rows.dtype == torch.float32
+    assert rows.shape == (len(paths), WIDTH) and rows.dtype == torch.float32, \
+        f"embed_images(7 paths): the batches' embeddings are {list(rows.shape)} {rows.dtype}, expected [7, {WIDTH}] torch.float32"
     torch.testing.assert_close(rows, torch.stack([expected(p) for p in paths]), atol=ATOL, rtol=ATOL)
-    assert all(b.skipped == [] for b in batches)
+    assert all(b.skipped == [] for b in batches), \
+        f"embed_images(7 readable images) skipped {[p for b in batches for p in b.skipped]}: nothing to skip"
 
 
 @pytest.mark.function("embed_images")
@@ -484,10 +487,12 @@ def test_login_compares_with_that_persons_embeddings_only(ex, model, store, imag
 @pytest.mark.function("login")
 def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, model, store, images):
     ex.register(store, model, "alice", [images["face.png"]])
-    with pytest.raises(ex.UnknownPersonError) as info:
+    with raises(ex.UnknownPersonError, "login(store with alice, 'mallory', face.png)") as info:
         ex.login(store, model, "mallory", images["face.png"])
-    assert isinstance(info.value, LookupError)
-    assert "mallory" in str(info.value) and "alice" in str(info.value)
+    assert isinstance(info.value, LookupError), \
+        f"login('mallory'): UnknownPersonError must be a LookupError (like KeyError); its bases are {type(info.value).__mro__[1:]}"
+    assert "mallory" in str(info.value) and "alice" in str(info.value), \
+        f"login('mallory', alice registered): say who was asked for and who is registered: {info.value}"
 
 
 @pytest.mark.function("login")
@@ -596,17 +601,20 @@ def test_register_two_people_log_each_in_and_identify(ex, model, images, expecte
     cross = _cos(expected(alice), _person(expected, people["bob"]))
     assert cross < 1 - 1e-3, "precondition: different images give different embeddings"
     refused = ex.login(faces, model, "bob", alice, threshold=(cross + 1) / 2)
-    assert not refused.accepted and refused.score == pytest.approx(cross, abs=SCORE_ATOL)
+    assert not refused.accepted and refused.score == pytest.approx(cross, abs=SCORE_ATOL), (
+        f"login(bob, alice's photo, threshold above their similarity {cross:.4f}): got accepted={refused.accepted}, "
+        f"score={refused.score}; expected refused with that score")
 
     # A new process would open the file again: the people are still there.
     reopened = ex.open_store(path)
-    assert len(reopened) == 2
+    assert len(reopened) == 2, f"open_store({path.name}) again: {len(reopened)} records, expected alice's and bob's"
     for presented in (people["alice"][1], people["bob"][0]):
         scores = {name: _cos(expected(presented), _person(expected, paths)) for name, paths in people.items()}
         want = sorted(scores, key=scores.get, reverse=True)
         found = ex.identify(reopened, model, presented, k=2)
         assert [name for name, _ in found] == want, f"identify({presented.name}) gave {found}, expected {want}"
-        assert found[0][1] == pytest.approx(scores[want[0]], abs=SCORE_ATOL)
+        assert found[0][1] == pytest.approx(scores[want[0]], abs=SCORE_ATOL), \
+            f"identify({presented.name}): {want[0]}'s score is {found[0][1]}, expected {scores[want[0]]:.6f}"
 
 
 # -- embed_folder ---------------------------------------------------------------------------------
@@ -649,13 +657,14 @@ def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, f
     assert got == (out, None, 4, WIDTH, []), \
         f"embed_folder: summary (out, names_file, count, width, skipped) is {got}, expected {(out, None, 4, WIDTH, [])}"
     with safe_open(out, framework="pt") as f:
-        assert list(f.keys()) == ["embeddings"]
+        assert list(f.keys()) == ["embeddings"], f"embed_folder: the safetensors file holds {list(f.keys())}, expected ['embeddings']"
         metadata = f.metadata()
         embeddings = f.get_tensor("embeddings")
     assert metadata["format"] == "facekit-embeddings", f"embed_folder: metadata format is {metadata.get('format')!r}"
     names = json.loads(metadata["names"])
     assert names == FOLDER_NAMES, f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
-    assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH)
+    assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH), \
+        f"embed_folder(4 images): 'embeddings' is {list(embeddings.shape)} {embeddings.dtype}, expected [4, {WIDTH}] torch.float32"
     torch.testing.assert_close(embeddings, _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL)
 
 
@@ -664,12 +673,29 @@ def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, 
     out = tmp_path / "faces.npy"
     summary = ex.embed_folder(model, folder, out)
     names_file = tmp_path / "faces.names.json"
-    assert summary.names_file == names_file and summary.count == 4
+    assert summary.names_file == names_file and summary.count == 4, (
+        f"embed_folder(4 images, 'faces.npy'): the summary says names_file={summary.names_file}, "
+        f"count={summary.count}; expected {names_file.name} (the .npy name with .names.json) and 4")
     array = np.load(out, allow_pickle=False)
-    assert array.dtype == np.float32 and array.shape == (4, WIDTH)
-    assert json.loads(names_file.read_text(encoding="utf-8")) == FOLDER_NAMES
+    assert array.dtype == np.float32 and array.shape == (4, WIDTH), \
+        f"embed_folder(4 images, 'faces.npy'): the array is {array.shape} {array.dtype}, expected (4, {WIDTH}) float32"
+    names = json.loads(names_file.read_text(encoding="utf-8"))
+    assert names == FOLDER_NAMES, f"embed_folder(4 images, 'faces.npy'): {names_file.name} lists {names}, expected {FOLDER_NAMES}"
     torch.testing.assert_close(torch.from_numpy(array), _rows_of(folder, FOLDER_NAMES, expected),
                                atol=ATOL, rtol=ATOL)
+
+
+@pytest.mark.function("embed_folder")
+def test_embed_folder_writes_the_npy_file_its_summary_names(ex, model, folder, tmp_path):
+    # Given a path, np.save appends ".npy" to a name that does not end in ".npy" (in that case).
+    out = tmp_path / "out" / "faces.NPY"
+    summary = ex.embed_folder(model, folder, out)
+    written = sorted(p.name for p in out.parent.iterdir())
+    assert summary.out == out and out.is_file(), (
+        f"embed_folder(model, folder, 'faces.NPY'): the summary names {summary.out}, but the files written "
+        f"are {written}: np.save(path) adds .npy to faces.NPY; give np.save an open file")
+    assert written == ["faces.NPY", "faces.names.json"], \
+        f"embed_folder(model, folder, 'faces.NPY') wrote {written}, expected faces.NPY and faces.names.json"
 
 
 @pytest.mark.function("embed_folder")
@@ -722,8 +748,10 @@ def test_embed_folder_does_not_depend_on_the_listing_order(ex, model, folder, tm
     ex.embed_folder(model, folder, out)
     monkeypatch.undo()
     names = json.loads((tmp_path / "faces.names.json").read_text(encoding="utf-8"))
+    advice = ("take the files in sorted order" if sorted(names) == sorted(FOLDER_NAMES)
+              else "the files taken differ, not only their order")
     assert names == FOLDER_NAMES, (f"embed_folder on a file system that lists folders in another order: "
-                                   f"names {names}, expected {FOLDER_NAMES}: take the files in sorted order")
+                                   f"names {names}, expected {FOLDER_NAMES}: {advice}")
 
 
 @pytest.mark.function("embed_folder")
@@ -865,6 +893,6 @@ def test_person_embedding_refuses_bad_frames(ex, model, sample_face, images, fra
              "a path": [sample_face, str(images["face.png"])],
              "none": []}[frames]
     recording = Recording(model)
-    with pytest.raises(error):
+    with raises(error, f"person_embedding(model, {frames})"):
         ex.person_embedding(recording, given)
     assert recording.batch_sizes == [], "check the frames before any forward pass"

@@ -1,7 +1,7 @@
 """The command-line side of the camera capstone: ``--stream`` and ``serve``.
 
     facekit app register NAME --stream [URL]   enrol NAME from N frames of an MJPEG stream
-    facekit app login NAME --stream [URL]      yes (exit 0) / no (exit 1) from N frames
+    facekit app login NAME --stream [URL]      yes (exit 0) / no (exit 1) from N frames (3: no answer)
     facekit app serve [--host H] [--port P]    the local web page with the browser's camera
 
 facekit/cli/parser.py declares the options; facekit/cli/app.py calls ``stream`` and
@@ -18,7 +18,7 @@ import time
 
 from facekit import settings
 from facekit.camera import config as app_config
-from facekit.camera.inputs import InputError, check_name, check_store_path, decode_frame
+from facekit.camera.inputs import InputError, check_name, decode_frame, error_text
 from facekit.cli import appkit
 from facekit.errors import CommandError
 
@@ -30,7 +30,7 @@ def stream(ctx, args: argparse.Namespace) -> int:
 
 def serve(ctx, args: argparse.Namespace) -> int:
     """``app serve``: until Ctrl-C."""
-    return _errors(lambda cfg: _serve(ctx, cfg), args)
+    return _errors(lambda cfg: _serve(ctx, args, cfg), args)
 
 
 def _errors(call, args) -> int:
@@ -40,7 +40,7 @@ def _errors(call, args) -> int:
     except NotImplementedError as err:  # a stub: its message names the file to open
         raise CommandError(f"{err} `facekit list` shows what is left.") from err
     except (ValueError, OSError, LookupError) as err:  # InputError, StreamError, UnknownPersonError
-        raise CommandError(str(err).strip("'\"")) from err
+        raise CommandError(error_text(err)) from err
 
 
 # -- --stream ------------------------------------------------------------------------------------
@@ -55,11 +55,12 @@ def _from_stream(ctx, args, cfg) -> int:
         raise InputError(f"--stream without a URL takes stream_url from the config file, and "
                          f"{where} has none: give --stream URL")
     url = app_config.stream_url(cfg.stream_url)
-    store = check_store_path(cfg.store, must_exist=args.action == "login")
+    store = appkit.existing_store(args) if args.action == "login" else appkit.store_path(args)
     t = ctx.term
     t.status(f"reading {cfg.num_images} frames, {cfg.interval_millis} ms apart, from {url} ...")
     blobs = read_frames(url, cfg.num_images, cfg.interval_millis / 1000, cfg.stream_timeout_s)
-    frames = [decode_frame(blob, f"frame {n} of {url}") for n, blob in enumerate(blobs, 1)]
+    frames = [decode_frame(blob, f"frame {n} of {url}", cfg.max_frame_pixels)
+              for n, blob in enumerate(blobs, 1)]
     t.clear_status()
     service = _service(ctx, cfg, store)
     width, height = frames[0].size
@@ -70,8 +71,9 @@ def _from_stream(ctx, args, cfg) -> int:
                f"({records} for {args.name!r}; {people} {'person' if people == 1 else 'people'} in all).")
         appkit.standin_note(ctx, "this embedding cannot tell people apart.")
         return 0
-    answer = service.login(args.name, frames, cfg.threshold)
+    answer = service.login(args.name, frames)
     appkit.login_verdict(ctx, answer)
+    appkit.threshold_warning(ctx, answer.threshold)
     t.wrap(f"From {taken}.")
     appkit.standin_note(ctx, "this yes or no means nothing about faces.")
     return 0 if answer.accepted else 1
@@ -80,19 +82,19 @@ def _from_stream(ctx, args, cfg) -> int:
 # -- serve ---------------------------------------------------------------------------------------
 
 
-def _serve(ctx, cfg) -> int:
+def _serve(ctx, args, cfg) -> int:
     from facekit.camera import server
 
     try:
         import flask  # noqa: F401
     except ModuleNotFoundError:
         raise InputError(server.flask_missing_message()) from None
-    store = check_store_path(cfg.store)
+    store = appkit.store_path(args)
     service = _service(ctx, cfg, store)
     info = server.PageInfo(frames=cfg.num_images, interval_ms=cfg.interval_millis,
                            threshold=service.threshold, store=str(store), target=ctx.target,
                            weights=ctx.weights, weights_text=settings.weights_in_use(ctx.weights).describe())
-    app = server.create_app(service, info)
+    app = server.create_app(service, info, cfg.host, cfg.max_frame_pixels)
     t = ctx.term
 
     def ready(url: str) -> None:
@@ -103,6 +105,7 @@ def _serve(ctx, cfg) -> int:
         else:
             t.wrap(t.style(f"Listening on {cfg.host}: other computers can reach this page and its "
                            f"store. Browsers allow the camera only on https or on localhost.", "yellow"))
+        appkit.threshold_warning(ctx, service.threshold)
         appkit.standin_note(ctx, "the page's answers mean nothing about faces.")
         sys.stdout.flush()
 

@@ -7,9 +7,10 @@
     interval_millis = 200      # between two frames
     threshold = 0.5            # login accepts a score >= this (not calibrated)
     store = "faces.sqlite"     # relative to the config file's folder
-    stream_timeout_s = 5       # a stream silent this long is an error
+    stream_timeout_s = 5       # all N frames must come within this, plus the intervals
     host = "127.0.0.1"         # facekit app serve: where it listens
     port = 8765
+    max_frame_pixels = 2073600 # facekit app serve: the largest frame (1920x1080), up to 4096x4096
 
 Unknown keys are errors (a typo would otherwise be ignored silently).
 """
@@ -22,7 +23,13 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from facekit.camera.inputs import DEFAULT_STORE, MAX_FRAMES, InputError
+from facekit.camera.inputs import (
+    DEFAULT_FRAME_PIXELS,
+    DEFAULT_STORE,
+    MAX_FRAME_PIXELS,
+    MAX_FRAMES,
+    InputError,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +53,7 @@ class AppConfig:
     stream_timeout_s: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8765
+    max_frame_pixels: int = DEFAULT_FRAME_PIXELS
     source: Path | None = None  # the file these values came from, if any
 
 
@@ -69,6 +77,19 @@ def threshold_value(value) -> float:
     if not -1.0 <= number <= 1.0:
         raise ValueError(f"a threshold is a cosine similarity in [-1, 1]; got {value}")
     return number
+
+
+def frame_pixels(value) -> int:
+    return _int_in(value, 1, MAX_FRAME_PIXELS, "pixels")
+
+
+def threshold_warning(threshold: float | None) -> str | None:
+    """A warning for a threshold below 0, or None: a login that accepts a score below 0 says
+    yes to images less alike than two unrelated ones, nearly anyone."""
+    if threshold is None or threshold >= 0:
+        return None
+    return (f"The login threshold is {threshold:g}: below 0, login says yes to images less alike "
+            f"than two unrelated ones, nearly anyone. Use a threshold in (0, 1].")
 
 
 def timeout_seconds(value) -> float:
@@ -100,7 +121,7 @@ def argtype(check):
 
 _CHECKS = {"stream_url": stream_url, "num_images": frames_count, "interval_millis": interval_millis,
            "threshold": threshold_value, "store": str, "stream_timeout_s": timeout_seconds,
-           "host": str, "port": port_number}
+           "host": str, "port": port_number, "max_frame_pixels": frame_pixels}
 
 
 # -- the file ----------------------------------------------------------------------------------------
@@ -181,4 +202,4 @@ def _number(value, what: str) -> float:
 
 
 __all__ = ["AppConfig", "ConfigError", "CONFIG_NAME", "DEFAULT_STORE", "USE_CONFIG", "load", "resolve",
-           "argtype"]
+           "argtype", "threshold_warning"]

@@ -17,9 +17,12 @@ STORE_SUFFIXES = (".json", ".sqlite", ".sqlite3", ".db")
 # The one definition (the parser's help, the config's default and the store checks read it).
 DEFAULT_STORE = "facekit-faces.sqlite"
 MAX_NAME_LENGTH = 64
-# One camera frame: a 1920x1080 JPEG is 0.2 to 1 MB; 4 MB and 4096 x 4096 pixels leave room
-# for any webcam and refuse what is no webcam frame (a decompression bomb, a poster scan).
+# One camera frame: a 1920x1080 JPEG is 0.2 to 1 MB. 4 MB refuses what is no webcam frame.
+# Pixels are what memory costs once decoded (3 bytes each), so they are checked from the
+# header before decoding: at most a Full HD frame by default (max_frame_pixels in the config
+# file raises it, up to MAX_FRAME_PIXELS, for a camera that sends more).
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+DEFAULT_FRAME_PIXELS = 1920 * 1080
 MAX_FRAME_PIXELS = 4096 * 4096
 # Frames per register, login or identify: the page and --frames take 1 to this many.
 MAX_FRAMES = 20
@@ -44,33 +47,65 @@ def check_name(name: object) -> str:
     return name
 
 
-def decode_frame(blob: bytes, what: str = "a frame"):
+def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME_PIXELS):
     """``blob`` (a JPEG, PNG or WebP file's bytes) as an RGB PIL image, or InputError.
 
-    Refused: more than MAX_FRAME_BYTES bytes, more than MAX_FRAME_PIXELS pixels (checked
-    from the header, before decoding), bytes that do not decode as an image.
+    Refused: more than MAX_FRAME_BYTES bytes, more than ``max_pixels`` pixels (checked
+    from the header, before decoding), bytes that do not decode as an image. The app passes
+    its config's max_frame_pixels (DEFAULT_FRAME_PIXELS unless raised, up to MAX_FRAME_PIXELS).
     """
     from PIL import Image, UnidentifiedImageError
 
-    if len(blob) > MAX_FRAME_BYTES:
-        # "over": the server reads at most one byte past the limit, so the full size is unknown.
-        raise InputError(f"{what} is over {MAX_FRAME_BYTES // 2**20} MB; at most "
-                         f"{MAX_FRAME_BYTES // 2**20} MB is accepted")
+    check_frame_bytes(len(blob), what)
     if not blob:
         raise InputError(f"{what} is empty; expected a JPEG or PNG image")
     try:
-        image = Image.open(io.BytesIO(blob), formats=("JPEG", "PNG", "WEBP"))
+        image = Image.open(io.BytesIO(blob), formats=("JPEG", "PNG", "WEBP"))  # reads the header only
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: its header says so
+        raise InputError(f"{what} claims over {2 * Image.MAX_IMAGE_PIXELS:,} pixels; at most "
+                         f"{pixels_text(max_pixels)} are accepted") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise InputError(f"{what} is not a JPEG, PNG or WebP image ({err})") from None
     width, height = image.size
-    if width * height > MAX_FRAME_PIXELS or width < 1 or height < 1:
-        raise InputError(f"{what} is {width}x{height} pixels; at most {MAX_FRAME_PIXELS:,} "
-                         f"pixels are accepted")
+    if width * height > max_pixels or width < 1 or height < 1:
+        raise InputError(f"{what} is {width}x{height} pixels ({width * height:,}); at most "
+                         f"{pixels_text(max_pixels)} are accepted")
     try:
         image.load()
-        return image.convert("RGB")
+        return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise InputError(f"{what} does not decode as an image ({err})") from None
+
+
+def check_frame_bytes(size: int, what: str = "a frame") -> None:
+    """InputError when a frame of ``size`` bytes is over MAX_FRAME_BYTES, stating both sizes."""
+    if size > MAX_FRAME_BYTES:
+        limit = size_text(MAX_FRAME_BYTES)
+        raise InputError(f"{what} is over {limit} ({size_text(size)}); at most {limit} is accepted")
+
+
+def size_text(size: int) -> str:
+    """Bytes for people: "5 MB", "6.4 MB", or the bytes where one decimal would hide the
+    difference from a whole MB (4 MB + 1 byte is not "4.0 MB")."""
+    megabytes = size / 2**20
+    if size % 2**20 == 0:
+        return f"{size // 2**20} MB"
+    if abs(megabytes - round(megabytes)) < 0.05:
+        return f"{size:,} bytes"
+    return f"{megabytes:.1f} MB"
+
+
+def pixels_text(pixels: int) -> str:
+    named = {DEFAULT_FRAME_PIXELS: "1920x1080", MAX_FRAME_PIXELS: "4096x4096"}
+    return f"{pixels:,} pixels" + (f" ({named[pixels]})" if pixels in named else "")
+
+
+def error_text(err: BaseException) -> str:
+    """An exception's own message: a KeyError's str() adds quotes, and stripping them
+    would also cut a quote the message starts or ends with."""
+    if len(err.args) == 1 and isinstance(err.args[0], str):
+        return err.args[0]
+    return str(err)
 
 
 def check_store_path(path: str | Path, must_exist: bool = False) -> Path:

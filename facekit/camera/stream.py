@@ -4,19 +4,21 @@ That is what an IP camera, a small Flask ``/video_feed`` or ``ffmpeg -f mpjpeg -
 "multipart/x-mixed-replace;boundary=ffmpeg" -listen 1`` serve (without -content_type ffmpeg
 answers application/octet-stream; it serves one client per run), and what the workshop's app read. ``read_frames`` takes ``count`` frames ``interval_s`` apart,
 reading and dropping the frames in between so that each one is fresh, then closes the
-connection. Every wait is bounded: a stream silent for ``timeout_s`` (or one that trickles
-bytes without finishing a frame) is a StreamError, and so is anything that is not MJPEG.
+connection. Every wait is bounded, and so is the whole: all ``count`` frames must come within
+``timeout_s`` plus the intervals between them, so a stream that trickles bytes without
+finishing frames fails as fast as a silent one. Anything that is not MJPEG is a StreamError.
+
+The bytes are read with ``read1`` (at most one system call each) under a socket timeout set to
+the time left, never with a ``readline`` that a trickle could keep waiting for minutes.
 """
 
 from __future__ import annotations
 
 import http.client
-import socket
 import time
-import urllib.error
-import urllib.request
+from urllib.parse import urlsplit
 
-from facekit.camera.inputs import MAX_FRAME_BYTES
+from facekit.camera.inputs import MAX_FRAME_BYTES, size_text
 
 MJPEG_TYPE = "multipart/x-mixed-replace"
 FFMPEG_TYPE = f"{MJPEG_TYPE};boundary=ffmpeg"  # its mpjpeg muxer's default boundary
@@ -28,25 +30,22 @@ class StreamError(OSError):
     """The stream could not give frames: not reachable, not MJPEG, silent, or malformed."""
 
 
+class _Late(Exception):
+    """The deadline passed while waiting for bytes."""
+
+
 def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
                 max_frame_bytes: int = MAX_FRAME_BYTES) -> list[bytes]:
     """``count`` JPEG frames from the MJPEG stream at ``url``, ``interval_s`` apart (bytes each).
 
-    Raises StreamError when the URL cannot be reached, answers with an HTTP error or with
-    another content type than multipart/x-mixed-replace, sends no complete frame within
-    ``timeout_s`` seconds of asking for one, or sends a frame over ``max_frame_bytes``.
+    Raises StreamError when the URL cannot be reached, answers with another status than 200
+    or with another content type than multipart/x-mixed-replace, does not send all ``count``
+    frames within ``timeout_s + (count - 1) * interval_s`` seconds (the message says how many
+    came), or sends a frame over ``max_frame_bytes``.
     """
-    request = urllib.request.Request(url, headers={"Accept": f"{MJPEG_TYPE}, image/jpeg"})
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout_s)  # noqa: S310 - http(s) checked by config
-    except urllib.error.HTTPError as err:
-        raise StreamError(f"{url} answered HTTP {err.code} {err.reason}; expected an MJPEG stream") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as err:
-        reason = getattr(err, "reason", err)
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise StreamError(f"{url} did not answer within {timeout_s:g} s; expected an MJPEG "
-                              f"stream") from None
-        raise StreamError(f"cannot connect to {url} ({reason}); is the camera's stream running?") from None
+    started = time.monotonic()
+    deadline = started + timeout_s + (count - 1) * interval_s
+    response = _open(url, timeout_s)
     with response:
         content_type = response.headers.get_content_type()
         boundary = response.headers.get_param("boundary")
@@ -56,42 +55,72 @@ def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
                       if content_type == "application/octet-stream" else "")
             raise StreamError(f"{url} is not an MJPEG stream: it sent {got}{ffmpeg}; expected "
                               f"{MJPEG_TYPE} with a boundary (a camera's MJPEG feed)")
-        parts = _Parts(response, str(boundary), url, timeout_s, max_frame_bytes)
+        parts = _Parts(response, response.socket, str(boundary), url, timeout_s, deadline, max_frame_bytes)
+        frames: list[bytes] = []
         try:
-            frames = [parts.next_frame(time.monotonic() + timeout_s)]
+            frames.append(parts.next_frame())
             for _ in range(count - 1):
                 due = time.monotonic() + interval_s
                 # Drop the frames sent meanwhile: the next one taken is the first after the interval.
                 while True:
-                    frame = parts.next_frame(max(due, time.monotonic()) + timeout_s)
+                    frame = parts.next_frame()
                     if time.monotonic() >= due:
                         break
                 frames.append(frame)
-        except (socket.timeout, TimeoutError):  # the socket's own timeout: silence
-            raise StreamError(parts.silent()) from None
+        except (_Late, TimeoutError):
+            if not frames:
+                raise StreamError(f"{url} sent no whole frame for {time.monotonic() - started:.0f} s "
+                                  f"(0 of {count} frames came; is the camera on?)") from None
+            raise StreamError(f"{url} sent {len(frames)} of {count} frames in "
+                              f"{time.monotonic() - started:.1f} s (--stream-timeout {timeout_s:g} s "
+                              f"plus the intervals between frames); is the camera on?") from None
         except (ConnectionError, http.client.HTTPException) as err:
             raise StreamError(f"{url} broke off the stream ({type(err).__name__}: {err})") from None
     return frames
 
 
-class _Parts:
-    """The parts of one multipart response, read line by line with bounded sizes and times."""
+def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
+    """The stream's response, its socket kept as ``response.socket``; StreamError when there is none."""
+    parts = urlsplit(url)
+    connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    try:
+        connection = connection_type(parts.hostname or "", parts.port, timeout=timeout_s)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("GET", path, headers={"Accept": f"{MJPEG_TYPE}, image/jpeg"})
+        sock = connection.sock  # kept: the connection hands it to the response and forgets it
+        response = connection.getresponse()
+    except TimeoutError:
+        raise StreamError(f"{url} did not answer within {timeout_s:g} s; expected an MJPEG stream") from None
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        reason = getattr(err, "strerror", None) or err
+        raise StreamError(f"cannot connect to {url} ({reason}); is the camera's stream running?") from None
+    if response.status != 200:
+        response.close()
+        raise StreamError(f"{url} answered HTTP {response.status} {response.reason}; expected an "
+                          f"MJPEG stream")
+    response.socket = sock
+    return response
 
-    def __init__(self, response, boundary: str, url: str, timeout_s: float, max_bytes: int):
-        self.response = response
+
+class _Parts:
+    """The parts of one multipart response, read with bounded sizes and a deadline."""
+
+    def __init__(self, response, sock, boundary: str, url: str, timeout_s: float, deadline: float,
+                 max_bytes: int):
+        self.response, self.sock = response, sock
         boundary = boundary.strip('"')
         self.delimiters = {b"--" + boundary.encode("latin-1"), boundary.encode("latin-1")}
-        self.url, self.timeout_s, self.max_bytes = url, timeout_s, max_bytes
+        self.url, self.timeout_s, self.deadline, self.max_bytes = url, timeout_s, deadline, max_bytes
+        self.buffer = bytearray()
         self.at_boundary = False
 
-    def next_frame(self, deadline: float) -> bytes:
-        self.deadline = deadline
+    def next_frame(self) -> bytes:
         if not self.at_boundary:  # skip the preamble, or the rest of a part read by length
-            while self._line().strip() not in self.delimiters:
+            while self._line(_MAX_LINE).strip() not in self.delimiters:
                 pass
         length = None
         for _ in range(_MAX_HEADERS):
-            line = self._line().strip()
+            line = self._line(_MAX_LINE).strip()
             if not line:
                 break
             key, _, value = line.decode("latin-1").partition(":")
@@ -112,8 +141,7 @@ class _Parts:
         # No Content-Length: the frame runs to the next boundary line.
         chunks, size = [], 0
         while True:
-            line = self.response.readline(self.max_bytes + 1)
-            self._check(line)
+            line = self._line(self.max_bytes + 1)
             if line.rstrip(b"\r\n") in self.delimiters:
                 self.at_boundary = True
                 frame = b"".join(chunks)
@@ -123,29 +151,38 @@ class _Parts:
                 raise self._too_big(size)
             chunks.append(line)
 
-    def _line(self) -> bytes:
-        line = self.response.readline(_MAX_LINE)
-        self._check(line)
-        return line
+    def _line(self, limit: int) -> bytes:
+        """Up to and with the next newline, or ``limit`` bytes, whichever comes first."""
+        start = 0
+        while True:
+            end = self.buffer.find(b"\n", start)
+            if end >= 0 or len(self.buffer) >= limit:
+                end = min(end + 1 if end >= 0 else limit, limit)
+                line = bytes(self.buffer[:end])
+                del self.buffer[:end]
+                return line
+            start = len(self.buffer)
+            self._fill()
 
     def _read(self, length: int) -> bytes:
-        chunks, left = [], length
-        while left:
-            chunk = self.response.read(min(left, 65536))
-            self._check(chunk)
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        while len(self.buffer) < length:
+            self._fill()
+        data = bytes(self.buffer[:length])
+        del self.buffer[:length]
+        return data
 
-    def _check(self, data: bytes) -> None:
+    def _fill(self) -> None:
+        """One more read from the socket, waiting at most until the deadline."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _Late
+        if self.sock is not None:
+            self.sock.settimeout(min(self.timeout_s, left))
+        data = self.response.read1(65536)
         if not data:
             raise StreamError(f"{self.url} closed the stream before a whole frame came")
-        if time.monotonic() > self.deadline:
-            raise StreamError(self.silent())
-
-    def silent(self) -> str:
-        return f"{self.url} sent no whole frame for {self.timeout_s:g} s (is the camera on?)"
+        self.buffer += data
 
     def _too_big(self, size: int) -> StreamError:
-        return StreamError(f"{self.url} sent a frame of {size / 2**20:.1f} MB; at most "
-                           f"{self.max_bytes // 2**20} MB is accepted")
+        return StreamError(f"{self.url} sent a frame of {size_text(size)}; at most "
+                           f"{size_text(self.max_bytes)} is accepted")

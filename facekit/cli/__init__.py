@@ -13,15 +13,19 @@
     facekit grade SUBMISSION...     grade a class: grades.csv, grades.json, feedback/ (facekit/grading)
     facekit gradescope              a Gradescope autograder bundle of this kit
     facekit release --out DIR       the repository students clone: no solutions/, one commit
+    facekit worker stop|status      the background worker that answers check/try/hint quickly
 
 facekit/cli/parser.py declares the arguments; facekit/cli/<command>.py runs each command;
 errors are facekit.errors classes, each with its exit code. Tests run exactly as ``pytest``
-runs them (facekit.verify.run_tests, in a subprocess).
+runs them (facekit.verify.run_tests, in a subprocess). The student's loop (list, check, try,
+hint) goes through the checkout's warm worker when one runs (facekit.worker): the same
+command, in a fork of a process that imported torch once.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -30,6 +34,8 @@ from facekit import course, errors, settings
 from facekit.cli import parser as cli_parser
 from facekit.cli.context import Context
 from facekit.term import Term
+from facekit.worker import COMMANDS as WORKER_COMMANDS
+from facekit.worker import supported as worker_supported
 
 __all__ = ["main", "Context"]
 
@@ -39,7 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     verbose = getattr(args, "verbose", False)
     term = Term()
     try:
-        return _dispatch(args, term)
+        warm = _warm_answer(args, argv)
+        if warm is not None:
+            return warm
+        environ = dict(os.environ)  # as it was before the command ran, for the worker
+        code = _dispatch(args, term)
+        _start_worker(args, environ)
+        return code
     except errors.FacekitError as err:
         term.error(f"{err.prefix}{err}")
         return err.exit_code
@@ -73,6 +85,37 @@ def _closed_pipe() -> int:
     except (OSError, ValueError):  # stdout is not a real file (a test's capture)
         pass
     return 141
+
+
+def _worker_root(args) -> Path | None:
+    """The kit whose warm worker may answer this command (facekit.worker), or None: run cold."""
+    if args.command not in WORKER_COMMANDS or getattr(args, "no_worker", False) or not worker_supported():
+        return None  # and on macOS and Windows, never a word about it
+    from facekit.worker import client
+
+    root = Path(getattr(args, "root", None) or course.repo_root())
+    return root if client.usable(root) else None
+
+
+def _warm_answer(args, argv: list[str] | None) -> int | None:
+    """The exit code of the command answered by the warm worker; None: run it here."""
+    root = _worker_root(args)
+    if root is None:
+        return None
+    from facekit.worker import client
+
+    return client.run(root, sys.argv[1:] if argv is None else list(argv))
+
+
+def _start_worker(args, environ: dict) -> None:
+    """After a cold run that imported torch (tests, `facekit try`): a worker for the next one."""
+    from facekit.cli import runs
+
+    root = _worker_root(args)
+    if root is not None and (runs.tests_ran or "torch" in sys.modules):
+        from facekit.worker import client
+
+        client.start(root, environ)
 
 
 def _dispatch(args, term: Term) -> int:

@@ -19,7 +19,7 @@ from facekit.camera import commands as camera
 from facekit.camera import config as app_config
 from facekit.cli import appkit
 from facekit.cli.context import Context, plural
-from facekit.errors import UsageError
+from facekit.errors import FacekitError, Interrupted, NoAnswerError, UsageError
 
 
 def check_args(args) -> None:
@@ -37,6 +37,28 @@ def check_args(args) -> None:
 
 
 def run(ctx: Context, args) -> int:
+    if args.action == "login":
+        return _answer_or_exit_3(ctx, lambda: _run(ctx, args))
+    return _run(ctx, args)
+
+
+def _answer_or_exit_3(ctx: Context, call) -> int:
+    """login's exit status: 0 yes, 1 no, so every other failure but a usage error (2) is 3."""
+    try:
+        return call()
+    except (UsageError, Interrupted, NoAnswerError):
+        raise
+    except FacekitError as err:
+        raise NoAnswerError(str(err)) from err
+    except Exception as err:
+        if ctx.verbose:
+            import traceback
+
+            traceback.print_exc()
+        raise NoAnswerError(f"unexpected error: {type(err).__name__}: {err}") from err
+
+
+def _run(ctx: Context, args) -> int:
     if getattr(args, "stream", None) is not None:
         return camera.stream(ctx, args)
     handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
@@ -66,6 +88,7 @@ def _login(ctx: Context, ex, args, store_path) -> int:
     appkit.app_header(ctx, store_path, appkit.config(args).source)
     result = ex.login(store, appkit.model(ctx), args.name, args.images, threshold=threshold)
     appkit.login_verdict(ctx, result)
+    appkit.threshold_warning(ctx, threshold)
     if len(args.images) > 1:
         ctx.term.wrap(f"From {len(args.images)} images, averaged into one embedding.")
     appkit.standin_note(ctx, "this yes or no means nothing about faces.")

@@ -107,6 +107,13 @@ def login_verdict(ctx: Context, result) -> None:
         t.line(f"{result.name}: {t.style('no', 'red', 'bold')} (best score {score} < threshold {limit})")
 
 
+def threshold_warning(ctx: Context, threshold: float | None) -> None:
+    """In yellow, as loud as a server open to the network: a threshold below 0 accepts nearly anyone."""
+    text = app_config.threshold_warning(threshold)
+    if text:
+        ctx.term.wrap(ctx.term.style(text, "yellow"))
+
+
 def standin_note(ctx: Context, what: str) -> None:
     if ctx.weights != "standin":
         return
@@ -125,4 +132,4 @@ def app_errors(ex, call):
         raise CommandError(f"{err} `facekit list` shows what is left.") from err
     except (ValueError, OSError, ex.UnknownPersonError) as err:
         # The app's own errors are written for people (expected vs given): one line.
-        raise CommandError(str(err)) from err
+        raise CommandError(inputs.error_text(err)) from err

@@ -49,7 +49,6 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
     e = result.exercise
     t.line(t.style(f"{e.id}: {e.title}", "bold"))
     t.line(t.style(f"{result.passed}/{result.total} tests pass ({seconds:.1f} s)", "dim"))
-    long = None if ctx.verbose else 2
     if result.collect_errors or not result.tests:
         t.line(f"{t.style(t.mark('failing'), 'red')} the tests of {e.id} do not run:")
         t.wrap(result.collect_errors[0] if result.collect_errors else "no test ran", indent="    ",
@@ -67,9 +66,16 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
         t.line(f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
                f"{t.style(text, colour)}")
         if f.state is FunctionState.FAILING and not same:
-            t.wrap(f.message, indent="      ", max_lines=long)
+            # The test's own diagnosis whole: its decisive words often come last.
+            t.wrap(f.message, indent="      ")
             if f.looks_like:
-                t.wrap(progress.looks_like(f.looks_like), indent="      ", max_lines=long)
+                t.wrap(progress.looks_like(f.looks_like, *f.looks_like_also), indent="      ")
+            if f.fault_in:
+                t.wrap(f"This test runs the whole pipeline: the fault looks like "
+                       f"{progress.display(f.fault_in)}'s.", indent="      ")
+            elif f.broad:
+                t.wrap("This test runs the whole pipeline: the fault can be in any function it calls.",
+                       indent="      ")
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
         if failed:
@@ -97,7 +103,18 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     if FunctionState.FAILING in by_state:
         # A function whose only failures are broad tests may just call the one that is wrong.
         failing = by_state[FunctionState.FAILING]
-        f = next((f for f in failing if not f.broad), failing[0])
+        f = next((f for f in failing if not f.broad and not f.fault_in), None)
+        if f is None and any(f.fault_in for f in failing):
+            # A whole-pipeline test whose failure names a mistake in another function.
+            fault = next(f.fault_in for f in failing if f.fault_in)
+            return f"Next: fix {progress.display(fault)} in {source}; {full}"
+        if f is None:
+            # Only whole-pipeline tests fail, while every narrower test passes: the test's
+            # function is not to blame more than any other it calls.
+            names = ", ".join(progress.display(n) for n in e.functions)
+            return (f"Next: only a test of the whole pipeline fails, while the narrower tests pass: "
+                    f"the fault can be in any function it calls ({names}); its message above says "
+                    f"what differs. {full}")
         if f.name == progress.OTHER:
             return f"Next: make the failing tests above pass; {full}"
         return f"Next: fix {progress.display(f.name)} in {source}; {full}"

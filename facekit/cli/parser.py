@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from facekit import settings
+from facekit import settings, worker
 from facekit.camera import config as app_config  # the value checks --frames etc. share with the config file
 from facekit.camera.inputs import DEFAULT_STORE, MAX_FRAMES
 
@@ -84,7 +84,8 @@ def _stream(p):
                    help="take the frames from this MJPEG stream (multipart/x-mixed-replace) "
                         "instead of image files; without URL: the config's stream_url")
     p.add_argument("--stream-timeout", type=app_config.argtype(app_config.timeout_seconds), default=None,
-                   metavar="S", help="a stream silent this many seconds is an error (default 5)")
+                   metavar="S", help="all N frames must come within this many seconds, plus the intervals "
+                        "between them (default 5)")
 
 
 def _frames(p):
@@ -108,7 +109,10 @@ def _app(p, parents):
     _frames(a)
     a = actions.add_parser("login", parents=[*parents, store],
                            help="yes (exit 0) or no (exit 1): are the images the registered NAME? "
-                                "(several are averaged into one embedding)")
+                                "(several are averaged into one embedding)",
+                           description="Exit status: 0 yes, 1 no, 2 a usage error, 3 no answer "
+                                       "(a missing file or store, an unknown NAME, a stub not "
+                                       "implemented yet, a stream that fails).")
     a.add_argument("name", metavar="NAME")
     a.add_argument("images", metavar="IMAGE", nargs="*", help="image files (or --stream)")
     _stream(a)
@@ -192,6 +196,11 @@ def _release(p):
                    help="include solutions/ (a self-study course); default: without them")
 
 
+def _worker(p):
+    p.add_argument("action", choices=("stop", "status"),
+                   help="stop: end this checkout's worker; status: whether one runs, and where")
+
+
 def _gradescope(p):
     p.add_argument("--out", default="autograder.zip", help="the bundle to write (default autograder.zip)")
     _grading_limits(p, 600.0)
@@ -203,15 +212,16 @@ class Command:
     module: str  # facekit.cli.<module>.run(ctx, args)
     help: str
     arguments: Callable = _nothing  # declares the command's own arguments on its parser
-    options: str = "vtw"  # shared options it takes: v(erbose), t(arget), w(eights)
+    options: str = "vtw"  # shared options it takes: v(erbose), t(arget), w(eights), n(o-worker)
     description: str | None = None
     nested: bool = False  # arguments() takes (parser, shared option parsers): sub-actions
 
 
 COMMANDS = (
-    Command("list", "list", "every exercise with its state, and your progress"),
-    Command("check", "check", "run one exercise's tests and say what to do next", _exercise),
-    Command("hint", "hint", "the next hint for an exercise's function", _hint, options="v"),
+    Command("list", "list", "every exercise with its state, and your progress", options="vtwn"),
+    Command("check", "check", "run one exercise's tests and say what to do next", _exercise,
+            options="vtwn"),
+    Command("hint", "hint", "the next hint for an exercise's function", _hint, options="vn"),
     Command("watch", "watch", "check again on every save under exercises/; move on when it passes", _watch),
     Command("verify", "verify", "the instructor's check of the kit as shipped", _verify, options="vw"),
     Command("download", "download", "fetch the real pretrained weights of every model into the HF cache",
@@ -221,7 +231,7 @@ COMMANDS = (
             _solution, options="vw"),
     Command("try", "tryout", "run your functions on the sample face: shapes, norms, a similarity; "
             "a store, a search, a login",
-            _exercise, options="vtw"),
+            _exercise, options="vtwn"),
     Command("new", "new", "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
             _new, options="v"),
     Command("app", "app", "the face login app of Exercise 06: register, login, identify, serve", _app,
@@ -241,6 +251,8 @@ COMMANDS = (
             "checks, a README for students, one git commit", _release, options="v"),
     Command("gradescope", "gradescope", "write a Gradescope autograder bundle (setup.sh, run_autograder, "
             "the kit without solutions; stand-in weights)", _gradescope, options="v"),
+    Command("worker", "worker", "the background worker that makes check, try and hint quick: stop it, "
+            "or see if it runs", _worker, options="v"),
 )
 
 
@@ -259,10 +271,13 @@ def build() -> argparse.ArgumentParser:
     weights.add_argument("--weights", choices=settings.WEIGHTS, default=argparse.SUPPRESS,
                          help=f"standin: seeded random weights, offline (default); hub: the real "
                               f"pretrained weights; env {settings.WEIGHTS_ENV}")
-    shared = {"v": verbose, "t": target, "w": weights}
+    no_worker = argparse.ArgumentParser(add_help=False)
+    no_worker.add_argument("--no-worker", action="store_true", default=argparse.SUPPRESS,
+                           help=f"run here, without the background worker (env {worker.NO_WORKER_ENV}=1)")
+    shared = {"v": verbose, "t": target, "w": weights, "n": no_worker}
 
     parser = argparse.ArgumentParser(
-        prog="facekit", parents=[verbose, target, weights],
+        prog="facekit", parents=[verbose, target, weights, no_worker],
         description="The course's companion: your progress, checks, hints; the instructor's verify.",
         epilog="Without a command: `facekit list`.")
     parser.add_argument("--root", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -10,6 +10,8 @@ from facekit import course, mistakes, progress, settings
 from facekit.cli.context import Context
 from facekit.state_file import ResultCache, fingerprint
 
+tests_ran = False  # this process ran tests (facekit.cli starts a warm worker for the next run)
+
 
 def prepare_weights(ctx: Context) -> None:
     """Stand-in weights: one cache kept across runs (built once), checked and rebuilt if damaged."""
@@ -40,7 +42,7 @@ def results(ctx: Context, exercises: list[course.Exercise], runner=None,
 
     Returns (results, seconds, tests run now).
     """
-    from facekit import verify
+    from facekit import forked_runner
 
     cache = ResultCache(ctx.root, ctx.target, ctx.weights)
     # Fingerprints before the run: a file saved during the run makes its result stale.
@@ -53,7 +55,10 @@ def results(ctx: Context, exercises: list[course.Exercise], runner=None,
         prepare_weights(ctx)
         names = stale[0].id if len(stale) == 1 else f"{len(stale)} exercises"
         ctx.term.status(f"checking {names} ...")
-        run = (runner or verify.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
+        global tests_ran
+        tests_ran = True
+        # forked_runner.run_tests is verify.run_tests except in the warm worker (a fork there).
+        run = (runner or forked_runner.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
         ctx.term.clear_status()
         for e in stale:
             try:

@@ -97,7 +97,9 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
         catalogue = catalogues.get(exercise.id, ())
         says = {m.says: m for m in catalogue}
         states = {f: dict.fromkeys(FUNCTION_STATES, 0) for f in exercise.functions}
-        made: dict[tuple[str, str], list[str]] = {}
+        # (function, the ids of the mistakes its failure looks like) -> submissions. One failure
+        # may look like several mistakes: then all are possible and the row names them all.
+        made: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         unmatched: dict[str, list[str]] = {f: [] for f in exercise.functions}
         for sub in subs:
             tests = {n: t for n, t in (sub.get("tests") or {}).items() if t.get("exercise") == exercise.id}
@@ -110,9 +112,10 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
                 own = [t for t in tests.values() if t.get("function") == row["function"]]
                 if not own or function_state(own, row["function"], exercise) != "failing":
                     continue
-                mistake = says.get(row["looks_like"]) if row["looks_like"] else None
-                if mistake:
-                    made.setdefault((row["function"], mistake.id), []).append(sub["id"])
+                candidates = [row["looks_like"], *(row.get("looks_like_also") or ())] if row["looks_like"] else []
+                ids = tuple(says[c].id for c in candidates if c in says)
+                if ids:
+                    made.setdefault((row["function"], ids), []).append(sub["id"])
                 else:
                     unmatched[row["function"]].append(sub["id"])
         for function in exercise.functions:
@@ -120,13 +123,12 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
             if unmatched[function]:
                 result["unmatched"].append({"exercise": exercise.id, "function": function,
                                             "students": unmatched[function]})
-        for mistake in catalogue:
-            for function in exercise.functions:
-                students = made.get((function, mistake.id))
-                if students:
-                    result["mistakes"].append({"exercise": exercise.id, "function": function,
-                                               "mistake": mistake.id, "says": mistake.says,
-                                               "count": len(students), "students": students})
+        order = {m.id: i for i, m in enumerate(catalogue)}
+        by_id = {m.id: m for m in catalogue}
+        for (function, ids), students in sorted(made.items(), key=lambda item: [order[i] for i in item[0][1]]):
+            result["mistakes"].append({"exercise": exercise.id, "function": function, "mistake": "+".join(ids),
+                                       "says": [by_id[i].says for i in ids],
+                                       "count": len(students), "students": students})
     result["mistakes"].sort(key=lambda m: -m["count"])  # stable: catalogue order among equals
     return result
 
@@ -274,8 +276,9 @@ def render(fig: dict) -> str:
     if fig["mistakes"]:
         out.append('<div class="scroll"><table><tr><th>mistake</th><th>function</th><th class="n">submissions</th><th>who</th></tr>')
         for m in fig["mistakes"]:
-            out.append(f'<tr data-mistake="{esc(m["exercise"])}.{esc(m["mistake"])}"><td>“{esc(m["says"])}” '
-                       f'<span class="note">({esc(m["mistake"])})</span></td><td><code>{esc(m["function"])}</code> '
+            said = " or ".join(f"“{esc(line)}”" for line in m["says"])  # several: each is possible
+            out.append(f'<tr data-mistake="{esc(m["exercise"])}.{esc(m["mistake"])}"><td>{said} '
+                       f'<span class="note">({esc(m["mistake"].replace("+", ", "))})</span></td><td><code>{esc(m["function"])}</code> '
                        f'<span class="note">{esc(m["exercise"])}</span></td><td class="n" data-figure="count">'
                        f'{m["count"]}</td><td data-figure="students">{esc(", ".join(m["students"]))}</td></tr>')
         out.append("</table></div>")

@@ -192,6 +192,8 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
             row["first_failure"] = f"{_test_name(nodeid)}: {shown.error}"
             row["looks_like"] = mistake.says if mistake else ""
+            row["looks_like_also"] = list(progress.also_matching(mistake, nodeid, shown, exercise.tests,
+                                                                 catalogue))
             continue
         nodeid, test = owned[name][0]
         todo = test.get("todo")
@@ -345,7 +347,7 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
                          f"first failure: {code_span(row['first_failure'])}")
             if row["looks_like"]:
-                lines.append("  " + progress.looks_like(row["looks_like"]))
+                lines.append("  " + progress.looks_like(row["looks_like"], *row.get("looks_like_also", ())))
         if row["ran"] and exercise.hints.get(row["function"]):
             # The first hint only (a nudge, not the near-answer the last ones are), under its
             # function's name; one that starts "is_match: ..." does not say it twice.

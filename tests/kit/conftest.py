@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from facekit import course, verify
+from facekit import course, verify, worker
+
+# The kit's tests run every command cold: no test starts or uses a warm worker (facekit.worker)
+# unless it asks for one (tests/kit/test_worker.py), so none leaves a process behind.
+os.environ[worker.NO_WORKER_ENV] = "1"
 
 
 @pytest.fixture(scope="session")

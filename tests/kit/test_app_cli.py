@@ -203,7 +203,7 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
 def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
     assert run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], *SOLUTIONS)[0] == 0
     code, out, err = run_cli(capsys, "app", "login", "mallory", pictures["alice1.png"], *SOLUTIONS)
-    assert code == 1
+    assert code == 3, "login: no answer (an unknown person) is exit 3; exit 1 is a no"
     assert_one_line_error(err, "mallory", "alice")
 
 
@@ -244,7 +244,7 @@ def test_missing_arguments_are_argparse_errors(capsys, argv):
 
 def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictures, tmp_path):
     code, out, err = run_cli(capsys, "app", "login", "alice", pictures["alice1.png"], *SOLUTIONS)
-    assert code == 1
+    assert code == 3, "login: no answer (no store) is exit 3; exit 1 is a no"
     assert_one_line_error(err, f"no store at {tmp_path / 'facekit-faces.sqlite'}", "register")
     assert not (tmp_path / "facekit-faces.sqlite").exists(), "login must not create an empty store"
     code, out, err = run_cli(capsys, "app", "register", "alice", "missing.png", *SOLUTIONS)
@@ -274,3 +274,41 @@ def test_on_the_untouched_stubs_it_says_what_to_implement(capsys, pictures):
                              "--target", "exercises", "--weights", "standin")
     assert code == 1
     assert_one_line_error(err, "not implemented yet", "exercises/ex06_app/app.py", "facekit list")
+
+
+def test_login_exit_codes_tell_yes_no_and_no_answer_apart(capsys, pictures, tmp_path):
+    """Issue 20: `app login` exits 0 yes, 1 no, 2 a usage error, 3 when it cannot answer, so a
+    script's `if facekit app login ...` never reads a missing file as a no."""
+    p = pictures
+    assert run_cli(capsys, "app", "register", "alice", p["alice1.png"], *SOLUTIONS)[0] == 0
+    cases = {
+        "yes": (["alice", p["alice1.png"]], 0),
+        "no": (["alice", p["bob1.png"], "--threshold", "1"], 1),
+        "a missing image": (["alice", "missing.png"], 3),
+        "an unknown person": (["zed", p["alice1.png"]], 3),
+        "a missing store": (["alice", p["alice1.png"], "--store", "other.sqlite"], 3),
+        "a threshold out of range": (["alice", p["alice1.png"], "--threshold", "2"], 2),
+    }
+    for what, (argv, expected) in cases.items():
+        code, out, err = run_cli(capsys, "app", "login", *argv, *SOLUTIONS)
+        assert code == expected, f"app login with {what} ({argv}): exit {code}, expected {expected}; {err}"
+    code, out, err = run_cli(capsys, "app", "login", "alice", p["alice1.png"], "--target", "exercises",
+                             "--weights", "standin")
+    assert code == 3, f"app login on the stubs: exit {code}, expected 3 (no answer); {err}"
+    assert_one_line_error(err, "not implemented yet")
+    help_text = subprocess.run([sys.executable, "-m", "facekit", "app", "login", "--help"],
+                               capture_output=True, text=True, timeout=60).stdout
+    assert "3 no answer" in flat(help_text), "the exit codes are documented in app login --help"
+
+
+def test_a_threshold_below_0_is_warned_about(capsys, pictures, tmp_path):
+    """Issue 20: a facekit-app.toml in the current folder with threshold = -1 accepted nearly
+    anyone, silently."""
+    assert run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], *SOLUTIONS)[0] == 0
+    (tmp_path / "facekit-app.toml").write_text("[app]\nthreshold = -1\n")
+    code, out, err = run_cli(capsys, "app", "login", "alice", pictures["bob1.png"], *SOLUTIONS)
+    assert "threshold -1.0000" in out
+    assert "The login threshold is -1: below 0" in flat(out), f"no warning for threshold -1:\n{out}"
+    code, out, err = run_cli(capsys, "app", "login", "alice", pictures["bob1.png"], "--threshold", "0.2",
+                             *SOLUTIONS)
+    assert "below 0" not in out, "an option above 0 beats the file, and is not warned about"

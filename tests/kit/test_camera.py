@@ -56,7 +56,8 @@ def frame_number(blob: bytes) -> int:
 
 class Camera(http.server.BaseHTTPRequestHandler):
     """/video_feed (MJPEG, FPS frames a second, with Content-Length), /no_length (without),
-    /silent (MJPEG headers, then nothing), /html (a web page), /hang (never answers)."""
+    /silent (MJPEG headers, then nothing), /html (a web page), /hang (never answers),
+    /trickle (a frame's start, then a byte every 0.2 s), /one_then_trickle (a whole frame first)."""
 
     def log_message(self, *args):  # quiet
         pass
@@ -79,6 +80,20 @@ class Camera(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.path == "/silent":
             stop.wait(10)
+            return
+        if self.path in ("/trickle", "/one_then_trickle"):
+            jpeg = numbered_jpeg(0)
+            try:
+                if self.path == "/one_then_trickle":
+                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode())
+                for byte in jpeg[:50]:  # never a whole frame, never a silence of 1 s
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if stop.wait(0.2):
+                        return
+            except (BrokenPipeError, ConnectionResetError):
+                return
             return
         try:
             for number in range(10 * FPS):  # at most 10 s
@@ -146,6 +161,21 @@ def test_silent_and_non_mjpeg_streams_fail_fast(camera, path, needle, limit):
     assert elapsed < limit, f"{path} failed after {elapsed:.1f} s; expected under {limit} s"
 
 
+@pytest.mark.parametrize("path, needle", [
+    ("/trickle", "sent no whole frame for 2 s (0 of 3 frames came"),
+    ("/one_then_trickle", "sent 1 of 3 frames in 2.2 s"),
+])
+def test_a_trickling_stream_meets_the_total_deadline(camera, path, needle):
+    """Issue 20: a stream that trickled bytes kept --stream waiting 120 s: each byte reset the
+    per-read timeout. All frames must now come within the timeout plus the intervals."""
+    started = time.monotonic()
+    with pytest.raises(StreamError) as info:
+        read_frames(camera + path, 3, 0.1, timeout_s=2)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.5, f"{path}: the error came after {elapsed:.1f} s; expected at 2.2 s"
+    assert needle in str(info.value) and camera + path in str(info.value), str(info.value)
+
+
 def test_an_unreachable_stream_is_one_clear_error():
     with pytest.raises(StreamError, match="cannot connect to http://127.0.0.1:"):
         read_frames(f"http://127.0.0.1:{free_port()}/video_feed", 1, 0, timeout_s=1)
@@ -161,7 +191,8 @@ def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     assert (code, err) == (0, ""), err
     assert "Registered 'alice' from 3 frames (200x200, 100 ms apart)" in flat(out)
     assert "one averaged embedding" in flat(out) and "Stand-in weights" in out
-    assert_plain_80_columns(out)
+    assert f"store:   {tmp_path / 'facekit-faces.sqlite'}" in out, "the store's full path (issue 20)"
+    assert_plain_80_columns(out.replace(str(tmp_path), "/tmp"))
     store = trees.load_exercise("ex06_app", "solutions").open_store(tmp_path / "facekit-faces.sqlite")
     assert [r.name for r in store.all()] == ["alice"], "one record: the frames' average"
 
@@ -174,8 +205,8 @@ def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     assert code in (0, 1) and "threshold 1.0000" in out
 
     code, out, err = run_cli(capsys, "app", "login", "mallory", "--stream", feed, *SOLUTIONS)
-    assert code == 1
-    assert_one_line_error(err, "mallory", "alice")
+    assert code == 3, "no answer (an unknown person) is exit 3: exit 1 is a no"
+    assert_one_line_error(err, "nobody named 'mallory' is registered", "alice")
 
 
 @pytest.mark.parametrize("path, needle", [("/silent", "sent no whole frame for 1 s"),
@@ -189,6 +220,26 @@ def test_a_bad_stream_is_one_line_fast_and_registers_nothing(capsys, camera, tmp
     assert_one_line_error(err, needle, camera + path)
     assert elapsed < 3, f"the error came after {elapsed:.1f} s"
     assert not (tmp_path / "facekit-faces.sqlite").exists()
+
+
+def test_the_config_files_max_frame_pixels_is_checked(tmp_path):
+    (tmp_path / "app.toml").write_text("[app]\nmax_frame_pixels = 8294400\n")
+    assert app_config.load(tmp_path / "app.toml").max_frame_pixels == 3840 * 2160
+    (tmp_path / "app.toml").write_text(f"[app]\nmax_frame_pixels = {4096 * 4096 + 1}\n")
+    with pytest.raises(app_config.ConfigError, match="max_frame_pixels.*1 to 16777216"):
+        app_config.load(tmp_path / "app.toml")
+
+
+def test_login_from_a_trickling_stream_is_no_answer(capsys, camera, tmp_path):
+    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera + "/video_feed",
+                             "--frames", "1", *SOLUTIONS)
+    assert code == 0, err
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", camera + "/trickle",
+                             "--stream-timeout", "1", "--frames", "2", "--interval", "100", *SOLUTIONS)
+    assert code == 3, f"a failing stream is no answer (3), not a no (1): exit {code}"
+    assert_one_line_error(err, camera + "/trickle", "0 of 2 frames came")
+    assert time.monotonic() - started < 3
 
 
 def test_the_config_file_and_options_on_top(capsys, camera, tmp_path):
@@ -275,7 +326,7 @@ def test_a_folder_as_the_store_is_one_line(capsys, tmp_path, argv):
     data.sample_face().save(tmp_path / "face.png")
     argv = [a if a != "IMAGE" else "face.png" for a in argv]
     code, out, err = run_cli(capsys, *argv, *SOLUTIONS)
-    assert code == 1
+    assert code == (3 if argv[1] == "login" else 1), "login: 3 is no answer, 1 is no"
     store = argv[argv.index("--store") + 1]
     assert_one_line_error(err, f"{store} is a folder", "expected a store file ending in .json")
     assert "unexpected error" not in err
@@ -286,7 +337,7 @@ def test_an_unknown_store_suffix_is_the_same_line_for_every_action(capsys, tmp_p
     data.sample_face().save(tmp_path / "face.png")
     argv = {"register": ["alice", "face.png"], "login": ["alice", "face.png"], "identify": ["face.png"]}[action]
     code, out, err = run_cli(capsys, "app", action, *argv, "--store", "faces.txt", *SOLUTIONS)
-    assert code == 1
+    assert code == (3 if action == "login" else 1), "login: 3 is no answer, 1 is no"
     assert_one_line_error(err, "faces.txt: a store's file name must end in .json, .sqlite, .sqlite3 or .db")
     assert "register someone first" not in err, "the suffix is wrong whether or not the file exists"
 
@@ -298,7 +349,7 @@ def test_a_folder_as_the_image_is_one_line(capsys, tmp_path, action):
     assert run_cli(capsys, "app", "register", "bob", "face.png", *SOLUTIONS)[0] == 0
     argv = {"register": ["alice", "photos"], "login": ["bob", "photos"], "identify": ["photos"]}[action]
     code, out, err = run_cli(capsys, "app", action, *argv, *SOLUTIONS)
-    assert code == 1
+    assert code == (3 if action == "login" else 1), "login: 3 is no answer, 1 is no"
     assert_one_line_error(err, "photos is a folder; expected image files", "facekit embed")
 
 
@@ -351,7 +402,21 @@ def web(embedder, tmp_path_factory):
     info = server.PageInfo(frames=3, interval_ms=100, threshold=service.threshold, store=str(store),
                            target="solutions", weights="standin", weights_text="stand-in")
     app = server.create_app(service, info)
+    app.test_client_class = page_client_class()
     return app, service
+
+
+def page_client_class():
+    from flask.testing import FlaskClient
+
+    class PageClient(FlaskClient):
+        """Requests as the app's own page sends them: with its Origin (the test client's host)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_ORIGIN"] = "http://localhost"
+
+    return PageClient
 
 
 def frames_form(count=2, **fields):
@@ -373,7 +438,7 @@ def test_the_page_and_its_api(web):
     reply = post(app, "/api/register", frames_form(3, name="carol"))
     assert reply.status_code == 200, reply.get_json()
     assert reply.get_json()["records"] == 1
-    login = post(app, "/api/login", frames_form(2, name="carol", threshold="0.99")).get_json()
+    login = post(app, "/api/login", frames_form(2, name="carol")).get_json()
     assert login["accepted"] is True and login["score"] == pytest.approx(1.0, abs=1e-3)
     found = post(app, "/api/identify", frames_form(1)).get_json()["matches"]
     assert found[0]["name"] == "carol"
@@ -391,7 +456,7 @@ def test_the_page_and_its_api(web):
     ("/api/register", lambda: {"name": "dave", "frames": [(io.BytesIO(b"<html>"), "f.jpg")]}, 400,
      "frame 1 is not a JPEG"),
     ("/api/login", lambda: frames_form(1, name="nobody"), 404, "nobody named 'nobody'"),
-    ("/api/login", lambda: frames_form(1, name="dave", threshold="2"), 400, "[-1, 1]"),
+    ("/api/login", lambda: frames_form(1, name="dave", threshold="2"), 400, "may not set it"),
     ("/api/identify", lambda: frames_form(1, k="0"), 400, "k must be"),
 ])
 def test_bad_requests_are_one_line_and_change_nothing(web, url, form, status, needle):
@@ -427,6 +492,194 @@ def test_a_failing_request_does_not_stop_the_server(web, monkeypatch, capsys):
     assert app.test_client().get("/api/people").status_code == 200
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and IHDR chunk claiming width x height pixels, without any pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def flat_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 120, 120)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (641, 481), (300, 200)])
+def test_shrinking_a_frame_leaves_its_preprocessed_pixels_as_they_were(tmp_path, size):
+    """The server shrinks each frame as it decodes it (FaceService.shrink), to bound memory;
+    Exercise 01's preprocess must then give the very tensor it gives for the whole frame."""
+    import numpy as np
+    import torch
+
+    from facekit.camera.service import FaceService
+
+    service = FaceService("solutions", None, tmp_path / "faces.sqlite")
+    rng = np.random.default_rng(size[0])
+    frame = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    small = service.shrink(frame)
+    assert min(small.size) == min(256, *size), f"shrink({size}) gave {small.size}"
+    preprocess = trees.load_exercise("ex01_images", "solutions").preprocess
+    assert torch.equal(preprocess(small), preprocess(frame)), \
+        f"preprocess(shrink(a {size} frame)) differs from preprocess of the whole frame"
+
+
+def test_the_413_and_the_frame_sizes_are_the_real_ones(web):
+    """Issue 20: every 413 said "over 80 MB", and frames of 5 and 6.4 MB were both "4.0 MB"."""
+    app, service = web
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        form = frames_form(1, name="erin")
+        reply = post(app, "/api/register", form)
+    finally:
+        from facekit.camera import server
+
+        app.config["MAX_CONTENT_LENGTH"] = server.MAX_REQUEST_BYTES
+    message = reply.get_json()["error"]
+    assert reply.status_code == 413 and "at most 1,000 bytes is accepted" in message, message
+    assert "80 MB" not in message, f"a limit of 1,000 bytes reported as 80 MB: {message}"
+    for size, shown in ((5 * 2**20, "5 MB"), (int(6.4 * 2**20), "6.4 MB"), (inputs.MAX_FRAME_BYTES + 1, "4,194,305 bytes")):
+        blob = numbered_jpeg(0) + b"\0" * (size - len(numbered_jpeg(0)))
+        reply = post(app, "/api/register", {"name": "erin", "frames": [(io.BytesIO(blob), "f.jpg")]})
+        message = reply.get_json()["error"]
+        assert reply.status_code == 400 and f"frame 1 is over 4 MB ({shown}); at most 4 MB is accepted" == message, \
+            f"a frame of {size:,} bytes: {message}"
+
+
+@pytest.mark.parametrize("blob, status, needle", [
+    (lambda: png_header(100_000, 100_000), 400, "claims over"),
+    (lambda: png_header(4096, 4096), 400, "4096x4096 pixels (16,777,216); at most 2,073,600 pixels (1920x1080)"),
+    (lambda: flat_png(1920, 1081), 400, "1920x1081 pixels"),
+    (lambda: flat_png(1920, 1080), 200, ""),
+], ids=["decompression bomb", "4096x4096", "1920x1081", "1920x1080"])
+def test_frames_over_a_cameras_size_are_refused_from_their_header(web, blob, status, needle):
+    """Issue 20: a bomb-sized frame answered 500; 4096x4096 frames were decoded (48 MB each)."""
+    app, service = web
+    before = service.people()
+    reply = post(app, "/api/identify", {"frames": [(io.BytesIO(blob()), "f.png")]})
+    assert reply.status_code == status, reply.get_json()
+    if needle:
+        assert needle in reply.get_json()["error"], reply.get_json()
+        assert service.people() == before
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Origin": "http://localhost"}, 200),
+    ({"Referer": "http://localhost/"}, 200),
+    ({"Sec-Fetch-Site": "same-origin"}, 200),
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:9000"}, 403),
+    ({"Origin": "http://127.0.0.1:9000"}, 403),
+    ({"Origin": "null"}, 403),
+    ({"Origin": "http://localhost:9000"}, 403),
+    ({"Referer": "http://127.0.0.1:9000/attack.html"}, 403),
+    ({}, 403),
+], ids=["own origin", "own referer", "same-origin fetch", "cross-site fetch", "same-origin but another origin",
+        "another origin", "null origin", "another port", "another referer",
+        "neither"])
+def test_only_the_apps_own_page_may_use_the_api(web, headers, status):
+    """Issue 20: a page from http://127.0.0.1:9000 registered a person with a plain form POST."""
+    from flask.testing import FlaskClient
+
+    app, service = web
+    client = FlaskClient(app)  # no Origin unless the case sends one
+    before = service.people()
+    replies = {
+        "register": client.post("/api/register", data=frames_form(1, name="mallory"), headers=headers,
+                                content_type="multipart/form-data"),
+        "login": client.post("/api/login", data=frames_form(1, name="mallory"), headers=headers,
+                             content_type="multipart/form-data"),
+        "identify": client.post("/api/identify", data=frames_form(1), headers=headers,
+                                content_type="multipart/form-data"),
+        "people": client.get("/api/people", headers=headers),
+        "info": client.get("/api/info", headers=headers),
+        "remove": client.delete("/api/people/nobody-here", headers=headers),
+    }
+    for what, reply in replies.items():
+        if status == 403:
+            assert reply.status_code == 403, f"{what} with {headers}: {reply.status_code}, expected 403"
+            message = reply.get_json()["error"]
+            assert "answers only its own page, http://localhost/" in message and "\n" not in message, message
+        else:
+            assert reply.status_code != 403, f"{what} with {headers}: refused: {reply.get_json()}"
+    if status == 403:
+        assert service.people() == before, "a refused request changed the store"
+    else:
+        assert "mallory" in [name for name, _ in service.people()]
+        service.remove("mallory")
+
+
+@pytest.mark.parametrize("listen, host, status", [
+    ("127.0.0.1", "evil.example:8765", 400),
+    ("127.0.0.1", "127.0.0.1.nip.io:8765", 400),
+    ("127.0.0.1", "127.0.0.1:8765", 200),
+    ("127.0.0.1", "localhost:8765", 200),
+    ("::1", "[::1]:8765", 200),
+    ("192.168.1.20", "192.168.1.20:8765", 200),
+    ("192.168.1.20", "192.168.1.21:8765", 400),
+])
+def test_a_foreign_host_header_is_refused(web, listen, host, status):
+    """Issue 20: any Host was accepted, so a website whose name resolves to 127.0.0.1 (DNS
+    rebinding) became same-origin with the app."""
+    from facekit.camera import server
+
+    _, service = web
+    app = server.create_app(service, server.PageInfo(1, 0, 0.5, "faces.json", "solutions", "standin",
+                                                     "stand-in"), host=listen)
+    client = app.test_client()
+    for url in ("/", "/api/people"):
+        reply = client.get(url, headers={"Host": host, "Origin": f"http://{host}"})
+        assert reply.status_code == status, f"GET {url} with Host {host} on a server on {listen}: " \
+                                            f"{reply.status_code}, expected {status}"
+        if status == 400:
+            assert f"the request named the host {host!r}" in reply.get_json()["error"]
+
+
+def test_the_threshold_is_the_servers_only(web, monkeypatch):
+    """Issue 20: threshold=-1 in the form turned a no into a yes against a strict server."""
+    app, service = web
+    monkeypatch.setattr(service, "threshold", 1.0)  # only the very same picture reaches it
+    grey = {"name": "tess", "frames": [(io.BytesIO(flat_png(64, 64)), "grey.png")]}
+    assert post(app, "/api/register", grey).status_code == 200
+    try:
+        reply = post(app, "/api/login", frames_form(1, name="tess", threshold="-1"))
+        assert reply.status_code == 400, f"a client threshold was taken: {reply.get_json()}"
+        assert "the login threshold is the server's" in reply.get_json()["error"]
+        reply = app.test_client().post("/api/login?threshold=-1", data=frames_form(1, name="tess"),
+                                       content_type="multipart/form-data")
+        assert reply.status_code == 400, "a threshold in the query string is refused too"
+        answer = post(app, "/api/login", frames_form(1, name="tess")).get_json()
+        assert (answer["accepted"], answer["threshold"]) == (False, 1.0), answer
+    finally:
+        service.remove("tess")
+
+
+def test_an_unknown_persons_message_keeps_its_quotes(web, monkeypatch):
+    """Issue 20: the message lost its opening quote (str(err).strip("'\""))."""
+    app, service = web
+
+    def login(name, frames, *threshold):
+        raise service.ex.UnknownPersonError(f"'{name}' is not registered (registered: 'amy')")
+
+    monkeypatch.setattr(service, "login", login)
+    reply = post(app, "/api/login", frames_form(1, name="zed"))
+    assert reply.status_code == 404
+    assert reply.get_json()["error"] == "'zed' is not registered (registered: 'amy')"
+
+
+def test_the_page_has_a_favicon_and_asks_before_removing(web):
+    app, _ = web
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert re.search(r'<link rel="icon" href="data:image/svg\+xml,', page), \
+        "no favicon: every page load asks /favicon.ico and gets a 404"
+    assert "confirm(" in page, "Remove deletes without asking"
+
+
 def test_two_tabs_registering_at_once_lose_nothing(web):
     app, service = web
     names = [f"tab{n}" for n in range(8)]
@@ -457,6 +710,7 @@ def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path, monkey
     service = FaceService("exercises", embedder, tmp_path / "faces.sqlite")
     app = server.create_app(service, server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin",
                                                      "stand-in"))
+    app.test_client_class = page_client_class()
     reply = post(app, "/api/register", frames_form(1, name="amy"))
     assert reply.status_code == 501
     assert "open_store() is not implemented yet" in reply.get_json()["error"]
@@ -504,17 +758,16 @@ def write_y4m(path: Path, frames: int = 10) -> None:
             f.write(b"FRAME\n" + frame)
 
 
-@pytest.fixture
-def served(tmp_path, pytestconfig, tmp_path_factory):
-    """``facekit app serve`` on a free port, in a subprocess: (url, store path)."""
-    store = tmp_path / "faces.sqlite"
+def start_server(folder: Path, pytestconfig, tmp_path_factory, *options: str):
+    """``facekit app serve`` on a free port, in a subprocess run from ``folder``:
+    (process, url, console lines so far and to come)."""
     env = settings.child_env(ROOT, "solutions", "standin")
     env[settings.STANDIN_CACHE_ENV] = str(standin_dir(pytestconfig, tmp_path_factory))
     env["HF_HUB_OFFLINE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "facekit", "app", "serve", "--port", "0", "--store", str(store),
-         "--frames", "3", "--interval", "150"], cwd=tmp_path, env=env,
+        [sys.executable, "-m", "facekit", "app", "serve", "--port", "0", *options], cwd=folder, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     found = threading.Event()
@@ -526,109 +779,378 @@ def served(tmp_path, pytestconfig, tmp_path_factory):
                 found.set()
 
     threading.Thread(target=read, daemon=True).start()
+    if not found.wait(180):
+        stop_server(process)
+        pytest.fail("facekit app serve did not start within 180 s:\n" + "".join(lines))
+    return process, re.search(r"on (http://\S+)", "".join(lines)).group(1), lines
+
+
+def stop_server(process) -> None:
+    process.terminate()
     try:
-        if not found.wait(180):
-            pytest.fail("facekit app serve did not start within 180 s:\n" + "".join(lines))
-        url = re.search(r"on (http://\S+)", "".join(lines)).group(1)
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served(pytestconfig, tmp_path_factory):
+    """One ``facekit app serve`` for the browser tests of this module: (url, store path, console)."""
+    browser_or_skip()
+    folder = tmp_path_factory.mktemp("served")
+    store = folder / "faces.sqlite"
+    process, url, lines = start_server(folder, pytestconfig, tmp_path_factory, "--store", str(store),
+                                       "--frames", "3", "--interval", "150")
+    try:
         yield url, store, lines
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_server(process)
 
 
-def test_register_login_identify_in_a_real_browser(served, tmp_path):
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One headless Chromium for the module's browser tests, its fake camera showing the sample
+    face; ``rebind.test`` resolves to 127.0.0.1 in it, as a DNS-rebinding website's name would."""
     browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    url, store, console = served
-    shown = "".join(console)
-    assert url.startswith("http://127.0.0.1:") and "Listening on 127.0.0.1 only" in flat(shown)
-    assert "Stand-in weights" in shown
-
-    video = tmp_path / "face.y4m"
+    folder = tmp_path_factory.mktemp("chromium")
+    video = folder / "face.y4m"
     write_y4m(video)
     options = Options()
     options.binary_location = shutil.which("chromium")
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}",
+                     "--window-size=1100,900", f"--user-data-dir={folder / 'profile'}",
                      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-video-capture={video}"):
+                     f"--use-file-for-fake-video-capture={video}",
+                     "--host-resolver-rules=MAP rebind.test 127.0.0.1"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.set_page_load_timeout(30)
     try:
-        driver.set_page_load_timeout(30)
-        wait = WebDriverWait(driver, 60)
-        driver.get(url)
-        wait.until(lambda d: d.execute_script("return document.getElementById('video').videoWidth > 0"))
-        assert driver.execute_script("return document.getElementById('video').videoWidth") == 320
-        banner = driver.find_element(By.ID, "standin")
-        assert banner.is_displayed() and "NOT pretrained" in banner.text and "means nothing" in banner.text
-        status = driver.find_element(By.ID, "status")
-
-        shown = [status.text]
-
-        def done(prefix):
-            # A new answer: each action's status line differs from the one before it, so the
-            # previous answer is never mistaken for this one's (the click may not have landed yet).
-            wait.until(lambda d: status.get_attribute("class") in ("ok", "error") and
-                       not status.text.endswith("...") and status.text != shown[-1])
-            shown.append(status.text)
-            assert status.text.startswith(prefix), status.text
-
-        for name in ("alice", "bob"):
-            field = driver.find_element(By.ID, "name")
-            field.clear()
-            field.send_keys(name)
-            driver.find_element(By.ID, "register").click()
-            wait.until(lambda d: d.find_element(By.ID, "countdown").text in ("3", "2", "1")
-                       or status.get_attribute("class") == "ok")
-            done(f"Registered {name}: one averaged embedding from 3 frames")
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 2)
-
-        field = driver.find_element(By.ID, "name")
-        field.clear()
-        field.send_keys("alice")
-        driver.find_element(By.ID, "login").click()
-        done("Login of alice: yes")
-        answer = driver.find_element(By.ID, "login-answer")
-        assert answer.get_attribute("data-accepted") == "true"
-        assert re.search(r"alice: yes \(score 1\.0000 . threshold 0\.5000\)", answer.text), answer.text
-
-        driver.find_element(By.ID, "identify").click()
-        done("Best match:")
-        matches = [li.get_attribute("data-name")
-                   for li in driver.find_elements(By.CSS_SELECTOR, "#matches li")]
-        assert sorted(matches) == ["alice", "bob"], matches
-        driver.save_screenshot(str(tmp_path / "camera.png"))
-        target = os.environ.get("FACEKIT_SCREENSHOT")
-        if target:
-            shutil.copyfile(tmp_path / "camera.png", target)
-
-        driver.find_element(By.CSS_SELECTOR, "#people tr[data-name='bob'] button.remove").click()
-        done("Removed bob (1 embedding)")
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 1)
-
-        field = driver.find_element(By.ID, "name")
-        field.clear()
-        field.send_keys("../../etc")
-        driver.find_element(By.ID, "register").click()
-        done("a name must not be a path")
+        yield driver
     finally:
         driver.quit()
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    """Saved under tmp_path, and copied to $FACEKIT_SCREENSHOTS/name (docs/ makes the README's)."""
+    shot = tmp_path / name
+    driver.save_screenshot(str(shot))
+    folder = os.environ.get("FACEKIT_SCREENSHOTS")
+    if folder:
+        shutil.copyfile(shot, Path(folder) / name)
+    return shot
+
+
+def open_page(driver, url: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: d.execute_script("return document.getElementById('video').videoWidth > 0"))
+    wait.until(lambda d: d.execute_script("return document.getElementById('people').rows.length > 0"))
+    return wait
+
+
+def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    url, store, console = served
+    driver = chromium
+    shown = "".join(console)
+    assert url.startswith("http://127.0.0.1:") and "Listening on 127.0.0.1 only" in flat(shown)
+    assert "Stand-in weights" in shown
+    assert f"store:   {store}" in shown, "the console names the store's full path"
+
+    wait = open_page(driver, url)
+    assert driver.execute_script("return document.getElementById('video').videoWidth") == 320
+    banner = driver.find_element(By.ID, "standin")
+    assert banner.is_displayed() and "NOT pretrained" in banner.text and "means nothing" in banner.text
+    assert driver.find_element(By.ID, "store").text == f"Store: {store}", "the page names the full path"
+    status = driver.find_element(By.ID, "status")
+
+    shown = [status.text]
+
+    def done(prefix):
+        # A new answer: each action's status line differs from the one before it, so the
+        # previous answer is never mistaken for this one's (the click may not have landed yet).
+        wait.until(lambda d: status.get_attribute("class") in ("ok", "error") and
+                   not status.text.endswith("...") and status.text != shown[-1])
+        shown.append(status.text)
+        assert status.text.startswith(prefix), status.text
+
+    for name in ("alice", "bob"):
+        field = driver.find_element(By.ID, "name")
+        field.clear()
+        field.send_keys(name)
+        driver.find_element(By.ID, "register").click()
+        wait.until(lambda d: d.find_element(By.ID, "countdown").text in ("3", "2", "1")
+                   or status.get_attribute("class") == "ok")
+        done(f"Registered {name}: one averaged embedding from 3 frames")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 2)
+
+    field = driver.find_element(By.ID, "name")
+    field.clear()
+    field.send_keys("alice")
+    driver.find_element(By.ID, "login").click()
+    done("Login of alice: yes")
+    answer = driver.find_element(By.ID, "login-answer")
+    assert answer.get_attribute("data-accepted") == "true"
+    assert re.search(r"alice: yes \(score 1\.0000 . threshold 0\.5000\)", answer.text), answer.text
+
+    driver.find_element(By.ID, "identify").click()
+    done("Best match:")
+    matches = [li.get_attribute("data-name")
+               for li in driver.find_elements(By.CSS_SELECTOR, "#matches li")]
+    assert sorted(matches) == ["alice", "bob"], matches
+    screenshot(driver, tmp_path, "camera.png")
+
+    # Remove asks first (issue 20): Cancel keeps bob, OK removes him.
+    driver.find_element(By.CSS_SELECTOR, "#people tr[data-name='bob'] button.remove").click()
+    wait.until(lambda d: d.switch_to.alert)
+    assert "Remove bob" in driver.switch_to.alert.text
+    driver.switch_to.alert.dismiss()
+    done("Kept bob.")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 2, "Cancel removed bob"
+    driver.find_element(By.CSS_SELECTOR, "#people tr[data-name='bob'] button.remove").click()
+    wait.until(lambda d: d.switch_to.alert)
+    driver.switch_to.alert.accept()
+    done("Removed bob (1 embedding)")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 1)
+
+    field = driver.find_element(By.ID, "name")
+    field.clear()
+    field.send_keys("../../etc")
+    driver.find_element(By.ID, "register").click()
+    done("a name must not be a path")
 
     assert (tmp_path / "camera.png").stat().st_size > 10_000
     records = trees.load_exercise("ex06_app", "solutions").open_store(store).all()
     assert [r.name for r in records] == ["alice"], "the store holds what the page says"
     assert records[0].embedding.shape == (320,)
+    misses = [line for line in console if '" 404 ' in line]
+    assert not misses, f"the page asked for what the server does not have (a favicon?): {misses}"
+
+
+ATTACK = """<!doctype html><html lang="en"><head><title>a hostile page</title></head><body>
+<form id="form" method="post" action="APP/api/register" enctype="multipart/form-data" target="sink">
+<input name="name" value="mallory-form"><input name="frames" value="x"></form>
+<iframe name="sink" title="sink"></iframe>
+<script>
+async function attack() {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  canvas.getContext("2d").fillRect(0, 0, 64, 64);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg"));
+  const form = new FormData();
+  form.append("name", "mallory");
+  form.append("frames", blob, "frame.jpg");
+  // A "simple" request: no preflight, so the server sees it even though the page cannot read
+  // the answer. DELETE is not simple: the browser asks first, and nothing allows it.
+  await fetch("APP/api/register", { method: "POST", mode: "no-cors", body: form });
+  await fetch("APP/api/login", { method: "POST", mode: "no-cors", body: form });
+  await fetch("APP/api/people/alice", { method: "DELETE", mode: "no-cors" }).catch(() => null);
+  document.getElementById("form").submit();
+  document.title = "sent";
+}
+attack();
+</script></body></html>"""
+
+
+def test_a_page_from_another_origin_cannot_use_the_app(served, chromium, tmp_path):
+    """Issue 20: a page served from another origin registered a person through the student's
+    browser. Here a second local server's page posts to the app (fetch no-cors, a form), in
+    the same Chromium; and a website whose name resolves to 127.0.0.1 (DNS rebinding) gets 400."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, store, console = served
+    driver = chromium
+    before = [r.name for r in trees.load_exercise("ex06_app", "solutions").open_store(store).all()]
+    (tmp_path / "attack.html").write_text(ATTACK.replace("APP/", url))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    hostile = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=hostile.serve_forever, daemon=True).start()
+    seen = len(console)
+    try:
+        driver.get(f"http://127.0.0.1:{hostile.server_port}/attack.html")
+        WebDriverWait(driver, 30).until(lambda d: d.title == "sent")
+        WebDriverWait(driver, 30).until(
+            lambda d: sum("POST /api/register" in line for line in console[seen:]) >= 2)
+    finally:
+        hostile.shutdown()
+        hostile.server_close()
+    answers = [line for line in console[seen:] if "/api/" in line]
+    refused = [line for line in answers if '" 403 ' in line]
+    assert len(refused) >= 3 and len(refused) == len(answers), \
+        f"requests from http://127.0.0.1:{hostile.server_port} were answered: {answers}"
+    after = [r.name for r in trees.load_exercise("ex06_app", "solutions").open_store(store).all()]
+    assert after == before, f"a hostile page changed the store: {before} became {after}"
+
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    driver.get(f"http://rebind.test:{port}/")
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "the request named the host 'rebind.test:" in body, \
+        f"http://rebind.test:{port}/ (a name resolving to 127.0.0.1) was served: {body[:200]!r}"
+
+
+def test_the_page_on_a_phone(served, chromium, tmp_path):
+    """Issue 20: at 390x844 the page was 620 px wide, its controls behind sideways scrolling."""
+    from selenium.webdriver.common.by import By
+
+    url, store, console = served
+    driver = chromium
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+    try:
+        open_page(driver, url)
+        width, inner = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert inner == PHONE[0] and width <= inner, f"at 390x844 the page is {width} px wide (sideways scrolling)"
+        video = driver.find_element(By.ID, "video").rect
+        name = driver.find_element(By.ID, "name").rect
+        assert video["y"] + video["height"] <= name["y"], f"the camera {video} is not above the controls {name}"
+        for button in driver.find_elements(By.TAG_NAME, "button"):
+            box = button.rect
+            assert box["x"] >= 0 and box["x"] + box["width"] <= inner, f"{button.text} is off-screen: {box}"
+        shot = screenshot(driver, tmp_path, "camera-phone.png")
+        assert Image.open(shot).size[0] == PHONE[0]
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("width", [1100, 390], ids=["desktop", "phone"])
+def test_the_page_has_no_serious_accessibility_violations(served, chromium, width):
+    """axe-core (axe-selenium-python ships it) on the page with people listed and a login answer."""
+    from axe_selenium_python import Axe
+    from selenium.webdriver.common.by import By
+
+    url, store, console = served
+    driver = chromium
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width < 500})
+    try:
+        wait = open_page(driver, url)
+        driver.find_element(By.ID, "name").send_keys("alice")
+        if not driver.find_elements(By.CSS_SELECTOR, "#people tr[data-name='alice']"):  # run alone
+            driver.find_element(By.ID, "register").click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#people tr[data-name='alice']"))
+        driver.find_element(By.ID, "login").click()
+        wait.until(lambda d: d.find_elements(By.ID, "login-answer"))
+        driver.execute_script("document.getElementById('name').focus()")
+        # Keyboard: Tab from the name goes through the three buttons, then the Remove buttons.
+        from selenium.webdriver.common.keys import Keys
+
+        reached = []
+        for _ in range(4):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            active = driver.switch_to.active_element
+            reached.append(active.get_attribute("id") or active.get_attribute("aria-label"))
+        assert reached == ["register", "login", "identify", "Remove alice"], f"Tab from the name reaches {reached}"
+        axe = Axe(driver)
+        axe.inject()
+        results = axe.run()
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    bad = [f"{v['id']} ({v['impact']}): {v['help']}; {[n['target'] for n in v['nodes']]}"
+           for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, "axe-core found serious or critical violations:\n" + "\n".join(bad)
+    assert results["passes"], "axe-core ran no checks"
+
+
+def multipart(fields: dict[str, str], files: list[bytes]) -> tuple[bytes, str]:
+    """A multipart/form-data body as the page sends it: the fields, then the frames."""
+    boundary = "facekitboundary7d1e"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="frames"; filename="f{n}.png"\r\n'
+              f"Content-Type: image/png\r\n\r\n".encode() + blob + b"\r\n" for n, blob in enumerate(files)]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def memory_kb(pid: int, field: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M).group(1))
+
+
+MEMORY_LIMIT_MB = 300
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/PID/clear_refs")
+def test_parallel_requests_of_maximum_frames_stay_in_bounded_memory(pytestconfig, tmp_path_factory, tmp_path):
+    """Issue 20: 20 flat 4096x4096 PNGs (58 KB each) took the server to 2.27 GB; four such
+    requests at once to 6.4 GB. Now: four parallel requests of 20 frames of the largest size
+    accepted grow the server's peak RSS (VmHWM, reset first) by under MEMORY_LIMIT_MB."""
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    process, url, console = start_server(tmp_path, pytestconfig, tmp_path_factory, "--store",
+                                         str(tmp_path / "faces.sqlite"))
+    width, height = 1920, 1080
+    assert width * height == inputs.DEFAULT_FRAME_PIXELS, "the largest frame the server accepts"
+    frame = flat_png(width, height)
+
+    def register(name: str, count: int) -> int:
+        body, content_type = multipart({"name": name}, [frame] * count)
+        request = urllib.request.Request(url + "api/register", data=body, method="POST", headers={
+            "Content-Type": content_type, "Origin": url.rstrip("/")})
+        with urllib.request.urlopen(request, timeout=300) as reply:
+            return reply.status
+
+    try:
+        # One request of the same size first: the first forward pass of a batch of 20 allocates
+        # once what later ones reuse (measured here: +264 MB with that first pass, +155 MB after it).
+        assert register("warm-up", inputs.MAX_FRAMES) == 200
+        idle = memory_kb(process.pid, "VmRSS")
+        Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS now
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(register, [f"p{n}" for n in range(4)], [inputs.MAX_FRAMES] * 4))
+        peak = memory_kb(process.pid, "VmHWM")
+    finally:
+        stop_server(process)
+    assert statuses == [200] * 4, f"{statuses}: {''.join(console[-5:])}"
+    growth_mb = (peak - idle) / 1024
+    print(f"idle RSS {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB: +{growth_mb:.0f} MB for 4 x "
+          f"{inputs.MAX_FRAMES} frames of {width}x{height}")
+    assert growth_mb < MEMORY_LIMIT_MB, (
+        f"4 parallel requests of {inputs.MAX_FRAMES} {width}x{height} frames grew the server's peak RSS "
+        f"by {growth_mb:.0f} MB (idle {idle / 1024:.0f} MB); expected under {MEMORY_LIMIT_MB} MB")
+
+
+PHONE = (390, 844)
+
+
+def test_the_readme_states_what_the_tests_check():
+    """The capstone page's figures (docs/students/capstone.md) are this file's: the memory bound,
+    the phone's size, the frame limits, the exit codes, the phone screenshot."""
+    from facekit.errors import NoAnswerError
+
+    readme = flat((ROOT / "docs" / "students" / "capstone.md").read_text(encoding="utf-8"))
+    stated = {
+        "memory": f"grow the server's peak memory by under {MEMORY_LIMIT_MB} MB",
+        "phone": f"On a phone's width ({PHONE[0]} × {PHONE[1]} px)",
+        "frames": f"at most {inputs.MAX_FRAMES} a request, {inputs.MAX_FRAME_BYTES // 2**20} MB and "
+                  f"1920 × 1080 pixels each by default",
+        "exit codes": f"yes (exit 0) / no (exit 1) / no answer ({NoAnswerError.exit_code})",
+    }
+    for what, text in stated.items():
+        assert text in readme, f"docs/students/capstone.md does not say {text!r} ({what})"
+    assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080
+    with Image.open(ROOT / "docs" / "camera-phone.png") as shot:
+        assert shot.size[0] == PHONE[0], f"docs/camera-phone.png is {shot.size[0]} px wide"
 
 
 def test_the_defaults_and_the_readme_config_agree(tmp_path):
@@ -640,12 +1162,40 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
     assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
         64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
+    assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels \
+        and "by default any frame over 2,073,600 pixels (1920 × 1080" in flat(readme) \
+        and "up to 4096 × 4096" in flat(readme), \
+        "the frame sizes exercises/ex06_app/README.md states"
     block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
     (tmp_path / "example.toml").write_text(block)
     example = app_config.load(tmp_path / "example.toml")
     assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
             example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
     assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
+
+
+def test_serve_warns_of_a_threshold_below_0_and_names_the_full_store_path(capsys, tmp_path, monkeypatch):
+    """Issue 20: a facekit-app.toml in the current folder could set threshold = -1 silently,
+    and serve showed the store's path relative."""
+    pytest.importorskip("flask", reason="the [app] extra: pip install -e '.[app]'")
+    from facekit.camera import server
+
+    served = {}
+
+    def serve(app, host, port, ready):  # instead of listening: what the page would get
+        served["info"] = app.test_client().get("/api/info", headers={"Origin": "http://localhost"}).get_json()
+        ready(f"http://{host}:{port}/")
+
+    monkeypatch.setattr(server, "serve", serve)
+    (tmp_path / app_config.CONFIG_NAME).write_text("[app]\nthreshold = -1\nstore = \"people.sqlite\"\n")
+    code, out, err = run_cli(capsys, "app", "serve", *SOLUTIONS)
+    assert code == 0, err
+    assert "The login threshold is -1: below 0" in flat(out), f"no warning for threshold -1:\n{out}"
+    assert f"store:   {tmp_path / 'people.sqlite'}" in out
+    assert served["info"]["store"] == str(tmp_path / "people.sqlite"), served["info"]
+    (tmp_path / app_config.CONFIG_NAME).unlink()
+    code, out, err = run_cli(capsys, "app", "serve", *SOLUTIONS)
+    assert "below 0" not in out and served["info"]["store"] == str(tmp_path / "facekit-faces.sqlite")
 
 
 def test_a_port_in_use_is_one_line(capsys, tmp_path):

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import statistics
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -293,6 +294,28 @@ def test_the_planted_mistakes_are_counted_with_their_students(tmp_path):
     ex06 = EX["ex06_app"]
     assert row_cells(html, "function", f"ex06_app.{ex06.functions[0]}").find(state="not implemented") == ["1"]
     assert row_cells(html, "function", f"ex06_app.{ex06.functions[1]}").find(state="waiting") == ["1"]
+
+
+def test_a_failure_like_several_mistakes_is_listed_as_all_of_them_never_one(tmp_path, monkeypatch):
+    """A failure whose signature several catalogued mistakes share (report.function_rows'
+    ``looks_like_also``): its row names every one of them, and no row claims one alone."""
+    first = MISTAKE_A[0]
+    other = next(m for m in mistakes.load(ROOT, EX["ex03_similarity"]) if m.id != first.id)
+    real = report.function_rows
+
+    def function_rows(exercise, tests, catalogue=()):
+        rows = real(exercise, tests, catalogue)
+        for row in rows:
+            if row["looks_like"] == first.says:
+                row["looks_like_also"] = [other.says]
+        return rows
+
+    monkeypatch.setattr(report, "function_rows", function_rows)
+    _, html = rendered(tmp_path)
+    row = row_cells(html, "mistake", f"ex03_similarity.{first.id}+{other.id}")
+    assert row.find(figure="students") == ["dee, eli"] and row.find(figure="count") == ["2"]
+    assert f"“{escape(first.says)}” or “{escape(other.says)}”" in html
+    assert f'data-mistake="ex03_similarity.{first.id}"' not in html, "a possible mistake shown as the one"
 
 
 def test_the_page_is_self_contained_and_escapes_what_students_named(tmp_path):

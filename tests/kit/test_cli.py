@@ -880,3 +880,61 @@ def test_tests_count_for_the_function_they_declare_and_unmarked_ones_are_other()
     assert result.state is progress.ExerciseState.FAILING
     assert progress.display("JsonFileStore") == "JsonFileStore"
     assert progress.display("JsonFileStore.add") == "JsonFileStore.add()"
+
+
+def _ex_a_run(tests: dict) -> RunRecord:
+    return RunRecord.from_json({"tests": {f"tests/test_ex_a.py::{n}": {"outcome": "failed", **t}
+                                          for n, t in tests.items()}})
+
+
+def test_check_shows_the_tests_diagnosis_whole_and_every_mistake_it_may_be(kit, capsys, monkeypatch):
+    # The decisive words come last, after three lines' worth of numbers: they were cut with "…".
+    numbers = " ".join(f"{i / 7:.4f}" for i in range(40))
+    message = f"second() gave {numbers}: the order is reversed"
+    run = _ex_a_run({"test_second_works": {"function": "second", "error": f"AssertionError: {message}"[:300],
+                                           "message": message}})
+    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
+    catalogue.parent.mkdir(parents=True)
+    entry = 'id = "{id}"\nsays = "{says}"\nfind = "x"\nreplace = "y"\ntest = "test_second_works"\nwords = {words}\n'
+    catalogue.write_text("[[mistake]]\n" + entry.format(id="reversed", says="I reversed the list",
+                                                       words='["second()", "reversed"]')
+                         + "shares = [\"sorted-down\"]\n\n[[mistake]]\n"
+                         + entry.format(id="sorted-down", says="I sorted from the largest",
+                                        words='["second()", "order is reversed"]'))
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    text = flat(out)
+    assert "…" not in out and "..." not in out, out
+    assert f"test_second_works: AssertionError: {message}" in text, out
+    assert ('This looks like one of these mistakes others made: "I reversed the list"; or '
+            '"I sorted from the largest"') in text, out
+    assert_plain_80_columns(out)
+
+
+def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, monkeypatch):
+    # compute_embedding pooled forward_features itself: only the whole-pipeline test (declared
+    # build_model's, broad) fails; build_model's own tests pass. "fix first()" would send the
+    # student to code that is right.
+    run = RunRecord.from_json({"tests": {
+        "tests/test_ex_a.py::test_first_works": {"outcome": "passed", "function": "first"},
+        "tests/test_ex_a.py::test_second_works": {"outcome": "passed", "function": "second"},
+        "tests/test_ex_a.py::test_end_to_end": {"outcome": "failed", "function": "first", "broad": True,
+                                                "error": "AssertionError: second(first()) differs"}}})
+    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    text = flat(out)
+    assert code == 1 and "Next: fix first()" not in text, out
+    assert "only a test of the whole pipeline fails" in text and "first(), second()" in text, out
+    assert "the fault can be in any function it calls" in text, out
+    assert_plain_80_columns(out)
+    # When the failure has the signature of a catalogued mistake that names another function,
+    # that function is the one to fix.
+    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
+    catalogue.parent.mkdir(parents=True)
+    catalogue.write_text('[[mistake]]\nid = "m"\nsays = "I skipped a step in second"\nfind = "x"\n'
+                         'replace = "y"\ntest = "test_end_to_end"\nwords = ["second", "differs"]\n')
+    code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
+    text = flat(out)
+    assert "Next: fix second() in exercises/ex_a/code.py" in text, out
+    assert "This test runs the whole pipeline: the fault looks like second()'s." in text, out
+    assert_plain_80_columns(out)

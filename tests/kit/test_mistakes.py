@@ -110,3 +110,54 @@ def test_every_catalogued_mistake_is_caught_with_its_words(exercise):
     """The whole catalogue, once per CI run (the same check as `facekit verify --only mistakes`)."""
     finding = mistakes.mistake_findings(ROOT, exercise)
     assert finding.ok, f"{exercise}: {finding.detail}"
+
+
+def test_confusions_name_a_failure_with_another_mistakes_signature():
+    tests = "t"
+    planted = _mistake(id="x", test="test_a", words=("f", "reversed"))
+    other = _mistake(id="y", test="test_a", words=("f", "differs"))
+    elsewhere = _mistake(id="z", test="test_b", words=("f",))
+    catalogue = [planted, other, elsewhere]
+
+    def run(**messages):
+        return {"tests": {f"t::{name}": {"outcome": "failed" if m else "passed", "message": m}
+                          for name, m in messages.items()}}
+
+    assert mistakes.confusions(planted, run(test_a="f: reversed", test_b=""), catalogue, tests) == []
+    # Another entry's signature on the planted mistake's own test, or on any other test.
+    found = mistakes.confusions(planted, run(test_a="f differs", test_b="f: no"), catalogue, tests)
+    assert len(found) == 2 and "test_a fails with the signature of y" in found[0] \
+        and "test_b fails with the signature of z" in found[1], found
+    # Matching both: a mislabel unless the two declare that they share the signature.
+    both = run(test_a="f differs: reversed", test_b="")
+    assert mistakes.confusions(planted, both, catalogue, tests), "shared, but not declared"
+    sharing = mistakes.Mistake(**{**planted.__dict__, "shares": ("y",)})
+    assert mistakes.confusions(sharing, both, [sharing, other, elsewhere], tests) == []
+    # A patch that makes the other mistake as well: its failures name a mistake the code has.
+    including = mistakes.Mistake(**{**planted.__dict__, "includes": ("z",)})
+    assert mistakes.confusions(including, run(test_a="f: reversed", test_b="f"), catalogue, tests) == []
+
+
+def test_shares_and_includes_must_name_other_mistakes(tmp_path):
+    (tmp_path / mistakes.CATALOGUE_DIR).mkdir(parents=True)
+    exercise = MANIFEST.exercises[0]
+    entry = 'id = "{id}"\nsays = "s"\nfind = "x"\nreplace = "y"\ntest = "test_a"\nwords = ["f"]\n'
+    path = mistakes.catalogue_path(tmp_path, exercise.id)
+    path.write_text("[[mistake]]\n" + entry.format(id="a") + 'includes = ["nope"]\n')
+    with pytest.raises(mistakes.CatalogueError, match="nope"):
+        mistakes.load(tmp_path, exercise)
+    path.write_text("[[mistake]]\n" + entry.format(id="a") + 'shares = ["b"]\n\n[[mistake]]\n' + entry.format(id="b"))
+    assert [m.shares for m in mistakes.load(tmp_path, exercise)] == [("b",), ()]
+
+
+def test_no_signature_matches_a_failure_of_the_untouched_stubs(stub_run):
+    """A student who has not started sees no "looks like" line: no catalogued signature matches
+    any failure of the stubs (nor one of a test that stops at another function's stub)."""
+    found = []
+    for exercise in MANIFEST.exercises:
+        catalogue = mistakes.load(ROOT, exercise)
+        for nodeid, result in stub_run.only(exercise.tests).tests.items():
+            if result.failed:
+                message = result.message or result.error or ""
+                found += [f"{nodeid}: {m.id}" for m in mistakes.matching(catalogue, exercise.tests, nodeid, message)]
+    assert not found, f"catalogued signatures that match a failure of the untouched stubs: {found}"

@@ -103,7 +103,7 @@ def test_app_messages_say_where_the_default_store_is(tmp_path, monkeypatch, caps
     image = tmp_path / "face.png"
     image.write_bytes(b"not used: the store is missing first")
     code, out, err = run_cli(capsys, "app", "login", "alice", image, "--target", "solutions")
-    assert code == 1
+    assert code == 3, "app login with no store: no answer, exit 3 (exit 1 is a no)"
     assert_one_line_error(err, f"no store at {tmp_path / 'facekit-faces.sqlite'}")
 
 

@@ -1,0 +1,299 @@
+"""Mutation testing of the references with cosmic-ray's operators and the kit's forked runner.
+
+``python -m facekit.mutation [EXERCISE ...] [--sample N] [--seed S] [--budget SECONDS]``
+
+cosmic-ray (8.x) generates the mutants: its ``init`` enumerates every position each of its
+operators can mutate in the exercise's reference, and ``mutate_code`` makes the mutant. Its own
+runner is not used: it runs a shell command per mutant, so every mutant would pay the ~7 s
+import of torch and timm. Instead, as for the catalogue of mistakes (facekit/mistakes.py), one
+process imports torch, timm and pytest once and forks a child per mutant, which writes the
+mutant into a scratch copy of the kit and runs the exercise's tests there against
+``solutions`` with ``-x``: a failing test kills the mutant. Mutants inside annotations of a
+module with ``from __future__ import annotations`` are left out: that code never runs.
+
+Survivors that no test can or should tell apart from the reference are recorded, with one
+sentence why, in ``tests/kit/mutation/<exercise>.toml``::
+
+    [[equivalent]]
+    operator = "core/NumberReplacer"
+    function = "l2_normalize"               # cosmic-ray's definition name
+    code = "return x / norms"               # the reference's line, stripped; stale when it changes
+    mutated = "return x / norms"            # the mutant's line, stripped
+    why = "..."
+
+An entry matches the mutant of that operator that turns that line into that one. A recorded
+entry that matches no mutant any more (the code changed) is reported as stale. Per exercise
+it prints: mutants generated, run, killed, survived (recorded equivalent or not), timed out,
+the share of non-equivalent mutants killed, and the time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facekit import course, forking, settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+EQUIVALENTS_DIR = Path("tests") / "kit" / "mutation"
+_COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    operator: str
+    occurrence: int
+    function: str  # cosmic-ray's definition name of the mutated node
+    line: int
+    code: str  # the reference's line, stripped
+    mutated: str  # the whole mutated source
+
+    @property
+    def into(self) -> str:
+        """The mutated line, stripped."""
+        lines = self.mutated.splitlines()
+        return lines[self.line - 1].strip() if 0 < self.line <= len(lines) else ""
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line} ({self.function}): {self.operator}: {self.code}  ->  {self.into}"
+
+
+@dataclass
+class Report:
+    exercise: str
+    generated: int = 0
+    killed: int = 0
+    timed_out: int = 0
+    equivalent: list[str] = field(default_factory=list)
+    survived: list[str] = field(default_factory=list)  # not recorded as equivalent
+    stale: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def run(self) -> int:
+        return self.killed + self.timed_out + len(self.equivalent) + len(self.survived)
+
+    @property
+    def score(self) -> float | None:
+        """Killed (a timeout counts as killed, as in cosmic-ray) of the non-equivalent run."""
+        counted = self.killed + self.timed_out + len(self.survived)
+        return (self.killed + self.timed_out) / counted if counted else None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.survived and not self.stale
+
+
+def mutants(path: Path) -> list[Mutant]:
+    """Every mutant cosmic-ray's operators make of the file, in its order."""
+    from cosmic_ray import plugins
+    from cosmic_ray.commands.init import _all_work_items
+    from cosmic_ray.mutating import mutate_code
+
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    unevaluated = _annotations(source)
+    found = []
+    for item in _all_work_items([path], {}):
+        spec = item.mutations[0]
+        if any(start <= tuple(spec.start_pos) < end for start, end in unevaluated):
+            continue  # `str | None` -> `str - None` in an annotation that never runs
+        operator = plugins.get_operator(spec.operator_name)(**(spec.operator_args or {}))
+        try:
+            mutated = mutate_code(source, operator, spec.occurrence)
+        except Exception:  # noqa: BLE001 - an operator cosmic-ray cannot apply at that node
+            # (8.7.0's ExceptionReplacer on `except (Image.Error, ...)`): no mutant to run.
+            continue
+        if mutated is None or mutated == source:
+            continue
+        line = spec.start_pos[0]
+        found.append(Mutant(spec.operator_name, spec.occurrence, spec.definition_name or "<module>", line,
+                            lines[line - 1].strip() if 0 < line <= len(lines) else "", mutated))
+    return found
+
+
+def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (start, end) positions of the annotations of a module that imports
+    ``from __future__ import annotations``: they are never evaluated, so no mutant there
+    can change what the code does (cosmic-ray's operators would make a dozen per ``a | b``)."""
+    import ast
+
+    tree = ast.parse(source)
+    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    if not lazy:
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        annotation = None
+        if isinstance(node, ast.arg) or isinstance(node, ast.AnnAssign):
+            annotation = node.annotation
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotation = node.returns
+        if annotation is not None:
+            spans.append(((annotation.lineno, annotation.col_offset),
+                          (annotation.end_lineno, annotation.end_col_offset)))
+    return spans
+
+
+def load_equivalents(root: Path, exercise_id: str) -> list[dict]:
+    path = Path(root) / EQUIVALENTS_DIR / f"{exercise_id}.toml"
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("equivalent", [])
+    for number, entry in enumerate(entries, 1):
+        missing = [k for k in ("operator", "function", "code", "mutated", "why") if not str(entry.get(k, "")).strip()]
+        if missing:
+            raise ValueError(f"{path}: equivalent #{number} lacks {', '.join(missing)}")
+    return entries
+
+
+def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
+    return next((e for e in entries if e["operator"] == mutant.operator and e["function"] == mutant.function
+                 and e["code"].strip() == mutant.code and e["mutated"].strip() == mutant.into), None)
+
+
+def _scratch(root: Path) -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for name in _COPIED:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, scratch / name, ignore=ignore)
+        elif source.is_file():
+            shutil.copy2(source, scratch / name)
+    return scratch
+
+
+def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
+    os.dup2(devnull.fileno(), 1)
+    os.dup2(devnull.fileno(), 2)
+    sys.stdout = sys.stderr = devnull
+    sys.dont_write_bytecode = True  # the next mutant of the same file must not meet this one's .pyc
+    os.chdir(scratch)
+    env = settings.child_env(scratch, "solutions", weights)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    os.environ.clear()
+    os.environ.update(env)
+    forking.drop_modules()
+    sys.path.insert(0, str(scratch))
+    import pytest
+
+    return int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
+                            f"--weights={weights}", exercise.tests]))
+
+
+def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample: int | None = None,
+                 seed: int = 0, budget: float | None = None) -> Report:
+    """Run the exercise's mutants (a seeded sample of ``sample``, or all); within ``budget``
+    seconds, those left are not run and not counted."""
+    root = Path(root).resolve()
+    exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
+    report = Report(exercise_id)
+    started = time.perf_counter()
+    reference = root / exercise.reference
+    every = mutants(reference)
+    report.generated = len(every)
+    entries = load_equivalents(root, exercise_id)
+    report.stale = [f"{e['function']}: {e['operator']}: {e['code']}  ->  {e['mutated']}" for e in entries
+                    if not any(_recorded(m, [e]) for m in every)]
+    chosen = every
+    if sample is not None and sample < len(every):
+        chosen = sorted(random.Random(seed).sample(every, sample), key=lambda m: (m.line, m.operator))
+    scratch = _scratch(root)
+    target = scratch / exercise.reference
+    original = target.read_text(encoding="utf-8")
+    try:
+        # The unmutated reference first: every test must pass, and its time sets the timeout.
+        first = time.perf_counter()
+        code, _ = forking.run_forked(lambda: _child(scratch, exercise, weights), 600)
+        baseline = time.perf_counter() - first
+        if code != 0:
+            report.error = f"the tests fail on the unmutated reference (pytest exit {code})"
+            return report
+        timeout = max(30.0, 5 * baseline)
+        for mutant in chosen:
+            if budget is not None and time.perf_counter() - started > budget:
+                break
+            target.write_text(mutant.mutated, encoding="utf-8")
+            try:
+                code, timed_out = forking.run_forked(lambda: _child(scratch, exercise, weights), timeout,
+                                                     group=True)
+            finally:
+                target.write_text(original, encoding="utf-8")
+            if timed_out:
+                report.timed_out += 1
+            elif code != 0:
+                report.killed += 1
+            elif _recorded(mutant, entries):
+                report.equivalent.append(mutant.where)
+            else:
+                report.survived.append(mutant.where)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m facekit.mutation",
+                                     description="Mutation testing of the references (cosmic-ray's operators).")
+    parser.add_argument("exercises", nargs="*", help="exercise ids (default: every exercise)")
+    parser.add_argument("--sample", type=int, help="a seeded sample of this many mutants per exercise")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=float, help="seconds per exercise; mutants left are not run")
+    parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
+    parser.add_argument("--list", action="store_true", help="list the mutants and the survivors' places")
+    args = parser.parse_args(argv)
+    root = course.repo_root()
+    manifest = course.load(root / "exercises" / "course.toml")
+    ids = args.exercises or [e.id for e in manifest.exercises]
+    for exercise_id in ids:
+        manifest.get(exercise_id)  # an unknown id: an error before torch is imported
+    if args.weights == "standin":
+        os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
+        from facekit.mistakes import _prepare_standin
+
+        _prepare_standin(root, settings.child_env(root, "solutions", args.weights))
+    os.environ.update(settings.child_env(root, "solutions", args.weights))
+    forking.import_warm()
+    import cosmic_ray  # noqa: F401 - its version is reported
+
+    from importlib.metadata import version
+
+    print(f"cosmic-ray {version('cosmic-ray')} operators; {os.cpu_count()} CPU(s)")
+    print(f"{'exercise':<18}{'mutants':>8}{'run':>6}{'killed':>8}{'equiv':>7}{'survived':>10}{'timeout':>9}"
+          f"{'score':>8}{'time':>8}")
+    failed = False
+    for exercise_id in ids:
+        report = run_exercise(root, exercise_id, args.weights, args.sample, args.seed, args.budget)
+        score = "-" if report.score is None else f"{100 * report.score:.1f}%"
+        print(f"{exercise_id:<18}{report.generated:>8}{report.run:>6}{report.killed:>8}{len(report.equivalent):>7}"
+              f"{len(report.survived):>10}{report.timed_out:>9}{score:>8}{report.seconds:>7.0f}s", flush=True)
+        if report.error:
+            print(f"  error: {report.error}")
+        for where in report.survived:
+            print(f"  survived: {where}")
+        for entry in report.stale:
+            print(f"  stale equivalent (matches no mutant any more): {entry}")
+        failed = failed or not report.ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

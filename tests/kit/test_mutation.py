@@ -1,0 +1,79 @@
+"""Mutation testing of the references (facekit/mutation.py): cosmic-ray's mutants, the kit's runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from facekit import course, mutation, settings
+
+pytestmark = pytest.mark.kit
+
+ROOT = course.repo_root()
+# Exercises whose every survivor is killed or recorded as equivalent (a full run: README):
+# CI runs a seeded sample of their mutants, which must all be killed or recorded.
+CLEAN = ("ex02_embeddings", "ex05_retrieval")
+
+
+def test_mutants_are_cosmic_rays_and_say_where(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text(textwrap.dedent('''\
+        def f(x):
+            if x < 1:
+                return 0
+            return x
+        '''))
+    found = mutation.mutants(source)
+    assert found and all(m.operator.startswith("core/") for m in found), found
+    lt = [m for m in found if m.operator == "core/ReplaceComparisonOperator_Lt_LtE"]
+    assert len(lt) == 1 and lt[0].function == "f" and lt[0].line == 2, lt
+    assert lt[0].code == "if x < 1:" and lt[0].into == "if x <= 1:", lt[0].where
+
+
+def test_no_mutant_in_an_annotation_that_never_runs(tmp_path):
+    source = tmp_path / "m.py"
+    code = "def f(x: int | None) -> int | str:\n    return x | 1\n"
+    source.write_text("from __future__ import annotations\n\n" + code)
+    lazy = [m for m in mutation.mutants(source) if "BitOr" in m.operator]
+    assert lazy and {m.line for m in lazy} == {4}, [m.where for m in lazy]
+    source.write_text(code)  # evaluated annotations: mutants there change what runs
+    assert {m.line for m in mutation.mutants(source) if "BitOr" in m.operator} == {1, 2}
+
+
+def test_an_equivalent_matches_one_mutant_and_needs_a_reason(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("def f(x):\n    return x[0] + x[1]\n")
+    found = mutation.mutants(source)
+    entry = {"operator": "core/NumberReplacer", "function": "f", "code": "return x[0] + x[1]",
+             "mutated": "return x[ -1] + x[1]", "why": "a pair"}
+    assert [m.into for m in found if mutation._recorded(m, [entry])] == ["return x[ -1] + x[1]"]
+    folder = tmp_path / mutation.EQUIVALENTS_DIR
+    folder.mkdir(parents=True)
+    (folder / "ex99.toml").write_text('[[equivalent]]\noperator = "core/NumberReplacer"\nfunction = "f"\n'
+                                      'code = "x"\nmutated = "y"\n')
+    with pytest.raises(ValueError, match="lacks why"):
+        mutation.load_equivalents(tmp_path, "ex99")
+
+
+def test_every_recorded_equivalent_still_matches_a_mutant():
+    for exercise in course.load().exercises:
+        entries = mutation.load_equivalents(ROOT, exercise.id)
+        if entries:
+            found = mutation.mutants(ROOT / exercise.reference)
+            stale = [e for e in entries if not any(mutation._recorded(m, [e]) for m in found)]
+            assert not stale, f"{exercise.id}: recorded equivalents that match no mutant any more: {stale}"
+
+
+@pytest.mark.parametrize("exercise", CLEAN)
+def test_a_seeded_sample_of_mutants_is_killed_or_recorded(exercise):
+    """CI's budget: 6 mutants of each clean exercise (the whole run: `python -m facekit.mutation`)."""
+    env = settings.child_env(ROOT, "solutions", "standin")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    proc = subprocess.run([sys.executable, "-m", "facekit.mutation", exercise, "--sample", "6", "--seed", "1"],
+                          cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{exercise}" in proc.stdout and "cosmic-ray 8." in proc.stdout, proc.stdout
