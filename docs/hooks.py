@@ -178,6 +178,9 @@ MANIFEST_KEYS = {
     "module": "the stub's module name when it is not the id without `exNN_` (`images` for `ex01_images`)",
     "weights": "the Hub files the exercise loads, `repo_id/filename` (`facekit download` fetches them)",
     "points": f"its points in grading (default {course.DEFAULT_POINTS})",
+    "timeout": f"seconds each of its tests may run when graded (default {course.DEFAULT_TEST_TIMEOUT:g})",
+    "function_points": "optional, points per function (`{ load_image = 4, preprocess = 6 }`, every function "
+                       "named): grading scores each function by its own tests, and `points` is their sum",
     "readme": "the exercise's README (default `exercises/<id>/README.md`)",
     "stub": "the file the student edits (default `exercises/<id>/<module>.py`)",
     "reference": "the reference solution (default `solutions/<id>/<module>.py`)",

@@ -9,7 +9,9 @@ from the id (and ``module``, the stub's file name, by default the id without its
 
 Any of them may be given to override it. ``hints`` is a table: function -> list of hints,
 from a nudge to a near-answer (multi-line strings allowed). ``weights`` lists the hub files
-the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10).
+the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10),
+``timeout`` the seconds each of its tests may run when graded (default 20), ``function_points``
+(optional) a table giving each function its points (``points`` is then their sum).
 An unknown key or a value of the wrong type is a ManifestError naming the key and the entry.
 """
 
@@ -30,6 +32,7 @@ else:  # pragma: no cover
 __all__ = ["TARGETS", "Course", "Exercise", "ManifestError", "load", "repo_root", "MANIFEST"]
 
 DEFAULT_POINTS = 10
+DEFAULT_TEST_TIMEOUT = 20.0  # seconds one test may run when graded (the slowest takes ~1.7 s on 2 quiet cores)
 
 
 def repo_root() -> Path:
@@ -54,6 +57,9 @@ class Exercise:
     notebook: str | None = None
     weights: tuple[str, ...] = ()
     points: int = DEFAULT_POINTS
+    timeout: float = DEFAULT_TEST_TIMEOUT  # grading: seconds each of its tests may run
+    # grading: points per function (then ``points`` is their sum); empty: by the share of tests passed
+    function_points: dict[str, int] = field(default_factory=dict)
 
     def module(self, target: str) -> str:
         """The import name of this exercise in a tree: ``exercises.ex02_embeddings``."""
@@ -115,7 +121,7 @@ class Course:
 
 REQUIRED = ("id", "title", "functions", "hints")
 PATH_KEYS = ("readme", "stub", "reference", "tests", "notebook")
-ALLOWED = (*REQUIRED, "module", "weights", "points", *PATH_KEYS)
+ALLOWED = (*REQUIRED, "module", "weights", "points", "timeout", "function_points", *PATH_KEYS)
 
 
 def derived_paths(exercise_id: str, module: str) -> dict[str, str]:
@@ -162,6 +168,21 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
     if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], int)
                               or entry["points"] < 0):
         wrong("points", "a whole number >= 0")
+    if "timeout" in entry and (isinstance(entry["timeout"], bool) or not isinstance(entry["timeout"], (int, float))
+                               or not entry["timeout"] > 0):
+        wrong("timeout", "a number of seconds > 0")
+    function_points = entry.get("function_points", {})
+    if function_points:
+        if not isinstance(function_points, dict) or any(
+                isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in function_points.values()):
+            wrong("function_points", "a table: function = whole number of points >= 0")
+        named = set(function_points)
+        if named != set(entry["functions"]):
+            raise ManifestError(f"{name}: function_points must name each of its functions "
+                                f"({', '.join(entry['functions'])}); got {', '.join(function_points)}")
+        if "points" in entry and entry["points"] != sum(function_points.values()):
+            raise ManifestError(f"{name}: points ({entry['points']}) is not the sum of function_points "
+                                f"({sum(function_points.values())}): give one of them")
     hints = entry["hints"]
     if not isinstance(hints, dict):
         wrong("hints", "a table: function = [hint, ...]")
@@ -180,7 +201,10 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
         id=entry["id"], title=entry["title"], functions=tuple(entry["functions"]),
         hints={f: tuple(hints[f]) for f in entry["functions"] if f in hints},
         source_module=module, weights=tuple(entry.get("weights", ())),
-        points=entry.get("points", DEFAULT_POINTS), **paths)
+        points=sum(function_points.values()) if function_points else entry.get("points", DEFAULT_POINTS),
+        timeout=float(entry.get("timeout", DEFAULT_TEST_TIMEOUT)),
+        function_points={f: function_points[f] for f in entry["functions"]} if function_points else {},
+        **paths)
 
 
 def load(path: Path | None = None) -> Course:

@@ -60,12 +60,14 @@ def _reap(pid: int) -> int | None:
         return None
 
 
-def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False) -> tuple[int | None, bool]:
+def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False,
+               expired: Callable[[], bool] | None = None) -> tuple[int | None, bool]:
     """Fork; the child exits with ``child()``'s return value (CHILD_FAILED if it raised).
 
     Returns (exit code as ``os.waitstatus_to_exitcode`` gives it, whether it timed out).
     ``group``: ``child`` starts its own session (os.setsid), and the whole group is killed
-    when the child ends too, so nothing it started outlives it.
+    when the child ends too, so nothing it started outlives it. ``expired()``, polled while the
+    child runs, ends it early as a timeout when it answers True (a limit that moves).
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -87,7 +89,7 @@ def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False)
             if done:
                 timed_out = False
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (expired is not None and expired()):
                 _kill(pid, group)
                 status, timed_out = _reap(pid), True
                 break

@@ -9,8 +9,10 @@ score means anything about faces, so every assertion here holds for any weights:
 enrolled, presented again, score 1.0; a record is the images' average; a score is the cosine similarity of the right two
 embeddings; a threshold splits scores where it should.
 
-Most tests use facekit.testing.MemoryStore, a list in memory, so they test Exercise 06 and not
-Exercise 04's stores; the end-to-end test and open_store's use the tree's own stores.
+The app is imported with the kit's own parts in place of Exercises 01 to 05 (facekit.app_parts:
+load_image ... top_k, and stores that keep records in a file), so these tests grade Exercise 06
+alone: a broken earlier exercise costs that exercise, not the app. Most tests use
+facekit.testing.MemoryStore, a list in memory.
 """
 
 from __future__ import annotations
@@ -37,14 +39,23 @@ SCORE_ATOL = 1e-4  # see Centered: cosines of the centred embeddings, computed i
 
 
 @pytest.fixture(scope="module")
-def ex(load_exercise):
-    return load_exercise(EXERCISE)
+def app(kit_target):
+    """(the tree's Exercise 06, the kit's parts it was given in place of Exercises 01 to 05)."""
+    from facekit import app_parts
+
+    return app_parts.load_app(kit_target)
 
 
 @pytest.fixture(scope="module")
-def api(load_exercise):
-    """The same tree's Exercise 04 package: Record (api.py is shared, not a stub)."""
-    return load_exercise("ex04_storage")
+def ex(app):
+    return app[0]
+
+
+@pytest.fixture(scope="module")
+def api(app):
+    """What the app was given as Exercise 04: Record (the tree's api.py, shared, not a stub)
+    and the kit's JsonFileStore and SqliteStore."""
+    return app[1]["ex04_storage"]
 
 
 @pytest.fixture

@@ -14,10 +14,21 @@ def check_args(args) -> None:
         raise UsageError(f"-j must be at least 1; got {args.jobs}")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
+    if getattr(args, "test_timeout", None) is not None and args.test_timeout <= 0:
+        raise UsageError(f"--test-timeout must be a positive number of seconds; got {args.test_timeout:g}")
     if args.memory_mb < 256:
         raise UsageError(f"--memory-mb must be at least 256; got {args.memory_mb}")
     if getattr(args, "runner", "auto") == "fork" and not sys.platform.startswith("linux"):
         raise UsageError("--runner fork needs Linux; use --runner subprocess")
+    if getattr(args, "due", None):
+        from facekit.grading import gradebook
+
+        try:
+            gradebook.parse_due(args.due)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if not 0 <= getattr(args, "late_penalty", 0) <= 100:
+        raise UsageError(f"--late-penalty must be a percent from 0 to 100; got {args.late_penalty:g}")
     if args.extra_tests and not Path(args.extra_tests).is_dir():
         raise UsageError(f"--extra-tests must be a folder of test files; {args.extra_tests} is not a folder")
 
@@ -29,17 +40,18 @@ def options(ctx: Context, args, **fixed):
     ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
     if ids == {"all"}:
         ids = {e.id for e in ctx.course.exercises}
-    values = dict(out=Path(args.out), timeout=args.timeout, memory_mb=args.memory_mb,
+    values = dict(out=Path(args.out), timeout=args.timeout, test_timeout=args.test_timeout, memory_mb=args.memory_mb,
                   extra_tests=Path(args.extra_tests) if args.extra_tests else None,
                   all_or_nothing=ids, kit_root=ctx.root)
     return grade.Options(**{**values, **fixed})
 
 
 def run(ctx: Context, args) -> int:
-    from facekit.grading import grade, report
+    from facekit.grading import grade, gradebook, report
 
     opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
-                   require_jail=args.require_jail)
+                   replace=args.replace, due=gradebook.parse_due(args.due) if args.due else None,
+                   late_percent=args.late_penalty, require_jail=args.require_jail)
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
     def progress(result):

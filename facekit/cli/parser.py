@@ -154,7 +154,10 @@ def _submit(p):
 
 def _grading_limits(p, timeout):
     p.add_argument("--timeout", type=float, default=timeout,
-                   help=f"seconds per submission (default {timeout:g})")
+                   help=f"seconds for the tests of one exercise together (default {timeout:g})")
+    p.add_argument("--test-timeout", type=float, default=None, metavar="SECONDS",
+                   help="seconds each test may run (default: its exercise's `timeout` in the manifest, "
+                        "20 unless it says otherwise)")
     p.add_argument("--memory-mb", type=int, default=4096,
                    help="memory a submission may map beyond what its process starts with (RLIMIT_AS, MiB; default 4096)")
     p.add_argument("--extra-tests", metavar="DIR",
@@ -172,6 +175,13 @@ def _grade(p):
     _grading_limits(p, 300.0)
     p.add_argument("--roster", help="CSV with columns submission,id: the id of each submission")
     p.add_argument("--force", action="store_true", help="grade again even when nothing changed")
+    p.add_argument("--replace", action="store_true",
+                   help="start a new gradebook in --out (default: merge, these rows replacing theirs)")
+    p.add_argument("--due", metavar="WHEN",
+                   help="due date (2026-12-01: the end of that day; or 2026-12-01T23:59): late hand-ins lose "
+                        "--late-penalty percent of their total per started day")
+    p.add_argument("--late-penalty", type=float, default=10.0, metavar="PCT",
+                   help="percent of the total taken per day late (default 10; with --due)")
     p.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
                    help="fork: pre-imported workers, one fork per submission (Linux, default); "
                         "subprocess: a fresh pytest per submission")

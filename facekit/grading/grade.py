@@ -20,15 +20,16 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
-from facekit.grading import integrity, jail, report, runner, sources, workspace
+from facekit.grading import gradebook, integrity, jail, report, runner, sources, workspace
 from facekit.grading import classreport
 
-CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering
+CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
 # What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
 JAIL_LIMITS = "processes: PID namespace (none outlives its grading); memory: RLIMIT_AS per process"
 NO_PROCESS_LIMIT = ("partial: a process the submission starts in a new session can outlive its grading; "
@@ -53,6 +54,10 @@ class Options:
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
     require_jail: bool = False  # no bubblewrap jail is an error, not a note
+    test_timeout: float | None = None  # seconds per test for every exercise (else the manifest's `timeout`)
+    replace: bool = False  # a new gradebook in --out instead of merging into the one there
+    due: datetime | None = None  # late penalties: when the hand-ins were due
+    late_percent: float = 10.0  # percent of the total taken per day (each started day) late
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -232,6 +237,63 @@ def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
     return text
 
 
+def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: dict) -> None:
+    """GradeError when an exercise with ``function_points`` has a function no test declares, or a
+    test that declares none of its functions: points nobody can earn, or a test worth nothing."""
+    for exercise in kit.exercises:
+        if not exercise.function_points:
+            continue
+        named = {n: declared["functions"].get(n) for n in expected[exercise.id]}
+        stray = [n for n, f in named.items() if f not in exercise.function_points]
+        if stray:
+            raise GradeError(f"{exercise.id} gives points per function, and {stray[0]} declares none of its "
+                             f"functions: mark it @pytest.mark.function(NAME) ({', '.join(exercise.functions)})")
+        untested = [f for f in exercise.function_points if f not in named.values()]
+        if untested:
+            raise GradeError(f"{exercise.id} gives {untested[0]} {exercise.function_points[untested[0]]} points, "
+                             f"and no test declares it")
+
+
+def check_extra_tests(template: Path, kit: course.Course, kit_root: Path, work: Path, weights: str,
+                      standin: Path | None) -> None:
+    """GradeError naming the instructor's extra tests that do not pass on the reference or do
+    not fail on the stubs as shipped: one would cost every student, or give points for nothing.
+
+    Two runs of the extra tests only, before any submission; remembered beside the prepared kit
+    (its hash covers the extra tests)."""
+    files = workspace.extra_test_files(template)
+    checked = template.parent / "extra-tests-checked.json"
+    if not files or checked.is_file():
+        return
+    missing = [e.reference for e in kit.exercises if not (kit_root / e.reference).is_file()]
+    if missing:
+        raise GradeError(f"--extra-tests are checked against the reference before grading, and this kit has "
+                         f"no {missing[0]}: grade from the instructor's kit")
+    wrong = []
+    for tree, want in (("reference", "passed"), ("stubs", "failed")):
+        files_in = ({e.stub: (kit_root / e.reference).read_bytes() for e in kit.exercises}
+                    if tree == "reference" else {})
+        job_dir = work / tree
+        workspace.make(template, job_dir, files_in, standin)
+        env = {**workspace.env(job_dir, weights, _hub_cache(weights))}
+        run = runner.run_job({"workspace": str(job_dir / "kit"), "test_files": files, "weights": weights,
+                              "env": env, "timeout": 900}, "subprocess")
+        shutil.rmtree(job_dir, ignore_errors=True)
+        for nodeid in run["collected"] or ():
+            outcome = run["tests"].get(nodeid, {}).get("outcome", report.NOT_RUN)
+            if outcome != want:
+                message = run["tests"].get(nodeid, {}).get("message") or ""
+                wrong.append(f"{nodeid} {'passes' if outcome == 'passed' else outcome if outcome != 'failed' else 'fails'}"
+                             f" on the {tree}" + (f" ({message[:120]})" if message and want == "passed" else ""))
+        if not run["collected"]:
+            wrong.append(f"the extra tests did not run on the {tree}: {(run['collect_errors'] or ['nothing collected'])[0]}")
+    if wrong:
+        more = f"; and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise GradeError(f"extra tests must pass on the reference and fail on the stubs; {len(wrong)} do not: "
+                         + "; ".join(wrong[:3]) + more)
+    checked.write_text(json.dumps({"files": files}) + "\n")
+
+
 def _hub_cache(weights: str) -> str | None:
     if weights != "hub":
         return None
@@ -243,6 +305,7 @@ def _hub_cache(weights: str) -> str | None:
 def _run_key(kit_hash: str, sub: sources.Submission, opts: Options, isolation: str) -> str:
     h = hashlib.sha256()
     for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", str(opts.memory_mb), isolation,
+                 f"{opts.test_timeout or 0:g}",
                  sub.digest()):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
@@ -281,8 +344,13 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     if out.exists() and not out.is_dir():
         raise GradeError(f"--out must be a folder for grades.csv, grades.json and feedback/; {out} is a file")
     cache_dir = out / ".cache"
+    if not opts.replace:
+        gradebook.read(out)  # one that cannot be merged stops the run before any work
+    overrides = gradebook.read_overrides(out / gradebook.OVERRIDES_CSV, kit)
     subs = load_submissions(paths, kit, kit_root, roster)
     out.mkdir(parents=True, exist_ok=True)
+    run_id = gradebook.run_id()
+    notes: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
     try:
         template = workspace.build_template(kit_root, work / "template", opts.extra_tests)
@@ -291,12 +359,20 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         standin = cache_dir / "standin" if opts.weights == "standin" else None
         template, expected, declared, order, manifest = prepared_kit(
             template, kit, cache_dir, kit_hash, opts.weights, standin)
+        check_function_points(kit, expected, declared)
+        if opts.extra_tests is not None:
+            check_extra_tests(template, kit, kit_root, work / "extra-check", opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
         hub_cache = _hub_cache(opts.weights)
         jail_spec = None if why_not else {
             "kit": str(template), "standin": str(standin) if standin else None, "hub": hub_cache,
             "exclude": [str(kit_root), str(out)]}
 
+        # Each test's limit, by its file: the exercise's `timeout` in the manifest.
+        test_limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
+                             for e in [workspace.exercise_of_file(f, kit)] if e is not None})
+        # From here on the gradebook is being updated: a run that dies now leaves it marked.
+        notes += [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
         results: dict[str, dict] = {}
         jobs = []
         for sub in subs:
@@ -311,6 +387,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                 jobs.append(((sub, cached, key, integrity.plan(test_files)), {}))
             if sub.id in results:
                 results[sub.id].update(isolation=isolation, limits=limits)
+                gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
                 if progress:
                     progress(results[sub.id])
 
@@ -321,6 +398,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             from facekit.grading import plugin
 
             env[plugin.SENTINELS_ENV] = json.dumps(sentinels)
+            env[runner.TIMEOUTS_ENV] = test_limits
             if declared.get("hidden"):
                 env[plugin.HIDE_ENV] = workspace.EXTRA_DIR
             return {"dir": str(inside), "workspace": str(inside / "kit"), "test_files": test_files,
@@ -349,6 +427,7 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
                 run = integrity.strip(run, sentinels)
             results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=False)
             results[sub.id].update(isolation=isolation, limits=limits)
+            gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
             if progress:
                 progress(results[sub.id])
 
@@ -357,19 +436,68 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[s.id] for s in subs]
-    handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
-    missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {s.id for s in subs}
-    meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
-            "roster_without_submission": sorted(missing),
-            "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
-            "isolation": isolation, "limits": limits,
-            "all_or_nothing": sorted(opts.all_or_nothing),
-            "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
-                          for e in kit.exercises},
-            "formula": "exercise score = points * passed / total tests of the exercise"}
-    report.write(out, ordered, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
-    classreport.write(out, kit, kit_root)  # report.html from grades.json as written: never stale beside it
+    with gradebook.Lock(out):  # read, merge and write: another run into this --out waits
+        previous = None if opts.replace else gradebook.read(out)
+        rows, added, replaced, kept = gradebook.merge((previous or {}).get("submissions", []), ordered)
+        unmatched = gradebook.apply(rows, overrides)
+        handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
+        missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {r["id"] for r in rows}
+        if unmatched:
+            notes.append(f"{gradebook.OVERRIDES_CSV} names ids with no row in the gradebook: {', '.join(unmatched)}")
+        meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
+                "roster_without_submission": sorted(missing),
+                "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
+                "isolation": isolation, "limits": limits,
+                "all_or_nothing": sorted(opts.all_or_nothing),
+                "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
+                              for e in kit.exercises},
+                "formula": report.FORMULA,
+                "due": opts.due.isoformat(timespec="seconds") if opts.due else None,
+                "late_percent_per_day": opts.late_percent if opts.due else None,
+                "run": {"id": run_id, "finished": gradebook.now(), "graded": [r["id"] for r in ordered]},
+                "gradebook": {"added": added, "replaced": replaced, "kept": kept,
+                              "replace": opts.replace},
+                "notes": notes, "rows": len(rows)}
+        report.write(out, rows, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
+        exercise_of = {e.stub: e.id for e in kit.exercises}
+        shipped = {e.stub: (kit_root / e.stub).read_bytes() for e in kit.exercises if (kit_root / e.stub).is_file()}
+        pairs = gradebook.similar(rows, {s.id: s.files for s in subs}, shipped, exercise_of)
+        meta["similar"] = len(pairs)
+        gradebook.write_atomic(out / "similar.csv", gradebook.similar_csv(pairs))
+        gradebook.write_atomic(out / "canvas.csv", gradebook.canvas_csv(rows, kit.title, report.max_total(kit)))
+        gradebook.write_atomic(out / "moodle.csv", gradebook.moodle_csv(rows, kit.title))
+        classreport.write(out, kit, kit_root)  # report.html from grades.json as written: never stale beside it
+    gradebook.finish(out)
     return ordered, meta, time.monotonic() - started
+
+
+def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
+    """When a submission was handed in, and where that comes from: submission.json's timestamp
+    (the student's clock), a git repository's last commit time, else the file's modification time."""
+    stamp = sub.meta.get("timestamp")
+    if isinstance(stamp, str):
+        try:
+            value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            return (value if value.tzinfo else value.astimezone()), "submission.json"
+        except ValueError:
+            pass
+    path = Path(sub.source)
+    if sub.meta.get("git_commit"):
+        import subprocess
+
+        shown = subprocess.run(["git", "-C", str(path), "show", "-s", "--format=%ct", sub.meta["git_commit"]],
+                               capture_output=True, text=True, timeout=60)
+        if shown.returncode == 0 and shown.stdout.strip().isdigit():
+            return datetime.fromtimestamp(int(shown.stdout), timezone.utc), "the git commit"
+    try:
+        if path.is_dir():
+            times = [(path / f).stat().st_mtime for f in sub.files if (path / f).is_file()]
+            mtime = max(times) if times else path.stat().st_mtime
+        else:
+            mtime = path.stat().st_mtime
+    except OSError:
+        return None, ""
+    return datetime.fromtimestamp(mtime, timezone.utc), "the file's modification time"
 
 
 def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
@@ -377,11 +505,14 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
     if status == "ok" and not reason:  # graded, but not all of it: say which modules and why
         reason = report.not_graded(kit, sub.files, sub.skipped)
-    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing)
+    exact: dict[str, float] = {}
+    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing,
+                                    declared["functions"], exact)
     if run and run.get("tampered"):
         # A forged record: nothing in it counts. The instructor reviews the hand-in.
         status, reason = "tampered", f"{run['tampered']}: review this hand-in"
-        exercises, tests = report.score(None, expected, kit, opts.all_or_nothing)
+        exact = {}
+        exercises, tests = report.score(None, expected, kit, opts.all_or_nothing, declared["functions"], exact)
     broad = set(declared["broad"])
     hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
     for nodeid, test in tests.items():
@@ -394,11 +525,15 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
         for field_name in ("message", "detail"):
             test[field_name] = _withhold(test.get(field_name), secrets, hidden)
     reason = _withhold(reason, secrets, hidden)
-    return {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
-            "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
-            "total": report.round_score(sum(e["score"] for e in exercises.values())),
-            "max_total": report.max_total(kit), "exercises": exercises,
-            "files": sorted(sub.files), "ignored": sub.ignored, "warnings": list(sub.warnings),
-            "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
-                          if k in sub.meta},
-            "tests": tests}
+    submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
+    row = {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
+           "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
+           "total": 0.0, "max_total": report.max_total(kit), "exercises": exercises, "exact": exact,
+           "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
+           "files": sorted(sub.files), "fingerprints": gradebook.fingerprints(sub.files),
+           "ignored": sub.ignored, "warnings": list(sub.warnings),
+           "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
+                         if k in sub.meta},
+           "tests": tests}
+    gradebook.total(row)  # from the unrounded exercise scores, less any late penalty
+    return row

@@ -121,7 +121,8 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
                 shutil.copy2(kit_root / extra, template / extra)
         if (kit_root / mistakes.CATALOGUE_DIR).is_dir():  # feedback then names a known mistake
             shutil.copytree(kit_root / mistakes.CATALOGUE_DIR, template / mistakes.CATALOGUE_DIR)
-        config = {"timeout": opts.timeout, "memory_mb": opts.memory_mb, "weights": opts.weights,
+        config = {"timeout": opts.timeout, "test_timeout": opts.test_timeout, "memory_mb": opts.memory_mb,
+                  "weights": opts.weights,
                   "all_or_nothing": sorted(opts.all_or_nothing)}
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".tmp")
@@ -145,6 +146,7 @@ def _options(source: Path) -> grade.Options:
     config = json.loads((source / CONFIG).read_text(encoding="utf-8")) if (source / CONFIG).is_file() else {}
     # Extra tests are already in the bundle's tests/instructor/: the template copies tests/.
     return grade.Options(out=source / STATE_DIR, jobs=1, timeout=float(config.get("timeout", 300)),
+                         test_timeout=config.get("test_timeout"),
                          memory_mb=int(config.get("memory_mb", 4096)), weights=config.get("weights", "standin"),
                          all_or_nothing=set(config.get("all_or_nothing", ())), kit_root=source)
 

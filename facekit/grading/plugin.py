@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 import pytest
 
 from facekit import mistakes, pytest_plugin
+from facekit.grading.runner import TIMEOUTS_ENV
 
 FD_ENV = "FACEKIT_GRADE_FD"
 SENTINELS_ENV = "FACEKIT_GRADE_SENTINELS"
@@ -53,6 +55,13 @@ class _RefuseReference:
 if not any(isinstance(f, _RefuseReference) for f in sys.meta_path):
     sys.meta_path.insert(0, _RefuseReference())
 
+_timeouts: dict[str, float] = {}
+
+
+class TestTimeout(BaseException):
+    """Raised in a test that ran past its limit (SIGALRM). A BaseException, as pytest's own
+    outcomes are: a student's ``except Exception`` does not swallow it."""
+
 
 def _write(entry: dict) -> None:
     if _out is not None:
@@ -65,9 +74,35 @@ def pytest_configure(config):
     fd = os.environ.get(FD_ENV)
     if fd and _out is None:  # read now: the code under test may clear the environment later
         _out = os.fdopen(int(fd), "w", encoding="utf-8", closefd=False)
+    try:
+        _timeouts.update({str(k): float(v) for k, v in json.loads(os.environ.get(TIMEOUTS_ENV) or "{}").items()})
+    except (ValueError, TypeError, AttributeError):
+        pass
     plan = os.environ.pop(SENTINELS_ENV, None)
     if plan:
         _sentinels[:] = json.loads(plan)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    # A per-test limit: SIGALRM raises TestTimeout in the test (its setup, call or teardown), so
+    # a hang costs that test only. Code that blocks the signal is stopped by the grader's
+    # limit on the whole exercise instead (facekit.grading.runner).
+    seconds = _timeouts.get(item.nodeid.split("::")[0])
+    if not seconds:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise TestTimeout(f"the test ran longer than {seconds:g} s, its exercise's limit per test")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _sentinel_function(name: str, must_fail: bool):

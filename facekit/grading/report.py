@@ -24,6 +24,8 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
+FORMULA = ("exercise score = points * passed / total tests of the exercise; with function_points, the sum "
+           "over its functions of function points * passed / total tests declaring that function")
 SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
 HIDDEN = "hidden"
 VISIBILITIES = ("visible", HIDDEN, "after_due_date")
@@ -41,16 +43,23 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         return "refused", refused
     if run is None:
         return "no files", "none of the student files named by the course manifest were found"
-    reported = len(run["tests"])
+    reported = run.get("reported_when_stopped", len(run["tests"]))
     # The test it was in: the first of its collection that never reported.
-    running = next((n for n in run.get("collected") or () if n not in run["tests"]), None)
+    stops = run.get("interrupted") or ()
+    running = stops[0]["during"] if stops else next(
+        (n for n in run.get("collected") or () if n not in run["tests"]), None)
     during = f" during {running}" if running else ""
     tests = f"{reported} test{'s' * (reported != 1)}"
+    went_on = ""
+    if stops:
+        lost = sum(s["lost"] for s in stops)
+        went_on = (f"; {lost} test{'s' * (lost != 1)} of {', '.join(sorted({s['file'] for s in stops}))} "
+                   f"did not run, and grading went on with the next exercise")
     if run.get("timed_out"):
-        return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported)"
+        return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported){went_on}"
     if run.get("worker_died"):
         return "crashed", "the grading process running it was killed (the student's code can do that)"
-    if not run.get("finished"):
+    if not run.get("finished") or stops:
         code = run.get("returncode")
         how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
                else f"exit code {code}")
@@ -59,7 +68,12 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         # Python's own last words (os.abort, a segfault) beat the module list faulthandler adds.
         fatal = [line for line in tail if line.startswith("Fatal Python error")]
         last = f"; last output: {(fatal or tail)[-1][:200]}" if tail else ""
-        return "crashed", f"the test process ended ({how}){during} after {tests}{last}"
+        return "crashed", f"the test process ended ({how}){during} after {tests}{last}{went_on}"
+    slow = [n for n, t in run["tests"].items() if t["outcome"] == "failed"
+            and (t.get("message") or "").startswith("TestTimeout")]
+    if slow:
+        return "timeout", (f"{len(slow)} test{'s' * (len(slow) != 1)} ran past the limit per test and "
+                           f"count as failed, the first {slow[0]}; the others ran")
     messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
     messages += run.get("collect_errors") or []
     for kind, prefixes in (("syntax error", ("SyntaxError", "IndentationError", "TabError")),
@@ -87,8 +101,13 @@ def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
 
 
 def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
-          all_or_nothing: set[str] = frozenset()) -> tuple[dict, dict]:
-    """Per exercise {score, points, passed, total} and per test {outcome, message}."""
+          all_or_nothing: set[str] = frozenset(), functions: dict[str, str] | None = None,
+          exact: dict[str, float] | None = None) -> tuple[dict, dict]:
+    """Per exercise {score, points, passed, total} and per test {outcome, message}; ``exact``, when
+    given, gets each exercise's score unrounded (totals add those).
+
+    ``functions``: each test's declared function (the pristine kit's), for an exercise with
+    ``function_points``: each function scores its points × (its tests passed / its tests)."""
     ran = run["tests"] if run else {}
     exercises, tests = {}, {}
     for exercise in kit.exercises:
@@ -105,8 +124,16 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             value = 0.0
         elif exercise.id in all_or_nothing:
             value = float(points) if passed == len(nodeids) else 0.0
+        elif exercise.function_points:
+            value = 0.0
+            for function, function_points in exercise.function_points.items():
+                own = [n for n in nodeids if (functions or {}).get(n) == function]
+                if own:
+                    value += function_points * sum(tests[n]["outcome"] == "passed" for n in own) / len(own)
         else:
             value = points * passed / len(nodeids)
+        if exact is not None:
+            exact[exercise.id] = value
         exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
                                   "total": len(nodeids), "all_or_nothing": exercise.id in all_or_nothing}
     return exercises, tests
@@ -187,23 +214,33 @@ def _as_result(test: dict) -> TestResult:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from facekit.grading import gradebook
+
+    gradebook.write_atomic(path, text)
 
 
-def csv_text(results: list[dict], kit: course.Course) -> str:
+def csv_header(kit: course.Course) -> list[str]:
+    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "late_penalty",
+            "overrides", "isolation", "limits"]
+
+
+def csv_rows(results: list[dict], kit: course.Course) -> str:
+    """The rows of grades.csv (no header): the late penalty in percent, overrides as ``id=points``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason",
-                     "isolation", "limits"])
     for r in results:
+        late = r.get("late") or {}
+        overridden = [f"{k}={v['override']['points']:g}" for k, v in r["exercises"].items() if v.get("override")]
         writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
                          f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
                          r["reason"] or "; ".join(r.get("warnings") or ()),
+                         f"{late['penalty_percent']:g}" if late else "", " ".join(overridden),
                          r.get("isolation", ""), r.get("limits", "")])
     return out.getvalue()
+
+
+def csv_text(results: list[dict], kit: course.Course) -> str:
+    return ",".join(csv_header(kit)) + "\n" + csv_rows(results, kit)
 
 
 def compact_test(test: dict) -> dict:
@@ -242,6 +279,11 @@ def feedback_text(result: dict, kit: course.Course, weights: str,
         lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
     if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
         lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
+    late = result.get("late")
+    if late:
+        lines += [f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
+                  f"{late['days_late']} day{'s' * (late['days_late'] != 1)} late, "
+                  f"{late['penalty_percent']:g}% taken off the total.", ""]
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
     lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
               + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
@@ -273,6 +315,11 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
     ex = result["exercises"][exercise.id]
     rule = "all or nothing: " if ex.get("all_or_nothing") else ""
     lines += [f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)", ""]
+    if ex.get("override"):
+        comment = ex["override"].get("comment")
+        lines[-2] = (f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
+                     f"{': ' + comment if comment else ''} (the tests gave "
+                     f"{round_score((result.get('exact') or {}).get(exercise.id, 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)")
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
     not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
     if not_run and result["status"] != "ok":
@@ -316,10 +363,8 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
           catalogues: dict[str, Sequence[Mistake]] | None = None) -> None:
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
-    _atomic_write(out / "grades.csv", csv_text(results, kit))
-    _atomic_write(out / "grades.json", json_text(results, meta))
-    # A fresh folder, then swapped in: no feedback of an earlier run (another roster, a student
-    # no longer in the class) stays beside this one's.
+    # A fresh folder, then swapped in: no feedback of a row no longer in ``results`` (another
+    # roster, --replace) stays. grades.json last: until it is written it says "in_progress".
     fresh, old = out / ".feedback-new", out / ".feedback-old"
     shutil.rmtree(fresh, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
@@ -330,6 +375,8 @@ def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
         os.replace(out / "feedback", old)
     os.replace(fresh, out / "feedback")
     shutil.rmtree(old, ignore_errors=True)
+    _atomic_write(out / "grades.csv", csv_text(results, kit))
+    _atomic_write(out / "grades.json", json_text(results, meta))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -368,9 +415,20 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
             lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
         if len(shown) < len(bad):
             lines.append(f"  ... and {len(bad) - len(shown)} more: grades.csv has every one, with its reason")
+    merged = (meta or {}).get("gradebook")
+    if merged and not merged.get("replace"):
+        from facekit.grading import gradebook
+
+        lines.append(gradebook.merge_line(merged["added"], merged["replaced"], merged["kept"]))
+    elif merged:
+        lines.append(f"Gradebook: started over (--replace): {len(merged['added'])} rows.")
+    lines += [f"Note: {note}" for note in (meta or {}).get("notes") or ()]
+    if (meta or {}).get("similar"):
+        lines.append(f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv.")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")
+    rows = (meta or {}).get("rows") or len(results)  # the whole gradebook's
     lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
-                 f"({len(results)} file{'s' * (len(results) != 1)}).")
+                 f"({rows} file{'s' * (rows != 1)}), canvas.csv, moodle.csv, similar.csv.")
     return lines

@@ -41,6 +41,7 @@ from facekit import forking
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
 OUTPUT_TAIL = 4000
 READ_GRACE = 2.0  # seconds to wait for the record's end after the child is gone
+TIMEOUTS_ENV = "FACEKIT_GRADE_TIMEOUTS"  # JSON for the plugin: test file -> seconds each test may run
 
 
 def fork_available() -> bool:
@@ -282,16 +283,48 @@ def _sweep() -> None:
             pass  # nothing the next submission reads
 
 
-def run_job(job: dict, mode: str = "fork") -> dict:
-    """Run one job (a workspace, its tests, limits, env); the parsed record plus how it ended."""
+class _Watch:
+    """Reads the record while the child writes it (the pipe's bytes so far) and says when the
+    test file now running has used up its time (``budget`` seconds per file: one exercise's
+    tests together)."""
+
+    def __init__(self, pipe: _Pipe, budget: float):
+        self.pipe, self.budget = pipe, budget
+        self.pos, self.rest = 0, b""
+        self.order: list[str] | None = None
+        self.index, self.reported = 0, set()
+        self.file, self.since = None, time.monotonic()
+
+    def __call__(self) -> bool:
+        if len(self.pipe.data) > self.pos:
+            chunk = bytes(self.pipe.data[self.pos:])
+            self.pos += len(chunk)
+            *lines, self.rest = (self.rest + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("test"), str):
+                    self.reported.add(entry["test"])
+                elif isinstance(entry, dict) and isinstance(entry.get("collected"), list) and self.order is None:
+                    self.order = [str(n) for n in entry["collected"]]
+            while self.order and self.index < len(self.order) and self.order[self.index] in self.reported:
+                self.index += 1
+            running = self.order[self.index].split("::")[0] if self.order and self.index < len(self.order) else None
+            if running != self.file:  # the next file's clock starts when the last one's test reports
+                self.file, self.since = running, time.monotonic()
+        return time.monotonic() - self.since > self.budget
+
+
+def _run_once(job: dict, mode: str) -> dict:
+    """One test process over ``job["test_files"]`` in the built workspace: its record, and how it ended."""
     started = time.monotonic()
-    deadline = started + float(job["timeout"])
-    if job.get("files") is not None:
-        problem = build_workspace(job)
-        if problem:
-            return {**parse_record([]), "returncode": None, "timed_out": False, "kit_changed": problem,
-                    "seconds": round(time.monotonic() - started, 3), "output_tail": ""}
+    files = max(1, len(job["test_files"]))
+    # A collecting run has one limit; a grading run, ``timeout`` per test file (the watch).
+    deadline = started + float(job["timeout"]) * (1 if job.get("collect_only") else files)
     pipe = _Pipe()
+    watch = None if job.get("collect_only") else _Watch(pipe, float(job["timeout"]))
     try:
         with tempfile.TemporaryFile() as output:
             if mode == "fork":
@@ -301,7 +334,8 @@ def run_job(job: dict, mode: str = "fork") -> dict:
 
                 # The fork holds the writing end; this process closes its copy once the fork has
                 # its own (run_forked returns after the child ended: closed then at the latest).
-                code, timed_out = forking.run_forked(child, max(0.0, deadline - time.monotonic()), group=True)
+                code, timed_out = forking.run_forked(child, max(0.0, deadline - time.monotonic()), group=True,
+                                                     expired=watch)
                 _sweep()
             elif mode == "subprocess":
                 env = dict(job["env"], FACEKIT_GRADE_FD=str(pipe.write_fd))
@@ -312,10 +346,12 @@ def run_job(job: dict, mode: str = "fork") -> dict:
                     preexec_fn=lambda: _limits(job.get("memory_mb"), job.get("file_mb")))
                 pipe.close_writer()
                 try:
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
                     timed_out = False
-                except subprocess.TimeoutExpired:
-                    timed_out = True
+                    while proc.poll() is None:
+                        if time.monotonic() > deadline or (watch is not None and watch()):
+                            timed_out = True
+                            break
+                        time.sleep(0.02)
                 except BaseException:
                     _kill_group(proc.pid)
                     proc.wait()
@@ -330,12 +366,74 @@ def run_job(job: dict, mode: str = "fork") -> dict:
     finally:
         if pipe is not None:
             pipe.finish()
-        if job.get("files") is not None and job.get("clean", True):
-            empty(Path(job["dir"]))
     result = parse_record(lines)
     result.update(returncode=code, timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
                   output_tail=tail)
     return result
+
+
+def run_job(job: dict, mode: str = "fork") -> dict:
+    """Run one job (a workspace, its tests, limits, env); the parsed record plus how it ended.
+
+    A test process that crashes, exits, is stopped by the student's code or runs past one test
+    file's ``timeout`` costs the rest of that file (one exercise's tests): a new process runs
+    the files after it. ``interrupted`` lists each stop; the first one's ``timed_out``,
+    ``returncode`` and ``output_tail`` are the result's (facekit.grading.report.status_of). The
+    records' test lines are joined in order (facekit.grading.integrity checks them as one).
+    """
+    started = time.monotonic()
+    if job.get("files") is not None:
+        problem = build_workspace(job)
+        if problem:
+            return {**parse_record([]), "returncode": None, "timed_out": False, "kit_changed": problem,
+                    "seconds": round(time.monotonic() - started, 3), "output_tail": ""}
+    try:
+        if job.get("collect_only"):
+            return _run_once(job, mode)
+        files = list(job["test_files"])
+        total = {**parse_record([]), "interrupted": []}
+        first_stop = None
+        while True:
+            part = _run_once({**job, "test_files": files}, mode)
+            total["tests"].update({k: v for k, v in part["tests"].items() if k not in total["tests"]})
+            total["sequence"] += part["sequence"]
+            for key in ("collected_lines", "finished_lines"):
+                total["record_meta"][key] = max(total["record_meta"][key], part["record_meta"][key])
+            total["record_meta"]["exitstatus"] = part["record_meta"]["exitstatus"]
+            if part["collected"] is not None:
+                known = set(total["collected"] or ())
+                total["collected"] = (total["collected"] or []) + [n for n in part["collected"] if n not in known]
+            if part.get("visibility"):
+                total.setdefault("visibility", {}).update(part["visibility"])
+            total["functions"].update(part["functions"])
+            total["broad"] = sorted(set(total["broad"]) | set(part["broad"]))
+            total["collect_errors"] += part["collect_errors"]
+            unreported = [n for n in part["collected"] or () if n not in part["tests"]]
+            stopped = part["timed_out"] or not part["finished"] or bool(unreported)
+            if stopped and first_stop is None:
+                first_stop = {**part, "reported": len(total["tests"])}
+            last = part
+            if not unreported:
+                break
+            during = unreported[0]
+            where = during.split("::")[0]
+            lost = sum(n.split("::")[0] == where for n in unreported)
+            total["interrupted"].append({"file": where, "during": during, "lost": lost,
+                                         "how": "timeout" if part["timed_out"] else "crashed"})
+            rest = files[files.index(where) + 1:] if where in files else []
+            if not rest:
+                break
+            files = rest
+        stop = first_stop or last
+        total.update(finished=first_stop is None and last["finished"], exitstatus=last["exitstatus"],
+                     returncode=stop["returncode"], timed_out=stop["timed_out"], output_tail=stop["output_tail"],
+                     seconds=round(time.monotonic() - started, 3))
+        if first_stop is not None:
+            total["reported_when_stopped"] = first_stop["reported"]
+        return total
+    finally:
+        if job.get("files") is not None and job.get("clean", True):
+            empty(Path(job["dir"]))
 
 
 # -- many jobs -----------------------------------------------------------------------------------
@@ -351,7 +449,9 @@ class _Worker:
 
     def run(self, job: dict, margin: float) -> dict | None:
         """The result, or None when the worker died or stopped answering (it is then killed)."""
-        timer = threading.Timer(float(job["timeout"]) + margin, self.proc.kill)
+        # The child's own limit is ``timeout`` per test file (facekit.grading.runner.run_job).
+        files = 1 if job.get("collect_only") else max(1, len(job.get("test_files") or ()))
+        timer = threading.Timer(float(job["timeout"]) * files + margin, self.proc.kill)
         timer.start()
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode())

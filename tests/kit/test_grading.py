@@ -3,9 +3,10 @@
 One synthetic class, made from the reference tree, is graded once (module fixture) through the
 real command: complete, untouched, half done, a planted bug, ``os._exit`` at import, a syntax
 error, memory exhaustion at import, one bringing its own tests/ and conftest.py, and a zip with
-a ``../../x`` entry. Two hanging submissions are graded in a second batch with a short timeout
-(the class needs a long one on a loaded machine): both time out, so the batch went on past the
-first. The other tests read their outputs, or use no test run at all.
+a ``../../x`` entry. Two hanging submissions are graded in a second batch with short limits
+(the class needs long ones on a loaded machine): one spins in one case of ``is_match`` (the
+limit per test stops it), one hangs at import with SIGALRM blocked (the limit per exercise
+stops it); each loses only what hung. The other tests read their outputs, or use no test run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import zipfile
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 
@@ -28,7 +30,7 @@ import pytest
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
-from facekit.grading import grade, gradescope, report, runner, sources, submit
+from facekit.grading import grade, gradebook, gradescope, report, runner, sources, submit, workspace
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -36,7 +38,8 @@ EX = {e.id: e for e in KIT.exercises}
 # A complete submission needs about 4 s on 2 quiet cores and far more on a loaded machine: the
 # class's timeout is far above that. The hanging ones have a batch of their own, with HANG_TIMEOUT.
 TIMEOUT = 120
-HANG_TIMEOUT = 3
+HANG_TIMEOUT = 45  # per exercise: the honest exercises of the hanging batch need far less
+TEST_TIMEOUT = 10  # per test, in the hanging batch
 
 
 def reference(exercise_id: str) -> bytes:
@@ -63,6 +66,8 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 SIMILARITY = EX["ex03_similarity"].stub
 BUGGY = reference("ex03_similarity").replace(b"return score >= threshold", b"return score > threshold")
+SPINS = reference("ex03_similarity").replace(
+    b"    return score >= threshold", b"    while score == threshold == -0.25:\n        pass\n    return score >= threshold")
 # A conftest that would turn every failure into a pass, and a tests/ that passes trivially.
 CHEAT_CONFTEST = b"""
 import pytest
@@ -109,10 +114,17 @@ def batches(tmp_path_factory):
                                           "tests/conftest.py": CHEAT_CONFTEST})
     (cheat / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:facekit'\n")
     write_zip(subs / "escape.zip", {"../../x": b"written outside", **complete()})
+    # A correct app beside broken exercises it is built from: a syntax error (02), a bug (03),
+    # an exit at import (05).
+    write_folder(subs / "blamed", {**complete(), EX["ex02_embeddings"].stub: b"def build_model(:\n",
+                                   SIMILARITY: BUGGY, EX["ex05_retrieval"].stub: b"import os\nos._exit(3)\n"})
     hanging = base / "hanging"
-    hang = {**complete(), EX["ex01_images"].stub: b"import time\nwhile True:\n    time.sleep(1)\n"}
-    write_folder(hanging / "hangs", hang)
-    write_folder(hanging / "hangs-too", hang)
+    # A hang the per-test limit cannot stop (SIGALRM blocked), at import: the exercise's limit does.
+    write_folder(hanging / "blocks", {**complete(), EX["ex01_images"].stub: (
+        b"import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        b"while True:\n    time.sleep(1)\n")})
+    # The issue's `while True: pass`, in one case of is_match only: a score exactly at a threshold of -0.25.
+    write_folder(hanging / "spins", {**complete(), SIMILARITY: SPINS})
 
     out, out_hanging = base / "out", base / "out-hanging"
     grade.grade([], grade.Options(out=out, timeout=TIMEOUT))  # the prepared kit and weights, once
@@ -120,8 +132,8 @@ def batches(tmp_path_factory):
     codes = {}
     # The hanging ones mostly sleep: their batch runs beside the class's.
     thread = threading.Thread(target=lambda: codes.setdefault("hanging", cli.main(
-        ["grade", str(hanging / "hangs"), str(hanging / "hangs-too"), "--out", str(out_hanging),
-         "-j", "1", "--timeout", str(HANG_TIMEOUT)])))
+        ["grade", str(hanging / "blocks"), str(hanging / "spins"), "--out", str(out_hanging),
+         "-j", "1", "--timeout", str(HANG_TIMEOUT), "--test-timeout", str(TEST_TIMEOUT)])))
     thread.start()
     try:
         codes["class"] = cli.main(["grade", *map(str, sorted(subs.iterdir())), "--out", str(out), "-j", "2",
@@ -140,17 +152,30 @@ def graded(batches):
 
 @pytest.fixture(scope="module")
 def hung(batches):
-    """Two hanging submissions graded one after the other (-j 1) with HANG_TIMEOUT:
-    (out folder, grades.json, rows of grades.csv)."""
+    """Two hanging submissions graded one after the other (-j 1) with HANG_TIMEOUT per exercise
+    and TEST_TIMEOUT per test: (out folder, grades.json, rows of grades.csv)."""
     return batches["hanging"]
 
 
-def test_a_hanging_submission_times_out_and_the_batch_goes_on(hung):
-    _, data, _ = hung
-    for sub_id in ("hangs", "hangs-too"):  # the second was graded after the first timed out
-        result = by_id(data)[sub_id]
-        assert result["status"] == "timeout", f"{sub_id}: {result['status']} {result['reason']}"
-        assert result["total"] == 0 and HANG_TIMEOUT <= result["seconds"] < HANG_TIMEOUT + 30, result["seconds"]
+def test_a_hang_the_test_limit_cannot_stop_costs_its_exercise_only(hung):
+    blocks = by_id(hung[1])["blocks"]
+    assert blocks["status"] == "timeout", f"{blocks['status']} {blocks['reason']}"
+    assert "grading went on with the next exercise" in blocks["reason"], blocks["reason"]
+    scores = {k: v["score"] for k, v in blocks["exercises"].items()}
+    # Exercise 06's tests give the app the kit's parts, not the student's Exercise 01.
+    assert scores == {e.id: 0 if e.id == "ex01_images" else 10 for e in KIT.exercises}, scores
+    assert blocks["seconds"] < 2 * HANG_TIMEOUT + TIMEOUT, blocks["seconds"]
+
+
+def test_a_hang_in_one_case_costs_that_test_only(hung):
+    spins = by_id(hung[1])["spins"]
+    assert spins["status"] == "timeout" and "ran past the limit per test" in spins["reason"], spins["reason"]
+    failed = {n: t for n, t in spins["tests"].items() if t["outcome"] != "passed"}
+    assert failed and all(t["function"] == "is_match" and t["message"].startswith("TestTimeout") for t in failed.values()), failed
+    ex03 = spins["exercises"]["ex03_similarity"]
+    assert ex03["passed"] == ex03["total"] - len(failed), ex03
+    assert {k: v["score"] for k, v in spins["exercises"].items() if k != "ex03_similarity"} == \
+        {e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"}
 
 
 def test_the_graders_own_process_imports_no_submitted_code(graded):
@@ -200,12 +225,27 @@ def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
     assert progress.looks_like(mistake.says) in feedback, feedback
 
 
-def test_exit_at_import_crashes_its_row_and_keeps_what_ran_before(graded):
+def test_exit_at_import_costs_the_tests_of_its_exercise_and_grading_goes_on(graded):
     _, data, _, _ = graded
     exits = by_id(data)["exits"]
     assert exits["status"] == "crashed", exits
     assert exits["exercises"]["ex01_images"]["score"] == 10  # ran before the import that exited
     assert exits["exercises"]["ex03_similarity"]["score"] == 0
+    # The run went on after Exercise 03's tests: the stubs of 02, 04 and 05 ran (and failed).
+    ran = {by_id(data)["exits"]["tests"][n]["exercise"] for n, t in exits["tests"].items() if t["outcome"] != report.NOT_RUN}
+    assert {"ex04_storage", "ex05_retrieval"} <= ran, ran
+    assert "grading went on with the next exercise" in exits["reason"], exits["reason"]
+
+
+def test_the_app_is_graded_on_its_own_code_and_blamed_for_nothing_else(graded):
+    out, data, _, _ = graded
+    blamed = by_id(data)["blamed"]
+    scores = {k: v["score"] for k, v in blamed["exercises"].items()}
+    assert {k: scores[k] for k in ("ex01_images", "ex02_embeddings", "ex04_storage", "ex05_retrieval", "ex06_app")} == \
+        {"ex01_images": 10, "ex02_embeddings": 0, "ex04_storage": 10, "ex05_retrieval": 0, "ex06_app": 10}, scores
+    assert 0 < scores["ex03_similarity"] < 10, scores
+    section = (out / "feedback" / "blamed.md").read_text().split("## ex06_app")[1]
+    assert "failing" not in section and "This looks like" not in section, section
 
 
 def test_syntax_error_and_memory_exhaustion_are_rows_with_reasons(graded):
@@ -235,11 +275,11 @@ def test_path_traversal_writes_nothing_outside(graded):
 
 
 def test_unreported_tests_count_as_failed_with_expected_counts_from_the_kit(graded, hung):
-    hangs = by_id(hung[1])["hangs"]
+    blocks = by_id(hung[1])["blocks"]
     expected = graded[1]["exercises"]
-    for exercise_id, ex in hangs["exercises"].items():
+    for exercise_id, ex in blocks["exercises"].items():
         assert ex["total"] == expected[exercise_id]["tests"] > 0
-    assert all(t["outcome"] == report.NOT_RUN for t in hangs["tests"].values())
+    assert all(t["outcome"] == report.NOT_RUN for t in blocks["tests"].values() if t["exercise"] == "ex01_images")
 
 
 @pytest.mark.parametrize("batch", ["graded", "hung"])
@@ -423,7 +463,7 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     buggy["tests"]["tests/instructor/test_ex03_similarity_x.py::test_hidden"] = {
         "outcome": "failed", "message": "AssertionError", "exercise": "ex03_similarity", "function": None}
     assert "- tests that name no function: 0/1 pass" in report.feedback_text(buggy, KIT, "standin")
-    hangs = by_id(hung[1])["hangs"]
+    hangs = by_id(hung[1])["blocks"]
     text = report.feedback_text(hangs, KIT, "standin")
     assert "tests did not run (timeout: no result after" in text, text[:2000]
     assert "Hints" not in text, "nothing ran: no hint can help"
@@ -435,7 +475,7 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     # Feedback of an earlier run with other ids does not stay beside this run's.
     report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
     report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
-    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["hangs.md"]
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["blocks.md"]
 
 
 def make_student_kit(tmp_path: Path) -> Path:
@@ -547,3 +587,215 @@ def test_github_classroom_workflow_runs_the_one_submission_entry_point():
     assert grading["env"][gradescope.ROOT_ENV].endswith("/autograder")
     assert grading["working-directory"] == "autograder/source"  # gradescope.main grades with the kit in cwd
 
+
+# -- the gradebook in --out -----------------------------------------------------------------------
+
+
+def _copy_out(graded, tmp_path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(graded[0], out, symlinks=True)
+    return out
+
+
+def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(graded, tmp_path, capsys):
+    out = _copy_out(graded, tmp_path)
+    before = [r["id"] for r in graded[1]["submissions"]]
+    (out / "overrides.csv").write_text("id,exercise,points,comment\nbuggy,ex03_similarity,9,"
+                                       "\"regrade: the threshold was ambiguous, 2026-01-12\"\n")
+    # One late hand-in (the complete work under another name: its results come from the cache),
+    # 30 hours after the due time by its file's time: two started days, 20% off.
+    late = shutil.copy(graded[3] / "subs" / "complete.zip", tmp_path / "late.zip")
+    due = gradebook.parse_due("2026-01-10T12:00+00:00")
+    stamp = due.timestamp() + 30 * 3600
+    os.utime(late, (stamp, stamp))
+    assert cli.main(["grade", str(late), "--out", str(out), "--due", "2026-01-10T12:00+00:00",
+                     "--late-penalty", "10", "--timeout", str(TIMEOUT)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Gradebook: 1 added (late), 0 replaced, {len(before)} kept from earlier runs." in printed, printed
+    data, rows = _read_out(out)
+    assert [r["id"] for r in data["submissions"]] == before + ["late"], "the class's rows must stay"
+    assert sorted(p.stem for p in (out / "feedback").iterdir()) == sorted(before + ["late"])
+    assert not (out / gradebook.PARTIAL_CSV).exists() and "in_progress" not in data
+    assert by_id(data)["late"]["cached"], "the late hand-in is the complete one: its results come from the cache"
+    full = by_id(graded[1])["complete"]["total"]
+    assert float(rows["late"]["total"]) == full * 0.8 and rows["late"]["late_penalty"] == "20", rows["late"]
+    assert "2 days late, 20% taken off the total" in (out / "feedback" / "late.md").read_text()
+    # The override: ex03's score is the instructor's, the total follows, the feedback says why.
+    buggy = by_id(data)["buggy"]
+    assert buggy["exercises"]["ex03_similarity"]["score"] == 9 and rows["buggy"]["ex03_similarity"] == "9"
+    assert buggy["total"] == round(sum(e["score"] for e in buggy["exercises"].values()), 2) == float(rows["buggy"]["total"])
+    text = (out / "feedback" / "buggy.md").read_text()
+    assert "Score: 9 / 10, set by your instructor: regrade: the threshold was ambiguous, 2026-01-12 (the tests gave" in text
+    # Re-grading the student keeps the override and replaces only that row.
+    assert cli.main(["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
+    assert f"Gradebook: 0 added, 1 replaced (buggy), {len(before)} kept" in capsys.readouterr().out
+    data, rows = _read_out(out)
+    assert len(data["submissions"]) == len(before) + 1 and rows["buggy"]["ex03_similarity"] == "9"
+    # The LMS files hold every row; the identical hand-ins are reported.
+    canvas = list(csv.DictReader((out / "canvas.csv").read_text().splitlines()))
+    assert canvas[0]["Student"] == "Points Possible" and canvas[0][KIT.title] == str(data["max_total"])
+    assert {r["SIS User ID"]: float(r[KIT.title]) for r in canvas[1:]} == {i: float(rows[i]["total"]) for i in rows}
+    moodle = list(csv.DictReader((out / "moodle.csv").read_text().splitlines()))
+    assert {r["ID number"]: float(r[KIT.title]) for r in moodle} == {i: float(rows[i]["total"]) for i in rows}
+    similar = list(csv.DictReader((out / "similar.csv").read_text().splitlines()))
+    pairs = {(p["exercise"], p["id_a"], p["id_b"], p["kind"]) for p in similar}
+    assert {(e.id, "complete", "late", "identical") for e in KIT.exercises} <= pairs, similar
+    assert not [p for p in similar if "untouched" in (p["id_a"], p["id_b"])], "stubs as shipped are no one's work"
+    # --replace starts over.
+    assert cli.main(["grade", str(late), "--out", str(out), "--replace", "--timeout", str(TIMEOUT)]) == 0
+    data, rows = _read_out(out)
+    assert list(rows) == ["late"] and [p.name for p in (out / "feedback").iterdir()] == ["late.md"]
+
+
+def test_a_run_that_dies_leaves_the_gradebook_as_it_was_and_marked(graded, tmp_path, monkeypatch, capsys):
+    out = _copy_out(graded, tmp_path)
+    csv_before = (out / "grades.csv").read_bytes()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the grader stopped before the gradebook was written
+
+    monkeypatch.setattr(report, "write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        grade.grade([graded[3] / "subs" / "half.zip"], grade.Options(out=out, timeout=TIMEOUT))
+    monkeypatch.undo()
+    assert (out / "grades.csv").read_bytes() == csv_before
+    data = json.loads((out / "grades.json").read_text())
+    assert data["in_progress"]["partial"] == gradebook.PARTIAL_CSV and len(data["submissions"]) == len(graded[1]["submissions"])
+    partial = list(csv.DictReader((out / gradebook.PARTIAL_CSV).read_text().splitlines()))
+    assert [r["id"] for r in partial] == ["half"]
+    assert cli.main(["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
+    assert "Note: an earlier run did not finish" in capsys.readouterr().out
+    assert not (out / gradebook.PARTIAL_CSV).exists()
+    assert "in_progress" not in json.loads((out / "grades.json").read_text())
+
+
+def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(tmp_path, capsys):
+    (tmp_path / "grades.json").write_text("{not json")
+    assert cli.main(["grade", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "grades.json cannot be read" in err and "--replace" in err, err
+    (tmp_path / "grades.json").unlink()
+    for text, words in (("id,exercise,points,comment\ns1,ex99,3,x\n", "line 2: exercise 'ex99' is not one of"),
+                        ("id,exercise,points,comment\ns1,ex03_similarity,11,x\n", "from 0 to 10 for ex03_similarity; got '11'"),
+                        ("student,points\n", "needs the header id,exercise,points,comment")):
+        (tmp_path / "overrides.csv").write_text(text)
+        with pytest.raises(gradebook.GradebookError, match=re.escape(words)):
+            gradebook.read_overrides(tmp_path / "overrides.csv", KIT)
+
+
+def test_totals_add_unrounded_exercise_scores():
+    # Three exercises at 1/3 of their tests: 3.333... each; rounded first they would add to 9.99.
+    row = {"exercises": {e.id: {"score": 3.33} for e in KIT.exercises[:3]},
+           "exact": {e.id: 10 / 3 for e in KIT.exercises[:3]}}
+    gradebook.total(row)
+    assert row["total"] == 10.0 and [e["score"] for e in row["exercises"].values()] == [3.33] * 3
+
+
+def test_late_penalty_counts_each_started_day_up_to_everything():
+    due = gradebook.parse_due("2026-01-10")  # the end of that day, local time
+    assert due.hour == 23 and due.minute == 59 and due.tzinfo is not None
+    at = due.astimezone()
+    assert gradebook.late(at, due, 10, "x") is None
+    assert gradebook.late(at + timedelta(seconds=1), due, 10, "x")["penalty_percent"] == 10
+    assert gradebook.late(at + timedelta(days=1, seconds=1), due, 15, "x")["days_late"] == 2
+    assert gradebook.late(at + timedelta(days=30), due, 10, "x")["penalty_percent"] == 100
+    with pytest.raises(ValueError, match="--due must be a date"):
+        gradebook.parse_due("next friday")
+
+
+EXTRA_GOOD = b'''import pytest
+
+
+@pytest.mark.function("is_match")
+def test_a_score_at_the_threshold_is_a_match(load_exercise):
+    assert load_exercise("ex03_similarity").is_match(0.5, 0.5) is True
+'''
+EXTRA_BAD = EXTRA_GOOD + b'''
+
+def test_passes_on_anything():
+    assert True
+
+
+def test_wrong_on_the_reference(load_exercise):
+    assert load_exercise("ex03_similarity").is_match(0.4, 0.5)
+'''
+
+
+def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path, monkeypatch):
+    for name, text in (("bad", EXTRA_BAD), ("good", EXTRA_GOOD)):
+        write_folder(tmp_path / name, {"test_ex03_similarity_hidden.py": text})
+    template = workspace.build_template(ROOT, tmp_path / "bad-kit" / "kit", tmp_path / "bad")
+    with pytest.raises(grade.GradeError) as info:
+        grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
+    message = str(info.value)
+    assert "2 do not" in message and "test_ex03_similarity_hidden.py::test_passes_on_anything passes on the stubs" in message
+    assert "test_ex03_similarity_hidden.py::test_wrong_on_the_reference fails on the reference (AssertionError" in message
+    assert "test_a_score_at_the_threshold_is_a_match" not in message, message
+    # A set that behaves (its runs stood in for: the real ones are above) is checked once per kit.
+    template = workspace.build_template(ROOT, tmp_path / "good-kit" / "kit", tmp_path / "good")
+    nodeid = "tests/instructor/test_ex03_similarity_hidden.py::test_a_score_at_the_threshold_is_a_match"
+    runs = []
+
+    def run_job(job, mode):
+        runs.append(job["workspace"])
+        outcome = "failed" if len(runs) == 2 else "passed"  # the reference first, then the stubs
+        return {**runner.parse_record([]), "collected": [nodeid], "tests": {nodeid: {"outcome": outcome}}}
+
+    monkeypatch.setattr(runner, "run_job", run_job)
+    for _ in range(2):
+        grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
+    assert len(runs) == 2 and (template.parent / "extra-tests-checked.json").is_file(), runs
+
+
+def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
+    manifest = (ROOT / "exercises" / "course.toml").read_text(encoding="utf-8")
+    weighted = manifest.replace('points = 10\nfunctions = ["load_image", "preprocess"]',
+                                'functions = ["load_image", "preprocess"]\nfunction_points = { load_image = 5, preprocess = 5 }', 1)
+    assert weighted != manifest, "the manifest's ex01 entry changed: update this test"
+    (tmp_path / "course.toml").write_text(weighted, encoding="utf-8")
+    kit = course.load(tmp_path / "course.toml")
+    ex01 = kit.get("ex01_images")
+    assert ex01.points == 10 and ex01.function_points == {"load_image": 5, "preprocess": 5}
+    # load_image: 1 test of 2 passes; preprocess: all 6 pass. By the share of tests: 10 * 7/8;
+    # by function: 5 * 1/2 + 5 * 6/6.
+    tests = {"t::l1": "load_image", "t::l2": "load_image", **{f"t::p{i}": "preprocess" for i in range(6)}}
+    expected = {e.id: [] for e in kit.exercises}
+    expected["ex01_images"] = list(tests)
+    run = {"tests": {n: {"outcome": "failed" if n == "t::l2" else "passed"} for n in tests}}
+    assert report.score(run, expected, KIT, functions=tests)[0]["ex01_images"]["score"] == 8.75
+    assert report.score(run, expected, kit, functions=tests)[0]["ex01_images"]["score"] == 7.5
+    grade.check_function_points(kit, expected, {"functions": tests})
+    with pytest.raises(grade.GradeError, match="t::x declares none of its functions"):
+        grade.check_function_points(kit, {**expected, "ex01_images": [*tests, "t::x"]}, {"functions": tests})
+    with pytest.raises(grade.GradeError, match="gives preprocess 5 points, and no test declares it"):
+        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, {"functions": tests})
+    (tmp_path / "course.toml").write_text(weighted.replace("function_points = { load_image = 5, preprocess = 5 }",
+                                                           "points = 9\nfunction_points = { load_image = 5, preprocess = 5 }"))
+    with pytest.raises(course.ManifestError, match="is not the sum of function_points"):
+        course.load(tmp_path / "course.toml")
+
+
+def test_similar_hand_ins_are_paired_by_kind():
+    stub = EX["ex03_similarity"].stub
+    shipped = {stub: (ROOT / stub).read_bytes()}
+    ref = reference("ex03_similarity")
+    renamed = ref.replace(b"threshold", b"limit")  # every use renamed: near-identical tokens
+    commented = b"# my own work\n\n" + ref + b"\n\n# the end\n"
+    files = {"a": {stub: ref}, "b": {stub: ref}, "c": {stub: commented}, "d": {stub: renamed},
+             "e": {stub: b"def is_match(score, threshold):\n    return True\n"}, "f": shipped, "g": shipped}
+    rows = [{"id": i, "fingerprints": gradebook.fingerprints(f)} for i, f in files.items()]
+    pairs = {(p["a"], p["b"]): p for p in gradebook.similar(rows, files, shipped, {stub: "ex03_similarity"})}
+    assert pairs[("a", "b")]["kind"] == "identical"
+    assert pairs[("a", "c")]["kind"] == pairs[("b", "c")]["kind"] == "identical but for comments and layout"
+    assert pairs[("a", "d")]["kind"] == "near-identical" and gradebook.NEAR <= pairs[("a", "d")]["ratio"] < 1
+    assert not [k for k in pairs if "e" in k or "f" in k or "g" in k], pairs.keys()
+    docs = " ".join((ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8").split())
+    assert f"difflib ratio of their tokens at least {gradebook.NEAR:g}" in docs
+
+
+def test_readme_states_the_limits_and_penalties_the_kit_has():
+    args = cli_parser.build().parse_args(["grade", "x"])
+    readme = " ".join((ROOT / "docs" / "instructors" / "grading.md").read_text(encoding="utf-8").split())
+    assert f"`timeout` in `exercises/course.toml`, default {course.DEFAULT_TEST_TIMEOUT:g} s" in readme
+    assert f"takes `--late-penalty` percent (default {args.late_penalty:g})" in readme
+    assert args.test_timeout is None and args.replace is False and args.due is None
