@@ -286,8 +286,9 @@ class _Collector:
                 f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}")
 
 
-def _scratch_copy(root: Path, into: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "mistakes")
+def scratch_copy(root: Path, into: Path, skip: Sequence[str] = ("mistakes",)) -> None:
+    """The kit's parts a planted change runs against, copied from ``root`` into ``into``."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", *skip)
     for name in _COPIED:
         source = root / name
         if source.is_dir():
@@ -300,7 +301,7 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
            catalogue: Sequence[Mistake] = ()) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
     try:
-        _scratch_copy(root, scratch)
+        scratch_copy(root, scratch)
         reference = scratch / mistake.file
         reference.write_text(patched(reference.read_text(encoding="utf-8"), mistake), encoding="utf-8")
         devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit

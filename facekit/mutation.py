@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facekit import course, forking, settings
+from facekit import course, forking, mistakes, settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +46,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 EQUIVALENTS_DIR = Path("tests") / "kit" / "mutation"
-_COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
 
 
 @dataclass(frozen=True)
@@ -167,13 +166,7 @@ def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
 
 def _scratch(root: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-    for name in _COPIED:
-        source = root / name
-        if source.is_dir():
-            shutil.copytree(source, scratch / name, ignore=ignore)
-        elif source.is_file():
-            shutil.copy2(source, scratch / name)
+    mistakes.scratch_copy(root, scratch, skip=())
     return scratch
 
 
@@ -267,9 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest.get(exercise_id)  # an unknown id: an error before torch is imported
     if args.weights == "standin":
         os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
-        from facekit.mistakes import _prepare_standin
-
-        _prepare_standin(root, settings.child_env(root, "solutions", args.weights))
+        mistakes._prepare_standin(root, settings.child_env(root, "solutions", args.weights))
     os.environ.update(settings.child_env(root, "solutions", args.weights))
     forking.import_warm()
     import cosmic_ray  # noqa: F401 - its version is reported
