@@ -9,7 +9,8 @@ pristine kit only.
 
 Two guards live here because this module is loaded (``-p``) before any student code runs:
 
-- the reference is refused: ``import solutions`` (or ``solutions.*``) raises ImportError,
+- the reference is refused: ``import solutions`` (or ``solutions.*``) raises ImportError (and
+  ``facekit.app_parts``, Exercise 06's stand-ins, from anything but a test module),
   wherever the instructor's environment would find it (an old editable install, a path);
 - sentinel tests: the grader names, per run, tests of its own (``FACEKIT_GRADE_SENTINELS``,
   read and removed from the environment at configure time), some that must pass and some that
@@ -23,6 +24,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,13 +44,34 @@ _tests: dict[str, dict] = {}
 _sentinels: list[dict] = []
 
 
+# Exercise 06's tests give the app these working parts of Exercises 01-05; a submission's own
+# module importing them would hand in the kit's parts as its answers.
+TESTS_ONLY = "facekit.app_parts"
+
+
+def _importer_is_a_test() -> bool:
+    """Whether the code asking for an import (past importlib's own frames) is a test module."""
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                 or "importlib" in frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    where = Path(frame.f_code.co_filename)
+    return where.parent.name == "tests" and where.name.startswith("test_")
+
+
 class _RefuseReference:
-    """A meta path finder, first in line: the reference solutions cannot be imported."""
+    """A meta path finder, first in line: the reference solutions cannot be imported, and the
+    kit's parts for Exercise 06 only from a test module."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == REFUSED or fullname.startswith(REFUSED + "."):
             raise ImportError(f"{fullname} is the course's reference solution: a graded submission "
                               f"cannot import it", name=fullname)
+        if fullname == TESTS_ONLY and not _importer_is_a_test():
+            raise ImportError(f"{fullname} is what the kit's tests give Exercise 06: a graded "
+                              f"submission cannot import it", name=fullname)
         return None
 
 

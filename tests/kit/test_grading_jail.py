@@ -559,3 +559,23 @@ def test_a_python_under_tmp_stays_visible_in_the_jail(tmp_path, monkeypatch):
             f"stdout {done.stdout!r}, stderr {done.stderr[-400:]!r}")
     finally:
         shutil.rmtree(under_tmp, ignore_errors=True)
+
+
+def test_the_kit_parts_of_exercise_06_are_refused_to_a_submission_but_not_to_its_tests(tmp_path):
+    # A hand-in whose ex05 is `from facekit.app_parts import top_k` passed 16 of ex05's 32 tests.
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "tests").mkdir()
+    asks = "import facekit.app_parts\nprint('imported')\n"
+    (tmp_path / "exercises" / "retrieval.py").write_text(asks)
+    (tmp_path / "tests" / "test_ex06_app.py").write_text(asks)
+    code = ("import runpy, sys\nimport facekit.grading.plugin\n"
+            "for path in sys.argv[1:]:\n"
+            "    try:\n        runpy.run_path(path)\n"
+            "    except ImportError as err:\n        print('refused:', err)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exercises" / "retrieval.py"),
+                           str(tmp_path / "tests" / "test_ex06_app.py")],
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("refused: facekit.app_parts") and lines[1] == "imported", (
+        f"importing facekit.app_parts under the grading plugin, from a submission's module and then "
+        f"from a test module: expected refused, then imported; got {lines} (stderr {done.stderr[-300:]!r})")
