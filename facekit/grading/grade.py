@@ -395,12 +395,10 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             sub, _, _, sentinels = key
             inside = Path(folder)
             env = workspace.env(inside, opts.weights, jail.HUB if jail_spec and hub_cache else hub_cache)
-            from facekit.grading import plugin
-
-            env[plugin.SENTINELS_ENV] = json.dumps(sentinels)
+            env[runner.SENTINELS_ENV] = json.dumps(sentinels)
             env[runner.TIMEOUTS_ENV] = test_limits
             if declared.get("hidden"):
-                env[plugin.HIDE_ENV] = workspace.EXTRA_DIR
+                env[runner.HIDE_ENV] = workspace.EXTRA_DIR
             return {"dir": str(inside), "workspace": str(inside / "kit"), "test_files": test_files,
                     "template": jail.KIT if jail_spec else str(template),
                     "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,

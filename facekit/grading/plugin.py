@@ -29,11 +29,9 @@ from pathlib import Path
 import pytest
 
 from facekit import mistakes, pytest_plugin
-from facekit.grading.runner import TIMEOUTS_ENV
+from facekit.grading.runner import HIDE_ENV, SENTINELS_ENV, TIMEOUTS_ENV
 
 FD_ENV = "FACEKIT_GRADE_FD"
-SENTINELS_ENV = "FACEKIT_GRADE_SENTINELS"
-HIDE_ENV = "FACEKIT_GRADE_HIDE"  # a folder of hidden tests: deleted once they are collected
 REFUSED = "solutions"
 MESSAGE_CHARS = 500
 DETAIL_CHARS = 2000

@@ -42,6 +42,10 @@ RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake li
 OUTPUT_TAIL = 4000
 READ_GRACE = 2.0  # seconds to wait for the record's end after the child is gone
 TIMEOUTS_ENV = "FACEKIT_GRADE_TIMEOUTS"  # JSON for the plugin: test file -> seconds each test may run
+# The plugin's other inputs, named here so that the grader never imports the plugin, whose import
+# puts its refusing import hook in front of the importing process's imports.
+SENTINELS_ENV = "FACEKIT_GRADE_SENTINELS"
+HIDE_ENV = "FACEKIT_GRADE_HIDE"  # a folder of hidden tests: deleted once they are collected
 
 
 def fork_available() -> bool:

@@ -579,3 +579,19 @@ def test_the_kit_parts_of_exercise_06_are_refused_to_a_submission_but_not_to_its
     assert len(lines) == 2 and lines[0].startswith("refused: facekit.app_parts") and lines[1] == "imported", (
         f"importing facekit.app_parts under the grading plugin, from a submission's module and then "
         f"from a test module: expected refused, then imported; got {lines} (stderr {done.stderr[-300:]!r})")
+
+
+def test_no_module_of_the_kit_imports_the_grading_plugin():
+    # Importing the plugin puts its refusing import hook in front of the importer's imports: in
+    # the grader (or a kit test that grades in-process) `solutions` then stops importing.
+    import ast
+
+    importers = []
+    for path in sorted((Path(course.repo_root()) / "facekit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            if "facekit.grading.plugin" in names:
+                importers.append(f"{path.name}:{node.lineno}")
+    assert not importers, (f"facekit.grading.plugin is loaded only by pytest's -p in a grading child; "
+                           f"imported by {importers}")
