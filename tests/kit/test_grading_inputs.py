@@ -148,6 +148,19 @@ def test_several_zips_in_one_upload_are_refused_naming_them(tmp_path):
     assert gradescope._submission_path(folder, KIT) == (folder, None)
 
 
+def read_only_grade(paths, opts):
+    """grade.grade's result for hand-ins that are read (and refused) but whose tests never run."""
+    subs = [sources.read(Path(p), KIT) for p in paths]
+    expected = {e.id: [f"{e.tests}::test_a"] for e in KIT.exercises}
+    results = []
+    for sub in subs:
+        status, reason = report.status_of(None, sub.refused, opts.timeout)
+        exercises, tests = report.score(None, expected, KIT)
+        results.append({"id": sub.id, "status": status, "reason": reason, "ignored": sub.ignored,
+                        "total": 0, "exercises": exercises, "tests": tests})
+    return results, {}, 0.0
+
+
 def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path, monkeypatch):
     """No test run: grade.grade is replaced by one that scores what it is given as `facekit grade`
     scores a folder with no student files, and records what it was given."""
@@ -161,15 +174,7 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
 
     def fake_grade(paths, opts, roster=None, progress=None):
         given.extend(Path(p) for p in paths)
-        subs = [sources.read(Path(p), KIT) for p in paths]
-        expected = {e.id: [f"{e.tests}::test_a"] for e in KIT.exercises}
-        results = []
-        for sub in subs:
-            status, reason = report.status_of(None, sub.refused, opts.timeout)
-            exercises, tests = report.score(None, expected, KIT)
-            results.append({"id": sub.id, "status": status, "reason": reason, "ignored": sub.ignored,
-                            "total": 0, "exercises": exercises, "tests": tests})
-        return results, {}, 0.0
+        return read_only_grade(paths, opts)
 
     monkeypatch.setattr(gradescope.grade, "grade", fake_grade)
     data = gradescope.autograde(root, source)
@@ -377,15 +382,7 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
     (root / "submission" / "submission.zip").write_bytes(bytes(data))
 
     def reading_grade(paths, opts, roster=None, progress=None):
-        subs = [sources.read(Path(p), KIT) for p in paths]
-        expected = {e.id: [f"{e.tests}::test_a"] for e in KIT.exercises}
-        results = []
-        for sub in subs:
-            status, reason = report.status_of(None, sub.refused, opts.timeout)
-            exercises, tests = report.score(None, expected, KIT)
-            results.append({"id": sub.id, "status": status, "reason": reason, "ignored": sub.ignored,
-                            "total": 0, "exercises": exercises, "tests": tests})
-        return results, {}, 0.0
+        return read_only_grade(paths, opts)
 
     monkeypatch.setattr(gradescope.grade, "grade", reading_grade)
     data = gradescope.autograde(root, source)
