@@ -88,11 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="default: DEFAULT_BATCH_SIZE")
     parser.add_argument("--rounds", type=int, default=5, help="timed runs of each side (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--load-threads", type=int, default=None,
-                        help="embed_images' loading threads (default: the exercise's LOAD_THREADS)")
-    parser.add_argument("--nchw", action="store_true",
-                        help="embed_folder's model and the bare network in the default contiguous format "
-                             "(default: as `facekit embed` runs it, facekit/cli/embed.py's MEMORY_FORMAT)")
+    parser.add_argument(
+        "--load-threads",
+        type=int,
+        default=None,
+        help="embed_images' loading threads (default: the exercise's LOAD_THREADS)",
+    )
+    parser.add_argument(
+        "--nchw",
+        action="store_true",
+        help="embed_folder's model and the bare network in the default contiguous format "
+        "(default: as `facekit embed` runs it, facekit/cli/embed.py's MEMORY_FORMAT)",
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -102,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="facekit-bench-embed-") as tmp:
         tmp = Path(tmp)
-        weights = hub_switch.activate_weights(args.weights, tmp / "hub" if args.weights == "standin" else None)
+        weights = hub_switch.activate_weights(
+            args.weights, tmp / "hub" if args.weights == "standin" else None
+        )
         ex01 = trees.load_exercise("ex01_images", args.target)
         ex02 = trees.load_exercise("ex02_embeddings", args.target)
         ex06 = trees.load_exercise("ex06_app", args.target)
@@ -123,20 +132,24 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, len(paths), group):
             folder = tmp / f"group{len(folders):03d}"
             folder.mkdir()
-            for path in paths[start:start + group]:
+            for path in paths[start : start + group]:
                 path.rename(folder / path.name)
             folders.append(sorted(folder.iterdir()))
         print(f"Exercise 06 benchmark: target {args.target}; weights: {weights.describe()}")
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(paths)} images "
-              f"({min(SIZES)} to {max(SIZES)} px, JPEG and PNG) in {len(folders)} folders; "
-              f"batch size {batch_size}, {load_threads} loading threads, "
-              f"{'contiguous (NCHW)' if args.nchw else embed_command.MEMORY_FORMAT}; {args.rounds} rounds; "
-              f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
-              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}\n")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(paths)} images "
+            f"({min(SIZES)} to {max(SIZES)} px, JPEG and PNG) in {len(folders)} folders; "
+            f"batch size {batch_size}, {load_threads} loading threads, "
+            f"{'contiguous (NCHW)' if args.nchw else embed_command.MEMORY_FORMAT}; {args.rounds} rounds; "
+            f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}\n"
+        )
         if os.getloadavg()[0] > (os.cpu_count() or 1) and "OMP_WAIT_POLICY" not in os.environ:
-            print("The machine is busy: OpenMP's spinning threads then slow back-to-back forward passes "
-                  "(the naive loop, the bare network) far more than embed_folder's, which load files "
-                  "in between; the ratios below overstate. Rerun with OMP_WAIT_POLICY=passive.\n")
+            print(
+                "The machine is busy: OpenMP's spinning threads then slow back-to-back forward passes "
+                "(the naive loop, the bare network) far more than embed_folder's, which load files "
+                "in between; the ratios below overstate. Rerun with OMP_WAIT_POLICY=passive.\n"
+            )
 
         def naive(files) -> np.ndarray:
             rows = [ex02.compute_embedding(model, ex01.preprocess(ex01.load_image(p)))[0] for p in files]
@@ -153,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         def bare(files) -> None:
             with torch.inference_mode():
                 for start in range(0, len(files), batch_size):
-                    batch_model(noise[:len(files) - start])
+                    batch_model(noise[: len(files) - start])
 
         # Warm-up (file cache, kernel selection) and a check that both give the same rows.
         difference = max(np.abs(naive(files) - batched(files)).max() for files in folders)
@@ -179,18 +192,25 @@ def main(argv: list[str] | None = None) -> int:
     naive_m, batched_m, bare_m = (statistics.median(s) for s in (naive_s, batched_s, bare_s))
     ratio = statistics.median(pairs)
     print(f"{'':22}{'median s':>9}  {'images/s':>9}  every round (s)")
-    print(f"{'naive, one at a time':22}{naive_m:>9.2f}  {n / naive_m:>9.1f}  "
-          + " ".join(f"{s:.2f}" for s in naive_s))
-    print(f"{'embed_folder, batches':22}{batched_m:>9.2f}  {n / batched_m:>9.1f}  "
-          + " ".join(f"{s:.2f}" for s in batched_s))
-    print(f"{'bare model(x)':22}{bare_m:>9.2f}  {n / bare_m:>9.1f}  "
-          + " ".join(f"{s:.2f}" for s in bare_s))
-    print(f"\nbatched / naive throughput: {ratio:.2f} x, the median of {len(pairs)} paired runs "
-          f"(quartiles {_quartiles(pairs)}; target >= {TARGET})")
+    print(
+        f"{'naive, one at a time':22}{naive_m:>9.2f}  {n / naive_m:>9.1f}  "
+        + " ".join(f"{s:.2f}" for s in naive_s)
+    )
+    print(
+        f"{'embed_folder, batches':22}{batched_m:>9.2f}  {n / batched_m:>9.1f}  "
+        + " ".join(f"{s:.2f}" for s in batched_s)
+    )
+    print(f"{'bare model(x)':22}{bare_m:>9.2f}  {n / bare_m:>9.1f}  " + " ".join(f"{s:.2f}" for s in bare_s))
+    print(
+        f"\nbatched / naive throughput: {ratio:.2f} x, the median of {len(pairs)} paired runs "
+        f"(quartiles {_quartiles(pairs)}; target >= {TARGET})"
+    )
     print(f"ratio of the fastest rounds: {min(naive_s) / min(batched_s):.2f} x")
-    print(f"embed_folder / bare network throughput: {statistics.median(limits):.2f}, the median of "
-          f"{len(limits)} paired runs (quartiles {_quartiles(limits)}): the share of the network's "
-          f"own speed at batch size {batch_size} that the whole pipeline keeps")
+    print(
+        f"embed_folder / bare network throughput: {statistics.median(limits):.2f}, the median of "
+        f"{len(limits)} paired runs (quartiles {_quartiles(limits)}): the share of the network's "
+        f"own speed at batch size {batch_size} that the whole pipeline keeps"
+    )
     print(f"largest difference between the two sides' embeddings: {difference:.2e}")
     print(f"1-min load average at the end: {os.getloadavg()[0]:.1f}")
     ok = ratio >= TARGET and difference < 1e-3

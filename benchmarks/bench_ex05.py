@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             "normalising and the product": lambda: F.normalize(matrix, dim=1) @ F.normalize(query, dim=0),
             "the product alone": lambda: normalised @ query,
             "the stable sort": lambda: torch.sort(scores, descending=True, stable=True),
-            "F.cosine_similarity in a loop": lambda: [F.cosine_similarity(r.embedding, query, dim=0)
-                                                      for r in records],
+            "F.cosine_similarity in a loop": lambda: [
+                F.cosine_similarity(r.embedding, query, dim=0) for r in records
+            ],
             "SqliteStore.all()": sqlite.all,
         }
         times: dict[str, list[float]] = {name: [] for name in steps}
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         if close:
             close()
 
-    print(f"Exercise 05 benchmark: target {args.target}, {args.records:,} records of width 320, "
-          f"{matrix.numel() * 4 / 1e6:.1f} MB as one matrix; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; median of {args.rounds} rounds\n")
+    print(
+        f"Exercise 05 benchmark: target {args.target}, {args.records:,} records of width 320, "
+        f"{matrix.numel() * 4 / 1e6:.1f} MB as one matrix; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; median of {args.rounds} rounds\n"
+    )
     base = statistics.median(times["top_k(query, store, 5)"])
     for name, values in times.items():
         median = statistics.median(values)

@@ -60,16 +60,18 @@ def make_class(folder: Path, students: int) -> list[Path]:
     return paths
 
 
-def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float,
-          no_jail: bool = False) -> tuple[float, list[dict]]:
+def timed(
+    paths: list[Path], out: Path, jobs: int, runner: str, timeout: float, no_jail: bool = False
+) -> tuple[float, list[dict]]:
     shutil.rmtree(out / ".cache" / "runs", ignore_errors=True)  # keep the collected tests and weights
     before = os.environ.get(jail.OFF_ENV)
     if no_jail:
         os.environ[jail.OFF_ENV] = "off"
     try:
         started = time.perf_counter()
-        results, _, _ = grade.grade(paths, grade.Options(out=out, jobs=jobs, runner=runner, timeout=timeout,
-                                                         force=True))
+        results, _, _ = grade.grade(
+            paths, grade.Options(out=out, jobs=jobs, runner=runner, timeout=timeout, force=True)
+        )
         return time.perf_counter() - started, results
     finally:
         if no_jail and before is None:
@@ -78,55 +80,80 @@ def timed(paths: list[Path], out: Path, jobs: int, runner: str, timeout: float,
 
 # The fifth way, forking without the jail: what the jail costs (the same as fork -j 2 where
 # bubblewrap does not run).
-MODES = (("fork -j 1", 1, "fork"), ("naive -j 1", 1, "subprocess"), ("fork -j 2", 2, "fork"),
-         ("naive -j 2", 2, "subprocess"), ("fork -j 2 no jail", 2, "fork"))
+MODES = (
+    ("fork -j 1", 1, "fork"),
+    ("naive -j 1", 1, "subprocess"),
+    ("fork -j 2", 2, "fork"),
+    ("naive -j 2", 2, "subprocess"),
+    ("fork -j 2 no jail", 2, "fork"),
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="grade the class this many times each way, the ways interleaved; best of them")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="grade the class this many times each way, the ways interleaved; best of them",
+    )
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     if args.students < 4:
         parser.error("--students must be at least 4 (one of each kind)")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    print(f"{os.cpu_count()} CPU cores visible, load average {os.getloadavg()[0]:.1f} at the start; "
-          f"a synthetic class of {args.students} submissions (complete, empty, half, buggy), "
-          f"stand-in weights, best of {args.rounds} round(s)")
+    print(
+        f"{os.cpu_count()} CPU cores visible, load average {os.getloadavg()[0]:.1f} at the start; "
+        f"a synthetic class of {args.students} submissions (complete, empty, half, buggy), "
+        f"stand-in weights, best of {args.rounds} round(s)"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
         tmp = Path(tmp)
         (tmp / "class").mkdir()
         paths = make_class(tmp / "class", args.students)
         out = tmp / "out"
-        grade.grade(paths[:1], grade.Options(out=out, jobs=1, runner="subprocess", timeout=args.timeout))  # warm caches
+        grade.grade(
+            paths[:1], grade.Options(out=out, jobs=1, runner="subprocess", timeout=args.timeout)
+        )  # warm caches
         rows = {label: float("inf") for label, _, _ in MODES}
         for round_ in range(args.rounds):
             for label, jobs, runner in MODES:
-                seconds, results = timed(paths, out, jobs, runner, args.timeout, no_jail=label.endswith("no jail"))
+                seconds, results = timed(
+                    paths, out, jobs, runner, args.timeout, no_jail=label.endswith("no jail")
+                )
                 statuses = sorted({r["status"] for r in results})
                 rows[label] = min(rows[label], seconds)
                 isolation = sorted({r.get("isolation", "") for r in results})
-                print(f"round {round_ + 1}  {label:17s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
-                      f"s/submission   statuses {statuses}   isolation {isolation}   load {os.getloadavg()[0]:.1f}",
-                      flush=True)
+                print(
+                    f"round {round_ + 1}  {label:17s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
+                    f"s/submission   statuses {statuses}   isolation {isolation}   load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
     for label, _, _ in MODES:
         print(f"best {label:17s} {rows[label]:7.1f} s   {rows[label] / len(paths):5.2f} s/submission")
     per = {label: rows[label] / len(paths) for label in rows}
     print(f"-j 2 speed-up over -j 1 (fork): {rows['fork -j 1'] / rows['fork -j 2']:.2f}x")
     target = per["naive -j 1"] / per["fork -j 2"]
-    print(f"TARGET (>= 2x): facekit grade on 2 cores (fork -j 2) against the naive way, a fresh pytest per "
-          f"submission one after another (naive -j 1): {per['naive -j 1']:.2f} / {per['fork -j 2']:.2f} s per "
-          f"submission = {target:.2f}x: {'met' if target >= 2 else 'NOT met'}")
-    print(f"the start-up saving alone, the same number of processes: naive / fork {per['naive -j 1'] / per['fork -j 1']:.2f}x "
-          f"at -j 1, {per['naive -j 2'] / per['fork -j 2']:.2f}x at -j 2")
-    print(f"the jail's cost at -j 2: fork in the jail / fork without it "
-          f"{per['fork -j 2'] / per['fork -j 2 no jail']:.2f}x")
+    print(
+        f"TARGET (>= 2x): facekit grade on 2 cores (fork -j 2) against the naive way, a fresh pytest per "
+        f"submission one after another (naive -j 1): {per['naive -j 1']:.2f} / {per['fork -j 2']:.2f} s per "
+        f"submission = {target:.2f}x: {'met' if target >= 2 else 'NOT met'}"
+    )
+    print(
+        f"the start-up saving alone, the same number of processes: naive / fork {per['naive -j 1'] / per['fork -j 1']:.2f}x "
+        f"at -j 1, {per['naive -j 2'] / per['fork -j 2']:.2f}x at -j 2"
+    )
+    print(
+        f"the jail's cost at -j 2: fork in the jail / fork without it "
+        f"{per['fork -j 2'] / per['fork -j 2 no jail']:.2f}x"
+    )
     estimate = per["fork -j 2"] * 30
-    print(f"TARGET (< 10 min): a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min: "
-          f"{'met' if estimate < 600 else 'NOT met'}")
+    print(
+        f"TARGET (< 10 min): a 30-student class at -j 2, estimated from this run: {estimate / 60:.1f} min: "
+        f"{'met' if estimate < 600 else 'NOT met'}"
+    )
     return 0
 
 

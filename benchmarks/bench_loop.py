@@ -40,8 +40,16 @@ RATIO_EXERCISES = ("ex03_similarity", "ex04_storage", "ex05_retrieval")
 
 def timed(argv: list[str], env: dict) -> tuple[float, str]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "facekit", *argv], check=False, cwd=ROOT, env=env, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facekit", *argv],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
     return time.perf_counter() - started, proc.stdout
 
 
@@ -54,8 +62,14 @@ def test_run_seconds(out: str) -> float:
 
 def start_worker(env: dict, folder: Path) -> subprocess.Popen:
     log = open(folder / "bench-worker.log", "wb")  # noqa: SIM115 - open while it runs
-    proc = subprocess.Popen([sys.executable, "-m", "facekit.worker", str(ROOT)], cwd=ROOT, env=env,
-                            stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facekit.worker", str(ROOT)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         info = worker.read_info(ROOT)
@@ -75,8 +89,9 @@ def main() -> int:
     args = parser.parse_args()
     if not worker.supported():
         raise SystemExit("the worker runs on Linux only: nothing to compare here")
-    changed = subprocess.run(["git", "status", "--porcelain", "exercises"], cwd=ROOT, capture_output=True,
-                             text=True).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "exercises"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     if "exercises" in args.trees and changed:
         print("note: exercises/ differs from git: the 'exercises' rows run that code, not untouched stubs")
     with tempfile.TemporaryDirectory(prefix="facekit-bench-loop-") as tmp:
@@ -87,9 +102,12 @@ def main() -> int:
         os.environ.update({k: env[k] for k in (state_file.STATE_ENV, "HF_HUB_OFFLINE")})  # read_info's folder
         started = time.perf_counter()
         proc = start_worker(env, folder)
-        print(f"worker ready in {time.perf_counter() - started:.1f} s (pid {proc.pid}); "
-              f"{args.rounds} rounds, cold and warm interleaved; load average before: "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"worker ready in {time.perf_counter() - started:.1f} s (pid {proc.pid}); "
+            f"{args.rounds} rounds, cold and warm interleaved; load average before: "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         cases = [(tree, e) for tree in args.trees for e in args.exercises]
         cold: dict = {c: [] for c in cases}
         warm: dict = {c: [] for c in cases}
@@ -104,7 +122,10 @@ def main() -> int:
                         (cold if how == "cold" else warm)[(tree, exercise)].append(seconds)
                         if how == "warm":
                             inrun[(tree, exercise)].append(test_run_seconds(out))
-                print(f"round {number + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}", flush=True)
+                print(
+                    f"round {number + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
             served = (folder / "bench-worker.log").read_text().count(": facekit check")
         finally:
             proc.terminate()
@@ -112,8 +133,10 @@ def main() -> int:
         if served != len(cases) * args.rounds:
             raise SystemExit(f"the worker answered {served} of {len(cases) * args.rounds} warm checks")
     print()
-    print(f"{'exercise':17} {'tree':10} {'cold best/median':>17} {'warm best/median':>17} "
-          f"{'tests':>6} {'beyond':>7} {'ratio':>6}")
+    print(
+        f"{'exercise':17} {'tree':10} {'cold best/median':>17} {'warm best/median':>17} "
+        f"{'tests':>6} {'beyond':>7} {'ratio':>6}"
+    )
     over_bad, ratio_bad = [], []
     for tree, exercise in cases:
         c, w = cold[(tree, exercise)], warm[(tree, exercise)]
@@ -124,15 +147,21 @@ def main() -> int:
             over_bad.append(f"{exercise} ({tree}) {beyond:.2f} s")
         if exercise in RATIO_EXERCISES and ratio < RATIO_TARGET:
             ratio_bad.append(f"{exercise} ({tree}) {ratio:.1f}x")
-        print(f"{exercise:17} {tree:10} {min(c):7.2f} /{statistics.median(c):6.2f} s "
-              f"{min(w):7.2f} /{statistics.median(w):6.2f} s {min(inrun[(tree, exercise)]):5.1f}s "
-              f"{beyond:6.2f}s {ratio:5.1f}x")
+        print(
+            f"{exercise:17} {tree:10} {min(c):7.2f} /{statistics.median(c):6.2f} s "
+            f"{min(w):7.2f} /{statistics.median(w):6.2f} s {min(inrun[(tree, exercise)]):5.1f}s "
+            f"{beyond:6.2f}s {ratio:5.1f}x"
+        )
     print()
-    print(f"warm check at most {OVERHEAD_TARGET} s beyond its test run: "
-          + (f"FAIL: {', '.join(over_bad)}" if over_bad else "PASS"))
-    print(f"warm at least {RATIO_TARGET:g}x faster than cold for {', '.join(RATIO_EXERCISES)}: "
-          + (f"FAIL: {', '.join(ratio_bad)}" if ratio_bad else "PASS")
-          + ("" if set(RATIO_EXERCISES) <= set(args.exercises) else " (not all of them measured)"))
+    print(
+        f"warm check at most {OVERHEAD_TARGET} s beyond its test run: "
+        + (f"FAIL: {', '.join(over_bad)}" if over_bad else "PASS")
+    )
+    print(
+        f"warm at least {RATIO_TARGET:g}x faster than cold for {', '.join(RATIO_EXERCISES)}: "
+        + (f"FAIL: {', '.join(ratio_bad)}" if ratio_bad else "PASS")
+        + ("" if set(RATIO_EXERCISES) <= set(args.exercises) else " (not all of them measured)")
+    )
     print(f"load average after: {os.getloadavg()[0]:.1f} (2 cores: above 2 means other work shared them)")
     return 1 if over_bad or ratio_bad else 0
 

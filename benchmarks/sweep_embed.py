@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_embed import make_images  # noqa: E402
+
 from facekit import hub_switch, trees  # noqa: E402
 
 DEFAULT_CONFIGS = "8:2:nchw,8:2:cl,4:2:nchw,16:2:nchw,8:1:nchw,8:3:nchw"
@@ -57,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir()
         paths = make_images(folder, args.images)
         model = ex02.build_model()
-        models = {"nchw": ex02.build_model(),
-                  "cl": ex02.build_model().to(memory_format=torch.channels_last)}
+        models = {"nchw": ex02.build_model(), "cl": ex02.build_model().to(memory_format=torch.channels_last)}
         out = tmp / "faces.npy"
 
         def naive():
@@ -84,14 +84,18 @@ def main(argv: list[str] | None = None) -> int:
                 took[side].append(time.perf_counter() - start)
             loads.append(os.getloadavg()[0])
     n = len(paths)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} images; {args.rounds} rounds; "
-          f"1-min load average {min(loads):.1f} to {max(loads):.1f}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} images; {args.rounds} rounds; "
+        f"1-min load average {min(loads):.1f} to {max(loads):.1f}"
+    )
     print(f"naive loop: best {n / min(took[None]):.1f} images/s")
     print(f"{'batch':>5} {'threads':>7} {'format':>6}  {'x naive (median)':>16}  {'best images/s':>13}")
     for config in configs:
         ratios = [a / b for a, b in zip(took[None], took[config])]
-        print(f"{config[0]:>5} {config[1]:>7} {config[2]:>6}  {statistics.median(ratios):>16.2f}  "
-              f"{n / min(took[config]):>13.1f}")
+        print(
+            f"{config[0]:>5} {config[1]:>7} {config[2]:>6}  {statistics.median(ratios):>16.2f}  "
+            f"{n / min(took[config]):>13.1f}"
+        )
     return 0
 
 

@@ -37,7 +37,9 @@ _IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
 
 def included_pages() -> dict[str, str]:
     """The kit's own Markdown files that are pages of the site: {path in the kit: page}."""
-    pages = {e.readme: f"exercises/{e.id}.md" for e in course.load(ROOT / "exercises" / "course.toml").exercises}
+    pages = {
+        e.readme: f"exercises/{e.id}.md" for e in course.load(ROOT / "exercises" / "course.toml").exercises
+    }
     pages["CHEATSHEET.md"] = CHEATSHEET_PAGE
     return pages
 
@@ -45,6 +47,7 @@ def included_pages() -> dict[str, str]:
 def rewrite_links(text: str, source: str, page: str, pages: dict[str, str], assets: dict[str, str]) -> str:
     """``text`` of the kit's file ``source``, shown as the site's ``page``: each relative link
     points at the page or asset its target now is, or names the kit's file as code."""
+
     def replace(match: re.Match) -> str:
         bang, label, target = match.groups()
         if re.match(r"[a-z]+:|#", target):  # a URL, or an anchor of this page
@@ -60,6 +63,7 @@ def rewrite_links(text: str, source: str, page: str, pages: dict[str, str], asse
             return f"{label} (`{in_kit}`)" if label.strip("`") != in_kit else f"`{in_kit}`"
         relative = posixpath.relpath(where, posixpath.dirname(page))
         return f"{bang}[{label}]({relative}{'#' + anchor if anchor else ''})"
+
     return _LINK.sub(replace, text)
 
 
@@ -83,17 +87,21 @@ def on_files(files, config):
     for source, page in pages.items():
         text = (ROOT / source).read_text(encoding="utf-8")
         note = f"<!-- included from {source} by docs/hooks.py: edit that file -->\n"
-        files.append(File.generated(config, page, content=note + rewrite_links(text, source, page, pages, assets)))
+        files.append(
+            File.generated(config, page, content=note + rewrite_links(text, source, page, pages, assets))
+        )
     for source, asset in assets.items():
         files.append(File.generated(config, asset, content=(ROOT / source).read_bytes()))
     return files
 
 
 def on_page_markdown(markdown, page, config, files):
-    for marker, make in (("<!-- facekit:cli -->", cli_reference),
-                         ("<!-- facekit:exercises -->", exercise_table),
-                         ("<!-- facekit:manifest-keys -->", manifest_keys),
-                         ("<!-- facekit:catalogue-keys -->", catalogue_keys)):
+    for marker, make in (
+        ("<!-- facekit:cli -->", cli_reference),
+        ("<!-- facekit:exercises -->", exercise_table),
+        ("<!-- facekit:manifest-keys -->", manifest_keys),
+        ("<!-- facekit:catalogue-keys -->", catalogue_keys),
+    ):
         if marker in markdown:
             markdown = markdown.replace(marker, make())
     return markdown
@@ -118,28 +126,43 @@ def _cell(text: str | None) -> str:
 def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
     rows = []
     for action in parser._actions:  # argparse keeps no public list of a parser's arguments
-        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) or action.help == argparse.SUPPRESS:
+        if (
+            isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+            or action.help == argparse.SUPPRESS
+        ):
             continue
         if action.option_strings:
             name = ", ".join(f"`{o}`" for o in action.option_strings)
             if action.nargs != 0:
-                metavar = action.metavar or (f"{{{','.join(action.choices)}}}" if action.choices
-                                             else action.dest.upper())
+                metavar = action.metavar or (
+                    f"{{{','.join(action.choices)}}}" if action.choices else action.dest.upper()
+                )
                 name += f" `{metavar}`" if action.nargs != "?" else f" `[{metavar}]`"
         else:
             name = f"`{action.metavar or action.dest}`"
             name += {"?": " (optional)", "*": " (any number)", "+": " (one or more)"}.get(action.nargs, "")
         # Choices show in the option's metavar; a positional's are said in words.
-        choices = (f" One of: {', '.join(f'`{c}`' for c in action.choices)}."
-                   if action.choices and not action.option_strings else "")
+        choices = (
+            f" One of: {', '.join(f'`{c}`' for c in action.choices)}."
+            if action.choices and not action.option_strings
+            else ""
+        )
         rows.append(f"| {name} | {_cell(action.help)}{choices} |")
     return rows
 
 
 def _section(parser: argparse.ArgumentParser, title: str, level: str, description: str | None) -> list[str]:
     usage = " ".join(parser.format_usage().split()).removeprefix("usage: ")
-    lines = [f"{level} `{title}`", "", _cell(description) if description else "", "",
-             "```text", usage, "```", ""]
+    lines = [
+        f"{level} `{title}`",
+        "",
+        _cell(description) if description else "",
+        "",
+        "```text",
+        usage,
+        "```",
+        "",
+    ]
     rows = _argument_rows(parser)
     if rows:
         lines += ["| argument | what |", "|---|---|", *rows, ""]
@@ -180,7 +203,7 @@ MANIFEST_KEYS = {
     "points": f"its points in grading (default {course.DEFAULT_POINTS})",
     "timeout": f"seconds each of its tests may run when graded (default {course.DEFAULT_TEST_TIMEOUT:g})",
     "function_points": "optional, points per function (`{ load_image = 4, preprocess = 6 }`, every function "
-                       "named): grading scores each function by its own tests, and `points` is their sum",
+    "named): grading scores each function by its own tests, and `points` is their sum",
     "readme": "the exercise's README (default `exercises/<id>/README.md`)",
     "stub": "the file the student edits (default `exercises/<id>/<module>.py`)",
     "reference": "the reference solution (default `solutions/<id>/<module>.py`)",
@@ -217,5 +240,9 @@ def manifest_keys() -> str:
 
 
 def catalogue_keys() -> str:
-    return _keys_table([*mistakes._REQUIRED, "file", "shares", "includes"], CATALOGUE_KEYS, mistakes._REQUIRED,
-                       "facekit/mistakes.py")
+    return _keys_table(
+        [*mistakes._REQUIRED, "file", "shares", "includes"],
+        CATALOGUE_KEYS,
+        mistakes._REQUIRED,
+        "facekit/mistakes.py",
+    )

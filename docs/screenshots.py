@@ -64,7 +64,9 @@ def run_in_terminal(argv: list[str], env: dict, timeout: float = 600) -> str:
     """``argv``'s output as a terminal of 80 columns receives it (colours included)."""
     main, child = pty.openpty()
     os.set_blocking(main, False)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=env, close_fds=True
+    )
     os.close(child)
     chunks = []
     while True:
@@ -87,14 +89,32 @@ def run_in_terminal(argv: list[str], env: dict, timeout: float = 600) -> str:
 def check_output(where: Path) -> str:
     """`facekit check` on the scratch kit, with colours, its path shown as a student's clone."""
     kit = scratch_kit(where)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80", "LINES": "40", "TERM": "xterm-256color",
-           "KIT_STANDIN_CACHE": str(where / "standin"), "PYTHONPATH": str(kit)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "COLUMNS": "80",
+        "LINES": "40",
+        "TERM": "xterm-256color",
+        "KIT_STANDIN_CACHE": str(where / "standin"),
+        "PYTHONPATH": str(kit),
+    }
     for name in ("NO_COLOR", "KIT_TARGET", "KIT_WEIGHTS"):
         env.pop(name, None)
     env["FACEKIT_NO_WORKER"] = "1"  # a cold run: no background worker left behind in the scratch kit
     # Built beforehand: a student sees "Building the stand-in weights once" only on the first run.
-    subprocess.run([sys.executable, "-c", ("import sys; from pathlib import Path; from facekit import standin; "
-                    "standin.build_cache(Path(sys.argv[1]))"), env["KIT_STANDIN_CACHE"]], env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from pathlib import Path; from facekit import standin; "
+                "standin.build_cache(Path(sys.argv[1]))"
+            ),
+            env["KIT_STANDIN_CACHE"],
+        ],
+        env=env,
+        check=True,
+    )
     text = run_in_terminal([sys.executable, "-m", "facekit", "--root", str(kit), "check", CHECKED], env)
     return shown(text).replace(str(kit), SHOWN_ROOT)
 
@@ -118,7 +138,7 @@ def terminal_html(text: str) -> str:
     out, open_spans = [], 0
     position = 0
     for match in _ANSI.finditer(text):
-        out.append(html.escape(text[position:match.start()]))
+        out.append(html.escape(text[position : match.start()]))
         position = match.end()
         for code in (match.group(1) or "0").split(";"):
             if code in ("0", ""):
@@ -134,15 +154,17 @@ def terminal_html(text: str) -> str:
                 out.append(f'<span style="color:{_COLOURS[code]}">')
                 open_spans += 1
     out.append(html.escape(text[position:]) + "</span>" * open_spans)
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
-            "body{margin:0;background:#fff;padding:16px}"
-            ".win{background:#1e1f22;border-radius:8px;box-shadow:0 2px 10px #0004;display:inline-block}"
-            ".bar{height:26px;background:#2d2f33;border-radius:8px 8px 0 0;padding-left:12px}"
-            ".bar i{display:inline-block;width:12px;height:12px;border-radius:6px;margin:7px 4px 0 0}"
-            "pre{margin:0;padding:12px 16px;color:#e6e6e6;font:14px/1.45 'DejaVu Sans Mono',monospace;"
-            "white-space:pre}</style></head><body><div class='win'><div class='bar'>"
-            "<i style='background:#ff5f57'></i><i style='background:#febc2e'></i><i style='background:#28c840'></i>"
-            f"</div><pre>{''.join(out).rstrip()}</pre></div></body></html>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
+        "body{margin:0;background:#fff;padding:16px}"
+        ".win{background:#1e1f22;border-radius:8px;box-shadow:0 2px 10px #0004;display:inline-block}"
+        ".bar{height:26px;background:#2d2f33;border-radius:8px 8px 0 0;padding-left:12px}"
+        ".bar i{display:inline-block;width:12px;height:12px;border-radius:6px;margin:7px 4px 0 0}"
+        "pre{margin:0;padding:12px 16px;color:#e6e6e6;font:14px/1.45 'DejaVu Sans Mono',monospace;"
+        "white-space:pre}</style></head><body><div class='win'><div class='bar'>"
+        "<i style='background:#ff5f57'></i><i style='background:#febc2e'></i><i style='background:#28c840'></i>"
+        f"</div><pre>{''.join(out).rstrip()}</pre></div></body></html>"
+    )
 
 
 def screenshot(page: Path, png: Path, width: int, selector: str | None = None) -> None:
@@ -153,8 +175,14 @@ def screenshot(page: Path, png: Path, width: int, selector: str | None = None) -
 
     options = Options()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                     f"--window-size={width},900", "--force-device-scale-factor=1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={width},900",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     try:
@@ -206,8 +234,11 @@ def make_report(where: Path) -> None:
     zipped("grace", stubs)
     zipped("hiro", {**reference, kit.exercises[3].stub: b"import time\nwhile True:\n    time.sleep(1)\n"})
     out = where / "grades"
-    subprocess.run([sys.executable, "-m", "facekit", "grade", str(subs), "--out", str(out), "--timeout", "60"],
-                   check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [sys.executable, "-m", "facekit", "grade", str(subs), "--out", str(out), "--timeout", "60"],
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     shutil.copy2(out / "report.html", ASSETS / "class-report.html")
     screenshot(out / "report.html", ASSETS / "class-report.png", 1000)
 

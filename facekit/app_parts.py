@@ -72,7 +72,9 @@ def compute_embedding(model, image):
     import torch
 
     if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4) or image.shape[-3] != 3:
-        raise ValueError(f"image must be a [3, H, W] or [N, 3, H, W] tensor; got {getattr(image, 'shape', image)!r}")
+        raise ValueError(
+            f"image must be a [3, H, W] or [N, 3, H, W] tensor; got {getattr(image, 'shape', image)!r}"
+        )
     batch = image[None] if image.ndim == 3 else image
     weight = next(model.parameters(), None)
     if weight is not None:
@@ -132,17 +134,34 @@ def _file_store(api: ModuleType, kind: str) -> type:
             super().__init__(api.Record)
             self.path = Path(path)
             if self.path.exists():
-                import torch
                 from datetime import datetime
 
+                import torch
+
                 for entry in json.loads(self.path.read_text(encoding="utf-8")):
-                    self._records.append(api.Record(
-                        id=entry["id"], name=entry["name"], embedding=torch.tensor(entry["embedding"]),
-                        created_at=datetime.fromisoformat(entry["created_at"])))
+                    self._records.append(
+                        api.Record(
+                            id=entry["id"],
+                            name=entry["name"],
+                            embedding=torch.tensor(entry["embedding"]),
+                            created_at=datetime.fromisoformat(entry["created_at"]),
+                        )
+                    )
 
         def _save(self):
-            self.path.write_text(json.dumps([{"id": r.id, "name": r.name, "embedding": r.embedding.tolist(),
-                                              "created_at": r.created_at.isoformat()} for r in self._records]))
+            self.path.write_text(
+                json.dumps(
+                    [
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "embedding": r.embedding.tolist(),
+                            "created_at": r.created_at.isoformat(),
+                        }
+                        for r in self._records
+                    ]
+                )
+            )
 
         def add(self, name, embedding):
             record_id = super().add(name, embedding)
@@ -201,7 +220,9 @@ def parts(target: str | None = None) -> dict[str, ModuleType]:
     api = _api(target)
     made = {}
     for exercise_id, names in PARTS.items():
-        module = ModuleType(f"{target}.{exercise_id}", f"The kit's parts in place of {exercise_id} (facekit.app_parts)")
+        module = ModuleType(
+            f"{target}.{exercise_id}", f"The kit's parts in place of {exercise_id} (facekit.app_parts)"
+        )
         for name in names:
             if exercise_id == "ex04_storage":
                 value = getattr(api, name, None) or _file_store(api, name)

@@ -32,7 +32,9 @@ else:  # pragma: no cover
 __all__ = ["TARGETS", "Course", "Exercise", "ManifestError", "load", "repo_root", "MANIFEST"]
 
 DEFAULT_POINTS = 10
-DEFAULT_TEST_TIMEOUT = 20.0  # seconds one test may run when graded (the slowest takes ~1.7 s on 2 quiet cores)
+DEFAULT_TEST_TIMEOUT = (
+    20.0  # seconds one test may run when graded (the slowest takes ~1.7 s on 2 quiet cores)
+)
 
 
 def repo_root() -> Path:
@@ -90,8 +92,7 @@ class Exercise:
         return [(f, h) for f in self.functions for h in self.hints.get(f, ())]
 
     def paths(self) -> dict[str, str]:
-        named = {"readme": self.readme, "stub": self.stub, "reference": self.reference,
-                 "tests": self.tests}
+        named = {"readme": self.readme, "stub": self.stub, "reference": self.reference, "tests": self.tests}
         if self.notebook:
             named["notebook"] = self.notebook
         return named
@@ -125,11 +126,13 @@ ALLOWED = (*REQUIRED, "module", "weights", "points", "timeout", "function_points
 
 
 def derived_paths(exercise_id: str, module: str) -> dict[str, str]:
-    return {"readme": f"exercises/{exercise_id}/README.md",
-            "stub": f"exercises/{exercise_id}/{module}.py",
-            "reference": f"solutions/{exercise_id}/{module}.py",
-            "tests": f"tests/test_{exercise_id}.py",
-            "notebook": f"notebooks/{exercise_id}.ipynb"}
+    return {
+        "readme": f"exercises/{exercise_id}/README.md",
+        "stub": f"exercises/{exercise_id}/{module}.py",
+        "reference": f"solutions/{exercise_id}/{module}.py",
+        "tests": f"tests/test_{exercise_id}.py",
+        "notebook": f"notebooks/{exercise_id}.ipynb",
+    }
 
 
 def default_module(exercise_id: str) -> str:
@@ -165,31 +168,42 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
             wrong(key, "a list of non-empty strings")
     if not entry["functions"]:
         wrong("functions", "a non-empty list of the names a student writes")
-    if "points" in entry and (isinstance(entry["points"], bool) or not isinstance(entry["points"], int)
-                              or entry["points"] < 0):
+    if "points" in entry and (
+        isinstance(entry["points"], bool) or not isinstance(entry["points"], int) or entry["points"] < 0
+    ):
         wrong("points", "a whole number >= 0")
-    if "timeout" in entry and (isinstance(entry["timeout"], bool) or not isinstance(entry["timeout"], (int, float))
-                               or not entry["timeout"] > 0):
+    if "timeout" in entry and (
+        isinstance(entry["timeout"], bool)
+        or not isinstance(entry["timeout"], (int, float))
+        or not entry["timeout"] > 0
+    ):
         wrong("timeout", "a number of seconds > 0")
     function_points = entry.get("function_points", {})
     if function_points:
         if not isinstance(function_points, dict) or any(
-                isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in function_points.values()):
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in function_points.values()
+        ):
             wrong("function_points", "a table: function = whole number of points >= 0")
         named = set(function_points)
         if named != set(entry["functions"]):
-            raise ManifestError(f"{name}: function_points must name each of its functions "
-                                f"({', '.join(entry['functions'])}); got {', '.join(function_points)}")
+            raise ManifestError(
+                f"{name}: function_points must name each of its functions "
+                f"({', '.join(entry['functions'])}); got {', '.join(function_points)}"
+            )
         if "points" in entry and entry["points"] != sum(function_points.values()):
-            raise ManifestError(f"{name}: points ({entry['points']}) is not the sum of function_points "
-                                f"({sum(function_points.values())}): give one of them")
+            raise ManifestError(
+                f"{name}: points ({entry['points']}) is not the sum of function_points "
+                f"({sum(function_points.values())}): give one of them"
+            )
     hints = entry["hints"]
     if not isinstance(hints, dict):
         wrong("hints", "a table: function = [hint, ...]")
     for function, texts in hints.items():
         if function not in entry["functions"]:
-            raise ManifestError(f"{name}: hints.{function}: {function!r} is not one of its functions "
-                                f"({', '.join(entry['functions'])})")
+            raise ManifestError(
+                f"{name}: hints.{function}: {function!r} is not one of its functions "
+                f"({', '.join(entry['functions'])})"
+            )
         if isinstance(texts, str):
             texts = [texts]
         if not _string_list(texts):
@@ -198,13 +212,17 @@ def _exercise(path: Path, number: int, entry: dict) -> Exercise:
     module = entry.get("module") or default_module(entry["id"])
     paths = {**derived_paths(entry["id"], module), **{k: entry[k] for k in PATH_KEYS if k in entry}}
     return Exercise(
-        id=entry["id"], title=entry["title"], functions=tuple(entry["functions"]),
+        id=entry["id"],
+        title=entry["title"],
+        functions=tuple(entry["functions"]),
         hints={f: tuple(hints[f]) for f in entry["functions"] if f in hints},
-        source_module=module, weights=tuple(entry.get("weights", ())),
+        source_module=module,
+        weights=tuple(entry.get("weights", ())),
         points=sum(function_points.values()) if function_points else entry.get("points", DEFAULT_POINTS),
         timeout=float(entry.get("timeout", DEFAULT_TEST_TIMEOUT)),
         function_points={f: function_points[f] for f in entry["functions"]} if function_points else {},
-        **paths)
+        **paths,
+    )
 
 
 def load(path: Path | None = None) -> Course:

@@ -25,8 +25,11 @@ _FRESH = ("exercises", "solutions", "tests", "conftest", "facekit.pytest_plugin"
 
 
 def available(root: Path) -> bool:
-    return (sys.platform.startswith("linux") and hasattr(os, "fork")
-            and Path(root).resolve() == course.repo_root().resolve())
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "fork")
+        and Path(root).resolve() == course.repo_root().resolve()
+    )
 
 
 _warmed = False
@@ -64,12 +67,25 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
     sys.path.insert(0, str(root))  # what PYTHONPATH and `python -m` give the subprocess
     forking.drop_modules(_FRESH)
     # The command line of verify.run_tests.
-    return int(pytest.main(["-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
-                            f"--target={target}", f"--weights={weights}", *test_files]))
+    return int(
+        pytest.main(
+            [
+                "-q",
+                "-p",
+                "facekit.recorder",
+                "-p",
+                "no:cacheprovider",
+                f"--target={target}",
+                f"--weights={weights}",
+                *test_files,
+            ]
+        )
+    )
 
 
-def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
-              timeout: float = 900) -> RunRecord:
+def run_tests(
+    root: Path, target: str, test_files: list[str], weights: str = "standin", timeout: float = 900
+) -> RunRecord:
     """``verify.run_tests``' result, from a forked child of this warmed-up process.
 
     Without ``warm_up()`` (or after a run that hung) it is ``verify.run_tests`` itself.
@@ -81,12 +97,18 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
     with tempfile.TemporaryDirectory(prefix="facekit-watch-") as tmp:
         record = Path(tmp) / "record.json"
         code, timed_out = forking.run_forked(
-            lambda: _child(root, target, test_files, weights, record), timeout)
+            lambda: _child(root, target, test_files, weights, record), timeout
+        )
         if timed_out:
             _warmed = False  # from now on, plain subprocesses
             return verify.run_tests(root, target, test_files, weights)
         if not record.exists():
-            return RunRecord({}, ("the test run ended before writing its results; "
-                                  f"`pytest {' '.join(test_files)}` shows why",),
-                             code)
+            return RunRecord(
+                {},
+                (
+                    "the test run ended before writing its results; "
+                    f"`pytest {' '.join(test_files)}` shows why",
+                ),
+                code,
+            )
         return RunRecord.read(record)

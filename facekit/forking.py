@@ -24,8 +24,18 @@ from collections.abc import Callable
 
 # What a test run of the course imports first: numpy to timm. sqlite3 and pdb: what the tests
 # and pytest's own plugins import next.
-WARM = ("numpy", "PIL.Image", "pytest", "huggingface_hub", "safetensors.torch", "torch", "timm",
-        "timm.data", "sqlite3", "pdb")
+WARM = (
+    "numpy",
+    "PIL.Image",
+    "pytest",
+    "huggingface_hub",
+    "safetensors.torch",
+    "torch",
+    "timm",
+    "timm.data",
+    "sqlite3",
+    "pdb",
+)
 # Everything that holds the kit's code, a tree's or the tests'.
 KIT_MODULES = ("facekit", "exercises", "solutions", "tests", "conftest")
 CHILD_FAILED = 70  # the child raised before it could return a code
@@ -60,8 +70,13 @@ def _reap(pid: int) -> int | None:
         return None
 
 
-def run_forked(child: Callable[[], int], timeout: float, *, group: bool = False,
-               expired: Callable[[], bool] | None = None) -> tuple[int | None, bool]:
+def run_forked(
+    child: Callable[[], int],
+    timeout: float,
+    *,
+    group: bool = False,
+    expired: Callable[[], bool] | None = None,
+) -> tuple[int | None, bool]:
     """Fork; the child exits with ``child()``'s return value (CHILD_FAILED if it raised).
 
     Returns (exit code as ``os.waitstatus_to_exitcode`` gives it, whether it timed out).

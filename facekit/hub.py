@@ -45,8 +45,9 @@ def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Pat
     return Path(found) if isinstance(found, str) else None
 
 
-def download(repo_id: str, filename: str, *, revision: str | None = None,
-             force: bool = False, verify: bool = True) -> Path:
+def download(
+    repo_id: str, filename: str, *, revision: str | None = None, force: bool = False, verify: bool = True
+) -> Path:
     """``hf_hub_download`` that trusts the cache first and explains failures.
 
     A cached file is returned without a network round trip (hf_hub_download would first
@@ -66,7 +67,9 @@ def download(repo_id: str, filename: str, *, revision: str | None = None,
             path = Path(hf_hub_download(repo_id, filename, revision=revision, force_download=force))
         except LocalEntryNotFoundError as err:
             # huggingface_hub's own text blames "your connection" even when the hub was reached.
-            raise _not_found(repo_id, filename, f"the hub could not be reached ({err.__class__.__name__})") from err
+            raise _not_found(
+                repo_id, filename, f"the hub could not be reached ({err.__class__.__name__})"
+            ) from err
     if verify:
         verify_cached_file(path, repo_id)
     return path

@@ -40,8 +40,10 @@ def _point_hub_at(cache: Path, offline: bool) -> None:
     from huggingface_hub import constants
 
     if _real_hub is None:
-        _real_hub = {"env": {k: os.environ.get(k) for k in _HUB_VARS},
-                     "constants": (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE)}
+        _real_hub = {
+            "env": {k: os.environ.get(k) for k in _HUB_VARS},
+            "constants": (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE),
+        }
     os.environ["HF_HUB_CACHE"] = str(cache)
     if offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -65,8 +67,9 @@ def _restore_real_hub() -> None:
     _real_hub = None
 
 
-def activate_weights(mode: str | None = None, standin_cache: Path | None = None,
-                     build: bool = True) -> WeightsInUse:
+def activate_weights(
+    mode: str | None = None, standin_cache: Path | None = None, build: bool = True
+) -> WeightsInUse:
     """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one.
 
     ``build=False``: point it there but build nothing yet (the harness builds the cache only for

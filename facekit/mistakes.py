@@ -122,18 +122,29 @@ def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
         shares, includes = entry.get("shares", []), entry.get("includes", [])
         if isinstance(shares, str) or isinstance(includes, str):
             raise CatalogueError(f"{path}: mistake {entry['id']!r}: shares and includes must be lists of ids")
-        mistakes.append(Mistake(id=entry["id"], says=entry["says"], find=entry["find"],
-                                replace=entry["replace"], test=entry["test"], words=tuple(words),
-                                file=entry.get("file", exercise.reference), shares=tuple(shares),
-                                includes=tuple(includes)))
+        mistakes.append(
+            Mistake(
+                id=entry["id"],
+                says=entry["says"],
+                find=entry["find"],
+                replace=entry["replace"],
+                test=entry["test"],
+                words=tuple(words),
+                file=entry.get("file", exercise.reference),
+                shares=tuple(shares),
+                includes=tuple(includes),
+            )
+        )
     if not mistakes:
         raise CatalogueError(f"{path} lists no [[mistake]]")
     ids = {m.id for m in mistakes}
     for m in mistakes:
         unknown = [other for other in (*m.shares, *m.includes) if other not in ids or other == m.id]
         if unknown:
-            raise CatalogueError(f"{path}: mistake {m.id!r} names {unknown} in shares or includes, "
-                                 f"which are not other mistakes of this catalogue")
+            raise CatalogueError(
+                f"{path}: mistake {m.id!r} names {unknown} in shares or includes, "
+                f"which are not other mistakes of this catalogue"
+            )
     return mistakes
 
 
@@ -152,8 +163,10 @@ def patched(source: str, mistake: Mistake) -> str:
     count = source.count(mistake.find)
     if count != 1:
         where = "does not occur" if count == 0 else f"occurs {count} times"
-        raise CatalogueError(f"patch does not apply: its find text {where} in {mistake.file} "
-                             f"(the reference moved on: update the catalogue): {mistake.find[:80]!r}")
+        raise CatalogueError(
+            f"patch does not apply: its find text {where} in {mistake.file} "
+            f"(the reference moved on: update the catalogue): {mistake.find[:80]!r}"
+        )
     result = source.replace(mistake.find, mistake.replace)
     if result == source:
         raise CatalogueError("patch changes nothing: find and replace are the same")
@@ -180,9 +193,11 @@ def student_message(excinfo, tree: Path) -> str:
         return first_message(str(excinfo.value))
     if excinfo.errisinstance(pytest.fail.Exception):
         return str(excinfo.value)
-    frames = [getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
-              for entry in excinfo.traceback
-              if Path(str(entry.path)).resolve().is_relative_to(tree)]
+    frames = [
+        getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
+        for entry in excinfo.traceback
+        if Path(str(entry.path)).resolve().is_relative_to(tree)
+    ]
     where = f" raised in {' -> '.join(frames)}" if frames else ""
     return f"{excinfo.typename}{where}: {excinfo.value}"
 
@@ -223,14 +238,19 @@ def confusions(mistake: Mistake, results: dict, catalogue: Sequence[Mistake], te
     for nodeid, result in results.get("tests", {}).items():
         if result["outcome"] != "failed":
             continue
-        others = [m for m in matching(catalogue, tests, nodeid, result["message"])
-                  if m.id != mistake.id and m.id not in mistake.includes]
+        others = [
+            m
+            for m in matching(catalogue, tests, nodeid, result["message"])
+            if m.id != mistake.id and m.id not in mistake.includes
+        ]
         if not others:
             continue
         if matches(mistake, tests, nodeid, result["message"]) and shared(mistake, others):
             continue
-        found.append(f"{nodeid.split('::', 1)[-1]} fails with the signature of "
-                     f"{', '.join(o.id for o in others)}: {result['message'][:160]!r}")
+        found.append(
+            f"{nodeid.split('::', 1)[-1]} fails with the signature of "
+            f"{', '.join(o.id for o in others)}: {result['message'][:160]!r}"
+        )
     return found
 
 
@@ -240,8 +260,11 @@ def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
     if results.get("collect_errors"):
         return False, f"the tests did not collect: {results['collect_errors'][0]}", []
     want = node_id(mistake, results.get("module", ""))
-    tests = {n: r for n, r in results.get("tests", {}).items()
-             if not results.get("module") or n == want or n.startswith(want + "[")}
+    tests = {
+        n: r
+        for n, r in results.get("tests", {}).items()
+        if not results.get("module") or n == want or n.startswith(want + "[")
+    }
     if not tests:
         return False, f"no test matched {mistake.test!r}", []
     failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
@@ -253,8 +276,11 @@ def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
         if all(w in message.lower() for w in wanted):
             return True, f"caught by {mistake.test}: {message[:160]}", messages
     missing = [w for w in mistake.words if w.lower() not in messages[0].lower()]
-    return False, (f"caught by {mistake.test}, but its message lacks {missing}: "
-                   f"{messages[0][:200]!r}"), messages
+    return (
+        False,
+        (f"caught by {mistake.test}, but its message lacks {missing}: {messages[0][:200]!r}"),
+        messages,
+    )
 
 
 # -- the child: one mistake, in a fork of the warmed-up parent -------------------------------------
@@ -274,16 +300,21 @@ class _Collector:
 
         function, broad = pytest_plugin.declared(item)
         entry = self.results["tests"].setdefault(
-            item.nodeid, {"outcome": "passed", "message": "", "function": function, "broad": broad})
-        if (call.excinfo is not None and entry["outcome"] == "passed"
-                and not call.excinfo.errisinstance(pytest.skip.Exception)):
+            item.nodeid, {"outcome": "passed", "message": "", "function": function, "broad": broad}
+        )
+        if (
+            call.excinfo is not None
+            and entry["outcome"] == "passed"
+            and not call.excinfo.errisinstance(pytest.skip.Exception)
+        ):
             entry["outcome"] = "failed"
             entry["message"] = student_message(call.excinfo, self.tree)[:20000]
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.results["collect_errors"].append(
-                f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}")
+                f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}"
+            )
 
 
 def scratch_copy(root: Path, into: Path, skip: Sequence[str] = ("mistakes",)) -> None:
@@ -297,8 +328,14 @@ def scratch_copy(root: Path, into: Path, skip: Sequence[str] = ("mistakes",)) ->
             shutil.copy2(source, into / name)
 
 
-def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, out: Path,
-           catalogue: Sequence[Mistake] = ()) -> None:
+def _child(
+    root: Path,
+    exercise: course.Exercise,
+    mistake: Mistake,
+    weights: str,
+    out: Path,
+    catalogue: Sequence[Mistake] = (),
+) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
     try:
         scratch_copy(root, scratch)
@@ -324,15 +361,27 @@ def _child(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str
         ids = {node_id(m, exercise.tests) for m in (catalogue or [mistake])}
         # A parameter's id when its whole test is there too would run it twice.
         tests = sorted(n for n in ids if not ("[" in n and n.split("[")[0] in ids))
-        pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
-                     f"--weights={weights}", *tests], plugins=[collector])
+        pytest.main(
+            [
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--target=solutions",
+                f"--weights={weights}",
+                *tests,
+            ],
+            plugins=[collector],
+        )
         out.write_text(json.dumps(collector.results))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: str,
-             catalogue: Sequence[Mistake] = ()) -> Outcome:
+def _run_one(
+    root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, catalogue: Sequence[Mistake] = ()
+) -> Outcome:
     started = time.perf_counter()
     try:
         patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
@@ -347,19 +396,34 @@ def _run_one(root: Path, exercise: course.Exercise, mistake: Mistake, weights: s
 
         _, timed_out = forking.run_forked(child, _PER_MISTAKE_TIMEOUT_S)
         if timed_out:
-            return Outcome(mistake.id, False, f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
-                           time.perf_counter() - started)
+            return Outcome(
+                mistake.id,
+                False,
+                f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
+                time.perf_counter() - started,
+            )
         if not out.exists():
-            return Outcome(mistake.id, False, "the test run ended before writing its results",
-                           time.perf_counter() - started)
+            return Outcome(
+                mistake.id,
+                False,
+                "the test run ended before writing its results",
+                time.perf_counter() - started,
+            )
         results = json.loads(out.read_text())
     ok, detail, messages = judge(mistake, results)
-    return Outcome(mistake.id, ok, detail, time.perf_counter() - started, messages,
-                   confusions(mistake, results, catalogue, exercise.tests))
+    return Outcome(
+        mistake.id,
+        ok,
+        detail,
+        time.perf_counter() - started,
+        messages,
+        confusions(mistake, results, catalogue, exercise.tests),
+    )
 
 
-def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
-                  only: list[str] | None = None) -> dict:
+def run_catalogue(
+    root: Path, exercise_id: str, weights: str = "standin", only: list[str] | None = None
+) -> dict:
     """Every mistake of the exercise, in this (not yet warmed-up) process: the main of the subprocess."""
     root = Path(root).resolve()
     exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
@@ -380,8 +444,11 @@ def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
     forking.import_warm()
 
     outcomes = [_run_one(root, exercise, m, weights, catalogue) for m in mistakes]
-    return {"error": None, "seconds": time.perf_counter() - started,
-            "outcomes": [o.__dict__ for o in outcomes]}
+    return {
+        "error": None,
+        "seconds": time.perf_counter() - started,
+        "outcomes": [o.__dict__ for o in outcomes],
+    }
 
 
 # -- what verify calls ---------------------------------------------------------------------------
@@ -389,27 +456,48 @@ def run_catalogue(root: Path, exercise_id: str, weights: str = "standin",
 
 def _prepare_standin(root: Path, env: dict) -> None:
     """Build (or check) the stand-in cache in a subprocess, so the children share it."""
-    subprocess.run([sys.executable, "-c", "from facekit import hub_switch; "
-                    "hub_switch.activate_weights('standin')"], cwd=root, env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", "from facekit import hub_switch; hub_switch.activate_weights('standin')"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
-def run(root: Path, exercise_id: str, weights: str = "standin", only: list[str] | None = None,
-        timeout: float = 1800) -> dict:
+def run(
+    root: Path,
+    exercise_id: str,
+    weights: str = "standin",
+    only: list[str] | None = None,
+    timeout: float = 1800,
+) -> dict:
     """``run_catalogue`` in a subprocess rooted at ``root`` (so a copy of the kit is checked as itself)."""
     root = Path(root)
     env = settings.child_env(root, "solutions", weights)
     env.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
         out = Path(tmp) / "outcomes.json"
-        command = [sys.executable, "-m", "facekit.mistakes", exercise_id, "--weights", weights,
-                   "--json", str(out), *(f"--only={m}" for m in only or [])]
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        command = [
+            sys.executable,
+            "-m",
+            "facekit.mistakes",
+            exercise_id,
+            "--weights",
+            weights,
+            "--json",
+            str(out),
+            *(f"--only={m}" for m in only or []),
+        ]
+        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         if not out.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            return {"error": " / ".join(tail) or "the catalogue run did not finish",
-                    "outcomes": [], "seconds": 0.0}
+            return {
+                "error": " / ".join(tail) or "the catalogue run did not finish",
+                "outcomes": [],
+                "seconds": 0.0,
+            }
         return json.loads(out.read_text())
 
 
@@ -425,25 +513,38 @@ def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str =
     bad = [o for o in outcomes if not o["ok"]]
     if bad:
         first = bad[0]
-        return Finding(exercise_id, "mistakes", False,
-                       f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
-                       f"{first['mistake']}: {first['detail']}"[:400])
+        return Finding(
+            exercise_id,
+            "mistakes",
+            False,
+            f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
+            f"{first['mistake']}: {first['detail']}"[:400],
+        )
     confused = [o for o in outcomes if o.get("confusions")]
     if confused:
         first = confused[0]
-        return Finding(exercise_id, "mistakes", False,
-                       f"{len(confused)}/{len(outcomes)} mistakes would be named wrongly by `facekit "
-                       f"check`, e.g. with {first['mistake']} planted, {first['confusions'][0]}"[:600])
-    return Finding(exercise_id, "mistakes", True,
-                   f"all {len(outcomes)} mistakes caught with their words, none taken for another "
-                   f"({result['seconds']:.0f} s)")
+        return Finding(
+            exercise_id,
+            "mistakes",
+            False,
+            f"{len(confused)}/{len(outcomes)} mistakes would be named wrongly by `facekit "
+            f"check`, e.g. with {first['mistake']} planted, {first['confusions'][0]}"[:600],
+        )
+    return Finding(
+        exercise_id,
+        "mistakes",
+        True,
+        f"all {len(outcomes)} mistakes caught with their words, none taken for another "
+        f"({result['seconds']:.0f} s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m facekit.mistakes",
-                                     description="Run one exercise's catalogue of mistakes.")
+    parser = argparse.ArgumentParser(
+        prog="python -m facekit.mistakes", description="Run one exercise's catalogue of mistakes."
+    )
     parser.add_argument("exercise")
     parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
     parser.add_argument("--json", type=Path, help="write the outcomes here")
@@ -460,8 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         for confusion in o.get("confusions", []):
             print(f"MISLABEL {o['mistake']}: {confusion}")
     mislabelled = sum(bool(o.get("confusions")) for o in result["outcomes"])
-    print(f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
-          f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s")
+    print(
+        f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
+        f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s"
+    )
     return 0 if all(o["ok"] and not o.get("confusions") for o in result["outcomes"]) else 1
 
 

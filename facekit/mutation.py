@@ -118,8 +118,16 @@ def mutants(path: Path) -> list[Mutant]:
         if mutated is None or mutated == source:
             continue
         line = spec.start_pos[0]
-        found.append(Mutant(spec.operator_name, spec.occurrence, spec.definition_name or "<module>", line,
-                            lines[line - 1].strip() if 0 < line <= len(lines) else "", mutated))
+        found.append(
+            Mutant(
+                spec.operator_name,
+                spec.occurrence,
+                spec.definition_name or "<module>",
+                line,
+                lines[line - 1].strip() if 0 < line <= len(lines) else "",
+                mutated,
+            )
+        )
     return found
 
 
@@ -130,8 +138,12 @@ def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     import ast
 
     tree = ast.parse(source)
-    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
-               and any(a.name == "annotations" for a in node.names) for node in tree.body)
+    lazy = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
     if not lazy:
         return []
     spans = []
@@ -142,8 +154,12 @@ def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             annotation = node.returns
         if annotation is not None:
-            spans.append(((annotation.lineno, annotation.col_offset),
-                          (annotation.end_lineno, annotation.end_col_offset)))
+            spans.append(
+                (
+                    (annotation.lineno, annotation.col_offset),
+                    (annotation.end_lineno, annotation.end_col_offset),
+                )
+            )
     return spans
 
 
@@ -153,15 +169,26 @@ def load_equivalents(root: Path, exercise_id: str) -> list[dict]:
         return []
     entries = tomllib.loads(path.read_text(encoding="utf-8")).get("equivalent", [])
     for number, entry in enumerate(entries, 1):
-        missing = [k for k in ("operator", "function", "code", "mutated", "why") if not str(entry.get(k, "")).strip()]
+        missing = [
+            k for k in ("operator", "function", "code", "mutated", "why") if not str(entry.get(k, "")).strip()
+        ]
         if missing:
             raise ValueError(f"{path}: equivalent #{number} lacks {', '.join(missing)}")
     return entries
 
 
 def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
-    return next((e for e in entries if e["operator"] == mutant.operator and e["function"] == mutant.function
-                 and e["code"].strip() == mutant.code and e["mutated"].strip() == mutant.into), None)
+    return next(
+        (
+            e
+            for e in entries
+            if e["operator"] == mutant.operator
+            and e["function"] == mutant.function
+            and e["code"].strip() == mutant.code
+            and e["mutated"].strip() == mutant.into
+        ),
+        None,
+    )
 
 
 def _scratch(root: Path) -> Path:
@@ -185,12 +212,31 @@ def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
     sys.path.insert(0, str(scratch))
     import pytest
 
-    return int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--target=solutions",
-                            f"--weights={weights}", exercise.tests]))
+    return int(
+        pytest.main(
+            [
+                "-x",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--target=solutions",
+                f"--weights={weights}",
+                exercise.tests,
+            ]
+        )
+    )
 
 
-def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample: int | None = None,
-                 seed: int = 0, budget: float | None = None) -> Report:
+def run_exercise(
+    root: Path,
+    exercise_id: str,
+    weights: str = "standin",
+    sample: int | None = None,
+    seed: int = 0,
+    budget: float | None = None,
+) -> Report:
     """Run the exercise's mutants (a seeded sample of ``sample``, or all); within ``budget``
     seconds, those left are not run and not counted."""
     root = Path(root).resolve()
@@ -201,8 +247,11 @@ def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample:
     every = mutants(reference)
     report.generated = len(every)
     entries = load_equivalents(root, exercise_id)
-    report.stale = [f"{e['function']}: {e['operator']}: {e['code']}  ->  {e['mutated']}" for e in entries
-                    if not any(_recorded(m, [e]) for m in every)]
+    report.stale = [
+        f"{e['function']}: {e['operator']}: {e['code']}  ->  {e['mutated']}"
+        for e in entries
+        if not any(_recorded(m, [e]) for m in every)
+    ]
     chosen = every
     if sample is not None and sample < len(every):
         chosen = sorted(random.Random(seed).sample(every, sample), key=lambda m: (m.line, m.operator))
@@ -223,8 +272,9 @@ def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample:
                 break
             target.write_text(mutant.mutated, encoding="utf-8")
             try:
-                code, timed_out = forking.run_forked(lambda: _child(scratch, exercise, weights), timeout,
-                                                     group=True)
+                code, timed_out = forking.run_forked(
+                    lambda: _child(scratch, exercise, weights), timeout, group=True
+                )
             finally:
                 target.write_text(original, encoding="utf-8")
             if timed_out:
@@ -244,8 +294,10 @@ def run_exercise(root: Path, exercise_id: str, weights: str = "standin", sample:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m facekit.mutation",
-                                     description="Mutation testing of the references (cosmic-ray's operators).")
+    parser = argparse.ArgumentParser(
+        prog="python -m facekit.mutation",
+        description="Mutation testing of the references (cosmic-ray's operators).",
+    )
     parser.add_argument("exercises", nargs="*", help="exercise ids (default: every exercise)")
     parser.add_argument("--sample", type=int, help="a seeded sample of this many mutants per exercise")
     parser.add_argument("--seed", type=int, default=0)
@@ -263,19 +315,24 @@ def main(argv: list[str] | None = None) -> int:
         mistakes._prepare_standin(root, settings.child_env(root, "solutions", args.weights))
     os.environ.update(settings.child_env(root, "solutions", args.weights))
     forking.import_warm()
-    import cosmic_ray  # noqa: F401 - its version is reported
-
     from importlib.metadata import version
 
+    import cosmic_ray  # noqa: F401 - its version is reported
+
     print(f"cosmic-ray {version('cosmic-ray')} operators; {os.cpu_count()} CPU(s)")
-    print(f"{'exercise':<18}{'mutants':>8}{'run':>6}{'killed':>8}{'equiv':>7}{'survived':>10}{'timeout':>9}"
-          f"{'score':>8}{'time':>8}")
+    print(
+        f"{'exercise':<18}{'mutants':>8}{'run':>6}{'killed':>8}{'equiv':>7}{'survived':>10}{'timeout':>9}"
+        f"{'score':>8}{'time':>8}"
+    )
     failed = False
     for exercise_id in ids:
         report = run_exercise(root, exercise_id, args.weights, args.sample, args.seed, args.budget)
         score = "-" if report.score is None else f"{100 * report.score:.1f}%"
-        print(f"{exercise_id:<18}{report.generated:>8}{report.run:>6}{report.killed:>8}{len(report.equivalent):>7}"
-              f"{len(report.survived):>10}{report.timed_out:>9}{score:>8}{report.seconds:>7.0f}s", flush=True)
+        print(
+            f"{exercise_id:<18}{report.generated:>8}{report.run:>6}{report.killed:>8}{len(report.equivalent):>7}"
+            f"{len(report.survived):>10}{report.timed_out:>9}{score:>8}{report.seconds:>7.0f}s",
+            flush=True,
+        )
         if report.error:
             print(f"  error: {report.error}")
         for where in report.survived:

@@ -45,8 +45,7 @@ class NotebookExecutionError(NotebookError, RuntimeError):
     traceback, without colour codes, is in ``traceback``.
     """
 
-    def __init__(self, path: Path, cell_number: int | None, source: str, error: str,
-                 traceback: str = ""):
+    def __init__(self, path: Path, cell_number: int | None, source: str, error: str, traceback: str = ""):
         self.path = Path(path)
         self.cell_number = cell_number  # 1-based, counting every cell (markdown too)
         self.source = source
@@ -66,8 +65,9 @@ def _require_dev(module: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise ModuleNotFoundError(f"checking notebooks needs {module}, from the kit's dev extra: "
-                                  f"{_DEV_HINT}", name=module)
+        raise ModuleNotFoundError(
+            f"checking notebooks needs {module}, from the kit's dev extra: {_DEV_HINT}", name=module
+        )
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -103,8 +103,10 @@ def setup(exercise_id: str) -> ModuleType:
     for label, text in settings.header(target, weights, code=exercise.source(target), with_env=True):
         print(f"{label + ':':<9}{text}")
     if weights.mode == "standin":
-        print("         The numbers below only show that the code runs and has the right shapes;\n"
-              "         they mean nothing about faces. Real pretrained weights: KIT_WEIGHTS=hub.")
+        print(
+            "         The numbers below only show that the code runs and has the right shapes;\n"
+            "         they mean nothing about faces. Real pretrained weights: KIT_WEIGHTS=hub."
+        )
     return module
 
 
@@ -158,9 +160,12 @@ def committed_outputs(nb) -> list[str]:
     return found
 
 
-def kernel_env(target: str = "solutions", weights: str = "standin",
-               standin_cache: str | os.PathLike | None = None,
-               root: str | os.PathLike | None = None) -> dict[str, str]:
+def kernel_env(
+    target: str = "solutions",
+    weights: str = "standin",
+    standin_cache: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> dict[str, str]:
     """The environment a notebook kernel gets: this process's, plus the tree and weights chosen.
 
     For stand-in weights that is KIT_STANDIN_CACHE, HF_HUB_CACHE and HF_HUB_OFFLINE=1, set by
@@ -185,9 +190,15 @@ def kernel_env(target: str = "solutions", weights: str = "standin",
     return settings.child_env(root, target, weights, base=env)
 
 
-def execute(path: str | os.PathLike, target: str = "solutions", weights: str = "standin", *,
-            timeout: int = CELL_TIMEOUT, standin_cache: str | os.PathLike | None = None,
-            root: str | os.PathLike | None = None):
+def execute(
+    path: str | os.PathLike,
+    target: str = "solutions",
+    weights: str = "standin",
+    *,
+    timeout: int = CELL_TIMEOUT,
+    standin_cache: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+):
     """Run a notebook top to bottom in a fresh kernel; return the executed copy (a NotebookNode).
 
     The kernel is the ``python3`` kernel of this Python environment, started in the
@@ -211,7 +222,10 @@ def execute(path: str | os.PathLike, target: str = "solutions", weights: str = "
     started: list[int] = []  # index of the cell being executed, for the error message
 
     client = NotebookClient(
-        nb, kernel_name=KERNEL, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
+        nb,
+        kernel_name=KERNEL,
+        timeout=timeout,
+        resources={"metadata": {"path": str(path.parent)}},
         on_cell_start=lambda cell, cell_index: started.append(cell_index),
     )
     # The kernel's stderr goes to a file: ipykernel's start-up chatter stays out of the
@@ -221,8 +235,10 @@ def execute(path: str | os.PathLike, target: str = "solutions", weights: str = "
             client.execute(env=env, stderr=log)
             return nb
         except NoSuchKernel:
-            raise NotebookError(f"{path}: no Jupyter kernel named {KERNEL!r} in this environment "
-                                f"({sys.executable}); install ipykernel: {_DEV_HINT}") from None
+            raise NotebookError(
+                f"{path}: no Jupyter kernel named {KERNEL!r} in this environment "
+                f"({sys.executable}); install ipykernel: {_DEV_HINT}"
+            ) from None
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             log.seek(0)
             failure = err, log.read()
@@ -241,8 +257,7 @@ def execute(path: str | os.PathLike, target: str = "solutions", weights: str = "
         last_words = " / ".join(kernel_stderr.strip().splitlines()[-3:])
         message = f"the kernel died ({err})" + (f"; its last output: {last_words}" if last_words else "")
         traceback = kernel_stderr
-    raise NotebookExecutionError(path, None if index is None else index + 1, source, message,
-                                 traceback)
+    raise NotebookExecutionError(path, None if index is None else index + 1, source, message, traceback)
 
 
 def _strip_ansi(text: str) -> str:

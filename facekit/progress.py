@@ -57,7 +57,9 @@ class FunctionStatus:
     total: int = 0
     passed: int = 0
     bad: int = 0  # tests failing (FAILING) or stopped at this function (TODO)
-    message: str = ""  # the most specific failure (shown_failure), or where the NotImplementedError was raised
+    message: str = (
+        ""  # the most specific failure (shown_failure), or where the NotImplementedError was raised
+    )
     where: str = ""  # the file the NotImplementedError is in
     looks_like: str = ""  # a catalogued mistake the shown failure matches: its "says" line
     # Other catalogued mistakes the same failure matches: all are shown, as possibilities.
@@ -124,8 +126,9 @@ def whole_error(result: TestResult) -> str:
     return f"{kind}: {result.message}"
 
 
-def also_matching(mistake: Mistake | None, nodeid: str, result: TestResult, tests: str,
-                  catalogue: Sequence[Mistake]) -> tuple[str, ...]:
+def also_matching(
+    mistake: Mistake | None, nodeid: str, result: TestResult, tests: str, catalogue: Sequence[Mistake]
+) -> tuple[str, ...]:
     """The "says" lines of the other catalogued mistakes the shown failure matches as well."""
     if mistake is None:
         return ()
@@ -133,8 +136,9 @@ def also_matching(mistake: Mistake | None, nodeid: str, result: TestResult, test
     return tuple(m.says for m in mistakes.matching(catalogue, tests, nodeid, message) if m is not mistake)
 
 
-def shown_failure(failing: list[tuple[str, TestResult]], tests: str,
-                  catalogue: Sequence[Mistake] = ()) -> tuple[str, TestResult, Mistake | None]:
+def shown_failure(
+    failing: list[tuple[str, TestResult]], tests: str, catalogue: Sequence[Mistake] = ()
+) -> tuple[str, TestResult, Mistake | None]:
     """The one of a function's failing tests (node id, result; in file order) that `facekit
     check` shows: the most specific, with the catalogued mistake it matches if any.
 
@@ -157,8 +161,12 @@ def shown_failure(failing: list[tuple[str, TestResult]], tests: str,
     return nodeid, result, None
 
 
-def _function_status(name: str, owned: list[tuple[str, TestResult]],
-                     exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> FunctionStatus:
+def _function_status(
+    name: str,
+    owned: list[tuple[str, TestResult]],
+    exercise: course.Exercise,
+    catalogue: Sequence[Mistake] = (),
+) -> FunctionStatus:
     status = FunctionStatus(name, FunctionState.UNTESTED, total=len(owned))
     status.passed = sum(not r.failed for _, r in owned)
     failing = [(n, r) for n, r in owned if r.failed and not r.todo]
@@ -185,8 +193,9 @@ def _function_status(name: str, owned: list[tuple[str, TestResult]],
     return status
 
 
-def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = False,
-                    catalogue: Sequence[Mistake] = ()) -> ExerciseResult:
+def exercise_result(
+    run: RunRecord, exercise: course.Exercise, cached: bool = False, catalogue: Sequence[Mistake] = ()
+) -> ExerciseResult:
     """The state of one exercise and of each of its functions, from a run of its tests
     (``catalogue``: the exercise's catalogued mistakes, to name the one a failure looks like)."""
     tests = run.tests_of(exercise.tests)
@@ -211,5 +220,15 @@ def exercise_result(run: RunRecord, exercise: course.Exercise, cached: bool = Fa
     return ExerciseResult(exercise, state, tests, errors, statuses, cached)
 
 
-__all__ = ["OTHER", "ExerciseState", "FunctionState", "FunctionStatus", "ExerciseResult",
-           "Outcome", "display", "exercise_result", "shown_failure", "test_name"]
+__all__ = [
+    "OTHER",
+    "ExerciseState",
+    "FunctionState",
+    "FunctionStatus",
+    "ExerciseResult",
+    "Outcome",
+    "display",
+    "exercise_result",
+    "shown_failure",
+    "test_name",
+]

@@ -37,10 +37,17 @@ class ProgressBar:
             # close() erases the line, so the command's summary follows on a clean screen.
             # initial=done: the clock starts now, so the rate and the time left count from
             # the first batch's end (the first batch also warms the model up: slower).
-            self._bar = tqdm(total=total, initial=done, desc=self.desc, unit=self.unit,
-                             leave=False, disable=None if self.terminal is None else not self.terminal,
-                             mininterval=0, miniters=1,
-                             file=self.file if self.file is not None else sys.stderr)
+            self._bar = tqdm(
+                total=total,
+                initial=done,
+                desc=self.desc,
+                unit=self.unit,
+                leave=False,
+                disable=None if self.terminal is None else not self.terminal,
+                mininterval=0,
+                miniters=1,
+                file=self.file if self.file is not None else sys.stderr,
+            )
         if total != self._bar.total:
             self._bar.total = total
         self._bar.update(done - self._bar.n)

@@ -26,23 +26,34 @@ _KIT_DIR = course.repo_root() / "tests" / "kit"
 
 def pytest_addoption(parser):
     group = parser.getgroup("facekit", "face-embeddings course kit")
-    group.addoption("--target", choices=settings.TARGETS, default=None,
-                    help=f"tree to test: exercises (your code, default) or solutions; "
-                         f"env {settings.TARGET_ENV}")
-    group.addoption("--weights", choices=settings.WEIGHTS, default=None,
-                    help=f"standin: seeded random weights, offline (default); hub: the real "
-                         f"pretrained weights from the Hugging Face cache; env {settings.WEIGHTS_ENV}")
-    group.addoption("--kit", action="store_true",
-                    help="also run the kit's own checks in tests/kit (instructors, CI)")
+    group.addoption(
+        "--target",
+        choices=settings.TARGETS,
+        default=None,
+        help=f"tree to test: exercises (your code, default) or solutions; env {settings.TARGET_ENV}",
+    )
+    group.addoption(
+        "--weights",
+        choices=settings.WEIGHTS,
+        default=None,
+        help=f"standin: seeded random weights, offline (default); hub: the real "
+        f"pretrained weights from the Hugging Face cache; env {settings.WEIGHTS_ENV}",
+    )
+    group.addoption(
+        "--kit", action="store_true", help="also run the kit's own checks in tests/kit (instructors, CI)"
+    )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "kit: a check of the kit as shipped (run with --kit)")
-    config.addinivalue_line("markers", "function(name, broad=False): the manifest function this "
-                                       "test covers (a class name stands for its methods); facekit "
-                                       "check groups results by it. broad=True: a whole-result "
-                                       "comparison; facekit check shows a narrower failing test "
-                                       "first (facekit.progress.shown_failure)")
+    config.addinivalue_line(
+        "markers",
+        "function(name, broad=False): the manifest function this "
+        "test covers (a class name stands for its methods); facekit "
+        "check groups results by it. broad=True: a whole-result "
+        "comparison; facekit check shows a narrower failing test "
+        "first (facekit.progress.shown_failure)",
+    )
     in_tree = _exercise_folder(config)
     if in_tree:  # `pytest` inside exercises/ex02_embeddings/: that exercise's tests, that tree
         tree, exercise = in_tree
@@ -99,7 +110,8 @@ def _require_hub_weights() -> None:
         f"({hub.cache_dir()}) and {why}. Fetch them once on a machine with network access: "
         f"`facekit download` (or `python -m facekit download`), then copy that cache folder here "
         f"and point HF_HUB_CACHE at it (HF_HUB_CACHE=/path/to/hub pytest --weights hub). "
-        f"Without them, run on the stand-in weights: leave out --weights hub.")
+        f"Without them, run on the stand-in weights: leave out --weights hub."
+    )
 
 
 def _exercise_folder(config) -> tuple[str, course.Exercise] | None:
@@ -129,8 +141,10 @@ def pytest_unconfigure(config):
 
 def pytest_report_header(config):
     info = config.facekit
-    return ["facekit: " + "; ".join(f"{label}: {text}" for label, text in
-                                    settings.header(info["target"], info["weights"]))]
+    return [
+        "facekit: "
+        + "; ".join(f"{label}: {text}" for label, text in settings.header(info["target"], info["weights"]))
+    ]
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -152,11 +166,14 @@ def pytest_collection_modifyitems(session, config, items):
         name = marker.args[0] if marker.args else None
         unknown = set(marker.kwargs) - {"broad"}
         if unknown:
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function takes broad=True, not "
-                                    f"{', '.join(sorted(unknown))}")
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.function takes broad=True, not {', '.join(sorted(unknown))}"
+            )
         if name not in exercise.functions:
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
-                                    f"of {exercise.id} (its functions: {', '.join(exercise.functions)})")
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.function({name!r}) names no function "
+                f"of {exercise.id} (its functions: {', '.join(exercise.functions)})"
+            )
 
 
 def pytest_collection_finish(session):
@@ -172,7 +189,9 @@ def needs_weights(items) -> bool:
     or belongs to an exercise whose manifest entry lists weights, or to no exercise at all."""
     root = course.repo_root()
     try:
-        without = {e.tests for e in course.load(root / "exercises" / "course.toml").exercises if not e.weights}
+        without = {
+            e.tests for e in course.load(root / "exercises" / "course.toml").exercises if not e.weights
+        }
     except course.ManifestError:
         return True
     for item in items:
@@ -297,8 +316,10 @@ def state_dict_mismatch(error: BaseException, shown: int = 4) -> str | None:
     if "Error(s) in loading state_dict" not in text:
         return None
     parts = []
-    for label, meaning in (("Unexpected", "in the checkpoint but not in the model"),
-                           ("Missing", "in the model but not in the checkpoint")):
+    for label, meaning in (
+        ("Unexpected", "in the checkpoint but not in the model"),
+        ("Missing", "in the model but not in the checkpoint"),
+    ):
         found = re.search(rf"{label} key\(s\) in state_dict: (.*?)\.\s*(?:\n|$)", text)
         if found:
             keys = [k.strip().strip('"') for k in found.group(1).split(",")]
@@ -307,9 +328,11 @@ def state_dict_mismatch(error: BaseException, shown: int = 4) -> str | None:
     sizes = re.findall(r"size mismatch for ([^:]+):", text)
     if sizes:
         parts.append(f"{len(sizes)} tensor(s) of another shape ({', '.join(sizes[:shown])})")
-    advice = ("the classifier head.fc.* is in the checkpoint but not in a model built with "
-              "num_classes=0: load with strict=False, then raise for anything missing or "
-              "unexpected that is not head.fc.*")
+    advice = (
+        "the classifier head.fc.* is in the checkpoint but not in a model built with "
+        "num_classes=0: load with strict=False, then raise for anything missing or "
+        "unexpected that is not head.fc.*"
+    )
     return "; ".join(parts or [" ".join(text.split())[:300]]) + ". " + advice
 
 
@@ -396,5 +419,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for (function, path), count in waiting.items():
         tests = f"{count} test{'s' * (count != 1)}"
         tr.write_line(f"{function}() is not implemented yet: open {path} ({tests})", yellow=True)
-    tr.write_line("Follow the TODO steps (the exercise's README explains them), then run "
-                  "pytest again. Stuck? Run `facekit hint`.")
+    tr.write_line(
+        "Follow the TODO steps (the exercise's README explains them), then run "
+        "pytest again. Stuck? Run `facekit hint`."
+    )

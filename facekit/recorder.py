@@ -31,7 +31,9 @@ def pytest_runtest_makereport(item, call):
         value = call.excinfo.value
         if isinstance(value, SyntaxError) and value.filename:
             # str() names the file without its folder; the whole path says which tree.
-            report.facekit_error = f"{call.excinfo.typename}: {value.msg} ({_where(value.filename)}, line {value.lineno})"
+            report.facekit_error = (
+                f"{call.excinfo.typename}: {value.msg} ({_where(value.filename)}, line {value.lineno})"
+            )
 
 
 def _message(item, excinfo) -> str:
@@ -54,9 +56,10 @@ def _where(filename: str) -> str:
 
 
 def pytest_runtest_logreport(report):
-    entry = _results["tests"].setdefault(report.nodeid, {"outcome": "passed", "error": None,
-                                                         "todo": None, "function": None,
-                                                         "broad": False, "message": None})
+    entry = _results["tests"].setdefault(
+        report.nodeid,
+        {"outcome": "passed", "error": None, "todo": None, "function": None, "broad": False, "message": None},
+    )
     entry["function"] = entry["function"] or getattr(report, "facekit_function", None)
     entry["broad"] = entry["broad"] or getattr(report, "facekit_broad", False)
     if report.failed and entry["outcome"] == "passed":

@@ -38,8 +38,10 @@ TOP_FILES = ("conftest.py", "pyproject.toml", "CHEATSHEET.md", ".gitignore", "LI
 TOP_FOLDERS = ("exercises", "facekit", "notebooks")
 # The catalogue's keys that quote the reference: never in a student's copy.
 _REFERENCE_KEYS = ("find", "replace")
-_SKIP = re.compile(r"(^|/)(__pycache__|\.pytest_cache|\.ipynb_checkpoints|\.facekit|[^/]*\.egg-info)(/|$)"
-                   r"|\.py[co]$|\.bak(\.\d+)?$")
+_SKIP = re.compile(
+    r"(^|/)(__pycache__|\.pytest_cache|\.ipynb_checkpoints|\.facekit|[^/]*\.egg-info)(/|$)"
+    r"|\.py[co]$|\.bak(\.\d+)?$"
+)
 COMMIT_MESSAGE = "The course, as released to students"
 
 
@@ -52,14 +54,20 @@ def kit_files(root: Path) -> list[str]:
     root = Path(root)
     # Tracked files only: an untracked scratch copy (a solved stub, a .bak of `facekit reset`)
     # never reaches students; a new exercise is released once it is committed.
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"],
-                            capture_output=True) if (root / ".git").exists() else None
+    listed = (
+        subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], capture_output=True)
+        if (root / ".git").exists()
+        else None
+    )
     if listed is not None and listed.returncode == 0:
         names = [n for n in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
     else:
-        names = [p.relative_to(root).as_posix() for p in root.rglob("*")
-                 if ".git" not in p.relative_to(root).parts]
-    return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink() and not _SKIP.search(n))
+        names = [
+            p.relative_to(root).as_posix() for p in root.rglob("*") if ".git" not in p.relative_to(root).parts
+        ]
+    return sorted(
+        n for n in names if (root / n).is_file() and not (root / n).is_symlink() and not _SKIP.search(n)
+    )
 
 
 def wanted(name: str, with_solutions: bool) -> bool:
@@ -69,15 +77,22 @@ def wanted(name: str, with_solutions: bool) -> bool:
         return name in TOP_FILES
     if parts[0] in TOP_FOLDERS or (with_solutions and parts[0] == "solutions"):
         return True
-    return parts[0] == "tests" and len(parts) == 2 and (parts[1].startswith("test_") or parts[1] == "conftest.py")
+    return (
+        parts[0] == "tests"
+        and len(parts) == 2
+        and (parts[1].startswith("test_") or parts[1] == "conftest.py")
+    )
 
 
 def student_catalogue(path: Path) -> str:
     """A catalogue of mistakes with what `facekit check` reads (id, says, test, words, file) and
     empty find/replace: the student sees which mistake a failure looks like, not its fix."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    out = [f"# Typical mistakes of {path.stem}, as `facekit check` names them (facekit/mistakes.py).",
-           "# The student release: find/replace, which quote the reference, are left out.", ""]
+    out = [
+        f"# Typical mistakes of {path.stem}, as `facekit check` names them (facekit/mistakes.py).",
+        "# The student release: find/replace, which quote the reference, are left out.",
+        "",
+    ]
     for entry in data.get("mistake", []):
         out.append("[[mistake]]")
         for key, value in entry.items():
@@ -117,22 +132,37 @@ def student_readme(text: str, with_solutions: bool) -> str:
             keep = line[3:].strip() in STUDENT_SECTIONS
         if keep:
             sections.append(line)
-    what = ("It holds the reference solutions too (`solutions/`, `--target solutions`, `facekit solution`), "
-            "for self-study: try each exercise before you look." if with_solutions else
-            "The reference solutions and the instructor's checks are not in it: `--target solutions` "
-            "and `facekit solution` are for the instructor's copy of the kit.")
+    what = (
+        "It holds the reference solutions too (`solutions/`, `--target solutions`, `facekit solution`), "
+        "for self-study: try each exercise before you look."
+        if with_solutions
+        else "The reference solutions and the instructor's checks are not in it: `--target solutions` "
+        "and `facekit solution` are for the instructor's copy of the kit."
+    )
 
     def para(paragraph: str) -> str:
         return textwrap.fill(paragraph, width=95, break_long_words=False, break_on_hyphens=False)
 
-    setup = ["", para("This is your copy of the course. " + what), "",
-             para("Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
-                  "`.venv/bin/`), then see what is done and what is not:"), "", "```sh",
-             "python3 -m venv .venv && .venv/bin/pip install -e .",
-             ".venv/bin/pytest", "```", "",
-             para("Both run offline: the tests use **stand-in weights**, seeded random, not pretrained. "
-                  "Until you write a function, its tests say it is not implemented yet, and which file to open."),
-             ""]
+    setup = [
+        "",
+        para("This is your copy of the course. " + what),
+        "",
+        para(
+            "Set up once (Python 3.10+, Linux or macOS; on Windows use `.venv\\Scripts\\` instead of "
+            "`.venv/bin/`), then see what is done and what is not:"
+        ),
+        "",
+        "```sh",
+        "python3 -m venv .venv && .venv/bin/pip install -e .",
+        ".venv/bin/pytest",
+        "```",
+        "",
+        para(
+            "Both run offline: the tests use **stand-in weights**, seeded random, not pretrained. "
+            "Until you write a function, its tests say it is not implemented yet, and which file to open."
+        ),
+        "",
+    ]
     return "\n".join([title, "", *intro, *setup, *sections]).rstrip() + "\n"
 
 
@@ -159,8 +189,9 @@ def _bring_linked(tree: Path, kit_root: Path, page: str, with_solutions: bool, d
             continue
         source = kit_root / target
         parts = PurePosixPath(target).parts
-        allowed = wanted(target, with_solutions) or (parts[0] == "docs" and "instructors" not in parts
-                                                      and "reference" not in parts)
+        allowed = wanted(target, with_solutions) or (
+            parts[0] == "docs" and "instructors" not in parts and "reference" not in parts
+        )
         if allowed and source.is_file():
             (tree / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, tree / target)
@@ -195,7 +226,7 @@ def _functions(source: str) -> dict[str, tuple[str, ast.AST]]:
 
 
 def reference_code(tree: Path, kit_root: Path, kit: course.Course) -> list[str]:
-    """"file: exercise.function" for each reference function of ``kit_root`` (two statements or
+    """ "file: exercise.function" for each reference function of ``kit_root`` (two statements or
     more; a function the manifest lists, or any other its stub does not give as is) whose body is in a file of ``tree``: a Python
     file defining it (under any name), or a text (a README, a notebook, the manifest) quoting its
     whole source. Hints quote lines; a whole function is the answer."""
@@ -223,7 +254,11 @@ def reference_code(tree: Path, kit_root: Path, kit: course.Course) -> list[str]:
             continue
         reference = reference_path.read_text(encoding="utf-8")
         stub = Path(kit_root) / exercise.stub
-        given = {q: b for q, (b, _) in _functions(stub.read_text(encoding="utf-8")).items()} if stub.is_file() else {}
+        given = (
+            {q: b for q, (b, _) in _functions(stub.read_text(encoding="utf-8")).items()}
+            if stub.is_file()
+            else {}
+        )
         for qualified, (body, node) in _functions(reference).items():
             # The student's functions (the manifest's) are the answers, wherever they are; a
             # helper the stub gives as is is not.
@@ -241,14 +276,17 @@ def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
     Returns {"files": count, "commit": sha, "out": path}."""
     kit_root, out = Path(kit_root).resolve(), Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ReleaseError(f"--out {out} already exists and is not an empty folder: choose a new one "
-                           f"(a release is written whole, never over another)")
+        raise ReleaseError(
+            f"--out {out} already exists and is not an empty folder: choose a new one "
+            f"(a release is written whole, never over another)"
+        )
     if out == kit_root or kit_root in out.parents:
         raise ReleaseError(f"--out {out} is inside the kit {kit_root}: write the release outside it")
     kit = course.load(kit_root / "exercises" / "course.toml")
     files = [n for n in kit_files(kit_root) if wanted(n, with_solutions)]
-    missing = [e.stub for e in kit.exercises if e.stub not in files] + \
-              [e.tests for e in kit.exercises if e.tests not in files]
+    missing = [e.stub for e in kit.exercises if e.stub not in files] + [
+        e.tests for e in kit.exercises if e.tests not in files
+    ]
     if missing:
         raise ReleaseError(f"the kit at {kit_root} lacks {', '.join(missing)}: release from a complete kit")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -268,8 +306,10 @@ def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
         _bring_linked(partial, kit_root, "README.md", with_solutions)
         leaked = [] if with_solutions else reference_code(partial, kit_root, kit)
         if leaked:  # a solved stub, a copy of the reference: never in a student's repository
-            raise ReleaseError(f"the release would hold reference code ({'; '.join(leaked[:3])}"
-                               f"{'; ...' if len(leaked) > 3 else ''}): put the stubs back as shipped")
+            raise ReleaseError(
+                f"the release would hold reference code ({'; '.join(leaked[:3])}"
+                f"{'; ...' if len(leaked) > 3 else ''}): put the stubs back as shipped"
+            )
         commit = _commit(partial)
         if out.exists():
             out.rmdir()  # empty, checked above
@@ -282,6 +322,7 @@ def build(kit_root: Path, out: Path, with_solutions: bool = False) -> dict:
 
 def _commit(repo: Path) -> str:
     """git init, add everything, one commit; the instructor's git identity, else facekit's."""
+
     def git(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
         if done.returncode != 0:
@@ -296,7 +337,9 @@ def _commit(repo: Path) -> str:
     git("add", "-A")
     identity = []
     for key, fallback in (("user.name", "facekit release"), ("user.email", "facekit-release@localhost")):
-        if not subprocess.run(["git", "-C", str(repo), "config", key], capture_output=True, text=True).stdout.strip():
+        if not subprocess.run(
+            ["git", "-C", str(repo), "config", key], capture_output=True, text=True
+        ).stdout.strip():
             identity += ["-c", f"{key}={fallback}"]
     git(*identity, "commit", "-q", "-m", COMMIT_MESSAGE)
     return git("rev-parse", "HEAD").stdout.strip()

@@ -41,12 +41,17 @@ class TestResult:
     @classmethod
     def from_json(cls, data: dict) -> TestResult:
         todo = data.get("todo")
-        return cls(Outcome(data["outcome"]), data.get("error"), tuple(todo) if todo else None,
-                   data.get("function"), bool(data.get("broad")), data.get("message"))
+        return cls(
+            Outcome(data["outcome"]),
+            data.get("error"),
+            tuple(todo) if todo else None,
+            data.get("function"),
+            bool(data.get("broad")),
+            data.get("message"),
+        )
 
     def to_json(self) -> dict:
-        return {**asdict(self), "outcome": self.outcome.value,
-                "todo": list(self.todo) if self.todo else None}
+        return {**asdict(self), "outcome": self.outcome.value, "todo": list(self.todo) if self.todo else None}
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,22 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: dict) -> RunRecord:
-        return cls({n: TestResult.from_json(r) for n, r in data.get("tests", {}).items()},
-                   tuple(data.get("collect_errors", ())), int(data.get("exitstatus", 0)))
+        return cls(
+            {n: TestResult.from_json(r) for n, r in data.get("tests", {}).items()},
+            tuple(data.get("collect_errors", ())),
+            int(data.get("exitstatus", 0)),
+        )
 
     @classmethod
     def read(cls, path: Path) -> RunRecord:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def to_json(self) -> dict:
-        return {"tests": {n: r.to_json() for n, r in self.tests.items()},
-                "collect_errors": list(self.collect_errors), "exitstatus": self.exitstatus}
+        return {
+            "tests": {n: r.to_json() for n, r in self.tests.items()},
+            "collect_errors": list(self.collect_errors),
+            "exitstatus": self.exitstatus,
+        }
 
     def tests_of(self, test_file: str) -> dict[str, TestResult]:
         """The results of one test module (an exercise's ``tests`` path)."""
@@ -79,5 +90,4 @@ class RunRecord:
 
     def only(self, test_file: str) -> RunRecord:
         """This record cut down to one test module (what the result cache keeps per exercise)."""
-        return RunRecord(self.tests_of(test_file), tuple(self.collect_errors_of(test_file)),
-                         self.exitstatus)
+        return RunRecord(self.tests_of(test_file), tuple(self.collect_errors_of(test_file)), self.exitstatus)

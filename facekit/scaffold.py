@@ -22,23 +22,29 @@ ID_PATTERN = re.compile(r"^ex(\d\d)_[a-z][a-z0-9_]*$")
 _TABLE_ROW = re.compile(r"^\| \d+ \| \[[^\]]+\]\([^)]+\) \|.*\|\s*$", re.M)
 
 
-
 # A notebook's first code cell: it works from any folder inside the kit, installed or not.
-NOTEBOOK_SETUP = ("try:\n    from facekit import notebooks\nexcept ModuleNotFoundError:  # the kit is not "
-                  "installed: find the checkout from this folder up\n" + '    import sys\n    from pathlib import Path\n\n    here = Path.cwd().resolve()\n    kit = next((p for p in (here, *here.parents) if (p / "facekit" / "notebooks.py").is_file()), None)\n    if kit is None:\n        raise ModuleNotFoundError("facekit is not installed: run `pip install -e .` in the kit\'s folder") from None\n    sys.path.insert(0, str(kit))\n    from facekit import notebooks\n' +
-                  '\nex = notebooks.setup("{exercise_id}")')
+NOTEBOOK_SETUP = (
+    "try:\n    from facekit import notebooks\nexcept ModuleNotFoundError:  # the kit is not "
+    "installed: find the checkout from this folder up\n"
+    + '    import sys\n    from pathlib import Path\n\n    here = Path.cwd().resolve()\n    kit = next((p for p in (here, *here.parents) if (p / "facekit" / "notebooks.py").is_file()), None)\n    if kit is None:\n        raise ModuleNotFoundError("facekit is not installed: run `pip install -e .` in the kit\'s folder") from None\n    sys.path.insert(0, str(kit))\n    from facekit import notebooks\n'
+    + '\nex = notebooks.setup("{exercise_id}")'
+)
 
 # Each exercise package's __all__ is what its __init__.py imports (one list, not two).
-DERIVED_ALL = ("# The public API is what this file imports above: the kit's checks read __all__.\n"
-               "__all__ = [name for name, value in globals().items()\n"
-               "           if not name.startswith(\"_\") and not isinstance(value, _Module)]\n")
+DERIVED_ALL = (
+    "# The public API is what this file imports above: the kit's checks read __all__.\n"
+    "__all__ = [name for name, value in globals().items()\n"
+    '           if not name.startswith("_") and not isinstance(value, _Module)]\n'
+)
 
 
 def _function(name: str, body: str) -> str:
-    return (f"def {name}():\n"
-            f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (stub and reference '
-            f'share this docstring)."""\n'
-            f"    {body}\n")
+    return (
+        f"def {name}():\n"
+        f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (stub and reference '
+        f'share this docstring)."""\n'
+        f"    {body}\n"
+    )
 
 
 def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dict[Path, str]:
@@ -51,18 +57,26 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
     out[root / readme] = (
         f"# Exercise {number}: {title}\n\n"
         f"<!-- {PLACEHOLDER}: what the student builds and why, then one step per function "
-        f"({names}), each with the building blocks it needs and how to check it. -->\n")
+        f"({names}), each with the building blocks it needs and how to check it. -->\n"
+    )
     for tree, who in (("exercises", "your code"), ("solutions", "reference")):
         out[root / tree / exercise_id / "__init__.py"] = (
             f'"""Exercise {number} ({who}): {title}."""\n\n'
             f"from types import ModuleType as _Module\n\n"
-            f"from .{module} import {', '.join(functions)}\n\n{DERIVED_ALL}")
-    stub_body = "\n\n".join(_function(f, f'raise NotImplementedError("{f}() is not written yet: '
-                                          f'follow the steps in {readme}")') for f in functions)
-    ref_body = "\n\n".join(_function(f, f'raise NotImplementedError("{PLACEHOLDER}: write the '
-                                        f'reference {f}()")') for f in functions)
-    out[root / paths["stub"]] = (f'"""Exercise {number}: {title} (your code).\n\nWrite each '
-                                 f'function; {readme} explains the steps.\n"""\n\n\n{stub_body}')
+            f"from .{module} import {', '.join(functions)}\n\n{DERIVED_ALL}"
+        )
+    stub_body = "\n\n".join(
+        _function(f, f'raise NotImplementedError("{f}() is not written yet: follow the steps in {readme}")')
+        for f in functions
+    )
+    ref_body = "\n\n".join(
+        _function(f, f'raise NotImplementedError("{PLACEHOLDER}: write the reference {f}()")')
+        for f in functions
+    )
+    out[root / paths["stub"]] = (
+        f'"""Exercise {number}: {title} (your code).\n\nWrite each '
+        f'function; {readme} explains the steps.\n"""\n\n\n{stub_body}'
+    )
     out[root / paths["reference"]] = f'"""Exercise {number}: {title} (reference)."""\n\n\n{ref_body}'
     tests = "\n\n".join(
         f'@pytest.mark.function("{f}")\n'
@@ -71,27 +85,39 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
         f"    # input and what differs. Shared fixtures: load_exercise, sample_face, face_tensor,\n"
         f"    # embedder (tests/../facekit/pytest_plugin.py).\n"
         f"    ex.{f}()\n"
-        f'    pytest.fail("{PLACEHOLDER}: write the tests of {f}()")\n' for f in functions)
+        f'    pytest.fail("{PLACEHOLDER}: write the tests of {f}()")\n'
+        for f in functions
+    )
     out[root / paths["tests"]] = (
         f'"""Exercise {number}: {title}."""\n\nfrom __future__ import annotations\n\n'
-        f"import pytest\n\nEXERCISE = \"{exercise_id}\"\n\n\n"
+        f'import pytest\n\nEXERCISE = "{exercise_id}"\n\n\n'
         f'@pytest.fixture(scope="module")\ndef ex(load_exercise):\n    return load_exercise(EXERCISE)\n'
-        f"\n\n{tests}")
+        f"\n\n{tests}"
+    )
     setup = NOTEBOOK_SETUP.format(exercise_id=exercise_id)
 
     def cell(kind, source):
         base = {"cell_type": kind, "id": uuid.uuid4().hex[:8], "metadata": {}, "source": source}
         return {**base, "execution_count": None, "outputs": []} if kind == "code" else base
 
-    notebook = {"cells": [
-        cell("markdown", f"# Exercise {number}: {title}\n\nThis notebook runs **your** code from "
-                         f"`{paths['stub']}`; set `KIT_TARGET=solutions` to run the reference "
-                         f"instead. Instructions: `{readme}`."),
-        cell("code", setup),
-        cell("markdown", f"<!-- {PLACEHOLDER}: walk through {names} with small examples. -->"),
-    ], "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                   "name": "python3"}, "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            cell(
+                "markdown",
+                f"# Exercise {number}: {title}\n\nThis notebook runs **your** code from "
+                f"`{paths['stub']}`; set `KIT_TARGET=solutions` to run the reference "
+                f"instead. Instructions: `{readme}`.",
+            ),
+            cell("code", setup),
+            cell("markdown", f"<!-- {PLACEHOLDER}: walk through {names} with small examples. -->"),
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     out[root / paths["notebook"]] = json.dumps(notebook, indent=1) + "\n"
     out[catalogue_path(root, exercise_id)] = mistakes_template(exercise_id, functions)
     return out
@@ -110,16 +136,24 @@ def mistakes_template(exercise_id: str, functions: list[str]) -> str:
         f'find = "{PLACEHOLDER}: text that occurs once in the reference"\n'
         f'replace = "{PLACEHOLDER}: the same text, with the mistake"\n'
         f'test = "test_{f}_{PLACEHOLDER.lower().replace("-", "_")}"\n'
-        f'words = ["{f}", "{PLACEHOLDER}: what the failure message must say"]\n' for f in functions)
-    return (f"# {exercise_id}: typical mistakes, each a find/replace on the reference, the test that\n"
-            f"# must fail and words its message must contain (format: facekit/mistakes.py).\n" + entries)
+        f'words = ["{f}", "{PLACEHOLDER}: what the failure message must say"]\n'
+        for f in functions
+    )
+    return (
+        f"# {exercise_id}: typical mistakes, each a find/replace on the reference, the test that\n"
+        f"# must fail and words its message must contain (format: facekit/mistakes.py).\n" + entries
+    )
 
 
 def manifest_entry(exercise_id: str, title: str, functions: list[str]) -> str:
-    hints = "\n".join(f'{f} = ["{PLACEHOLDER}: a nudge for {f}()", '
-                      f'"{PLACEHOLDER}: a near-answer for {f}()"]' for f in functions)
-    return (f'\n[[exercise]]\nid = "{exercise_id}"\ntitle = {json.dumps(title)}\n'
-            f"functions = {json.dumps(functions)}\n\n[exercise.hints]\n{hints}\n")
+    hints = "\n".join(
+        f'{f} = ["{PLACEHOLDER}: a nudge for {f}()", "{PLACEHOLDER}: a near-answer for {f}()"]'
+        for f in functions
+    )
+    return (
+        f'\n[[exercise]]\nid = "{exercise_id}"\ntitle = {json.dumps(title)}\n'
+        f"functions = {json.dumps(functions)}\n\n[exercise.hints]\n{hints}\n"
+    )
 
 
 def readme_row(exercise_id: str, title: str, functions: list[str]) -> str:
@@ -131,8 +165,10 @@ def readme_row(exercise_id: str, title: str, functions: list[str]) -> str:
 def new_exercise(root: Path, exercise_id: str, title: str, functions: list[str]) -> list[Path]:
     """Write everything; return the files written (the manifest and README included)."""
     if not ID_PATTERN.match(exercise_id):
-        raise UsageError(f"an exercise id is exNN_name (two digits, then lower-case letters, digits, "
-                         f"underscores), e.g. ex07_tracking; got {exercise_id!r}")
+        raise UsageError(
+            f"an exercise id is exNN_name (two digits, then lower-case letters, digits, "
+            f"underscores), e.g. ex07_tracking; got {exercise_id!r}"
+        )
     if not title.strip() or "\n" in title:
         raise UsageError(f"the title is one line of text; got {title!r}")
     bad = [f for f in functions if not f.isidentifier()]
@@ -156,16 +192,20 @@ def new_exercise(root: Path, exercise_id: str, title: str, functions: list[str])
     with manifest.open("a", encoding="utf-8") as f:
         f.write(manifest_entry(exercise_id, title, functions))
     end = rows[-1].end()
-    readme.write_text(text[:end] + "\n" + readme_row(exercise_id, title, functions) + text[end:],
-                      encoding="utf-8")
+    readme.write_text(
+        text[:end] + "\n" + readme_row(exercise_id, title, functions) + text[end:], encoding="utf-8"
+    )
     course.load(manifest)  # the entry just written must read back
     return [*planned, manifest, readme]
 
 
 def placeholders(root: Path, exercise: course.Exercise) -> list[str]:
     """What is left to write: each file (or manifest part) that still holds a PLACEHOLDER."""
-    left = [f"{what} {path}" for what, path in exercise.paths().items()
-            if (root / path).is_file() and PLACEHOLDER in (root / path).read_text(encoding="utf-8")]
+    left = [
+        f"{what} {path}"
+        for what, path in exercise.paths().items()
+        if (root / path).is_file() and PLACEHOLDER in (root / path).read_text(encoding="utf-8")
+    ]
     catalogue = catalogue_path(root, exercise.id)
     if catalogue.is_file() and PLACEHOLDER in catalogue.read_text(encoding="utf-8"):
         left.append(f"mistakes {catalogue.relative_to(root).as_posix()}")

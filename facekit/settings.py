@@ -25,16 +25,18 @@ DEFAULT_WEIGHTS = "standin"
 def resolve_target(explicit: str | None = None) -> str:
     target = explicit or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
     if target not in TARGETS:
-        raise ValueError(f"target must be one of {', '.join(TARGETS)} "
-                         f"(--target or {TARGET_ENV}); got {target!r}")
+        raise ValueError(
+            f"target must be one of {', '.join(TARGETS)} (--target or {TARGET_ENV}); got {target!r}"
+        )
     return target
 
 
 def resolve_weights(explicit: str | None = None) -> str:
     weights = explicit or os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS
     if weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)} "
-                         f"(--weights or {WEIGHTS_ENV}); got {weights!r}")
+        raise ValueError(
+            f"weights must be one of {', '.join(WEIGHTS)} (--weights or {WEIGHTS_ENV}); got {weights!r}"
+        )
     return weights
 
 
@@ -85,8 +87,9 @@ def weights_in_use(mode: str) -> WeightsInUse:
     return WeightsInUse("hub", hub.cache_dir(), hub.is_offline())
 
 
-def header(target: str, weights: WeightsInUse, code: str | None = None,
-           with_env: bool = False) -> list[tuple[str, str]]:
+def header(
+    target: str, weights: WeightsInUse, code: str | None = None, with_env: bool = False
+) -> list[tuple[str, str]]:
     """The run's description, the same everywhere: ``[("code", ...), ("weights", ...)]``.
 
     ``code`` names the file or folder (default: ``target/``); ``with_env`` adds the variable

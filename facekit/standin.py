@@ -59,8 +59,14 @@ def repo_folder(cache_dir: Path, repo_id: str = MODEL_ID) -> Path:
     return Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
 
 
-def write_hub_cache(cache_dir: Path, state: dict, *, repo_id: str = MODEL_ID,
-                    filename: str = FILENAME, metadata: dict | None = None) -> Path:
+def write_hub_cache(
+    cache_dir: Path,
+    state: dict,
+    *,
+    repo_id: str = MODEL_ID,
+    filename: str = FILENAME,
+    metadata: dict | None = None,
+) -> Path:
     """Save ``state`` as safetensors into ``cache_dir`` in the hub's layout; return the snapshot path."""
     from safetensors.torch import save
 

@@ -48,8 +48,9 @@ class State:
         if not isinstance(data, dict):
             data = {}
         hints = data.get("hints")
-        self.hints: dict[str, int] = {k: v for k, v in (hints if isinstance(hints, dict) else {}).items()
-                                      if isinstance(v, int)}
+        self.hints: dict[str, int] = {
+            k: v for k, v in (hints if isinstance(hints, dict) else {}).items() if isinstance(v, int)
+        }
 
     def save(self) -> None:
         _write_atomically(self.path, json.dumps({"hints": self.hints}, indent=1) + "\n")
@@ -101,8 +102,9 @@ def fingerprint(root: Path, exercise: course.Exercise, target: str, weights: str
     root = Path(root)
     digest = hashlib.sha256(f"{target}\0{weights}\0{_kit_digest()}".encode())
     folder = root / exercise.folder(target)
-    folders = [folder] + [root / target / name for name in sorted(_imported_exercises(folder))
-                          if name != exercise.id]
+    folders = [folder] + [
+        root / target / name for name in sorted(_imported_exercises(folder)) if name != exercise.id
+    ]
     files = []
     for each in folders:
         files += sorted(p for p in each.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

@@ -17,8 +17,14 @@ _KEEP = "\x00"  # stands for a space that must not break a line
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 # Marks for states, with ASCII stand-ins for terminals that cannot print the others.
-_MARKS = {"done": ("✓", "+"), "todo": ("○", "o"), "failing": ("✗", "x"), "waiting": ("·", "."),
-          "progress": ("◐", "~"), "none": (" ", " ")}
+_MARKS = {
+    "done": ("✓", "+"),
+    "todo": ("○", "o"),
+    "failing": ("✗", "x"),
+    "waiting": ("·", "."),
+    "progress": ("◐", "~"),
+    "none": (" ", " "),
+}
 
 
 def supports_colour(stream) -> bool:
@@ -80,13 +86,21 @@ class Term:
         self.clear_status()
         print(text, file=self.out, flush=True)
 
-    def wrap(self, text: str, indent: str = "", first: str | None = None, max_lines: int | None = None) -> None:
+    def wrap(
+        self, text: str, indent: str = "", first: str | None = None, max_lines: int | None = None
+    ) -> None:
         """Print ``text`` wrapped to the width, ``first`` as the first line's indent."""
         first = indent if first is None else first
         # A `command` stays on one line, so it can be copied.
         text = re.sub(r"`[^`]+`", lambda m: m.group(0).replace(" ", _KEEP), text)
-        lines = textwrap.wrap(text, width=self.width, initial_indent=first, subsequent_indent=indent,
-                              break_on_hyphens=False, break_long_words=False) or [first]
+        lines = textwrap.wrap(
+            text,
+            width=self.width,
+            initial_indent=first,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        ) or [first]
         lines = [line.replace(_KEEP, " ") for line in lines]
         if max_lines and len(lines) > max_lines:
             lines = lines[:max_lines]

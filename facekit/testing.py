@@ -47,9 +47,12 @@ class MemoryStore:
 
         self.calls["add"] += 1
         assert embedding.ndim == 1, f"store one embedding [D] per record; got {tuple(embedding.shape)}"
-        record = self._record_type(id=str(uuid.uuid4()), name=name,
-                                   embedding=embedding.detach().to(torch.float32).clone(),
-                                   created_at=self._start + timedelta(seconds=len(self._records)))
+        record = self._record_type(
+            id=str(uuid.uuid4()),
+            name=name,
+            embedding=embedding.detach().to(torch.float32).clone(),
+            created_at=self._start + timedelta(seconds=len(self._records)),
+        )
         self._records.append(record)
         return record.id
 

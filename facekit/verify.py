@@ -18,9 +18,9 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from facekit import course, settings
 from facekit.run_record import RunRecord
@@ -67,8 +67,9 @@ def check(name: str, text: str):
     return register
 
 
-def run_tests(root: Path, target: str, test_files: list[str], weights: str = "standin",
-              timeout: float = 900) -> RunRecord:
+def run_tests(
+    root: Path, target: str, test_files: list[str], weights: str = "standin", timeout: float = 900
+) -> RunRecord:
     """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
     from facekit import recorder
 
@@ -76,11 +77,20 @@ def run_tests(root: Path, target: str, test_files: list[str], weights: str = "st
         record = Path(tmp) / "record.json"
         env = settings.child_env(root, target, weights)
         env[recorder.RECORD_ENV] = str(record)
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder",
-                   "-p", "no:cacheprovider", f"--target={target}", f"--weights={weights}",
-                   *test_files]
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "facekit.recorder",
+            "-p",
+            "no:cacheprovider",
+            f"--target={target}",
+            f"--weights={weights}",
+            *test_files,
+        ]
+        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         if not record.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
             return RunRecord({}, (" / ".join(tail) or "pytest did not run",), proc.returncode)
@@ -106,12 +116,19 @@ def reference_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
     failed = {n: r for n, r in tests.items() if r.failed}
     if failed:
         nodeid, result = next(iter(failed.items()))
-        return Finding(exercise.id, "reference", False,
-                       f"{len(failed)}/{len(tests)} tests fail, e.g. {nodeid.split('::')[-1]}: "
-                       f"{result.error}")
+        return Finding(
+            exercise.id,
+            "reference",
+            False,
+            f"{len(failed)}/{len(tests)} tests fail, e.g. {nodeid.split('::')[-1]}: {result.error}",
+        )
     skipped = sum(r.outcome == "skipped" for r in tests.values())
-    return Finding(exercise.id, "reference", True,
-                   f"{len(tests) - skipped} passed" + (f", {skipped} skipped" if skipped else ""))
+    return Finding(
+        exercise.id,
+        "reference",
+        True,
+        f"{len(tests) - skipped} passed" + (f", {skipped} skipped" if skipped else ""),
+    )
 
 
 def stub_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
@@ -136,8 +153,9 @@ def stub_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
     missing = [f for f in exercise.functions if f not in reached]
     detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
     if missing:
-        return Finding(exercise.id, "stub", False,
-                       f"no test reaches {', '.join(missing)} (listed in the manifest)")
+        return Finding(
+            exercise.id, "stub", False, f"no test reaches {', '.join(missing)} (listed in the manifest)"
+        )
     return Finding(exercise.id, "stub", True, detail)
 
 
@@ -179,9 +197,14 @@ print(json.dumps(out))
 
 def public_apis(root: Path, modules: list[str]) -> dict:
     """``{module: {"api": {...}} or {"error": ...}}`` for each module, imported in a subprocess."""
-    proc = subprocess.run([sys.executable, "-c", _API_SCRIPT, *modules], cwd=root,
-                          env=settings.child_env(root, "solutions", "standin"), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _API_SCRIPT, *modules],
+        cwd=root,
+        env=settings.child_env(root, "solutions", "standin"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         return {m: {"error": tail[0]} for m in modules}
@@ -210,7 +233,9 @@ def mirror_findings(apis: dict, exercise: course.Exercise) -> Finding:
     stub, reference = apis[exercise.module("exercises")], apis[exercise.module("solutions")]
     for tree, result in (("stub", stub), ("reference", reference)):
         if "error" in result:
-            return Finding(exercise.id, "mirror", False, f"the {tree} package does not import: {result['error']}")
+            return Finding(
+                exercise.id, "mirror", False, f"the {tree} package does not import: {result['error']}"
+            )
     problems = _api_differences(stub["api"], reference["api"])
     missing = [f for f in exercise.functions if f.split(".")[0] not in reference["api"]]
     if missing:
@@ -258,8 +283,14 @@ def _todo(ctx: VerifyContext) -> list[Finding]:
     found = []
     for e in ctx.exercises:
         left = scaffold.placeholders(ctx.root, e)
-        found.append(Finding(e.id, "todo", not left, f"left to write ({scaffold.PLACEHOLDER}): "
-                             + ", ".join(left) if left else "no placeholders"))
+        found.append(
+            Finding(
+                e.id,
+                "todo",
+                not left,
+                f"left to write ({scaffold.PLACEHOLDER}): " + ", ".join(left) if left else "no placeholders",
+            )
+        )
     return found
 
 
@@ -295,8 +326,12 @@ def _mistakes(ctx: VerifyContext) -> list[Finding]:
     return [mistake_findings(ctx.root, e, ctx.weights) for e in ctx.with_tests()]
 
 
-def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
-           weights: str = "standin", checks: tuple[str, ...] | None = None) -> list[Finding]:
+def verify(
+    root: Path | None = None,
+    exercise_ids: list[str] | None = None,
+    weights: str = "standin",
+    checks: tuple[str, ...] | None = None,
+) -> list[Finding]:
     """Every check in ``checks`` (default: all) for every exercise (or those named), as findings."""
     root = Path(root or course.repo_root())
     manifest = course.load(root / "exercises" / "course.toml")
@@ -304,7 +339,7 @@ def verify(root: Path | None = None, exercise_ids: list[str] | None = None,
     ctx = VerifyContext(root, exercises, weights)
     names = list(CHECKS)
     findings = []
-    for name in (checks or names):
+    for name in checks or names:
         findings += CHECKS[name].run(ctx)
     order = {e.id: i for i, e in enumerate(exercises)}
     return sorted(findings, key=lambda f: (order[f.exercise], names.index(f.check)))

@@ -52,7 +52,10 @@ def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(pixels)
 
 
-def _expected_normalised(values, mean=data.data_config()["mean"], std=data.data_config()["std"]):
+_CONFIG = data.data_config()  # timm's preprocessing of the model: mean, std, crop_pct
+
+
+def _expected_normalised(values, mean=_CONFIG["mean"], std=_CONFIG["std"]):
     """(value - mean) / std per channel, for pixel values already in [0, 1]."""
     return torch.tensor([(v - m) / s for v, m, s in zip(values, mean, std)], dtype=torch.float32)
 
@@ -78,9 +81,14 @@ def _assert_rgb(image, call: str) -> None:
 def test_sample_face_loads_as_rgb(ex, sample_face):
     image = ex.load_image(data.SAMPLE_FACE)
     _assert_rgb(image, "load_image(the sample face)")
-    assert image.size == sample_face.size, f"load_image(the sample face): size {image.size}, expected {sample_face.size}"
-    np.testing.assert_array_equal(_pixels(image), _pixels(sample_face),
-                                  err_msg="load_image(the sample face): pixels differ from Pillow's")
+    assert image.size == sample_face.size, (
+        f"load_image(the sample face): size {image.size}, expected {sample_face.size}"
+    )
+    np.testing.assert_array_equal(
+        _pixels(image),
+        _pixels(sample_face),
+        err_msg="load_image(the sample face): pixels differ from Pillow's",
+    )
 
 
 @pytest.mark.function("load_image")
@@ -88,10 +96,16 @@ def test_str_and_path_give_the_same_pixels(ex, tmp_path):
     path = _save(_noise(40, 30), tmp_path / "rgb.png")
     from_str = ex.load_image(str(path))
     from_path = ex.load_image(path)
-    np.testing.assert_array_equal(_pixels(from_str), _pixels(_noise(40, 30)),
-                                  err_msg="load_image(a str path): pixels differ from the file's")
-    np.testing.assert_array_equal(_pixels(from_path), _pixels(from_str),
-                                  err_msg="load_image(a pathlib.Path) and load_image(a str) differ")
+    np.testing.assert_array_equal(
+        _pixels(from_str),
+        _pixels(_noise(40, 30)),
+        err_msg="load_image(a str path): pixels differ from the file's",
+    )
+    np.testing.assert_array_equal(
+        _pixels(from_path),
+        _pixels(from_str),
+        err_msg="load_image(a pathlib.Path) and load_image(a str) differ",
+    )
 
 
 @pytest.mark.function("load_image")
@@ -119,20 +133,28 @@ def test_image_is_loaded_and_file_closed(ex, tmp_path, monkeypatch):
     try:
         pixels = _pixels(image)
     except Exception as err:  # noqa: BLE001 - the image was not loaded
-        pytest.fail(f"load_image({path.name}) returned an image that is not loaded yet: reading its pixels "
-                    f"after the file closed raised {type(err).__name__} ({err}); call image.load() inside "
-                    f"the `with`", pytrace=False)
-    np.testing.assert_array_equal(pixels, _pixels(_noise(40, 30)),
-                                  err_msg=f"load_image({path.name}): the pixels are not the file's")
+        pytest.fail(
+            f"load_image({path.name}) returned an image that is not loaded yet: reading its pixels "
+            f"after the file closed raised {type(err).__name__} ({err}); call image.load() inside "
+            f"the `with`",
+            pytrace=False,
+        )
+    np.testing.assert_array_equal(
+        pixels, _pixels(_noise(40, 30)), err_msg=f"load_image({path.name}): the pixels are not the file's"
+    )
 
 
 @pytest.mark.function("load_image")
-@pytest.mark.parametrize("orientation, turn", [
-    (2, lambda a: np.fliplr(a)),         # mirrored
-    (3, lambda a: np.rot90(a, 2)),       # upside down
-    (6, lambda a: np.rot90(a, -1)),      # display rotated 90 degrees clockwise (phone held upright)
-    (8, lambda a: np.rot90(a, 1)),       # display rotated 90 degrees counter-clockwise
-], ids=["2-mirror", "3-rotate180", "6-rotate90cw", "8-rotate90ccw"])
+@pytest.mark.parametrize(
+    "orientation, turn",
+    [
+        (2, lambda a: np.fliplr(a)),  # mirrored
+        (3, lambda a: np.rot90(a, 2)),  # upside down
+        (6, lambda a: np.rot90(a, -1)),  # display rotated 90 degrees clockwise (phone held upright)
+        (8, lambda a: np.rot90(a, 1)),  # display rotated 90 degrees counter-clockwise
+    ],
+    ids=["2-mirror", "3-rotate180", "6-rotate90cw", "8-rotate90ccw"],
+)
 def test_exif_orientation_is_applied(ex, tmp_path, orientation, turn):
     exif = Image.Exif()
     exif[0x0112] = orientation  # the EXIF Orientation tag
@@ -142,10 +164,12 @@ def test_exif_orientation_is_applied(ex, tmp_path, orientation, turn):
         stored = _pixels(raw.convert("RGB"))
     expected = np.ascontiguousarray(turn(stored))
     call = f"load_image(a 48x32 JPEG with EXIF orientation {orientation})"
-    assert image.size == (expected.shape[1], expected.shape[0]), \
+    assert image.size == (expected.shape[1], expected.shape[0]), (
         f"{call}: size {image.size}, expected {(expected.shape[1], expected.shape[0])}: apply the orientation tag"
-    np.testing.assert_array_equal(_pixels(image), expected,
-                                  err_msg=f"{call}: pixels not turned upright; apply the orientation tag")
+    )
+    np.testing.assert_array_equal(
+        _pixels(image), expected, err_msg=f"{call}: pixels not turned upright; apply the orientation tag"
+    )
 
 
 @pytest.mark.function("load_image")
@@ -153,8 +177,11 @@ def test_no_orientation_tag_leaves_pixels_as_stored(ex, tmp_path):
     path = _save(_noise(48, 32), tmp_path / "upright.jpg", quality=95)
     image = ex.load_image(path)
     with Image.open(path) as raw:
-        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
-                                      err_msg="load_image(a JPEG without orientation tag): pixels changed")
+        np.testing.assert_array_equal(
+            _pixels(image),
+            _pixels(raw.convert("RGB")),
+            err_msg="load_image(a JPEG without orientation tag): pixels changed",
+        )
 
 
 @pytest.mark.function("load_image")
@@ -163,8 +190,11 @@ def test_grayscale_is_repeated_on_three_channels(ex, tmp_path):
     path = _save(Image.fromarray(gray), tmp_path / "gray.png")
     image = ex.load_image(path)
     _assert_rgb(image, "load_image(a grayscale PNG)")
-    np.testing.assert_array_equal(_pixels(image), np.stack([gray] * 3, axis=-1),
-                                  err_msg="load_image(a grayscale PNG): each gray value on all three channels")
+    np.testing.assert_array_equal(
+        _pixels(image),
+        np.stack([gray] * 3, axis=-1),
+        err_msg="load_image(a grayscale PNG): each gray value on all three channels",
+    )
 
 
 @pytest.mark.function("load_image")
@@ -173,8 +203,11 @@ def test_black_and_white_comes_out_0_or_255(ex, tmp_path):
     path = _save(Image.fromarray(bits), tmp_path / "bilevel.png")
     image = ex.load_image(path)
     _assert_rgb(image, "load_image(a 1-bit PNG)")
-    np.testing.assert_array_equal(_pixels(image), np.stack([bits * 255] * 3, axis=-1).astype(np.uint8),
-                                  err_msg="load_image(a 1-bit PNG): pixels must be 0 or 255")
+    np.testing.assert_array_equal(
+        _pixels(image),
+        np.stack([bits * 255] * 3, axis=-1).astype(np.uint8),
+        err_msg="load_image(a 1-bit PNG): pixels must be 0 or 255",
+    )
 
 
 @pytest.mark.function("load_image")
@@ -184,16 +217,23 @@ def test_palette_without_transparency_gives_its_colours(ex, tmp_path):
     _assert_rgb(image, "load_image(a palette PNG)")
     with Image.open(path) as raw:
         assert raw.mode == "P", f"precondition: the test's palette PNG opened as mode {raw.mode}, not P"
-        np.testing.assert_array_equal(_pixels(image), _pixels(raw.convert("RGB")),
-                                      err_msg="load_image(a palette PNG): the palette's colours")
+        np.testing.assert_array_equal(
+            _pixels(image),
+            _pixels(raw.convert("RGB")),
+            err_msg="load_image(a palette PNG): the palette's colours",
+        )
 
 
 @pytest.mark.function("load_image")
-@pytest.mark.parametrize("suffix, make", [
-    ("png", lambda v: Image.fromarray(v.astype(np.uint16))),                    # I;16
-    ("tiff", lambda v: Image.fromarray(v.astype(">u2"))),                        # I;16B
-    ("tiff", lambda v: Image.fromarray(v.astype(np.int32))),                     # I (32-bit)
-], ids=["png-I;16", "tiff-I;16B", "tiff-I"])
+@pytest.mark.parametrize(
+    "suffix, make",
+    [
+        ("png", lambda v: Image.fromarray(v.astype(np.uint16))),  # I;16
+        ("tiff", lambda v: Image.fromarray(v.astype(">u2"))),  # I;16B
+        ("tiff", lambda v: Image.fromarray(v.astype(np.int32))),  # I (32-bit)
+    ],
+    ids=["png-I;16", "tiff-I;16B", "tiff-I"],
+)
 def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
     levels = np.arange(256).reshape(16, 16)
     path = _save(make(levels * 257), tmp_path / f"sixteen.{suffix}")  # 257 * 255 = 65535
@@ -201,11 +241,14 @@ def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
         raw_mode = raw.mode
     image = ex.load_image(path)
     assert image.mode == "RGB", f"load_image(a {raw_mode} {suffix}) gave mode {image.mode}, expected RGB"
-    np.testing.assert_array_equal(_pixels(image), np.stack([levels.astype(np.uint8)] * 3, axis=-1),
-                                  err_msg=f"load_image({path.name}, mode {raw_mode}): 16-bit values "
-                                          f"0..65535 must become round(v * 255 / 65535); all 255 means "
-                                          f"convert() clipped them, tiny values that uint16 * 255 "
-                                          f"wrapped around (convert to float first)")
+    np.testing.assert_array_equal(
+        _pixels(image),
+        np.stack([levels.astype(np.uint8)] * 3, axis=-1),
+        err_msg=f"load_image({path.name}, mode {raw_mode}): 16-bit values "
+        f"0..65535 must become round(v * 255 / 65535); all 255 means "
+        f"convert() clipped them, tiny values that uint16 * 255 "
+        f"wrapped around (convert to float first)",
+    )
 
 
 ALPHAS = (0, 128, 255)
@@ -222,7 +265,8 @@ def _assert_on_white(pixels: np.ndarray, colour, call: str):
         what = "fully transparent" if alpha == 0 else "opaque" if alpha == 255 else f"alpha {alpha}"
         assert np.abs(got - expected).max() <= 1, (
             f"{call}: a {what} pixel of {colour} must come out composited on white = {np.round(expected)}; "
-            f"got {got}{_compositing_diagnosis(got, colour, alpha)}")
+            f"got {got}{_compositing_diagnosis(got, colour, alpha)}"
+        )
 
 
 def _compositing_diagnosis(got: np.ndarray, colour, alpha: int) -> str:
@@ -270,9 +314,12 @@ def test_palette_with_transparent_colour_is_composited_on_white(ex, tmp_path):
         why = ": the palette's transparent colour was ignored (its pixels kept the palette's blue)"
     elif (got[0] == [0, 0, 0]).all():
         why = ": it was composited on black, not on white"
-    np.testing.assert_array_equal(got, [[255, 255, 255], [220, 20, 20], [20, 160, 40], [255, 255, 255]],
-                                  err_msg="load_image(a palette PNG with a transparent colour): "
-                                          f"the transparent pixels must come out white{why}")
+    np.testing.assert_array_equal(
+        got,
+        [[255, 255, 255], [220, 20, 20], [20, 160, 40], [255, 255, 255]],
+        err_msg="load_image(a palette PNG with a transparent colour): "
+        f"the transparent pixels must come out white{why}",
+    )
 
 
 # -- load_image: errors -----------------------------------------------------------------------
@@ -313,12 +360,19 @@ def test_truncated_file_is_a_value_error_raised_by_load_image(ex, tmp_path, suff
 
 def _png_header(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height pixels (8-bit gray)."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.function("load_image")
@@ -342,13 +396,15 @@ def test_image_over_max_image_pixels_is_a_value_error(ex, tmp_path, monkeypatch,
 
 
 @pytest.mark.function("load_image")
-@pytest.mark.parametrize("given", [42, b"face.jpg", Image.new("RGB", (4, 4))],
-                         ids=["int", "bytes", "pil-image"])
+@pytest.mark.parametrize(
+    "given", [42, b"face.jpg", Image.new("RGB", (4, 4))], ids=["int", "bytes", "pil-image"]
+)
 def test_not_a_path_is_a_type_error(ex, given):
     with raises(TypeError, f"load_image({type(given).__name__})") as info:
         ex.load_image(given)
-    assert type(given).__name__ in str(info.value), \
+    assert type(given).__name__ in str(info.value), (
         f"load_image({type(given).__name__}): say what was given: {info.value}"
+    )
 
 
 # -- preprocess: the same numbers as timm's transform ------------------------------------------
@@ -357,27 +413,35 @@ def test_not_a_path_is_a_type_error(ex, given):
 def _resized_otherwise(image: Image.Image, size: int, crop_pct: float, mean, std) -> dict[str, torch.Tensor]:
     """``image`` through timm's steps with one step done the way a student often does it, by
     the diagnosis each would give: a failing comparison that equals one of them names it."""
-    def pipeline(scale: int, resample=Image.Resampling.BICUBIC, rounding=int, floor_offset=False,
-                 reducing_gap=None) -> torch.Tensor:
+
+    def pipeline(
+        scale: int, resample=Image.Resampling.BICUBIC, rounding=int, floor_offset=False, reducing_gap=None
+    ) -> torch.Tensor:
         width, height = image.size
-        new_size = ((scale, rounding(scale * height / width)) if width <= height
-                    else (rounding(scale * width / height), scale))
+        new_size = (
+            (scale, rounding(scale * height / width))
+            if width <= height
+            else (rounding(scale * width / height), scale)
+        )
         resized = image.resize(new_size, resample, reducing_gap=reducing_gap)
-        offset = ((lambda n: (n - size) // 2) if floor_offset else (lambda n: int(round((n - size) / 2.0))))
+        offset = (lambda n: (n - size) // 2) if floor_offset else (lambda n: int(round((n - size) / 2.0)))
         left, top = offset(new_size[0]), offset(new_size[1])
         cropped = resized.crop((left, top, left + size, top + size))
         pixels = torch.from_numpy(np.asarray(cropped, dtype=np.uint8).copy()).permute(2, 0, 1).double() / 255
-        return ((pixels - torch.tensor(mean, dtype=torch.float64).view(3, 1, 1))
-                / torch.tensor(std, dtype=torch.float64).view(3, 1, 1))
+        return (pixels - torch.tensor(mean, dtype=torch.float64).view(3, 1, 1)) / torch.tensor(
+            std, dtype=torch.float64
+        ).view(3, 1, 1)
 
     scale = math.floor(size / crop_pct)
     return {
-        "it was resized with bilinear filtering; timm uses bicubic (Image.Resampling.BICUBIC)":
-            pipeline(scale, Image.Resampling.BILINEAR),
+        "it was resized with bilinear filtering; timm uses bicubic (Image.Resampling.BICUBIC)": pipeline(
+            scale, Image.Resampling.BILINEAR
+        ),
         f"the shorter side was resized straight to the crop size ({size}); resize it to "
         f"int(size / crop_pct) = {scale} first, then take the centre crop": pipeline(size),
-        "the longer side was rounded to the nearest pixel; timm rounds it down (int(...))":
-            pipeline(scale, rounding=round),
+        "the longer side was rounded to the nearest pixel; timm rounds it down (int(...))": pipeline(
+            scale, rounding=round
+        ),
         "the crop offset was rounded down ((n - size) // 2); timm rounds it "
         "(int(round((n - size) / 2)))": pipeline(scale, floor_offset=True),
         "the resize used a reducing_gap (a faster, approximate downscale); timm resizes "
@@ -385,9 +449,11 @@ def _resized_otherwise(image: Image.Image, size: int, crop_pct: float, mean, std
     }
 
 
-def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std,
-              alternatives: dict[str, torch.Tensor] | None = None) -> str:
+def _diagnose(
+    got: torch.Tensor, expected: torch.Tensor, mean, std, alternatives: dict[str, torch.Tensor] | None = None
+) -> str:
     """Which step differs, when ``got`` is a recognisable transformation of timm's result."""
+
     def near(a, b, tolerance=1e-4):  # a diagnosis only: looser than ATOL
         return a.shape == b.shape and (a - b).abs().max().item() <= tolerance
 
@@ -415,49 +481,73 @@ def _diagnose(got: torch.Tensor, expected: torch.Tensor, mean, std,
         solution = torch.linalg.lstsq(design, flat_got[c, :, None]).solution
         fits.append((design @ solution)[:, 0].sub(flat_got[c]).abs().max().item() <= 1e-3)
     if all(fits):
-        return ("each channel is timm's pixels under another scale and offset: apply the mean and std "
-                "per channel as (x - mean) / std")
-    return ("the pixels themselves differ: check the resize (bicubic, shorter side to int(size / crop_pct), "
-            "longer side rounded down) and the centre crop")
+        return (
+            "each channel is timm's pixels under another scale and offset: apply the mean and std "
+            "per channel as (x - mean) / std"
+        )
+    return (
+        "the pixels themselves differ: check the resize (bicubic, shorter side to int(size / crop_pct), "
+        "longer side rounded down) and the centre crop"
+    )
 
 
-def _assert_matches(got: torch.Tensor, expected: torch.Tensor, call: str,
-                    mean=data.data_config()["mean"], std=data.data_config()["std"],
-                    image: Image.Image | None = None, size: int = 224,
-                    crop_pct: float = data.data_config()["crop_pct"]) -> None:
+def _assert_matches(
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    call: str,
+    mean=_CONFIG["mean"],
+    std=_CONFIG["std"],
+    image: Image.Image | None = None,
+    size: int = 224,
+    crop_pct: float = _CONFIG["crop_pct"],
+) -> None:
     assert isinstance(got, torch.Tensor), f"{call} returned {type(got).__name__}, expected a torch.Tensor"
-    assert tuple(got.shape) == tuple(expected.shape), \
+    assert tuple(got.shape) == tuple(expected.shape), (
         f"{call} has shape {list(got.shape)}, timm's transform gives {list(expected.shape)}"
-    assert got.dtype == torch.float32, f"{call} has dtype {got.dtype}, expected torch.float32 like timm's transform"
+    )
+    assert got.dtype == torch.float32, (
+        f"{call} has dtype {got.dtype}, expected torch.float32 like timm's transform"
+    )
     difference = (got - expected).abs().max().item()
     if difference <= ATOL:
         return
     alternatives = None if image is None else _resized_otherwise(image, size, crop_pct, mean, std)
-    assert difference <= ATOL, (f"{call} differs from timm's transform by up to {difference:.3g} (allowed "
-                                f"{ATOL}): {_diagnose(got, expected, mean, std, alternatives)}")
+    assert difference <= ATOL, (
+        f"{call} differs from timm's transform by up to {difference:.3g} (allowed "
+        f"{ATOL}): {_diagnose(got, expected, mean, std, alternatives)}"
+    )
 
 
 @pytest.mark.function("preprocess")
 def test_sample_face_matches_timm(ex, sample_face, timm_transform):
-    _assert_matches(ex.preprocess(sample_face), timm_transform(sample_face),
-                    f"preprocess(the sample face, {sample_face.width}x{sample_face.height})", image=sample_face)
+    _assert_matches(
+        ex.preprocess(sample_face),
+        timm_transform(sample_face),
+        f"preprocess(the sample face, {sample_face.width}x{sample_face.height})",
+        image=sample_face,
+    )
 
 
 @pytest.mark.function("preprocess")
-@pytest.mark.parametrize("width, height", [
-    (300, 451),   # portrait; 256 * 451 / 300 = 384.85 -> 384 (round down)
-    (640, 333),   # landscape, downscaled
-    (7, 5),       # tiny landscape, upscaled
-    (5, 9),       # tiny portrait, upscaled
-    (1, 1),
-    (224, 224),   # already the crop size: still resized to 256 first
-    (259, 256),   # no resize; crop offset round(17.5) = 18
-    (256, 257),   # no resize; crop offset round(16.5) = 16
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (300, 451),  # portrait; 256 * 451 / 300 = 384.85 -> 384 (round down)
+        (640, 333),  # landscape, downscaled
+        (7, 5),  # tiny landscape, upscaled
+        (5, 9),  # tiny portrait, upscaled
+        (1, 1),
+        (224, 224),  # already the crop size: still resized to 256 first
+        (259, 256),  # no resize; crop offset round(17.5) = 18
+        (256, 257),  # no resize; crop offset round(16.5) = 16
+    ],
+    ids=lambda v: str(v),
+)
 def test_other_sizes_match_timm(ex, timm_transform, width, height):
     image = _noise(width, height, seed=width * 1000 + height)
-    _assert_matches(ex.preprocess(image), timm_transform(image), f"preprocess(a {width}x{height} image)",
-                    image=image)
+    _assert_matches(
+        ex.preprocess(image), timm_transform(image), f"preprocess(a {width}x{height} image)", image=image
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -469,13 +559,17 @@ def test_a_camera_photo_matches_timm(ex, timm_transform):
 
 
 @pytest.mark.function("preprocess")
-@pytest.mark.parametrize("size, crop_pct, mean, std", [
-    (160, 0.875, None, None),
-    (288, 0.95, None, None),
-    (224, 1.0, None, None),
-    (1, 0.875, None, None),
-    (224, 0.875, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-], ids=["160", "288-crop0.95", "224-crop1.0", "1", "mean-std-0.5"])
+@pytest.mark.parametrize(
+    "size, crop_pct, mean, std",
+    [
+        (160, 0.875, None, None),
+        (288, 0.95, None, None),
+        (224, 1.0, None, None),
+        (1, 0.875, None, None),
+        (224, 0.875, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    ],
+    ids=["160", "288-crop0.95", "224-crop1.0", "1", "mean-std-0.5"],
+)
 def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
     from timm.data import create_transform
 
@@ -487,8 +581,16 @@ def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
     image = _noise(300, 200, seed=size)
     call = f"preprocess(a 300x200 image, {', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     got = ex.preprocess(image, **kwargs)
-    _assert_matches(got, create_transform(**config, is_training=False)(image), call,
-                    mean=config["mean"], std=config["std"], image=image, size=size, crop_pct=crop_pct)
+    _assert_matches(
+        got,
+        create_transform(**config, is_training=False)(image),
+        call,
+        mean=config["mean"],
+        std=config["std"],
+        image=image,
+        size=size,
+        crop_pct=crop_pct,
+    )
 
 
 # -- preprocess: what the numbers mean ----------------------------------------------------------
@@ -503,9 +605,14 @@ def test_channel_order_is_rgb(ex, channel):
     expected = _expected_normalised([c / 255 for c in colour])
     name = ("red", "green", "blue")[channel]
     for c in range(3):
-        torch.testing.assert_close(tensor[c], expected[c].expand(224, 224), atol=ATOL, rtol=0,
-                                   msg=f"preprocess(a pure {name} image): channel {c} is wrong "
-                                       f"(RGB order; (x / 255 - mean[c]) / std[c])")
+        torch.testing.assert_close(
+            tensor[c],
+            expected[c].expand(224, 224),
+            atol=ATOL,
+            rtol=0,
+            msg=f"preprocess(a pure {name} image): channel {c} is wrong "
+            f"(RGB order; (x / 255 - mean[c]) / std[c])",
+        )
 
 
 @pytest.mark.function("preprocess")
@@ -513,10 +620,20 @@ def test_white_and_black_are_the_ends_of_the_range(ex):
     white = ex.preprocess(Image.new("RGB", (50, 50), (255, 255, 255)))
     black = ex.preprocess(Image.new("RGB", (50, 50), (0, 0, 0)))
     top, bottom = _expected_normalised([1, 1, 1]), _expected_normalised([0, 0, 0])
-    torch.testing.assert_close(white, top.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0,
-                               msg="preprocess(a white image): expected (1 - mean) / std per channel")
-    torch.testing.assert_close(black, bottom.view(3, 1, 1).expand(3, 224, 224), atol=ATOL, rtol=0,
-                               msg="preprocess(a black image): expected (0 - mean) / std per channel")
+    torch.testing.assert_close(
+        white,
+        top.view(3, 1, 1).expand(3, 224, 224),
+        atol=ATOL,
+        rtol=0,
+        msg="preprocess(a white image): expected (1 - mean) / std per channel",
+    )
+    torch.testing.assert_close(
+        black,
+        bottom.view(3, 1, 1).expand(3, 224, 224),
+        atol=ATOL,
+        rtol=0,
+        msg="preprocess(a black image): expected (0 - mean) / std per channel",
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -527,8 +644,11 @@ def test_values_stay_in_the_normalised_range(ex, sample_face):
         low, high = tensor[c].min().item(), tensor[c].max().item()
         assert bottom[c] - ATOL <= low and high <= top[c] + ATOL, (
             f"preprocess(the sample face): channel {c} spans {low:.3f}..{high:.3f}, outside "
-            f"{bottom[c]:.3f}..{top[c]:.3f}, the normalised range of 0..255")
-    assert tensor.std() > 0.1, "preprocess(the sample face): nearly constant output; a face is not one flat colour"
+            f"{bottom[c]:.3f}..{top[c]:.3f}, the normalised range of 0..255"
+        )
+    assert tensor.std() > 0.1, (
+        "preprocess(the sample face): nearly constant output; a face is not one flat colour"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -539,10 +659,12 @@ def test_rows_are_rows_and_columns_are_columns(ex):
     tensor = ex.preprocess(Image.fromarray(pixels))
     call = "preprocess(a 300x200 image, left half black, right half white)"
     assert tuple(tensor.shape) == (3, 224, 224), f"{call}: shape {list(tensor.shape)}, expected [3, 224, 224]"
-    assert torch.equal(tensor[:, 0, :], tensor[:, -1, :]), \
+    assert torch.equal(tensor[:, 0, :], tensor[:, -1, :]), (
         f"{call}: the first and last rows differ; rows and columns swapped?"
-    assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), \
+    )
+    assert (tensor[:, :, 0] < 0).all() and (tensor[:, :, -1] > 0).all(), (
         f"{call}: the left column must be dark and the right one bright"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -550,22 +672,27 @@ def test_input_image_is_not_modified(ex):
     image = _noise(120, 90)
     before = image.tobytes()
     ex.preprocess(image)
-    assert image.size == (120, 90) and image.mode == "RGB" and image.tobytes() == before, \
+    assert image.size == (120, 90) and image.mode == "RGB" and image.tobytes() == before, (
         "preprocess(image) changed the caller's image: work on the copies resize and crop return"
+    )
 
 
 # -- preprocess: bad input ---------------------------------------------------------------------
 
 
 @pytest.mark.function("preprocess")
-@pytest.mark.parametrize("given", [np.zeros((224, 224, 3), dtype=np.uint8), torch.zeros(3, 224, 224),
-                                   "face.jpg"], ids=["ndarray", "tensor", "str"])
+@pytest.mark.parametrize(
+    "given",
+    [np.zeros((224, 224, 3), dtype=np.uint8), torch.zeros(3, 224, 224), "face.jpg"],
+    ids=["ndarray", "tensor", "str"],
+)
 def test_not_a_pil_image_is_a_type_error(ex, given):
     with raises(TypeError, f"preprocess({type(given).__name__})") as info:
         ex.preprocess(given)
     message = str(info.value)
-    assert "PIL" in message and type(given).__name__ in message, \
+    assert "PIL" in message and type(given).__name__ in message, (
         f"preprocess({type(given).__name__}): say expected (PIL) vs given: {message!r}"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -574,8 +701,9 @@ def test_non_rgb_mode_is_a_value_error(ex, mode):
     with raises(ValueError, f"preprocess(an image of mode {mode})") as info:
         ex.preprocess(Image.new(mode, (32, 32)))
     message = str(info.value)
-    assert "RGB" in message.replace(mode, "") and mode in message, \
+    assert "RGB" in message.replace(mode, "") and mode in message, (
         f"preprocess(mode {mode}): say expected (RGB) vs given ({mode}): {message!r}"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -600,9 +728,11 @@ def test_size_not_an_int_is_a_type_error(ex, sample_face, size):
 
 
 @pytest.mark.function("preprocess")
-@pytest.mark.parametrize("name, values", [("mean", (0.5, 0.5)), ("mean", (0.5,) * 4),
-                                          ("std", (0.2,)), ("std", (0.2,) * 6)],
-                         ids=["mean-2", "mean-4", "std-1", "std-6"])
+@pytest.mark.parametrize(
+    "name, values",
+    [("mean", (0.5, 0.5)), ("mean", (0.5,) * 4), ("std", (0.2,)), ("std", (0.2,) * 6)],
+    ids=["mean-2", "mean-4", "std-1", "std-6"],
+)
 def test_mean_or_std_without_three_values_is_a_value_error(ex, sample_face, name, values):
     call = f"preprocess(image, {name}={values})"
     with raises(ValueError, call) as info:
@@ -610,7 +740,8 @@ def test_mean_or_std_without_three_values_is_a_value_error(ex, sample_face, name
     message = str(info.value)
     assert name in message, f"{call}: say which argument is wrong: {message!r}"
     assert re.search(r"\b3\b", message) and str(len(values)) in message, (
-        f"{call}: say that 3 values were expected and how many came: {message!r}")
+        f"{call}: say that 3 values were expected and how many came: {message!r}"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -625,4 +756,6 @@ def test_zero_std_is_a_value_error(ex, sample_face):
 def test_crop_pct_outside_0_1_is_a_value_error(ex, sample_face, crop_pct):
     with raises(ValueError, f"preprocess(image, crop_pct={crop_pct})") as info:
         ex.preprocess(sample_face, crop_pct=crop_pct)
-    assert str(crop_pct) in str(info.value), f"preprocess(crop_pct={crop_pct}): say which was given: {info.value}"
+    assert str(crop_pct) in str(info.value), (
+        f"preprocess(crop_pct={crop_pct}): say which was given: {info.value}"
+    )

@@ -18,7 +18,6 @@ from torch.overrides import TorchFunctionMode
 
 from facekit.testing import close, raises
 
-
 EXERCISE = "ex03_similarity"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
 # float32 tolerance: one dot product of 320 products rounds at about 1e-6.
@@ -54,16 +53,18 @@ def numbers_in(message: str) -> set[str]:
 
 
 @pytest.mark.function("l2_normalize")
-@pytest.mark.parametrize("shape", [(1, 3), (5, WIDTH), (17, 64), (WIDTH,), (1,)],
-                         ids=lambda shape: "x".join(map(str, shape)))
+@pytest.mark.parametrize(
+    "shape", [(1, 3), (5, WIDTH), (17, 64), (WIDTH,), (1,)], ids=lambda shape: "x".join(map(str, shape))
+)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_l2_normalize_equals_torch_and_gives_unit_rows(ex, shape, dtype):
     x = randn(*shape, seed=1, dtype=dtype) * 3.0
     call = f"l2_normalize(x {list(shape)} {dtype})"
     unit = ex.l2_normalize(x)
     assert isinstance(unit, torch.Tensor), f"{call} returned {type(unit).__name__}, not a tensor"
-    assert unit.shape == x.shape and unit.dtype == dtype, \
+    assert unit.shape == x.shape and unit.dtype == dtype, (
         f"{call} gave {list(unit.shape)} {unit.dtype}: same shape and dtype as the input"
+    )
     expected = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     by_column = x / torch.linalg.vector_norm(x, dim=0, keepdim=True)
     why = ""
@@ -85,9 +86,15 @@ def test_l2_normalize_leaves_its_input_alone(ex):
 @pytest.mark.parametrize("scale", [1e-3, 0.5, 7.5, 1e3])
 def test_l2_normalize_ignores_length(ex, scale):
     x = randn(6, 64, seed=3)
-    close(ex.l2_normalize(x * scale), ex.l2_normalize(x), f"l2_normalize(x * {scale}) vs l2_normalize(x)", **TOL)
-    close(ex.l2_normalize(x * -scale), -ex.l2_normalize(x), f"l2_normalize(x * -{scale}) vs -l2_normalize(x)",
-          **TOL)
+    close(
+        ex.l2_normalize(x * scale), ex.l2_normalize(x), f"l2_normalize(x * {scale}) vs l2_normalize(x)", **TOL
+    )
+    close(
+        ex.l2_normalize(x * -scale),
+        -ex.l2_normalize(x),
+        f"l2_normalize(x * -{scale}) vs -l2_normalize(x)",
+        **TOL,
+    )
 
 
 @pytest.mark.function("l2_normalize")
@@ -127,8 +134,11 @@ def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
     try:
         unit = ex.l2_normalize(at_eps)
     except ValueError as error:
-        pytest.fail(f"l2_normalize(a vector of norm exactly EPS) raised ValueError ({error}): only a norm "
-                    f"below EPS is a zero vector (norm < EPS, not <=)", pytrace=False)
+        pytest.fail(
+            f"l2_normalize(a vector of norm exactly EPS) raised ValueError ({error}): only a norm "
+            f"below EPS is a zero vector (norm < EPS, not <=)",
+            pytrace=False,
+        )
     close(unit, torch.tensor([1.0, 0.0], dtype=torch.float64), "l2_normalize(a vector of norm exactly EPS)")
 
 
@@ -136,8 +146,9 @@ def test_norm_below_eps_is_an_error_and_just_above_is_fine(ex):
 def test_l2_normalize_rejects_a_non_tensor(ex):
     with raises(TypeError, "l2_normalize(a list)") as info:
         ex.l2_normalize(randn(2, 8, seed=6).tolist())
-    assert "Tensor" in str(info.value) and "list" in str(info.value), \
+    assert "Tensor" in str(info.value) and "list" in str(info.value), (
         f"l2_normalize(a list): say that a Tensor was expected and a list given: {info.value}"
+    )
 
 
 @pytest.mark.function("l2_normalize")
@@ -161,15 +172,17 @@ def test_l2_normalize_rejects_a_wrong_rank(ex, shape):
 
 
 @pytest.mark.function("cosine_similarity")
-@pytest.mark.parametrize("n, m, d", [(1, 1, 8), (3, 5, WIDTH), (7, 2, 64), (50, 40, WIDTH), (4, 3, 1)],
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "n, m, d", [(1, 1, 8), (3, 5, WIDTH), (7, 2, 64), (50, 40, WIDTH), (4, 3, 1)], ids=lambda v: str(v)
+)
 def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
     a, b = randn(n, d, seed=10), randn(m, d, seed=11)
     call = f"cosine_similarity(a [{n}, {d}], b [{m}, {d}])"
     scores = ex.cosine_similarity(a, b)
     assert isinstance(scores, torch.Tensor), f"{call} returned {type(scores).__name__}, not a tensor"
-    assert tuple(scores.shape) == (n, m), \
+    assert tuple(scores.shape) == (n, m), (
         f"{call} has shape {list(scores.shape)}, expected [{n}, {m}]: one row per row of a, one column per row of b"
+    )
     why = ""
     unnormalised_b = torch.nn.functional.normalize(a, dim=-1) @ b.mT
     if scores.shape == unnormalised_b.shape and torch.allclose(scores, unnormalised_b, **TOL):
@@ -178,19 +191,25 @@ def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
 
 
 @pytest.mark.function("cosine_similarity")
-@pytest.mark.parametrize("a_shape, b_shape, expected", [
-    ((WIDTH,), (6, WIDTH), (6,)),
-    ((6, WIDTH), (WIDTH,), (6,)),
-    ((WIDTH,), (WIDTH,), ()),
-    ((1, WIDTH), (WIDTH,), (1,)),
-    ((WIDTH,), (1, WIDTH), (1,)),
-], ids=["vec-mat", "mat-vec", "vec-vec", "1row-vec", "vec-1row"])
+@pytest.mark.parametrize(
+    "a_shape, b_shape, expected",
+    [
+        ((WIDTH,), (6, WIDTH), (6,)),
+        ((6, WIDTH), (WIDTH,), (6,)),
+        ((WIDTH,), (WIDTH,), ()),
+        ((1, WIDTH), (WIDTH,), (1,)),
+        ((WIDTH,), (1, WIDTH), (1,)),
+    ],
+    ids=["vec-mat", "mat-vec", "vec-vec", "1row-vec", "vec-1row"],
+)
 def test_mixed_ranks_drop_the_vector_dimension(ex, a_shape, b_shape, expected):
     a, b = randn(*a_shape, seed=12), randn(*b_shape, seed=13)
     call = f"cosine_similarity(a {list(a_shape)}, b {list(b_shape)})"
     scores = ex.cosine_similarity(a, b)
     assert isinstance(scores, torch.Tensor), f"{call}: return a tensor (0-d for two vectors), not a float"
-    assert tuple(scores.shape) == expected, f"{call} has shape {list(scores.shape)}, expected {list(expected)}"
+    assert tuple(scores.shape) == expected, (
+        f"{call} has shape {list(scores.shape)}, expected {list(expected)}"
+    )
     close(scores, pairwise_reference(a, b), f"{call} vs torch's cosine of each pair", **TOL)
 
 
@@ -198,10 +217,13 @@ def test_mixed_ranks_drop_the_vector_dimension(ex, a_shape, b_shape, expected):
 def test_vector_results_are_rows_columns_and_entries_of_the_matrix(ex):
     a, b = randn(4, 32, seed=14), randn(5, 32, seed=15)
     matrix = ex.cosine_similarity(a, b)
-    close(ex.cosine_similarity(a[2], b), matrix[2], "cosine_similarity(a[2], b) vs row 2 of the matrix", **TOL)
+    close(
+        ex.cosine_similarity(a[2], b), matrix[2], "cosine_similarity(a[2], b) vs row 2 of the matrix", **TOL
+    )
     close(ex.cosine_similarity(a, b[3]), matrix[:, 3], "cosine_similarity(a, b[3]) vs column 3", **TOL)
-    close(ex.cosine_similarity(a[1], b[4]), matrix[1, 4], "cosine_similarity(a[1], b[4]) vs entry [1, 4]",
-          **TOL)
+    close(
+        ex.cosine_similarity(a[1], b[4]), matrix[1, 4], "cosine_similarity(a[1], b[4]) vs entry [1, 4]", **TOL
+    )
 
 
 @pytest.mark.function("cosine_similarity")
@@ -209,15 +231,21 @@ def test_empty_sides_give_empty_matrices(ex):
     a, b = randn(3, 16, seed=16), randn(0, 16, seed=17)
     for x, y, shape in ((a, b, (3, 0)), (b, a, (0, 3))):
         got = tuple(ex.cosine_similarity(x, y).shape)
-        assert got == shape, (f"cosine_similarity(a {list(x.shape)}, b {list(y.shape)}) has shape "
-                              f"{list(got)}, expected {list(shape)}")
+        assert got == shape, (
+            f"cosine_similarity(a {list(x.shape)}, b {list(y.shape)}) has shape "
+            f"{list(got)}, expected {list(shape)}"
+        )
 
 
 @pytest.mark.function("cosine_similarity")
 def test_swapping_the_inputs_transposes_the_matrix(ex):
     a, b = randn(6, WIDTH, seed=18), randn(9, WIDTH, seed=19)
-    close(ex.cosine_similarity(b, a), ex.cosine_similarity(a, b).T,
-          "cosine_similarity(b, a) vs cosine_similarity(a, b) transposed", **TOL)
+    close(
+        ex.cosine_similarity(b, a),
+        ex.cosine_similarity(a, b).T,
+        "cosine_similarity(b, a) vs cosine_similarity(a, b) transposed",
+        **TOL,
+    )
 
 
 @pytest.mark.function("cosine_similarity")
@@ -227,9 +255,14 @@ def test_identical_is_one_and_every_value_is_within_minus_one_one(ex):
     # Exactly, not approximately: unclamped rounding gives 1.0000007 here.
     assert scores.max() <= 1.0 and scores.min() >= -1.0, (
         f"cosine_similarity(x, x) for x [64, 320]: values from {scores.min().item()!r} to "
-        f"{scores.max().item()!r}; clamp to [-1, 1]")
-    close(scores.diagonal(), torch.ones(64), "cosine_similarity(x, x): the diagonal (each row with itself)",
-          **TOL)
+        f"{scores.max().item()!r}; clamp to [-1, 1]"
+    )
+    close(
+        scores.diagonal(),
+        torch.ones(64),
+        "cosine_similarity(x, x): the diagonal (each row with itself)",
+        **TOL,
+    )
 
 
 @pytest.mark.function("cosine_similarity")
@@ -252,7 +285,12 @@ def test_orthogonal_is_zero(ex):
 def test_scaling_inputs_changes_nothing_but_the_sign(ex):
     a, b = randn(5, 64, seed=21), randn(7, 64, seed=22)
     scores = ex.cosine_similarity(a, b)
-    close(ex.cosine_similarity(a * 2.5, b * 0.01), scores, "cosine_similarity(a * 2.5, b * 0.01) vs (a, b)", **TOL)
+    close(
+        ex.cosine_similarity(a * 2.5, b * 0.01),
+        scores,
+        "cosine_similarity(a * 2.5, b * 0.01) vs (a, b)",
+        **TOL,
+    )
     close(ex.cosine_similarity(a * -3.0, b), -scores, "cosine_similarity(a * -3, b) vs -(a, b)", **TOL)
 
 
@@ -260,13 +298,20 @@ def test_scaling_inputs_changes_nothing_but_the_sign(ex):
 def test_float64_is_kept_and_mixed_dtypes_are_promoted(ex):
     a, b = randn(4, 32, seed=23, dtype=torch.float64), randn(3, 32, seed=24, dtype=torch.float64)
     scores = ex.cosine_similarity(a, b)
-    assert scores.dtype == torch.float64, \
+    assert scores.dtype == torch.float64, (
         f"cosine_similarity(float64 a, float64 b) gave {scores.dtype}: keep float64"
-    close(scores, pairwise_reference(a, b), "cosine_similarity(float64 a, float64 b), to 1e-12",
-          atol=1e-12, rtol=1e-12)
+    )
+    close(
+        scores,
+        pairwise_reference(a, b),
+        "cosine_similarity(float64 a, float64 b), to 1e-12",
+        atol=1e-12,
+        rtol=1e-12,
+    )
     mixed = ex.cosine_similarity(a, b.float())
-    assert mixed.dtype == torch.float64, \
+    assert mixed.dtype == torch.float64, (
         f"cosine_similarity(float64 a, float32 b) gave {mixed.dtype}: float64, as torch promotes"
+    )
     # float32 precision: b's rows may be normalised before or after the promotion.
     close(mixed, pairwise_reference(a, b.float().double()), "cosine_similarity(float64 a, float32 b)", **TOL)
 
@@ -281,9 +326,11 @@ def test_a_zero_vector_on_either_side_is_a_value_error(ex, side):
 
 
 @pytest.mark.function("cosine_similarity")
-@pytest.mark.parametrize("a_shape, b_shape", [((4, WIDTH), (5, 128)), ((WIDTH,), (6, 64)),
-                                              ((3, 96), (WIDTH,))],
-                         ids=["mat-mat", "vec-mat", "mat-vec"])
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [((4, WIDTH), (5, 128)), ((WIDTH,), (6, 64)), ((3, 96), (WIDTH,))],
+    ids=["mat-mat", "vec-mat", "mat-vec"],
+)
 def test_width_mismatch_names_both_widths(ex, a_shape, b_shape):
     a, b = randn(*a_shape, seed=27), randn(*b_shape, seed=28)
     call = f"cosine_similarity(a {list(a_shape)}, b {list(b_shape)})"
@@ -331,13 +378,17 @@ def test_no_python_loop_over_rows(ex):
     # A loop over rows or pairs calls torch once per row or pair: more rows, more calls.
     small = _torch_calls(ex.cosine_similarity, randn(2, 16, seed=30), randn(3, 16, seed=31))
     large = _torch_calls(ex.cosine_similarity, randn(40, 16, seed=32), randn(60, 16, seed=33))
-    assert small == large, (f"cosine_similarity made {small} torch calls for 2x3 pairs and {large} "
-                            f"for 40x60: use whole-tensor operations (one matrix product), "
-                            f"not a Python loop")
+    assert small == large, (
+        f"cosine_similarity made {small} torch calls for 2x3 pairs and {large} "
+        f"for 40x60: use whole-tensor operations (one matrix product), "
+        f"not a Python loop"
+    )
     small = _torch_calls(ex.l2_normalize, randn(2, 16, seed=34))
     large = _torch_calls(ex.l2_normalize, randn(80, 16, seed=35))
-    assert small == large, (f"l2_normalize made {small} torch calls for 2 rows and {large} for 80: "
-                            f"compute every norm at once with vector_norm(..., dim=-1)")
+    assert small == large, (
+        f"l2_normalize made {small} torch calls for 2 rows and {large} for 80: "
+        f"compute every norm at once with vector_norm(..., dim=-1)"
+    )
 
 
 # -- on real embeddings ---------------------------------------------------------------------
@@ -356,20 +407,33 @@ def embeddings(embedder, face_tensor):
 
 @pytest.mark.function("cosine_similarity")
 def test_on_model_embeddings(ex, embeddings):
-    assert tuple(embeddings.shape) == (5, WIDTH), \
+    assert tuple(embeddings.shape) == (5, WIDTH), (
         f"precondition: the model's embeddings of 5 images have shape {tuple(embeddings.shape)}, not (5, {WIDTH})"
+    )
     scores = ex.cosine_similarity(embeddings, embeddings)
-    assert tuple(scores.shape) == (5, 5), f"cosine_similarity(5 embeddings, the same 5): shape {list(scores.shape)}"
-    close(scores, pairwise_reference(embeddings, embeddings), "cosine_similarity of 5 model embeddings", **TOL)
-    close(ex.cosine_similarity(embeddings[0], embeddings), scores[0],
-          "cosine_similarity(one embedding, all 5) vs row 0 of the matrix", **TOL)
+    assert tuple(scores.shape) == (5, 5), (
+        f"cosine_similarity(5 embeddings, the same 5): shape {list(scores.shape)}"
+    )
+    close(
+        scores, pairwise_reference(embeddings, embeddings), "cosine_similarity of 5 model embeddings", **TOL
+    )
+    close(
+        ex.cosine_similarity(embeddings[0], embeddings),
+        scores[0],
+        "cosine_similarity(one embedding, all 5) vs row 0 of the matrix",
+        **TOL,
+    )
 
 
 @pytest.mark.function("l2_normalize")
 def test_l2_normalize_on_model_embeddings(ex, embeddings):
     unit = ex.l2_normalize(embeddings)
-    close(torch.linalg.vector_norm(unit, dim=-1), torch.ones(5), "l2_normalize(5 model embeddings): the norms",
-          **TOL)
+    close(
+        torch.linalg.vector_norm(unit, dim=-1),
+        torch.ones(5),
+        "l2_normalize(5 model embeddings): the norms",
+        **TOL,
+    )
 
 
 # -- is_match -------------------------------------------------------------------------------
@@ -379,11 +443,15 @@ def test_l2_normalize_on_model_embeddings(ex, embeddings):
 @pytest.mark.parametrize("threshold", [-1.0, -0.25, 0.0, 0.5, 0.8, 1.0])
 def test_is_match_at_and_around_the_threshold(ex, threshold):
     at = ex.is_match(threshold, threshold)
-    assert at is True, (f"is_match({threshold}, {threshold}) gave {at!r}: a score equal to the threshold "
-                        f"is a match (and return a bool)")
+    assert at is True, (
+        f"is_match({threshold}, {threshold}) gave {at!r}: a score equal to the threshold "
+        f"is a match (and return a bool)"
+    )
     just_below = math.nextafter(threshold, -math.inf)
     got = ex.is_match(just_below, threshold)
-    assert got is False, f"is_match({just_below!r}, {threshold}) gave {got!r}: just below the threshold is no match"
+    assert got is False, (
+        f"is_match({just_below!r}, {threshold}) gave {got!r}: just below the threshold is no match"
+    )
     if threshold < 1.0:
         above = math.nextafter(threshold, math.inf)
         got = ex.is_match(above, threshold)
@@ -393,12 +461,15 @@ def test_is_match_at_and_around_the_threshold(ex, threshold):
 @pytest.mark.function("is_match")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_is_match_takes_a_0d_tensor(ex, dtype):
-    for score, threshold, want in ((torch.tensor(0.5, dtype=dtype), 0.5, True),
-                                   (torch.tensor(0.25, dtype=dtype), 0.5, False),
-                                   (torch.tensor(0.75, dtype=dtype), torch.tensor(0.5, dtype=dtype), True)):
+    for score, threshold, want in (
+        (torch.tensor(0.5, dtype=dtype), 0.5, True),
+        (torch.tensor(0.25, dtype=dtype), 0.5, False),
+        (torch.tensor(0.75, dtype=dtype), torch.tensor(0.5, dtype=dtype), True),
+    ):
         got = ex.is_match(score, threshold)
-        assert got is want, (f"is_match({score!r}, {threshold!r}) gave {got!r}, expected the Python bool "
-                             f"{want}")
+        assert got is want, (
+            f"is_match({score!r}, {threshold!r}) gave {got!r}, expected the Python bool {want}"
+        )
 
 
 @pytest.mark.function("is_match")
@@ -421,12 +492,18 @@ def test_is_match_takes_a_score_as_cosine_similarity_gives_it(ex):
 @pytest.mark.function("is_match")
 def test_named_thresholds_work_and_are_ordered(ex):
     for name, threshold in ex.THRESHOLDS.items():
-        assert ex.is_match(threshold, threshold) is True, f"is_match(THRESHOLDS[{name!r}], itself) is not True"
-        assert ex.is_match(threshold - 1e-6, threshold) is False, \
+        assert ex.is_match(threshold, threshold) is True, (
+            f"is_match(THRESHOLDS[{name!r}], itself) is not True"
+        )
+        assert ex.is_match(threshold - 1e-6, threshold) is False, (
             f"is_match(THRESHOLDS[{name!r}] - 1e-6, THRESHOLDS[{name!r}]) is not False"
-    assert set(ex.THRESHOLDS) == {"strict", "balanced", "lenient"}, f"THRESHOLDS has keys {set(ex.THRESHOLDS)}"
-    assert -1.0 <= ex.THRESHOLDS["lenient"] < ex.THRESHOLDS["balanced"] < ex.THRESHOLDS["strict"] <= 1.0, \
+        )
+    assert set(ex.THRESHOLDS) == {"strict", "balanced", "lenient"}, (
+        f"THRESHOLDS has keys {set(ex.THRESHOLDS)}"
+    )
+    assert -1.0 <= ex.THRESHOLDS["lenient"] < ex.THRESHOLDS["balanced"] < ex.THRESHOLDS["strict"] <= 1.0, (
         f"THRESHOLDS must be ordered lenient < balanced < strict within [-1, 1]: {ex.THRESHOLDS}"
+    )
 
 
 @pytest.mark.function("is_match")
@@ -434,7 +511,9 @@ def test_named_thresholds_work_and_are_ordered(ex):
 def test_threshold_outside_minus_one_one_is_a_value_error(ex, threshold):
     with raises(ValueError, f"is_match(0.5, threshold={threshold})") as info:
         ex.is_match(0.5, threshold)
-    assert str(threshold) in str(info.value), f"is_match: say which threshold was given ({threshold}): {info.value}"
+    assert str(threshold) in str(info.value), (
+        f"is_match: say which threshold was given ({threshold}): {info.value}"
+    )
 
 
 @pytest.mark.function("is_match")
@@ -452,8 +531,9 @@ def test_nan_threshold_or_score_is_a_value_error(ex):
 def test_score_tensor_that_is_not_0d_is_a_value_error(ex, shape):
     with raises(ValueError, f"is_match(a score tensor of shape {list(shape)}, 0.5)") as info:
         ex.is_match(torch.full(shape, 0.9), 0.5)
-    assert re.search(r"\b" + r",\s*".join(map(str, shape)), str(info.value)), \
+    assert re.search(r"\b" + r",\s*".join(map(str, shape)), str(info.value)), (
         f"is_match: say which shape was given ({list(shape)}): {info.value}"
+    )
 
 
 @pytest.mark.function("is_match")
@@ -461,7 +541,9 @@ def test_score_tensor_that_is_not_0d_is_a_value_error(ex, shape):
 def test_score_that_is_not_a_number_is_a_type_error(ex, score):
     with raises(TypeError, f"is_match({score!r}, 0.5)") as info:
         ex.is_match(score, 0.5)
-    assert type(score).__name__ in str(info.value), f"is_match: say what was given ({type(score).__name__}): {info.value}"
+    assert type(score).__name__ in str(info.value), (
+        f"is_match: say what was given ({type(score).__name__}): {info.value}"
+    )
 
 
 @pytest.mark.function("is_match")

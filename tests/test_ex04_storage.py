@@ -65,8 +65,10 @@ def cls(kind):
 
 # The tests that start writer processes name their store through a parameter, not the
 # `kind` fixture: each carries the manifest function it tests.
-BOTH_KINDS = [pytest.param("json", marks=pytest.mark.function("JsonFileStore")),
-              pytest.param("sqlite", marks=pytest.mark.function("SqliteStore"))]
+BOTH_KINDS = [
+    pytest.param("json", marks=pytest.mark.function("JsonFileStore")),
+    pytest.param("sqlite", marks=pytest.mark.function("SqliteStore")),
+]
 
 
 def vectors(n: int, width: int = WIDTH, seed: int = 0) -> torch.Tensor:
@@ -84,12 +86,24 @@ def files_in(folder) -> list[str]:
 
 
 # Values float32 has but short decimal text easily loses: extremes, subnormals, -0.0, 1/3...
-AWKWARD = torch.tensor([
-    3.4028234663852886e38, -3.4028234663852886e38,  # largest float32
-    1.1754943508222875e-38,  # smallest normal
-    1.401298464324817e-45, -2.5e-40,  # subnormals
-    -0.0, 0.0, 0.1, 1 / 3, 2 / 3, 1e-7, 123456.789, -1.0000001,
-], dtype=torch.float32)
+AWKWARD = torch.tensor(
+    [
+        3.4028234663852886e38,
+        -3.4028234663852886e38,  # largest float32
+        1.1754943508222875e-38,  # smallest normal
+        1.401298464324817e-45,
+        -2.5e-40,  # subnormals
+        -0.0,
+        0.0,
+        0.1,
+        1 / 3,
+        2 / 3,
+        1e-7,
+        123456.789,
+        -1.0000001,
+    ],
+    dtype=torch.float32,
+)
 
 
 # -- validate_entry -----------------------------------------------------------------------
@@ -102,21 +116,24 @@ def test_validate_entry_returns_a_float32_copy(ex, dtype):
     call = f"validate_entry('ada', a {dtype} embedding [8])"
     stored = ex.validate_entry("ada", embedding)
     assert isinstance(stored, torch.Tensor), f"{call} returned {type(stored).__name__}, not a tensor"
-    assert stored.dtype == torch.float32 and tuple(stored.shape) == (8,), \
+    assert stored.dtype == torch.float32 and tuple(stored.shape) == (8,), (
         f"{call} gave {stored.dtype} {list(stored.shape)}, expected torch.float32 [8]"
+    )
     assert torch.equal(stored, embedding.to(torch.float32)), f"{call}: the values changed"
     before = stored.clone()
     embedding.zero_()
-    assert torch.equal(stored, before), \
+    assert torch.equal(stored, before), (
         f"{call} returned the caller's own tensor: return a copy (.clone()), the caller may change theirs"
+    )
 
 
 @pytest.mark.function("validate_entry")
 def test_validate_entry_detaches_from_autograd(ex):
     embedding = vectors(1, 8)[0].requires_grad_()
     stored = ex.validate_entry("ada", embedding * 2)
-    assert not stored.requires_grad and stored.grad_fn is None, \
+    assert not stored.requires_grad and stored.grad_fn is None, (
         "validate_entry(an embedding with autograd history) kept it: .detach()"
+    )
 
 
 @pytest.mark.function("validate_entry")
@@ -129,8 +146,9 @@ def test_validate_entry_accepts_the_stores_width(ex):
 def test_validate_entry_wrong_width_names_both(ex):
     with raises(ValueError, f"validate_entry('ada', an embedding [128], width={WIDTH})") as info:
         ex.validate_entry("ada", vectors(1, 128)[0], width=WIDTH)
-    assert "128" in str(info.value) and str(WIDTH) in str(info.value), \
+    assert "128" in str(info.value) and str(WIDTH) in str(info.value), (
         f"validate_entry: name both widths, the store's ({WIDTH}) and the one given (128): {info.value}"
+    )
 
 
 BAD_EMBEDDINGS = {
@@ -154,15 +172,19 @@ def test_validate_entry_refuses_bad_embeddings(ex, case):
     with raises(error, f"validate_entry('ada', {case} embedding)") as info:
         ex.validate_entry("ada", make())
     if case == "row-1x4":
-        assert "1, 4" in str(info.value), f"validate_entry(a [1, 4] row): say which shape was given: {info.value}"
+        assert "1, 4" in str(info.value), (
+            f"validate_entry(a [1, 4] row): say which shape was given: {info.value}"
+        )
     if case == "int64":
         assert "int64" in str(info.value), f"validate_entry(int64): say which dtype was given: {info.value}"
 
 
 @pytest.mark.function("validate_entry")
-@pytest.mark.parametrize("name, error", [("", ValueError), ("   ", ValueError),
-                                         (None, TypeError), (42, TypeError)],
-                         ids=["empty", "spaces", "None", "int"])
+@pytest.mark.parametrize(
+    "name, error",
+    [("", ValueError), ("   ", ValueError), (None, TypeError), (42, TypeError)],
+    ids=["empty", "spaces", "None", "int"],
+)
 def test_validate_entry_refuses_bad_names(ex, name, error):
     with raises(error, f"validate_entry(name={name!r}, embedding)"):
         ex.validate_entry(name, vectors(1, 4)[0])
@@ -177,8 +199,9 @@ def test_store_follows_the_protocol(ex, store, cls):
 
 
 def test_missing_file_is_an_empty_store(store, path, cls):
-    assert len(store) == 0 and store.all() == [] and store.find("ada") == [], \
+    assert len(store) == 0 and store.all() == [] and store.find("ada") == [], (
         f"{cls}(a missing file) is not an empty store"
+    )
 
 
 def test_empty_file_is_an_empty_store(open_store, path):
@@ -186,8 +209,9 @@ def test_empty_file_is_an_empty_store(open_store, path):
     store = open_store()
     assert len(store) == 0 and store.all() == [], "an empty file is an empty store"
     record_id = store.add("ada", vectors(1)[0])
-    assert [r.id for r in open_store().all()] == [record_id], \
+    assert [r.id for r in open_store().all()] == [record_id], (
         "add on an empty file: the record must be in the file when the store is opened again"
+    )
 
 
 def test_add_returns_a_uuid4_and_get_returns_the_record(ex, store, cls):
@@ -196,17 +220,20 @@ def test_add_returns_a_uuid4_and_get_returns_the_record(ex, store, cls):
     record_id = store.add("ada", embedding)
     after = datetime.now(timezone.utc)
     assert isinstance(record_id, str), f"{cls}.add returned {type(record_id).__name__}, expected the id (str)"
-    assert uuid.UUID(record_id).version == 4 and str(uuid.UUID(record_id)) == record_id, \
+    assert uuid.UUID(record_id).version == 4 and str(uuid.UUID(record_id)) == record_id, (
         f"{cls}.add returned {record_id!r}: ids are str(uuid.uuid4())"
+    )
     record = store.get(record_id)
     assert isinstance(record, ex.Record), f"{cls}.get returned {type(record).__name__}, expected a Record"
     assert record.id == record_id and record.name == "ada", f"{cls}.get(id): {record!r}"
-    assert record.embedding.dtype == torch.float32 and tuple(record.embedding.shape) == (WIDTH,), \
+    assert record.embedding.dtype == torch.float32 and tuple(record.embedding.shape) == (WIDTH,), (
         f"{cls}.get(id).embedding is {record.embedding.dtype} {list(record.embedding.shape)}"
+    )
     assert torch.equal(record.embedding, embedding), f"{cls}.get(id).embedding differs from what was added"
     assert isinstance(record.created_at, datetime), f"{cls}: created_at must be a datetime"
-    assert record.created_at.utcoffset() == timedelta(0), \
+    assert record.created_at.utcoffset() == timedelta(0), (
         f"{cls}.add: created_at must be timezone-aware UTC: datetime.now(timezone.utc); got {record.created_at!r}"
+    )
     assert before <= record.created_at <= after, f"{cls}.add: created_at is not the time of the add"
     assert len(store) == 1, f"len({cls}) after one add is {len(store)}"
 
@@ -220,9 +247,12 @@ def test_all_and_find_keep_insertion_order(store, cls):
     names = ["ada", "bob", "ada", "cy", "bob", "ada"]
     ids = [store.add(name, row) for name, row in zip(names, vectors(len(names)))]
     assert [r.id for r in store.all()] == ids, f"{cls}.all() must return the records in insertion order"
-    assert [r.id for r in store.find("ada")] == [ids[0], ids[2], ids[5]], \
+    assert [r.id for r in store.find("ada")] == [ids[0], ids[2], ids[5]], (
         f"{cls}.find('ada') must return ada's 3 records in insertion order"
-    assert [r.id for r in store.find("bob")] == [ids[1], ids[4]], f"{cls}.find('bob'): bob's 2 records, in order"
+    )
+    assert [r.id for r in store.find("bob")] == [ids[1], ids[4]], (
+        f"{cls}.find('bob'): bob's 2 records, in order"
+    )
     assert store.find("nobody") == [], f"{cls}.find('nobody') must be []"
     assert store.find("Ada") == [], f"{cls}.find('Ada') found records of 'ada': names match exactly"
     assert len(store) == len(names), f"len({cls}) is {len(store)} after {len(names)} adds"
@@ -232,19 +262,25 @@ def test_find_takes_a_name_with_quotes_as_it_is(store, cls):
     # A name is data, never SQL: built into the query text, O'Brien is a syntax error and
     # the second name below matches every record.
     ids = [store.add(name, row) for name, row in zip(["O'Brien", "ada"], vectors(2))]
-    for name, expected, what in [("O'Brien", [ids[0]], "O'Brien's 1 record"),
-                                 ("x' OR '1'='1", [], "[] (no record has that name)"),
-                                 ('ada" OR "1"="1', [], "[] (no record has that name)")]:
+    for name, expected, what in [
+        ("O'Brien", [ids[0]], "O'Brien's 1 record"),
+        ("x' OR '1'='1", [], "[] (no record has that name)"),
+        ('ada" OR "1"="1', [], "[] (no record has that name)"),
+    ]:
         try:
             found = [r.id for r in store.find(name)]
         except NotImplementedError:
             raise  # a stub: "not implemented yet", not a wrong answer
         except Exception as error:  # noqa: BLE001 - any other error is the failure reported
-            pytest.fail(f"{cls}.find({name!r}) raised {type(error).__name__} ({error}); expected {what}: "
-                        f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text",
-                        pytrace=False)
-        assert found == expected, (f"{cls}.find({name!r}) returned {len(found)} record(s), expected {what}: "
-                                   f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text")
+            pytest.fail(
+                f"{cls}.find({name!r}) raised {type(error).__name__} ({error}); expected {what}: "
+                f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text",
+                pytrace=False,
+            )
+        assert found == expected, (
+            f"{cls}.find({name!r}) returned {len(found)} record(s), expected {what}: "
+            f"pass the name as a query parameter (WHERE name = ?), never inside the SQL text"
+        )
 
 
 @pytest.mark.function("SqliteStore")
@@ -270,22 +306,28 @@ def test_sqlite_closes_every_connection_it_opens(ex, db_path, monkeypatch):
     store = ex.SqliteStore(db_path)
     monkeypatch.setattr(sqlite3, "connect", connect)
     record_id = store.add("ada", vectors(1)[0])
-    calls = {"add": lambda: store.add("bob", vectors(2)[1]), "get": lambda: store.get(record_id),
-             "find": lambda: store.find("ada"), "all": store.all, "len": lambda: len(store),
-             "remove": lambda: store.remove(record_id)}
+    calls = {
+        "add": lambda: store.add("bob", vectors(2)[1]),
+        "get": lambda: store.get(record_id),
+        "find": lambda: store.find("ada"),
+        "all": store.all,
+        "len": lambda: len(store),
+        "remove": lambda: store.remove(record_id),
+    }
     for name, call in calls.items():
         del opened[:]
         call()
         left_open = [c for c in opened if not c.closed]
         assert not left_open, (
             f"SqliteStore.{name} left {len(left_open)} of its {len(opened)} connection(s) open: close each "
-            f"one (contextlib.closing(sqlite3.connect(...))); `with sqlite3.connect(...)` commits but does not close")
+            f"one (contextlib.closing(sqlite3.connect(...))); `with sqlite3.connect(...)` commits but does not close"
+        )
 
 
 def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
     store = open_store()
     rows = torch.cat([AWKWARD, vectors(1, WIDTH - len(AWKWARD))[0] * 1e-3]), vectors(2)[0], vectors(2)[1]
-    names = ["Zoë", "李雷", "O'Brien \"quoted\""]
+    names = ["Zoë", "李雷", 'O\'Brien "quoted"']
     ids = [store.add(name, row) for name, row in zip(names, rows)]
     written = store.all()
 
@@ -294,12 +336,16 @@ def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
     assert [r.name for r in reopened] == names, f"{cls}, opened again: names {[r.name for r in reopened]}"
     for before, after, row in zip(written, reopened, rows):
         assert after.embedding.dtype == torch.float32, f"{cls}, opened again: dtype {after.embedding.dtype}"
-        assert torch.equal(bits(after.embedding), bits(row)), \
+        assert torch.equal(bits(after.embedding), bits(row)), (
             f"{cls}, record {after.name!r}: the embedding changed on its way through the file (not bit-exact)"
+        )
         # The time the test knows, not one read back through the store under test.
-        assert after.created_at == before.created_at, \
+        assert after.created_at == before.created_at, (
             f"{cls}, record {after.name!r}: created_at {after.created_at!r} read back, {before.created_at!r} written"
-        assert after == before, f"{cls}, record {after.name!r} differs after reopening: {after!r} vs {before!r}"
+        )
+        assert after == before, (
+            f"{cls}, record {after.name!r} differs after reopening: {after!r} vs {before!r}"
+        )
 
 
 def test_remove_deletes_one_record_and_keeps_the_others(open_store, cls):
@@ -310,8 +356,9 @@ def test_remove_deletes_one_record_and_keeps_the_others(open_store, cls):
     assert [r.id for r in store.all()] == [ids[0], ids[2], ids[3]], f"{cls}.remove removed the wrong records"
     with raises(KeyError, f"{cls}.get(a removed id)"):
         store.get(ids[1])
-    assert [r.id for r in open_store().all()] == [ids[0], ids[2], ids[3]], \
+    assert [r.id for r in open_store().all()] == [ids[0], ids[2], ids[3]], (
         f"{cls}.remove: the removal must be in the file"
+    )
 
 
 @pytest.mark.parametrize("operation", ["get", "remove"])
@@ -336,8 +383,9 @@ def test_any_width_for_the_first_then_only_that_width(open_store, cls):
     store.add("small", torch.tensor([1.0, 2.0, 3.0]))
     with raises(ValueError, f"{cls}.add(width {WIDTH}) after a first record of width 3") as info:
         store.add("ada", vectors(1)[0])
-    assert "3" in str(info.value) and str(WIDTH) in str(info.value), \
+    assert "3" in str(info.value) and str(WIDTH) in str(info.value), (
         f"{cls}.add: name the store's width (3) and the one given ({WIDTH}): {info.value}"
+    )
     assert len(store) == 1 and len(open_store()) == 1, f"{cls}.add: a refused add must change nothing"
 
 
@@ -361,10 +409,12 @@ def test_float64_is_stored_as_float32(open_store, cls):
     embedding = vectors(1)[0].double() / 3
     record_id = store.add("ada", embedding)
     for when, record in (("in memory", store.get(record_id)), ("reopened", open_store().get(record_id))):
-        assert record.embedding.dtype == torch.float32, \
+        assert record.embedding.dtype == torch.float32, (
             f"{cls}.add(a float64 embedding), {when}: stored as {record.embedding.dtype}, expected torch.float32"
-        assert torch.equal(record.embedding, embedding.float()), \
+        )
+        assert torch.equal(record.embedding, embedding.float()), (
             f"{cls}.add(a float64 embedding), {when}: not its float32 values"
+        )
 
 
 def test_the_store_keeps_its_own_copy(store, cls):
@@ -372,19 +422,26 @@ def test_the_store_keeps_its_own_copy(store, cls):
     original = embedding.clone()
     record_id = store.add("ada", embedding)
     embedding.zero_()  # the caller reuses its tensor
-    assert torch.equal(store.get(record_id).embedding, original), \
+    assert torch.equal(store.get(record_id).embedding, original), (
         f"{cls}.add must store a copy, not the caller's tensor"
-    for method, record in (("get", store.get(record_id)), ("all", store.all()[0]), ("find", store.find("ada")[0])):
+    )
+    for method, record in (
+        ("get", store.get(record_id)),
+        ("all", store.all()[0]),
+        ("find", store.find("ada")[0]),
+    ):
         record.embedding.zero_()  # a caller edits what it got back
-        assert torch.equal(store.get(record_id).embedding, original), \
+        assert torch.equal(store.get(record_id).embedding, original), (
             f"{cls}.{method} handed out the stored tensor itself: get/all/find must hand out copies"
+        )
 
 
 def test_stored_embeddings_have_no_autograd_history(store, cls):
     record_id = store.add("ada", vectors(1)[0].requires_grad_() * 2)
     embedding = store.get(record_id).embedding
-    assert not embedding.requires_grad and embedding.grad_fn is None, \
+    assert not embedding.requires_grad and embedding.grad_fn is None, (
         f"{cls}.add(an embedding with autograd history) kept it: .detach()"
+    )
 
 
 def test_garbage_file_is_a_format_error_and_left_untouched(ex, open_store, path, cls):
@@ -416,23 +473,27 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
     ids = [json_store.add(name, row) for name, row in zip(["ada", "Zoë"], embeddings)]
     text = json_path.read_text(encoding="utf-8")
     data = json.loads(text)
-    assert data["format"] == ex.JSON_FORMAT and data["version"] == ex.JSON_VERSION, \
+    assert data["format"] == ex.JSON_FORMAT and data["version"] == ex.JSON_VERSION, (
         f"JsonFileStore: the file must carry format {ex.JSON_FORMAT!r} and version {ex.JSON_VERSION}"
+    )
     assert [item["id"] for item in data["records"]] == ids, "JsonFileStore: the file's records, in order"
     assert [item["name"] for item in data["records"]] == ["ada", "Zoë"], "JsonFileStore: the file's names"
     for item, row in zip(data["records"], embeddings):
-        assert isinstance(item["embedding"], list) and all(isinstance(v, float) for v in item["embedding"]), \
+        assert isinstance(item["embedding"], list) and all(isinstance(v, float) for v in item["embedding"]), (
             "JsonFileStore: embeddings are JSON lists of numbers"
+        )
         # Each number must read back (as a double) to exactly the float32 value.
-        assert item["embedding"] == row.tolist(), \
+        assert item["embedding"] == row.tolist(), (
             "JsonFileStore: the file's numbers are not exact: write r.embedding.tolist()"
+        )
         created = datetime.fromisoformat(item["created_at"])
         assert created.utcoffset() == timedelta(0), "JsonFileStore: created_at in ISO 8601 with +00:00"
 
 
 @pytest.mark.function("JsonFileStore")
 def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
-        json_store, json_path, monkeypatch):
+    json_store, json_path, monkeypatch
+):
     events = []
     real_replace, real_fsync = os.replace, os.fsync
 
@@ -451,14 +512,18 @@ def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
     replaces = [e for e in events if e[0] == "replace"]
     assert len(replaces) == 1, f"JsonFileStore.add: one os.replace per write; saw {events}"
     _, source, destination = replaces[0]
-    assert os.path.abspath(destination) == os.path.abspath(json_path), \
+    assert os.path.abspath(destination) == os.path.abspath(json_path), (
         f"JsonFileStore.add replaced {destination}, not the store's file"
-    assert os.path.dirname(os.path.abspath(source)) == os.path.dirname(os.path.abspath(json_path)), \
+    )
+    assert os.path.dirname(os.path.abspath(source)) == os.path.dirname(os.path.abspath(json_path)), (
         "JsonFileStore.add: write the temporary file in the store's own folder (os.replace only renames: between two file systems it raises OSError EXDEV)"
-    assert ("fsync",) in events[: events.index(replaces[0])], \
+    )
+    assert ("fsync",) in events[: events.index(replaces[0])], (
         "JsonFileStore.add: flush and os.fsync the temporary file before replacing the old one"
-    assert files_in(json_path.parent) == [json_path.name], \
+    )
+    assert files_in(json_path.parent) == [json_path.name], (
         f"JsonFileStore.add left files behind: {files_in(json_path.parent)}"
+    )
 
 
 class _Crash(Exception):
@@ -490,8 +555,9 @@ def _install_crash(where: str, m: pytest.MonkeyPatch) -> None:
 @pytest.mark.function("JsonFileStore")
 @pytest.mark.parametrize("where", ["serialise", "fsync", "replace"])
 @pytest.mark.parametrize("operation", ["add", "remove"])
-def test_json_crash_during_a_write_keeps_the_old_file(ex, json_store, json_path, monkeypatch,
-                                                      operation, where):
+def test_json_crash_during_a_write_keeps_the_old_file(
+    ex, json_store, json_path, monkeypatch, operation, where
+):
     ids = [json_store.add(name, row) for name, row in zip(["ada", "bob"], vectors(2))]
     before_bytes = json_path.read_bytes()
     before = json_store.all()
@@ -504,8 +570,9 @@ def test_json_crash_during_a_write_keeps_the_old_file(ex, json_store, json_path,
             else:
                 json_store.remove(ids[0])
     assert json_path.read_bytes() == before_bytes, f"{call}: the old file must survive a failed write"
-    assert files_in(json_path.parent) == [json_path.name], \
+    assert files_in(json_path.parent) == [json_path.name], (
         f"{call}: remove the temporary file when the write fails; left {files_in(json_path.parent)}"
+    )
     assert json_store.all() == before, f"{call}: a failed write must leave the store as it was, in memory too"
     assert ex.JsonFileStore(json_path).all() == before, f"{call}: the file must still hold the old records"
 
@@ -517,9 +584,11 @@ JSON_NOT_OURS = {
     "no-marker": b'{"records": []}',
     "other-format": b'{"format": "someone-else", "version": 1, "records": []}',
     "version-99": b'{"format": "facekit-embeddings", "version": 99, "records": []}',
-    "record-without-embedding": (b'{"format": "facekit-embeddings", "version": 1, "records": '
-                                 b'[{"id": "x", "name": "ada", "created_at": '
-                                 b'"2025-01-01T00:00:00+00:00"}]}'),
+    "record-without-embedding": (
+        b'{"format": "facekit-embeddings", "version": 1, "records": '
+        b'[{"id": "x", "name": "ada", "created_at": '
+        b'"2025-01-01T00:00:00+00:00"}]}'
+    ),
 }
 
 
@@ -565,16 +634,21 @@ def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_p
     assert len(rows) == 1, f"SqliteStore.add: the table holds {len(rows)} rows after one add"
     stored_id, name, created_at, blob = rows[0]
     assert (stored_id, name) == (record_id, "ada"), f"SqliteStore.add: the row holds {(stored_id, name)}"
-    assert isinstance(blob, bytes), f"SqliteStore: store the embedding as a BLOB (bytes); got {type(blob).__name__}"
-    assert len(blob) == 4 * WIDTH, \
+    assert isinstance(blob, bytes), (
+        f"SqliteStore: store the embedding as a BLOB (bytes); got {type(blob).__name__}"
+    )
+    assert len(blob) == 4 * WIDTH, (
         f"SqliteStore: 4 bytes per float32 value: expected a blob of {4 * WIDTH} bytes, got {len(blob)}"
-    assert blob == embedding.numpy().astype("<f4").tobytes(), \
+    )
+    assert blob == embedding.numpy().astype("<f4").tobytes(), (
         "SqliteStore: the blob must hold the values as float32, little-endian, in order"
+    )
     # The time is checked as text, in the table: an ISO 8601 string with +00:00.
     stamp = datetime.fromisoformat(created_at)
     assert stamp.utcoffset() == timedelta(0), f"SqliteStore: created_at {created_at!r} is not ISO 8601 UTC"
-    assert (application_id, version) == (ex.SQLITE_APPLICATION_ID, ex.SQLITE_VERSION), \
+    assert (application_id, version) == (ex.SQLITE_APPLICATION_ID, ex.SQLITE_VERSION), (
         f"SqliteStore: PRAGMA application_id/user_version are {(application_id, version)}"
+    )
 
 
 @pytest.mark.function("SqliteStore")
@@ -600,7 +674,9 @@ def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
 def test_sqlite_stores_of_one_file_see_each_others_writes(ex, db_path):
     first, second = ex.SqliteStore(db_path), ex.SqliteStore(db_path)
     record_id = first.add("ada", vectors(1)[0])
-    assert [r.id for r in second.all()] == [record_id], "SqliteStore: a second store on the file must see the add"
+    assert [r.id for r in second.all()] == [record_id], (
+        "SqliteStore: a second store on the file must see the add"
+    )
     second.remove(record_id)
     assert len(first) == 0, "SqliteStore: the first store must see the other's remove"
     with raises(KeyError, "SqliteStore.get(an id another store removed)"):
@@ -631,7 +707,9 @@ def test_sqlite_writer_waits_for_another_writers_lock(ex, sqlite_store, db_path)
     finally:
         thread.join(30)
     assert not failure, f"the test's own lock holder failed: {failure}"
-    assert [r.id for r in sqlite_store.all()] == [record_id], "SqliteStore.add, after waiting: the record is missing"
+    assert [r.id for r in sqlite_store.all()] == [record_id], (
+        "SqliteStore.add, after waiting: the record is missing"
+    )
 
 
 def _add_many(target: str, cls: str, path: str, name: str, count: int, width: int, ready, go, errors) -> None:
@@ -667,9 +745,12 @@ def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
     # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     ready, go, errors = context.Semaphore(0), context.Event(), context.SimpleQueue()
-    workers = [context.Process(target=_add_many,
-                               args=(kit_target, cls, str(path), name, count, width, ready, go, errors))
-               for name, count, width in jobs]
+    workers = [
+        context.Process(
+            target=_add_many, args=(kit_target, cls, str(path), name, count, width, ready, go, errors)
+        )
+        for name, count, width in jobs
+    ]
     for worker in workers:
         worker.start()
     # Every writer has opened the store before any adds: each starts from what was on disk
@@ -688,8 +769,9 @@ def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
         reports.append(errors.get())
     failed = [r for r in reports if r.startswith("failed")]
     assert not failed, f"{cls}.add in a writer process failed:\n" + "\n".join(failed)
-    assert not hung and all(w.exitcode == 0 for w in workers), \
+    assert not hung and all(w.exitcode == 0 for w in workers), (
         f"{cls}: writer processes ended with exit codes {[w.exitcode for w in workers]}"
+    )
     return reports
 
 
@@ -699,18 +781,22 @@ def test_two_processes_adding_at_once_lose_nothing(ex, kit_target, kind, path):
     cls = KINDS[kind][0]
     # JSON rewrites the whole file per add, so fewer adds; enough to interleave many times.
     per_process = 50 if kind == "sqlite" else 15
-    reports = _run_writers(ex, kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)])
+    reports = _run_writers(
+        ex, kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)]
+    )
     assert not reports, f"{cls}: a writer was refused: {reports}"
     store = getattr(ex, cls)(path)
     records = store.all()
     assert len(records) == 2 * per_process, (
         f"{cls}: two processes each added {per_process} records to {path.name} at once; the file "
-        f"holds {len(records)}: writes were lost (take a lock and re-read the file before each change)")
+        f"holds {len(records)}: writes were lost (take a lock and re-read the file before each change)"
+    )
     assert len({r.id for r in records}) == 2 * per_process, f"{cls}: record ids repeat"
     for name in ("left", "right"):
         values = [r.embedding[0].item() for r in records if r.name == name]
-        assert values == [float(i + 1) for i in range(per_process)], \
+        assert values == [float(i + 1) for i in range(per_process)], (
             f"{cls}: {name}'s records are not all there in the order it added them: {values}"
+        )
 
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
@@ -723,12 +809,18 @@ def test_two_processes_creating_one_store_with_different_widths(ex, kit_target, 
     try:
         records = getattr(ex, cls)(path).all()
     except ValueError as err:
-        pytest.fail(f"{cls}: two processes created {path.name} at once, adding a first embedding of width 3 "
-                    f"and one of width 5; both were kept and the store no longer opens ({err}): read the "
-                    f"width under the lock, so that one of them is refused", pytrace=False)
+        pytest.fail(
+            f"{cls}: two processes created {path.name} at once, adding a first embedding of width 3 "
+            f"and one of width 5; both were kept and the store no longer opens ({err}): read the "
+            f"width under the lock, so that one of them is refused",
+            pytrace=False,
+        )
     widths = sorted({r.embedding.shape[0] for r in records})
     assert len(records) == 1 and len(reports) == 1, (
         f"{cls}: two processes created {path.name} at once, adding a first embedding of width 3 and "
         f"one of width 5; expected one kept and one refused (ValueError), got {len(records)} record(s) "
-        f"of widths {widths} and {len(reports)} refusal(s): read the width under the lock")
-    assert "3" in reports[0] and "5" in reports[0], f"{cls}.add: the refusal must name both widths: {reports[0]}"
+        f"of widths {widths} and {len(reports)} refusal(s): read the width under the lock"
+    )
+    assert "3" in reports[0] and "5" in reports[0], (
+        f"{cls}.add: the refusal must name both widths: {reports[0]}"
+    )

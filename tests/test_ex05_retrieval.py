@@ -38,7 +38,9 @@ def make_store(api):
         store = MemoryStore(api.Record)
         for i, row in enumerate(rows):
             store.add(names[i] if names else f"person-{i}", row)
-        assert isinstance(store, api.EmbeddingStore), "precondition: MemoryStore follows the EmbeddingStore protocol"
+        assert isinstance(store, api.EmbeddingStore), (
+            "precondition: MemoryStore follows the EmbeddingStore protocol"
+        )
         return store
 
     return make
@@ -78,17 +80,23 @@ def check_ranking(result, records, expected: list[float], k: int, query=None) ->
     assert isinstance(result, list), f"{call}: return a list of (record, score); got {type(result).__name__}"
     want = min(k, len(records))
     off_by_one = {want - 1: " (one too few)", want + 1: " (one too many)"}.get(len(result), "")
-    assert len(result) == want, f"{call} returned {len(result)} results{off_by_one}, expected min(k, N) = {want}"
+    assert len(result) == want, (
+        f"{call} returned {len(result)} results{off_by_one}, expected min(k, N) = {want}"
+    )
     position = {r.id: i for i, r in enumerate(records)}
     seen = set()
     for rank, pair in enumerate(result):
-        assert isinstance(pair, tuple) and len(pair) == 2, f"{call}: item {rank} must be a (record, score) pair"
+        assert isinstance(pair, tuple) and len(pair) == 2, (
+            f"{call}: item {rank} must be a (record, score) pair"
+        )
         record, score = pair
         assert hasattr(record, "id") and hasattr(record, "embedding"), (
             f"{call}: item {rank} holds {type(record).__name__} {record!r} where the store's record is expected: "
-            f"return (records[i], score), not the index i")
-        assert type(score) is float, \
+            f"return (records[i], score), not the index i"
+        )
+        assert type(score) is float, (
             f"{call}: item {rank}'s score must be a Python float; got {type(score).__name__}"
+        )
         assert record.id in position, f"{call}: item {rank} is not a record of the store"
         assert record == records[position[record.id]], f"{call}: item {rank}: return the store's record as is"
         assert record.id not in seen, f"{call}: item {rank}: {record.name} appears twice"
@@ -96,14 +104,16 @@ def check_ranking(result, records, expected: list[float], k: int, query=None) ->
         true = expected[position[record.id]]
         assert abs(score - true) <= TOLERANCE, (
             f"{call}: item {rank} ({record.name}) has score {score:.6f}, its cosine similarity is {true:.6f}"
-            f"{_score_diagnosis(score, position[record.id], records, query)}")
+            f"{_score_diagnosis(score, position[record.id], records, query)}"
+        )
     scores = [score for _, score in result]
     assert all(a >= b - TOLERANCE for a, b in zip(scores, scores[1:])), f"{call}: not best first: {scores}"
     if result:
         worst_kept = min(scores)
         left_out = [expected[i] for r, i in position.items() if r not in seen]
-        assert all(s <= worst_kept + TOLERANCE for s in left_out), \
+        assert all(s <= worst_kept + TOLERANCE for s in left_out), (
             f"{call}: a record scoring {max(left_out):.6f} was left out for one scoring {worst_kept:.6f}"
+        )
 
 
 # -- results ------------------------------------------------------------------------------
@@ -117,8 +127,9 @@ def test_top_k_matches_brute_force(ex, crowd, k):
     before = [r.embedding.clone() for r in records]
     result = ex.top_k(query, store, k)
     check_ranking(result, records, brute_force(query, records), k, query)
-    assert all(torch.equal(r.embedding, b) for r, b in zip(records, before)), \
+    assert all(torch.equal(r.embedding, b) for r, b in zip(records, before)), (
         "top_k must not change the stored embeddings (no in-place normalising)"
+    )
 
 
 @pytest.mark.function("top_k")
@@ -126,8 +137,12 @@ def test_nearest_is_the_query_itself(ex, crowd):
     store, _ = crowd
     target = store.all()[123]
     (best, score), *_ = ex.top_k(target.embedding * 2.5, store, 3)  # scale does not matter
-    assert best.id == target.id, f"top_k(2.5 x record 123's embedding, k=3): first is {best.name}, not record 123"
-    assert score == pytest.approx(1.0, abs=TOLERANCE), f"top_k(a stored embedding): its score is {score}, not 1.0"
+    assert best.id == target.id, (
+        f"top_k(2.5 x record 123's embedding, k=3): first is {best.name}, not record 123"
+    )
+    assert score == pytest.approx(1.0, abs=TOLERANCE), (
+        f"top_k(a stored embedding): its score is {score}, not 1.0"
+    )
 
 
 @pytest.mark.function("top_k")
@@ -135,10 +150,12 @@ def test_query_as_one_row_gives_the_same_result(ex, crowd):
     store, query = crowd
     as_row = ex.top_k(query[None], store, 5)  # [1, D], as compute_embedding returns one image
     as_vector = ex.top_k(query, store, 5)
-    assert [r.id for r, _ in as_row] == [r.id for r, _ in as_vector], \
+    assert [r.id for r, _ in as_row] == [r.id for r, _ in as_vector], (
         "top_k(a [1, D] query) and top_k(the same [D] query) rank differently"
-    assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE), \
+    )
+    assert [s for _, s in as_row] == pytest.approx([s for _, s in as_vector], abs=TOLERANCE), (
         "top_k(a [1, D] query) and top_k(the same [D] query) score differently"
+    )
 
 
 @pytest.mark.function("top_k")
@@ -174,18 +191,30 @@ def test_ties_keep_the_store_order(ex, make_store):
     names = [f"r{i}" for i in range(len(rows))]
     store = make_store(rows, names)
     result = ex.top_k(e[0], store, len(rows))
-    assert all(hasattr(r, "name") for r, _ in result), \
+    assert all(hasattr(r, "name") for r, _ in result), (
         f"top_k(a store of 10, k=10) returned {result[:3]}...: each item is (the store's record, score), not an index"
+    )
     names = [r.name for r, _ in result]
-    assert names == ["r1", "r3", "r5", "r7", "r9",  # cos 1, in store order
-                     "r0", "r2", "r6", "r8",  # cos 0, in store order
-                     "r4"], f"top_k with tied scores: ties must keep the store order; got {names}{_reversed_ties(names)}"
-    assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6), \
+    assert names == [
+        "r1",
+        "r3",
+        "r5",
+        "r7",
+        "r9",  # cos 1, in store order
+        "r0",
+        "r2",
+        "r6",
+        "r8",  # cos 0, in store order
+        "r4",
+    ], f"top_k with tied scores: ties must keep the store order; got {names}{_reversed_ties(names)}"
+    assert [s for _, s in result] == pytest.approx([1.0] * 5 + [0.0] * 4 + [-1.0], abs=1e-6), (
         f"top_k with tied scores: scores {[s for _, s in result]}"
+    )
     # k cuts through the tie: the oldest tied records win.
     names = [r.name for r, _ in ex.top_k(e[0], store, 3)]
-    assert names == ["r1", "r3", "r5"], \
+    assert names == ["r1", "r3", "r5"], (
         f"top_k(k=3) through a 5-way tie: the oldest 3 in store order; got {names}{_reversed_ties(names)}"
+    )
 
 
 def _reversed_ties(names: list[str]) -> str:
@@ -203,8 +232,11 @@ def test_many_ties_keep_the_store_order(ex, make_store):
     store = make_store(rows, [f"r{i}" for i in range(300)])
     result = ex.top_k(e[0] + 0.5 * e[1], store, 300)
     names = [r.name for r, _ in result]
-    expected = ([f"r{i}" for i in range(0, 300, 3)] + [f"r{i}" for i in range(1, 300, 3)]
-                + [f"r{i}" for i in range(2, 300, 3)])
+    expected = (
+        [f"r{i}" for i in range(0, 300, 3)]
+        + [f"r{i}" for i in range(1, 300, 3)]
+        + [f"r{i}" for i in range(2, 300, 3)]
+    )
     assert names == expected, "top_k: equal scores must keep the store order: torch.sort(..., stable=True)"
 
 
@@ -218,8 +250,9 @@ def test_stored_zero_vector_scores_zero(ex, make_store):
     records = store.all()
     check_ranking(result, records, brute_force(query, records), 5, query)
     scores = {r.id: s for r, s in result}
-    assert scores[records[2].id] == 0.0, \
+    assert scores[records[2].id] == 0.0, (
         f"top_k: a stored zero vector has no direction: score 0, not {scores[records[2].id]}"
+    )
 
 
 # -- one pass, one product ----------------------------------------------------------------
@@ -238,10 +271,38 @@ class CountTorchCalls(TorchFunctionMode):
 
 
 # Operations a per-record similarity would call once (or more) per record.
-ARITHMETIC = {"matmul", "mm", "mv", "dot", "vdot", "inner", "einsum", "tensordot", "bmm",
-              "cosine_similarity", "mul", "__mul__", "__rmul__", "sum", "norm", "vector_norm",
-              "linalg_vector_norm", "normalize", "div", "__truediv__", "__rtruediv__", "sqrt",
-              "pow", "__pow__", "sub", "__sub__", "cdist", "vecdot", "__matmul__", "__rmatmul__"}
+ARITHMETIC = {
+    "matmul",
+    "mm",
+    "mv",
+    "dot",
+    "vdot",
+    "inner",
+    "einsum",
+    "tensordot",
+    "bmm",
+    "cosine_similarity",
+    "mul",
+    "__mul__",
+    "__rmul__",
+    "sum",
+    "norm",
+    "vector_norm",
+    "linalg_vector_norm",
+    "normalize",
+    "div",
+    "__truediv__",
+    "__rtruediv__",
+    "sqrt",
+    "pow",
+    "__pow__",
+    "sub",
+    "__sub__",
+    "cdist",
+    "vecdot",
+    "__matmul__",
+    "__rmatmul__",
+}
 
 
 @pytest.mark.function("top_k")
@@ -256,13 +317,15 @@ def test_top_k_reads_the_store_once_and_does_not_loop_over_records(ex, make_stor
     records = store.all()
     check_ranking(result, records, brute_force(query, records), 4, query)
     assert calls.get("all") == 1, f"top_k: read the store once, with store.all(); calls: {calls}"
-    assert not calls.get("get") and not calls.get("find"), \
+    assert not calls.get("get") and not calls.get("find"), (
         f"top_k called store.get/find ({calls}): store.all() has everything"
+    )
     arithmetic = sum(count for name, count in counter.names.items() if name in ARITHMETIC)
     assert arithmetic < 50, (
         f"top_k made {arithmetic} arithmetic torch calls for {n} records "
         f"({dict(counter.names.most_common(5))}): stack the embeddings into one matrix and "
-        f"compute every similarity with one matrix product, not one call per record")
+        f"compute every similarity with one matrix product, not one call per record"
+    )
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -298,22 +361,27 @@ def test_wrong_width_is_a_value_error_naming_both(ex, crowd):
         with raises(ValueError, f"top_k(a query of width {width}, a store of width {WIDTH}, k=3)") as info:
             ex.top_k(vectors(1, width=width)[0], store, 3)
         message = str(info.value)
-        assert str(width) in message and str(WIDTH) in message, \
+        assert str(width) in message and str(WIDTH) in message, (
             f"top_k: name the stored width ({WIDTH}) and the query's ({width}): {message}"
+        )
 
 
 @pytest.mark.function("top_k")
-@pytest.mark.parametrize("query, error", [
-    ([0.5] * WIDTH, TypeError),
-    (torch.ones(WIDTH, dtype=torch.int64), TypeError),
-    (torch.ones(2, WIDTH), ValueError),
-    (torch.ones(1, 1, WIDTH), ValueError),
-    (torch.tensor(1.0), ValueError),
-    (torch.zeros(WIDTH), ValueError),
-    (torch.full((WIDTH,), float("nan")), ValueError),
-    (torch.empty(0), ValueError),
-    (torch.empty(0, WIDTH), ValueError),
-], ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan", "empty", "no-rows"])
+@pytest.mark.parametrize(
+    "query, error",
+    [
+        ([0.5] * WIDTH, TypeError),
+        (torch.ones(WIDTH, dtype=torch.int64), TypeError),
+        (torch.ones(2, WIDTH), ValueError),
+        (torch.ones(1, 1, WIDTH), ValueError),
+        (torch.tensor(1.0), ValueError),
+        (torch.zeros(WIDTH), ValueError),
+        (torch.full((WIDTH,), float("nan")), ValueError),
+        (torch.empty(0), ValueError),
+        (torch.empty(0, WIDTH), ValueError),
+    ],
+    ids=["list", "int64", "two-rows", "3-d", "scalar", "zero-vector", "nan", "empty", "no-rows"],
+)
 def test_bad_query(ex, crowd, query, error, request):
     store, _ = crowd
     case = request.node.callspec.id
@@ -321,5 +389,6 @@ def test_bad_query(ex, crowd, query, error, request):
         ex.top_k(query, store, 3)
     if case in ("two-rows", "3-d", "scalar", "empty", "no-rows"):
         # Refused for its shape, not later for something else (its width, say).
-        assert str(tuple(query.shape)) in str(info.value), \
+        assert str(tuple(query.shape)) in str(info.value), (
             f"top_k(a {case} query of shape {tuple(query.shape)}): say which shape was given: {info.value}"
+        )

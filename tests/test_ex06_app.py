@@ -208,8 +208,7 @@ def broken(tmp_path_factory, images) -> dict[str, Path]:
     truncated.write_bytes(images["dark.jpg"].read_bytes()[:300])
     subfolder = folder / "a-folder.png"
     subfolder.mkdir()
-    return {"text": text, "truncated": truncated, "missing": folder / "missing.png",
-            "folder": subfolder}
+    return {"text": text, "truncated": truncated, "missing": folder / "missing.png", "folder": subfolder}
 
 
 @pytest.fixture(scope="module")
@@ -238,15 +237,18 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_batches_equal_per_image_embeddings(ex, model, images, expected):
     paths = list(images.values())
     batches = list(ex.embed_images(model, paths, batch_size=3))
-    assert [len(b.paths) for b in batches] == [3, 3, 1], \
+    assert [len(b.paths) for b in batches] == [3, 3, 1], (
         f"embed_images(7 paths, batch_size=3) gave batches of {[len(b.paths) for b in batches]}, expected [3, 3, 1]"
+    )
     assert [p for b in batches for p in b.paths] == paths, "paths in input order, as Path objects"
     rows = torch.cat([b.embeddings for b in batches])
-    assert rows.shape == (len(paths), WIDTH) and rows.dtype == torch.float32, \
+    assert rows.shape == (len(paths), WIDTH) and rows.dtype == torch.float32, (
         f"embed_images(7 paths): the batches' embeddings are {list(rows.shape)} {rows.dtype}, expected [7, {WIDTH}] torch.float32"
+    )
     torch.testing.assert_close(rows, torch.stack([expected(p) for p in paths]), atol=ATOL, rtol=ATOL)
-    assert all(b.skipped == [] for b in batches), \
+    assert all(b.skipped == [] for b in batches), (
         f"embed_images(7 readable images) skipped {[p for b in batches for p in b.skipped]}: nothing to skip"
+    )
 
 
 @pytest.mark.function("embed_images")
@@ -263,15 +265,19 @@ def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
     batches = iter(ex.embed_images(model, paths(), batch_size=2))
     first = next(batches)
     call = f"embed_images(a generator of {len(images)} paths, batch_size=2)"
-    assert len(consumed) <= 2, (f"{call}: {len(consumed)} paths taken for a first batch of 2: take paths "
-                                f"lazily (itertools.islice), not all at once")
+    assert len(consumed) <= 2, (
+        f"{call}: {len(consumed)} paths taken for a first batch of 2: take paths "
+        f"lazily (itertools.islice), not all at once"
+    )
     assert model.batch_sizes == [2], (
         f"{call}: after the first batch, forward passes of sizes {model.batch_sizes}, expected [2]: "
-        f"one compute_embedding call per batch, and yield each batch as soon as it is done")
+        f"one compute_embedding call per batch, and yield each batch as soon as it is done"
+    )
     assert first.paths == [Path(p) for p in consumed[:2]], f"{call}: the first batch holds {first.paths}"
     rest = list(batches)
-    assert model.batch_sizes == [2, 2, 2, 1], \
+    assert model.batch_sizes == [2, 2, 2, 1], (
         f"{call}: forward passes of sizes {model.batch_sizes}, expected [2, 2, 2, 1]"
+    )
     for number, taken in enumerate(seen_at_forward, 1):
         assert taken <= 2 * number, f"{call}: forward pass {number} ran after {taken} paths were taken"
     total = sum(len(b.paths) for b in [first, *rest])
@@ -280,27 +286,43 @@ def test_paths_are_consumed_one_batch_at_a_time(ex, model, images):
 
 @pytest.mark.function("embed_images")
 def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expected):
-    paths = [images["face.png"], broken["text"], broken["truncated"], images["noise.png"],
-             broken["missing"], broken["folder"]]
+    paths = [
+        images["face.png"],
+        broken["text"],
+        broken["truncated"],
+        images["noise.png"],
+        broken["missing"],
+        broken["folder"],
+    ]
     call = "embed_images(2 images and 4 unreadable files, batch_size=2)"
     batches = list(ex.embed_images(model, paths, batch_size=2))
-    assert len(batches) == 3, f"{call} gave {len(batches)} batches: one Batch per batch_size paths, unreadable ones included"
+    assert len(batches) == 3, (
+        f"{call} gave {len(batches)} batches: one Batch per batch_size paths, unreadable ones included"
+    )
     kept = [p for b in batches for p in b.paths]
     assert kept == [images["face.png"], images["noise.png"]], f"{call}: the embedded paths are {kept}"
     skipped = [s for b in batches for s in b.skipped]
-    assert [path for path, _ in skipped] == [broken[k] for k in ("text", "truncated", "missing", "folder")], \
+    assert [path for path, _ in skipped] == [broken[k] for k in ("text", "truncated", "missing", "folder")], (
         f"{call}: skipped {[path.name for path, _ in skipped]}, expected the 4 unreadable files in order"
+    )
     for path, reason in skipped:
         assert isinstance(reason, str) and reason.strip(), f"{call}: say why {path} was skipped"
     assert batches[2].embeddings is None, f"{call}: a batch with no readable file has embeddings None"
     rows = torch.cat([b.embeddings for b in batches[:2]])
-    torch.testing.assert_close(rows, torch.stack([expected(p) for p in kept]), atol=ATOL, rtol=ATOL,
-                               msg=lambda m: f"{call}: the rows differ from each file's own embedding: {m}")
+    torch.testing.assert_close(
+        rows,
+        torch.stack([expected(p) for p in kept]),
+        atol=ATOL,
+        rtol=ATOL,
+        msg=lambda m: f"{call}: the rows differ from each file's own embedding: {m}",
+    )
 
 
 @pytest.mark.function("embed_images")
-@pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError),
-                                               ("4", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "batch_size, error",
+    [(0, ValueError), (-3, ValueError), (2.0, TypeError), ("4", TypeError), (True, TypeError)],
+)
 def test_bad_batch_size(ex, model, images, batch_size, error):
     with raises(error, f"embed_images(paths, batch_size={batch_size!r})") as info:
         list(ex.embed_images(model, list(images.values()), batch_size=batch_size))
@@ -311,11 +333,20 @@ def test_bad_batch_size(ex, model, images, batch_size, error):
 
 
 @pytest.mark.function("open_store")
-@pytest.mark.parametrize("name, kind", [("faces.json", "JsonFileStore"), ("faces.sqlite", "SqliteStore"),
-                                        ("faces.db", "SqliteStore"), ("FACES.SQLITE3", "SqliteStore")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("faces.json", "JsonFileStore"),
+        ("faces.sqlite", "SqliteStore"),
+        ("faces.db", "SqliteStore"),
+        ("FACES.SQLITE3", "SqliteStore"),
+    ],
+)
 def test_open_store_picks_the_store_by_suffix(ex, api, tmp_path, name, kind):
     opened = ex.open_store(tmp_path / name)
-    assert type(opened) is getattr(api, kind), f"open_store({name!r}) gave a {type(opened).__name__}, expected {kind}"
+    assert type(opened) is getattr(api, kind), (
+        f"open_store({name!r}) gave a {type(opened).__name__}, expected {kind}"
+    )
     assert len(opened) == 0, f"open_store({name!r}) of a missing file is not empty"
 
 
@@ -324,8 +355,9 @@ def test_open_store_refuses_other_suffixes_and_non_paths(ex, tmp_path):
     with raises(ValueError, "open_store('faces.txt')") as info:
         ex.open_store(tmp_path / "faces.txt")
     assert "faces.txt" in str(info.value), f"open_store('faces.txt'): name the file: {info.value}"
-    assert ".json" in str(info.value) and ".sqlite" in str(info.value), \
+    assert ".json" in str(info.value) and ".sqlite" in str(info.value), (
         f"open_store('faces.txt'): name the suffixes accepted: {info.value}"
+    )
     assert not (tmp_path / "faces.txt").exists(), "open_store('faces.txt') created the file"
     with raises(TypeError, "open_store(3)"):
         ex.open_store(3)
@@ -344,19 +376,30 @@ def test_register_adds_one_averaged_record(ex, model, store, images, expected):
     alice = [images["face.png"], images["mirror.png"], images["dark.jpg"]]
     record_id = ex.register(store, model, "alice", alice)
     records = store.find("alice")
-    assert len(records) == 1, (f"register('alice', 3 images) stored {len(records)} records, expected ONE: "
-                               f"person_embedding of the 3 images")
-    assert isinstance(record_id, str) and record_id == records[0].id, \
+    assert len(records) == 1, (
+        f"register('alice', 3 images) stored {len(records)} records, expected ONE: "
+        f"person_embedding of the 3 images"
+    )
+    assert isinstance(record_id, str) and record_id == records[0].id, (
         f"register('alice', 3 images) returned {record_id!r}, expected the new record's id {records[0].id!r}"
-    torch.testing.assert_close(records[0].embedding, _person(expected, alice), atol=ATOL, rtol=ATOL,
-                               msg=lambda m: f"register('alice', 3 images): the record is not "
-                                             f"person_embedding of the images: {m}")
+    )
+    torch.testing.assert_close(
+        records[0].embedding,
+        _person(expected, alice),
+        atol=ATOL,
+        rtol=ATOL,
+        msg=lambda m: f"register('alice', 3 images): the record is not person_embedding of the images: {m}",
+    )
     more = ex.register(store, model, "alice", iter([str(images["rotated.png"])]))
     again = store.find("alice")
     assert len(again) == 2 and again[1].id == more, "register: registering again adds one more record"
-    torch.testing.assert_close(again[1].embedding, F.normalize(expected(images["rotated.png"]), dim=0),
-                               atol=ATOL, rtol=ATOL,
-                               msg=lambda m: f"register('alice', [one image]): its unit embedding: {m}")
+    torch.testing.assert_close(
+        again[1].embedding,
+        F.normalize(expected(images["rotated.png"]), dim=0),
+        atol=ATOL,
+        rtol=ATOL,
+        msg=lambda m: f"register('alice', [one image]): its unit embedding: {m}",
+    )
 
 
 @pytest.mark.function("register")
@@ -365,9 +408,13 @@ def test_register_takes_pil_images_as_they_are(ex, model, store, images, sample_
     frames = _frames(sample_face)
     ex.register(store, model, "alice", [frames["face.png"], images["noise.png"]])
     (record,) = store.find("alice")
-    torch.testing.assert_close(record.embedding, _person(expected, [images["face.png"], images["noise.png"]]),
-                               atol=ATOL, rtol=ATOL,
-                               msg=lambda m: f"register('alice', [a PIL image, a path]): {m}")
+    torch.testing.assert_close(
+        record.embedding,
+        _person(expected, [images["face.png"], images["noise.png"]]),
+        atol=ATOL,
+        rtol=ATOL,
+        msg=lambda m: f"register('alice', [a PIL image, a path]): {m}",
+    )
 
 
 @pytest.mark.function("register")
@@ -375,8 +422,12 @@ def test_register_is_all_or_nothing(ex, model, store, images, broken):
     with raises(ValueError, "register('bob', [an image, a truncated JPEG, a text file])") as info:
         ex.register(store, model, "bob", [images["noise.png"], broken["truncated"], broken["text"]])
     message = str(info.value)
-    assert "truncated.jpg" in message and "notes.txt" in message, f"register: name every unreadable file: {message}"
-    assert len(store) == 0, f"register: a bad file must leave the store as it was; it holds {len(store)} records"
+    assert "truncated.jpg" in message and "notes.txt" in message, (
+        f"register: name every unreadable file: {message}"
+    )
+    assert len(store) == 0, (
+        f"register: a bad file must leave the store as it was; it holds {len(store)} records"
+    )
 
 
 @pytest.mark.function("register")
@@ -390,8 +441,10 @@ def test_register_is_all_or_nothing_across_batches(ex, model, store, images, bro
     with raises(ValueError, call) as info:
         ex.register(store, model, "bob", good + [broken["text"]])
     assert "notes.txt" in str(info.value), f"{call}: name the unreadable file: {info.value}"
-    assert len(store) == 0, (f"{call} left {len(store)} records: read every file first, and add "
-                             f"nothing unless every file could be read")
+    assert len(store) == 0, (
+        f"{call} left {len(store)} records: read every file first, and add "
+        f"nothing unless every file could be read"
+    )
 
 
 @pytest.mark.function("register")
@@ -421,11 +474,14 @@ def test_login_with_the_enrolled_images_scores_one(ex, model, store, images, sam
     frames = _frames(sample_face)
     result = ex.login(store, model, "alice", (frames["mirror.png"], frames["face.png"]), threshold=0.99)
     call = "login('alice', the two images she enrolled, threshold=0.99)"
-    assert isinstance(result, ex.LoginResult), f"{call} returned {type(result).__name__}, expected a LoginResult"
+    assert isinstance(result, ex.LoginResult), (
+        f"{call} returned {type(result).__name__}, expected a LoginResult"
+    )
     assert result.accepted is True, f"{call}: not accepted ({result!r})"
     assert result.name == "alice" and result.threshold == 0.99, f"{call}: {result!r}"
-    assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL), \
+    assert isinstance(result.score, float) and result.score == pytest.approx(1.0, abs=SCORE_ATOL), (
         f"{call}: score {result.score!r}, expected the float 1.0"
+    )
 
 
 @pytest.mark.function("login")
@@ -437,18 +493,21 @@ def test_login_score_is_the_best_cosine_and_the_threshold_decides(ex, model, sto
     presented = images["noise.png"]
     scores = [_cos(expected(presented), _person(expected, visit)) for visit in visits]
     best = max(scores)
-    assert best < 1 - 1e-3 and abs(scores[0] - scores[1]) > 1e-3, \
+    assert best < 1 - 1e-3 and abs(scores[0] - scores[1]) > 1e-3, (
         "precondition: different images give different embeddings"
+    )
     result = ex.login(store, model, "alice", presented, threshold=-1.0)
     assert result.score == pytest.approx(best, abs=SCORE_ATOL), (
         f"login('alice', another image): score {result.score:.6f}, expected {best:.6f}, the best cosine among "
-        f"her enrolled records ({', '.join(f'{s:.6f}' for s in scores)})")
+        f"her enrolled records ({', '.join(f'{s:.6f}' for s in scores)})"
+    )
     assert result.accepted, "login(threshold=-1.0): every score is accepted"
     below = ex.login(store, model, "alice", presented, threshold=max(best - 1e-3, -1.0))
     above = ex.login(store, model, "alice", presented, threshold=min(best + 1e-3, 1.0))
     assert below.accepted and not above.accepted, "login: accepted exactly when score >= threshold"
-    assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted, \
+    assert not ex.login(store, model, "alice", presented, threshold=1.0).accepted, (
         "login(threshold=1.0) accepted a score below 1"
+    )
 
 
 @pytest.mark.function("login")
@@ -461,12 +520,14 @@ def test_login_averages_the_images_presented(ex, model, store, images, expected)
     result = ex.login(store, model, "alice", presented, threshold=-1.0)
     assert result.score == pytest.approx(want, abs=SCORE_ATOL), (
         f"login('alice', [2 images]): score {result.score:.6f}, expected {want:.6f}, the cosine of "
-        f"person_embedding of the images presented with her record")
+        f"person_embedding of the images presented with her record"
+    )
     one = ex.login(store, model, "alice", str(presented[0]), threshold=-1.0)
     listed = ex.login(store, model, "alice", [presented[0]], threshold=-1.0)
     assert one.score == pytest.approx(first, abs=SCORE_ATOL) and listed.score == pytest.approx(one.score), (
         f"login('alice', one str path) scored {one.score:.6f} and login('alice', [that path]) "
-        f"{listed.score:.6f}; expected {first:.6f} for both: one image alone is a list of one")
+        f"{listed.score:.6f}; expected {first:.6f} for both: one image alone is a list of one"
+    )
 
 
 @pytest.mark.function("login")
@@ -477,11 +538,14 @@ def test_login_compares_with_that_persons_embeddings_only(ex, model, store, imag
     result = ex.login(store, model, "alice", images["noise.png"], threshold=-1.0)
     assert result.score == pytest.approx(own, abs=SCORE_ATOL), (
         f"login('alice', bob's enrolled image): score {result.score:.6f}, expected {own:.6f}, its cosine "
-        f"with alice's embedding: compare with alice's embeddings only (store.find), not everyone's")
+        f"with alice's embedding: compare with alice's embeddings only (store.find), not everyone's"
+    )
     # A threshold exactly equal to the score accepts, as is_match does.
     again = ex.login(store, model, "alice", images["noise.png"], threshold=result.score)
-    assert again.accepted, (f"login(threshold={result.score!r}), a score equal to the threshold, was "
-                            f"refused: accept when score >= threshold (is_match)")
+    assert again.accepted, (
+        f"login(threshold={result.score!r}), a score equal to the threshold, was "
+        f"refused: accept when score >= threshold (is_match)"
+    )
 
 
 @pytest.mark.function("login")
@@ -489,23 +553,27 @@ def test_login_of_an_unknown_person_is_an_error_naming_who_is_registered(ex, mod
     ex.register(store, model, "alice", [images["face.png"]])
     with raises(ex.UnknownPersonError, "login(store with alice, 'mallory', face.png)") as info:
         ex.login(store, model, "mallory", images["face.png"])
-    assert isinstance(info.value, LookupError), \
+    assert isinstance(info.value, LookupError), (
         f"login('mallory'): UnknownPersonError must be a LookupError (like KeyError); its bases are {type(info.value).__mro__[1:]}"
-    assert "mallory" in str(info.value) and "alice" in str(info.value), \
+    )
+    assert "mallory" in str(info.value) and "alice" in str(info.value), (
         f"login('mallory', alice registered): say who was asked for and who is registered: {info.value}"
+    )
 
 
 @pytest.mark.function("login")
-@pytest.mark.parametrize("threshold, error", [(1.5, ValueError), (-1.01, ValueError),
-                                              (math.nan, ValueError), ("0.5", TypeError)])
+@pytest.mark.parametrize(
+    "threshold, error", [(1.5, ValueError), (-1.01, ValueError), (math.nan, ValueError), ("0.5", TypeError)]
+)
 def test_login_checks_the_threshold_before_embedding(ex, model, store, images, threshold, error):
     store.add("alice", torch.ones(WIDTH))
     model = Recording(model)
     with raises(error, f"login('alice', image, threshold={threshold!r})") as info:
         ex.login(store, model, "alice", images["face.png"], threshold=threshold)
     assert "threshold" in str(info.value), f"login: name the argument threshold: {info.value}"
-    assert model.batch_sizes == [], \
+    assert model.batch_sizes == [], (
         f"login(threshold={threshold!r}): check the arguments before running the model"
+    )
 
 
 @pytest.mark.function("login")
@@ -526,27 +594,33 @@ def test_login_of_unreadable_or_no_images_is_an_error(ex, model, store, images, 
 
 @pytest.mark.function("identify")
 def test_identify_ranks_people_by_their_best_score(ex, model, store, images, expected):
-    people = {"alice": [images["face.png"], images["mirror.png"]],
-              "bob": [images["noise.png"], images["stripes.png"]],
-              "carol": [images["wide.png"]]}
+    people = {
+        "alice": [images["face.png"], images["mirror.png"]],
+        "bob": [images["noise.png"], images["stripes.png"]],
+        "carol": [images["wide.png"]],
+    }
     for name, paths in people.items():
         for path in paths:  # one registration per image: a record each
             ex.register(store, model, name, [path])
     presented = images["rotated.png"]
-    best = {name: max(_cos(expected(presented), expected(p)) for p in paths)
-            for name, paths in people.items()}
+    best = {
+        name: max(_cos(expected(presented), expected(p)) for p in paths) for name, paths in people.items()
+    }
     ranking = sorted(best, key=best.get, reverse=True)
 
     found = ex.identify(store, model, presented, k=2)
     assert [name for name, _ in found] == ranking[:2], (
         f"identify(k=2) gave {[name for name, _ in found]}, expected {ranking[:2]}: one entry per person, "
-        f"best first (a person with several records may fill the top k records alone)")
+        f"best first (a person with several records may fill the top k records alone)"
+    )
     for name, score in found:
-        assert isinstance(score, float) and score == pytest.approx(best[name], abs=SCORE_ATOL), \
+        assert isinstance(score, float) and score == pytest.approx(best[name], abs=SCORE_ATOL), (
             f"identify: {name}'s score is {score!r}, expected {best[name]:.6f}, the best of their records"
+        )
     everyone = ex.identify(store, model, presented, k=10)
-    assert [name for name, _ in everyone] == ranking, \
+    assert [name for name, _ in everyone] == ranking, (
         f"identify(k=10) with 3 people gave {[name for name, _ in everyone]}, expected all of them: {ranking}"
+    )
 
 
 @pytest.mark.function("identify")
@@ -555,8 +629,9 @@ def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
     ex.register(store, model, "bob", [images["noise.png"]])
     ex.register(store, model, "bob", [images["dark.jpg"]])
     (name, score), *_ = ex.identify(store, model, images["dark.jpg"])
-    assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL), \
+    assert name == "bob" and score == pytest.approx(1.0, abs=SCORE_ATOL), (
         f"identify(an image bob enrolled): first is {name} with {score}, expected bob with 1.0"
+    )
     found = ex.identify(store, model, images["dark.jpg"])
     assert len(found) == 2, f"identify(default k=3) with two people gave {found}"
 
@@ -568,8 +643,7 @@ def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
 
 
 @pytest.mark.function("identify")
-@pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
-                                      (True, TypeError)])
+@pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
 def test_identify_checks_k(ex, model, store, images, k, error):
     store.add("alice", torch.ones(WIDTH))
     with raises(error, f"identify(image, k={k!r})") as info:
@@ -582,12 +656,13 @@ def test_identify_checks_k(ex, model, store, images, k, error):
 
 @pytest.mark.function("identify")
 @pytest.mark.parametrize("store_name", ["faces.sqlite", "faces.json"])
-def test_register_two_people_log_each_in_and_identify(ex, model, images, expected, tmp_path,
-                                                      store_name):
+def test_register_two_people_log_each_in_and_identify(ex, model, images, expected, tmp_path, store_name):
     path = tmp_path / store_name
     faces = ex.open_store(path)
-    people = {"alice": [images["face.png"], images["mirror.png"]],
-              "bob": [images["noise.png"], images["stripes.png"]]}
+    people = {
+        "alice": [images["face.png"], images["mirror.png"]],
+        "bob": [images["noise.png"], images["stripes.png"]],
+    }
     ids = [ex.register(faces, model, name, paths) for name, paths in people.items()]
     assert len(set(ids)) == 2 and len(faces) == 2, "one record per registration"
 
@@ -603,18 +678,24 @@ def test_register_two_people_log_each_in_and_identify(ex, model, images, expecte
     refused = ex.login(faces, model, "bob", alice, threshold=(cross + 1) / 2)
     assert not refused.accepted and refused.score == pytest.approx(cross, abs=SCORE_ATOL), (
         f"login(bob, alice's photo, threshold above their similarity {cross:.4f}): got accepted={refused.accepted}, "
-        f"score={refused.score}; expected refused with that score")
+        f"score={refused.score}; expected refused with that score"
+    )
 
     # A new process would open the file again: the people are still there.
     reopened = ex.open_store(path)
-    assert len(reopened) == 2, f"open_store({path.name}) again: {len(reopened)} records, expected alice's and bob's"
+    assert len(reopened) == 2, (
+        f"open_store({path.name}) again: {len(reopened)} records, expected alice's and bob's"
+    )
     for presented in (people["alice"][1], people["bob"][0]):
         scores = {name: _cos(expected(presented), _person(expected, paths)) for name, paths in people.items()}
         want = sorted(scores, key=scores.get, reverse=True)
         found = ex.identify(reopened, model, presented, k=2)
-        assert [name for name, _ in found] == want, f"identify({presented.name}) gave {found}, expected {want}"
-        assert found[0][1] == pytest.approx(scores[want[0]], abs=SCORE_ATOL), \
+        assert [name for name, _ in found] == want, (
+            f"identify({presented.name}) gave {found}, expected {want}"
+        )
+        assert found[0][1] == pytest.approx(scores[want[0]], abs=SCORE_ATOL), (
             f"identify({presented.name}): {want[0]}'s score is {found[0][1]}, expected {scores[want[0]]:.6f}"
+        )
 
 
 # -- embed_folder ---------------------------------------------------------------------------------
@@ -642,8 +723,7 @@ def _rows_of(folder: Path, names, expected) -> torch.Tensor:
 
 
 @pytest.mark.function("embed_folder")
-def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, folder, expected,
-                                                                   tmp_path):
+def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, folder, expected, tmp_path):
     from safetensors import safe_open
 
     out = tmp_path / "out" / "faces.safetensors"
@@ -651,20 +731,32 @@ def test_embed_folder_writes_safetensors_with_names_in_the_metadata(ex, model, f
     with safe_open(out, framework="pt") as f:
         names = json.loads(f.metadata()["names"])
     # The names first: they say which files were taken.
-    assert names == FOLDER_NAMES, f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
-    assert isinstance(summary, ex.EmbedSummary), f"embed_folder returned {type(summary).__name__}, not an EmbedSummary"
+    assert names == FOLDER_NAMES, (
+        f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
+    )
+    assert isinstance(summary, ex.EmbedSummary), (
+        f"embed_folder returned {type(summary).__name__}, not an EmbedSummary"
+    )
     got = (summary.out, summary.names_file, summary.count, summary.width, summary.skipped)
-    assert got == (out, None, 4, WIDTH, []), \
+    assert got == (out, None, 4, WIDTH, []), (
         f"embed_folder: summary (out, names_file, count, width, skipped) is {got}, expected {(out, None, 4, WIDTH, [])}"
+    )
     with safe_open(out, framework="pt") as f:
-        assert list(f.keys()) == ["embeddings"], f"embed_folder: the safetensors file holds {list(f.keys())}, expected ['embeddings']"
+        assert list(f.keys()) == ["embeddings"], (
+            f"embed_folder: the safetensors file holds {list(f.keys())}, expected ['embeddings']"
+        )
         metadata = f.metadata()
         embeddings = f.get_tensor("embeddings")
-    assert metadata["format"] == "facekit-embeddings", f"embed_folder: metadata format is {metadata.get('format')!r}"
+    assert metadata["format"] == "facekit-embeddings", (
+        f"embed_folder: metadata format is {metadata.get('format')!r}"
+    )
     names = json.loads(metadata["names"])
-    assert names == FOLDER_NAMES, f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
-    assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH), \
+    assert names == FOLDER_NAMES, (
+        f"embed_folder: names {names}, expected {FOLDER_NAMES} (sorted, hidden left out)"
+    )
+    assert embeddings.dtype == torch.float32 and embeddings.shape == (4, WIDTH), (
         f"embed_folder(4 images): 'embeddings' is {list(embeddings.shape)} {embeddings.dtype}, expected [4, {WIDTH}] torch.float32"
+    )
     torch.testing.assert_close(embeddings, _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL)
 
 
@@ -675,14 +767,19 @@ def test_embed_folder_writes_npy_with_a_names_file(ex, model, folder, expected, 
     names_file = tmp_path / "faces.names.json"
     assert summary.names_file == names_file and summary.count == 4, (
         f"embed_folder(4 images, 'faces.npy'): the summary says names_file={summary.names_file}, "
-        f"count={summary.count}; expected {names_file.name} (the .npy name with .names.json) and 4")
+        f"count={summary.count}; expected {names_file.name} (the .npy name with .names.json) and 4"
+    )
     array = np.load(out, allow_pickle=False)
-    assert array.dtype == np.float32 and array.shape == (4, WIDTH), \
+    assert array.dtype == np.float32 and array.shape == (4, WIDTH), (
         f"embed_folder(4 images, 'faces.npy'): the array is {array.shape} {array.dtype}, expected (4, {WIDTH}) float32"
+    )
     names = json.loads(names_file.read_text(encoding="utf-8"))
-    assert names == FOLDER_NAMES, f"embed_folder(4 images, 'faces.npy'): {names_file.name} lists {names}, expected {FOLDER_NAMES}"
-    torch.testing.assert_close(torch.from_numpy(array), _rows_of(folder, FOLDER_NAMES, expected),
-                               atol=ATOL, rtol=ATOL)
+    assert names == FOLDER_NAMES, (
+        f"embed_folder(4 images, 'faces.npy'): {names_file.name} lists {names}, expected {FOLDER_NAMES}"
+    )
+    torch.testing.assert_close(
+        torch.from_numpy(array), _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL
+    )
 
 
 @pytest.mark.function("embed_folder")
@@ -693,9 +790,11 @@ def test_embed_folder_writes_the_npy_file_its_summary_names(ex, model, folder, t
     written = sorted(p.name for p in out.parent.iterdir())
     assert summary.out == out and out.is_file(), (
         f"embed_folder(model, folder, 'faces.NPY'): the summary names {summary.out}, but the files written "
-        f"are {written}: np.save(path) adds .npy to faces.NPY; give np.save an open file")
-    assert written == ["faces.NPY", "faces.names.json"], \
+        f"are {written}: np.save(path) adds .npy to faces.NPY; give np.save an open file"
+    )
+    assert written == ["faces.NPY", "faces.names.json"], (
         f"embed_folder(model, folder, 'faces.NPY') wrote {written}, expected faces.NPY and faces.names.json"
+    )
 
 
 @pytest.mark.function("embed_folder")
@@ -704,20 +803,24 @@ def test_embed_folder_skips_and_lists_unreadable_files(ex, model, folder, broken
     (folder / "broken.jpg").write_bytes(broken["truncated"].read_bytes())
     out = tmp_path / "faces.safetensors"
     calls = []
-    summary = ex.embed_folder(model, folder, out, batch_size=2,
-                              progress=lambda done, total: calls.append((done, total)))
+    summary = ex.embed_folder(
+        model, folder, out, batch_size=2, progress=lambda done, total: calls.append((done, total))
+    )
     call = "embed_folder(4 images and 2 unreadable files, batch_size=2)"
-    assert [name for name, _ in summary.skipped] == ["broken.jpg", "sub/notes.txt"], \
+    assert [name for name, _ in summary.skipped] == ["broken.jpg", "sub/notes.txt"], (
         f"{call}: skipped {summary.skipped}"
+    )
     assert all(reason.strip() for _, reason in summary.skipped), f"{call}: say why each file was skipped"
     assert summary.count == 4, f"{call}: count {summary.count}, expected 4"
     assert calls == [(2, 6), (4, 6), (6, 6)], (
         f"{call}: progress calls {calls}, expected [(2, 6), (4, 6), (6, 6)]: count every file handled, "
-        f"unreadable ones too")
+        f"unreadable ones too"
+    )
     from safetensors.torch import load_file
 
-    torch.testing.assert_close(load_file(out)["embeddings"], _rows_of(folder, FOLDER_NAMES, expected),
-                               atol=ATOL, rtol=ATOL)
+    torch.testing.assert_close(
+        load_file(out)["embeddings"], _rows_of(folder, FOLDER_NAMES, expected), atol=ATOL, rtol=ATOL
+    )
 
 
 @pytest.mark.function("embed_folder")
@@ -748,22 +851,34 @@ def test_embed_folder_does_not_depend_on_the_listing_order(ex, model, folder, tm
     ex.embed_folder(model, folder, out)
     monkeypatch.undo()
     names = json.loads((tmp_path / "faces.names.json").read_text(encoding="utf-8"))
-    advice = ("take the files in sorted order" if sorted(names) == sorted(FOLDER_NAMES)
-              else "the files taken differ, not only their order")
-    assert names == FOLDER_NAMES, (f"embed_folder on a file system that lists folders in another order: "
-                                   f"names {names}, expected {FOLDER_NAMES}: {advice}")
+    advice = (
+        "take the files in sorted order"
+        if sorted(names) == sorted(FOLDER_NAMES)
+        else "the files taken differ, not only their order"
+    )
+    assert names == FOLDER_NAMES, (
+        f"embed_folder on a file system that lists folders in another order: "
+        f"names {names}, expected {FOLDER_NAMES}: {advice}"
+    )
 
 
 @pytest.mark.function("embed_folder")
 def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder, tmp_path):
     model = Recording(model)
     calls = []
-    ex.embed_folder(model, folder, tmp_path / "faces.npy", batch_size=3,
-                    progress=lambda done, total: calls.append((done, total)))
-    assert model.batch_sizes == [3, 1], \
+    ex.embed_folder(
+        model,
+        folder,
+        tmp_path / "faces.npy",
+        batch_size=3,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert model.batch_sizes == [3, 1], (
         f"embed_folder(4 images, batch_size=3): forward passes of sizes {model.batch_sizes}, expected [3, 1]"
-    assert calls == [(3, 4), (4, 4)], \
+    )
+    assert calls == [(3, 4), (4, 4)], (
         f"embed_folder(4 images, batch_size=3): progress calls {calls}, expected [(3, 4), (4, 4)]"
+    )
 
 
 @pytest.mark.function("embed_folder")
@@ -771,10 +886,12 @@ def test_embed_folder_checks_the_output_suffix_before_any_work(ex, model, folder
     model = Recording(model)
     with raises(ValueError, "embed_folder(folder, out='faces.pt')") as info:
         ex.embed_folder(model, folder, tmp_path / "faces.pt")
-    assert ".safetensors" in str(info.value) and ".npy" in str(info.value), \
+    assert ".safetensors" in str(info.value) and ".npy" in str(info.value), (
         f"embed_folder(out='faces.pt'): name the suffixes accepted: {info.value}"
-    assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists(), \
+    )
+    assert model.batch_sizes == [] and not (tmp_path / "faces.pt").exists(), (
         "embed_folder(out='faces.pt'): check the suffix before any work"
+    )
 
 
 @pytest.mark.function("embed_folder")
@@ -824,9 +941,15 @@ def test_person_embedding_of_one_frame_is_its_unit_embedding(ex, model, sample_f
     got = ex.person_embedding(model, [sample_face])
     assert isinstance(got, torch.Tensor) and got.shape == (WIDTH,) and got.dtype == torch.float32, (
         f"person_embedding(model, [face]) must return a [{WIDTH}] float32 tensor; got "
-        f"{type(got).__name__} {tuple(getattr(got, 'shape', ()))} {getattr(got, 'dtype', '')}")
-    torch.testing.assert_close(got, _unit_rows(model, [sample_face])[0], atol=ATOL, rtol=ATOL,
-                               msg="one frame: its embedding scaled to length 1")
+        f"{type(got).__name__} {tuple(getattr(got, 'shape', ()))} {getattr(got, 'dtype', '')}"
+    )
+    torch.testing.assert_close(
+        got,
+        _unit_rows(model, [sample_face])[0],
+        atol=ATOL,
+        rtol=ATOL,
+        msg="one frame: its embedding scaled to length 1",
+    )
 
 
 @pytest.mark.function("person_embedding")
@@ -842,15 +965,23 @@ def test_person_embedding_is_the_normalised_mean_of_unit_embeddings(ex, model, s
     assert (unnormalised_mean - want).abs().max() > 10 * ATOL, "precondition: the rows' lengths differ"
     got = ex.person_embedding(model, chosen)
     assert float(torch.linalg.vector_norm(got)) == pytest.approx(1.0, abs=1e-5), (
-        "person_embedding must return a unit vector: normalise the mean again")
+        "person_embedding must return a unit vector: normalise the mean again"
+    )
     assert (got - unnormalised_mean).abs().max() > 10 * ATOL, (
         "person_embedding averaged the raw embeddings: normalise each row first, so each frame "
-        "has one vote whatever its length")
-    torch.testing.assert_close(got, want, atol=ATOL, rtol=ATOL,
-                               msg="l2_normalize(l2_normalize(embeddings).mean(dim=0))")
+        "has one vote whatever its length"
+    )
+    torch.testing.assert_close(
+        got, want, atol=ATOL, rtol=ATOL, msg="l2_normalize(l2_normalize(embeddings).mean(dim=0))"
+    )
     reordered = ex.person_embedding(model, tuple(reversed(chosen)))
-    torch.testing.assert_close(reordered, got, atol=ATOL, rtol=ATOL,
-                               msg="a tuple of the same frames in another order: the same average")
+    torch.testing.assert_close(
+        reordered,
+        got,
+        atol=ATOL,
+        rtol=ATOL,
+        msg="a tuple of the same frames in another order: the same average",
+    )
 
 
 @pytest.mark.function("person_embedding")
@@ -860,7 +991,8 @@ def test_person_embedding_embeds_all_frames_in_one_batch(ex, model, sample_face)
     ex.person_embedding(recording, frames)
     assert recording.batch_sizes == [len(frames)], (
         f"{len(frames)} frames took forward passes of {recording.batch_sizes}: stack them and call "
-        f"compute_embedding once")
+        f"compute_embedding once"
+    )
 
 
 @pytest.mark.function("person_embedding")
@@ -877,21 +1009,28 @@ def test_person_embedding_scores_at_least_the_frames_average(ex, model, sample_f
     assert sum(singles) / len(singles) > 0, "precondition: the visits look like the enrolled face"
     assert averaged >= sum(singles) / len(singles) - SCORE_ATOL, (
         f"averaged frames scored {averaged:.4f}, below the single frames' mean "
-        f"{sum(singles) / len(singles):.4f} ({', '.join(f'{s:.4f}' for s in singles)})")
+        f"{sum(singles) / len(singles):.4f} ({', '.join(f'{s:.4f}' for s in singles)})"
+    )
 
 
 @pytest.mark.function("person_embedding")
-@pytest.mark.parametrize("frames, error", [
-    ("one image", TypeError),
-    ("a generator", TypeError),
-    ("a path", TypeError),
-    ("none", ValueError),
-], ids=["one image", "a generator", "a path in the list", "an empty list"])
+@pytest.mark.parametrize(
+    "frames, error",
+    [
+        ("one image", TypeError),
+        ("a generator", TypeError),
+        ("a path", TypeError),
+        ("none", ValueError),
+    ],
+    ids=["one image", "a generator", "a path in the list", "an empty list"],
+)
 def test_person_embedding_refuses_bad_frames(ex, model, sample_face, images, frames, error):
-    given = {"one image": sample_face,
-             "a generator": (f for f in [sample_face]),
-             "a path": [sample_face, str(images["face.png"])],
-             "none": []}[frames]
+    given = {
+        "one image": sample_face,
+        "a generator": (f for f in [sample_face]),
+        "a path": [sample_face, str(images["face.png"])],
+        "none": [],
+    }[frames]
     recording = Recording(model)
     with raises(error, f"person_embedding(model, {frames})"):
         ex.person_embedding(recording, given)

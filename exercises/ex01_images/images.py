@@ -71,8 +71,13 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     )
 
 
-def preprocess(image: Image.Image, size: int = INPUT_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-               crop_pct: float = CROP_PCT) -> torch.Tensor:
+def preprocess(
+    image: Image.Image,
+    size: int = INPUT_SIZE,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    crop_pct: float = CROP_PCT,
+) -> torch.Tensor:
     """ConvNeXt-Atto's eval preprocessing by hand: an RGB PIL image to a ``[3, size, size]`` float32 tensor.
 
     The steps of timm's eval transform for the model: resize with bicubic filtering so

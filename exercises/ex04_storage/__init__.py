@@ -16,5 +16,6 @@ from .stores import (
 )
 
 # The public API is what this file imports above: the kit's checks read __all__.
-__all__ = [name for name, value in globals().items()
-           if not name.startswith("_") and not isinstance(value, _Module)]
+__all__ = [
+    name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _Module)
+]

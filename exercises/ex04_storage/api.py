@@ -45,11 +45,14 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Record):
             return NotImplemented
-        return (self.id == other.id and self.name == other.name
-                and self.created_at == other.created_at
-                and self.embedding.dtype == other.embedding.dtype
-                and self.embedding.shape == other.embedding.shape
-                and torch.equal(self.embedding, other.embedding))
+        return (
+            self.id == other.id
+            and self.name == other.name
+            and self.created_at == other.created_at
+            and self.embedding.dtype == other.embedding.dtype
+            and self.embedding.shape == other.embedding.shape
+            and torch.equal(self.embedding, other.embedding)
+        )
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -57,9 +60,11 @@ class Record:
     def __repr__(self) -> str:
         # 320 numbers would drown the other fields: show the embedding's dtype and width.
         dtype = str(self.embedding.dtype).removeprefix("torch.")
-        return (f"Record(id={self.id!r}, name={self.name!r}, "
-                f"embedding=<{dtype}[{', '.join(map(str, self.embedding.shape))}]>, "
-                f"created_at={self.created_at.isoformat()!r})")
+        return (
+            f"Record(id={self.id!r}, name={self.name!r}, "
+            f"embedding=<{dtype}[{', '.join(map(str, self.embedding.shape))}]>, "
+            f"created_at={self.created_at.isoformat()!r})"
+        )
 
 
 @runtime_checkable

@@ -112,8 +112,9 @@ class EmbedSummary:
 # -- Task 1: embeddings in batches ---------------------------------------------------------------
 
 
-def embed_images(model: torch.nn.Module, paths: Iterable[str | os.PathLike],
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch]:
+def embed_images(
+    model: torch.nn.Module, paths: Iterable[str | os.PathLike], batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[Batch]:
     """Embed image files ``batch_size`` at a time; yield one Batch per ``batch_size`` paths.
 
     ``paths`` may be any iterable, a generator included: it is consumed lazily, one
@@ -195,8 +196,12 @@ def open_store(path: str | os.PathLike) -> EmbeddingStore:
     )
 
 
-def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             images: Iterable[str | os.PathLike | Image.Image]) -> str:
+def register(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: Iterable[str | os.PathLike | Image.Image],
+) -> str:
     """Enrol ``name`` from one or more images: add ONE record, their person_embedding; return its id.
 
     ``images`` is a list (or any iterable) of image files, read with load_image
@@ -230,9 +235,13 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
 # -- Task 4: login -----------------------------------------------------------------------------
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
-          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
-          threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
+def login(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> LoginResult:
     """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
     ``images``: one image file or PIL image, or a list of them (a camera's frames); files
@@ -265,8 +274,9 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
 # -- Task 5: identify --------------------------------------------------------------------------
 
 
-def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
-             k: int = DEFAULT_K) -> list[tuple[str, float]]:
+def identify(
+    store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike, k: int = DEFAULT_K
+) -> list[tuple[str, float]]:
     """Who is in ``image_path``? The ``k`` registered people most similar to it, best first.
 
     Returns up to ``k`` pairs ``(name, score)``, one per person: a person's score is
@@ -292,9 +302,13 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
 # -- Task 6: a whole folder into one file --------------------------------------------------------
 
 
-def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | os.PathLike,
-                 batch_size: int = DEFAULT_BATCH_SIZE,
-                 progress: Callable[[int, int], None] | None = None) -> EmbedSummary:
+def embed_folder(
+    model: torch.nn.Module,
+    folder: str | os.PathLike,
+    out: str | os.PathLike,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> EmbedSummary:
     """Embed every image under ``folder`` (recursively) into one file; return an EmbedSummary.
 
     Files are taken in sorted order; names starting with "." (files or folders) are left

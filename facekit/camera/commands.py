@@ -52,23 +52,28 @@ def _from_stream(ctx, args, cfg) -> int:
     check_name(args.name)
     if args.stream == app_config.USE_CONFIG and not cfg.stream_url:
         where = cfg.source or f"./{app_config.CONFIG_NAME}"
-        raise InputError(f"--stream without a URL takes stream_url from the config file, and "
-                         f"{where} has none: give --stream URL")
+        raise InputError(
+            f"--stream without a URL takes stream_url from the config file, and "
+            f"{where} has none: give --stream URL"
+        )
     url = app_config.stream_url(cfg.stream_url)
     store = appkit.existing_store(args) if args.action == "login" else appkit.store_path(args)
     t = ctx.term
     t.status(f"reading {cfg.num_images} frames, {cfg.interval_millis} ms apart, from {url} ...")
     blobs = read_frames(url, cfg.num_images, cfg.interval_millis / 1000, cfg.stream_timeout_s)
-    frames = [decode_frame(blob, f"frame {n} of {url}", cfg.max_frame_pixels)
-              for n, blob in enumerate(blobs, 1)]
+    frames = [
+        decode_frame(blob, f"frame {n} of {url}", cfg.max_frame_pixels) for n, blob in enumerate(blobs, 1)
+    ]
     t.clear_status()
     service = _service(ctx, cfg, store)
     width, height = frames[0].size
     taken = f"{len(frames)} frames ({width}x{height}, {cfg.interval_millis} ms apart) of {url}"
     if args.action == "register":
         _, records, people = service.register(args.name, frames)
-        t.wrap(f"Registered {args.name!r} from {taken}: one averaged embedding added to {store} "
-               f"({records} for {args.name!r}; {people} {'person' if people == 1 else 'people'} in all).")
+        t.wrap(
+            f"Registered {args.name!r} from {taken}: one averaged embedding added to {store} "
+            f"({records} for {args.name!r}; {people} {'person' if people == 1 else 'people'} in all)."
+        )
         appkit.standin_note(ctx, "this embedding cannot tell people apart.")
         return 0
     answer = service.login(args.name, frames)
@@ -91,20 +96,33 @@ def _serve(ctx, args, cfg) -> int:
         raise InputError(server.flask_missing_message()) from None
     store = appkit.store_path(args)
     service = _service(ctx, cfg, store)
-    info = server.PageInfo(frames=cfg.num_images, interval_ms=cfg.interval_millis,
-                           threshold=service.threshold, store=str(store), target=ctx.target,
-                           weights=ctx.weights, weights_text=settings.weights_in_use(ctx.weights).describe())
+    info = server.PageInfo(
+        frames=cfg.num_images,
+        interval_ms=cfg.interval_millis,
+        threshold=service.threshold,
+        store=str(store),
+        target=ctx.target,
+        weights=ctx.weights,
+        weights_text=settings.weights_in_use(ctx.weights).describe(),
+    )
     app = server.create_app(service, info, cfg.host, cfg.max_frame_pixels)
     t = ctx.term
 
     def ready(url: str) -> None:
         t.line(f"Serving the face login page on {url}  (Ctrl-C stops it)")
         if cfg.host in ("127.0.0.1", "localhost", "::1"):
-            t.wrap(f"Listening on {cfg.host} only: other computers cannot connect (--host to change "
-                   f"that; anyone who can reach the port could then register and log in).")
+            t.wrap(
+                f"Listening on {cfg.host} only: other computers cannot connect (--host to change "
+                f"that; anyone who can reach the port could then register and log in)."
+            )
         else:
-            t.wrap(t.style(f"Listening on {cfg.host}: other computers can reach this page and its "
-                           f"store. Browsers allow the camera only on https or on localhost.", "yellow"))
+            t.wrap(
+                t.style(
+                    f"Listening on {cfg.host}: other computers can reach this page and its "
+                    f"store. Browsers allow the camera only on https or on localhost.",
+                    "yellow",
+                )
+            )
         appkit.threshold_warning(ctx, service.threshold)
         appkit.standin_note(ctx, "the page's answers mean nothing about faces.")
         sys.stdout.flush()

@@ -88,8 +88,10 @@ def threshold_warning(threshold: float | None) -> str | None:
     yes to images less alike than two unrelated ones, nearly anyone."""
     if threshold is None or threshold >= 0:
         return None
-    return (f"The login threshold is {threshold:g}: below 0, login says yes to images less alike "
-            f"than two unrelated ones, nearly anyone. Use a threshold in (0, 1].")
+    return (
+        f"The login threshold is {threshold:g}: below 0, login says yes to images less alike "
+        f"than two unrelated ones, nearly anyone. Use a threshold in (0, 1]."
+    )
 
 
 def timeout_seconds(value) -> float:
@@ -102,26 +104,39 @@ def timeout_seconds(value) -> float:
 def stream_url(value) -> str:
     from urllib.parse import urlsplit
 
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") \
-            or not urlsplit(value).netloc:
+    if (
+        not isinstance(value, str)
+        or urlsplit(value).scheme not in ("http", "https")
+        or not urlsplit(value).netloc
+    ):
         raise ValueError(f"a stream URL starts with http:// or https://; got {value!r}")
     return value
 
 
 def argtype(check):
     """``check`` as an argparse ``type=``: a bad value is argparse's usage error (exit 2, at once)."""
+
     def convert(text: str):
         try:
             return check(text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
+
     convert.__name__ = check.__name__.replace("_", " ")
     return convert
 
 
-_CHECKS = {"stream_url": stream_url, "num_images": frames_count, "interval_millis": interval_millis,
-           "threshold": threshold_value, "store": str, "stream_timeout_s": timeout_seconds,
-           "host": str, "port": port_number, "max_frame_pixels": frame_pixels}
+_CHECKS = {
+    "stream_url": stream_url,
+    "num_images": frames_count,
+    "interval_millis": interval_millis,
+    "threshold": threshold_value,
+    "store": str,
+    "stream_timeout_s": timeout_seconds,
+    "host": str,
+    "port": port_number,
+    "max_frame_pixels": frame_pixels,
+}
 
 
 # -- the file ----------------------------------------------------------------------------------------
@@ -158,8 +173,11 @@ def load(path: str | Path | None = None) -> AppConfig:
         except ValueError as err:
             raise ConfigError(f"{path}: {key}: {err}") from None
     if "store" in values:  # relative to the file, so the config works from any folder
-        values["store"] = (path.parent / values["store"]) if not Path(values["store"]).is_absolute() \
+        values["store"] = (
+            (path.parent / values["store"])
+            if not Path(values["store"]).is_absolute()
             else Path(values["store"])
+        )
     return AppConfig(**values, source=path)
 
 
@@ -167,10 +185,16 @@ def resolve(args: argparse.Namespace) -> AppConfig:
     """The config file (``--config``, or ./facekit-app.toml), with the options given on top."""
     config = load(getattr(args, "config", None))
     given = {}
-    for option, key in (("stream", "stream_url"), ("frames", "num_images"),
-                        ("interval", "interval_millis"), ("threshold", "threshold"),
-                        ("store", "store"), ("stream_timeout", "stream_timeout_s"),
-                        ("host", "host"), ("port", "port")):
+    for option, key in (
+        ("stream", "stream_url"),
+        ("frames", "num_images"),
+        ("interval", "interval_millis"),
+        ("threshold", "threshold"),
+        ("store", "store"),
+        ("stream_timeout", "stream_timeout_s"),
+        ("host", "host"),
+        ("port", "port"),
+    ):
         value = getattr(args, option, None)
         if value is not None and value is not argparse.SUPPRESS and value != USE_CONFIG:
             given[key] = Path(value) if key == "store" else value
@@ -201,5 +225,14 @@ def _number(value, what: str) -> float:
     return number
 
 
-__all__ = ["AppConfig", "ConfigError", "CONFIG_NAME", "DEFAULT_STORE", "USE_CONFIG", "load", "resolve",
-           "argtype", "threshold_warning"]
+__all__ = [
+    "AppConfig",
+    "ConfigError",
+    "CONFIG_NAME",
+    "DEFAULT_STORE",
+    "USE_CONFIG",
+    "load",
+    "resolve",
+    "argtype",
+    "threshold_warning",
+]

@@ -62,14 +62,18 @@ def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME
     try:
         image = Image.open(io.BytesIO(blob), formats=("JPEG", "PNG", "WEBP"))  # reads the header only
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours: its header says so
-        raise InputError(f"{what} claims over {2 * Image.MAX_IMAGE_PIXELS:,} pixels; at most "
-                         f"{pixels_text(max_pixels)} are accepted") from None
+        raise InputError(
+            f"{what} claims over {2 * Image.MAX_IMAGE_PIXELS:,} pixels; at most "
+            f"{pixels_text(max_pixels)} are accepted"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise InputError(f"{what} is not a JPEG, PNG or WebP image ({err})") from None
     width, height = image.size
     if width * height > max_pixels or width < 1 or height < 1:
-        raise InputError(f"{what} is {width}x{height} pixels ({width * height:,}); at most "
-                         f"{pixels_text(max_pixels)} are accepted")
+        raise InputError(
+            f"{what} is {width}x{height} pixels ({width * height:,}); at most "
+            f"{pixels_text(max_pixels)} are accepted"
+        )
     try:
         image.load()
         return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy
@@ -117,8 +121,9 @@ def check_store_path(path: str | Path, must_exist: bool = False) -> Path:
     path = Path(path)
     accepted = ", ".join(STORE_SUFFIXES[:-1]) + " or " + STORE_SUFFIXES[-1]
     if path.is_dir():
-        raise InputError(f"{path} is a folder; expected a store file ending in {accepted} "
-                         f"(e.g. {path / 'faces.sqlite'})")
+        raise InputError(
+            f"{path} is a folder; expected a store file ending in {accepted} (e.g. {path / 'faces.sqlite'})"
+        )
     if path.suffix.lower() not in STORE_SUFFIXES:
         got = f"{path.suffix!r}" if path.suffix else "no suffix"
         raise InputError(f"{path}: a store's file name must end in {accepted}; got {got}")
@@ -126,8 +131,10 @@ def check_store_path(path: str | Path, must_exist: bool = False) -> Path:
     if parent is not None and not parent.is_dir():
         raise InputError(f"{path}: {parent} is a file, not a folder")
     if must_exist and not path.exists():
-        raise InputError(f"no store at {path}: register someone first "
-                         f"(`facekit app register NAME IMAGE...`), or name the store with --store")
+        raise InputError(
+            f"no store at {path}: register someone first "
+            f"(`facekit app register NAME IMAGE...`), or name the store with --store"
+        )
     return path
 
 
@@ -139,6 +146,8 @@ def check_image_files(paths) -> list[Path]:
         raise InputError(f"no such file: {', '.join(missing)}")
     folders = [str(p) for p in paths if p.is_dir()]
     if folders:
-        raise InputError(f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}; "
-                         f"expected image files (for a whole folder: `facekit embed FOLDER --out FILE`)")
+        raise InputError(
+            f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}; "
+            f"expected image files (for a whole folder: `facekit embed FOLDER --out FILE`)"
+        )
     return paths

@@ -69,8 +69,7 @@ class PageInfo:
 
 
 def flask_missing_message() -> str:
-    return ("facekit app serve needs Flask, an optional extra: pip install -e '.[app]' "
-            "(or pip install flask)")
+    return "facekit app serve needs Flask, an optional extra: pip install -e '.[app]' (or pip install flask)"
 
 
 def trusted_hosts(host: str) -> set[str]:
@@ -90,7 +89,7 @@ def trusted_hosts(host: str) -> set[str]:
 
 
 def host_name(host_header: str) -> str:
-    """"localhost" of "localhost:8765", "::1" of "[::1]:8765". (Werkzeug 3.1's TRUSTED_HOSTS
+    """ "localhost" of "localhost:8765", "::1" of "[::1]:8765". (Werkzeug 3.1's TRUSTED_HOSTS
     compares "[::1]" with "[" and so can never accept an IPv6 address: the check is here.)"""
     if host_header.startswith("["):
         return host_header[1:].partition("]")[0].lower()
@@ -115,8 +114,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
     def from_this_page_only():
         name = host_name(request.host)
         if name not in trusted:
-            return error(f"this server answers only to {', '.join(sorted(trusted))}; the request "
-                         f"named the host {request.host!r} (another website's name?)", 400)
+            return error(
+                f"this server answers only to {', '.join(sorted(trusted))}; the request "
+                f"named the host {request.host!r} (another website's name?)",
+                400,
+            )
         if not request.path.startswith("/api/"):
             return None
         own = f"{request.scheme}://{request.host}"
@@ -128,8 +130,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             origin = f"{parts.scheme}://{parts.netloc}"
         if origin != own:
             came = f"from {origin}" if origin else "without an Origin or Referer header"
-            return error(f"refused: {request.method} {request.path} came {came}; this server "
-                         f"answers only its own page, {own}/", 403)
+            return error(
+                f"refused: {request.method} {request.path} came {came}; this server "
+                f"answers only its own page, {own}/",
+                403,
+            )
         return None
 
     def frames_from_request():
@@ -150,8 +155,10 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
 
     def no_threshold():
         if "threshold" in request.values:
-            raise InputError(f"the login threshold is the server's ({service.threshold}); a request "
-                             f"may not set it (got threshold={request.values['threshold']!r})")
+            raise InputError(
+                f"the login threshold is the server's ({service.threshold}); a request "
+                f"may not set it (got threshold={request.values['threshold']!r})"
+            )
 
     @app.get("/")
     def index():
@@ -159,10 +166,17 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
 
     @app.get("/api/info")
     def api_info():
-        return jsonify(frames=info.frames, interval_ms=info.interval_ms, threshold=info.threshold,
-                       store=info.store, target=info.target, weights=info.weights,
-                       weights_text=info.weights_text, standin=info.weights == "standin",
-                       max_frames=MAX_FRAMES)
+        return jsonify(
+            frames=info.frames,
+            interval_ms=info.interval_ms,
+            threshold=info.threshold,
+            store=info.store,
+            target=info.target,
+            weights=info.weights,
+            weights_text=info.weights_text,
+            standin=info.weights == "standin",
+            max_frames=MAX_FRAMES,
+        )
 
     @app.get("/api/people")
     def api_people():
@@ -182,8 +196,9 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         name = check_name(request.form.get("name", ""))
         with busy:
             answer = service.login(name, frames_from_request())
-        return jsonify(name=answer.name, accepted=answer.accepted, score=answer.score,
-                       threshold=answer.threshold)
+        return jsonify(
+            name=answer.name, accepted=answer.accepted, score=answer.score, threshold=answer.threshold
+        )
 
     @app.post("/api/identify")
     def api_identify():
@@ -206,8 +221,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             if err.code == 413:
                 limit = app.config["MAX_CONTENT_LENGTH"]
                 sent = f"is {size_text(request.content_length)}" if request.content_length else "is too big"
-                return error(f"the request {sent}; at most {size_text(limit)} is accepted (at most "
-                             f"{MAX_FRAMES} frames of at most {size_text(MAX_FRAME_BYTES)} each)", 413)
+                return error(
+                    f"the request {sent}; at most {size_text(limit)} is accepted (at most "
+                    f"{MAX_FRAMES} frames of at most {size_text(MAX_FRAME_BYTES)} each)",
+                    413,
+                )
             return error(f"{err.code} {err.name}: {err.description}", err.code or 500)
         if isinstance(err, NotImplementedError):  # a stub: its message names the file to open
             return error(str(err), 501)
@@ -216,8 +234,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         if isinstance(err, (ValueError, TypeError)):
             return error(str(err), 400)
         traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
-        return error(f"the server failed on this request ({type(err).__name__}: {err}); "
-                     f"see its console", 500)
+        return error(f"the server failed on this request ({type(err).__name__}: {err}); see its console", 500)
 
     return app
 
@@ -232,8 +249,10 @@ def serve(app, host: str, port: int, ready) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as err:  # the port is taken, or the host is not an address of this computer
-        raise OSError(f"cannot listen on {host}:{port} ({err.strerror or err}); another program "
-                      f"may use the port: --port 0 picks a free one") from None
+        raise OSError(
+            f"cannot listen on {host}:{port} ({err.strerror or err}); another program "
+            f"may use the port: --port 0 picks a free one"
+        ) from None
     server = make_server(host, port, app, threaded=True)
     shown = f"[{host}]" if ":" in host else host
     ready(f"http://{shown}:{server.server_port}/")

@@ -68,7 +68,9 @@ class FaceService:
         from PIL import Image
 
         scale = self.resize_to
-        size = (scale, int(scale * height / width)) if width <= height else (int(scale * width / height), scale)
+        size = (
+            (scale, int(scale * height / width)) if width <= height else (int(scale * width / height), scale)
+        )
         return frame.resize(size, Image.Resampling.BICUBIC)
 
     def on_model_thread(self, work):
@@ -82,6 +84,7 @@ class FaceService:
     def register(self, name: str, frames) -> tuple[str, int, int]:
         """The tree's register: one record, the frames' average. (id, records of name, people in all)."""
         check_name(name)
+
         def work():  # the store is opened on the thread that uses it (SQLite wants that)
             store = self.store()
             return self.ex.register(store, self.model, name, list(frames)), store.all()
@@ -99,10 +102,12 @@ class FaceService:
         check_name(name)
         threshold = self.threshold
         if not self.store_path.exists():  # reading must not create an empty store
-            raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered (registered: "
-                                             f"nobody yet, in {self.store_path})")
+            raise self.ex.UnknownPersonError(
+                f"nobody named {name!r} is registered (registered: nobody yet, in {self.store_path})"
+            )
         result = self.on_model_thread(
-            lambda: self.ex.login(self.store(), self.model, name, list(frames), threshold=threshold))
+            lambda: self.ex.login(self.store(), self.model, name, list(frames), threshold=threshold)
+        )
         # Plain Python values for the page's JSON, whatever the student's code returned.
         return Answer(result.name, bool(result.accepted), float(result.score), float(result.threshold))
 

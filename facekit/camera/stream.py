@@ -34,8 +34,9 @@ class _Late(Exception):
     """The deadline passed while waiting for bytes."""
 
 
-def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
-                max_frame_bytes: int = MAX_FRAME_BYTES) -> list[bytes]:
+def read_frames(
+    url: str, count: int, interval_s: float, timeout_s: float = 5.0, max_frame_bytes: int = MAX_FRAME_BYTES
+) -> list[bytes]:
     """``count`` JPEG frames from the MJPEG stream at ``url``, ``interval_s`` apart (bytes each).
 
     Raises StreamError when the URL cannot be reached, answers with another status than 200
@@ -51,10 +52,15 @@ def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
         boundary = response.headers.get_param("boundary")
         if content_type != MJPEG_TYPE or not boundary:
             got = response.headers.get("Content-Type") or "no Content-Type"
-            ffmpeg = (f' (ffmpeg sends that unless told -content_type "{FFMPEG_TYPE}")'
-                      if content_type == "application/octet-stream" else "")
-            raise StreamError(f"{url} is not an MJPEG stream: it sent {got}{ffmpeg}; expected "
-                              f"{MJPEG_TYPE} with a boundary (a camera's MJPEG feed)")
+            ffmpeg = (
+                f' (ffmpeg sends that unless told -content_type "{FFMPEG_TYPE}")'
+                if content_type == "application/octet-stream"
+                else ""
+            )
+            raise StreamError(
+                f"{url} is not an MJPEG stream: it sent {got}{ffmpeg}; expected "
+                f"{MJPEG_TYPE} with a boundary (a camera's MJPEG feed)"
+            )
         parts = _Parts(response, response.socket, str(boundary), url, timeout_s, deadline, max_frame_bytes)
         frames: list[bytes] = []
         try:
@@ -69,11 +75,15 @@ def read_frames(url: str, count: int, interval_s: float, timeout_s: float = 5.0,
                 frames.append(frame)
         except (_Late, TimeoutError):
             if not frames:
-                raise StreamError(f"{url} sent no whole frame for {time.monotonic() - started:.0f} s "
-                                  f"(0 of {count} frames came; is the camera on?)") from None
-            raise StreamError(f"{url} sent {len(frames)} of {count} frames in "
-                              f"{time.monotonic() - started:.1f} s (--stream-timeout {timeout_s:g} s "
-                              f"plus the intervals between frames); is the camera on?") from None
+                raise StreamError(
+                    f"{url} sent no whole frame for {time.monotonic() - started:.0f} s "
+                    f"(0 of {count} frames came; is the camera on?)"
+                ) from None
+            raise StreamError(
+                f"{url} sent {len(frames)} of {count} frames in "
+                f"{time.monotonic() - started:.1f} s (--stream-timeout {timeout_s:g} s "
+                f"plus the intervals between frames); is the camera on?"
+            ) from None
         except (ConnectionError, http.client.HTTPException) as err:
             raise StreamError(f"{url} broke off the stream ({type(err).__name__}: {err})") from None
     return frames
@@ -96,8 +106,9 @@ def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
         raise StreamError(f"cannot connect to {url} ({reason}); is the camera's stream running?") from None
     if response.status != 200:
         response.close()
-        raise StreamError(f"{url} answered HTTP {response.status} {response.reason}; expected an "
-                          f"MJPEG stream")
+        raise StreamError(
+            f"{url} answered HTTP {response.status} {response.reason}; expected an MJPEG stream"
+        )
     response.socket = sock
     return response
 
@@ -105,8 +116,9 @@ def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
 class _Parts:
     """The parts of one multipart response, read with bounded sizes and a deadline."""
 
-    def __init__(self, response, sock, boundary: str, url: str, timeout_s: float, deadline: float,
-                 max_bytes: int):
+    def __init__(
+        self, response, sock, boundary: str, url: str, timeout_s: float, deadline: float, max_bytes: int
+    ):
         self.response, self.sock = response, sock
         boundary = boundary.strip('"')
         self.delimiters = {b"--" + boundary.encode("latin-1"), boundary.encode("latin-1")}
@@ -128,8 +140,9 @@ class _Parts:
                 try:
                     length = int(value.strip())
                 except ValueError:
-                    raise StreamError(f"{self.url} sent a part with Content-Length {value.strip()!r}; "
-                                      f"expected a number") from None
+                    raise StreamError(
+                        f"{self.url} sent a part with Content-Length {value.strip()!r}; expected a number"
+                    ) from None
         else:
             raise StreamError(f"{self.url} sent a part with over {_MAX_HEADERS} header lines; not MJPEG")
         if length is not None:
@@ -184,5 +197,6 @@ class _Parts:
         self.buffer += data
 
     def _too_big(self, size: int) -> StreamError:
-        return StreamError(f"{self.url} sent a frame of {size_text(size)}; at most "
-                           f"{size_text(self.max_bytes)} is accepted")
+        return StreamError(
+            f"{self.url} sent a frame of {size_text(size)}; at most {size_text(self.max_bytes)} is accepted"
+        )

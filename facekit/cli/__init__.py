@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             lines = str(err).strip().splitlines()
-            term.error(f"facekit: unexpected error: {type(err).__name__}: {lines[0] if lines else ''} "
-                       f"(`facekit -v ...` shows the traceback)")
+            term.error(
+                f"facekit: unexpected error: {type(err).__name__}: {lines[0] if lines else ''} "
+                f"(`facekit -v ...` shows the traceback)"
+            )
         return 1
 
 
@@ -129,8 +131,14 @@ def _dispatch(args, term: Term) -> int:
     if check_args:  # usage errors answer before the manifest is read or torch imported
         check_args(args)  # it may set args.root (submit: the kit around the current folder)
     root = Path(getattr(args, "root", None) or course.repo_root()).resolve()
-    ctx = Context(root=root, course=course.load(root / "exercises" / "course.toml"), target=target,
-                  weights=weights, verbose=getattr(args, "verbose", False), term=term)
+    ctx = Context(
+        root=root,
+        course=course.load(root / "exercises" / "course.toml"),
+        target=target,
+        weights=weights,
+        verbose=getattr(args, "verbose", False),
+        term=term,
+    )
     return command.run(ctx, args)
 
 

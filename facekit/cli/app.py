@@ -24,8 +24,10 @@ from facekit.errors import FacekitError, Interrupted, NoAnswerError, UsageError
 
 def check_args(args) -> None:
     if args.action in ("register", "login") and bool(args.images) == (args.stream is not None):
-        raise UsageError(f"app {args.action} takes IMAGE... or --stream [URL], one of the two; got "
-                         + ("both" if args.images else "neither"))
+        raise UsageError(
+            f"app {args.action} takes IMAGE... or --stream [URL], one of the two; got "
+            + ("both" if args.images else "neither")
+        )
     if args.action == "login" and args.threshold is not None:
         try:  # the range the config file and `app serve` check too
             app_config.threshold_value(args.threshold)
@@ -75,9 +77,11 @@ def _register(ctx: Context, ex, args, store_path) -> int:
     ex.register(store, appkit.model(ctx), args.name, args.images)
     records = store.all()
     own, people = sum(r.name == args.name for r in records), len({r.name for r in records})
-    ctx.term.wrap(f"Registered {args.name!r} from {plural(len(args.images), 'image')}: one averaged "
-                  f"embedding added to {store_path} ({own} for {args.name!r}; "
-                  f"{plural(people, 'person', 'people')} in all).")
+    ctx.term.wrap(
+        f"Registered {args.name!r} from {plural(len(args.images), 'image')}: one averaged "
+        f"embedding added to {store_path} ({own} for {args.name!r}; "
+        f"{plural(people, 'person', 'people')} in all)."
+    )
     appkit.standin_note(ctx, "this embedding cannot tell people apart.")
     return 0
 
@@ -104,8 +108,10 @@ def _identify(ctx: Context, ex, args, store_path) -> int:
     if not found:
         t.wrap(f"Nobody is registered in {store_path} yet: `facekit app register NAME IMAGE...`.")
         return 1
-    t.wrap(f"The {plural(len(found), 'person', 'people')} most like {args.image}, best first "
-           f"(cosine similarity):")
+    t.wrap(
+        f"The {plural(len(found), 'person', 'people')} most like {args.image}, best first "
+        f"(cosine similarity):"
+    )
     width = max(len(name) for name, _ in found)
     for rank, (name, score) in enumerate(found, 1):
         t.line(f"  {rank}. {name.ljust(width)}  {score:.4f}")

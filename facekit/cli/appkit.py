@@ -119,9 +119,14 @@ def standin_note(ctx: Context, what: str) -> None:
         return
     t = ctx.term
     t.line()
-    t.wrap(t.style(f"Stand-in weights (seeded random, NOT pretrained): {what} To them any two "
-                   f"images look alike: scores sit near 1. For real answers: `facekit download`, "
-                   f"then add --weights hub.", "yellow"))
+    t.wrap(
+        t.style(
+            f"Stand-in weights (seeded random, NOT pretrained): {what} To them any two "
+            f"images look alike: scores sit near 1. For real answers: `facekit download`, "
+            f"then add --weights hub.",
+            "yellow",
+        )
+    )
 
 
 def app_errors(ex, call):

@@ -22,8 +22,10 @@ def run(ctx: Context, args) -> int:
     else:
         exercise = runs.current(ctx)
         if exercise is None:
-            ctx.term.wrap(f"Every exercise passed when last checked ({ctx.target}/, unchanged since). "
-                          f"`facekit check EXERCISE` runs one again.")
+            ctx.term.wrap(
+                f"Every exercise passed when last checked ({ctx.target}/, unchanged since). "
+                f"`facekit check EXERCISE` runs one again."
+            )
             return 0
     require_files(ctx, exercise)
     header(ctx)
@@ -51,8 +53,11 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
     t.line(t.style(f"{result.passed}/{result.total} tests pass ({seconds:.1f} s)", "dim"))
     if result.collect_errors or not result.tests:
         t.line(f"{t.style(t.mark('failing'), 'red')} the tests of {e.id} do not run:")
-        t.wrap(result.collect_errors[0] if result.collect_errors else "no test ran", indent="    ",
-               max_lines=None if ctx.verbose else 3)
+        t.wrap(
+            result.collect_errors[0] if result.collect_errors else "no test ran",
+            indent="    ",
+            max_lines=None if ctx.verbose else 3,
+        )
     syntax = syntax_error(result)
     if syntax:  # every test that imports the file fails the same way: say it once
         t.line(f"{t.style(t.mark('failing'), 'red')} {t.style(syntax, 'red')}")
@@ -63,19 +68,26 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
         same = syntax and f.state is FunctionState.FAILING and f.message.endswith(syntax)
         if same:
             text = f"waits for the {syntax.split(':')[0]} above"
-        t.line(f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
-               f"{t.style(text, colour)}")
+        t.line(
+            f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
+            f"{t.style(text, colour)}"
+        )
         if f.state is FunctionState.FAILING and not same:
             # The test's own diagnosis whole: its decisive words often come last.
             t.wrap(f.message, indent="      ")
             if f.looks_like:
                 t.wrap(progress.looks_like(f.looks_like, *f.looks_like_also), indent="      ")
             if f.fault_in:
-                t.wrap(f"This test runs the whole pipeline: the fault looks like "
-                       f"{progress.display(f.fault_in)}'s.", indent="      ")
+                t.wrap(
+                    f"This test runs the whole pipeline: the fault looks like "
+                    f"{progress.display(f.fault_in)}'s.",
+                    indent="      ",
+                )
             elif f.broad:
-                t.wrap("This test runs the whole pipeline: the fault can be in any function it calls.",
-                       indent="      ")
+                t.wrap(
+                    "This test runs the whole pipeline: the fault can be in any function it calls.",
+                    indent="      ",
+                )
     if ctx.verbose:
         failed = {n: r for n, r in result.tests.items() if r.failed}
         if failed:
@@ -112,9 +124,11 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
             # Only whole-pipeline tests fail, while every narrower test passes: the test's
             # function is not to blame more than any other it calls.
             names = ", ".join(progress.display(n) for n in e.functions)
-            return (f"Next: only a test of the whole pipeline fails, while the narrower tests pass: "
-                    f"the fault can be in any function it calls ({names}); its message above says "
-                    f"what differs. {full}")
+            return (
+                f"Next: only a test of the whole pipeline fails, while the narrower tests pass: "
+                f"the fault can be in any function it calls ({names}); its message above says "
+                f"what differs. {full}"
+            )
         if f.name == progress.OTHER:
             return f"Next: make the failing tests above pass; {full}"
         return f"Next: fix {progress.display(f.name)} in {source}; {full}"
@@ -132,8 +146,9 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     return f"All tests pass. Next: `facekit check {following.id}` ({following.title})."
 
 
-def owner(ctx: Context, where: str, raised_in: str,
-          fallback: course.Exercise) -> tuple[course.Exercise, str | None]:
+def owner(
+    ctx: Context, where: str, raised_in: str, fallback: course.Exercise
+) -> tuple[course.Exercise, str | None]:
     """The exercise whose file ``where`` is, and its manifest function ``raised_in`` belongs to.
 
     Exercise 06 calls Exercise 03's cosine_similarity: its stub is Exercise 03's to fill in,
@@ -150,8 +165,10 @@ def _implement(ctx: Context, e: course.Exercise, name: str, where: str, fallback
     function = function or fallback
     hint = f"`facekit hint {home.id} {function}`" if function else f"`facekit hint {home.id}`"
     of = "" if home.id == e.id else f" (part of {home.id}; these tests of {e.id} need it)"
-    return (f"Next: implement {progress.display(name)} in {where}{of}: follow its TODO steps "
-            f"({home.readme} explains them). Stuck? {hint}")
+    return (
+        f"Next: implement {progress.display(name)} in {where}{of}: follow its TODO steps "
+        f"({home.readme} explains them). Stuck? {hint}"
+    )
 
 
 _SYNTAX = ("SyntaxError:", "IndentationError:", "TabError:")
@@ -159,5 +176,6 @@ _SYNTAX = ("SyntaxError:", "IndentationError:", "TabError:")
 
 def syntax_error(result: progress.ExerciseResult) -> str | None:
     """The first syntax error a test stopped at ("SyntaxError: ... (file, line N)"), if any."""
-    return next((r.error for r in result.tests.values() if r.failed and (r.error or "").startswith(_SYNTAX)),
-                None)
+    return next(
+        (r.error for r in result.tests.values() if r.failed and (r.error or "").startswith(_SYNTAX)), None
+    )

@@ -50,12 +50,15 @@ def header(ctx: Context, title: bool = True, **extra: str) -> None:
 
 def require_files(ctx: Context, exercise: course.Exercise) -> None:
     """The files a test run needs, or a one-line error naming the manifest entry."""
-    needed = {"tests": exercise.tests,
-              "reference" if ctx.target == "solutions" else "stub": exercise.source(ctx.target)}
+    needed = {
+        "tests": exercise.tests,
+        "reference" if ctx.target == "solutions" else "stub": exercise.source(ctx.target),
+    }
     for what, path in needed.items():
         if not (ctx.root / path).is_file():
-            raise UsageError(f"{ctx.rel(ctx.manifest)}: {exercise.id} names {what} {path}, "
-                             f"which does not exist")
+            raise UsageError(
+                f"{ctx.rel(ctx.manifest)}: {exercise.id} names {what} {path}, which does not exist"
+            )
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

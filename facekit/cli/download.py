@@ -28,16 +28,20 @@ def run(ctx: Context, args) -> int:
             raise
         except Exception as err:  # the hub's own errors (HTTP, missing repo, disk full): one line
             lines = str(err).strip().splitlines()
-            raise CommandError(f"downloading {repo_id} ({filename}) failed: {type(err).__name__}: "
-                               f"{lines[0] if lines else ''}") from err
+            raise CommandError(
+                f"downloading {repo_id} ({filename}) failed: {type(err).__name__}: "
+                f"{lines[0] if lines else ''}"
+            ) from err
         size = Path(path).stat().st_size / 1e6
         how = "already cached, hash verified" if cached else "downloaded, hash verified"
         t.line(t.style(f"    {how}: {size:.1f} MB", "green"))
     cache = hub.cache_dir()
     t.line()
     t.wrap(f"The cache is {cache}")
-    t.wrap("For a classroom machine without network: copy that whole folder to it, then set there "
-           "(in the shell, or the environment of Jupyter):")
+    t.wrap(
+        "For a classroom machine without network: copy that whole folder to it, then set there "
+        "(in the shell, or the environment of Jupyter):"
+    )
     t.line("  HF_HUB_CACHE=<the copied folder>")
     t.line("    (or HF_HOME=<the folder above it>, if the copy is still named hub)")
     t.line("  HF_HUB_OFFLINE=1")

@@ -11,7 +11,6 @@ from facekit.cli.context import Context, plural
 from facekit.errors import CommandError, UsageError
 from facekit.progressbar import progress_bar
 
-
 # The model `facekit embed` runs in batches: in torch.channels_last (the command's choice; the
 # student's build_model and embed_folder stay as they are). Measured with
 # benchmarks/sweep_embed.py (reference solutions, stand-in weights, 48 images, torch 2.14.1,
@@ -70,9 +69,11 @@ def _embed(ctx: Context, ex, args, folder: Path) -> int:
         summary = ex.embed_folder(model, folder, Path(args.out), batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - started
     where = f"names in {summary.names_file}" if summary.names_file else "names in its metadata"
-    t.wrap(f"Embedded {plural(summary.count, 'image')} into {summary.out} ({summary.count} x "
-           f"{summary.width} float32, {where}) in {seconds:.1f} s "
-           f"({summary.count / max(seconds, 1e-9):.1f} images/s).")
+    t.wrap(
+        f"Embedded {plural(summary.count, 'image')} into {summary.out} ({summary.count} x "
+        f"{summary.width} float32, {where}) in {seconds:.1f} s "
+        f"({summary.count / max(seconds, 1e-9):.1f} images/s)."
+    )
     if summary.skipped:
         what = "is not a readable image" if len(summary.skipped) == 1 else "are not readable images"
         t.line(f"Skipped {plural(len(summary.skipped), 'file')} that {what}:")

@@ -40,23 +40,40 @@ def options(ctx: Context, args, **fixed):
     ids = {i.strip() for i in args.all_or_nothing.split(",") if i.strip()}
     if ids == {"all"}:
         ids = {e.id for e in ctx.course.exercises}
-    values = dict(out=Path(args.out), timeout=args.timeout, test_timeout=args.test_timeout, memory_mb=args.memory_mb,
-                  extra_tests=Path(args.extra_tests) if args.extra_tests else None,
-                  all_or_nothing=ids, kit_root=ctx.root)
+    values = dict(
+        out=Path(args.out),
+        timeout=args.timeout,
+        test_timeout=args.test_timeout,
+        memory_mb=args.memory_mb,
+        extra_tests=Path(args.extra_tests) if args.extra_tests else None,
+        all_or_nothing=ids,
+        kit_root=ctx.root,
+    )
     return grade.Options(**{**values, **fixed})
 
 
 def run(ctx: Context, args) -> int:
     from facekit.grading import grade, gradebook, report
 
-    opts = options(ctx, args, jobs=args.jobs, weights=ctx.weights, force=args.force, runner=args.runner,
-                   replace=args.replace, due=gradebook.parse_due(args.due) if args.due else None,
-                   late_percent=args.late_penalty, require_jail=args.require_jail)
+    opts = options(
+        ctx,
+        args,
+        jobs=args.jobs,
+        weights=ctx.weights,
+        force=args.force,
+        runner=args.runner,
+        replace=args.replace,
+        due=gradebook.parse_due(args.due) if args.due else None,
+        late_percent=args.late_penalty,
+        require_jail=args.require_jail,
+    )
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
     def progress(result):
-        ctx.term.line(f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
-                      f"{', cached' if result['cached'] else ''})")
+        ctx.term.line(
+            f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
+            f"{', cached' if result['cached'] else ''})"
+        )
 
     results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)
     for line in report.summary(results, ctx.course, opts.out, seconds, meta):

@@ -26,6 +26,8 @@ def run(ctx: Context, args) -> int:
     # The container has no Hugging Face cache: the bundle always grades on stand-in weights.
     opts = grade_command.options(ctx, args, jobs=1, weights="standin")
     out = gradescope.build_bundle(Path(args.out), opts)
-    ctx.term.line(f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB). Upload it as the autograder of a "
-                  f"Gradescope programming assignment (Configure Autograder > Zip file upload).")
+    ctx.term.line(
+        f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB). Upload it as the autograder of a "
+        f"Gradescope programming assignment (Configure Autograder > Zip file upload)."
+    )
     return 0

@@ -38,8 +38,9 @@ def run(ctx: Context, args) -> int:
         raise UsageError("every exercise has passed; name one: facekit hint EXERCISE")
     state = ctx.state()
     if args.function and args.function not in exercise.functions:
-        raise UsageError(f"{exercise.id} has no function {args.function!r}; "
-                         f"its functions: {', '.join(exercise.functions)}")
+        raise UsageError(
+            f"{exercise.id} has no function {args.function!r}; its functions: {', '.join(exercise.functions)}"
+        )
     function = args.function or _next_function(ctx, exercise, state.hints)
     hints = exercise.hints.get(function, ()) if function else ()
     if not hints:
@@ -50,8 +51,11 @@ def run(ctx: Context, args) -> int:
     name = progress.display(function)
     shown = min(state.hints.get(key, 0), len(hints))
     if shown >= len(hints):
-        t.line(t.style(f"All {len(hints)} hints for {name} ({exercise.id}) were shown; "
-                       f"here they are again.", "bold"))
+        t.line(
+            t.style(
+                f"All {len(hints)} hints for {name} ({exercise.id}) were shown; here they are again.", "bold"
+            )
+        )
         for number, hint in enumerate(hints, 1):
             t.line()
             _show(t, hint, first=f"{number}. ", indent="   ")
@@ -69,8 +73,16 @@ def run(ctx: Context, args) -> int:
     _show(t, hints[shown], first="  ", indent="  ")
     t.line()
     left = len(hints) - shown - 1
-    more = (f"Another one: `facekit hint {exercise.id} {function}`" if left
-            else f"That was the last hint for {name}")
-    t.wrap(t.style(f"{more} ({left} left). Shown hints are remembered in {ctx.rel(state.path)}; "
-                   f"delete it to start over.", "dim"))
+    more = (
+        f"Another one: `facekit hint {exercise.id} {function}`"
+        if left
+        else f"That was the last hint for {name}"
+    )
+    t.wrap(
+        t.style(
+            f"{more} ({left} left). Shown hints are remembered in {ctx.rel(state.path)}; "
+            f"delete it to start over.",
+            "dim",
+        )
+    )
     return 0

@@ -43,8 +43,10 @@ def run(ctx: Context, args=None) -> int:
     for result, text in zip(results, states):
         mark, colour = _STATE_LOOK[result.state]
         title = t.ellipsis(result.exercise.title, title_w).ljust(title_w)
-        t.line(f"{t.style(t.mark(mark), colour)} {result.exercise.id.ljust(id_w)}  {title}  "
-               f"{t.style(text.rjust(state_w), colour)}")
+        t.line(
+            f"{t.style(t.mark(mark), colour)} {result.exercise.id.ljust(id_w)}  {title}  "
+            f"{t.style(text.rjust(state_w), colour)}"
+        )
     done = sum(r.done for r in results)
     cached = sum(r.cached for r in results)
     t.line()

@@ -15,8 +15,10 @@ def run(ctx: Context, args) -> int:
     for path in written:
         t.line(f"  {ctx.rel(path)}")
     t.line()
-    t.wrap(f"Every placeholder is marked {scaffold.PLACEHOLDER}. Next: `facekit verify {args.exercise}` "
-           f"lists what is left to write; it passes once the README, the docstrings (the same in both "
-           f"trees), the reference, the tests, the notebook and the hints are written; the "
-           f"stub's bodies stay as they are.")
+    t.wrap(
+        f"Every placeholder is marked {scaffold.PLACEHOLDER}. Next: `facekit verify {args.exercise}` "
+        f"lists what is left to write; it passes once the README, the docstrings (the same in both "
+        f"trees), the reference, the tests, the notebook and the hints are written; the "
+        f"stub's bodies stay as they are."
+    )
     return 0

@@ -16,7 +16,9 @@ def run(ctx: Context, args) -> int:
     except (release.ReleaseError, OSError) as err:
         raise CommandError(f"release: {err}") from None
     what = "with the reference solutions (self-study)" if args.with_solutions else "without solutions/"
-    ctx.term.line(f"Wrote {made['out']}: {made['files']} files, {what}, one commit ({made['commit'][:12]}) "
-                  f"on branch main. Push it where students clone from, e.g. "
-                  f"`git -C {made['out']} remote add origin URL && git -C {made['out']} push -u origin main`.")
+    ctx.term.line(
+        f"Wrote {made['out']}: {made['files']} files, {what}, one commit ({made['commit'][:12]}) "
+        f"on branch main. Push it where students clone from, e.g. "
+        f"`git -C {made['out']} remote add origin URL && git -C {made['out']} push -u origin main`."
+    )
     return 0

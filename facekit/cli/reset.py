@@ -17,11 +17,14 @@ def pristine(root: Path, relpath: str) -> tuple[str, bytes]:
         return shipped.version(root, relpath)
     except shipped.NotShipped as err:
         if err.reason == "not in git":
-            raise CommandError(f"{relpath} is not in git at {err.ref}: there is no shipped version "
-                               f"to restore.") from None
+            raise CommandError(
+                f"{relpath} is not in git at {err.ref}: there is no shipped version to restore."
+            ) from None
         why = "git is not installed" if err.reason == "no git" else f"{root} is not a git checkout"
-        raise CommandError(f"facekit reset restores a stub from git, and {why}. "
-                           f"Copy {relpath} from a fresh copy of the kit instead.") from None
+        raise CommandError(
+            f"facekit reset restores a stub from git, and {why}. "
+            f"Copy {relpath} from a fresh copy of the kit instead."
+        ) from None
 
 
 def _backup_path(path: Path) -> Path:

@@ -23,8 +23,10 @@ def prepare_weights(ctx: Context) -> None:
             repo, _, name = missing[0].rpartition("/")
             raise hub._not_found(repo, name, "the hub is offline (HF_HUB_OFFLINE=1)")
         if missing:
-            ctx.term.wrap(f"Note: {', '.join(missing)} not in the Hugging Face cache yet; the tests "
-                          f"will try to download it (`facekit download` fetches everything once).")
+            ctx.term.wrap(
+                f"Note: {', '.join(missing)} not in the Hugging Face cache yet; the tests "
+                f"will try to download it (`facekit download` fetches everything once)."
+            )
         return
     from facekit import hub_switch
 
@@ -35,8 +37,9 @@ def prepare_weights(ctx: Context) -> None:
     ctx.term.wrap(ctx.term.style(f"Building the stand-in weights once, in {cache} ...", "dim"))
 
 
-def results(ctx: Context, exercises: list[course.Exercise], runner=None,
-            cached: bool = True) -> tuple[list[progress.ExerciseResult], float, int]:
+def results(
+    ctx: Context, exercises: list[course.Exercise], runner=None, cached: bool = True
+) -> tuple[list[progress.ExerciseResult], float, int]:
     """Each exercise's result: from the cache where its files are unchanged (``cached``), else
     from one run of the harness over the others (verify.run_tests unless ``runner`` is given).
 
@@ -67,9 +70,12 @@ def results(ctx: Context, exercises: list[course.Exercise], runner=None,
                 ctx.term.error(f"facekit: could not save results to {cache.folder}: {err}")
                 break
     seconds = time.perf_counter() - started
-    out = [progress.exercise_result(known.get(e.id) or run, e, cached=known.get(e.id) is not None,
-                                    catalogue=catalogue(ctx, e))
-           for e in exercises]
+    out = [
+        progress.exercise_result(
+            known.get(e.id) or run, e, cached=known.get(e.id) is not None, catalogue=catalogue(ctx, e)
+        )
+        for e in exercises
+    ]
     return out, seconds, len(run.tests) if run else 0
 
 

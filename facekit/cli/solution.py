@@ -27,19 +27,22 @@ def code_only(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 drop.update(range(first.lineno, first.end_lineno + 1))
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
-            if token.line[:token.start[1]].strip():
+            if token.line[: token.start[1]].strip():
                 cut[token.start[0]] = token.start[1]
             else:
                 drop.add(token.start[0])
     kept: list[str] = []
     for number, line in enumerate(source.splitlines(keepends=True), 1):
         if number in cut:
-            line = line[:cut[number]].rstrip() + "\n"
+            line = line[: cut[number]].rstrip() + "\n"
         blank = not line.strip()
         if number in drop or (blank and (not kept or not kept[-1].strip())):
             continue
@@ -50,13 +53,17 @@ def code_only(source: str) -> list[str]:
 def run(ctx: Context, args) -> int:
     exercise = ctx.exercise(args.exercise)
     if not (ctx.root / exercise.reference).is_file():  # a student release (facekit release) has none
-        raise CommandError(f"this copy of the course has no reference solutions ({exercise.reference} "
-                           f"is not in it): your instructor's copy has them")
+        raise CommandError(
+            f"this copy of the course has no reference solutions ({exercise.reference} "
+            f"is not in it): your instructor's copy has them"
+        )
     mine = dataclasses.replace(ctx, target="exercises")  # your code, whatever --target says
     last = runs.last_result(mine, exercise)
     if last is None or not last.done:
-        raise CommandError(f"{exercise.id} has not passed yet (as last checked, your file unchanged "
-                           f"since): the reference is shown once it passes. `facekit check {exercise.id}`")
+        raise CommandError(
+            f"{exercise.id} has not passed yet (as last checked, your file unchanged "
+            f"since): the reference is shown once it passes. `facekit check {exercise.id}`"
+        )
     yours = (ctx.root / exercise.stub).read_text(encoding="utf-8")
     reference = (ctx.root / exercise.reference).read_text(encoding="utf-8")
     what = "file"
@@ -64,18 +71,28 @@ def run(ctx: Context, args) -> int:
         try:
             yours, reference, what = code_only(yours), code_only(reference), "code"
         except (SyntaxError, tokenize.TokenError) as err:  # it passed, so this is a file edited since
-            raise CommandError(f"{exercise.stub} does not parse ({err}); `facekit solution "
-                               f"{exercise.id}` without --code shows the whole files") from None
+            raise CommandError(
+                f"{exercise.stub} does not parse ({err}); `facekit solution "
+                f"{exercise.id}` without --code shows the whole files"
+            ) from None
     else:
         yours, reference = yours.splitlines(keepends=True), reference.splitlines(keepends=True)
     t = ctx.term
-    diff = list(difflib.unified_diff(yours, reference, fromfile=f"{exercise.stub} (yours)",
-                                     tofile=f"{exercise.reference} (reference)"))
+    diff = list(
+        difflib.unified_diff(
+            yours, reference, fromfile=f"{exercise.stub} (yours)", tofile=f"{exercise.reference} (reference)"
+        )
+    )
     if not diff:
         t.wrap(f"{exercise.stub}'s {what} is the same as the reference's, {exercise.reference}.")
         return 0
-    t.wrap(t.style(f"{exercise.id} passes. Your {what} (-) against the reference (+); both are right "
-                   f"as far as the tests can tell:", "bold"))
+    t.wrap(
+        t.style(
+            f"{exercise.id} passes. Your {what} (-) against the reference (+); both are right "
+            f"as far as the tests can tell:",
+            "bold",
+        )
+    )
     colours = {"+": "green", "-": "red", "@": "cyan"}
     for line in diff:
         line = line.rstrip("\n")

@@ -15,8 +15,10 @@ def check_args(args) -> None:
     start = Path(getattr(args, "root", None) or Path.cwd()).resolve()
     root = find_kit(start)
     if root is None:
-        raise CommandError(f"submit: {start} is not inside a copy of the kit (no exercises/course.toml "
-                           f"here or above); cd into your kit first")
+        raise CommandError(
+            f"submit: {start} is not inside a copy of the kit (no exercises/course.toml "
+            f"here or above); cd into your kit first"
+        )
     args.root = str(root)
     if args.out:
         from facekit.grading.outfile import zip_destination
@@ -35,8 +37,10 @@ def run(ctx: Context, args) -> int:
         out, size, files = submit.build(ctx.root, out, args.force)
     except (ValueError, OSError) as err:
         raise CommandError(f"submit: {err}") from None
-    ctx.term.line(f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
-                  f"Hand in this file.")
+    ctx.term.line(
+        f"Wrote {out} ({size / 1024:.1f} KiB: {len(files)} exercise files and submission.json). "
+        f"Hand in this file."
+    )
     for warning in submit.warnings(ctx.root, ctx.course):  # handed in anyway: the rest still counts
         ctx.term.error(f"facekit: warning: {warning}")
     return 0

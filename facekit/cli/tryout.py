@@ -19,8 +19,10 @@ from facekit.errors import CommandError, UsageError
 
 
 def _stats(x) -> str:
-    return (f"{list(x.shape)} {str(x.dtype).removeprefix('torch.')}, "
-            f"mean {x.float().mean().item():+.3f}, std {x.float().std().item():.3f}")
+    return (
+        f"{list(x.shape)} {str(x.dtype).removeprefix('torch.')}, "
+        f"mean {x.float().mean().item():+.3f}, std {x.float().std().item():.3f}"
+    )
 
 
 def _harness_model():
@@ -52,8 +54,10 @@ def _ex01(ex, t) -> None:
     from facekit import data
 
     image = ex.load_image(data.SAMPLE_FACE)
-    t.line(f"load_image({data.SAMPLE_FACE.name}): {type(image).__name__} mode {image.mode}, "
-           f"{image.width}x{image.height}")
+    t.line(
+        f"load_image({data.SAMPLE_FACE.name}): {type(image).__name__} mode {image.mode}, "
+        f"{image.width}x{image.height}"
+    )
     t.line(f"preprocess(image): {_stats(ex.preprocess(image))}")
 
 
@@ -61,16 +65,22 @@ def _ex02(ex, t) -> None:
     import torch
 
     model = ex.build_model()
-    t.line(f"build_model(): {type(model).__name__}, {sum(p.numel() for p in model.parameters()):,} "
-           f"parameters, eval mode: {not model.training}")
+    t.line(
+        f"build_model(): {type(model).__name__}, {sum(p.numel() for p in model.parameters()):,} "
+        f"parameters, eval mode: {not model.training}"
+    )
     faces = _faces()
     one = ex.compute_embedding(model, faces[0])
-    t.line(f"compute_embedding(model, face [3, 224, 224]): {list(one.shape)}, "
-           f"norm {torch.linalg.vector_norm(one).item():.3f}")
+    t.line(
+        f"compute_embedding(model, face [3, 224, 224]): {list(one.shape)}, "
+        f"norm {torch.linalg.vector_norm(one).item():.3f}"
+    )
     both = ex.compute_embedding(model, faces)
     cos = torch.nn.functional.cosine_similarity(both[0], both[1], dim=0).item()
-    t.line(f"compute_embedding(model, [face, mirrored face]): {list(both.shape)}; "
-           f"their cosine similarity {cos:.4f}")
+    t.line(
+        f"compute_embedding(model, [face, mirrored face]): {list(both.shape)}; "
+        f"their cosine similarity {cos:.4f}"
+    )
 
 
 def _ex03(ex, t) -> None:
@@ -82,8 +92,10 @@ def _ex03(ex, t) -> None:
     norms = ", ".join(f"{n:.4f}" for n in torch.linalg.vector_norm(unit, dim=-1).tolist())
     t.line(f"l2_normalize(embeddings [2, {both.shape[1]}]): row norms {norms}")
     scores = ex.cosine_similarity(both, both)
-    t.line(f"cosine_similarity(embeddings, embeddings): {list(scores.shape)}, "
-           f"face vs mirrored face {scores[0, 1].item():.4f}")
+    t.line(
+        f"cosine_similarity(embeddings, embeddings): {list(scores.shape)}, "
+        f"face vs mirrored face {scores[0, 1].item():.4f}"
+    )
     t.line(f"is_match(that score, threshold=0.5): {ex.is_match(scores[0, 1], 0.5)}")
 
 
@@ -99,10 +111,14 @@ def _ex04(ex, t) -> None:
             store = store_class(path)
             ids = [store.add("ada", rows[0]), store.add("bob", rows[1])]
             again = store_class(path)  # reopened: what is on disk
-            exact = all(torch.equal(again.get(i).embedding.view(torch.int32), row.view(torch.int32))
-                        for i, row in zip(ids, rows))
-            t.line(f"{store_class.__name__}({name}): add ada, bob; reopened: "
-                   f"{[r.name for r in again.all()]}, bit for bit: {exact}")
+            exact = all(
+                torch.equal(again.get(i).embedding.view(torch.int32), row.view(torch.int32))
+                for i, row in zip(ids, rows)
+            )
+            t.line(
+                f"{store_class.__name__}({name}): add ada, bob; reopened: "
+                f"{[r.name for r in again.all()]}, bit for bit: {exact}"
+            )
             again.remove(ids[0])
             t.line(f"  remove(ada's id); reopened: {[r.name for r in store_class(path).all()]}")
 
@@ -116,8 +132,12 @@ def _gallery_images():
 
     face = data.sample_face()
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
-    return {"face": face, "mirror": face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-            "darker": face.point(lambda v: v // 2), "noise": Image.fromarray(noise)}
+    return {
+        "face": face,
+        "mirror": face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "darker": face.point(lambda v: v // 2),
+        "noise": Image.fromarray(noise),
+    }
 
 
 class _ListStore:
@@ -146,11 +166,15 @@ def _ex05(ex, t, target: str) -> None:
         rows = _harness_model()(torch.stack([transform(image) for image in images.values()]))
     record = trees.load_exercise("ex04_storage", target).Record  # given in api.py
     now = datetime.now(timezone.utc)
-    store = _ListStore(record(f"id-{n}", name, row.clone(), now) for n, (name, row) in enumerate(zip(images, rows)))
+    store = _ListStore(
+        record(f"id-{n}", name, row.clone(), now) for n, (name, row) in enumerate(zip(images, rows))
+    )
     ranked = ex.top_k(rows[0], store, 3)
     t.line(f"a gallery of {len(store)}: {', '.join(images)}")
-    t.line("top_k(the face's embedding, gallery, k=3): "
-           + ", ".join(f"{r.name} {score:.4f}" for r, score in ranked))
+    t.line(
+        "top_k(the face's embedding, gallery, k=3): "
+        + ", ".join(f"{r.name} {score:.4f}" for r, score in ranked)
+    )
 
 
 def _ex06(ex, t) -> None:
@@ -166,16 +190,24 @@ def _ex06(ex, t) -> None:
         ex.register(store, model, "noise", [images["noise"]])
         t.line(f"register 'sample' from face.png, 'noise' from noise: {len(store)} records")
         result = ex.login(store, model, "sample", face)
-        t.line(f"login(store, model, 'sample', face.png): accepted {result.accepted}, "
-               f"score {result.score:.4f}, threshold {result.threshold}")
+        t.line(
+            f"login(store, model, 'sample', face.png): accepted {result.accepted}, "
+            f"score {result.score:.4f}, threshold {result.threshold}"
+        )
         mirror = ex.login(store, model, "sample", [images["mirror"]])
         t.line(f"login with its mirror image: accepted {mirror.accepted}, score {mirror.score:.4f}")
         people = ", ".join(f"{name} {score:.4f}" for name, score in ex.identify(store, model, face, k=2))
         t.line(f"identify(store, model, face.png, k=2): {people}")
 
 
-TRIES = {"ex01_images": _ex01, "ex02_embeddings": _ex02, "ex03_similarity": _ex03,
-         "ex04_storage": _ex04, "ex05_retrieval": _ex05, "ex06_app": _ex06}
+TRIES = {
+    "ex01_images": _ex01,
+    "ex02_embeddings": _ex02,
+    "ex03_similarity": _ex03,
+    "ex04_storage": _ex04,
+    "ex05_retrieval": _ex05,
+    "ex06_app": _ex06,
+}
 NO_WEIGHTS = ("ex01_images", "ex04_storage")  # nothing of theirs depends on the weights
 
 
@@ -195,8 +227,10 @@ def run(ctx: Context, args) -> int:
     exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
     if exercise is None or exercise.id not in TRIES:
         which = f"{exercise.id}: " if exercise else ""
-        raise UsageError(f"{which}facekit try runs {', '.join(TRIES)} on the sample face; the other "
-                         f"exercises have a notebook (notebooks/) and `facekit check`")
+        raise UsageError(
+            f"{which}facekit try runs {', '.join(TRIES)} on the sample face; the other "
+            f"exercises have a notebook (notebooks/) and `facekit check`"
+        )
     from facekit import hub_switch
 
     t = ctx.term
@@ -214,13 +248,21 @@ def run(ctx: Context, args) -> int:
         if origin is None:
             raise
         function, path = origin
-        home = next((e for e in ctx.course.exercises if (ctx.root / e.source(ctx.target)).resolve() == path),
-                    exercise)
+        home = next(
+            (e for e in ctx.course.exercises if (ctx.root / e.source(ctx.target)).resolve() == path), exercise
+        )
         name = home.function_for(function) or function
-        raise CommandError(f"{function}() is not implemented yet ({ctx.rel(path)}): follow its TODO "
-                           f"steps, or `facekit hint {home.id} {name}`") from None
+        raise CommandError(
+            f"{function}() is not implemented yet ({ctx.rel(path)}): follow its TODO "
+            f"steps, or `facekit hint {home.id} {name}`"
+        ) from None
     if ctx.weights == "standin" and exercise.id not in NO_WEIGHTS:
         t.line()
-        t.wrap(t.style("Stand-in weights (seeded random, NOT pretrained): shapes and norms are "
-                       "real, the similarities mean nothing about faces.", "yellow"))
+        t.wrap(
+            t.style(
+                "Stand-in weights (seeded random, NOT pretrained): shapes and norms are "
+                "real, the similarities mean nothing about faces.",
+                "yellow",
+            )
+        )
     return 0

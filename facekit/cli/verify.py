@@ -51,7 +51,11 @@ def run(ctx: Context, args) -> int:
             text, colour = ("-", "dim") if f is None else ("ok", "green") if f.ok else ("FAIL", "red")
             row += "  " + t.style(text, colour) + " " * (len(check) - len(text))
         t.line(row.rstrip())
-    t.line(t.style("time".ljust(id_w) + "".join(f"  {f'{times[c]:.0f}s':<{len(c)}}" for c in checks).rstrip(), "dim"))
+    t.line(
+        t.style(
+            "time".ljust(id_w) + "".join(f"  {f'{times[c]:.0f}s':<{len(c)}}" for c in checks).rstrip(), "dim"
+        )
+    )
     t.line()
     defects = [f for f in findings if not f.ok]
     shown = findings if ctx.verbose else defects
@@ -67,5 +71,3 @@ def run(ctx: Context, args) -> int:
         return 1
     t.line(t.style(f"No defects: {plural(len(findings), 'check')} passed ({seconds:.0f} s).", "green"))
     return 0
-
-

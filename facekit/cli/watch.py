@@ -36,8 +36,10 @@ def _footer(ctx: Context, current) -> None:
     t = ctx.term
     done = len(runs.done_ids(ctx))
     t.line()
-    t.line(t.style(f"{done}/{len(ctx.course.exercises)} done", "bold") +
-           t.style(f"  Watching exercises/ for saved files ({current.id}). Ctrl-C to stop.", "dim"))
+    t.line(
+        t.style(f"{done}/{len(ctx.course.exercises)} done", "bold")
+        + t.style(f"  Watching exercises/ for saved files ({current.id}). Ctrl-C to stop.", "dim")
+    )
 
 
 def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep) -> int:

@@ -18,19 +18,27 @@ def run(ctx: Context, args) -> int:
         return 0
     info = client.status(ctx.root)
     if info is None:
-        how = ("off: " + worker.NO_WORKER_ENV + " is set" if worker.disabled() else
-               "the next `facekit check` starts one" if worker.supported() else
-               "this system runs every command without one")
+        how = (
+            "off: " + worker.NO_WORKER_ENV + " is set"
+            if worker.disabled()
+            else "the next `facekit check` starts one"
+            if worker.supported()
+            else "this system runs every command without one"
+        )
         t.wrap(f"No worker is running ({how}).")
         return 0
     if not info.get("ready"):
-        t.wrap(f"The worker is starting (pid {info['pid']}): it imports torch and timm once; "
-               f"commands wait for it.")
+        t.wrap(
+            f"The worker is starting (pid {info['pid']}): it imports torch and timm once; "
+            f"commands wait for it."
+        )
         return 0
     idle = info.get("idle", worker.DEFAULT_IDLE)
-    t.wrap(f"The worker runs: pid {info['pid']}, for {_minutes(time.time() - info.get('started', time.time()))}, "
-           f"socket {where}/{worker.SOCKET}. It exits after {_minutes(idle)} without a command "
-           f"({worker.IDLE_ENV}), when the kit's code changes, or on `facekit worker stop`.")
+    t.wrap(
+        f"The worker runs: pid {info['pid']}, for {_minutes(time.time() - info.get('started', time.time()))}, "
+        f"socket {where}/{worker.SOCKET}. It exits after {_minutes(idle)} without a command "
+        f"({worker.IDLE_ENV}), when the kit's code changes, or on `facekit worker stop`."
+    )
     return 0
 
 

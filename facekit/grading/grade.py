@@ -26,14 +26,15 @@ from pathlib import Path
 import facekit
 from facekit import course, hub_switch, mistakes, settings
 from facekit.errors import UsageError
-from facekit.grading import gradebook, integrity, jail, report, runner, sources, workspace
-from facekit.grading import classreport
+from facekit.grading import classreport, gradebook, integrity, jail, report, runner, sources, workspace
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
 # What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
 JAIL_LIMITS = "processes: PID namespace (none outlives its grading); memory: RLIMIT_AS per process"
-NO_PROCESS_LIMIT = ("partial: a process the submission starts in a new session can outlive its grading; "
-                    "memory: RLIMIT_AS per process")
+NO_PROCESS_LIMIT = (
+    "partial: a process the submission starts in a new session can outlive its grading; "
+    "memory: RLIMIT_AS per process"
+)
 
 
 class GradeError(UsageError):
@@ -64,12 +65,19 @@ def _expand(paths: list[Path]) -> list[Path]:
     """A folder of archives (zips, no exercises/ inside) stands for its zips and subfolders."""
     expanded = []
     for path in paths:
-        if (path.is_dir() and not (path / "exercises").exists() and not (path / ".git").exists()
-                and any(path.glob("*.zip"))):
+        if (
+            path.is_dir()
+            and not (path / "exercises").exists()
+            and not (path / ".git").exists()
+            and any(path.glob("*.zip"))
+        ):
             # Not macOS's __MACOSX folder (an unzipped class archive has one), nor hidden ones.
-            expanded += sorted(p for p in path.iterdir()
-                               if not p.name.startswith((".", "__MACOSX")) and
-                               ((p.suffix.lower() == ".zip" and p.is_file()) or p.is_dir()))
+            expanded += sorted(
+                p
+                for p in path.iterdir()
+                if not p.name.startswith((".", "__MACOSX"))
+                and ((p.suffix.lower() == ".zip" and p.is_file()) or p.is_dir())
+            )
         else:
             expanded.append(path)
     return expanded
@@ -90,31 +98,40 @@ def read_roster(path: Path) -> dict[str, str]:
     rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
     header = [h.strip() for h in (rows[0].keys() if rows else [])]
     if "submission" not in header or "id" not in header:
-        raise GradeError(f"the roster {path} needs a header with the columns submission,id "
-                         f"(one row per submission file or folder name); its header is {header}")
+        raise GradeError(
+            f"the roster {path} needs a header with the columns submission,id "
+            f"(one row per submission file or folder name); its header is {header}"
+        )
     roster: dict[str, str] = {}
     lines: dict[str, tuple[str, int]] = {}  # each name matched -> (as the roster gives it, its line)
     for number, row in enumerate(rows, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         name, sub_id = row["submission"], row["id"]
         if not name or not sub_id:
-            raise GradeError(f"the roster {path}, line {number}: both submission and id are needed; "
-                             f"got submission={name!r}, id={sub_id!r}")
+            raise GradeError(
+                f"the roster {path}, line {number}: both submission and id are needed; "
+                f"got submission={name!r}, id={sub_id!r}"
+            )
         keys = [name] + ([name[:-4]] if name.lower().endswith(".zip") else [])
         for key in keys:
             if key in lines:
                 first, line = lines[key]
                 if first == name:
-                    raise GradeError(f"the roster {path}, line {number}: {name} is listed twice (line {line} too)")
-                raise GradeError(f"the roster {path}, line {number}: {name} names the same submission as "
-                                 f"{first} on line {line} (a zip is matched with or without .zip): list it once")
+                    raise GradeError(
+                        f"the roster {path}, line {number}: {name} is listed twice (line {line} too)"
+                    )
+                raise GradeError(
+                    f"the roster {path}, line {number}: {name} names the same submission as "
+                    f"{first} on line {line} (a zip is matched with or without .zip): list it once"
+                )
         for key in keys:
             roster[key], lines[key] = sources.safe_id(sub_id), (name, number)
     return roster
 
 
-def load_submissions(paths: list[Path], kit: course.Course, kit_root: Path,
-                     roster: dict[str, str] | None = None) -> list[sources.Submission]:
+def load_submissions(
+    paths: list[Path], kit: course.Course, kit_root: Path, roster: dict[str, str] | None = None
+) -> list[sources.Submission]:
     subs = []
     for path in _expand([Path(p) for p in paths]):
         if not path.exists():
@@ -127,8 +144,10 @@ def load_submissions(paths: list[Path], kit: course.Course, kit_root: Path,
     seen: dict[str, str] = {}
     for sub in subs:
         if sub.id in seen:
-            raise GradeError(f"two submissions have the id {sub.id!r} ({seen[sub.id]} and {sub.source}); "
-                             f"rename one or map them with --roster")
+            raise GradeError(
+                f"two submissions have the id {sub.id!r} ({seen[sub.id]} and {sub.source}); "
+                f"rename one or map them with --roster"
+            )
         seen[sub.id] = sub.source
     return subs
 
@@ -137,8 +156,9 @@ def _standin_ready(cache: Path) -> bool:
     return hub_switch.standin_ready(cache)
 
 
-def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: str,
-                 weights: str, standin: Path | None) -> tuple[Path, dict[str, list[str]], dict, list[str], dict]:
+def prepared_kit(
+    template: Path, kit: course.Course, cache_dir: Path, kit_hash: str, weights: str, standin: Path | None
+) -> tuple[Path, dict[str, list[str]], dict, list[str], dict]:
     """The template to copy for each submission, compiled; the test ids per exercise that the
     pristine kit collects; what each test declares (``@pytest.mark.function``): ``{"functions":
     {test: function}, "broad": [tests]}`` (tests without one are left out); every test in the
@@ -170,8 +190,17 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
         if standin is not None:
             env[settings.STANDIN_CACHE_ENV] = str(standin)
         files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
-        run = runner.run_job({"workspace": str(kit_dir), "test_files": files, "weights": weights,
-                              "env": env, "timeout": 900, "collect_only": True}, "subprocess")
+        run = runner.run_job(
+            {
+                "workspace": str(kit_dir),
+                "test_files": files,
+                "weights": weights,
+                "env": env,
+                "timeout": 900,
+                "collect_only": True,
+            },
+            "subprocess",
+        )
         if run["collect_errors"] or not run["collected"]:
             # Its last line whole: the kit's own message (missing hub weights, say) is one long line.
             lines = [line for line in run["output_tail"].splitlines() if line.strip()]
@@ -191,8 +220,12 @@ def prepared_kit(template: Path, kit: course.Course, cache_dir: Path, kit_hash: 
         declared = {"functions": run["functions"], "broad": run["broad"], **_hidden(kit_dir, run)}
         order = list(run["collected"])
         manifest = integrity.manifest(kit_dir)
-        (partial / "expected.json").write_text(integrity.sign(f"kit:{kit_hash}", {
-            "tests": expected, "declared": declared, "order": order, "manifest": manifest}))
+        (partial / "expected.json").write_text(
+            integrity.sign(
+                f"kit:{kit_hash}",
+                {"tests": expected, "declared": declared, "order": order, "manifest": manifest},
+            )
+        )
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
     finally:
@@ -209,8 +242,10 @@ def _hidden(kit_dir: Path, run: dict) -> dict:
         if nodeid.startswith(workspace.EXTRA_DIR + "/"):
             visibility = run.get("visibility", {}).get(nodeid, report.HIDDEN)
             if visibility not in report.VISIBILITIES:
-                raise GradeError(f"{nodeid}: @pytest.mark.visibility takes one of "
-                                 f"{', '.join(report.VISIBILITIES)}; got {visibility!r}")
+                raise GradeError(
+                    f"{nodeid}: @pytest.mark.visibility takes one of "
+                    f"{', '.join(report.VISIBILITIES)}; got {visibility!r}"
+                )
             if visibility != "visible":
                 hidden[nodeid] = visibility
     secrets = {n.split("::")[-1].split("[")[0] for n in hidden}
@@ -218,12 +253,20 @@ def _hidden(kit_dir: Path, run: dict) -> dict:
         source = path.read_text(encoding="utf-8", errors="replace")
         secrets |= {line.strip() for line in source.splitlines() if len(line.strip()) >= 16}
         # Its strings too (an assertion's message), as code in the same process finds them.
-        secrets |= {node.value.strip() for node in ast.walk(ast.parse(source))
-                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.strip()) >= 12}
+        secrets |= {
+            node.value.strip()
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and len(node.value.strip()) >= 12
+        }
     # Only what students cannot read anyway: not a line or a name of the kit they have.
-    public = "\n".join(p.read_text(encoding="utf-8", errors="replace")
-                       for part in ("tests", "exercises", "facekit") for p in (kit_dir / part).rglob("*.py")
-                       if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix())
+    public = "\n".join(
+        p.read_text(encoding="utf-8", errors="replace")
+        for part in ("tests", "exercises", "facekit")
+        for p in (kit_dir / part).rglob("*.py")
+        if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix()
+    )
     return {"hidden": hidden, "secrets": sorted(s for s in secrets if s not in public)}
 
 
@@ -246,16 +289,21 @@ def check_function_points(kit: course.Course, expected: dict[str, list[str]], de
         named = {n: declared["functions"].get(n) for n in expected[exercise.id]}
         stray = [n for n, f in named.items() if f not in exercise.function_points]
         if stray:
-            raise GradeError(f"{exercise.id} gives points per function, and {stray[0]} declares none of its "
-                             f"functions: mark it @pytest.mark.function(NAME) ({', '.join(exercise.functions)})")
+            raise GradeError(
+                f"{exercise.id} gives points per function, and {stray[0]} declares none of its "
+                f"functions: mark it @pytest.mark.function(NAME) ({', '.join(exercise.functions)})"
+            )
         untested = [f for f in exercise.function_points if f not in named.values()]
         if untested:
-            raise GradeError(f"{exercise.id} gives {untested[0]} {exercise.function_points[untested[0]]} points, "
-                             f"and no test declares it")
+            raise GradeError(
+                f"{exercise.id} gives {untested[0]} {exercise.function_points[untested[0]]} points, "
+                f"and no test declares it"
+            )
 
 
-def check_extra_tests(template: Path, kit: course.Course, kit_root: Path, work: Path, weights: str,
-                      standin: Path | None) -> None:
+def check_extra_tests(
+    template: Path, kit: course.Course, kit_root: Path, work: Path, weights: str, standin: Path | None
+) -> None:
     """GradeError naming the instructor's extra tests that do not pass on the reference or do
     not fail on the stubs as shipped: one would cost every student, or give points for nothing.
 
@@ -267,30 +315,50 @@ def check_extra_tests(template: Path, kit: course.Course, kit_root: Path, work: 
         return
     missing = [e.reference for e in kit.exercises if not (kit_root / e.reference).is_file()]
     if missing:
-        raise GradeError(f"--extra-tests are checked against the reference before grading, and this kit has "
-                         f"no {missing[0]}: grade from the instructor's kit")
+        raise GradeError(
+            f"--extra-tests are checked against the reference before grading, and this kit has "
+            f"no {missing[0]}: grade from the instructor's kit"
+        )
     wrong = []
     for tree, want in (("reference", "passed"), ("stubs", "failed")):
-        files_in = ({e.stub: (kit_root / e.reference).read_bytes() for e in kit.exercises}
-                    if tree == "reference" else {})
+        files_in = (
+            {e.stub: (kit_root / e.reference).read_bytes() for e in kit.exercises}
+            if tree == "reference"
+            else {}
+        )
         job_dir = work / tree
         workspace.make(template, job_dir, files_in, standin)
         env = {**workspace.env(job_dir, weights, _hub_cache(weights))}
-        run = runner.run_job({"workspace": str(job_dir / "kit"), "test_files": files, "weights": weights,
-                              "env": env, "timeout": 900}, "subprocess")
+        run = runner.run_job(
+            {
+                "workspace": str(job_dir / "kit"),
+                "test_files": files,
+                "weights": weights,
+                "env": env,
+                "timeout": 900,
+            },
+            "subprocess",
+        )
         shutil.rmtree(job_dir, ignore_errors=True)
         for nodeid in run["collected"] or ():
             outcome = run["tests"].get(nodeid, {}).get("outcome", report.NOT_RUN)
             if outcome != want:
                 message = run["tests"].get(nodeid, {}).get("message") or ""
-                wrong.append(f"{nodeid} {'passes' if outcome == 'passed' else outcome if outcome != 'failed' else 'fails'}"
-                             f" on the {tree}" + (f" ({message[:120]})" if message and want == "passed" else ""))
+                wrong.append(
+                    f"{nodeid} {'passes' if outcome == 'passed' else outcome if outcome != 'failed' else 'fails'}"
+                    f" on the {tree}" + (f" ({message[:120]})" if message and want == "passed" else "")
+                )
         if not run["collected"]:
-            wrong.append(f"the extra tests did not run on the {tree}: {(run['collect_errors'] or ['nothing collected'])[0]}")
+            wrong.append(
+                f"the extra tests did not run on the {tree}: {(run['collect_errors'] or ['nothing collected'])[0]}"
+            )
     if wrong:
         more = f"; and {len(wrong) - 3} more" if len(wrong) > 3 else ""
-        raise GradeError(f"extra tests must pass on the reference and fail on the stubs; {len(wrong)} do not: "
-                         + "; ".join(wrong[:3]) + more)
+        raise GradeError(
+            f"extra tests must pass on the reference and fail on the stubs; {len(wrong)} do not: "
+            + "; ".join(wrong[:3])
+            + more
+        )
     checked.write_text(json.dumps({"files": files}) + "\n")
 
 
@@ -304,9 +372,16 @@ def _hub_cache(weights: str) -> str | None:
 
 def _run_key(kit_hash: str, sub: sources.Submission, opts: Options, isolation: str) -> str:
     h = hashlib.sha256()
-    for part in (CACHE_VERSION, kit_hash, opts.weights, f"{opts.timeout:g}", str(opts.memory_mb), isolation,
-                 f"{opts.test_timeout or 0:g}",
-                 sub.digest()):
+    for part in (
+        CACHE_VERSION,
+        kit_hash,
+        opts.weights,
+        f"{opts.timeout:g}",
+        str(opts.memory_mb),
+        isolation,
+        f"{opts.test_timeout or 0:g}",
+        sub.digest(),
+    ):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -318,8 +393,9 @@ def check_all_or_nothing(ids, kit: course.Course) -> None:
         raise GradeError(f"--all-or-nothing names unknown exercises: {', '.join(sorted(unknown))}")
 
 
-def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None,
-          progress=None) -> tuple[list[dict], dict, float]:
+def grade(
+    paths: list[Path], opts: Options, roster: dict[str, str] | None = None, progress=None
+) -> tuple[list[dict], dict, float]:
     """Grade ``paths``; write grades.csv, grades.json and feedback/ into ``opts.out``.
 
     Returns (results, meta, seconds). ``progress(result)`` is called as each one finishes.
@@ -358,19 +434,33 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         kit_hash = workspace.kit_hash(template)
         standin = cache_dir / "standin" if opts.weights == "standin" else None
         template, expected, declared, order, manifest = prepared_kit(
-            template, kit, cache_dir, kit_hash, opts.weights, standin)
+            template, kit, cache_dir, kit_hash, opts.weights, standin
+        )
         check_function_points(kit, expected, declared)
         if opts.extra_tests is not None:
             check_extra_tests(template, kit, kit_root, work / "extra-check", opts.weights, standin)
         test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
         hub_cache = _hub_cache(opts.weights)
-        jail_spec = None if why_not else {
-            "kit": str(template), "standin": str(standin) if standin else None, "hub": hub_cache,
-            "exclude": [str(kit_root), str(out)]}
+        jail_spec = (
+            None
+            if why_not
+            else {
+                "kit": str(template),
+                "standin": str(standin) if standin else None,
+                "hub": hub_cache,
+                "exclude": [str(kit_root), str(out)],
+            }
+        )
 
         # Each test's limit, by its file: the exercise's `timeout` in the manifest.
-        test_limits = json.dumps({f: opts.test_timeout or e.timeout for f in test_files
-                             for e in [workspace.exercise_of_file(f, kit)] if e is not None})
+        test_limits = json.dumps(
+            {
+                f: opts.test_timeout or e.timeout
+                for f in test_files
+                for e in [workspace.exercise_of_file(f, kit)]
+                if e is not None
+            }
+        )
         # From here on the gradebook is being updated: a run that dies now leaves it marked.
         notes += [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
         results: dict[str, dict] = {}
@@ -378,7 +468,11 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         for sub in subs:
             key = _run_key(kit_hash, sub, opts, isolation)
             cached = cache_dir / "runs" / f"{key}.json"
-            run = integrity.verified(f"run:{key}", cached.read_text()) if cached.is_file() and not opts.force else None
+            run = (
+                integrity.verified(f"run:{key}", cached.read_text())
+                if cached.is_file() and not opts.force
+                else None
+            )
             if sub.refused or not sub.files:
                 results[sub.id] = _result(sub, None, kit, expected, declared, opts, cached=False)
             elif run is not None:
@@ -399,21 +493,31 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             env[runner.TIMEOUTS_ENV] = test_limits
             if declared.get("hidden"):
                 env[runner.HIDE_ENV] = workspace.EXTRA_DIR
-            return {"dir": str(inside), "workspace": str(inside / "kit"), "test_files": test_files,
-                    "template": jail.KIT if jail_spec else str(template),
-                    "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,
-                    "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
-                    "manifest": manifest, "weights": opts.weights, "env": env,
-                    "timeout": opts.timeout, "memory_mb": opts.memory_mb, "file_mb": opts.file_mb,
-                    "drop_paths": [jail.KIT] if jail_spec else [str(kit_root), str(template)]}
+            return {
+                "dir": str(inside),
+                "workspace": str(inside / "kit"),
+                "test_files": test_files,
+                "template": jail.KIT if jail_spec else str(template),
+                "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,
+                "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
+                "manifest": manifest,
+                "weights": opts.weights,
+                "env": env,
+                "timeout": opts.timeout,
+                "memory_mb": opts.memory_mb,
+                "file_mb": opts.file_mb,
+                "drop_paths": [jail.KIT] if jail_spec else [str(kit_root), str(template)],
+            }
 
         def done(key, job, run):
             sub, cached, run_key, sentinels = key
             if run.get("kit_changed"):
-                raise GradeError(f"the prepared kit under {cache_dir} changed while grading: "
-                                 f"{run['kit_changed']}. A submission graded before {sub.id} wrote into it "
-                                 f"(isolation: {isolation}); no grades were written. Delete {cache_dir} "
-                                 f"and grade again, where bubblewrap runs")
+                raise GradeError(
+                    f"the prepared kit under {cache_dir} changed while grading: "
+                    f"{run['kit_changed']}. A submission graded before {sub.id} wrote into it "
+                    f"(isolation: {isolation}); no grades were written. Delete {cache_dir} "
+                    f"and grade again, where bubblewrap runs"
+                )
             if not run.get("worker_died"):
                 forged = integrity.check(run["sequence"], run["record_meta"], sentinels, order)
                 run = integrity.strip(run, sentinels)
@@ -429,8 +533,16 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
             if progress:
                 progress(results[sub.id])
 
-        runner.run_all(jobs, workers=min(opts.jobs, max(1, len(jobs))), mode=mode, template=template,
-                       prepare=prepare, done=done, log_dir=work, jail_spec=jail_spec)
+        runner.run_all(
+            jobs,
+            workers=min(opts.jobs, max(1, len(jobs))),
+            mode=mode,
+            template=template,
+            prepare=prepare,
+            done=done,
+            log_dir=work,
+            jail_spec=jail_spec,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[s.id] for s in subs]
@@ -438,33 +550,52 @@ def grade(paths: list[Path], opts: Options, roster: dict[str, str] | None = None
         previous = None if opts.replace else gradebook.read(out)
         rows, added, replaced, kept = gradebook.merge((previous or {}).get("submissions", []), ordered)
         unmatched = gradebook.apply(rows, overrides)
-        handed_in = {Path(s.source).name for s in subs} | {Path(s.source).name.removesuffix(".zip") for s in subs}
+        handed_in = {Path(s.source).name for s in subs} | {
+            Path(s.source).name.removesuffix(".zip") for s in subs
+        }
         missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {r["id"] for r in rows}
         if unmatched:
-            notes.append(f"{gradebook.OVERRIDES_CSV} names ids with no row in the gradebook: {', '.join(unmatched)}")
-        meta = {"course": kit.title, "kit_version": facekit.__version__, "weights": opts.weights,
-                "roster_without_submission": sorted(missing),
-                "timeout_s": opts.timeout, "memory_mb": opts.memory_mb, "max_total": report.max_total(kit),
-                "isolation": isolation, "limits": limits,
-                "all_or_nothing": sorted(opts.all_or_nothing),
-                "exercises": {e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
-                              for e in kit.exercises},
-                "formula": report.FORMULA,
-                "due": opts.due.isoformat(timespec="seconds") if opts.due else None,
-                "late_percent_per_day": opts.late_percent if opts.due else None,
-                "run": {"id": run_id, "finished": gradebook.now(), "graded": [r["id"] for r in ordered]},
-                "gradebook": {"added": added, "replaced": replaced, "kept": kept,
-                              "replace": opts.replace},
-                "notes": notes, "rows": len(rows)}
+            notes.append(
+                f"{gradebook.OVERRIDES_CSV} names ids with no row in the gradebook: {', '.join(unmatched)}"
+            )
+        meta = {
+            "course": kit.title,
+            "kit_version": facekit.__version__,
+            "weights": opts.weights,
+            "roster_without_submission": sorted(missing),
+            "timeout_s": opts.timeout,
+            "memory_mb": opts.memory_mb,
+            "max_total": report.max_total(kit),
+            "isolation": isolation,
+            "limits": limits,
+            "all_or_nothing": sorted(opts.all_or_nothing),
+            "exercises": {
+                e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
+                for e in kit.exercises
+            },
+            "formula": report.FORMULA,
+            "due": opts.due.isoformat(timespec="seconds") if opts.due else None,
+            "late_percent_per_day": opts.late_percent if opts.due else None,
+            "run": {"id": run_id, "finished": gradebook.now(), "graded": [r["id"] for r in ordered]},
+            "gradebook": {"added": added, "replaced": replaced, "kept": kept, "replace": opts.replace},
+            "notes": notes,
+            "rows": len(rows),
+        }
         report.write(out, rows, kit, meta, {e.id: mistakes.known(kit_root, e) for e in kit.exercises})
         exercise_of = {e.stub: e.id for e in kit.exercises}
-        shipped = {e.stub: (kit_root / e.stub).read_bytes() for e in kit.exercises if (kit_root / e.stub).is_file()}
+        shipped = {
+            e.stub: (kit_root / e.stub).read_bytes() for e in kit.exercises if (kit_root / e.stub).is_file()
+        }
         pairs = gradebook.similar(rows, {s.id: s.files for s in subs}, shipped, exercise_of)
         meta["similar"] = len(pairs)
         gradebook.write_atomic(out / "similar.csv", gradebook.similar_csv(pairs))
-        gradebook.write_atomic(out / "canvas.csv", gradebook.canvas_csv(rows, kit.title, report.max_total(kit)))
+        gradebook.write_atomic(
+            out / "canvas.csv", gradebook.canvas_csv(rows, kit.title, report.max_total(kit))
+        )
         gradebook.write_atomic(out / "moodle.csv", gradebook.moodle_csv(rows, kit.title))
-        classreport.write(out, kit, kit_root)  # report.html from grades.json as written: never stale beside it
+        classreport.write(
+            out, kit, kit_root
+        )  # report.html from grades.json as written: never stale beside it
     gradebook.finish(out)
     return ordered, meta, time.monotonic() - started
 
@@ -483,8 +614,12 @@ def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
     if sub.meta.get("git_commit"):
         import subprocess
 
-        shown = subprocess.run(["git", "-C", str(path), "show", "-s", "--format=%ct", sub.meta["git_commit"]],
-                               capture_output=True, text=True, timeout=60)
+        shown = subprocess.run(
+            ["git", "-C", str(path), "show", "-s", "--format=%ct", sub.meta["git_commit"]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if shown.returncode == 0 and shown.stdout.strip().isdigit():
             return datetime.fromtimestamp(int(shown.stdout), timezone.utc), "the git commit"
     try:
@@ -498,19 +633,29 @@ def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
     return datetime.fromtimestamp(mtime, timezone.utc), "the file's modification time"
 
 
-def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expected: dict,
-            declared: dict, opts: Options, cached: bool) -> dict:
+def _result(
+    sub: sources.Submission,
+    run: dict | None,
+    kit: course.Course,
+    expected: dict,
+    declared: dict,
+    opts: Options,
+    cached: bool,
+) -> dict:
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
     if status == "ok" and not reason:  # graded, but not all of it: say which modules and why
         reason = report.not_graded(kit, sub.files, sub.skipped)
     exact: dict[str, float] = {}
-    exercises, tests = report.score(run if not sub.refused else None, expected, kit, opts.all_or_nothing,
-                                    declared["functions"], exact)
+    exercises, tests = report.score(
+        run if not sub.refused else None, expected, kit, opts.all_or_nothing, declared["functions"], exact
+    )
     if run and run.get("tampered"):
         # A forged record: nothing in it counts. The instructor reviews the hand-in.
         status, reason = "tampered", f"{run['tampered']}: review this hand-in"
         exact = {}
-        exercises, tests = report.score(None, expected, kit, opts.all_or_nothing, declared["functions"], exact)
+        exercises, tests = report.score(
+            None, expected, kit, opts.all_or_nothing, declared["functions"], exact
+        )
     broad = set(declared["broad"])
     hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
     for nodeid, test in tests.items():
@@ -524,14 +669,26 @@ def _result(sub: sources.Submission, run: dict | None, kit: course.Course, expec
             test[field_name] = _withhold(test.get(field_name), secrets, hidden)
     reason = _withhold(reason, secrets, hidden)
     submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
-    row = {"id": sub.id, "source": sub.source, "status": status, "reason": reason,
-           "seconds": float(run["seconds"]) if run else 0.0, "cached": cached,
-           "total": 0.0, "max_total": report.max_total(kit), "exercises": exercises, "exact": exact,
-           "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
-           "files": sorted(sub.files), "fingerprints": gradebook.fingerprints(sub.files),
-           "ignored": sub.ignored, "warnings": list(sub.warnings),
-           "submitted": {k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit")
-                         if k in sub.meta},
-           "tests": tests}
+    row = {
+        "id": sub.id,
+        "source": sub.source,
+        "status": status,
+        "reason": reason,
+        "seconds": float(run["seconds"]) if run else 0.0,
+        "cached": cached,
+        "total": 0.0,
+        "max_total": report.max_total(kit),
+        "exercises": exercises,
+        "exact": exact,
+        "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
+        "files": sorted(sub.files),
+        "fingerprints": gradebook.fingerprints(sub.files),
+        "ignored": sub.ignored,
+        "warnings": list(sub.warnings),
+        "submitted": {
+            k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit") if k in sub.meta
+        },
+        "tests": tests,
+    }
     gradebook.total(row)  # from the unrounded exercise scores, less any late penalty
     return row

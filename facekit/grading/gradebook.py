@@ -59,8 +59,10 @@ def read(out: Path) -> dict | None:
         if not isinstance(data, dict) or not isinstance(data.get("submissions"), list):
             raise ValueError("no list of submissions")
     except (OSError, ValueError) as err:
-        raise GradebookError(f"{path} cannot be read ({err}): grade into another --out, or give "
-                             f"--replace to start a new gradebook there") from None
+        raise GradebookError(
+            f"{path} cannot be read ({err}): grade into another --out, or give "
+            f"--replace to start a new gradebook there"
+        ) from None
     return data
 
 
@@ -85,8 +87,10 @@ def merge_line(added: list[str], replaced: list[str], kept: int) -> str:
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         return f" ({shown})" if names else ""
 
-    return (f"Gradebook: {len(added)} added{ids(added)}, {len(replaced)} replaced{ids(replaced)}, "
-            f"{kept} kept from earlier runs.")
+    return (
+        f"Gradebook: {len(added)} added{ids(added)}, {len(replaced)} replaced{ids(replaced)}, "
+        f"{kept} kept from earlier runs."
+    )
 
 
 # -- a run in progress ----------------------------------------------------------------------------
@@ -106,8 +110,9 @@ class Lock:
         try:
             self._lock.acquire()
         except Timeout:
-            raise GradebookError(f"another facekit grade holds {self._lock.lock_file}; wait for it "
-                                 f"to finish") from None
+            raise GradebookError(
+                f"another facekit grade holds {self._lock.lock_file}; wait for it to finish"
+            ) from None
         return self
 
     def __exit__(self, *exc):
@@ -120,15 +125,21 @@ def start(out: Path, run_id: str, header: list[str]) -> str | None:
     note = None
     partial = out / PARTIAL_CSV
     if partial.exists():
-        note = (f"an earlier run did not finish: {PARTIAL_CSV} held the rows it had graded, which "
-                f"were never merged (they are graded again when handed in again)")
+        note = (
+            f"an earlier run did not finish: {PARTIAL_CSV} held the rows it had graded, which "
+            f"were never merged (they are graded again when handed in again)"
+        )
     with Lock(out):
         data = read(out)
         if data is not None:
             if data.get("in_progress") and note is None:
                 note = f"an earlier run ({data['in_progress'].get('run')}) did not finish"
-            data["in_progress"] = {"run": run_id, "started": now(), "pid": os.getpid(),
-                                   "partial": PARTIAL_CSV}
+            data["in_progress"] = {
+                "run": run_id,
+                "started": now(),
+                "pid": os.getpid(),
+                "partial": PARTIAL_CSV,
+            }
             write_atomic(out / GRADES_JSON, json.dumps(data, indent=1) + "\n")
     write_atomic(partial, ",".join(header) + "\n")
     return note
@@ -199,10 +210,13 @@ def read_overrides(path: Path, kit: course.Course) -> list[dict]:
         except ValueError:
             value = math.nan
         if not 0 <= value <= points[row["exercise"]]:
-            raise GradebookError(f"{where}: points must be a number from 0 to {points[row['exercise']]} "
-                                 f"for {row['exercise']}; got {row['points']!r}")
-        rows.append({"id": row["id"], "exercise": row["exercise"], "points": value,
-                     "comment": row.get("comment", "")})
+            raise GradebookError(
+                f"{where}: points must be a number from 0 to {points[row['exercise']]} "
+                f"for {row['exercise']}; got {row['points']!r}"
+            )
+        rows.append(
+            {"id": row["id"], "exercise": row["exercise"], "points": value, "comment": row.get("comment", "")}
+        )
     return rows
 
 
@@ -219,8 +233,10 @@ def apply(rows: list[dict], overrides: list[dict]) -> list[str]:
         if row is None:
             unmatched.append(override["id"])
             continue
-        row["exercises"][override["exercise"]]["override"] = {"points": override["points"],
-                                                              "comment": override["comment"]}
+        row["exercises"][override["exercise"]]["override"] = {
+            "points": override["points"],
+            "comment": override["comment"],
+        }
     for row in rows:
         total(row)
     return sorted(set(unmatched))
@@ -252,14 +268,17 @@ def parse_due(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"--due must be a date or date and time like 2026-12-01 or 2026-12-01T23:59; "
-                         f"got {text!r}") from None
+        raise ValueError(
+            f"--due must be a date or date and time like 2026-12-01 or 2026-12-01T23:59; got {text!r}"
+        ) from None
     if len(text.strip()) == 10:  # a date alone: due at the end of it
         value += timedelta(days=1) - timedelta(seconds=1)
     return value if value.tzinfo else value.astimezone()
 
 
-def late(submitted: datetime | None, due: datetime | None, percent_per_day: float, source: str) -> dict | None:
+def late(
+    submitted: datetime | None, due: datetime | None, percent_per_day: float, source: str
+) -> dict | None:
     """The late record of a submission: days late (each started day counts) and the penalty, or
     None when it is on time or either time is unknown."""
     if due is None or submitted is None:
@@ -268,8 +287,13 @@ def late(submitted: datetime | None, due: datetime | None, percent_per_day: floa
     if seconds <= 0:
         return None
     days = math.ceil(seconds / 86400)
-    return {"submitted": submitted.isoformat(timespec="seconds"), "due": due.isoformat(timespec="seconds"),
-            "from": source, "days_late": days, "penalty_percent": min(100.0, days * percent_per_day)}
+    return {
+        "submitted": submitted.isoformat(timespec="seconds"),
+        "due": due.isoformat(timespec="seconds"),
+        "from": source,
+        "days_late": days,
+        "penalty_percent": min(100.0, days * percent_per_day),
+    }
 
 
 # -- exports --------------------------------------------------------------------------------------
@@ -306,9 +330,20 @@ def _tokens(source: bytes) -> list[str] | None:
     """The module's tokens without comments and layout (indentation, blank lines); None when it does not tokenize."""
     try:
         tokens = tokenize.tokenize(io.BytesIO(source).readline)
-        kept = [t.string for t in tokens if t.type not in (
-            tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-            tokenize.ENCODING, tokenize.ENDMARKER)]
+        kept = [
+            t.string
+            for t in tokens
+            if t.type
+            not in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+                tokenize.ENCODING,
+                tokenize.ENDMARKER,
+            )
+        ]
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, IndentationError):
         return None
     return kept
@@ -319,13 +354,19 @@ def fingerprints(files: dict[str, bytes]) -> dict[str, dict]:
     prints = {}
     for path, content in files.items():
         tokens = _tokens(content)
-        prints[path] = {"sha256": hashlib.sha256(content).hexdigest(),
-                        "tokens": hashlib.sha256("\0".join(tokens).encode()).hexdigest() if tokens else None}
+        prints[path] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "tokens": hashlib.sha256("\0".join(tokens).encode()).hexdigest() if tokens else None,
+        }
     return prints
 
 
-def similar(rows: list[dict], contents: dict[str, dict[str, bytes]], shipped: dict[str, bytes],
-            exercises: dict[str, str]) -> list[dict]:
+def similar(
+    rows: list[dict],
+    contents: dict[str, dict[str, bytes]],
+    shipped: dict[str, bytes],
+    exercises: dict[str, str],
+) -> list[dict]:
     """Pairs of hand-ins whose module of one exercise is identical, identical but for comments and
     layout (both across the whole gradebook, by the fingerprints each row keeps), or
     near-identical (their tokens' difflib ratio >= NEAR; among the hand-ins of this run, whose
@@ -341,22 +382,27 @@ def similar(rows: list[dict], contents: dict[str, dict[str, bytes]], shipped: di
             by_file.setdefault(path, []).append((row["id"], fp))
     for path, entries in by_file.items():
         for i, (a, fa) in enumerate(entries):
-            for b, fb in entries[i + 1:]:
+            for b, fb in entries[i + 1 :]:
                 if fa["sha256"] == fb["sha256"]:
                     kind = "identical"
                 elif fa["tokens"] and fa["tokens"] == fb["tokens"]:
                     kind = "identical but for comments and layout"
                 else:
                     continue
-                found[(path, *sorted((a, b)))] = {"exercise": exercises.get(path, path), "a": min(a, b),
-                                                   "b": max(a, b), "kind": kind, "ratio": 1.0}
+                found[(path, *sorted((a, b)))] = {
+                    "exercise": exercises.get(path, path),
+                    "a": min(a, b),
+                    "b": max(a, b),
+                    "kind": kind,
+                    "ratio": 1.0,
+                }
         tokens = {}
         for sub_id, files in contents.items():
             if path in files:
                 tokens[sub_id] = _tokens(files[path])
         ids = sorted(i for i in tokens if tokens[i] and i in {e[0] for e in entries})
         for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
+            for b in ids[i + 1 :]:
                 if (path, a, b) in found:
                     continue
                 matcher = difflib.SequenceMatcher(None, tokens[a], tokens[b], autojunk=False)
@@ -364,8 +410,13 @@ def similar(rows: list[dict], contents: dict[str, dict[str, bytes]], shipped: di
                     continue
                 ratio = matcher.ratio()
                 if ratio >= NEAR:
-                    found[(path, a, b)] = {"exercise": exercises.get(path, path), "a": a, "b": b,
-                                           "kind": "near-identical", "ratio": round(ratio, 3)}
+                    found[(path, a, b)] = {
+                        "exercise": exercises.get(path, path),
+                        "a": a,
+                        "b": b,
+                        "kind": "near-identical",
+                        "ratio": round(ratio, 3),
+                    }
     return sorted(found.values(), key=lambda p: (p["exercise"], -p["ratio"], p["a"], p["b"]))
 
 
@@ -376,4 +427,3 @@ def similar_csv(pairs: list[dict]) -> str:
     for p in pairs:
         writer.writerow([p["exercise"], p["a"], p["b"], p["kind"], f"{p['ratio']:.3f}"])
     return out.getvalue()
-

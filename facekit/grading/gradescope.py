@@ -121,9 +121,13 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
                 shutil.copy2(kit_root / extra, template / extra)
         if (kit_root / mistakes.CATALOGUE_DIR).is_dir():  # feedback then names a known mistake
             shutil.copytree(kit_root / mistakes.CATALOGUE_DIR, template / mistakes.CATALOGUE_DIR)
-        config = {"timeout": opts.timeout, "test_timeout": opts.test_timeout, "memory_mb": opts.memory_mb,
-                  "weights": opts.weights,
-                  "all_or_nothing": sorted(opts.all_or_nothing)}
+        config = {
+            "timeout": opts.timeout,
+            "test_timeout": opts.test_timeout,
+            "memory_mb": opts.memory_mb,
+            "weights": opts.weights,
+            "all_or_nothing": sorted(opts.all_or_nothing),
+        }
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".tmp")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -145,10 +149,16 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
 def _options(source: Path) -> grade.Options:
     config = json.loads((source / CONFIG).read_text(encoding="utf-8")) if (source / CONFIG).is_file() else {}
     # Extra tests are already in the bundle's tests/instructor/: the template copies tests/.
-    return grade.Options(out=source / STATE_DIR, jobs=1, timeout=float(config.get("timeout", 300)),
-                         test_timeout=config.get("test_timeout"),
-                         memory_mb=int(config.get("memory_mb", 4096)), weights=config.get("weights", "standin"),
-                         all_or_nothing=set(config.get("all_or_nothing", ())), kit_root=source)
+    return grade.Options(
+        out=source / STATE_DIR,
+        jobs=1,
+        timeout=float(config.get("timeout", 300)),
+        test_timeout=config.get("test_timeout"),
+        memory_mb=int(config.get("memory_mb", 4096)),
+        weights=config.get("weights", "standin"),
+        all_or_nothing=set(config.get("all_or_nothing", ())),
+        kit_root=source,
+    )
 
 
 def _submission_path(folder: Path, kit: course.Course) -> tuple[Path, str | None]:
@@ -160,8 +170,10 @@ def _submission_path(folder: Path, kit: course.Course) -> tuple[Path, str | None
     if not found.files and len(zips) == 1:
         return zips[0], None
     if not found.files and len(zips) > 1:
-        return folder, (f"{len(zips)} zips uploaded ({', '.join(z.name for z in zips)}): upload one zip "
-                        f"(your submission.zip from `facekit submit`), or the exercise modules themselves")
+        return folder, (
+            f"{len(zips)} zips uploaded ({', '.join(z.name for z in zips)}): upload one zip "
+            f"(your submission.zip from `facekit submit`), or the exercise modules themselves"
+        )
     return folder, None
 
 
@@ -172,48 +184,76 @@ def results_json(result: dict, kit: course.Course, seconds: float, root: Path | 
     tests = []
     for number, exercise in enumerate(kit.exercises, 1):
         ex = result["exercises"][exercise.id]
-        tests.append({
-            "name": f"{exercise.id}: {exercise.title}",
-            "number": str(number),
-            "score": ex["score"],
-            "max_score": ex["points"],
-            "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
-            "output": "\n".join(report.exercise_section(
-                result, exercise, mistakes.known(root, exercise) if root else ())),
-            "output_format": "md",
-            "visibility": "visible",
-        })
-    return {"score": result["total"], "execution_time": round(seconds, 1), "output": overview(result, kit),
-            "output_format": "md", "test_output_format": "md", "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests}
+        tests.append(
+            {
+                "name": f"{exercise.id}: {exercise.title}",
+                "number": str(number),
+                "score": ex["score"],
+                "max_score": ex["points"],
+                "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
+                "output": "\n".join(
+                    report.exercise_section(result, exercise, mistakes.known(root, exercise) if root else ())
+                ),
+                "output_format": "md",
+                "visibility": "visible",
+            }
+        )
+    return {
+        "score": result["total"],
+        "execution_time": round(seconds, 1),
+        "output": overview(result, kit),
+        "output_format": "md",
+        "test_output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
 
 
 def overview(result: dict, kit: course.Course) -> str:
     """The top of the student's results page (Markdown): the total, what went wrong as a whole
     (a refused upload, a timeout, a module missing), one row per exercise, what was ignored."""
-    lines = [f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else ""), "",
-             f"**Total: {result['total']:g} / {result.get('max_total', report.max_total(kit)):g}**", ""]
+    lines = [
+        f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else ""),
+        "",
+        f"**Total: {result['total']:g} / {result.get('max_total', report.max_total(kit)):g}**",
+        "",
+    ]
     lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
     if result.get("warnings"):
         lines.append("")
     lines += ["| exercise | score | tests passed |", "|---|---|---|"]
     for exercise in kit.exercises:
         ex = result["exercises"][exercise.id]
-        lines.append(f"| {exercise.id}: {exercise.title} | {ex['score']:g} / {ex['points']} | "
-                     f"{ex['passed']} of {ex['total']} |")
-    lines += ["", "Each exercise below lists its functions: passing, not implemented yet, or failing "
-                  "with the first failure and a hint."]
+        lines.append(
+            f"| {exercise.id}: {exercise.title} | {ex['score']:g} / {ex['points']} | "
+            f"{ex['passed']} of {ex['total']} |"
+        )
+    lines += [
+        "",
+        "Each exercise below lists its functions: passing, not implemented yet, or failing "
+        "with the first failure and a hint.",
+    ]
     if result["ignored"]:
-        lines += ["", "Ignored (only the exercise modules are graded): "
-                  + ", ".join(f"`{n}`" for n in result["ignored"])]
+        lines += [
+            "",
+            "Ignored (only the exercise modules are graded): "
+            + ", ".join(f"`{n}`" for n in result["ignored"]),
+        ]
     return "\n".join(lines)
 
 
 def failed_results(why: str, seconds: float = 0.0) -> dict:
     """A results.json for a submission the autograder could not grade: score 0 and why."""
-    return {"score": 0, "execution_time": round(seconds, 1),
-            "output": f"**Not graded**: {why}. Nothing you handed in was scored; please tell your instructor.",
-            "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+    return {
+        "score": 0,
+        "execution_time": round(seconds, 1),
+        "output": f"**Not graded**: {why}. Nothing you handed in was scored; please tell your instructor.",
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
 
 
 def _write_results(root: Path, data: dict) -> None:
@@ -232,7 +272,9 @@ def autograde(root: Path, source: Path) -> dict:
         data = _autograde(root, source, started)
     except Exception as err:  # noqa: BLE001 - the student gets a result, the traceback goes to stdout
         traceback.print_exc(file=sys.stdout)
-        data = failed_results(f"the autograder failed ({type(err).__name__}: {err})", time.monotonic() - started)
+        data = failed_results(
+            f"the autograder failed ({type(err).__name__}: {err})", time.monotonic() - started
+        )
     _write_results(root, data)
     return data
 

@@ -90,10 +90,14 @@ def check(sequence: list[tuple[str, str]], meta: dict, sentinels: list[dict], or
         # A file's own are made only where the file collected, and run before its tests; the
         # ones at the end, before a run that finished normally (not interrupted) ends.
         if spec["file"] is not None and spec["file"] in reported_files:
-            return (f"a check test the grader planted at the start of {spec['file']} did not report, "
-                    f"though that file's tests did")
+            return (
+                f"a check test the grader planted at the start of {spec['file']} did not report, "
+                f"though that file's tests did"
+            )
         if spec["file"] is None and meta.get("exitstatus") in (0, 1) and reported_files:
-            return "a check test the grader planted after the last test did not report, though the run finished"
+            return (
+                "a check test the grader planted after the last test did not report, though the run finished"
+            )
     return None
 
 
@@ -187,4 +191,6 @@ def manifest(folder: Path, skip: set[str] = frozenset()) -> dict[str, str]:
 
 
 def differences(expected: dict[str, str], found: dict[str, str]) -> list[str]:
-    return sorted(set(expected) ^ set(found) | {p for p in expected if p in found and expected[p] != found[p]})
+    return sorted(
+        set(expected) ^ set(found) | {p for p in expected if p in found and expected[p] != found[p]}
+    )

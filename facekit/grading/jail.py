@@ -35,12 +35,26 @@ UID = 1000
 SCRATCH_MB = 1024  # the tmpfs of /job: the kit's copy (~15 MB), the weights, what the tests write
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe(bwrap: str) -> str | None:
     try:
-        proc = subprocess.run([bwrap, "--unshare-all", "--uid", str(UID), "--die-with-parent",
-                               "--ro-bind", "/", "/", "--", "true"],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [
+                bwrap,
+                "--unshare-all",
+                "--uid",
+                str(UID),
+                "--die-with-parent",
+                "--ro-bind",
+                "/",
+                "/",
+                "--",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"bwrap did not run: {err}"
     if proc.returncode != 0:
@@ -69,18 +83,39 @@ def python_paths(exclude: list[Path]) -> list[str]:
     keep = []
     for path in sorted({os.path.realpath(p) for p in found}):
         inside = [e for e in exclude if Path(path).is_relative_to(e)]
-        if inside and "site-packages" not in path and not Path(path).is_relative_to(os.path.realpath(sys.prefix)):
+        if (
+            inside
+            and "site-packages" not in path
+            and not Path(path).is_relative_to(os.path.realpath(sys.prefix))
+        ):
             continue
         if not any(path != other and Path(path).is_relative_to(other) for other in keep):
             keep.append(path)
     return keep
 
 
-def command(argv: list[str], kit: Path, env: dict, exclude: list[Path], standin: Path | None = None,
-            hub: str | None = None) -> list[str]:
+def command(
+    argv: list[str],
+    kit: Path,
+    env: dict,
+    exclude: list[Path],
+    standin: Path | None = None,
+    hub: str | None = None,
+) -> list[str]:
     """``argv`` (run with this Python) inside a jail; ``env`` is all of its environment."""
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", str(UID), "--gid", str(UID),
-            "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "grading"]
+    args = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--uid",
+        str(UID),
+        "--gid",
+        str(UID),
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--hostname",
+        "grading",
+    ]
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / top
         if path.is_symlink():
@@ -104,8 +139,18 @@ def command(argv: list[str], kit: Path, env: dict, exclude: list[Path], standin:
         args += ["--ro-bind", str(standin), STANDIN]
     if hub is not None:
         args += ["--ro-bind", hub, HUB]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(SCRATCH_MB * 1024 * 1024), "--perms", "0700", "--tmpfs", JOB]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(SCRATCH_MB * 1024 * 1024),
+        "--perms",
+        "0700",
+        "--tmpfs",
+        JOB,
+    ]
     if tmp_link:
         args += ["--symlink", f"{JOB}/tmp", "/tmp"]
     args += ["--remount-ro", "/", "--chdir", JOB, "--clearenv"]

@@ -15,6 +15,8 @@ def zip_destination(out: str | Path, default_name: str) -> Path:
     if path.is_dir() or text.endswith(("/", os.sep)):
         return path / default_name
     if path.suffix.lower() != ".zip":
-        raise ValueError(f"--out {text} is not a .zip file name: give one ending in .zip, or a folder "
-                         f"to write {default_name} in; nothing was written")
+        raise ValueError(
+            f"--out {text} is not a .zip file name: give one ending in .zip, or a folder "
+            f"to write {default_name} in; nothing was written"
+        )
     return path

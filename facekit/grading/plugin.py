@@ -50,8 +50,9 @@ TESTS_ONLY = "facekit.app_parts"
 def _importer_is_a_test() -> bool:
     """Whether the code asking for an import (past importlib's own frames) is a test module."""
     frame = sys._getframe(2)
-    while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
-                                 or "importlib" in frame.f_code.co_filename):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen") or "importlib" in frame.f_code.co_filename
+    ):
         frame = frame.f_back
     if frame is None:
         return False
@@ -65,11 +66,15 @@ class _RefuseReference:
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == REFUSED or fullname.startswith(REFUSED + "."):
-            raise ImportError(f"{fullname} is the course's reference solution: a graded submission "
-                              f"cannot import it", name=fullname)
+            raise ImportError(
+                f"{fullname} is the course's reference solution: a graded submission cannot import it",
+                name=fullname,
+            )
         if fullname == TESTS_ONLY and not _importer_is_a_test():
-            raise ImportError(f"{fullname} is what the kit's tests give Exercise 06: a graded "
-                              f"submission cannot import it", name=fullname)
+            raise ImportError(
+                f"{fullname} is what the kit's tests give Exercise 06: a graded submission cannot import it",
+                name=fullname,
+            )
         return None
 
 
@@ -96,7 +101,9 @@ def pytest_configure(config):
     if fd and _out is None:  # read now: the code under test may clear the environment later
         _out = os.fdopen(int(fd), "w", encoding="utf-8", closefd=False)
     try:
-        _timeouts.update({str(k): float(v) for k, v in json.loads(os.environ.get(TIMEOUTS_ENV) or "{}").items()})
+        _timeouts.update(
+            {str(k): float(v) for k, v in json.loads(os.environ.get(TIMEOUTS_ENV) or "{}").items()}
+        )
     except (ValueError, TypeError, AttributeError):
         pass
     plan = os.environ.pop(SENTINELS_ENV, None)
@@ -144,13 +151,16 @@ def pytest_collection_modifyitems(session, config, items):
             where = len(items)
             anchor = items[-1] if items else None
         else:
-            where = next((i for i, item in enumerate(items) if item.nodeid.split("::")[0] == spec["file"]), None)
+            where = next(
+                (i for i, item in enumerate(items) if item.nodeid.split("::")[0] == spec["file"]), None
+            )
             anchor = items[where] if where is not None else None
         if anchor is None:
             continue  # its file did not collect: the grader does not expect it
         module = anchor.getparent(pytest.Module) or anchor.parent
-        item = pytest.Function.from_parent(module, name=spec["name"],
-                                           callobj=_sentinel_function(spec["name"], bool(spec["fail"])))
+        item = pytest.Function.from_parent(
+            module, name=spec["name"], callobj=_sentinel_function(spec["name"], bool(spec["fail"]))
+        )
         items.insert(where, item)
 
 
@@ -167,8 +177,14 @@ def pytest_collection_finish(session):
         marker = item.get_closest_marker("visibility")
         if marker and marker.args:
             visibility[item.nodeid] = str(marker.args[0])
-    _write({"collected": [item.nodeid for item in session.items], "functions": functions, "broad": broad,
-            "visibility": visibility})
+    _write(
+        {
+            "collected": [item.nodeid for item in session.items],
+            "functions": functions,
+            "broad": broad,
+            "visibility": visibility,
+        }
+    )
     hide = os.environ.pop(HIDE_ENV, None)
     if hide:
         # Collected (compiled, in memory): the files go before any student code can read them.
@@ -191,11 +207,15 @@ def pytest_runtest_makereport(item, call):
         lines = str(call.excinfo.value).strip().splitlines()
         report.facekit_grade_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:MESSAGE_CHARS]
         # The whole message, as `facekit check` matches it with the catalogue of mistakes.
-        report.facekit_grade_detail = mistakes.student_message(call.excinfo, pytest_plugin.tree_under_test(item.config))[:DETAIL_CHARS]
+        report.facekit_grade_detail = mistakes.student_message(
+            call.excinfo, pytest_plugin.tree_under_test(item.config)
+        )[:DETAIL_CHARS]
 
 
 def pytest_runtest_logreport(report):
-    entry = _tests.setdefault(report.nodeid, {"outcome": "passed", "message": None, "todo": None, "detail": None})
+    entry = _tests.setdefault(
+        report.nodeid, {"outcome": "passed", "message": None, "todo": None, "detail": None}
+    )
     if report.failed and entry["outcome"] != "failed":
         entry["outcome"] = "failed"
         message = getattr(report, "facekit_grade_error", None)

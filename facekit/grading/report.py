@@ -24,8 +24,10 @@ from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
-FORMULA = ("exercise score = points * passed / total tests of the exercise; with function_points, the sum "
-           "over its functions of function points * passed / total tests declaring that function")
+FORMULA = (
+    "exercise score = points * passed / total tests of the exercise; with function_points, the sum "
+    "over its functions of function points * passed / total tests declaring that function"
+)
 SUMMARY_PROBLEMS = 10  # problem submissions the summary names; "... and N more" for the rest
 HIDDEN = "hidden"
 VISIBILITIES = ("visible", HIDDEN, "after_due_date")
@@ -46,38 +48,52 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
     reported = run.get("reported_when_stopped", len(run["tests"]))
     # The test it was in: the first of its collection that never reported.
     stops = run.get("interrupted") or ()
-    running = stops[0]["during"] if stops else next(
-        (n for n in run.get("collected") or () if n not in run["tests"]), None)
+    running = (
+        stops[0]["during"]
+        if stops
+        else next((n for n in run.get("collected") or () if n not in run["tests"]), None)
+    )
     during = f" during {running}" if running else ""
     tests = f"{reported} test{'s' * (reported != 1)}"
     went_on = ""
     if stops:
         lost = sum(s["lost"] for s in stops)
-        went_on = (f"; {lost} test{'s' * (lost != 1)} of {', '.join(sorted({s['file'] for s in stops}))} "
-                   f"did not run, and grading went on with the next exercise")
+        went_on = (
+            f"; {lost} test{'s' * (lost != 1)} of {', '.join(sorted({s['file'] for s in stops}))} "
+            f"did not run, and grading went on with the next exercise"
+        )
     if run.get("timed_out"):
         return "timeout", f"no result after {timeout:g} s{during} ({tests} had reported){went_on}"
     if run.get("worker_died"):
         return "crashed", "the grading process running it was killed (the student's code can do that)"
     if not run.get("finished") or stops:
         code = run.get("returncode")
-        how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
-               else f"exit code {code}")
-        tail = [line for line in (run.get("output_tail") or "").splitlines()
-                if line.strip() and not _PROGRESS.fullmatch(line.strip())]
+        how = f"killed by signal {-code}" if isinstance(code, int) and code < 0 else f"exit code {code}"
+        tail = [
+            line
+            for line in (run.get("output_tail") or "").splitlines()
+            if line.strip() and not _PROGRESS.fullmatch(line.strip())
+        ]
         # Python's own last words (os.abort, a segfault) beat the module list faulthandler adds.
         fatal = [line for line in tail if line.startswith("Fatal Python error")]
         last = f"; last output: {(fatal or tail)[-1][:200]}" if tail else ""
         return "crashed", f"the test process ended ({how}){during} after {tests}{last}{went_on}"
-    slow = [n for n, t in run["tests"].items() if t["outcome"] == "failed"
-            and (t.get("message") or "").startswith("TestTimeout")]
+    slow = [
+        n
+        for n, t in run["tests"].items()
+        if t["outcome"] == "failed" and (t.get("message") or "").startswith("TestTimeout")
+    ]
     if slow:
-        return "timeout", (f"{len(slow)} test{'s' * (len(slow) != 1)} ran past the limit per test and "
-                           f"count as failed, the first {slow[0]}; the others ran")
+        return "timeout", (
+            f"{len(slow)} test{'s' * (len(slow) != 1)} ran past the limit per test and "
+            f"count as failed, the first {slow[0]}; the others ran"
+        )
     messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
     messages += run.get("collect_errors") or []
-    for kind, prefixes in (("syntax error", ("SyntaxError", "IndentationError", "TabError")),
-                           ("import error", ("ImportError", "ModuleNotFoundError", "SystemExit"))):
+    for kind, prefixes in (
+        ("syntax error", ("SyntaxError", "IndentationError", "TabError")),
+        ("import error", ("ImportError", "ModuleNotFoundError", "SystemExit")),
+    ):
         for message in messages:
             if message.startswith(prefixes):
                 return kind, message[:300]
@@ -93,16 +109,26 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
 def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
     """The student modules a hand-in lacks or that were not taken ("... is over 2048 KiB: not
     graded"), in course order; their exercises score 0. "" when every one was graded."""
-    parts = [f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
-             for e in kit.exercises if e.stub not in files]
+    parts = [
+        f"{e.stub} {skipped[e.stub]}" if e.stub in skipped else f"{e.stub} not handed in"
+        for e in kit.exercises
+        if e.stub not in files
+    ]
     if not parts:
         return ""
-    return "; ".join(parts) + (" (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)")
+    return "; ".join(parts) + (
+        " (its exercise scores 0)" if len(parts) == 1 else " (their exercises score 0)"
+    )
 
 
-def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
-          all_or_nothing: set[str] = frozenset(), functions: dict[str, str] | None = None,
-          exact: dict[str, float] | None = None) -> tuple[dict, dict]:
+def score(
+    run: dict | None,
+    expected: dict[str, list[str]],
+    kit: course.Course,
+    all_or_nothing: set[str] = frozenset(),
+    functions: dict[str, str] | None = None,
+    exact: dict[str, float] | None = None,
+) -> tuple[dict, dict]:
     """Per exercise {score, points, passed, total} and per test {outcome, message}; ``exact``, when
     given, gets each exercise's score unrounded (totals add those).
 
@@ -117,8 +143,12 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             record = ran.get(nodeid)
             outcome = record["outcome"] if record else NOT_RUN
             passed += outcome == "passed"
-            tests[nodeid] = {"outcome": outcome, "message": (record or {}).get("message"),
-                             "todo": (record or {}).get("todo"), "detail": (record or {}).get("detail")}
+            tests[nodeid] = {
+                "outcome": outcome,
+                "message": (record or {}).get("message"),
+                "todo": (record or {}).get("todo"),
+                "detail": (record or {}).get("detail"),
+            }
         points = exercise_points(exercise)
         if not nodeids:
             value = 0.0
@@ -134,16 +164,22 @@ def score(run: dict | None, expected: dict[str, list[str]], kit: course.Course,
             value = points * passed / len(nodeids)
         if exact is not None:
             exact[exercise.id] = value
-        exercises[exercise.id] = {"score": round_score(value), "points": points, "passed": passed,
-                                  "total": len(nodeids), "all_or_nothing": exercise.id in all_or_nothing}
+        exercises[exercise.id] = {
+            "score": round_score(value),
+            "points": points,
+            "passed": passed,
+            "total": len(nodeids),
+            "all_or_nothing": exercise.id in all_or_nothing,
+        }
     return exercises, tests
 
 
 def exercise_points(exercise: course.Exercise) -> int:
     points = getattr(exercise, "points", 10)
     if isinstance(points, bool) or not isinstance(points, int) or points < 0:
-        raise course.ManifestError(f"exercise {exercise.id}: points must be a whole number >= 0; "
-                                   f"got {points!r}")
+        raise course.ManifestError(
+            f"exercise {exercise.id}: points must be a whole number >= 0; got {points!r}"
+        )
     return points
 
 
@@ -164,8 +200,10 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
     `facekit check` shows (facekit.progress.shown_failure: a catalogued mistake's signature,
     else the first test that is not broad), with that mistake; else the first test that stopped
     at a stub or did not run."""
-    rows = {f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": "", "ran": False}
-            for f in exercise.functions}
+    rows = {
+        f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": "", "ran": False}
+        for f in exercise.functions
+    }
     owned: dict[str, list] = {f: [] for f in exercise.functions}
     for nodeid, test in tests.items():
         row = rows.get(test.get("function"))
@@ -187,13 +225,16 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
             row["first_failure"] = f"a hidden test of `{name}` failed"
             continue
         owned[name] = visible
-        failed = [(n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")]
+        failed = [
+            (n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")
+        ]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
             row["first_failure"] = f"{_test_name(nodeid)}: {shown.error}"
             row["looks_like"] = mistake.says if mistake else ""
-            row["looks_like_also"] = list(progress.also_matching(mistake, nodeid, shown, exercise.tests,
-                                                                 catalogue))
+            row["looks_like_also"] = list(
+                progress.also_matching(mistake, nodeid, shown, exercise.tests, catalogue)
+            )
             continue
         nodeid, test = owned[name][0]
         todo = test.get("todo")
@@ -206,8 +247,13 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
 
 
 def _as_result(test: dict) -> TestResult:
-    return TestResult(Outcome.FAILED, error=test.get("message") or "failed", function=test.get("function"),
-                      broad=bool(test.get("broad")), message=test.get("detail") or test.get("message"))
+    return TestResult(
+        Outcome.FAILED,
+        error=test.get("message") or "failed",
+        function=test.get("function"),
+        broad=bool(test.get("broad")),
+        message=test.get("detail") or test.get("message"),
+    )
 
 
 # -- the files ----------------------------------------------------------------------------------
@@ -220,8 +266,18 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def csv_header(kit: course.Course) -> list[str]:
-    return ["id", *[e.id for e in kit.exercises], "total", "status", "seconds", "reason", "late_penalty",
-            "overrides", "isolation", "limits"]
+    return [
+        "id",
+        *[e.id for e in kit.exercises],
+        "total",
+        "status",
+        "seconds",
+        "reason",
+        "late_penalty",
+        "overrides",
+        "isolation",
+        "limits",
+    ]
 
 
 def csv_rows(results: list[dict], kit: course.Course) -> str:
@@ -230,12 +286,23 @@ def csv_rows(results: list[dict], kit: course.Course) -> str:
     writer = csv.writer(out, lineterminator="\n")
     for r in results:
         late = r.get("late") or {}
-        overridden = [f"{k}={v['override']['points']:g}" for k, v in r["exercises"].items() if v.get("override")]
-        writer.writerow([r["id"], *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
-                         f"{r['total']:g}", r["status"], f"{r['seconds']:.1f}",
-                         r["reason"] or "; ".join(r.get("warnings") or ()),
-                         f"{late['penalty_percent']:g}" if late else "", " ".join(overridden),
-                         r.get("isolation", ""), r.get("limits", "")])
+        overridden = [
+            f"{k}={v['override']['points']:g}" for k, v in r["exercises"].items() if v.get("override")
+        ]
+        writer.writerow(
+            [
+                r["id"],
+                *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
+                f"{r['total']:g}",
+                r["status"],
+                f"{r['seconds']:.1f}",
+                r["reason"] or "; ".join(r.get("warnings") or ()),
+                f"{late['penalty_percent']:g}" if late else "",
+                " ".join(overridden),
+                r.get("isolation", ""),
+                r.get("limits", ""),
+            ]
+        )
     return out.getvalue()
 
 
@@ -259,41 +326,69 @@ def compact_test(test: dict) -> dict:
 
 def json_text(results: list[dict], meta: dict) -> str:
     """grades.json: the run's settings indented, then one submission per line (its tests compact)."""
-    lines = [json.dumps({**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
-                        separators=(",", ":"), ensure_ascii=False) for r in results]
+    lines = [
+        json.dumps(
+            {**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        for r in results
+    ]
     marker = "\0submissions\0"
     head = json.dumps({**meta, "submissions": marker}, indent=1, ensure_ascii=False)
     listed = "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
     return head.replace(json.dumps(marker), listed, 1) + "\n"
 
 
-def feedback_text(result: dict, kit: course.Course, weights: str,
-                  catalogues: dict[str, Sequence[Mistake]] | None = None) -> str:
+def feedback_text(
+    result: dict, kit: course.Course, weights: str, catalogues: dict[str, Sequence[Mistake]] | None = None
+) -> str:
     from facekit import standin
 
-    described = standin.LABEL if weights == "standin" else f"the real pretrained weights of {standin.MODEL_ID}"
-    lines = [f"# {kit.title}: feedback for {result['id']}", "",
-             f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
-             + (f": {result['reason']}" if result["reason"] else "") + ")", ""]
+    described = (
+        standin.LABEL if weights == "standin" else f"the real pretrained weights of {standin.MODEL_ID}"
+    )
+    lines = [
+        f"# {kit.title}: feedback for {result['id']}",
+        "",
+        f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
+        + (f": {result['reason']}" if result["reason"] else "")
+        + ")",
+        "",
+    ]
     for warning in result.get("warnings") or ():
         lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
     if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
         lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
     late = result.get("late")
     if late:
-        lines += [f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
-                  f"{late['days_late']} day{'s' * (late['days_late'] != 1)} late, "
-                  f"{late['penalty_percent']:g}% taken off the total.", ""]
+        lines += [
+            f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
+            f"{late['days_late']} day{'s' * (late['days_late'] != 1)} late, "
+            f"{late['penalty_percent']:g}% taken off the total.",
+            "",
+        ]
     whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
-    lines += ["An exercise scores its points × (tests passed / tests of the exercise)"
-              + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
-              + f"; a test that did not run counts as failed. Weights: {described}.", ""]
+    lines += [
+        "An exercise scores its points × (tests passed / tests of the exercise)"
+        + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
+        + f"; a test that did not run counts as failed. Weights: {described}.",
+        "",
+    ]
     if result["ignored"]:
-        lines += ["Ignored (only the exercise modules are graded): " +
-                  ", ".join(f"`{n}`" for n in result["ignored"]), ""]
+        lines += [
+            "Ignored (only the exercise modules are graded): "
+            + ", ".join(f"`{n}`" for n in result["ignored"]),
+            "",
+        ]
     for exercise in kit.exercises:
         catalogue = (catalogues or {}).get(exercise.id, ())
-        lines += [f"## {exercise.id}: {exercise.title}", "", *exercise_section(result, exercise, catalogue), ""]
+        lines += [
+            f"## {exercise.id}: {exercise.title}",
+            "",
+            *exercise_section(result, exercise, catalogue),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -314,12 +409,17 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
     lines = []
     ex = result["exercises"][exercise.id]
     rule = "all or nothing: " if ex.get("all_or_nothing") else ""
-    lines += [f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)", ""]
+    lines += [
+        f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)",
+        "",
+    ]
     if ex.get("override"):
         comment = ex["override"].get("comment")
-        lines[-2] = (f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
-                     f"{': ' + comment if comment else ''} (the tests gave "
-                     f"{round_score((result.get('exact') or {}).get(exercise.id, 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)")
+        lines[-2] = (
+            f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
+            f"{': ' + comment if comment else ''} (the tests gave "
+            f"{round_score((result.get('exact') or {}).get(exercise.id, 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)"
+        )
     tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
     not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
     if not_run and result["status"] != "ok":
@@ -340,12 +440,16 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
         if row.get("not_implemented"):
             lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
         elif row.get("waits_for"):
-            lines.append(f"- {name}: waits for {row['waits_for']}, not implemented yet "
-                         f"({row['passed']}/{row['total']} tests pass)")
+            lines.append(
+                f"- {name}: waits for {row['waits_for']}, not implemented yet "
+                f"({row['passed']}/{row['total']} tests pass)"
+            )
             continue  # its hints can wait too
         else:
-            lines.append(f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                         f"first failure: {code_span(row['first_failure'])}")
+            lines.append(
+                f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
+                f"first failure: {code_span(row['first_failure'])}"
+            )
             if row["looks_like"]:
                 lines.append("  " + progress.looks_like(row["looks_like"], *row.get("looks_like_also", ())))
         if row["ran"] and exercise.hints.get(row["function"]):
@@ -354,13 +458,21 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
             first = exercise.hints[row["function"]][0]
             hints.append(f"{name}: {first.removeprefix(row['function'] + ':').strip()}")
     if hints:
-        lines += ["", "Hints (`facekit hint " + exercise.id + "` gives the next ones):",
-                  *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)]]
+        lines += [
+            "",
+            "Hints (`facekit hint " + exercise.id + "` gives the next ones):",
+            *[f"{i}. {hint}" for i, hint in enumerate(hints, 1)],
+        ]
     return lines
 
 
-def write(out: Path, results: list[dict], kit: course.Course, meta: dict,
-          catalogues: dict[str, Sequence[Mistake]] | None = None) -> None:
+def write(
+    out: Path,
+    results: list[dict],
+    kit: course.Course,
+    meta: dict,
+    catalogues: dict[str, Sequence[Mistake]] | None = None,
+) -> None:
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
     # A fresh folder, then swapped in: no feedback of a row no longer in ``results`` (another
@@ -384,18 +496,24 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
-def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, meta: dict | None = None) -> list[str]:
+def summary(
+    results: list[dict], kit: course.Course, out: Path, seconds: float, meta: dict | None = None
+) -> list[str]:
     """A one-screen summary: count per status, mean and histogram of totals, the slowest."""
     top = max_total(kit)
-    lines = [f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
-             f"({sum(r['cached'] for r in results)} from the cache)."]
+    lines = [
+        f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
+        f"({sum(r['cached'] for r in results)} from the cache)."
+    ]
     if meta and meta.get("isolation"):
         lines.append(f"Isolation: {meta['isolation']}; limits: {meta.get('limits', '')}")
     counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
     lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
     if results:
         totals = [r["total"] for r in results]
-        lines.append(f"Total: mean {sum(totals) / len(totals):.1f} / {top}, min {min(totals):g}, max {max(totals):g}")
+        lines.append(
+            f"Total: mean {sum(totals) / len(totals):.1f} / {top}, min {min(totals):g}, max {max(totals):g}"
+        )
         bins = [0] * 5
         for t in totals:
             bins[min(4, int(5 * t / top)) if top else 0] += 1
@@ -407,7 +525,7 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
         slow = sorted(results, key=lambda r: -r["seconds"])[:3]
         lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
         bad = [r for r in results if r["status"] != "ok" or r["reason"] or r.get("warnings")]
-        shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[:SUMMARY_PROBLEMS - 1]
+        shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[: SUMMARY_PROBLEMS - 1]
         if bad:
             lines.append(f"Problems ({len(bad)}):")
         for r in shown:
@@ -424,11 +542,15 @@ def summary(results: list[dict], kit: course.Course, out: Path, seconds: float, 
         lines.append(f"Gradebook: started over (--replace): {len(merged['added'])} rows.")
     lines += [f"Note: {note}" for note in (meta or {}).get("notes") or ()]
     if (meta or {}).get("similar"):
-        lines.append(f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv.")
+        lines.append(
+            f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv."
+        )
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")
     rows = (meta or {}).get("rows") or len(results)  # the whole gradebook's
-    lines.append(f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
-                 f"({rows} file{'s' * (rows != 1)}), canvas.csv, moodle.csv, similar.csv.")
+    lines.append(
+        f"Wrote {out / 'grades.csv'}, grades.json and feedback/ "
+        f"({rows} file{'s' * (rows != 1)}), canvas.csv, moodle.csv, similar.csv."
+    )
     return lines

@@ -59,9 +59,20 @@ def pytest_args(job: dict) -> list[str]:
     # ~0.2 s a submission. --tb=native: the record keeps each failure's first line only, and
     # pytest's own tracebacks parse every file in them (~15 ms a failure). Both runners get
     # the same arguments.
-    return ["-q", "-p", "facekit.grading.plugin", "-p", "no:cacheprovider", "-p", "no:logging", "--tb=native",
-            *mode,
-            "--target=exercises", f"--weights={job['weights']}", *job["test_files"]]
+    return [
+        "-q",
+        "-p",
+        "facekit.grading.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:logging",
+        "--tb=native",
+        *mode,
+        "--target=exercises",
+        f"--weights={job['weights']}",
+        *job["test_files"],
+    ]
 
 
 def _address_space() -> int:
@@ -127,7 +138,7 @@ class _Pipe:
             if not chunk:
                 return
             if len(self.data) < RECORD_LIMIT:
-                self.data += chunk[:RECORD_LIMIT - len(self.data)]
+                self.data += chunk[: RECORD_LIMIT - len(self.data)]
 
     def close_writer(self) -> None:
         if self.write_fd >= 0:
@@ -154,10 +165,18 @@ def _tail(output) -> str:
 
 def parse_record(lines: list[str]) -> dict:
     """The streamed record (facekit.grading.plugin) as one dict; lines that do not parse are skipped."""
-    result = {"tests": {}, "collected": None, "functions": {}, "broad": [], "collect_errors": [],
-              "finished": False, "exitstatus": None,
-              # For facekit.grading.integrity: every test line in order, and the other lines' counts.
-              "sequence": [], "record_meta": {"collected_lines": 0, "finished_lines": 0, "exitstatus": None}}
+    result = {
+        "tests": {},
+        "collected": None,
+        "functions": {},
+        "broad": [],
+        "collect_errors": [],
+        "finished": False,
+        "exitstatus": None,
+        # For facekit.grading.integrity: every test line in order, and the other lines' counts.
+        "sequence": [],
+        "record_meta": {"collected_lines": 0, "finished_lines": 0, "exitstatus": None},
+    }
     meta = result["record_meta"]
     for line in lines:
         try:
@@ -168,11 +187,17 @@ def parse_record(lines: list[str]) -> dict:
             continue
         if isinstance(entry.get("test"), str):
             result["sequence"].append((entry["test"], str(entry.get("outcome"))))
-            result["tests"].setdefault(entry["test"], {
-                "outcome": entry.get("outcome") if entry.get("outcome") in ("passed", "failed", "skipped") else "failed",
-                "message": str(entry.get("message") or "")[:500] or None,
-                "detail": str(entry.get("detail") or "")[:2000] or None,
-                "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None})
+            result["tests"].setdefault(
+                entry["test"],
+                {
+                    "outcome": entry.get("outcome")
+                    if entry.get("outcome") in ("passed", "failed", "skipped")
+                    else "failed",
+                    "message": str(entry.get("message") or "")[:500] or None,
+                    "detail": str(entry.get("detail") or "")[:2000] or None,
+                    "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None,
+                },
+            )
         elif isinstance(entry.get("collected"), list):
             meta["collected_lines"] += 1
             if meta["collected_lines"] > 1:
@@ -234,15 +259,18 @@ def build_workspace(job: dict) -> str | None:
     folder = Path(job["dir"])
     empty(folder)
     files = {path: base64.b64decode(data) for path, data in job["files"].items()}
-    kit = workspace.make(Path(job["template"]), folder, files,
-                         Path(job["standin"]) if job.get("standin") else None)
+    kit = workspace.make(
+        Path(job["template"]), folder, files, Path(job["standin"]) if job.get("standin") else None
+    )
     (folder / "shm").mkdir()
     if job.get("manifest") is not None:
         pristine = {k: v for k, v in job["manifest"].items() if k not in files}
         changed = integrity.differences(pristine, integrity.manifest(kit, skip=set(files)))
         if changed:
-            return (f"the prepared kit it was copied from differs from the one the grader prepared "
-                    f"({', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''})")
+            return (
+                f"the prepared kit it was copied from differs from the one the grader prepared "
+                f"({', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''})"
+            )
     return None
 
 
@@ -301,7 +329,7 @@ class _Watch:
 
     def __call__(self) -> bool:
         if len(self.pipe.data) > self.pos:
-            chunk = bytes(self.pipe.data[self.pos:])
+            chunk = bytes(self.pipe.data[self.pos :])
             self.pos += len(chunk)
             *lines, self.rest = (self.rest + chunk).split(b"\n")
             for line in lines:
@@ -311,11 +339,17 @@ class _Watch:
                     continue
                 if isinstance(entry, dict) and isinstance(entry.get("test"), str):
                     self.reported.add(entry["test"])
-                elif isinstance(entry, dict) and isinstance(entry.get("collected"), list) and self.order is None:
+                elif (
+                    isinstance(entry, dict)
+                    and isinstance(entry.get("collected"), list)
+                    and self.order is None
+                ):
                     self.order = [str(n) for n in entry["collected"]]
             while self.order and self.index < len(self.order) and self.order[self.index] in self.reported:
                 self.index += 1
-            running = self.order[self.index].split("::")[0] if self.order and self.index < len(self.order) else None
+            running = (
+                self.order[self.index].split("::")[0] if self.order and self.index < len(self.order) else None
+            )
             if running != self.file:  # the next file's clock starts when the last one's test reports
                 self.file, self.since = running, time.monotonic()
         return time.monotonic() - self.since > self.budget
@@ -332,22 +366,30 @@ def _run_once(job: dict, mode: str) -> dict:
     try:
         with tempfile.TemporaryFile() as output:
             if mode == "fork":
+
                 def child():
                     os.close(pipe.read_fd)
                     return _child(job, pipe.write_fd, output.fileno())
 
                 # The fork holds the writing end; this process closes its copy once the fork has
                 # its own (run_forked returns after the child ended: closed then at the latest).
-                code, timed_out = forking.run_forked(child, max(0.0, deadline - time.monotonic()), group=True,
-                                                     expired=watch)
+                code, timed_out = forking.run_forked(
+                    child, max(0.0, deadline - time.monotonic()), group=True, expired=watch
+                )
                 _sweep()
             elif mode == "subprocess":
                 env = dict(job["env"], FACEKIT_GRADE_FD=str(pipe.write_fd))
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "pytest", *pytest_args(job)], cwd=job["workspace"], env=env,
-                    stdin=subprocess.DEVNULL, stdout=output, stderr=output, pass_fds=(pipe.write_fd,),
+                    [sys.executable, "-m", "pytest", *pytest_args(job)],
+                    cwd=job["workspace"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    pass_fds=(pipe.write_fd,),
                     start_new_session=True,
-                    preexec_fn=lambda: _limits(job.get("memory_mb"), job.get("file_mb")))
+                    preexec_fn=lambda: _limits(job.get("memory_mb"), job.get("file_mb")),
+                )
                 pipe.close_writer()
                 try:
                     timed_out = False
@@ -371,8 +413,9 @@ def _run_once(job: dict, mode: str) -> dict:
         if pipe is not None:
             pipe.finish()
     result = parse_record(lines)
-    result.update(returncode=code, timed_out=timed_out, seconds=round(time.monotonic() - started, 3),
-                  output_tail=tail)
+    result.update(
+        returncode=code, timed_out=timed_out, seconds=round(time.monotonic() - started, 3), output_tail=tail
+    )
     return result
 
 
@@ -389,8 +432,14 @@ def run_job(job: dict, mode: str = "fork") -> dict:
     if job.get("files") is not None:
         problem = build_workspace(job)
         if problem:
-            return {**parse_record([]), "returncode": None, "timed_out": False, "kit_changed": problem,
-                    "seconds": round(time.monotonic() - started, 3), "output_tail": ""}
+            return {
+                **parse_record([]),
+                "returncode": None,
+                "timed_out": False,
+                "kit_changed": problem,
+                "seconds": round(time.monotonic() - started, 3),
+                "output_tail": "",
+            }
     try:
         if job.get("collect_only"):
             return _run_once(job, mode)
@@ -406,7 +455,9 @@ def run_job(job: dict, mode: str = "fork") -> dict:
             total["record_meta"]["exitstatus"] = part["record_meta"]["exitstatus"]
             if part["collected"] is not None:
                 known = set(total["collected"] or ())
-                total["collected"] = (total["collected"] or []) + [n for n in part["collected"] if n not in known]
+                total["collected"] = (total["collected"] or []) + [
+                    n for n in part["collected"] if n not in known
+                ]
             if part.get("visibility"):
                 total.setdefault("visibility", {}).update(part["visibility"])
             total["functions"].update(part["functions"])
@@ -422,16 +473,27 @@ def run_job(job: dict, mode: str = "fork") -> dict:
             during = unreported[0]
             where = during.split("::")[0]
             lost = sum(n.split("::")[0] == where for n in unreported)
-            total["interrupted"].append({"file": where, "during": during, "lost": lost,
-                                         "how": "timeout" if part["timed_out"] else "crashed"})
-            rest = files[files.index(where) + 1:] if where in files else []
+            total["interrupted"].append(
+                {
+                    "file": where,
+                    "during": during,
+                    "lost": lost,
+                    "how": "timeout" if part["timed_out"] else "crashed",
+                }
+            )
+            rest = files[files.index(where) + 1 :] if where in files else []
             if not rest:
                 break
             files = rest
         stop = first_stop or last
-        total.update(finished=first_stop is None and last["finished"], exitstatus=last["exitstatus"],
-                     returncode=stop["returncode"], timed_out=stop["timed_out"], output_tail=stop["output_tail"],
-                     seconds=round(time.monotonic() - started, 3))
+        total.update(
+            finished=first_stop is None and last["finished"],
+            exitstatus=last["exitstatus"],
+            returncode=stop["returncode"],
+            timed_out=stop["timed_out"],
+            output_tail=stop["output_tail"],
+            seconds=round(time.monotonic() - started, 3),
+        )
         if first_stop is not None:
             total["reported_when_stopped"] = first_stop["reported"]
         return total
@@ -448,8 +510,9 @@ class _Worker:
 
     def __init__(self, argv: list[str], env: dict, log: Path):
         self.log = open(log, "ab")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     env=env)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env
+        )
 
     def run(self, job: dict, margin: float) -> dict | None:
         """The result, or None when the worker died or stopped answering (it is then killed)."""
@@ -495,17 +558,38 @@ def jailed_worker(jail_spec: dict) -> tuple[list[str], dict]:
     """(argv, env) of a worker in a jail: a minimal environment, the prepared kit at /kit."""
     from facekit.grading import jail
 
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": jail.KIT, "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "HOME": jail.JOB}
-    argv = jail.command([sys.executable, "-m", "facekit.grading.worker"], Path(jail_spec["kit"]), env,
-                        [Path(p) for p in jail_spec["exclude"]], jail_spec.get("standin"), jail_spec.get("hub"))
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": jail.KIT,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": jail.JOB,
+    }
+    argv = jail.command(
+        [sys.executable, "-m", "facekit.grading.worker"],
+        Path(jail_spec["kit"]),
+        env,
+        [Path(p) for p in jail_spec["exclude"]],
+        jail_spec.get("standin"),
+        jail_spec.get("hub"),
+    )
     return argv, {}
 
 
-def run_all(jobs: list[tuple[object, dict]], *, workers: int, mode: str, template: Path,
-            prepare=None, done=None, log_dir: Path | None = None, startup_margin: float = 120.0,
-            jail_spec: dict | None = None):
+def run_all(
+    jobs: list[tuple[object, dict]],
+    *,
+    workers: int,
+    mode: str,
+    template: Path,
+    prepare=None,
+    done=None,
+    log_dir: Path | None = None,
+    startup_margin: float = 120.0,
+    jail_spec: dict | None = None,
+):
     """Run ``(key, job)`` pairs on ``workers`` parallel workers; call ``done(key, job, result)`` for each.
 
     ``prepare(key, job, folder)`` runs just before a job and returns the job to run, its
@@ -537,16 +621,24 @@ def run_all(jobs: list[tuple[object, dict]], *, workers: int, mode: str, templat
                     job = result
                     if mode == "fork":
                         if worker is None:
-                            argv, env = (jailed_worker(jail_spec) if jail_spec else
-                                         ([sys.executable, "-m", "facekit.grading.worker"], worker_env(template)))
+                            argv, env = (
+                                jailed_worker(jail_spec)
+                                if jail_spec
+                                else ([sys.executable, "-m", "facekit.grading.worker"], worker_env(template))
+                            )
                             worker = _Worker(argv, env, log_dir / f"worker-{number}.log")
                         started = time.monotonic()
                         result = worker.run(job, startup_margin)
                         if result is None:
                             worker = None
-                            result = {**parse_record([]), "returncode": None, "timed_out": False,
-                                      "worker_died": True, "seconds": round(time.monotonic() - started, 3),
-                                      "output_tail": ""}
+                            result = {
+                                **parse_record([]),
+                                "returncode": None,
+                                "timed_out": False,
+                                "worker_died": True,
+                                "seconds": round(time.monotonic() - started, 3),
+                                "output_tail": "",
+                            }
                     else:
                         result = run_job(job, "subprocess")
                 with lock:

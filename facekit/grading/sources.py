@@ -97,7 +97,9 @@ def _damage(name: str, info: zipfile.ZipInfo, err: Exception) -> str:
     again = "zip it again, or hand in the zip `facekit submit` writes"
     text = str(err)
     if isinstance(err, zipfile.BadZipFile) and "CRC" in text:
-        return f"bad CRC in {name}: its data does not match its checksum (a damaged or edited archive); {again}"
+        return (
+            f"bad CRC in {name}: its data does not match its checksum (a damaged or edited archive); {again}"
+        )
     if isinstance(err, NotImplementedError):
         return f"unsupported compression (method {info.compress_type}) in {name}; {again} (deflate)"
     if isinstance(err, (zlib.error, lzma.LZMAError, EOFError)) or "decompress" in text.lower():
@@ -107,24 +109,40 @@ def _damage(name: str, info: zipfile.ZipInfo, err: Exception) -> str:
 
 # What a damaged entry raises while it is read: zipfile's own errors, the decompressors' (zlib,
 # bz2's OSError, lzma), an unsupported method, a truncated stream.
-_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, zlib.error,
-                lzma.LZMAError, EOFError, OSError, ValueError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+)
 
 
-def _read_entry(archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo) -> tuple[bytes | None, str | None]:
+def _read_entry(
+    archive: zipfile.ZipFile, name: str, info: zipfile.ZipInfo
+) -> tuple[bytes | None, str | None]:
     """(the entry's bytes, None), or (None, why it cannot be read). At most MAX_FILE_BYTES + 1 are
     decompressed, whatever the archive claims."""
     if info.flag_bits & 0x1:
-        return None, f"encrypted: {name} needs a password; hand in the zip `facekit submit` writes, without a password"
+        return (
+            None,
+            f"encrypted: {name} needs a password; hand in the zip `facekit submit` writes, without a password",
+        )
     try:
         with archive.open(info) as member:
             data = member.read(MAX_FILE_BYTES + 1)
     except _READ_ERRORS as err:
         return None, _damage(name, info, err)
     if len(data) <= MAX_FILE_BYTES and len(data) != info.file_size:
-        return None, (f"{name}: the archive gives its size as {info.file_size} bytes, its data holds "
-                      f"{len(data)} (an edited or damaged archive); zip it again, or hand in the zip "
-                      f"`facekit submit` writes")
+        return None, (
+            f"{name}: the archive gives its size as {info.file_size} bytes, its data holds "
+            f"{len(data)} (an edited or damaged archive); zip it again, or hand in the zip "
+            f"`facekit submit` writes"
+        )
     return data, None
 
 
@@ -173,8 +191,10 @@ def _from_zip(path: Path, wanted: list[str], sub: Submission) -> None:
         counts = Counter(_entry_name(i) for i in infos)
         twice = sorted(n for n in set(found.values()) | {"submission.json"} if counts[n] > 1)
         if twice:  # zipfile would take the last one, silently: which one the student meant is a guess
-            sub.refused = (f"the archive holds {twice[0]} {counts[twice[0]]} times (duplicate entries): "
-                           f"which one counts is a guess; zip it again, or hand in the zip `facekit submit` writes")
+            sub.refused = (
+                f"the archive holds {twice[0]} {counts[twice[0]]} times (duplicate entries): "
+                f"which one counts is a guess; zip it again, or hand in the zip `facekit submit` writes"
+            )
             return
         for wanted_path, name in found.items():
             info = entries[name]
@@ -216,12 +236,16 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
         said = head.stderr.decode("utf-8", "replace")
         if "dubious ownership" in said:
             # git (>= 2.35.2) reads no repository owned by another user unless told to trust it.
-            sub.refused = (f"git refuses to read it: the repository is owned by another user (git's "
-                           f"\"dubious ownership\"); grade a copy you own (cp -r), or trust it with "
-                           f"`git config --global --add safe.directory {path.resolve()}`")
+            sub.refused = (
+                f"git refuses to read it: the repository is owned by another user (git's "
+                f'"dubious ownership"); grade a copy you own (cp -r), or trust it with '
+                f"`git config --global --add safe.directory {path.resolve()}`"
+            )
         else:
             first = next((line for line in said.splitlines() if line.strip()), "")
-            sub.refused = f"git repository without a commit at {ref}" + (f" (git: {first.strip()})" if first else "")
+            sub.refused = f"git repository without a commit at {ref}" + (
+                f" (git: {first.strip()})" if first else ""
+            )
         return
     sub.meta = {"git_commit": head.stdout.decode().strip()}
     listed = git("ls-tree", "-r", ref)  # "<mode> blob <sha1>\t<path>" per file
@@ -235,7 +259,9 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
     for wanted_path, name in found.items():
         shown = git("show", f"{ref}:{name}")
         if shown.returncode != 0:
-            sub.refused = f"git cannot show {name} at {ref}: {shown.stderr.decode('utf-8', 'replace').strip()[:200]}"
+            sub.refused = (
+                f"git cannot show {name} at {ref}: {shown.stderr.decode('utf-8', 'replace').strip()[:200]}"
+            )
             sub.files.clear()
             return
         if len(shown.stdout) > MAX_FILE_BYTES:
@@ -245,12 +271,17 @@ def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD")
         sub.files[wanted_path] = shown.stdout
     sub.ignored += [n for n in names if n not in set(found.values())]
     # A clone's working tree may hold work never committed: it is not graded, and says so.
-    uncommitted = [w for w in wanted if (path / w).is_file()
-                   and (path / w).read_bytes()[:MAX_FILE_BYTES] != sub.files.get(w)]
+    uncommitted = [
+        w
+        for w in wanted
+        if (path / w).is_file() and (path / w).read_bytes()[:MAX_FILE_BYTES] != sub.files.get(w)
+    ]
     if uncommitted:
-        sub.warnings.append(f"uncommitted changes to {', '.join(uncommitted)} were not graded: the grade "
-                            f"is of commit {sub.meta['git_commit'][:12]} (commit them, or hand in "
-                            f"`facekit submit`'s zip)")
+        sub.warnings.append(
+            f"uncommitted changes to {', '.join(uncommitted)} were not graded: the grade "
+            f"is of commit {sub.meta['git_commit'][:12]} (commit them, or hand in "
+            f"`facekit submit`'s zip)"
+        )
 
 
 def _from_folder(path: Path, wanted: list[str], sub: Submission) -> None:
@@ -289,7 +320,9 @@ def _from_folder(path: Path, wanted: list[str], sub: Submission) -> None:
     sub.ignored += [n for n in names if n not in used]
 
 
-def read(path: Path, kit: course.Course, kit_root: Path | None = None, sub_id: str | None = None) -> Submission:
+def read(
+    path: Path, kit: course.Course, kit_root: Path | None = None, sub_id: str | None = None
+) -> Submission:
     """Read one submission; files the kit ships unchanged are not listed as ignored."""
     path = Path(path)
     wanted = student_files(kit)
@@ -321,7 +354,12 @@ def read(path: Path, kit: course.Course, kit_root: Path | None = None, sub_id: s
 
 def _same(a: Path, b: Path) -> bool:
     try:
-        return a.is_file() and b.is_file() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+        return (
+            a.is_file()
+            and b.is_file()
+            and a.stat().st_size == b.stat().st_size
+            and a.read_bytes() == b.read_bytes()
+        )
     except OSError:
         return False
 

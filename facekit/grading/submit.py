@@ -56,8 +56,10 @@ def warnings(root: Path, kit: course.Course) -> list[str]:
     lines = []
     missing = [e.stub for e in kit.exercises if not (root / e.stub).is_file()]
     if missing:
-        lines.append(f"not submitted, missing: {', '.join(missing)} "
-                     f"(`facekit reset EXERCISE` puts a module back as shipped)")
+        lines.append(
+            f"not submitted, missing: {', '.join(missing)} "
+            f"(`facekit reset EXERCISE` puts a module back as shipped)"
+        )
     for exercise in kit.exercises:
         path = root / exercise.stub
         if not path.is_file():
@@ -78,12 +80,18 @@ def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[s
     if not force:
         originals = {path: shipped_version(root, path) for path in files}
         if all(originals[p] is not None and originals[p] == contents[p] for p in files):
-            raise ValueError("nothing to submit: every exercise file is as shipped "
-                             "(compared with git); `facekit submit --force` submits anyway")
-    meta = {"format": 1, "course": kit.title, "kit_version": facekit.__version__,
-            "files": {p: hashlib.sha256(c).hexdigest() for p, c in contents.items()},
-            "done": done_exercises(root, kit),
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            raise ValueError(
+                "nothing to submit: every exercise file is as shipped "
+                "(compared with git); `facekit submit --force` submits anyway"
+            )
+    meta = {
+        "format": 1,
+        "course": kit.title,
+        "kit_version": facekit.__version__,
+        "files": {p: hashlib.sha256(c).hexdigest() for p, c in contents.items()},
+        "done": done_exercises(root, kit),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")

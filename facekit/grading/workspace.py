@@ -85,8 +85,10 @@ def check_extra_tests(template: Path, kit: course.Course) -> list[str]:
     orphans = [f for f in files if exercise_of_file(f, kit) is None]
     if orphans:
         ids = ", ".join(e.id for e in kit.exercises)
-        raise KitError(f"extra test file {orphans[0]} names no exercise: put an exercise id "
-                       f"({ids}) in its file name, e.g. test_{kit.exercises[0].id}_hidden.py")
+        raise KitError(
+            f"extra test file {orphans[0]} names no exercise: put an exercise id "
+            f"({ids}) in its file name, e.g. test_{kit.exercises[0].id}_hidden.py"
+        )
     return files
 
 
@@ -119,14 +121,26 @@ def env(job_dir: Path, weights: str, hub_cache: str | None = None) -> dict:
     """The environment a submission's tests run in: scratch HOME/TMPDIR, offline, one thread."""
     job_dir = Path(job_dir)
     home, tmp = str(job_dir / "home"), str(job_dir / "tmp")
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTHON", "KIT_", "FACEKIT_", "HF_", "PYTEST_", "XDG_"))}
-    base.update(HOME=home, TMPDIR=tmp, TMP=tmp, TEMP=tmp, XDG_CACHE_HOME=str(job_dir / "home" / ".cache"),
-                HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", OMP_NUM_THREADS="1",
-                PYTHONDONTWRITEBYTECODE="1", FACEKIT_STATE=str(job_dir / "home" / "state.json"),
-                # Only the plugins the kit names (conftest.py, -p): none of whatever else is
-                # installed, and no scan of every installed package's entry points.
-                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "KIT_", "FACEKIT_", "HF_", "PYTEST_", "XDG_"))
+    }
+    base.update(
+        HOME=home,
+        TMPDIR=tmp,
+        TMP=tmp,
+        TEMP=tmp,
+        XDG_CACHE_HOME=str(job_dir / "home" / ".cache"),
+        HF_HUB_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        OMP_NUM_THREADS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        FACEKIT_STATE=str(job_dir / "home" / "state.json"),
+        # Only the plugins the kit names (conftest.py, -p): none of whatever else is
+        # installed, and no scan of every installed package's entry points.
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
     if weights == "standin":
         base[settings.STANDIN_CACHE_ENV] = str(job_dir / "standin")
     elif hub_cache:

@@ -42,8 +42,24 @@ SOCKET, INFO, LOCK, LOG = "worker.sock", "worker.json", "worker.lock", "worker.l
 WATCHED = ("facekit", "tests", "exercises/course.toml", "pyproject.toml", "conftest.py")
 # Environment read when torch, timm, huggingface_hub or Python itself start: a caller whose
 # values differ needs a worker started with them.
-_IMPORT_ENV = ("PYTHON", "HF_", "HUGGINGFACE", "TORCH", "PYTORCH", "OMP_", "MKL_", "KMP_", "OPENBLAS",
-               "TIMM", "CUDA", "LD_", "XDG_", "HOME", "LANG", "LC_")
+_IMPORT_ENV = (
+    "PYTHON",
+    "HF_",
+    "HUGGINGFACE",
+    "TORCH",
+    "PYTORCH",
+    "OMP_",
+    "MKL_",
+    "KMP_",
+    "OPENBLAS",
+    "TIMM",
+    "CUDA",
+    "LD_",
+    "XDG_",
+    "HOME",
+    "LANG",
+    "LC_",
+)
 
 
 HEADER = struct.Struct("!I")  # a request on the socket: its length, then the request as JSON
@@ -106,10 +122,16 @@ def identity(root: Path) -> dict:
     """What a worker must share with its caller: the interpreter, the venv, the kit's code and
     the environment read at import time. A caller that differs in any of them runs cold."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_IMPORT_ENV))
-    return {"python": os.path.realpath(sys.executable), "prefix": sys.prefix, "version": sys.version,
-            "kit": str(course.repo_root()), "code": code_digest(root),
-            "env": hashlib.sha256(json.dumps(env).encode()).hexdigest(), "packages": _packages(),
-            "flags": interpreter_flags()}
+    return {
+        "python": os.path.realpath(sys.executable),
+        "prefix": sys.prefix,
+        "version": sys.version,
+        "kit": str(course.repo_root()),
+        "code": code_digest(root),
+        "env": hashlib.sha256(json.dumps(env).encode()).hexdigest(),
+        "packages": _packages(),
+        "flags": interpreter_flags(),
+    }
 
 
 def interpreter_flags() -> list[str]:

@@ -42,8 +42,7 @@ def usable(root: Path) -> bool:
 
 
 def _stream_spec(stream) -> dict:
-    return {"encoding": stream.encoding, "errors": stream.errors,
-            "line_buffering": stream.line_buffering}
+    return {"encoding": stream.encoding, "errors": stream.errors, "line_buffering": stream.line_buffering}
 
 
 def _connect(root: Path) -> socket.socket | None:
@@ -92,9 +91,16 @@ def run(root: Path, argv: list[str]) -> int | None:
     if sock is None:
         return None
     with sock:
-        request = {"op": "run", "argv": argv, "sys_argv": sys.argv, "cwd": os.getcwd(),
-                   "env": dict(os.environ), "path": sys.path, "identity": identity,
-                   "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+        request = {
+            "op": "run",
+            "argv": argv,
+            "sys_argv": sys.argv,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "path": sys.path,
+            "identity": identity,
+            "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+        }
         replies = _lines(sock)
         pid = None
         try:
@@ -117,8 +123,10 @@ def run(root: Path, argv: list[str]) -> int | None:
             raise  # facekit.cli.main says "interrupted", as on a cold run
         if last.startswith("exit "):
             return int(last.split()[1])
-        raise CommandError("the background worker's run ended without an answer; "
-                           "`facekit --no-worker ...` runs the command without it")
+        raise CommandError(
+            "the background worker's run ended without an answer; "
+            "`facekit --no-worker ...` runs the command without it"
+        )
 
 
 def _late_pid(sock: socket.socket) -> int | None:
@@ -161,10 +169,22 @@ def start(root: Path, environ: dict | None = None) -> None:
         os.close(fd)  # released: the worker takes it (of two starting at once, one keeps it)
     try:
         with open(home / worker.LOG, "wb") as log:
-            subprocess.Popen([sys.executable, *worker.interpreter_flags(), "-m", "facekit.worker",
-                              str(Path(root).resolve())],
-                             cwd=course.repo_root(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             start_new_session=True, close_fds=True, env=environ)
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    *worker.interpreter_flags(),
+                    "-m",
+                    "facekit.worker",
+                    str(Path(root).resolve()),
+                ],
+                cwd=course.repo_root(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                env=environ,
+            )
     except OSError:
         pass
 

@@ -29,10 +29,23 @@ from facekit.worker import HEADER
 
 MAX_REQUEST = 4 << 20
 # Imported once for every child: the commands and what they use.
-_COMMAND_MODULES = ("facekit.cli", "facekit.cli.check", "facekit.cli.list", "facekit.cli.hint",
-                    "facekit.cli.tryout", "facekit.cli.runs", "facekit.progress", "facekit.mistakes",
-                    "facekit.hub_switch", "facekit.hub", "facekit.standin", "facekit.data",
-                    "facekit.trees", "facekit.verify", "facekit.testing")
+_COMMAND_MODULES = (
+    "facekit.cli",
+    "facekit.cli.check",
+    "facekit.cli.list",
+    "facekit.cli.hint",
+    "facekit.cli.tryout",
+    "facekit.cli.runs",
+    "facekit.progress",
+    "facekit.mistakes",
+    "facekit.hub_switch",
+    "facekit.hub",
+    "facekit.standin",
+    "facekit.data",
+    "facekit.trees",
+    "facekit.verify",
+    "facekit.testing",
+)
 
 
 def recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -47,7 +60,7 @@ def recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
                 raise ConnectionError("the caller left before its request was complete")
             data += more
         (size,) = HEADER.unpack_from(data)
-        request = json.loads(data[HEADER.size:HEADER.size + size])
+        request = json.loads(data[HEADER.size : HEADER.size + size])
         if not isinstance(request, dict):
             raise ValueError("a request is a JSON object")
     except BaseException:
@@ -78,8 +91,9 @@ def _text(fd: int, spec: dict, write: bool):
     written (encoding, error handler, line buffering) are the ones a cold run writes."""
     raw = io.FileIO(fd, "w" if write else "r", closefd=False)
     buffer = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
-    return io.TextIOWrapper(buffer, encoding=spec["encoding"], errors=spec["errors"],
-                            line_buffering=spec["line_buffering"])
+    return io.TextIOWrapper(
+        buffer, encoding=spec["encoding"], errors=spec["errors"], line_buffering=spec["line_buffering"]
+    )
 
 
 def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int]) -> int:
@@ -196,8 +210,14 @@ def serve(root: Path, warm: bool = True) -> int:
     listener.listen(64)
     inode = path.stat().st_ino
     info_path = home / worker.INFO
-    info = {"pid": os.getpid(), "identity": me, "idle": idle, "socket": str(path), "started": time.time(),
-            "ready": False}
+    info = {
+        "pid": os.getpid(),
+        "identity": me,
+        "idle": idle,
+        "socket": str(path),
+        "started": time.time(),
+        "ready": False,
+    }
     _write_info(info_path, info)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -255,8 +275,11 @@ def _serve_one(conn: socket.socket, me: dict, closing: list[int]) -> bool:
         if _caller_gone(conn):
             return False
         pid = _fork_child(conn, request, fds, closing)
-        print(f"{time.strftime('%H:%M:%S')} child {pid}: facekit {' '.join(request['argv'])}",
-              file=sys.stderr, flush=True)  # worker.log: what it ran, for whoever wonders
+        print(
+            f"{time.strftime('%H:%M:%S')} child {pid}: facekit {' '.join(request['argv'])}",
+            file=sys.stderr,
+            flush=True,
+        )  # worker.log: what it ran, for whoever wonders
         return False
     except (OSError, ValueError, KeyError, ConnectionError):
         return False

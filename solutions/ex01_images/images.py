@@ -41,8 +41,9 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     """
     # 1. A path, not an already-open image or bytes.
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or a pathlib.Path naming an image file; "
-                        f"got {type(path).__name__}")
+        raise TypeError(
+            f"path must be a str or a pathlib.Path naming an image file; got {type(path).__name__}"
+        )
     path = Path(path)
     # 2. open() raises FileNotFoundError (naming the file) for a missing file; opening it
     #    ourselves keeps file-system errors apart from "this is not an image" below.
@@ -52,11 +53,11 @@ def load_image(path: str | os.PathLike) -> Image.Image:
         try:
             image = Image.open(file)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ValueError(f"{path}: refusing to decode a possible decompression bomb "
-                             f"({error})") from error
+            raise ValueError(f"{path}: refusing to decode a possible decompression bomb ({error})") from error
         except Image.UnidentifiedImageError as error:
-            raise ValueError(f"{path} is not an image file Pillow can read "
-                             f"(no known image format)") from error
+            raise ValueError(
+                f"{path} is not an image file Pillow can read (no known image format)"
+            ) from error
         except (OSError, SyntaxError, ValueError) as error:  # a header Pillow gave up on
             raise ValueError(f"{path} is not an image file Pillow can read ({error})") from error
         # 3. Decode now, while the file is open: Image.open only reads the header, so a
@@ -86,16 +87,22 @@ def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
         background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode == "F":
-        raise ValueError(f"{path}: 32-bit float images (mode F) have no standard value range; "
-                         f"expected 8- or 16-bit pixels")
+        raise ValueError(
+            f"{path}: 32-bit float images (mode F) have no standard value range; expected 8- or 16-bit pixels"
+        )
     try:
         return image.convert("RGB")  # 1, L, P, CMYK, YCbCr, ...
     except ValueError as error:
         raise ValueError(f"{path}: cannot convert mode {mode} to RGB ({error})") from error
 
 
-def preprocess(image: Image.Image, size: int = INPUT_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-               crop_pct: float = CROP_PCT) -> torch.Tensor:
+def preprocess(
+    image: Image.Image,
+    size: int = INPUT_SIZE,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    crop_pct: float = CROP_PCT,
+) -> torch.Tensor:
     """ConvNeXt-Atto's eval preprocessing by hand: an RGB PIL image to a ``[3, size, size]`` float32 tensor.
 
     The steps of timm's eval transform for the model: resize with bicubic filtering so
@@ -123,8 +130,7 @@ def preprocess(image: Image.Image, size: int = INPUT_SIZE, mean=IMAGENET_MEAN, s
     if isinstance(crop_pct, bool) or not isinstance(crop_pct, (int, float)):
         raise TypeError(f"crop_pct must be a number in (0, 1]; got {type(crop_pct).__name__}")
     if not 0 < crop_pct <= 1:
-        raise ValueError(f"crop_pct must be in (0, 1] (the share of the resized image kept); "
-                         f"got {crop_pct}")
+        raise ValueError(f"crop_pct must be in (0, 1] (the share of the resized image kept); got {crop_pct}")
     mean = _per_channel("mean", mean)
     std = _per_channel("std", std)
     if min(std) <= 0:

@@ -55,22 +55,29 @@ def compute_embedding(model: torch.nn.Module, image: torch.Tensor) -> torch.Tens
     ValueError for a wrong rank, channel count or an empty batch.
     """
     if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor of shape [3, H, W] or [N, 3, H, W]; "
-                        f"got {type(image).__name__}")
+        raise TypeError(
+            f"image must be a torch.Tensor of shape [3, H, W] or [N, 3, H, W]; got {type(image).__name__}"
+        )
     if not image.is_floating_point():
-        raise TypeError(f"image must hold floats (a preprocessed image, e.g. torch.float32); "
-                        f"got {image.dtype}")
+        raise TypeError(
+            f"image must hold floats (a preprocessed image, e.g. torch.float32); got {image.dtype}"
+        )
     if image.ndim == 3:
         image = image.unsqueeze(0)  # one image -> a batch of one
     elif image.ndim != 4:
-        raise ValueError(f"image must have shape [3, H, W] or [N, 3, H, W]; "
-                         f"got {image.ndim} dimensions {tuple(image.shape)}")
+        raise ValueError(
+            f"image must have shape [3, H, W] or [N, 3, H, W]; "
+            f"got {image.ndim} dimensions {tuple(image.shape)}"
+        )
     if image.shape[1] != 3:
-        raise ValueError(f"image must have 3 colour channels (RGB) in dimension 1 of [N, 3, H, W]; "
-                         f"got shape {tuple(image.shape)}")
+        raise ValueError(
+            f"image must have 3 colour channels (RGB) in dimension 1 of [N, 3, H, W]; "
+            f"got shape {tuple(image.shape)}"
+        )
     if image.shape[0] == 0:
-        raise ValueError(f"image must have shape [N, 3, H, W] with N >= 1; got an empty batch "
-                         f"{tuple(image.shape)}")
+        raise ValueError(
+            f"image must have shape [N, 3, H, W] with N >= 1; got an empty batch {tuple(image.shape)}"
+        )
     # Meet the model where it is (CPU or GPU, float32 or half) instead of failing deep inside.
     weight = next(model.parameters())
     image = image.to(device=weight.device, dtype=weight.dtype)

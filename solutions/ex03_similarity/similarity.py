@@ -49,9 +49,11 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     b_hat = _normalize(b, "b")
     # 2. Cosines only exist between vectors of one width.
     if a_hat.shape[-1] != b_hat.shape[-1]:
-        raise ValueError(f"a and b must have the same width D (the last dimension): a has "
-                         f"width {a_hat.shape[-1]} {tuple(a.shape)}, b has width "
-                         f"{b_hat.shape[-1]} {tuple(b.shape)}")
+        raise ValueError(
+            f"a and b must have the same width D (the last dimension): a has "
+            f"width {a_hat.shape[-1]} {tuple(a.shape)}, b has width "
+            f"{b_hat.shape[-1]} {tuple(b.shape)}"
+        )
     # 3. One dtype for the product (matmul refuses to mix float32 and float64).
     dtype = torch.promote_types(a_hat.dtype, b_hat.dtype)
     a_hat, b_hat = a_hat.to(dtype), b_hat.to(dtype)
@@ -78,8 +80,10 @@ def is_match(score: float | torch.Tensor, threshold: float) -> bool:
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a cosine similarity in [-1, 1]; got {threshold}")
     if math.isnan(score):
-        raise ValueError("score is NaN: the similarity that produced it is broken "
-                         "(a zero vector or a NaN in an embedding?)")
+        raise ValueError(
+            "score is NaN: the similarity that produced it is broken "
+            "(a zero vector or a NaN in an embedding?)"
+        )
     return score >= threshold
 
 
@@ -88,20 +92,23 @@ def is_match(score: float | torch.Tensor, threshold: float) -> bool:
 
 def _normalize(x: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [N, D] or [D]; "
-                        f"got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of shape [N, D] or [D]; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must hold floats (e.g. torch.float32 embeddings); got {x.dtype}")
     if x.ndim not in (1, 2):
-        raise ValueError(f"{name} must have shape [N, D] (rows of embeddings) or [D] (one "
-                         f"embedding); got {x.ndim} dimensions {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape [N, D] (rows of embeddings) or [D] (one "
+            f"embedding); got {x.ndim} dimensions {tuple(x.shape)}"
+        )
     # keepdim: norms [N, 1] (or [1]) divide every element of their own row by broadcasting.
     norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     too_small = norms.squeeze(-1) < EPS
     if too_small.any():
         if x.ndim == 1:
-            raise ValueError(f"{name} is a zero vector (norm {norms.item():.3g} < EPS={EPS}): "
-                             f"it has no direction, so it cannot be scaled to length 1")
+            raise ValueError(
+                f"{name} is a zero vector (norm {norms.item():.3g} < EPS={EPS}): "
+                f"it has no direction, so it cannot be scaled to length 1"
+            )
         rows = too_small.nonzero().flatten().tolist()
         shown = ", ".join(str(i) for i in rows[:_SHOWN_ROWS])
         if len(rows) > _SHOWN_ROWS:
@@ -110,16 +117,20 @@ def _normalize(x: torch.Tensor, name: str) -> torch.Tensor:
             what = f"row {shown} of {name} {tuple(x.shape)} is a zero vector"
         else:
             what = f"rows {shown} of {name} {tuple(x.shape)} are zero vectors"
-        raise ValueError(f"{what} (norm < EPS={EPS}): a zero vector has no direction, so it "
-                         f"cannot be scaled to length 1; drop it or find where it came from")
+        raise ValueError(
+            f"{what} (norm < EPS={EPS}): a zero vector has no direction, so it "
+            f"cannot be scaled to length 1; drop it or find where it came from"
+        )
     return x / norms
 
 
 def _as_float(value, name: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.ndim != 0:
-            raise ValueError(f"{name} must be one number (a 0-d tensor); got a tensor of shape "
-                             f"{tuple(value.shape)}: compare many scores with `scores >= threshold`")
+            raise ValueError(
+                f"{name} must be one number (a 0-d tensor); got a tensor of shape "
+                f"{tuple(value.shape)}: compare many scores with `scores >= threshold`"
+            )
         if value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must be a real number; got a {value.dtype} tensor")
         return float(value.item())

@@ -66,25 +66,29 @@ def validate_entry(name: str, embedding: torch.Tensor, width: int | None = None)
         raise TypeError(f"embedding must hold floats (torch.float32); got {embedding.dtype}")
     if embedding.ndim != 1:
         hint = " (one row of a batch? store embedding[0])" if embedding.ndim == 2 else ""
-        raise ValueError(f"embedding must be 1-D, shape [D]; got {embedding.ndim} dimensions "
-                         f"{tuple(embedding.shape)}{hint}")
+        raise ValueError(
+            f"embedding must be 1-D, shape [D]; got {embedding.ndim} dimensions "
+            f"{tuple(embedding.shape)}{hint}"
+        )
     if embedding.numel() == 0:
         raise ValueError("embedding must have at least one value; got shape (0,)")
     if width is not None and embedding.shape[0] != width:
-        raise ValueError(f"embedding must have width {width} like the ones already stored; "
-                         f"got width {embedding.shape[0]}")
+        raise ValueError(
+            f"embedding must have width {width} like the ones already stored; got width {embedding.shape[0]}"
+        )
     # A copy on the CPU, cut off from autograd: the caller may change or free their tensor.
     stored = embedding.detach().to(device="cpu", dtype=torch.float32).clone()
     # Checked after the conversion: a float64 beyond float32's range becomes infinity.
     if not torch.isfinite(stored).all():
-        raise ValueError("embedding holds NaN or infinity (as float32); a broken embedding "
-                         "cannot be compared with anything")
+        raise ValueError(
+            "embedding holds NaN or infinity (as float32); a broken embedding "
+            "cannot be compared with anything"
+        )
     return stored
 
 
 def _new_record(name: str, embedding: torch.Tensor) -> Record:
-    return Record(id=str(uuid.uuid4()), name=name, embedding=embedding,
-                  created_at=datetime.now(timezone.utc))
+    return Record(id=str(uuid.uuid4()), name=name, embedding=embedding, created_at=datetime.now(timezone.utc))
 
 
 def _width_of(records) -> int | None:
@@ -185,38 +189,51 @@ class JsonFileStore:
         except FileNotFoundError:
             return {}
         except UnicodeDecodeError as err:
-            raise StoreFormatError(f"{self.path} is not a JSON embedding store: it is not even "
-                                   f"UTF-8 text ({err}); the file was left as it is") from None
+            raise StoreFormatError(
+                f"{self.path} is not a JSON embedding store: it is not even "
+                f"UTF-8 text ({err}); the file was left as it is"
+            ) from None
         if not text.strip():
             return {}
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise StoreFormatError(f"{self.path} is not valid JSON ({err}): a corrupt or foreign "
-                                   f"file; the file was left as it is") from None
+            raise StoreFormatError(
+                f"{self.path} is not valid JSON ({err}): a corrupt or foreign "
+                f"file; the file was left as it is"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
-            raise StoreFormatError(f"{self.path} is JSON but not an embedding store: it lacks "
-                                   f'"format": "{JSON_FORMAT}"; the file was left as it is')
+            raise StoreFormatError(
+                f"{self.path} is JSON but not an embedding store: it lacks "
+                f'"format": "{JSON_FORMAT}"; the file was left as it is'
+            )
         if data.get("version") != JSON_VERSION:
-            raise StoreFormatError(f"{self.path} is an embedding store of version "
-                                   f"{data.get('version')!r}; this code reads version {JSON_VERSION}")
+            raise StoreFormatError(
+                f"{self.path} is an embedding store of version "
+                f"{data.get('version')!r}; this code reads version {JSON_VERSION}"
+            )
         records: dict[str, Record] = {}
         items = data.get("records")
         if not isinstance(items, list):
-            raise StoreFormatError(f'{self.path}: "records" must be a list; '
-                                   f"got {type(items).__name__}")
+            raise StoreFormatError(f'{self.path}: "records" must be a list; got {type(items).__name__}')
         for number, item in enumerate(items):
             try:
-                record = Record(id=str(item["id"]), name=str(item["name"]),
-                                embedding=torch.tensor(item["embedding"], dtype=torch.float32),
-                                created_at=datetime.fromisoformat(item["created_at"]))
+                record = Record(
+                    id=str(item["id"]),
+                    name=str(item["name"]),
+                    embedding=torch.tensor(item["embedding"], dtype=torch.float32),
+                    created_at=datetime.fromisoformat(item["created_at"]),
+                )
             except (KeyError, TypeError, ValueError) as err:
-                raise StoreFormatError(f"{self.path}: record #{number} is malformed "
-                                       f"({type(err).__name__}: {err})") from None
+                raise StoreFormatError(
+                    f"{self.path}: record #{number} is malformed ({type(err).__name__}: {err})"
+                ) from None
             width = _width_of(records.values())
             if record.embedding.ndim != 1 or width not in (None, record.embedding.shape[0]):
-                raise StoreFormatError(f"{self.path}: record #{number} has an embedding of shape "
-                                       f"{tuple(record.embedding.shape)}; expected [{width or 'D'}]")
+                raise StoreFormatError(
+                    f"{self.path}: record #{number} has an embedding of shape "
+                    f"{tuple(record.embedding.shape)}; expected [{width or 'D'}]"
+                )
             records[record.id] = record
         return records
 
@@ -225,10 +242,14 @@ class JsonFileStore:
             "format": JSON_FORMAT,
             "version": JSON_VERSION,
             "records": [
-                {"id": r.id, "name": r.name, "created_at": r.created_at.isoformat(),
-                 # tolist() gives Python floats (doubles): each holds a float32 exactly, and
-                 # json writes the shortest text that reads back to the same double.
-                 "embedding": r.embedding.tolist()}
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "created_at": r.created_at.isoformat(),
+                    # tolist() gives Python floats (doubles): each holds a float32 exactly, and
+                    # json writes the shortest text that reads back to the same double.
+                    "embedding": r.embedding.tolist(),
+                }
                 for r in records.values()
             ],
         }
@@ -236,8 +257,7 @@ class JsonFileStore:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         # Same folder, so os.replace is a rename within one file system (atomic); across file
         # systems it would raise OSError (EXDEV) and copy nothing.
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                         suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 file.write(text)
@@ -313,15 +333,20 @@ class SqliteStore:
                     raise StoreFormatError(
                         f"{self.path} is a SQLite database but not an embedding store "
                         f"(application id {app_id:#x}, expected {SQLITE_APPLICATION_ID:#x}); "
-                        f"the file was left as it is")
+                        f"the file was left as it is"
+                    )
                 elif version != SQLITE_VERSION:
-                    raise StoreFormatError(f"{self.path} is an embedding store of version "
-                                           f"{version}; this code reads version {SQLITE_VERSION}")
+                    raise StoreFormatError(
+                        f"{self.path} is an embedding store of version "
+                        f"{version}; this code reads version {SQLITE_VERSION}"
+                    )
         except sqlite3.OperationalError:
             raise  # locked, read-only, disk full...: real problems, but not the file's format
         except sqlite3.DatabaseError as err:
-            raise StoreFormatError(f"{self.path} is not a SQLite database ({err}): a corrupt or "
-                                   f"foreign file; the file was left as it is") from None
+            raise StoreFormatError(
+                f"{self.path} is not a SQLite database ({err}): a corrupt or "
+                f"foreign file; the file was left as it is"
+            ) from None
 
     def add(self, name: str, embedding: torch.Tensor) -> str:
         """Store ``embedding`` under ``name`` in one transaction; return the new record's id."""
@@ -331,9 +356,10 @@ class SqliteStore:
             row = db.execute("SELECT length(embedding) FROM records LIMIT 1").fetchone()
             width = None if row is None else row[0] // 4
             record = _new_record(name, validate_entry(name, embedding, width))
-            db.execute("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
-                       (record.id, record.name, record.created_at.isoformat(),
-                        _to_blob(record.embedding)))
+            db.execute(
+                "INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
+                (record.id, record.name, record.created_at.isoformat(), _to_blob(record.embedding)),
+            )
         return record.id
 
     def get(self, record_id: str) -> Record:
@@ -389,7 +415,10 @@ class SqliteStore:
 
     def _select(self, where: str = "", parameters: tuple = ()) -> list[Record]:
         with contextlib.closing(self._connect()) as db:
-            rows = db.execute(f"SELECT id, name, created_at, embedding FROM records {where} "
-                              f"ORDER BY seq", parameters).fetchall()
-        return [Record(id=i, name=n, embedding=_from_blob(e), created_at=datetime.fromisoformat(c))
-                for i, n, c, e in rows]
+            rows = db.execute(
+                f"SELECT id, name, created_at, embedding FROM records {where} ORDER BY seq", parameters
+            ).fetchall()
+        return [
+            Record(id=i, name=n, embedding=_from_blob(e), created_at=datetime.fromisoformat(c))
+            for i, n, c, e in rows
+        ]

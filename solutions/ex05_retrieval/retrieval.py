@@ -35,15 +35,13 @@ def top_k(query: torch.Tensor, store: EmbeddingStore, k: int) -> list[tuple[Reco
         raise ValueError(f"k must be at least 1; got {k}")
     # 2. The query: one embedding. These checks need no store, so they come first.
     if not isinstance(query, torch.Tensor):
-        raise TypeError(f"query must be a torch.Tensor of shape [D] or [1, D]; "
-                        f"got {type(query).__name__}")
+        raise TypeError(f"query must be a torch.Tensor of shape [D] or [1, D]; got {type(query).__name__}")
     if not query.is_floating_point():
         raise TypeError(f"query must hold floats (torch.float32); got {query.dtype}")
     if query.ndim == 2 and query.shape[0] == 1:
         query = query[0]  # one row of a batch, as compute_embedding returns it
     if query.ndim != 1 or query.numel() == 0:
-        raise ValueError(f"query must be one embedding, shape [D] or [1, D]; "
-                         f"got shape {tuple(query.shape)}")
+        raise ValueError(f"query must be one embedding, shape [D] or [1, D]; got shape {tuple(query.shape)}")
     if not torch.isfinite(query).all():
         raise ValueError("query holds NaN or infinity: it cannot be compared with anything")
     if not query.any():
@@ -55,8 +53,9 @@ def top_k(query: torch.Tensor, store: EmbeddingStore, k: int) -> list[tuple[Reco
     # 4. Every stored embedding as one row of a matrix [N, D].
     matrix = torch.stack([record.embedding for record in records])
     if matrix.shape[1] != query.shape[0]:
-        raise ValueError(f"query must have the stored embeddings' width {matrix.shape[1]}; "
-                         f"got width {query.shape[0]}")
+        raise ValueError(
+            f"query must have the stored embeddings' width {matrix.shape[1]}; got width {query.shape[0]}"
+        )
     # 5. Unit rows and a unit query: their dot products are the cosines, all N in one
     #    product [N, D] @ [D] -> [N]. normalize leaves a zero row at zero (score 0).
     query = query.detach().to(device=matrix.device, dtype=matrix.dtype)

@@ -103,8 +103,9 @@ class EmbedSummary:
 # -- Task 1: embeddings in batches ---------------------------------------------------------------
 
 
-def embed_images(model: torch.nn.Module, paths: Iterable[str | os.PathLike],
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch]:
+def embed_images(
+    model: torch.nn.Module, paths: Iterable[str | os.PathLike], batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[Batch]:
     """Embed image files ``batch_size`` at a time; yield one Batch per ``batch_size`` paths.
 
     ``paths`` may be any iterable, a generator included: it is consumed lazily, one
@@ -203,8 +204,12 @@ def open_store(path: str | os.PathLike) -> EmbeddingStore:
     raise ValueError(f"a store's file name must end in one of {accepted}; got {path.name!r}")
 
 
-def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             images: Iterable[str | os.PathLike | Image.Image]) -> str:
+def register(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: Iterable[str | os.PathLike | Image.Image],
+) -> str:
     """Enrol ``name`` from one or more images: add ONE record, their person_embedding; return its id.
 
     ``images`` is a list (or any iterable) of image files, read with load_image
@@ -224,8 +229,9 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
     _check_name(name)
     if isinstance(images, (str, bytes, os.PathLike, Image.Image)):
         one = images if isinstance(images, Image.Image) else repr(os.fsdecode(images))
-        raise TypeError(f"images must be a list of image paths or PIL images; got one: {one}: "
-                        f"wrap it in a list")
+        raise TypeError(
+            f"images must be a list of image paths or PIL images; got one: {one}: wrap it in a list"
+        )
     items = list(images)
     if not items:
         raise ValueError(f"register {name!r} with at least one image; got none")
@@ -241,10 +247,14 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
             skipped.append((item, str(error)))
     if skipped:
         # load_image's messages name the file already; name it when one does not.
-        listed = "; ".join(reason if os.fsdecode(path) in reason else f"{os.fsdecode(path)}: {reason}"
-                           for path, reason in skipped)
-        raise ValueError(f"nothing was registered for {name!r}: {len(skipped)} of {len(items)} "
-                         f"images cannot be read ({listed})")
+        listed = "; ".join(
+            reason if os.fsdecode(path) in reason else f"{os.fsdecode(path)}: {reason}"
+            for path, reason in skipped
+        )
+        raise ValueError(
+            f"nothing was registered for {name!r}: {len(skipped)} of {len(items)} "
+            f"images cannot be read ({listed})"
+        )
     # 3. Every image is fine: ONE record, the person's average embedding.
     return store.add(name, person_embedding(model, frames))
 
@@ -252,9 +262,13 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
 # -- Task 4: login -----------------------------------------------------------------------------
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
-          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
-          threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
+def login(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> LoginResult:
     """Is the person in ``images`` the registered ``name``? Accept when the best score reaches ``threshold``.
 
     ``images``: one image file or PIL image, or a list of them (a camera's frames); files
@@ -288,15 +302,15 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     # 4. Compared with all enrolled records at once: [M]; the best decides.
     scores = cosine_similarity(query, torch.stack([record.embedding for record in enrolled]))
     best = float(scores.max())
-    return LoginResult(name=name, accepted=is_match(best, threshold), score=best,
-                       threshold=float(threshold))
+    return LoginResult(name=name, accepted=is_match(best, threshold), score=best, threshold=float(threshold))
 
 
 # -- Task 5: identify --------------------------------------------------------------------------
 
 
-def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
-             k: int = DEFAULT_K) -> list[tuple[str, float]]:
+def identify(
+    store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike, k: int = DEFAULT_K
+) -> list[tuple[str, float]]:
     """Who is in ``image_path``? The ``k`` registered people most similar to it, best first.
 
     Returns up to ``k`` pairs ``(name, score)``, one per person: a person's score is
@@ -327,9 +341,13 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
 # -- Task 6: a whole folder into one file --------------------------------------------------------
 
 
-def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | os.PathLike,
-                 batch_size: int = DEFAULT_BATCH_SIZE,
-                 progress: Callable[[int, int], None] | None = None) -> EmbedSummary:
+def embed_folder(
+    model: torch.nn.Module,
+    folder: str | os.PathLike,
+    out: str | os.PathLike,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> EmbedSummary:
     """Embed every image under ``folder`` (recursively) into one file; return an EmbedSummary.
 
     Files are taken in sorted order; names starting with "." (files or folders) are left
@@ -361,9 +379,11 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
         raise NotADirectoryError(f"{folder} is a file; expected a folder of images")
     # 2. Every file under the folder, sorted, hidden ones left out. Paths are small: a list
     #    of a million is fine; the images are what must not pile up.
-    files = [path for path in sorted(folder.rglob("*"))
-             if path.is_file() and not any(part.startswith(".")
-                                           for part in path.relative_to(folder).parts)]
+    files = [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
     if not files:
         raise ValueError(f"{folder} holds no files to embed")
     # 3. Stream: one batch of images in memory at a time; keep only rows and names.
@@ -378,23 +398,29 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
             progress(done, len(files))
     if not rows:
         first, reason = skipped[0]
-        raise ValueError(f"none of the {len(files)} files under {folder} is a readable image "
-                         f"(e.g. {first}: {reason}); nothing was written")
+        raise ValueError(
+            f"none of the {len(files)} files under {folder} is a readable image "
+            f"(e.g. {first}: {reason}); nothing was written"
+        )
     embeddings = torch.cat(rows)
     # 4. Write, by the suffix: names travel with the numbers, row i is name i.
     out.parent.mkdir(parents=True, exist_ok=True)
     names_file = None
     if suffix == ".safetensors":
-        save_file({EMBEDDINGS_KEY: embeddings.contiguous()}, out,
-                  metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)})
+        save_file(
+            {EMBEDDINGS_KEY: embeddings.contiguous()},
+            out,
+            metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)},
+        )
     else:
         # An open file: given a path, np.save appends .npy to faces.NPY (faces.NPY.npy).
         with open(out, "wb") as file:
             np.save(file, embeddings.numpy(), allow_pickle=False)
         names_file = out.with_suffix(NAMES_SUFFIX)
         names_file.write_text(json.dumps(names, ensure_ascii=False) + "\n", encoding="utf-8")
-    return EmbedSummary(out=out, names_file=names_file, count=len(names),
-                        width=embeddings.shape[1], skipped=skipped)
+    return EmbedSummary(
+        out=out, names_file=names_file, count=len(names), width=embeddings.shape[1], skipped=skipped
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -40,18 +40,19 @@ TOP = "(before the first heading)"
 # tests check instead.
 TAGS = {
     "signature": "a function's signature as the stub declares it, with no body: it cannot run; "
-                 "test_figures compares its parameters, defaults and annotations with the stub's",
+    "test_figures compares its parameters, defaults and annotations with the stub's",
     "outline": "a function's outline with `...` where the student's own code goes: it cannot run; "
-               "test_figures finds each of its complete lines in the exercise's literal student "
-               "(tests/kit/literal), which passes the exercise's tests",
+    "test_figures finds each of its complete lines in the exercise's literal student "
+    "(tests/kit/literal), which passes the exercise's tests",
 }
 # The one convention for output in comments: a `# ` comment at the end of a line that calls
 # print(...) shows what that call prints: the output, or the output, ": " (colon and space) and
 # a remark. "..." stands for any text (what differs from run to run, or is too long to show);
 # runs of spaces and line breaks count as one space. A remark that is not output goes on a
 # line of its own. CHEATSHEET.md says so at its top.
-OUTPUT_COMMENT = ("a `# ` comment after print(...) is its output, or its output, `: ` and a remark; "
-                  "`...` is any text")
+OUTPUT_COMMENT = (
+    "a `# ` comment after print(...) is its output, or its output, `: ` and a remark; `...` is any text"
+)
 HINT = "hint:"  # a source "hint:ex01_images" stands for that exercise's hints in the manifest
 
 
@@ -109,11 +110,15 @@ def parse(text: str, source: str = "CHEATSHEET.md") -> Sheet:
                 code = textwrap.dedent("\n".join(body)) + "\n"
                 sheet.blocks.append(Block(section, counts[section], start + 1, code, source, tag))
                 if tag and tag not in TAGS:
-                    sheet.problems.append(f"line {start}: ```python {tag}: unknown tag; the tags "
-                                          f"that stop a block from running are {sorted(TAGS)}")
+                    sheet.problems.append(
+                        f"line {start}: ```python {tag}: unknown tag; the tags "
+                        f"that stop a block from running are {sorted(TAGS)}"
+                    )
             elif lang in ("py", "python3", "pycon"):
-                sheet.problems.append(f"line {start}: write ```python (not ```{lang}) so the block "
-                                      f"is tested, or ```text if it must not run")
+                sheet.problems.append(
+                    f"line {start}: write ```python (not ```{lang}) so the block "
+                    f"is tested, or ```text if it must not run"
+                )
             fence = None
         else:
             body.append(line)
@@ -128,8 +133,9 @@ def hints_of(exercise_id: str, function: str | None = None) -> list[str]:
     exercise = course.load().get(exercise_id)
     if function is not None:
         if function not in exercise.functions:
-            raise ValueError(f"{exercise_id} has no function {function!r}; its functions: "
-                             f"{', '.join(exercise.functions)}")
+            raise ValueError(
+                f"{exercise_id} has no function {function!r}; its functions: {', '.join(exercise.functions)}"
+            )
         return list(exercise.hints.get(function, ()))
     return [hint for _, hint in exercise.all_hints()]
 
@@ -138,11 +144,10 @@ def teaching_text(source: str) -> list[tuple[int, str]]:
     """(line, text) pieces a student reads in ``source``: a markdown file, a stub's comments
     and docstrings (``#`` markers dropped), or ``hint:<exercise id>`` (one piece per hint)."""
     if source.startswith(HINT):
-        return [(number, hint) for number, hint in enumerate(hints_of(source[len(HINT):]), 1)]
+        return [(number, hint) for number, hint in enumerate(hints_of(source[len(HINT) :]), 1)]
     lines = (ROOT / source).read_text(encoding="utf-8").splitlines()
     if source.endswith(".py"):
-        lines = [re.sub(r"^\s*#\s?", "", line) if line.lstrip().startswith("#") else line
-                 for line in lines]
+        lines = [re.sub(r"^\s*#\s?", "", line) if line.lstrip().startswith("#") else line for line in lines]
     return [(1, "\n".join(lines))]
 
 
@@ -152,7 +157,7 @@ _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 def code_spans(source: str) -> list[Block]:
     """Every inline `code` span of ``source``, as a Block (its line: where the span starts)."""
     spans = []
-    for number, text in teaching_text(source):
+    for _number, text in teaching_text(source):
         file, first_line = source, 1
         if source.startswith(HINT):
             file = str(course.MANIFEST.relative_to(ROOT))
@@ -171,11 +176,14 @@ def recipe(source: str, *markers: str) -> Block:
     Fails when none or several do, so a recipe that is reworded away, or given twice in two
     versions, is noticed."""
     found = [b for b in code_spans(source) if all(m in b.code for m in markers)]
-    assert found, (f"{source} gives no `code` span with {' and '.join(map(repr, markers))}: "
-                   f"write the recipe a student should copy, in backticks")
-    assert len(found) == 1, (f"{source} gives {len(found)} code spans with "
-                             f"{' and '.join(map(repr, markers))}; keep one recipe: "
-                             + " | ".join(b.code.strip() for b in found))
+    assert found, (
+        f"{source} gives no `code` span with {' and '.join(map(repr, markers))}: "
+        f"write the recipe a student should copy, in backticks"
+    )
+    assert len(found) == 1, (
+        f"{source} gives {len(found)} code spans with "
+        f"{' and '.join(map(repr, markers))}; keep one recipe: " + " | ".join(b.code.strip() for b in found)
+    )
     return found[0]
 
 
@@ -230,20 +238,25 @@ def output_mismatches(block: Block, printed: dict[int, list[str]]) -> list[str]:
     for (first, last), claim in sorted(output_claims(block).items()):
         lines = [text for line in range(first, last + 1) for text in printed.get(line, [])]
         if not lines:
-            problems.append(f"{block.source} line {last}: the comment says it prints {claim!r}, "
-                            f"but the line never printed")
+            problems.append(
+                f"{block.source} line {last}: the comment says it prints {claim!r}, "
+                f"but the line never printed"
+            )
             continue
         shown = _normal("".join(lines))
         # The whole comment, or what comes before one of its ": ", is the output.
-        outputs = [claim] + [claim[:at.start()] for at in re.finditer(": ", claim)]
-        patterns = [".*?".join(re.escape(_normal(piece)) for piece in output.split("...")) for output in outputs]
+        outputs = [claim] + [claim[: at.start()] for at in re.finditer(": ", claim)]
+        patterns = [
+            ".*?".join(re.escape(_normal(piece)) for piece in output.split("...")) for output in outputs
+        ]
         if not any(re.fullmatch(pattern, shown, re.S) for pattern in patterns):
             problems.append(f"{block.source} line {last}: the comment says {claim!r}; it printed {shown!r}")
     return problems
 
 
-def execute(block: Block, namespace: dict, workdir,
-            printed: dict[int, list[str]] | None = None) -> BaseException | None:
+def execute(
+    block: Block, namespace: dict, workdir, printed: dict[int, list[str]] | None = None
+) -> BaseException | None:
     """Run ``block`` in ``namespace`` inside ``workdir``; the error it raised, or None. With
     ``printed``, what each print call wrote is added to it under the source line of the call."""
     __tracebackhide__ = True  # a failure's traceback starts at the text's own line
@@ -252,10 +265,13 @@ def execute(block: Block, namespace: dict, workdir,
     cwd = os.getcwd()
     if printed is not None:
         namespace["print"] = _recording_print(block, printed)
-    with mock.patch.dict(os.environ), \
-            mock.patch.multiple(constants, HF_HUB_CACHE=constants.HF_HUB_CACHE,
-                                HF_HUB_OFFLINE=constants.HF_HUB_OFFLINE), \
-            torch.random.fork_rng(devices=[]):
+    with (
+        mock.patch.dict(os.environ),
+        mock.patch.multiple(
+            constants, HF_HUB_CACHE=constants.HF_HUB_CACHE, HF_HUB_OFFLINE=constants.HF_HUB_OFFLINE
+        ),
+        torch.random.fork_rng(devices=[]),
+    ):
         torch.manual_seed(0)  # the same numbers every run, so a failure reproduces
         try:
             code = block.compile()

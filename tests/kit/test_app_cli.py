@@ -22,7 +22,12 @@ from PIL import Image
 
 from facekit import cli, data
 from facekit.cli.testing import (  # noqa: F401 (hermetic: an autouse fixture)
-    assert_one_line_error, assert_plain_80_columns, flat, hermetic, run_cli)
+    assert_one_line_error,
+    assert_plain_80_columns,
+    flat,
+    hermetic,
+    run_cli,
+)
 
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
 
@@ -37,21 +42,15 @@ def pictures(tmp_path_factory) -> dict[str, Path]:
         "alice1.png": face,
         "alice2.png": face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         "bob1.png": Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)),
-        "bob2.png": Image.fromarray(np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))).convert("RGB"),
+        "bob2.png": Image.fromarray(np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))).convert(
+            "RGB"
+        ),
     }
     paths = {}
     for name, image in images.items():
         image.save(folder / name)
         paths[name] = folder / name
     return paths
-
-
-
-
-
-
-
-
 
 
 def ex06():
@@ -110,8 +109,9 @@ def test_register_login_identify(capsys, pictures, tmp_path):
     # Alice's record is the average of alice1 and its mirror image, which the stand-in weights
     # see as the same picture (1 - cosine < 1e-6): presenting either scores 1.0 to 4 decimals.
 
-    code, out, err = run_cli(capsys, "app", "login", "alice", p["alice2.png"], "--threshold", "0.999",
-                             *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "login", "alice", p["alice2.png"], "--threshold", "0.999", *SOLUTIONS
+    )
     assert code == 0 and re.search(r"^alice: yes \(best score 1\.0+ >= threshold 0\.999", out, re.M)
     assert "Stand-in weights" in out and "means nothing" in flat(out)
     assert f"store:   {tmp_path / 'facekit-faces.sqlite'}" in out, "the header says where the store is"
@@ -136,8 +136,9 @@ def test_register_login_identify(capsys, pictures, tmp_path):
 
 def test_a_json_store_by_its_suffix(capsys, pictures, tmp_path):
     store = tmp_path / "people" / "faces.json"
-    code, out, err = run_cli(capsys, "app", "--store", store, "register", "alice", pictures["alice1.png"],
-                             *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "--store", store, "register", "alice", pictures["alice1.png"], *SOLUTIONS
+    )
     assert code == 0, err
     assert json.loads(store.read_text())["format"] == "facekit-embeddings"
     code, out, err = run_cli(capsys, "app", "identify", pictures["alice1.png"], "--store", store, *SOLUTIONS)
@@ -155,8 +156,9 @@ def test_embed_a_folder_to_safetensors_and_npy(capsys, pictures, tmp_path):
     (folder / "more" / "notes.txt").write_text("not an image\n")
 
     # Relative paths (the test runs in tmp_path), so the listed reasons fit 80 columns.
-    code, out, err = run_cli(capsys, "embed", "photos", "--out", "faces.safetensors",
-                             "--batch-size", "2", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "embed", "photos", "--out", "faces.safetensors", "--batch-size", "2", *SOLUTIONS
+    )
     assert (code, err) == (0, ""), "no progress bar when the output is not a terminal"
     assert "Embedded 3 images" in flat(out) and "3 x 320" in out
     assert "Skipped 1 file" in out and "more/notes.txt" in out
@@ -187,15 +189,19 @@ def test_embed_shows_a_progress_bar_on_a_terminal(capsys, pictures, tmp_path, mo
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.delenv("TERM", raising=False)
     # Whatever HF_HUB_DISABLE_PROGRESS_BARS the run has (tests/kit/test_progressbar.py).
-    monkeypatch.setattr(importlib.import_module("huggingface_hub.utils.tqdm"),
-                        "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setattr(
+        importlib.import_module("huggingface_hub.utils.tqdm"), "HF_HUB_DISABLE_PROGRESS_BARS", None
+    )
     code, out, _ = run_cli(capsys, "embed", "photos", "--out", "faces.npy", "--batch-size", "2", *SOLUTIONS)
     assert code == 0
     shown = terminal.getvalue()
     # tqdm's meter (facekit/progressbar.py), one per batch: count, time so far < left, rate.
-    meters = re.findall(r"embedding: +\d+%\|.*?\| (\d)/3 \[\d\d:\d\d<(?:\?|\d\d:\d\d), +(?:\?|[\d.]+)file/s\]",
-                        shown)
-    assert meters == ["2", "3"], f"embed with --batch-size 2 on 3 files: expected bars at 2/3 and 3/3; got {shown!r}"
+    meters = re.findall(
+        r"embedding: +\d+%\|.*?\| (\d)/3 \[\d\d:\d\d<(?:\?|\d\d:\d\d), +(?:\?|[\d.]+)file/s\]", shown
+    )
+    assert meters == ["2", "3"], (
+        f"embed with --batch-size 2 on 3 files: expected bars at 2/3 and 3/3; got {shown!r}"
+    )
     assert re.search(r"\r +\r$", shown), f"the bar is erased before the summary; stderr ends {shown[-40:]!r}"
     assert "Embedded 3 images" in flat(out)
 
@@ -207,29 +213,43 @@ def test_login_of_someone_not_registered_is_one_line(capsys, pictures):
     assert_one_line_error(err, "mallory", "alice")
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["app", "login", "alice", "face.png", "--threshold", "1.5"], "--threshold"),
-    (["app", "identify", "face.png", "-k", "0"], "-k"),
-    (["embed", ".", "--out", "faces.pt"], ".safetensors or .npy"),
-    (["embed", ".", "--out", "faces.npy", "--batch-size", "0"], "--batch-size"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["app", "login", "alice", "face.png", "--threshold", "1.5"], "--threshold"),
+        (["app", "identify", "face.png", "-k", "0"], "-k"),
+        (["embed", ".", "--out", "faces.pt"], ".safetensors or .npy"),
+        (["embed", ".", "--out", "faces.npy", "--batch-size", "0"], "--batch-size"),
+    ],
+)
 def test_bad_options_are_one_line_and_exit_2(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, needle)
 
 
-@pytest.mark.parametrize("argv", [
-    ["embed", "DIR", "--out", "faces.pt"],
-    ["embed", "DIR", "--out", "faces.npy", "--batch-size", "0"],
-    ["app", "identify", "face.png", "-k", "0"],
-    ["app", "login", "alice", "face.png", "--threshold", "1.5"],
-], ids=["--out", "--batch-size", "-k", "--threshold"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["embed", "DIR", "--out", "faces.pt"],
+        ["embed", "DIR", "--out", "faces.npy", "--batch-size", "0"],
+        ["app", "identify", "face.png", "-k", "0"],
+        ["app", "login", "alice", "face.png", "--threshold", "1.5"],
+    ],
+    ids=["--out", "--batch-size", "-k", "--threshold"],
+)
 def test_usage_errors_answer_before_torch_is_imported(argv):
-    script = ("import sys; from facekit import cli; code = cli.main(sys.argv[1:]); "
-              "print('torch imported:', 'torch' in sys.modules, 'code:', code)")
-    proc = subprocess.run([sys.executable, "-c", script, *argv, *SOLUTIONS], capture_output=True,
-                          text=True, timeout=60, cwd=Path(cli.__file__).parents[2])
+    script = (
+        "import sys; from facekit import cli; code = cli.main(sys.argv[1:]); "
+        "print('torch imported:', 'torch' in sys.modules, 'code:', code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv, *SOLUTIONS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(cli.__file__).parents[2],
+    )
     assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
     assert_one_line_error(proc.stderr, argv[-2])
 
@@ -253,8 +273,9 @@ def test_missing_files_and_stores_are_one_line_and_create_nothing(capsys, pictur
     code, out, err = run_cli(capsys, "embed", "no-such-folder", "--out", "faces.npy", *SOLUTIONS)
     assert code == 1
     assert_one_line_error(err, "no-such-folder")
-    code, out, err = run_cli(capsys, "app", "register", "alice", pictures["alice1.png"], "--store",
-                             "faces.txt", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "register", "alice", pictures["alice1.png"], "--store", "faces.txt", *SOLUTIONS
+    )
     assert code == 1
     assert_one_line_error(err, "faces.txt", ".json", ".sqlite")
 
@@ -270,8 +291,17 @@ def test_an_unreadable_image_is_one_line_and_registers_nothing(capsys, pictures,
 
 
 def test_on_the_untouched_stubs_it_says_what_to_implement(capsys, pictures):
-    code, out, err = run_cli(capsys, "app", "register", "alice", pictures["alice1.png"],
-                             "--target", "exercises", "--weights", "standin")
+    code, out, err = run_cli(
+        capsys,
+        "app",
+        "register",
+        "alice",
+        pictures["alice1.png"],
+        "--target",
+        "exercises",
+        "--weights",
+        "standin",
+    )
     assert code == 1
     assert_one_line_error(err, "not implemented yet", "exercises/ex06_app/app.py", "facekit list")
 
@@ -292,12 +322,17 @@ def test_login_exit_codes_tell_yes_no_and_no_answer_apart(capsys, pictures, tmp_
     for what, (argv, expected) in cases.items():
         code, out, err = run_cli(capsys, "app", "login", *argv, *SOLUTIONS)
         assert code == expected, f"app login with {what} ({argv}): exit {code}, expected {expected}; {err}"
-    code, out, err = run_cli(capsys, "app", "login", "alice", p["alice1.png"], "--target", "exercises",
-                             "--weights", "standin")
+    code, out, err = run_cli(
+        capsys, "app", "login", "alice", p["alice1.png"], "--target", "exercises", "--weights", "standin"
+    )
     assert code == 3, f"app login on the stubs: exit {code}, expected 3 (no answer); {err}"
     assert_one_line_error(err, "not implemented yet")
-    help_text = subprocess.run([sys.executable, "-m", "facekit", "app", "login", "--help"],
-                               capture_output=True, text=True, timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "facekit", "app", "login", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "3 no answer" in flat(help_text), "the exit codes are documented in app login --help"
 
 
@@ -309,6 +344,7 @@ def test_a_threshold_below_0_is_warned_about(capsys, pictures, tmp_path):
     code, out, err = run_cli(capsys, "app", "login", "alice", pictures["bob1.png"], *SOLUTIONS)
     assert "threshold -1.0000" in out
     assert "The login threshold is -1: below 0" in flat(out), f"no warning for threshold -1:\n{out}"
-    code, out, err = run_cli(capsys, "app", "login", "alice", pictures["bob1.png"], "--threshold", "0.2",
-                             *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "login", "alice", pictures["bob1.png"], "--threshold", "0.2", *SOLUTIONS
+    )
     assert "below 0" not in out, "an option above 0 beats the file, and is not warned about"

@@ -32,7 +32,13 @@ from facekit.camera import config as app_config
 from facekit.camera import inputs
 from facekit.camera.stream import StreamError, read_frames
 from facekit.cli.testing import (  # noqa: F401 (hermetic: an autouse fixture)
-    assert_one_line_error, assert_plain_80_columns, flat, hermetic, run_cli, standin_dir)
+    assert_one_line_error,
+    assert_plain_80_columns,
+    flat,
+    hermetic,
+    run_cli,
+    standin_dir,
+)
 
 ROOT = course.repo_root()
 SOLUTIONS = ("--target", "solutions", "--weights", "standin")
@@ -85,7 +91,9 @@ class Camera(http.server.BaseHTTPRequestHandler):
             jpeg = numbered_jpeg(0)
             try:
                 if self.path == "/one_then_trickle":
-                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
+                    self.wfile.write(
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n"
+                    )
                 self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode())
                 for byte in jpeg[:50]:  # never a whole frame, never a silence of 1 s
                     self.wfile.write(bytes([byte]))
@@ -147,11 +155,14 @@ def test_read_frames_takes_fresh_frames_at_the_interval(camera, path):
     assert 0.4 <= elapsed < 3, f"3 frames 0.2 s apart took {elapsed:.2f} s"
 
 
-@pytest.mark.parametrize("path, needle, limit", [
-    ("/silent", "sent no whole frame for 1 s", 3.0),
-    ("/hang", "did not answer within 1 s", 3.0),
-    ("/html", "is not an MJPEG stream: it sent text/html", 1.0),
-])
+@pytest.mark.parametrize(
+    "path, needle, limit",
+    [
+        ("/silent", "sent no whole frame for 1 s", 3.0),
+        ("/hang", "did not answer within 1 s", 3.0),
+        ("/html", "is not an MJPEG stream: it sent text/html", 1.0),
+    ],
+)
 def test_silent_and_non_mjpeg_streams_fail_fast(camera, path, needle, limit):
     started = time.monotonic()
     with pytest.raises(StreamError) as info:
@@ -161,10 +172,13 @@ def test_silent_and_non_mjpeg_streams_fail_fast(camera, path, needle, limit):
     assert elapsed < limit, f"{path} failed after {elapsed:.1f} s; expected under {limit} s"
 
 
-@pytest.mark.parametrize("path, needle", [
-    ("/trickle", "sent no whole frame for 2 s (0 of 3 frames came"),
-    ("/one_then_trickle", "sent 1 of 3 frames in 2.2 s"),
-])
+@pytest.mark.parametrize(
+    "path, needle",
+    [
+        ("/trickle", "sent no whole frame for 2 s (0 of 3 frames came"),
+        ("/one_then_trickle", "sent 1 of 3 frames in 2.2 s"),
+    ],
+)
 def test_a_trickling_stream_meets_the_total_deadline(camera, path, needle):
     """Issue 20: a stream that trickled bytes kept --stream waiting 120 s: each byte reset the
     per-read timeout. All frames must now come within the timeout plus the intervals."""
@@ -186,8 +200,9 @@ def test_an_unreachable_stream_is_one_clear_error():
 
 def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     feed = camera + "/video_feed"
-    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", feed, "--frames", "3",
-                             "--interval", "100", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "register", "alice", "--stream", feed, "--frames", "3", "--interval", "100", *SOLUTIONS
+    )
     assert (code, err) == (0, ""), err
     assert "Registered 'alice' from 3 frames (200x200, 100 ms apart)" in flat(out)
     assert "one averaged embedding" in flat(out) and "Stand-in weights" in out
@@ -196,12 +211,14 @@ def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     store = trees.load_exercise("ex06_app", "solutions").open_store(tmp_path / "facekit-faces.sqlite")
     assert [r.name for r in store.all()] == ["alice"], "one record: the frames' average"
 
-    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", feed, "--frames", "2",
-                             "--threshold", "0.99", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "login", "alice", "--stream", feed, "--frames", "2", "--threshold", "0.99", *SOLUTIONS
+    )
     assert code == 0, err
     assert re.search(r"^alice: yes \(best score 1\.0+ >= threshold 0\.99", out, re.M), out
-    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", feed, "--frames", "2",
-                             "--threshold", "1", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "login", "alice", "--stream", feed, "--frames", "2", "--threshold", "1", *SOLUTIONS
+    )
     assert code in (0, 1) and "threshold 1.0000" in out
 
     code, out, err = run_cli(capsys, "app", "login", "mallory", "--stream", feed, *SOLUTIONS)
@@ -209,12 +226,14 @@ def test_register_and_login_from_a_stream(capsys, camera, tmp_path):
     assert_one_line_error(err, "nobody named 'mallory' is registered", "alice")
 
 
-@pytest.mark.parametrize("path, needle", [("/silent", "sent no whole frame for 1 s"),
-                                          ("/html", "not an MJPEG stream")])
+@pytest.mark.parametrize(
+    "path, needle", [("/silent", "sent no whole frame for 1 s"), ("/html", "not an MJPEG stream")]
+)
 def test_a_bad_stream_is_one_line_fast_and_registers_nothing(capsys, camera, tmp_path, path, needle):
     started = time.monotonic()
-    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera + path,
-                             "--stream-timeout", "1", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "register", "alice", "--stream", camera + path, "--stream-timeout", "1", *SOLUTIONS
+    )
     elapsed = time.monotonic() - started
     assert code == 1
     assert_one_line_error(err, needle, camera + path)
@@ -231,12 +250,26 @@ def test_the_config_files_max_frame_pixels_is_checked(tmp_path):
 
 
 def test_login_from_a_trickling_stream_is_no_answer(capsys, camera, tmp_path):
-    code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera + "/video_feed",
-                             "--frames", "1", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys, "app", "register", "alice", "--stream", camera + "/video_feed", "--frames", "1", *SOLUTIONS
+    )
     assert code == 0, err
     started = time.monotonic()
-    code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", camera + "/trickle",
-                             "--stream-timeout", "1", "--frames", "2", "--interval", "100", *SOLUTIONS)
+    code, out, err = run_cli(
+        capsys,
+        "app",
+        "login",
+        "alice",
+        "--stream",
+        camera + "/trickle",
+        "--stream-timeout",
+        "1",
+        "--frames",
+        "2",
+        "--interval",
+        "100",
+        *SOLUTIONS,
+    )
     assert code == 3, f"a failing stream is no answer (3), not a no (1): exit {code}"
     assert_one_line_error(err, camera + "/trickle", "0 of 2 frames came")
     assert time.monotonic() - started < 3
@@ -246,7 +279,8 @@ def test_the_config_file_and_options_on_top(capsys, camera, tmp_path):
     (tmp_path / "people").mkdir()
     (tmp_path / app_config.CONFIG_NAME).write_text(
         f'[app]\nstream_url = "{camera}/video_feed"\nnum_images = 2\ninterval_millis = 50\n'
-        f'store = "people/faces.json"\nthreshold = 0.25\n')
+        f'store = "people/faces.json"\nthreshold = 0.25\n'
+    )
     code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", *SOLUTIONS)
     assert code == 0, err
     assert "from 2 frames" in flat(out) and "50 ms apart" in flat(out)
@@ -257,23 +291,26 @@ def test_the_config_file_and_options_on_top(capsys, camera, tmp_path):
     code, out, err = run_cli(capsys, "app", "login", "alice", "--stream", "--threshold", "0.5", *SOLUTIONS)
     assert "threshold 0.5000" in out, "an option beats the config file"
 
-    (tmp_path / app_config.CONFIG_NAME).write_text('[app]\nnum_images = 2\nintervall_millis = 5\n')
+    (tmp_path / app_config.CONFIG_NAME).write_text("[app]\nnum_images = 2\nintervall_millis = 5\n")
     code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, "facekit-app.toml", "unknown key 'intervall_millis'")
-    (tmp_path / app_config.CONFIG_NAME).write_text('[app]\nnum_images = 0\n')
+    (tmp_path / app_config.CONFIG_NAME).write_text("[app]\nnum_images = 0\n")
     code, out, err = run_cli(capsys, "app", "register", "alice", "--stream", camera, *SOLUTIONS)
     assert code == 2
     assert_one_line_error(err, "facekit-app.toml", "num_images", "1 to 20")
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], "--frames"),
-    (["app", "register", "alice", "--stream", "http://x", "--frames", "21"], "--frames"),
-    (["app", "login", "alice", "--stream", "http://x", "--interval", "-1"], "--interval"),
-    (["app", "serve", "--port", "70000"], "--port"),
-    (["app", "serve", "--threshold", "2"], "--threshold"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], "--frames"),
+        (["app", "register", "alice", "--stream", "http://x", "--frames", "21"], "--frames"),
+        (["app", "login", "alice", "--stream", "http://x", "--interval", "-1"], "--interval"),
+        (["app", "serve", "--port", "70000"], "--port"),
+        (["app", "serve", "--threshold", "2"], "--threshold"),
+    ],
+)
 def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
     with pytest.raises(SystemExit) as info:
         run_cli(capsys, *argv, *SOLUTIONS)
@@ -281,21 +318,33 @@ def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
     assert needle in capsys.readouterr().err.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("argv, config, needle", [
-    (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], None, "--frames"),
-    (["app", "serve", "--threshold", "2"], None, "--threshold"),
-    (["app", "register", "alice"], None, "IMAGE... or --stream"),
-    (["app", "serve"], "[app]\nnum_images = 0\n", "num_images"),
-    (["app", "login", "alice", "face.png"], "[app]\nthreshold = 1.5\n", "threshold"),
-], ids=["--frames", "serve --threshold", "neither", "config num_images", "config threshold"])
+@pytest.mark.parametrize(
+    "argv, config, needle",
+    [
+        (["app", "register", "alice", "--stream", "http://x", "--frames", "0"], None, "--frames"),
+        (["app", "serve", "--threshold", "2"], None, "--threshold"),
+        (["app", "register", "alice"], None, "IMAGE... or --stream"),
+        (["app", "serve"], "[app]\nnum_images = 0\n", "num_images"),
+        (["app", "login", "alice", "face.png"], "[app]\nthreshold = 1.5\n", "threshold"),
+    ],
+    ids=["--frames", "serve --threshold", "neither", "config num_images", "config threshold"],
+)
 def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, config, needle):
     if config is not None:
         (tmp_path / app_config.CONFIG_NAME).write_text(config)
-    script = ("import sys\nfrom facekit import cli\ntry:\n    code = cli.main(sys.argv[1:])\n"
-              "except SystemExit as exit:\n    code = exit.code\n"
-              "print('torch imported:', 'torch' in sys.modules, 'code:', code)")
-    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path, env=settings.child_env(ROOT, "solutions", "standin"))
+    script = (
+        "import sys\nfrom facekit import cli\ntry:\n    code = cli.main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n    code = exit.code\n"
+        "print('torch imported:', 'torch' in sys.modules, 'code:', code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=settings.child_env(ROOT, "solutions", "standin"),
+    )
     assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
     assert needle in proc.stderr.strip().splitlines()[-1], proc.stderr
 
@@ -313,13 +362,17 @@ def test_register_and_login_need_images_or_a_stream_not_both(capsys, camera, act
 # -- a folder or a wrong suffix as the store, a folder as the image (issue 9) -----------------------
 
 
-@pytest.mark.parametrize("argv", [
-    ["app", "register", "alice", "IMAGE", "--store", "people"],
-    ["app", "login", "alice", "IMAGE", "--store", "people"],
-    ["app", "identify", "IMAGE", "--store", "people"],
-    ["app", "register", "alice", "IMAGE", "--store", "people.sqlite"],
-    ["app", "identify", "IMAGE", "--store", "people.sqlite"],
-], ids=["register", "login", "identify", "register, folder.sqlite", "identify, folder.sqlite"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["app", "register", "alice", "IMAGE", "--store", "people"],
+        ["app", "login", "alice", "IMAGE", "--store", "people"],
+        ["app", "identify", "IMAGE", "--store", "people"],
+        ["app", "register", "alice", "IMAGE", "--store", "people.sqlite"],
+        ["app", "identify", "IMAGE", "--store", "people.sqlite"],
+    ],
+    ids=["register", "login", "identify", "register, folder.sqlite", "identify, folder.sqlite"],
+)
 def test_a_folder_as_the_store_is_one_line(capsys, tmp_path, argv):
     (tmp_path / "people").mkdir()
     (tmp_path / "people.sqlite").mkdir()
@@ -335,7 +388,9 @@ def test_a_folder_as_the_store_is_one_line(capsys, tmp_path, argv):
 @pytest.mark.parametrize("action", ["register", "login", "identify"])
 def test_an_unknown_store_suffix_is_the_same_line_for_every_action(capsys, tmp_path, action):
     data.sample_face().save(tmp_path / "face.png")
-    argv = {"register": ["alice", "face.png"], "login": ["alice", "face.png"], "identify": ["face.png"]}[action]
+    argv = {"register": ["alice", "face.png"], "login": ["alice", "face.png"], "identify": ["face.png"]}[
+        action
+    ]
     code, out, err = run_cli(capsys, "app", action, *argv, "--store", "faces.txt", *SOLUTIONS)
     assert code == (3 if action == "login" else 1), "login: 3 is no answer, 1 is no"
     assert_one_line_error(err, "faces.txt: a store's file name must end in .json, .sqlite, .sqlite3 or .db")
@@ -362,9 +417,20 @@ def test_the_app_knows_the_exercise_store_suffixes():
 # -- input checks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, needle", [("", "empty"), ("   ", "empty"), ("x" * 65, "at most 64"),
-                                          ("../etc", "path"), ("a/b", "path"), ("..", "path"),
-                                          ("a\\b", "path"), ("bell\x07", "control"), (3, "text")])
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 65, "at most 64"),
+        ("../etc", "path"),
+        ("a/b", "path"),
+        ("..", "path"),
+        ("a\\b", "path"),
+        ("bell\x07", "control"),
+        (3, "text"),
+    ],
+)
 def test_bad_names_are_refused(name, needle):
     with pytest.raises(inputs.InputError, match=needle):
         inputs.check_name(name)
@@ -399,8 +465,15 @@ def web(embedder, tmp_path_factory):
 
     store = tmp_path_factory.mktemp("web") / "faces.json"
     service = FaceService("solutions", embedder, store)
-    info = server.PageInfo(frames=3, interval_ms=100, threshold=service.threshold, store=str(store),
-                           target="solutions", weights="standin", weights_text="stand-in")
+    info = server.PageInfo(
+        frames=3,
+        interval_ms=100,
+        threshold=service.threshold,
+        store=str(store),
+        target="solutions",
+        weights="standin",
+        weights_text="stand-in",
+    )
     app = server.create_app(service, info)
     app.test_client_class = page_client_class()
     return app, service
@@ -447,18 +520,25 @@ def test_the_page_and_its_api(web):
     assert "carol" not in [p["name"] for p in client.get("/api/people").get_json()["people"]]
 
 
-@pytest.mark.parametrize("url, form, status, needle", [
-    ("/api/register", lambda: frames_form(1, name=""), 400, "name must not be empty"),
-    ("/api/register", lambda: frames_form(1, name="x" * 100), 400, "at most 64"),
-    ("/api/register", lambda: frames_form(1, name="../../etc/passwd"), 400, "must not be a path"),
-    ("/api/register", lambda: {"name": "dave"}, 400, "no frames"),
-    ("/api/register", lambda: frames_form(21, name="dave"), 400, "at most 20"),
-    ("/api/register", lambda: {"name": "dave", "frames": [(io.BytesIO(b"<html>"), "f.jpg")]}, 400,
-     "frame 1 is not a JPEG"),
-    ("/api/login", lambda: frames_form(1, name="nobody"), 404, "nobody named 'nobody'"),
-    ("/api/login", lambda: frames_form(1, name="dave", threshold="2"), 400, "may not set it"),
-    ("/api/identify", lambda: frames_form(1, k="0"), 400, "k must be"),
-])
+@pytest.mark.parametrize(
+    "url, form, status, needle",
+    [
+        ("/api/register", lambda: frames_form(1, name=""), 400, "name must not be empty"),
+        ("/api/register", lambda: frames_form(1, name="x" * 100), 400, "at most 64"),
+        ("/api/register", lambda: frames_form(1, name="../../etc/passwd"), 400, "must not be a path"),
+        ("/api/register", lambda: {"name": "dave"}, 400, "no frames"),
+        ("/api/register", lambda: frames_form(21, name="dave"), 400, "at most 20"),
+        (
+            "/api/register",
+            lambda: {"name": "dave", "frames": [(io.BytesIO(b"<html>"), "f.jpg")]},
+            400,
+            "frame 1 is not a JPEG",
+        ),
+        ("/api/login", lambda: frames_form(1, name="nobody"), 404, "nobody named 'nobody'"),
+        ("/api/login", lambda: frames_form(1, name="dave", threshold="2"), 400, "may not set it"),
+        ("/api/identify", lambda: frames_form(1, k="0"), 400, "k must be"),
+    ],
+)
 def test_bad_requests_are_one_line_and_change_nothing(web, url, form, status, needle):
     app, service = web
     before = service.people()
@@ -500,8 +580,12 @@ def png_header(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def flat_png(width: int, height: int) -> bytes:
@@ -525,8 +609,9 @@ def test_shrinking_a_frame_leaves_its_preprocessed_pixels_as_they_were(tmp_path,
     small = service.shrink(frame)
     assert min(small.size) == min(256, *size), f"shrink({size}) gave {small.size}"
     preprocess = trees.load_exercise("ex01_images", "solutions").preprocess
-    assert torch.equal(preprocess(small), preprocess(frame)), \
+    assert torch.equal(preprocess(small), preprocess(frame)), (
         f"preprocess(shrink(a {size} frame)) differs from preprocess of the whole frame"
+    )
 
 
 def test_the_413_and_the_frame_sizes_are_the_real_ones(web):
@@ -543,20 +628,34 @@ def test_the_413_and_the_frame_sizes_are_the_real_ones(web):
     message = reply.get_json()["error"]
     assert reply.status_code == 413 and "at most 1,000 bytes is accepted" in message, message
     assert "80 MB" not in message, f"a limit of 1,000 bytes reported as 80 MB: {message}"
-    for size, shown in ((5 * 2**20, "5 MB"), (int(6.4 * 2**20), "6.4 MB"), (inputs.MAX_FRAME_BYTES + 1, "4,194,305 bytes")):
+    for size, shown in (
+        (5 * 2**20, "5 MB"),
+        (int(6.4 * 2**20), "6.4 MB"),
+        (inputs.MAX_FRAME_BYTES + 1, "4,194,305 bytes"),
+    ):
         blob = numbered_jpeg(0) + b"\0" * (size - len(numbered_jpeg(0)))
         reply = post(app, "/api/register", {"name": "erin", "frames": [(io.BytesIO(blob), "f.jpg")]})
         message = reply.get_json()["error"]
-        assert reply.status_code == 400 and f"frame 1 is over 4 MB ({shown}); at most 4 MB is accepted" == message, \
-            f"a frame of {size:,} bytes: {message}"
+        assert (
+            reply.status_code == 400
+            and f"frame 1 is over 4 MB ({shown}); at most 4 MB is accepted" == message
+        ), f"a frame of {size:,} bytes: {message}"
 
 
-@pytest.mark.parametrize("blob, status, needle", [
-    (lambda: png_header(100_000, 100_000), 400, "claims over"),
-    (lambda: png_header(4096, 4096), 400, "4096x4096 pixels (16,777,216); at most 2,073,600 pixels (1920x1080)"),
-    (lambda: flat_png(1920, 1081), 400, "1920x1081 pixels"),
-    (lambda: flat_png(1920, 1080), 200, ""),
-], ids=["decompression bomb", "4096x4096", "1920x1081", "1920x1080"])
+@pytest.mark.parametrize(
+    "blob, status, needle",
+    [
+        (lambda: png_header(100_000, 100_000), 400, "claims over"),
+        (
+            lambda: png_header(4096, 4096),
+            400,
+            "4096x4096 pixels (16,777,216); at most 2,073,600 pixels (1920x1080)",
+        ),
+        (lambda: flat_png(1920, 1081), 400, "1920x1081 pixels"),
+        (lambda: flat_png(1920, 1080), 200, ""),
+    ],
+    ids=["decompression bomb", "4096x4096", "1920x1081", "1920x1080"],
+)
 def test_frames_over_a_cameras_size_are_refused_from_their_header(web, blob, status, needle):
     """Issue 20: a bomb-sized frame answered 500; 4096x4096 frames were decoded (48 MB each)."""
     app, service = web
@@ -568,20 +667,33 @@ def test_frames_over_a_cameras_size_are_refused_from_their_header(web, blob, sta
         assert service.people() == before
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({"Origin": "http://localhost"}, 200),
-    ({"Referer": "http://localhost/"}, 200),
-    ({"Sec-Fetch-Site": "same-origin"}, 200),
-    ({"Sec-Fetch-Site": "cross-site"}, 403),
-    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:9000"}, 403),
-    ({"Origin": "http://127.0.0.1:9000"}, 403),
-    ({"Origin": "null"}, 403),
-    ({"Origin": "http://localhost:9000"}, 403),
-    ({"Referer": "http://127.0.0.1:9000/attack.html"}, 403),
-    ({}, 403),
-], ids=["own origin", "own referer", "same-origin fetch", "cross-site fetch", "same-origin but another origin",
-        "another origin", "null origin", "another port", "another referer",
-        "neither"])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Origin": "http://localhost"}, 200),
+        ({"Referer": "http://localhost/"}, 200),
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:9000"}, 403),
+        ({"Origin": "http://127.0.0.1:9000"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Origin": "http://localhost:9000"}, 403),
+        ({"Referer": "http://127.0.0.1:9000/attack.html"}, 403),
+        ({}, 403),
+    ],
+    ids=[
+        "own origin",
+        "own referer",
+        "same-origin fetch",
+        "cross-site fetch",
+        "same-origin but another origin",
+        "another origin",
+        "null origin",
+        "another port",
+        "another referer",
+        "neither",
+    ],
+)
 def test_only_the_apps_own_page_may_use_the_api(web, headers, status):
     """Issue 20: a page from http://127.0.0.1:9000 registered a person with a plain form POST."""
     from flask.testing import FlaskClient
@@ -590,12 +702,21 @@ def test_only_the_apps_own_page_may_use_the_api(web, headers, status):
     client = FlaskClient(app)  # no Origin unless the case sends one
     before = service.people()
     replies = {
-        "register": client.post("/api/register", data=frames_form(1, name="mallory"), headers=headers,
-                                content_type="multipart/form-data"),
-        "login": client.post("/api/login", data=frames_form(1, name="mallory"), headers=headers,
-                             content_type="multipart/form-data"),
-        "identify": client.post("/api/identify", data=frames_form(1), headers=headers,
-                                content_type="multipart/form-data"),
+        "register": client.post(
+            "/api/register",
+            data=frames_form(1, name="mallory"),
+            headers=headers,
+            content_type="multipart/form-data",
+        ),
+        "login": client.post(
+            "/api/login",
+            data=frames_form(1, name="mallory"),
+            headers=headers,
+            content_type="multipart/form-data",
+        ),
+        "identify": client.post(
+            "/api/identify", data=frames_form(1), headers=headers, content_type="multipart/form-data"
+        ),
         "people": client.get("/api/people", headers=headers),
         "info": client.get("/api/info", headers=headers),
         "remove": client.delete("/api/people/nobody-here", headers=headers),
@@ -614,28 +735,33 @@ def test_only_the_apps_own_page_may_use_the_api(web, headers, status):
         service.remove("mallory")
 
 
-@pytest.mark.parametrize("listen, host, status", [
-    ("127.0.0.1", "evil.example:8765", 400),
-    ("127.0.0.1", "127.0.0.1.nip.io:8765", 400),
-    ("127.0.0.1", "127.0.0.1:8765", 200),
-    ("127.0.0.1", "localhost:8765", 200),
-    ("::1", "[::1]:8765", 200),
-    ("192.168.1.20", "192.168.1.20:8765", 200),
-    ("192.168.1.20", "192.168.1.21:8765", 400),
-])
+@pytest.mark.parametrize(
+    "listen, host, status",
+    [
+        ("127.0.0.1", "evil.example:8765", 400),
+        ("127.0.0.1", "127.0.0.1.nip.io:8765", 400),
+        ("127.0.0.1", "127.0.0.1:8765", 200),
+        ("127.0.0.1", "localhost:8765", 200),
+        ("::1", "[::1]:8765", 200),
+        ("192.168.1.20", "192.168.1.20:8765", 200),
+        ("192.168.1.20", "192.168.1.21:8765", 400),
+    ],
+)
 def test_a_foreign_host_header_is_refused(web, listen, host, status):
     """Issue 20: any Host was accepted, so a website whose name resolves to 127.0.0.1 (DNS
     rebinding) became same-origin with the app."""
     from facekit.camera import server
 
     _, service = web
-    app = server.create_app(service, server.PageInfo(1, 0, 0.5, "faces.json", "solutions", "standin",
-                                                     "stand-in"), host=listen)
+    app = server.create_app(
+        service, server.PageInfo(1, 0, 0.5, "faces.json", "solutions", "standin", "stand-in"), host=listen
+    )
     client = app.test_client()
     for url in ("/", "/api/people"):
         reply = client.get(url, headers={"Host": host, "Origin": f"http://{host}"})
-        assert reply.status_code == status, f"GET {url} with Host {host} on a server on {listen}: " \
-                                            f"{reply.status_code}, expected {status}"
+        assert reply.status_code == status, (
+            f"GET {url} with Host {host} on a server on {listen}: {reply.status_code}, expected {status}"
+        )
         if status == 400:
             assert f"the request named the host {host!r}" in reply.get_json()["error"]
 
@@ -650,8 +776,9 @@ def test_the_threshold_is_the_servers_only(web, monkeypatch):
         reply = post(app, "/api/login", frames_form(1, name="tess", threshold="-1"))
         assert reply.status_code == 400, f"a client threshold was taken: {reply.get_json()}"
         assert "the login threshold is the server's" in reply.get_json()["error"]
-        reply = app.test_client().post("/api/login?threshold=-1", data=frames_form(1, name="tess"),
-                                       content_type="multipart/form-data")
+        reply = app.test_client().post(
+            "/api/login?threshold=-1", data=frames_form(1, name="tess"), content_type="multipart/form-data"
+        )
         assert reply.status_code == 400, "a threshold in the query string is refused too"
         answer = post(app, "/api/login", frames_form(1, name="tess")).get_json()
         assert (answer["accepted"], answer["threshold"]) == (False, 1.0), answer
@@ -675,8 +802,9 @@ def test_an_unknown_persons_message_keeps_its_quotes(web, monkeypatch):
 def test_the_page_has_a_favicon_and_asks_before_removing(web):
     app, _ = web
     page = app.test_client().get("/").get_data(as_text=True)
-    assert re.search(r'<link rel="icon" href="data:image/svg\+xml,', page), \
+    assert re.search(r'<link rel="icon" href="data:image/svg\+xml,', page), (
         "no favicon: every page load asks /favicon.ico and gets a 404"
+    )
     assert "confirm(" in page, "Remove deletes without asking"
 
 
@@ -708,8 +836,9 @@ def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path, monkey
     from facekit.camera.service import FaceService
 
     service = FaceService("exercises", embedder, tmp_path / "faces.sqlite")
-    app = server.create_app(service, server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin",
-                                                     "stand-in"))
+    app = server.create_app(
+        service, server.PageInfo(1, 0, 0.5, "faces.sqlite", "exercises", "standin", "stand-in")
+    )
     app.test_client_class = page_client_class()
     reply = post(app, "/api/register", frames_form(1, name="amy"))
     assert reply.status_code == 501
@@ -727,8 +856,10 @@ def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path, monkey
 
 # -- the whole app in a real browser ---------------------------------------------------------------
 
-INSTALL_BROWSER = ("needs Chromium, its driver and Selenium: apt-get install chromium chromium-driver "
-                   "(Debian/Ubuntu) and pip install -e '.[dev]' (or pip install selenium flask)")
+INSTALL_BROWSER = (
+    "needs Chromium, its driver and Selenium: apt-get install chromium chromium-driver "
+    "(Debian/Ubuntu) and pip install -e '.[dev]' (or pip install selenium flask)"
+)
 
 
 def browser_or_skip():
@@ -740,8 +871,10 @@ def browser_or_skip():
             missing.append(module)
     if missing:
         if os.environ.get("FACEKIT_REQUIRE_BROWSER"):
-            pytest.fail(f"the browser test must run here (FACEKIT_REQUIRE_BROWSER), but "
-                        f"{', '.join(missing)} is missing: {INSTALL_BROWSER}")
+            pytest.fail(
+                f"the browser test must run here (FACEKIT_REQUIRE_BROWSER), but "
+                f"{', '.join(missing)} is missing: {INSTALL_BROWSER}"
+            )
         pytest.skip(f"{', '.join(missing)} not installed; the browser test {INSTALL_BROWSER}")
 
 
@@ -767,8 +900,13 @@ def start_server(folder: Path, pytestconfig, tmp_path_factory, *options: str):
     env["PYTHONUNBUFFERED"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "facekit", "app", "serve", "--port", "0", *options], cwd=folder, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [sys.executable, "-m", "facekit", "app", "serve", "--port", "0", *options],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     found = threading.Event()
 
@@ -800,8 +938,9 @@ def served(pytestconfig, tmp_path_factory):
     browser_or_skip()
     folder = tmp_path_factory.mktemp("served")
     store = folder / "faces.sqlite"
-    process, url, lines = start_server(folder, pytestconfig, tmp_path_factory, "--store", str(store),
-                                       "--frames", "3", "--interval", "150")
+    process, url, lines = start_server(
+        folder, pytestconfig, tmp_path_factory, "--store", str(store), "--frames", "3", "--interval", "150"
+    )
     try:
         yield url, store, lines
     finally:
@@ -822,12 +961,21 @@ def chromium(tmp_path_factory):
     write_y4m(video)
     options = Options()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1100,900", f"--user-data-dir={folder / 'profile'}",
-                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-video-capture={video}",
-                     "--host-resolver-rules=MAP rebind.test 127.0.0.1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1100,900",
+        f"--user-data-dir={folder / 'profile'}",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+        "--host-resolver-rules=MAP rebind.test 127.0.0.1",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.set_page_load_timeout(30)
@@ -879,8 +1027,13 @@ def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
     def done(prefix):
         # A new answer: each action's status line differs from the one before it, so the
         # previous answer is never mistaken for this one's (the click may not have landed yet).
-        wait.until(lambda d: status.get_attribute("class") in ("ok", "error") and
-                   not status.text.endswith("...") and status.text != shown[-1])
+        wait.until(
+            lambda d: (
+                status.get_attribute("class") in ("ok", "error")
+                and not status.text.endswith("...")
+                and status.text != shown[-1]
+            )
+        )
         shown.append(status.text)
         assert status.text.startswith(prefix), status.text
 
@@ -889,8 +1042,12 @@ def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
         field.clear()
         field.send_keys(name)
         driver.find_element(By.ID, "register").click()
-        wait.until(lambda d: d.find_element(By.ID, "countdown").text in ("3", "2", "1")
-                   or status.get_attribute("class") == "ok")
+        wait.until(
+            lambda d: (
+                d.find_element(By.ID, "countdown").text in ("3", "2", "1")
+                or status.get_attribute("class") == "ok"
+            )
+        )
         done(f"Registered {name}: one averaged embedding from 3 frames")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#people tr[data-name]")) == 2)
 
@@ -905,8 +1062,7 @@ def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
 
     driver.find_element(By.ID, "identify").click()
     done("Best match:")
-    matches = [li.get_attribute("data-name")
-               for li in driver.find_elements(By.CSS_SELECTOR, "#matches li")]
+    matches = [li.get_attribute("data-name") for li in driver.find_elements(By.CSS_SELECTOR, "#matches li")]
     assert sorted(matches) == ["alice", "bob"], matches
     screenshot(driver, tmp_path, "camera.png")
 
@@ -988,22 +1144,25 @@ def test_a_page_from_another_origin_cannot_use_the_app(served, chromium, tmp_pat
         driver.get(f"http://127.0.0.1:{hostile.server_port}/attack.html")
         WebDriverWait(driver, 30).until(lambda d: d.title == "sent")
         WebDriverWait(driver, 30).until(
-            lambda d: sum("POST /api/register" in line for line in console[seen:]) >= 2)
+            lambda d: sum("POST /api/register" in line for line in console[seen:]) >= 2
+        )
     finally:
         hostile.shutdown()
         hostile.server_close()
     answers = [line for line in console[seen:] if "/api/" in line]
     refused = [line for line in answers if '" 403 ' in line]
-    assert len(refused) >= 3 and len(refused) == len(answers), \
+    assert len(refused) >= 3 and len(refused) == len(answers), (
         f"requests from http://127.0.0.1:{hostile.server_port} were answered: {answers}"
+    )
     after = [r.name for r in trees.load_exercise("ex06_app", "solutions").open_store(store).all()]
     assert after == before, f"a hostile page changed the store: {before} became {after}"
 
     port = url.rstrip("/").rsplit(":", 1)[1]
     driver.get(f"http://rebind.test:{port}/")
     body = driver.find_element(By.TAG_NAME, "body").text
-    assert "the request named the host 'rebind.test:" in body, \
+    assert "the request named the host 'rebind.test:" in body, (
         f"http://rebind.test:{port}/ (a name resolving to 127.0.0.1) was served: {body[:200]!r}"
+    )
 
 
 def test_the_page_on_a_phone(served, chromium, tmp_path):
@@ -1012,16 +1171,23 @@ def test_the_page_on_a_phone(served, chromium, tmp_path):
 
     url, store, console = served
     driver = chromium
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
+    )
     try:
         open_page(driver, url)
         width, inner = driver.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth]")
-        assert inner == PHONE[0] and width <= inner, f"at 390x844 the page is {width} px wide (sideways scrolling)"
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert inner == PHONE[0] and width <= inner, (
+            f"at 390x844 the page is {width} px wide (sideways scrolling)"
+        )
         video = driver.find_element(By.ID, "video").rect
         name = driver.find_element(By.ID, "name").rect
-        assert video["y"] + video["height"] <= name["y"], f"the camera {video} is not above the controls {name}"
+        assert video["y"] + video["height"] <= name["y"], (
+            f"the camera {video} is not above the controls {name}"
+        )
         for button in driver.find_elements(By.TAG_NAME, "button"):
             box = button.rect
             assert box["x"] >= 0 and box["x"] + box["width"] <= inner, f"{button.text} is off-screen: {box}"
@@ -1039,8 +1205,10 @@ def test_the_page_has_no_serious_accessibility_violations(served, chromium, widt
 
     url, store, console = served
     driver = chromium
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width < 500})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
     try:
         wait = open_page(driver, url)
         driver.find_element(By.ID, "name").send_keys("alice")
@@ -1058,14 +1226,19 @@ def test_the_page_has_no_serious_accessibility_violations(served, chromium, widt
             driver.switch_to.active_element.send_keys(Keys.TAB)
             active = driver.switch_to.active_element
             reached.append(active.get_attribute("id") or active.get_attribute("aria-label"))
-        assert reached == ["register", "login", "identify", "Remove alice"], f"Tab from the name reaches {reached}"
+        assert reached == ["register", "login", "identify", "Remove alice"], (
+            f"Tab from the name reaches {reached}"
+        )
         axe = Axe(driver)
         axe.inject()
         results = axe.run()
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    bad = [f"{v['id']} ({v['impact']}): {v['help']}; {[n['target'] for n in v['nodes']]}"
-           for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']}; {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert not bad, "axe-core found serious or critical violations:\n" + "\n".join(bad)
     assert results["passes"], "axe-core ran no checks"
 
@@ -1073,10 +1246,17 @@ def test_the_page_has_no_serious_accessibility_violations(served, chromium, widt
 def multipart(fields: dict[str, str], files: list[bytes]) -> tuple[bytes, str]:
     """A multipart/form-data body as the page sends it: the fields, then the frames."""
     boundary = "facekitboundary7d1e"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="frames"; filename="f{n}.png"\r\n'
-              f"Content-Type: image/png\r\n\r\n".encode() + blob + b"\r\n" for n, blob in enumerate(files)]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts += [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="frames"; filename="f{n}.png"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode()
+        + blob
+        + b"\r\n"
+        for n, blob in enumerate(files)
+    ]
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -1097,16 +1277,21 @@ def test_parallel_requests_of_maximum_frames_stay_in_bounded_memory(pytestconfig
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
-    process, url, console = start_server(tmp_path, pytestconfig, tmp_path_factory, "--store",
-                                         str(tmp_path / "faces.sqlite"))
+    process, url, console = start_server(
+        tmp_path, pytestconfig, tmp_path_factory, "--store", str(tmp_path / "faces.sqlite")
+    )
     width, height = 1920, 1080
     assert width * height == inputs.DEFAULT_FRAME_PIXELS, "the largest frame the server accepts"
     frame = flat_png(width, height)
 
     def register(name: str, count: int) -> int:
         body, content_type = multipart({"name": name}, [frame] * count)
-        request = urllib.request.Request(url + "api/register", data=body, method="POST", headers={
-            "Content-Type": content_type, "Origin": url.rstrip("/")})
+        request = urllib.request.Request(
+            url + "api/register",
+            data=body,
+            method="POST",
+            headers={"Content-Type": content_type, "Origin": url.rstrip("/")},
+        )
         with urllib.request.urlopen(request, timeout=300) as reply:
             return reply.status
 
@@ -1123,11 +1308,14 @@ def test_parallel_requests_of_maximum_frames_stay_in_bounded_memory(pytestconfig
         stop_server(process)
     assert statuses == [200] * 4, f"{statuses}: {''.join(console[-5:])}"
     growth_mb = (peak - idle) / 1024
-    print(f"idle RSS {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB: +{growth_mb:.0f} MB for 4 x "
-          f"{inputs.MAX_FRAMES} frames of {width}x{height}")
+    print(
+        f"idle RSS {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB: +{growth_mb:.0f} MB for 4 x "
+        f"{inputs.MAX_FRAMES} frames of {width}x{height}"
+    )
     assert growth_mb < MEMORY_LIMIT_MB, (
         f"4 parallel requests of {inputs.MAX_FRAMES} {width}x{height} frames grew the server's peak RSS "
-        f"by {growth_mb:.0f} MB (idle {idle / 1024:.0f} MB); expected under {MEMORY_LIMIT_MB} MB")
+        f"by {growth_mb:.0f} MB (idle {idle / 1024:.0f} MB); expected under {MEMORY_LIMIT_MB} MB"
+    )
 
 
 PHONE = (390, 844)
@@ -1143,7 +1331,7 @@ def test_the_readme_states_what_the_tests_check():
         "memory": f"grow the server's peak memory by under {MEMORY_LIMIT_MB} MB",
         "phone": f"On a phone's width ({PHONE[0]} × {PHONE[1]} px)",
         "frames": f"at most {inputs.MAX_FRAMES} a request, {inputs.MAX_FRAME_BYTES // 2**20} MB and "
-                  f"1920 × 1080 pixels each by default",
+        f"1920 × 1080 pixels each by default",
         "exit codes": f"yes (exit 0) / no (exit 1) / no answer ({NoAnswerError.exit_code})",
     }
     for what, text in stated.items():
@@ -1155,22 +1343,40 @@ def test_the_readme_states_what_the_tests_check():
 
 def test_the_defaults_and_the_readme_config_agree(tmp_path):
     defaults = app_config.load()  # no facekit-app.toml in this (temporary) folder
-    assert (defaults.host, defaults.port, defaults.num_images, defaults.interval_millis,
-            defaults.stream_timeout_s, defaults.threshold) == ("127.0.0.1", 8765, 5, 200, 5.0, None)
-    assert defaults.store == Path(inputs.DEFAULT_STORE) == Path("facekit-faces.sqlite"), \
+    assert (
+        defaults.host,
+        defaults.port,
+        defaults.num_images,
+        defaults.interval_millis,
+        defaults.stream_timeout_s,
+        defaults.threshold,
+    ) == ("127.0.0.1", 8765, 5, 200, 5.0, None)
+    assert defaults.store == Path(inputs.DEFAULT_STORE) == Path("facekit-faces.sqlite"), (
         "the default store the READMEs name"
+    )
     assert (inputs.MAX_NAME_LENGTH, inputs.MAX_FRAMES, inputs.MAX_FRAME_BYTES, inputs.MAX_FRAME_PIXELS) == (
-        64, 20, 4 * 2**20, 4096 * 4096), "the numbers exercises/ex06_app/README.md states"
+        64,
+        20,
+        4 * 2**20,
+        4096 * 4096,
+    ), "the numbers exercises/ex06_app/README.md states"
     readme = (ROOT / "exercises" / "ex06_app" / "README.md").read_text(encoding="utf-8")
-    assert inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels \
-        and "by default any frame over 2,073,600 pixels (1920 × 1080" in flat(readme) \
-        and "up to 4096 × 4096" in flat(readme), \
-        "the frame sizes exercises/ex06_app/README.md states"
+    assert (
+        inputs.DEFAULT_FRAME_PIXELS == 1920 * 1080 == defaults.max_frame_pixels
+        and "by default any frame over 2,073,600 pixels (1920 × 1080" in flat(readme)
+        and "up to 4096 × 4096" in flat(readme)
+    ), "the frame sizes exercises/ex06_app/README.md states"
     block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
     (tmp_path / "example.toml").write_text(block)
     example = app_config.load(tmp_path / "example.toml")
-    assert (example.num_images, example.interval_millis, example.threshold, example.stream_timeout_s,
-            example.host, example.port) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
+    assert (
+        example.num_images,
+        example.interval_millis,
+        example.threshold,
+        example.stream_timeout_s,
+        example.host,
+        example.port,
+    ) == (5, 200, 0.5, 5.0, "127.0.0.1", 8765)
     assert example.store == tmp_path / "faces.sqlite", "store is relative to the config file"
 
 
@@ -1187,7 +1393,7 @@ def test_serve_warns_of_a_threshold_below_0_and_names_the_full_store_path(capsys
         ready(f"http://{host}:{port}/")
 
     monkeypatch.setattr(server, "serve", serve)
-    (tmp_path / app_config.CONFIG_NAME).write_text("[app]\nthreshold = -1\nstore = \"people.sqlite\"\n")
+    (tmp_path / app_config.CONFIG_NAME).write_text('[app]\nthreshold = -1\nstore = "people.sqlite"\n')
     code, out, err = run_cli(capsys, "app", "serve", *SOLUTIONS)
     assert code == 0, err
     assert "The login threshold is -1: below 0" in flat(out), f"no warning for threshold -1:\n{out}"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import ast
 
 import pytest
-
-from facekit import course
 from snippets import OUTPUT_COMMENT, Block, output_mismatches, parse, slug
 from snippets import execute as _execute
+
+from facekit import course
 
 CHEATSHEET = course.repo_root() / "CHEATSHEET.md"
 
@@ -71,7 +71,9 @@ def test_python_block_runs(block, section_runs):
     if error is not None:
         raise error
     wrong = output_mismatches(block, run.printed)
-    assert not wrong, f"{block.where}: output comments ({OUTPUT_COMMENT}) that are wrong:\n" + "\n".join(wrong)
+    assert not wrong, f"{block.where}: output comments ({OUTPUT_COMMENT}) that are wrong:\n" + "\n".join(
+        wrong
+    )
 
 
 def test_every_python_block_compiles():

@@ -35,8 +35,11 @@ def declared_function(exercise: course.Exercise, test_name: str) -> str | None:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == test_name:
             for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and ast.unparse(deco.func).endswith("mark.function")
-                        and isinstance(deco.args[0], ast.Constant)):
+                if (
+                    isinstance(deco, ast.Call)
+                    and ast.unparse(deco.func).endswith("mark.function")
+                    and isinstance(deco.args[0], ast.Constant)
+                ):
                     return deco.args[0].value
     return None
 
@@ -51,7 +54,9 @@ def planted(exercise_id: str) -> tuple[mistakes.Mistake, str, str]:
             continue
         nodeid = mistakes.node_id(mistake, exercise.tests)
         message = f"{' '.join(mistake.words)}: what the test saw differs"
-        others = [m for m in catalogue if m is not mistake and mistakes.matches(m, exercise.tests, nodeid, message)]
+        others = [
+            m for m in catalogue if m is not mistake and mistakes.matches(m, exercise.tests, nodeid, message)
+        ]
         if not others:
             return mistake, nodeid, message
     raise AssertionError(f"no catalogued mistake of {exercise_id} can be planted")
@@ -93,12 +98,27 @@ def submission(sub_id: str, outcome, status: str = "ok", reason: str = "", secon
                 ran[nodeid] = {"message": None, "todo": None, "detail": None, **record}
     exercises, tests = report.score({"tests": ran}, EXPECTED, KIT)
     for nodeid, test in tests.items():
-        test.update(exercise=next(e for e, ids in EXPECTED.items() if nodeid in ids),
-                    function=FUNCTIONS[nodeid], broad=False)
-    return {"id": sub_id, "source": f"{sub_id}.zip", "status": status, "reason": reason, "seconds": seconds,
-            "cached": False, "total": report.round_score(sum(e["score"] for e in exercises.values())),
-            "max_total": report.max_total(KIT), "exercises": exercises, "files": [], "ignored": [],
-            "warnings": [], "submitted": {}, "tests": tests}
+        test.update(
+            exercise=next(e for e, ids in EXPECTED.items() if nodeid in ids),
+            function=FUNCTIONS[nodeid],
+            broad=False,
+        )
+    return {
+        "id": sub_id,
+        "source": f"{sub_id}.zip",
+        "status": status,
+        "reason": reason,
+        "seconds": seconds,
+        "cached": False,
+        "total": report.round_score(sum(e["score"] for e in exercises.values())),
+        "max_total": report.max_total(KIT),
+        "exercises": exercises,
+        "files": [],
+        "ignored": [],
+        "warnings": [],
+        "submitted": {},
+        "tests": tests,
+    }
 
 
 PASSED = {"outcome": "passed"}
@@ -116,6 +136,7 @@ def with_failure(planted_mistake, message=None):
         if nodeid == wrong:
             return {"outcome": "failed", "message": message or said, "detail": message or said}
         return PASSED
+
     return outcome
 
 
@@ -129,8 +150,11 @@ def both_mistakes(exercise, function, nodeid):
 def untouched(exercise, function, nodeid):
     # Exercise 06's second function stops at its first function's stub: it waits for it.
     raised_in = exercise.functions[0] if exercise.id == "ex06_app" else function
-    return {"outcome": "failed", "message": f"NotImplementedError: {raised_in}",
-            "todo": [raised_in, exercise.stub]}
+    return {
+        "outcome": "failed",
+        "message": f"NotImplementedError: {raised_in}",
+        "todo": [raised_in, exercise.stub],
+    }
 
 
 def first_three_then_nothing(exercise, function, nodeid):
@@ -152,8 +176,13 @@ CLASS = [
     submission("dee", with_failure(MISTAKE_A), seconds=3.5),
     submission("eli", both_mistakes, seconds=3.1),
     submission("fay", untouched, seconds=1.2),
-    submission("gus", first_three_then_nothing, "timeout", "no result after 300 s during tests/x.py::t",
-               seconds=TIMEOUT),
+    submission(
+        "gus",
+        first_three_then_nothing,
+        "timeout",
+        "no result after 300 s during tests/x.py::t",
+        seconds=TIMEOUT,
+    ),
     submission("hal", nothing, "crashed", "the test process ended (killed by signal 9)", seconds=7.0),
     submission("ivy", nothing, "refused", "a zip entry outside itself: ../x", seconds=0.0),
     submission("jo", with_failure(MISTAKE_A, "the result had a wrong value"), seconds=2.8),
@@ -195,8 +224,9 @@ class Cells(HTMLParser):
     def find(self, **attrs) -> list[str]:
         """The texts of the elements with these data-* attributes (underscores for dashes)."""
         want = {f"data-{k.replace('_', '-')}": v for k, v in attrs.items()}
-        return ["".join(text).strip() for a, text in self.cells
-                if all(a.get(k) == v for k, v in want.items())]
+        return [
+            "".join(text).strip() for a, text in self.cells if all(a.get(k) == v for k, v in want.items())
+        ]
 
     def rows(self, key: str) -> list[str]:
         """The values of ``data-key``, in document order."""
@@ -206,7 +236,12 @@ class Cells(HTMLParser):
 def rendered(tmp_path: Path, class_=CLASS) -> tuple[dict, str]:
     out = tmp_path / "grades"
     out.mkdir()
-    data = {"course": KIT.title, "weights": "standin", "max_total": report.max_total(KIT), "submissions": class_}
+    data = {
+        "course": KIT.title,
+        "weights": "standin",
+        "max_total": report.max_total(KIT),
+        "submissions": class_,
+    }
     (out / "grades.json").write_text(json.dumps(data))
     path = classreport.write(out, KIT, ROOT)
     assert path == out / "report.html"
@@ -234,41 +269,61 @@ def assert_agrees_with_grades_json(out: Path) -> str:
     totals = [s["total"] for s in subs]
 
     assert cells.find(value=str(len(subs))) == [str(len(subs))]
-    for label, value in (("mean", sum(totals) / len(totals)), ("median", statistics.median(totals)),
-                         ("lowest", min(totals)), ("highest", max(totals))):
+    for label, value in (
+        ("mean", sum(totals) / len(totals)),
+        ("median", statistics.median(totals)),
+        ("lowest", min(totals)),
+        ("highest", max(totals)),
+    ):
         assert cells.find(total=label) == [f"{value:.2f}"], f"report.html's {label} of the totals {totals}"
     # Each histogram row's range, as printed, holds exactly the totals it counts.
     bins = len(classreport.histogram([], top))
     for i in range(bins):
         low, high = top * i / bins, top * (i + 1) / bins
         inside = [t for t in totals if low <= t < high or (i == bins - 1 and t == high)]
-        assert cells.find(bin=str(i)) == [str(len(inside))], f"histogram bin {i} [{low:g}, {high:g}): {totals}"
+        assert cells.find(bin=str(i)) == [str(len(inside))], (
+            f"histogram bin {i} [{low:g}, {high:g}): {totals}"
+        )
 
     for exercise in KIT.exercises:
         row = row_cells(html, "exercise", exercise.id)
-        full = sum(s["exercises"][exercise.id]["passed"] == s["exercises"][exercise.id]["total"] for s in subs)
+        full = sum(
+            s["exercises"][exercise.id]["passed"] == s["exercises"][exercise.id]["total"] for s in subs
+        )
         mean = sum(s["exercises"][exercise.id]["score"] for s in subs) / len(subs)
         assert row.find(figure="full") == [str(full)], f"{exercise.id}: full marks"
         assert row.find(figure="mean") == [f"{mean:.2f}"], f"{exercise.id}: mean score"
-        assert row.find(figure="rate") == [f"{round(100 * full / len(subs))}%"], f"{exercise.id}: full marks rate"
+        assert row.find(figure="rate") == [f"{round(100 * full / len(subs))}%"], (
+            f"{exercise.id}: full marks rate"
+        )
         for function in exercise.functions:
             row = row_cells(html, "function", f"{exercise.id}.{function}")
-            own = [[t for t in s["tests"].values() if t.get("function") == function
-                    and t.get("exercise") == exercise.id] for s in subs]
+            own = [
+                [
+                    t
+                    for t in s["tests"].values()
+                    if t.get("function") == function and t.get("exercise") == exercise.id
+                ]
+                for s in subs
+            ]
             own = [tests for tests in own if tests]  # a submission with no test of it is not counted
             passing = sum(all(t["outcome"] == "passed" for t in tests) for tests in own)
             never_ran = sum(all(t["outcome"] == report.NOT_RUN for t in tests) for tests in own)
             assert row.find(state="passes") == [str(passing)], f"{exercise.id}.{function}: passes"
             assert row.find(state="did not run") == [str(never_ran)], f"{exercise.id}.{function}: did not run"
             shown = sum(int(row.find(state=s)[0]) for s in classreport.FUNCTION_STATES)
-            assert shown == len(own), f"{exercise.id}.{function}: the states add up to {shown}, not {len(own)}"
-            assert row.find(figure="rate") == [f"{round(100 * passing / len(own))}%"], f"{exercise.id}.{function}: rate"
+            assert shown == len(own), (
+                f"{exercise.id}.{function}: the states add up to {shown}, not {len(own)}"
+            )
+            assert row.find(figure="rate") == [f"{round(100 * passing / len(own))}%"], (
+                f"{exercise.id}.{function}: rate"
+            )
 
     assert sorted(cells.rows("problem")) == sorted(s["id"] for s in subs if s["status"] != "ok")
     for status in report.STATUSES:
         count = sum(s["status"] == status for s in subs)
         assert cells.find(status=status) == ([str(count)] if count else []), f"status {status}"
-    slowest = sorted(subs, key=lambda s: -s["seconds"])[:classreport.SLOWEST]
+    slowest = sorted(subs, key=lambda s: -s["seconds"])[: classreport.SLOWEST]
     assert cells.rows("slow") == [s["id"] for s in slowest]
     return html
 
@@ -280,8 +335,10 @@ def test_the_figures_agree_with_grades_json(tmp_path):
 
 def test_the_planted_mistakes_are_counted_with_their_students(tmp_path):
     _, html = rendered(tmp_path)
-    for exercise_id, (mistake, _, _), students in (("ex03_similarity", MISTAKE_A, ["dee", "eli"]),
-                                                   ("ex05_retrieval", MISTAKE_B, ["eli"])):
+    for exercise_id, (mistake, _, _), students in (
+        ("ex03_similarity", MISTAKE_A, ["dee", "eli"]),
+        ("ex05_retrieval", MISTAKE_B, ["eli"]),
+    ):
         row = row_cells(html, "mistake", f"{exercise_id}.{mistake.id}")
         assert row.find(figure="count") == [str(len(students))], f"mistake {mistake.id}: count"
         assert row.find(figure="students") == [", ".join(students)], f"mistake {mistake.id}: who"
@@ -323,8 +380,9 @@ def test_the_page_is_self_contained_and_escapes_what_students_named(tmp_path):
     _, html = rendered(tmp_path, [*CLASS, evil])
     assert "<script" not in html and "<img" not in html, "a submission's id or reason is not escaped"
     assert "&lt;script&gt;" in html
-    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html, \
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html, (
         "the report must not load anything from the network"
+    )
     assert "default-src 'none'" in html
 
 
@@ -340,8 +398,10 @@ def browser_or_skip():
     except ModuleNotFoundError:
         missing.append("selenium")
     if missing:
-        why = (f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
-               f"and pip install -e '.[dev]'")
+        why = (
+            f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
+            f"and pip install -e '.[dev]'"
+        )
         if os.environ.get("FACEKIT_REQUIRE_BROWSER"):
             pytest.fail(f"the browser test must run here (FACEKIT_REQUIRE_BROWSER): {why}")
         pytest.skip(why)
@@ -356,9 +416,17 @@ def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path)
     rendered(tmp_path)
     options = Options()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1100,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -367,13 +435,16 @@ def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path)
         driver.get((tmp_path / "grades" / "report.html").as_uri())
         assert driver.title.startswith("Class report"), driver.title
         sizes = driver.execute_script(
-            "return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)")
+            "return [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width)"
+        )
         assert sizes and min(sizes) > 0, f"an SVG chart is not shown: widths {sizes}"
         bars = driver.execute_script("return document.querySelectorAll('#totals ~ svg rect.bar').length")
         assert bars == classreport.HISTOGRAM_BINS, f"the histogram has {bars} bars"
         for width in (1100, 390):  # a laptop, a phone: wide tables scroll by themselves, not the page
             driver.set_window_size(width, 900)
-            overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            overflow = driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
             assert overflow <= 0, f"at {width} px the page is {overflow} px wider than the window"
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
         assert not errors, f"console messages while loading report.html: {errors}"

@@ -30,21 +30,15 @@ ROOT = course.repo_root()
 EX02 = course.load().get("ex02_embeddings")
 
 
-
-
-
-
-
-
-
-
-
-
 def copy_kit(tmp_path: Path) -> Path:
     kit = tmp_path / "kit"
-    shutil.copytree(ROOT, kit, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".facekit", ".fragments",
-        "*.egg-info"))
+    shutil.copytree(
+        ROOT,
+        kit,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".facekit", ".fragments", "*.egg-info"
+        ),
+    )
     return kit
 
 
@@ -62,19 +56,22 @@ def make_kit(root: Path, functions: dict[str, list[str]] = FUNCTIONS, drop: str 
             folder = root / tree / exercise_id
             folder.mkdir(parents=True)
             (folder / "__init__.py").write_text("")
-            (folder / "code.py").write_text("".join(
-                f"def {n}():\n    raise NotImplementedError('{n}')\n" for n in names))
+            (folder / "code.py").write_text(
+                "".join(f"def {n}():\n    raise NotImplementedError('{n}')\n" for n in names)
+            )
         (root / "tests").mkdir(exist_ok=True)
-        (root / "tests" / f"test_{exercise_id}.py").write_text("".join(
-            f"def test_{n}_works(ex):\n    ex.{n}()\n" for n in names))
-        fields = {"id": exercise_id, "title": f"Exercise {exercise_id}", "module": "code",
-                  "functions": names}
+        (root / "tests" / f"test_{exercise_id}.py").write_text(
+            "".join(f"def test_{n}_works(ex):\n    ex.{n}()\n" for n in names)
+        )
+        fields = {"id": exercise_id, "title": f"Exercise {exercise_id}", "module": "code", "functions": names}
         lines = [f"{k} = {v!r}".replace("'", '"') for k, v in fields.items() if k != drop]
         if drop != "hints":
             lines.append("[exercise.hints]")
             lines += [f'{n} = ["{n} hint one", "{n} hint two"]' for n in names]
         entries.append("[[exercise]]\n" + "\n".join(lines) + "\n")
-    (root / "exercises" / "course.toml").write_text('[course]\ntitle = "Test course"\n\n' + "\n".join(entries))
+    (root / "exercises" / "course.toml").write_text(
+        '[course]\ntitle = "Test course"\n\n' + "\n".join(entries)
+    )
     return root
 
 
@@ -99,12 +96,18 @@ class Canned:
             for function, outcome in by_function.items():
                 result = {"outcome": "passed", "error": None, "todo": None}
                 if outcome == "todo":
-                    result = {"outcome": "failed", "todo": [function, f"exercises/{exercise_id}/code.py"],
-                              "error": f"NotImplementedError: {function}"}
+                    result = {
+                        "outcome": "failed",
+                        "todo": [function, f"exercises/{exercise_id}/code.py"],
+                        "error": f"NotImplementedError: {function}",
+                    }
                 elif outcome.startswith("needs:"):  # stops at another function's NotImplementedError
                     other = outcome[6:]
-                    result = {"outcome": "failed", "todo": [other, f"exercises/{exercise_id}/code.py"],
-                              "error": f"NotImplementedError: {other}"}
+                    result = {
+                        "outcome": "failed",
+                        "todo": [other, f"exercises/{exercise_id}/code.py"],
+                        "error": f"NotImplementedError: {other}",
+                    }
                 elif outcome.startswith("fail:"):
                     result = {"outcome": "failed", "todo": None, "error": outcome[5:].strip()}
                 tests[f"{test_file}::test_{function}_works"] = {**result, "function": function}
@@ -127,8 +130,9 @@ def canned(monkeypatch, outcomes) -> Canned:
 
 def test_python_m_facekit_is_the_command():
     def run(*argv):
-        return subprocess.run([sys.executable, "-m", "facekit", *argv], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "facekit", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
 
     helped = run("--help")
     assert helped.returncode == 0
@@ -165,8 +169,12 @@ def test_broken_manifest_is_one_line(tmp_path, capsys, case):
         manifest.write_text("[[exercise]\nid = ")
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 2
-    assert_one_line_error(err, {"entry lacks a key": "lacks functions", "no manifest": "not found",
-                                "bad TOML": "not valid TOML"}[case])
+    assert_one_line_error(
+        err,
+        {"entry lacks a key": "lacks functions", "no manifest": "not found", "bad TOML": "not valid TOML"}[
+            case
+        ],
+    )
 
 
 def test_bad_environment_value_is_one_line(capsys, monkeypatch):
@@ -221,8 +229,9 @@ def test_check_on_the_solutions_passes_and_is_remembered(capsys, state_file):
     assert_plain_80_columns(out)
     cached = kit_state.ResultCache(ROOT, "solutions", "standin").get(EX02)
     assert cached is not None and progress.exercise_result(cached, EX02).done
-    assert kit_state.ResultCache(ROOT, "exercises", "standin").get(EX02) is None, \
+    assert kit_state.ResultCache(ROOT, "exercises", "standin").get(EX02) is None, (
         "a solutions run must not stand for the student's work"
+    )
 
 
 def test_check_names_the_failing_function_and_its_first_assertion(kit, capsys, monkeypatch):
@@ -272,9 +281,22 @@ def test_check_without_exercise_takes_the_first_not_done(kit, capsys, monkeypatc
 
 
 def _failing(name: str, error: str, broad: bool = False, message: str | None = None) -> tuple:
-    return (f"tests/test_store.py::{name}",
-            RunRecord.from_json({"tests": {"t": {"outcome": "failed", "error": error, "broad": broad,
-                                                 "message": message, "function": "validate_entry"}}}).tests["t"])
+    return (
+        f"tests/test_store.py::{name}",
+        RunRecord.from_json(
+            {
+                "tests": {
+                    "t": {
+                        "outcome": "failed",
+                        "error": error,
+                        "broad": broad,
+                        "message": message,
+                        "function": "validate_entry",
+                    }
+                }
+            }
+        ).tests["t"],
+    )
 
 
 def _mistake(test: str, words: list[str], says: str = "I checked the wrong thing") -> mistakes.Mistake:
@@ -284,8 +306,11 @@ def _mistake(test: str, words: list[str], says: str = "I checked the wrong thing
 def test_shown_failure_prefers_a_catalogued_mistake_then_a_narrow_test_then_the_first():
     generic = _failing("test_matches_the_reference", "AssertionError: differs by 0.5", broad=True)
     narrow = _failing("test_rejects_nan[inf]", "AssertionError: validate_entry(inf) did not raise")
-    known = _failing("test_names_the_row", "AssertionError: validate_entry: row 2",
-                     message="validate_entry: row 2 is zero\n(rows counted from 0)")
+    known = _failing(
+        "test_names_the_row",
+        "AssertionError: validate_entry: row 2",
+        message="validate_entry: row 2 is zero\n(rows counted from 0)",
+    )
     failing = [generic, narrow, known]  # file order
     tests = "tests/test_store.py"
     assert progress.shown_failure([generic], tests) == (*generic, None), "only a broad one: that one"
@@ -296,18 +321,28 @@ def test_shown_failure_prefers_a_catalogued_mistake_then_a_narrow_test_then_the_
     assert progress.shown_failure(failing, tests, catalogue) == (*known, catalogue[0])
     any_case = _mistake("test_rejects_nan", ["INF"])  # every parameter; words in any case
     assert progress.shown_failure([generic, narrow], tests, [any_case]) == (*narrow, any_case)
-    for other in (_mistake("test_names_the_row", ["validate_entry", "row 3"]),   # a word missing
-                  _mistake("test_names", ["validate_entry"]),                     # another test
-                  _mistake(f"{tests}::test_rejects_nan[nan]", ["validate_entry"])):  # another case
+    for other in (
+        _mistake("test_names_the_row", ["validate_entry", "row 3"]),  # a word missing
+        _mistake("test_names", ["validate_entry"]),  # another test
+        _mistake(f"{tests}::test_rejects_nan[nan]", ["validate_entry"]),
+    ):  # another case
         assert progress.shown_failure(failing, tests, [other]) == (*narrow, None), other
 
 
 def test_check_shows_the_catalogued_mistake_a_failure_looks_like(kit, capsys, monkeypatch):
-    canned(monkeypatch, {"ex_a": {"first": "fail: AssertionError: first() gave 4, expected 3",
-                                  "second": "fail: AssertionError: second() gave 5"}})
+    canned(
+        monkeypatch,
+        {
+            "ex_a": {
+                "first": "fail: AssertionError: first() gave 4, expected 3",
+                "second": "fail: AssertionError: second() gave 5",
+            }
+        },
+    )
     catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
     catalogue.parent.mkdir(parents=True)
-    catalogue.write_text(textwrap.dedent('''\
+    catalogue.write_text(
+        textwrap.dedent("""\
         [[mistake]]
         id = "off-by-one"
         says = "I counted from 1"
@@ -323,7 +358,8 @@ def test_check_shows_the_catalogued_mistake_a_failure_looks_like(kit, capsys, mo
         replace = "y"
         test = "test_second_works"
         words = ["second()", "None"]
-        '''))
+        """)
+    )
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
     assert 'This looks like a mistake others made: "I counted from 1"' in flat(out), out
@@ -355,7 +391,8 @@ def test_check_on_a_planted_mistake_shows_the_specific_test_not_the_first_failin
 
 
 def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path):
-    (tmp_path / "test_it.py").write_text(textwrap.dedent('''\
+    (tmp_path / "test_it.py").write_text(
+        textwrap.dedent("""\
         import pytest
 
         @pytest.mark.function("f", broad=True)
@@ -365,11 +402,27 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
         @pytest.mark.function("f")
         def test_narrow():
             assert 1 == 2
-        '''))
+        """)
+    )
     record = tmp_path / "record.json"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
-                    "test_it.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "facekit.recorder",
+            "-p",
+            "no:cacheprovider",
+            "test_it.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     tests = {progress.test_name(n): r for n, r in RunRecord.read(record).tests.items()}
     assert tests["test_whole"].broad and not tests["test_narrow"].broad
     assert tests["test_whole"].error == "AssertionError: f(3) differs from the reference"
@@ -380,11 +433,23 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
 
 def test_next_step_skips_a_function_whose_only_failure_is_a_broad_test(kit, capsys, monkeypatch):
     # first()'s end-to-end test calls second(): when second() has its own failure, fix that first.
-    run = RunRecord.from_json({"tests": {
-        "tests/test_ex_a.py::test_first_end_to_end": {"outcome": "failed", "function": "first", "broad": True,
-                                                      "error": "AssertionError: first() differs"},
-        "tests/test_ex_a.py::test_second_works": {"outcome": "failed", "function": "second",
-                                                  "error": "AssertionError: second() gave 5"}}})
+    run = RunRecord.from_json(
+        {
+            "tests": {
+                "tests/test_ex_a.py::test_first_end_to_end": {
+                    "outcome": "failed",
+                    "function": "first",
+                    "broad": True,
+                    "error": "AssertionError: first() differs",
+                },
+                "tests/test_ex_a.py::test_second_works": {
+                    "outcome": "failed",
+                    "function": "second",
+                    "error": "AssertionError: second() gave 5",
+                },
+            }
+        }
+    )
     monkeypatch.setattr(verify, "run_tests", lambda *args: run)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert "test_first_end_to_end: AssertionError: first() differs" in out, "still shown in its row"
@@ -398,23 +463,33 @@ def test_a_mistyped_broad_in_the_function_marker_is_a_usage_error(kit_copy):
     marker = '@pytest.mark.function("l2_normalize")'
     assert marker in source
     tests.write_text(source.replace(marker, '@pytest.mark.function("l2_normalize", brod=True)', 1))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           ex03.tests], cwd=kit_copy, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(kit_copy)})
-    assert proc.returncode != 0 and "@pytest.mark.function takes broad=True, not brod" in proc.stdout + proc.stderr, \
-        proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", ex03.tests],
+        cwd=kit_copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(kit_copy)},
+    )
+    assert (
+        proc.returncode != 0
+        and "@pytest.mark.function takes broad=True, not brod" in proc.stdout + proc.stderr
+    ), proc.stdout + proc.stderr
 
 
 # -- list -----------------------------------------------------------------------------------------
 
 
 def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeypatch):
-    fake = canned(monkeypatch, {
-        "ex_a": {"first": "pass", "second": "pass"},
-        "ex_b": {"third": "todo"},
-        "ex_c": {"fourth": "fail: AssertionError: nope"},
-        "ex_d": {"fifth": "todo", "sixth": "pass"},  # half done
-    })
+    fake = canned(
+        monkeypatch,
+        {
+            "ex_a": {"first": "pass", "second": "pass"},
+            "ex_b": {"third": "todo"},
+            "ex_c": {"fourth": "fail: AssertionError: nope"},
+            "ex_d": {"fifth": "todo", "sixth": "pass"},  # half done
+        },
+    )
     code, out, err = run_cli(capsys, "--root", str(kit))  # no command: list
     assert code == 0
     assert len(fake.calls) == 1 and len(fake.calls[0]) == 4, "one pytest run for every exercise"
@@ -429,15 +504,23 @@ def test_list_shows_every_state_and_the_progress_in_one_run(kit, capsys, monkeyp
 
 
 def test_list_answers_from_the_cache_and_reruns_only_what_changed(kit, capsys, monkeypatch):
-    fake = canned(monkeypatch, {"ex_a": {"first": "pass", "second": "pass"}, "ex_b": {"third": "todo"},
-                                "ex_c": {"fourth": "todo"}, "ex_d": {"fifth": "todo"}})
+    fake = canned(
+        monkeypatch,
+        {
+            "ex_a": {"first": "pass", "second": "pass"},
+            "ex_b": {"third": "todo"},
+            "ex_c": {"fourth": "todo"},
+            "ex_d": {"fifth": "todo"},
+        },
+    )
     first = run_cli(capsys, "--root", str(kit))[1]
     assert len(fake.calls) == 1 and "(cached" not in first
     code, out, err = run_cli(capsys, "--root", str(kit))
     assert code == 0 and len(fake.calls) == 1, "nothing changed: no test process"
     assert "(cached: no file changed since the last run)" in out
-    assert out.replace("(cached: no file changed since the last run)", "") == \
-        re.sub(r"\(\d+ tests, [\d.]+ s\)", "", first), "the cached answer is the same table"
+    assert out.replace("(cached: no file changed since the last run)", "") == re.sub(
+        r"\(\d+ tests, [\d.]+ s\)", "", first
+    ), "the cached answer is the same table"
     (kit / "exercises" / "ex_c" / "code.py").write_text("def fourth(): return 4\n")
     fake.outcomes["ex_c"] = {"fourth": "pass"}
     code, out, err = run_cli(capsys, "--root", str(kit))
@@ -464,8 +547,9 @@ def test_list_from_the_cache_does_not_import_torch(tmp_path):
         code = cli.main(["--target", "solutions"])
         print("torch imported:", "torch" in sys.modules, "code:", code)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     second = proc.stdout.split("SECOND", 1)[-1]
     assert "torch imported: False code: 0" in second, proc.stdout + proc.stderr
     assert "(cached" in second
@@ -499,9 +583,11 @@ def test_hint_gives_one_more_each_time_per_function_and_forgets_when_the_file_go
 
 def test_multi_line_hints_keep_their_paragraphs(kit, capsys):
     manifest = kit / "exercises" / "course.toml"
-    manifest.write_text(manifest.read_text().replace(
-        'first = ["first hint one", "first hint two"]',
-        'first = ["""A nudge.\n\nSecond paragraph."""]'))
+    manifest.write_text(
+        manifest.read_text().replace(
+            'first = ["first hint one", "first hint two"]', 'first = ["""A nudge.\n\nSecond paragraph."""]'
+        )
+    )
     code, out, err = run_cli(capsys, "--root", str(kit), "hint", "ex_a", "first")
     assert code == 0 and "  A nudge.\n\n  Second paragraph." not in out
     assert re.search(r"^  A nudge\.\n  Second paragraph\.$", out, re.M), out
@@ -523,8 +609,14 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
         if len(naps) == 4:
             raise KeyboardInterrupt
 
-    kit_ctx = cli.Context(root=kit, course=course.load(kit / "exercises" / "course.toml"),
-                          target="exercises", weights="standin", verbose=False, term=term.Term())
+    kit_ctx = cli.Context(
+        root=kit,
+        course=course.load(kit / "exercises" / "course.toml"),
+        target="exercises",
+        weights="standin",
+        verbose=False,
+        term=term.Term(),
+    )
     code = watch_command.run(kit_ctx, interval=0.5, sleep=sleep)
     out = capsys.readouterr().out
     assert code == 0 and out.rstrip().endswith("Stopped watching.")
@@ -549,8 +641,9 @@ def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path):
         json.dump(forked_runner.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]).to_json(),
                   sys.stdout)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     quick = json.loads(proc.stdout)
     assert ex02_stub_run.tests and quick["tests"] == ex02_stub_run.to_json()["tests"]
@@ -644,7 +737,9 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
     todo = re.search(r"ex07_tracking todo: (.*?)(?= ex07_tracking \w+:| \d+ defects)", flat(out))
     assert todo, f"no todo finding in: {out}"
     for left in ("readme", "stub", "reference", "tests", "notebook", "mistakes", "hints"):
-        assert re.search(rf"\b{left}\b", todo.group(1)), f"{left} missing from the todo finding: {todo.group(1)}"
+        assert re.search(rf"\b{left}\b", todo.group(1)), (
+            f"{left} missing from the todo finding: {todo.group(1)}"
+        )
     assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
 
     # The instructor writes each placeholder; no other file is touched by hand.
@@ -658,35 +753,50 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
     for path in (exercise.stub, exercise.reference):
         text = (kit_copy / path).read_text()
         (kit_copy / path).write_text(re.sub(r'""".*FACEKIT-NEW.*"""', f'"""{docstring}"""', text))
-    write(exercise.reference, 'raise NotImplementedError("FACEKIT-NEW: write the reference track()")',
-          "return 7")
+    write(
+        exercise.reference,
+        'raise NotImplementedError("FACEKIT-NEW: write the reference track()")',
+        "return 7",
+    )
     test_source = (kit_copy / exercise.tests).read_text()
     (kit_copy / exercise.tests).write_text(
         re.sub(r"    # FACEKIT-NEW.*\n(    #.*\n)*", "", test_source)
         .replace("test_track_facekit_new", "test_track_counts_frames")
-        .replace('pytest.fail("FACEKIT-NEW: write the tests of track()")',
-                 'assert ex.track() == 7, f"track() returned {ex.track()}, expected 7"'))
+        .replace(
+            'pytest.fail("FACEKIT-NEW: write the tests of track()")',
+            'assert ex.track() == 7, f"track() returned {ex.track()}, expected 7"',
+        )
+    )
     catalogue = scaffold.catalogue_path(kit_copy, "ex07_tracking")
     catalogue.write_text(
         '[[mistake]]\nid = "off-by-one"\nsays = "I counted from zero"\nfind = "return 7"\n'
-        'replace = "return 6"\ntest = "test_track_counts_frames"\nwords = ["track()", "expected 7"]\n')
+        'replace = "return 6"\ntest = "test_track_counts_frames"\nwords = ["track()", "expected 7"]\n'
+    )
     readme_path = kit_copy / exercise.readme
-    readme_path.write_text(re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S))
+    readme_path.write_text(
+        re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S)
+    )
     notebook = kit_copy / exercise.notebook
     notebook.write_text(re.sub(r"<!-- FACEKIT-NEW[^>]*-->", "Run `ex.track()`.", notebook.read_text()))
     manifest = kit_copy / "exercises" / "course.toml"
-    manifest.write_text(manifest.read_text().replace("FACEKIT-NEW: a nudge for", "Return 7 from")
-                        .replace("FACEKIT-NEW: a near-answer for", "return 7 in"))
+    manifest.write_text(
+        manifest.read_text()
+        .replace("FACEKIT-NEW: a nudge for", "Return 7 from")
+        .replace("FACEKIT-NEW: a near-answer for", "return 7 in")
+    )
     assert not scaffold.placeholders(kit_copy, course.load(manifest).get("ex07_tracking"))
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
     assert code == 0, out + err
     assert "No defects" in out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["new", "exercise7", "T"], "exNN_name"),
-    (["new", "ex07_x", "T", "--functions", "a b"], "--functions"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["new", "exercise7", "T"], "exNN_name"),
+        (["new", "ex07_x", "T", "--functions", "a b"], "--functions"),
+    ],
+)
 def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle):
     code, out, err = run_cli(capsys, "--root", str(kit), *argv)
     assert code == 2
@@ -697,11 +807,14 @@ def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle)
 # -- the manifest ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, needles", [
-    ('notebok = "notebooks/ex_a.ipynb"', ["unknown key 'notebok'", "ex_a"]),
-    ("points = \"ten\"", ["'points'", "ex_a", "whole number"]),
-    ("functions = \"first\"", ["'functions'", "ex_a", "list"]),
-])
+@pytest.mark.parametrize(
+    "line, needles",
+    [
+        ('notebok = "notebooks/ex_a.ipynb"', ["unknown key 'notebok'", "ex_a"]),
+        ('points = "ten"', ["'points'", "ex_a", "whole number"]),
+        ('functions = "first"', ["'functions'", "ex_a", "list"]),
+    ],
+)
 def test_a_manifest_typo_is_an_error_naming_the_key_and_the_entry(tmp_path, capsys, line, needles):
     kit = make_kit(tmp_path / "kit")
     manifest = kit / "exercises" / "course.toml"
@@ -720,8 +833,13 @@ def test_a_manifest_typo_is_an_error_naming_the_key_and_the_entry(tmp_path, caps
 def test_manifest_paths_are_derived_from_the_id():
     ex01 = course.load().get("ex01_images")
     assert (ex01.readme, ex01.stub, ex01.reference, ex01.tests, ex01.notebook, ex01.points) == (
-        "exercises/ex01_images/README.md", "exercises/ex01_images/images.py",
-        "solutions/ex01_images/images.py", "tests/test_ex01_images.py", "notebooks/ex01_images.ipynb", 10)
+        "exercises/ex01_images/README.md",
+        "exercises/ex01_images/images.py",
+        "solutions/ex01_images/images.py",
+        "tests/test_ex01_images.py",
+        "notebooks/ex01_images.ipynb",
+        10,
+    )
     assert course.load().get("ex04_storage").stub == "exercises/ex04_storage/stores.py", "module overrides"
 
 
@@ -748,7 +866,7 @@ def test_download_fetches_every_course_weight_and_says_how_to_go_offline(capsys,
     assert str(tmp_path / "hub") in out and "HF_HUB_OFFLINE=1" in out and "whole folder" in out
     assert_plain_80_columns(out.replace(str(tmp_path / "hub"), "CACHE"))
     run_cli(capsys, "download", "--force")
-    assert fetched[len(wanted):] == [(r, f, True) for r, f in wanted]
+    assert fetched[len(wanted) :] == [(r, f, True) for r, f in wanted]
 
 
 def test_download_offline_fails_in_one_line(capsys, monkeypatch, tmp_path):
@@ -765,8 +883,21 @@ def test_download_offline_fails_in_one_line(capsys, monkeypatch, tmp_path):
 
 
 def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c",
-                    "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "-c",
+            "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_reset_outside_git_says_so(kit, capsys):
@@ -850,22 +981,49 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
 
 
 def _run(*tests) -> RunRecord:
-    return RunRecord.from_json({"collect_errors": [], "tests": {
-        f"tests/test_store.py::{name}": {"outcome": outcome, "error": error, "todo": todo, "function": fn}
-        for name, outcome, error, todo, fn in tests}})
+    return RunRecord.from_json(
+        {
+            "collect_errors": [],
+            "tests": {
+                f"tests/test_store.py::{name}": {
+                    "outcome": outcome,
+                    "error": error,
+                    "todo": todo,
+                    "function": fn,
+                }
+                for name, outcome, error, todo, fn in tests
+            },
+        }
+    )
 
 
-STORE = course.Exercise(id="ex_s", title="Store", functions=("validate_entry", "JsonFileStore"),
-                        stub="exercises/ex_s/stores.py", tests="tests/test_store.py")
+STORE = course.Exercise(
+    id="ex_s",
+    title="Store",
+    functions=("validate_entry", "JsonFileStore"),
+    stub="exercises/ex_s/stores.py",
+    tests="tests/test_store.py",
+)
 
 
 def test_tests_count_for_the_function_they_declare_and_unmarked_ones_are_other():
     stub = "exercises/ex_s/stores.py"
     run = _run(
         ("test_validate_entry_rejects_nan", "passed", None, None, "validate_entry"),
-        ("test_add_then_get", "failed", "NotImplementedError: add", ["JsonFileStore.add", stub], "JsonFileStore"),
-        ("test_persists", "failed", "NotImplementedError: __init__", ["JsonFileStore.__init__", stub],
-         "JsonFileStore"),
+        (
+            "test_add_then_get",
+            "failed",
+            "NotImplementedError: add",
+            ["JsonFileStore.add", stub],
+            "JsonFileStore",
+        ),
+        (
+            "test_persists",
+            "failed",
+            "NotImplementedError: __init__",
+            ["JsonFileStore.__init__", stub],
+            "JsonFileStore",
+        ),
         ("test_not_declared", "failed", "AssertionError: nope", None, None),
         ("test_declares_a_typo", "passed", None, None, "JsonFileStor"),
     )
@@ -883,31 +1041,44 @@ def test_tests_count_for_the_function_they_declare_and_unmarked_ones_are_other()
 
 
 def _ex_a_run(tests: dict) -> RunRecord:
-    return RunRecord.from_json({"tests": {f"tests/test_ex_a.py::{n}": {"outcome": "failed", **t}
-                                          for n, t in tests.items()}})
+    return RunRecord.from_json(
+        {"tests": {f"tests/test_ex_a.py::{n}": {"outcome": "failed", **t} for n, t in tests.items()}}
+    )
 
 
 def test_check_shows_the_tests_diagnosis_whole_and_every_mistake_it_may_be(kit, capsys, monkeypatch):
     # The decisive words come last, after three lines' worth of numbers: they were cut with "…".
     numbers = " ".join(f"{i / 7:.4f}" for i in range(40))
     message = f"second() gave {numbers}: the order is reversed"
-    run = _ex_a_run({"test_second_works": {"function": "second", "error": f"AssertionError: {message}"[:300],
-                                           "message": message}})
+    run = _ex_a_run(
+        {
+            "test_second_works": {
+                "function": "second",
+                "error": f"AssertionError: {message}"[:300],
+                "message": message,
+            }
+        }
+    )
     monkeypatch.setattr(verify, "run_tests", lambda *args: run)
     catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
     catalogue.parent.mkdir(parents=True)
     entry = 'id = "{id}"\nsays = "{says}"\nfind = "x"\nreplace = "y"\ntest = "test_second_works"\nwords = {words}\n'
-    catalogue.write_text("[[mistake]]\n" + entry.format(id="reversed", says="I reversed the list",
-                                                       words='["second()", "reversed"]')
-                         + "shares = [\"sorted-down\"]\n\n[[mistake]]\n"
-                         + entry.format(id="sorted-down", says="I sorted from the largest",
-                                        words='["second()", "order is reversed"]'))
+    catalogue.write_text(
+        "[[mistake]]\n"
+        + entry.format(id="reversed", says="I reversed the list", words='["second()", "reversed"]')
+        + 'shares = ["sorted-down"]\n\n[[mistake]]\n'
+        + entry.format(
+            id="sorted-down", says="I sorted from the largest", words='["second()", "order is reversed"]'
+        )
+    )
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     text = flat(out)
     assert "…" not in out and "..." not in out, out
     assert f"test_second_works: AssertionError: {message}" in text, out
-    assert ('This looks like one of these mistakes others made: "I reversed the list"; or '
-            '"I sorted from the largest"') in text, out
+    assert (
+        'This looks like one of these mistakes others made: "I reversed the list"; or '
+        '"I sorted from the largest"'
+    ) in text, out
     assert_plain_80_columns(out)
 
 
@@ -915,11 +1086,20 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     # compute_embedding pooled forward_features itself: only the whole-pipeline test (declared
     # build_model's, broad) fails; build_model's own tests pass. "fix first()" would send the
     # student to code that is right.
-    run = RunRecord.from_json({"tests": {
-        "tests/test_ex_a.py::test_first_works": {"outcome": "passed", "function": "first"},
-        "tests/test_ex_a.py::test_second_works": {"outcome": "passed", "function": "second"},
-        "tests/test_ex_a.py::test_end_to_end": {"outcome": "failed", "function": "first", "broad": True,
-                                                "error": "AssertionError: second(first()) differs"}}})
+    run = RunRecord.from_json(
+        {
+            "tests": {
+                "tests/test_ex_a.py::test_first_works": {"outcome": "passed", "function": "first"},
+                "tests/test_ex_a.py::test_second_works": {"outcome": "passed", "function": "second"},
+                "tests/test_ex_a.py::test_end_to_end": {
+                    "outcome": "failed",
+                    "function": "first",
+                    "broad": True,
+                    "error": "AssertionError: second(first()) differs",
+                },
+            }
+        }
+    )
     monkeypatch.setattr(verify, "run_tests", lambda *args: run)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     text = flat(out)
@@ -931,8 +1111,10 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     # that function is the one to fix.
     catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
     catalogue.parent.mkdir(parents=True)
-    catalogue.write_text('[[mistake]]\nid = "m"\nsays = "I skipped a step in second"\nfind = "x"\n'
-                         'replace = "y"\ntest = "test_end_to_end"\nwords = ["second", "differs"]\n')
+    catalogue.write_text(
+        '[[mistake]]\nid = "m"\nsays = "I skipped a step in second"\nfind = "x"\n'
+        'replace = "y"\ntest = "test_end_to_end"\nwords = ["second", "differs"]\n'
+    )
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     text = flat(out)
     assert "Next: fix second() in exercises/ex_a/code.py" in text, out

@@ -29,11 +29,21 @@ def site(tmp_path_factory) -> Path:
     from the nav, a missing snippet or a reference table out of step fails it."""
     pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]' (the dev extra has it)")
     out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "Error" in line]
-    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(warnings or [proc.stderr[-3000:]])
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    warnings = [
+        line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "Error" in line
+    ]
+    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(
+        warnings or [proc.stderr[-3000:]]
+    )
     return out
 
 
@@ -43,7 +53,9 @@ def page(site: Path, path: str) -> str:
 
 
 def test_the_built_site_fetches_nothing_from_the_network(site):
-    remote = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.IGNORECASE)
+    remote = re.compile(
+        r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.IGNORECASE
+    )
     found = {}
     for html in site.rglob("*.html"):
         hits = remote.findall(html.read_text(encoding="utf-8"))
@@ -56,8 +68,12 @@ def test_the_built_site_fetches_nothing_from_the_network(site):
 
 
 def _options(parser: argparse.ArgumentParser) -> list[str]:
-    return [o for a in parser._actions if a.help != argparse.SUPPRESS and not isinstance(a, argparse._HelpAction)
-            for o in a.option_strings]
+    return [
+        o
+        for a in parser._actions
+        if a.help != argparse.SUPPRESS and not isinstance(a, argparse._HelpAction)
+        for o in a.option_strings
+    ]
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -67,8 +83,10 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def _sections(html: str) -> dict[str, str]:
     """Each h2/h3 of a page: its id -> its HTML up to the next h2/h3."""
     heads = list(re.finditer(r'<h[23] id="([^"]+)"', html))
-    return {m.group(1): html[m.start():(heads[i + 1].start() if i + 1 < len(heads) else len(html))]
-            for i, m in enumerate(heads)}
+    return {
+        m.group(1): html[m.start() : (heads[i + 1].start() if i + 1 < len(heads) else len(html))]
+        for i, m in enumerate(heads)
+    }
 
 
 def test_the_command_reference_has_every_command_and_option_of_the_parser(site):
@@ -76,8 +94,10 @@ def test_the_command_reference_has_every_command_and_option_of_the_parser(site):
     commands = _subparsers(cli_parser.build())
     assert [c.name for c in cli_parser.COMMANDS] == list(commands)
     for name, sub in commands.items():
-        for title, parser in [(f"facekit {name}", sub), *((f"facekit {name} {a}", p)
-                                                           for a, p in _subparsers(sub).items())]:
+        for title, parser in [
+            (f"facekit {name}", sub),
+            *((f"facekit {name} {a}", p) for a, p in _subparsers(sub).items()),
+        ]:
             anchor = title.replace(" ", "-")
             assert anchor in sections, f"reference/cli has no section {title!r} (id {anchor})"
             section = sections[anchor]
@@ -85,7 +105,11 @@ def test_the_command_reference_has_every_command_and_option_of_the_parser(site):
             for option in _options(parser):
                 assert f"<code>{option}</code>" in section, f"reference/cli, {title}: no {option}"
             for action in parser._actions:
-                if action.help and action.help != argparse.SUPPRESS and not isinstance(action, argparse._HelpAction):
+                if (
+                    action.help
+                    and action.help != argparse.SUPPRESS
+                    and not isinstance(action, argparse._HelpAction)
+                ):
                     help_text = " ".join(action.help.replace("`", "").split())
                     assert help_text in text, f"reference/cli, {title}: no help {help_text!r}"
 
@@ -96,7 +120,9 @@ def test_each_exercise_readme_is_a_page_with_its_links_pointing_into_the_site(si
         readme = (ROOT / exercise.readme).read_text(encoding="utf-8")
         heading = next(line[2:].strip() for line in readme.splitlines() if line.startswith("# "))
         first_words = re.sub(r"[`*]", "", heading)[:30]
-        assert first_words in html.replace("&amp;", "&"), f"the page of {exercise.id} lacks its README's title"
+        assert first_words in html.replace("&amp;", "&"), (
+            f"the page of {exercise.id} lacks its README's title"
+        )
         if "../../CHEATSHEET.md" in readme:
             assert 'href="../students/cheatsheet.html' in html, f"{exercise.id}: its CHEATSHEET link"
 
@@ -115,8 +141,10 @@ def test_the_check_output_the_site_shows_is_what_facekit_check_prints(tmp_path):
     shown = (ROOT / "docs" / "assets" / "check-output.txt").read_text(encoding="utf-8")
     fresh = screenshots.plain(screenshots.check_output(tmp_path))
     want, got = screenshots.without_timings(shown).rstrip(), screenshots.without_timings(fresh).rstrip()
-    assert got == want, ("docs/assets/check-output.txt is not what `facekit check` prints now: run "
-                         f"`python docs/screenshots.py check`.\n--- in the site:\n{want}\n--- now:\n{got}")
+    assert got == want, (
+        "docs/assets/check-output.txt is not what `facekit check` prints now: run "
+        f"`python docs/screenshots.py check`.\n--- in the site:\n{want}\n--- now:\n{got}"
+    )
 
 
 def test_links_of_an_included_readme_point_at_pages_assets_or_name_the_kits_file():
@@ -128,9 +156,11 @@ def test_links_of_an_included_readme_point_at_pages_assets_or_name_the_kits_file
     source = KIT.exercises[2].readme  # exercises/ex03_similarity/README.md
     page, other = pages[source], KIT.exercises[1]
     assets: dict[str, str] = {}
-    text = ("[sheet](../../CHEATSHEET.md#tensors) [prev](../ex02_embeddings/README.md) "
-            "[code](similarity.py) [web](https://example.org/a.md) [here](#top) "
-            "![face](../../facekit/data/astronaut_face.jpg)")
+    text = (
+        "[sheet](../../CHEATSHEET.md#tensors) [prev](../ex02_embeddings/README.md) "
+        "[code](similarity.py) [web](https://example.org/a.md) [here](#top) "
+        "![face](../../facekit/data/astronaut_face.jpg)"
+    )
     got = hooks.rewrite_links(text, source, page, pages, assets)
     assert "[sheet](../students/cheatsheet.md#tensors)" in got, got
     assert f"[prev]({other.id}.md)" in got, got
@@ -156,9 +186,17 @@ def test_the_built_site_searches_from_disk_in_chromium_without_console_errors(si
 
     options = Options()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -168,7 +206,9 @@ def test_the_built_site_searches_from_disk_in_chromium_without_console_errors(si
         driver.execute_script("document.querySelector('label[for=__search]').click()")
         driver.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("report.html")
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item"))
-        titles = [e.text.split("\n")[0] for e in driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item")]
+        titles = [
+            e.text.split("\n")[0] for e in driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item")
+        ]
         assert any("class report" in t for t in titles), f"searching report.html found {titles}"
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
         assert not errors, f"console messages on the site opened from disk: {errors}"

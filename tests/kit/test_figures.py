@@ -30,14 +30,21 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-from facekit import course, data, settings, trees
 from snippets import ROOT, TAGS, Block, parse, recipe, run
 from test_teaching import _stated, flat, readme, reference
 
+from facekit import course, data, settings, trees
+
 pytestmark = pytest.mark.kit
 
-EXERCISES = ["ex01_images", "ex02_embeddings", "ex03_similarity", "ex04_storage", "ex05_retrieval", "ex06_app"]
+EXERCISES = [
+    "ex01_images",
+    "ex02_embeddings",
+    "ex03_similarity",
+    "ex04_storage",
+    "ex05_retrieval",
+    "ex06_app",
+]
 
 
 def stub(exercise_id: str):
@@ -80,24 +87,27 @@ def test_signature_blocks_match_the_stub(block):
         args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
         shown = [a.arg for a in args]
         assert shown == list(actual.parameters), (
-            f"{block.where}: the README shows {node.name}({', '.join(shown)}); "
-            f"{tree} has {node.name}{actual}")
+            f"{block.where}: the README shows {node.name}({', '.join(shown)}); {tree} has {node.name}{actual}"
+        )
         defaults = dict(zip([a.arg for a in node.args.args][::-1], node.args.defaults[::-1]))
         for arg in args:
             parameter = actual.parameters[arg.arg]
             assert _normal(ast.unparse(arg.annotation) if arg.annotation else None) == _normal(
-                parameter.annotation if parameter.annotation is not inspect.Parameter.empty else None), (
-                f"{block.where}: {arg.arg}'s annotation differs from {tree}'s {node.name}{actual}")
+                parameter.annotation if parameter.annotation is not inspect.Parameter.empty else None
+            ), f"{block.where}: {arg.arg}'s annotation differs from {tree}'s {node.name}{actual}"
             if arg.arg in defaults:
                 value = eval(ast.unparse(defaults[arg.arg]), vars(module))  # noqa: S307 (our README)
                 assert parameter.default is not inspect.Parameter.empty and value == parameter.default, (
                     f"{block.where}: {arg.arg}={ast.unparse(defaults[arg.arg])} is {value!r}; "
-                    f"{tree}'s {node.name}{actual} has {'no default' if parameter.default is inspect.Parameter.empty else repr(parameter.default)}")
+                    f"{tree}'s {node.name}{actual} has {'no default' if parameter.default is inspect.Parameter.empty else repr(parameter.default)}"
+                )
             else:
                 assert parameter.default is inspect.Parameter.empty, (
-                    f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}")
+                    f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}"
+                )
         assert _normal(ast.unparse(node.returns)) == _normal(actual.return_annotation), (
-            f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}")
+            f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}"
+        )
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.tag == "outline"], ids=lambda b: b.where)
@@ -106,22 +116,34 @@ def test_outline_blocks_are_what_the_literal_student_wrote(block):
     lines is in the literal student's module, which passes the exercise's tests."""
     exercise_id = block.source.split("/")[1]
     literal = Path(__file__).parent / "literal" / exercise_id
-    written = {line.strip() for module in literal.glob("*.py")
-               for line in module.read_text(encoding="utf-8").splitlines()}
+    written = {
+        line.strip()
+        for module in literal.glob("*.py")
+        for line in module.read_text(encoding="utf-8").splitlines()
+    }
     complete = [line.strip() for line in block.code.splitlines() if line.strip() and "..." not in line]
     assert complete, f"{block.where}: an outline with no complete line"
     missing = [line for line in complete if line not in written]
-    assert not missing, (f"{block.where}: the literal student of {exercise_id} (tests/kit/literal) "
-                         f"does not write {missing}: follow the outline there, word for word")
+    assert not missing, (
+        f"{block.where}: the literal student of {exercise_id} (tests/kit/literal) "
+        f"does not write {missing}: follow the outline there, word for word"
+    )
 
 
 def _png_header(width: int, height: int) -> bytes:
     """A tiny PNG that declares width x height 8-bit gray pixels."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _bomb_block(block, tmp_path, request=None):
@@ -175,7 +197,7 @@ def _store_api_block(block, tmp_path, request):
     with contextlib.chdir(tmp_path):  # the block's paths are relative
         assert isinstance(out["store"], package.JsonFileStore) and len(out["store"]) == 0, block.where
     code = block.code.replace('JsonFileStore("faces.json")', 'SqliteStore("faces.db")')
-    assert code != block.code, f"{block.where} no longer opens JsonFileStore(\"faces.json\")"
+    assert code != block.code, f'{block.where} no longer opens JsonFileStore("faces.json")'
     import dataclasses
 
     with mock.patch.dict(sys.modules, {"exercises.ex04_storage": package}):
@@ -185,7 +207,9 @@ def _store_api_block(block, tmp_path, request):
     # What the comments say get returns.
     store = package.JsonFileStore(tmp_path / "again.json")
     record = store.get(store.add("ada", embedding))
-    assert record.name == "ada" and record.embedding.dtype == torch.float32 and record.embedding.shape == (320,)
+    assert (
+        record.name == "ada" and record.embedding.dtype == torch.float32 and record.embedding.shape == (320,)
+    )
 
 
 def _blob_block(block, tmp_path, request):
@@ -205,8 +229,10 @@ def _read_back_block(block, tmp_path, request):
     (folder / "alice").mkdir(parents=True)
     data.sample_face().save(folder / "alice" / "1.png")
     data.sample_face().transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "bob.png")
-    written = {suffix: app.embed_folder(embedder, folder, tmp_path / f"faces{suffix}")
-               for suffix in (".safetensors", ".npy")}
+    written = {
+        suffix: app.embed_folder(embedder, folder, tmp_path / f"faces{suffix}")
+        for suffix in (".safetensors", ".npy")
+    }
     out = run(block, tmp_path)
     assert out["names"] == ["alice/1.png", "bob.png"], block.where
     assert out["embeddings"].shape == (2, written[".npy"].width), block.where
@@ -220,15 +246,20 @@ RUNS = {  # block id (section slug and place) -> how it runs and what it must do
     ("exercises/ex05_retrieval/README.md", "nearest-neighbour-search-1"): _top_k_block,
     ("exercises/ex04_storage/README.md", "the-api-both-stores-share-apipy-1"): _store_api_block,
     ("exercises/ex04_storage/README.md", "why-sqlite-next-1"): _blob_block,
-    ("exercises/ex06_app/README.md", "task-6-embed_foldermodel-folder-out-batch_size8-progressnone-1"): _read_back_block,
+    (
+        "exercises/ex06_app/README.md",
+        "task-6-embed_foldermodel-folder-out-batch_size8-progressnone-1",
+    ): _read_back_block,
 }
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if not b.tag], ids=lambda b: b.where)
 def test_readme_python_blocks_run(block, tmp_path, request):
     check = RUNS.get((block.source, block.id))
-    assert check, (f"{block.where} is neither run by a test nor tagged: add it to RUNS here with "
-                   f"the inputs that matter, or tag its fence with one of {sorted(TAGS)}")
+    assert check, (
+        f"{block.where} is neither run by a test nor tagged: add it to RUNS here with "
+        f"the inputs that matter, or tag its fence with one of {sorted(TAGS)}"
+    )
     check(block, tmp_path, request)
 
 
@@ -244,9 +275,11 @@ def test_every_run_names_a_block():
 def test_ex01_decompression_bomb_figures(tmp_path):
     text = readme("ex01_images")
     size, side, gigabytes, rgb_gigabytes, limit, limit_side = _stated(
-        text, r"A PNG of (\d+) bytes can declare a size of ([\d,]+) × \2 pixels; decoding it would "
-              r"ask for (\d+) GB of memory as one byte per pixel \((\d+) GB once converted to RGB: .*?"
-              r"`Image.MAX_IMAGE_PIXELS` \(([\d,]+) pixels by default, about ([\d,]+) ×")
+        text,
+        r"A PNG of (\d+) bytes can declare a size of ([\d,]+) × \2 pixels; decoding it would "
+        r"ask for (\d+) GB of memory as one byte per pixel \((\d+) GB once converted to RGB: .*?"
+        r"`Image.MAX_IMAGE_PIXELS` \(([\d,]+) pixels by default, about ([\d,]+) ×",
+    )
     header = _png_header(int(side), int(side))
     assert len(header) == size, f"the PNG declaring {side:.0f}² pixels is {len(header)} bytes"
     (tmp_path / "bomb.png").write_bytes(header)
@@ -279,15 +312,20 @@ def test_ex01_resize_and_crop_figures(sample_face):
     size, short, kept = _stated(text, r"`crop_pct` is the share kept: (\d+) / (\d+) = ([\d.]+)\.")
     assert size / short == kept == ex01.CROP_PCT and math.floor(size / kept) == short
     width, height, new_width, new_height, exact = _stated(
-        text, r"A (\d+)×(\d+) portrait becomes (\d+)×(\d+) \(([\d.]+) rounded down\)")
+        text, r"A (\d+)×(\d+) portrait becomes (\d+)×(\d+) \(([\d.]+) rounded down\)"
+    )
     assert new_width == short and round(short * height / width, 2) == exact and int(exact) == new_height
     portrait, resized = sample_face.resize((int(width), int(height))), []
     with pytest.MonkeyPatch.context() as patch:  # the size the reference resizes to
-        patch.setattr(Image.Image, "resize", lambda self, box, *a, **k: resized.append(box) or self.crop((0, 0, *box)))
+        patch.setattr(
+            Image.Image, "resize", lambda self, box, *a, **k: resized.append(box) or self.crop((0, 0, *box))
+        )
         ex01.preprocess(portrait)
     assert resized == [(new_width, new_height)], resized
     w1, half1, rounded1, w2, half2, rounded2 = _stated(
-        text, r"a width of (\d+) gives `round\(([\d.]+)\) = (\d+)`, and (\d+) gives `round\(([\d.]+)\) = (\d+)`")
+        text,
+        r"a width of (\d+) gives `round\(([\d.]+)\) = (\d+)`, and (\d+) gives `round\(([\d.]+)\) = (\d+)`",
+    )
     for w, half, rounded in ((w1, half1, rounded1), (w2, half2, rounded2)):
         assert (w - size) / 2 == half and round(half) == rounded
     side, held = _stated(text, r"The sample face is (\d+)×\1: .*? which holds the middle (\d+)×\2 pixels")
@@ -296,8 +334,12 @@ def test_ex01_resize_and_crop_figures(sample_face):
 
 def test_ex01_black_and_white_table():
     ex01 = reference("ex01_images")
-    rows = re.findall(r"^\| (\d), \w+ \| (?:\(0 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \| "
-                      r"(?:\(1 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \|$", readme("ex01_images"), re.M)
+    rows = re.findall(
+        r"^\| (\d), \w+ \| (?:\(0 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \| "
+        r"(?:\(1 − [\d.]+\) / [\d.]+ = )?(−?[\d.]+) \|$",
+        readme("ex01_images"),
+        re.M,
+    )
     assert [int(r[0]) for r in rows] == [0, 1, 2], f"the black/white table has rows {rows}"
     for channel, black, white in rows:
         mean, std = ex01.IMAGENET_MEAN[int(channel)], ex01.IMAGENET_STD[int(channel)]
@@ -310,9 +352,11 @@ def test_ex01_tolerance_figures(sample_face):
     text = flat(readme("ex01_images"))
     ex01 = reference("ex01_images")
     tolerance, exact, rounding, mistake = _stated(
-        text, r"The allowed difference is ([\de.-]+): the reference solution matches timm exactly "
-              r"\(difference ([\d.]+)\); .*? differs by up to ([\de.-]+), while a crop one pixel off "
-              r"or a different filter differs by ([\d.]+) or more")
+        text,
+        r"The allowed difference is ([\de.-]+): the reference solution matches timm exactly "
+        r"\(difference ([\d.]+)\); .*? differs by up to ([\de.-]+), while a crop one pixel off "
+        r"or a different filter differs by ([\d.]+) or more",
+    )
     tests = (ROOT / "tests" / "test_ex01_images.py").read_text(encoding="utf-8")
     assert float(re.search(r"^ATOL = ([\de.-]+)", tests, re.M)[1]) == tolerance
     right = ex01.preprocess(sample_face)
@@ -325,12 +369,22 @@ def test_ex01_tolerance_figures(sample_face):
         return torch.from_numpy(np.array(image)).permute(2, 0, 1)
 
     bicubic = pixels(Image.Resampling.BICUBIC)
-    other_arithmetic = [((bicubic.double() / 255 - mean.double()) / std.double()).float(),  # float64
-                        (bicubic.float() / 255 - mean) * (1 / std)]  # times 1 / std
+    other_arithmetic = [
+        ((bicubic.double() / 255 - mean.double()) / std.double()).float(),  # float64
+        (bicubic.float() / 255 - mean) * (1 / std),
+    ]  # times 1 / std
     worst = max((x - right).abs().max().item() for x in other_arithmetic)
     assert rounding / 2 < worst <= rounding, f"float64 or 1 / std: {worst:.3g}, README says {rounding}"
-    wrong = [pixels(f) for f in (Image.Resampling.NEAREST, Image.Resampling.BOX, Image.Resampling.BILINEAR,
-                                 Image.Resampling.HAMMING, Image.Resampling.LANCZOS)]
+    wrong = [
+        pixels(f)
+        for f in (
+            Image.Resampling.NEAREST,
+            Image.Resampling.BOX,
+            Image.Resampling.BILINEAR,
+            Image.Resampling.HAMMING,
+            Image.Resampling.LANCZOS,
+        )
+    ]
     wrong += [pixels(Image.Resampling.BICUBIC, dx, dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
     least = min((((x.float() / 255 - mean) / std) - right).abs().max().item() for x in wrong)
     assert mistake <= least < 2 * mistake, f"the smallest mistake: {least:.3g}, README says {mistake}"
@@ -349,14 +403,22 @@ def classifier():
 
 
 def test_ex02_architecture_table(classifier):
-    table = {row[0]: row[1:] for row in re.findall(
-        r"^\| (channels|blocks|grid for a 224×224 input) \|(.*)\|$", readme("ex02_embeddings"), re.M)}
+    table = {
+        row[0]: row[1:]
+        for row in re.findall(
+            r"^\| (channels|blocks|grid for a 224×224 input) \|(.*)\|$", readme("ex02_embeddings"), re.M
+        )
+    }
     assert table.keys() == {"channels", "blocks", "grid for a 224×224 input"}, table
-    channels, blocks, grids = ([cell.strip() for cell in table[key][0].split("|")]
-                               for key in ("channels", "blocks", "grid for a 224×224 input"))
+    channels, blocks, grids = (
+        [cell.strip() for cell in table[key][0].split("|")]
+        for key in ("channels", "blocks", "grid for a 224×224 input")
+    )
     shapes = []
-    hooks = [module.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape[1:])))
-             for module in [classifier.stem, *classifier.stages]]
+    hooks = [
+        module.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape[1:])))
+        for module in [classifier.stem, *classifier.stages]
+    ]
     with torch.inference_mode():
         classifier(torch.zeros(1, 3, 224, 224))
     for hook in hooks:
@@ -371,16 +433,23 @@ def test_ex02_parameter_and_size_figures(classifier, checkpoint):
     count = sum(p.numel() for p in classifier.parameters())
     (whole,) = _stated(text, r"The whole network has ([\d,]+) parameters")
     classes, _, weight_rows, width, bias, fc, share = _stated(
-        text, r"for the (\d+) ImageNet classes.*?`head.fc` is a linear layer from (\d+) features to \d+ "
-              r"ImageNet classes: a `\[(\d+), (\d+)\]` weight and a `\[(\d+)\]` bias, ([\d,]+) parameters "
-              r"\(([\d.]+)% of the model\)")
+        text,
+        r"for the (\d+) ImageNet classes.*?`head.fc` is a linear layer from (\d+) features to \d+ "
+        r"ImageNet classes: a `\[(\d+), (\d+)\]` weight and a `\[(\d+)\]` bias, ([\d,]+) parameters "
+        r"\(([\d.]+)% of the model\)",
+    )
     (headless,) = _stated(text, r"Without it the model has ([\d,]+) parameters")
     fc_count = sum(p.numel() for p in classifier.head.fc.parameters())
     assert (whole, headless, fc) == (count, count - fc_count, fc_count)
-    assert tuple(classifier.head.fc.weight.shape) == (weight_rows, width) == (classes, 320) and bias == classes
+    assert (
+        tuple(classifier.head.fc.weight.shape) == (weight_rows, width) == (classes, 320) and bias == classes
+    )
     assert round(100 * fc_count / count, 1) == share
-    pixels, numbers, nbytes = _stated(text, r"A 224×224 RGB input holds ([\d,]+) numbers; its embedding "
-                                            r"holds (\d+) \(([\d,]+) bytes as float32\)")
+    pixels, numbers, nbytes = _stated(
+        text,
+        r"A 224×224 RGB input holds ([\d,]+) numbers; its embedding "
+        r"holds (\d+) \(([\d,]+) bytes as float32\)",
+    )
     assert pixels == 3 * 224 * 224 and numbers == classifier.num_features and nbytes == 4 * numbers
     (tensors,) = _stated(text, r"gives a dict `\{name: tensor\}`: (\d+) tensors, classifier included")
     assert tensors == len(classifier.state_dict()) == len(checkpoint)
@@ -389,8 +458,9 @@ def test_ex02_parameter_and_size_figures(classifier, checkpoint):
 def test_ex02_tiny_is_768_wide():
     import timm
 
-    (*stages,) = _stated(flat(readme("ex02_embeddings")),
-                         r"ConvNeXt-\*\*Tiny\*\* \(stages of (\d+), (\d+), (\d+), (\d+)\)")
+    (*stages,) = _stated(
+        flat(readme("ex02_embeddings")), r"ConvNeXt-\*\*Tiny\*\* \(stages of (\d+), (\d+), (\d+), (\d+)\)"
+    )
     with torch.device("meta"):  # shapes only, no memory
         tiny = timm.create_model("convnext_tiny", pretrained=False, num_classes=0)
     assert [stage.blocks[0].conv_dw.out_channels for stage in tiny.stages] == stages
@@ -402,14 +472,20 @@ def test_ex02_checkpoint_file_figures(checkpoint):
 
     text = flat(readme("ex02_embeddings"))
     tensors, file_bytes, megabytes = _stated(
-        text, r"\((\d+) float32 tensors, ([\d,]+) bytes, about ([\d.]+) MB\)")
+        text, r"\((\d+) float32 tensors, ([\d,]+) bytes, about ([\d.]+) MB\)"
+    )
     path = hub.download(standin.MODEL_ID, standin.FILENAME)
     assert len(checkpoint) == tensors and all(t.dtype == torch.float32 for t in checkpoint.values())
     if standin.is_standin(path):  # the stand-in's file; the real one's header differs
         assert path.stat().st_size == file_bytes, f"{path} is {path.stat().st_size} bytes"
     assert round(file_bytes / 1e6, 1) == megabytes
-    real_megabytes, payload = _stated(text, r"the file is about ([\d.]+) MB: ([\d,]+) bytes of float32 tensors")
-    assert payload == sum(t.numel() * 4 for t in checkpoint.values()) and round(payload / 1e6, 1) == real_megabytes
+    real_megabytes, payload = _stated(
+        text, r"the file is about ([\d.]+) MB: ([\d,]+) bytes of float32 tensors"
+    )
+    assert (
+        payload == sum(t.numel() * 4 for t in checkpoint.values())
+        and round(payload / 1e6, 1) == real_megabytes
+    )
 
 
 def test_ex02_candle_recipe_is_the_pool_before_the_head_layernorm(embedder, face_tensor):
@@ -433,19 +509,23 @@ def test_ex03_random_vector_figures():
         flat(readme("ex03_similarity")),
         r"Over ([\d,]+) pairs of random Gaussian vectors \(as in the notebook's section 3; measured "
         r"with seeds 0, 1 and 2\) the cosines averaged within ([\d.]+) of 0, with a standard "
-        r"deviation of ([\d.]+) \(1/√320 = ([\d.]+)\), and the largest \|cos\| was between (\d\.\d+) and (\d\.\d+)")
-    assert round(320 ** -0.5, 4) == root and pairs == 500 * 500
+        r"deviation of ([\d.]+) \(1/√320 = ([\d.]+)\), and the largest \|cos\| was between (\d\.\d+) and (\d\.\d+)",
+    )
+    assert round(320**-0.5, 4) == root and pairs == 500 * 500
     for seed in (0, 1, 2):
         many = torch.randn(1000, 320, generator=torch.Generator().manual_seed(seed))
         scores = sim.cosine_similarity(many[:500], many[500:])
         measured = (scores.mean().item(), scores.std().item(), scores.abs().max().item())
-        assert abs(measured[0]) < mean_within and round(measured[1], 3) == std and low <= measured[2] <= high, (
-            f"seed {seed}: mean, std, largest |cos| = {measured}")
+        assert (
+            abs(measured[0]) < mean_within and round(measured[1], 3) == std and low <= measured[2] <= high
+        ), f"seed {seed}: mean, std, largest |cos| = {measured}"
 
 
 def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
-    (above,) = _stated(flat(readme("ex03_similarity")),
-                       r"a darker copy and an image of pure noise all score above ([\d.]+) against each other")
+    (above,) = _stated(
+        flat(readme("ex03_similarity")),
+        r"a darker copy and an image of pure noise all score above ([\d.]+) against each other",
+    )
     noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
     images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
     with torch.inference_mode():
@@ -465,7 +545,9 @@ def test_ex03_example_messages():
     assert re.search(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text)[1] in str(zero.value)
     with pytest.raises(ValueError) as widths:
         sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
-    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(widths.value)
+    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(
+        widths.value
+    )
 
 
 # -- Exercise 04 -----------------------------------------------------------------------------------
@@ -475,11 +557,17 @@ def test_ex04_size_figures(tmp_path):
     """The JSON file's and the SQLite file's bytes per record, written by the reference."""
     ex04 = reference("ex04_storage")
     text = flat(readme("ex04_storage"))
-    records, width, megabytes = _stated(text, r"with ([\d,]+) records of width (\d+) the file is about ([\d.]+) MB")
+    records, width, megabytes = _stated(
+        text, r"with ([\d,]+) records of width (\d+) the file is about ([\d.]+) MB"
+    )
     indented, compact, values = _stated(
-        text, r"about ([\d,]+) bytes per record with `indent=2`, about ([\d,]+) without indentation, "
-              r"where the values alone are ([\d,]+) bytes")
-    (sqlite_bytes, sqlite_records) = _stated(text, r"About ([\d,]+) bytes per record on disk with ([\d,]+) records")
+        text,
+        r"about ([\d,]+) bytes per record with `indent=2`, about ([\d,]+) without indentation, "
+        r"where the values alone are ([\d,]+) bytes",
+    )
+    (sqlite_bytes, sqlite_records) = _stated(
+        text, r"About ([\d,]+) bytes per record on disk with ([\d,]+) records"
+    )
     assert values == 4 * width and records == sqlite_records
     rows = torch.randn(int(records), int(width), generator=torch.Generator().manual_seed(0))
     names = ["ada", "bob", "cy", "dee"]
@@ -493,26 +581,43 @@ def test_ex04_size_figures(tmp_path):
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(tmp_path / "f.db")) as db, db:
-        db.executemany("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
-                       [(str(uuid.uuid4()), names[i % 4], first.created_at.isoformat(),
-                         row.numpy().astype("<f4").tobytes()) for i, row in enumerate(rows[1:], 1)])
+        db.executemany(
+            "INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
+            [
+                (
+                    str(uuid.uuid4()),
+                    names[i % 4],
+                    first.created_at.isoformat(),
+                    row.numpy().astype("<f4").tobytes(),
+                )
+                for i, row in enumerate(rows[1:], 1)
+            ],
+        )
     assert len(sqlite_store) == records
     per_record = (tmp_path / "f.json").stat().st_size / 20
     document = json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
     per_record_compact = len(json.dumps(document)) / 20
-    measured = [round(per_record, -2), round(per_record_compact, -2), round(per_record * records / 1e6, 1),
-                round((tmp_path / "f.db").stat().st_size / records, -2)]
+    measured = [
+        round(per_record, -2),
+        round(per_record_compact, -2),
+        round(per_record * records / 1e6, 1),
+        round((tmp_path / "f.db").stat().st_size / records, -2),
+    ]
     assert measured == [indented, compact, megabytes, sqlite_bytes], (
         f"measured {per_record:.0f} and {per_record_compact:.0f} JSON bytes per record, "
-        f"{(tmp_path / 'f.db').stat().st_size / records:.0f} SQLite bytes; README: {indented, compact, megabytes, sqlite_bytes}")
+        f"{(tmp_path / 'f.db').stat().st_size / records:.0f} SQLite bytes; README: {indented, compact, megabytes, sqlite_bytes}"
+    )
 
 
 def test_ex04_stated_test_facts():
     """What the README says the tests do is in the test module."""
     text = flat(readme("ex04_storage"))
     tests = (ROOT / "tests" / "test_ex04_storage.py").read_text(encoding="utf-8")
-    each, total = _stated(text, r"The tests run two processes adding (\d+) records each, at the same time, "
-                                r"and expect (\d+)")
+    each, total = _stated(
+        text,
+        r"The tests run two processes adding (\d+) records each, at the same time, "
+        r"and expect (\d+)",
+    )
     (sqlite_each,) = map(int, re.findall(r"per_process = (\d+) if kind == \"sqlite\"", tests))
     assert sqlite_each == each and total == 2 * each, f"the SQLite test adds {sqlite_each} per process"
     (bits,) = _stated(text, r"`str\(uuid.uuid4\(\)\)`: (\d+) random bits")
@@ -520,7 +625,9 @@ def test_ex04_stated_test_facts():
     (points,) = re.findall(r"simulated crashes at (\w+) points", text)
     (where,) = re.findall(r'parametrize\("where", \[([^\]]*)\]\)\n[^\n]*\ndef test_json_crash', tests)
     count = len(ast.literal_eval(f"[{where}]"))
-    assert ["one", "two", "three", "four", "five"].index(points) + 1 == count, f"{count} crash points: {where}"
+    assert ["one", "two", "three", "four", "five"].index(points) + 1 == count, (
+        f"{count} crash points: {where}"
+    )
 
 
 # -- Exercise 06 -----------------------------------------------------------------------------------
@@ -528,8 +635,11 @@ def test_ex04_stated_test_facts():
 
 def test_ex06_memory_figures():
     text = flat(readme("ex06_app"))
-    kib, images, gib = _stated(text, r"a `\[3, 224, 224\]` float32 tensor is (\d+) KiB, so ([\d,]+) images "
-                                     r"would need ([\d.]+) GiB")
+    kib, images, gib = _stated(
+        text,
+        r"a `\[3, 224, 224\]` float32 tensor is (\d+) KiB, so ([\d,]+) images "
+        r"would need ([\d.]+) GiB",
+    )
     one = 3 * 224 * 224 * 4
     assert round(one / 1024) == kib and round(images * one / 2**30, 1) == gib
     width, row_kib = _stated(text, r"one row of (\d+) float32 per image \(([\d.]+) KiB\)")
@@ -550,7 +660,9 @@ def test_ex06_benchmark_target_and_camera_defaults():
     assert bench.TARGET == target, f"bench_embed.py's TARGET is {bench.TARGET}; the README says {target}"
     from facekit.camera import config
 
-    frames, millis = _stated(text, r"the page takes N frames \((\d+) by default\) an interval apart \((\d+) ms\)")
+    frames, millis = _stated(
+        text, r"the page takes N frames \((\d+) by default\) an interval apart \((\d+) ms\)"
+    )
     defaults = config.AppConfig()
     assert (defaults.num_images, defaults.interval_millis) == (frames, millis)
 
@@ -560,11 +672,17 @@ def test_ex06_benchmark_target_and_camera_defaults():
 
 def test_ex05_size_figures():
     text = flat(readme("ex05_retrieval"))
-    records, width, megabytes = _stated(text, r"reference solution, ([\d,]+) random records of width (\d+) .*? "
-                                              r"into one ([\d.]+) MB matrix")
+    records, width, megabytes = _stated(
+        text,
+        r"reference solution, ([\d,]+) random records of width (\d+) .*? "
+        r"into one ([\d.]+) MB matrix",
+    )
     assert records * width * 4 / 1e6 == megabytes
-    gigabytes, per_million_width = _stated(text, r"`N × D × 4` bytes per query, ([\d.]+) GB for a million "
-                                                 r"embeddings of width (\d+)")
+    gigabytes, per_million_width = _stated(
+        text,
+        r"`N × D × 4` bytes per query, ([\d.]+) GB for a million "
+        r"embeddings of width (\d+)",
+    )
     assert 1_000_000 * per_million_width * 4 / 1e9 == gigabytes
     (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
     assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
@@ -589,32 +707,44 @@ def _int(value: float) -> int:
 TEST_FACTS = {
     "ex02_embeddings": [(r"the tests try (\d+)×(\d+)", lambda h, w: rf"size=\({h}, {w}\)")],
     "ex03_similarity": [
-        (r"`cosine_similarity` of (\d+) × (\d+) pairs and of (\d+) × (\d+) pairs must make the same number",
-         lambda a, b, c, d: rf"randn\({a}, \d+, seed=\d+\), randn\({b}, \d+.*\n.*randn\({c}, \d+, seed=\d+\), randn\({d}, ")],
+        (
+            r"`cosine_similarity` of (\d+) × (\d+) pairs and of (\d+) × (\d+) pairs must make the same number",
+            lambda a, b, c, d: (
+                rf"randn\({a}, \d+, seed=\d+\), randn\({b}, \d+.*\n.*randn\({c}, \d+, seed=\d+\), randn\({d}, "
+            ),
+        )
+    ],
     "ex04_storage": [(r"the tests use random vectors of width (\d+)", lambda w: rf"(?m)^WIDTH = {w}\b")],
     "ex05_retrieval": [
         (r"ties spread through a store of ([\d,]+) records", lambda n: rf"for i in range\({n}\)\]"),
         (r"count the arithmetic torch calls `top_k` makes for ([\d,]+) records", lambda n: rf"n = {n}\n"),
         (r"fewer than (\d+) pass", lambda n: rf"arithmetic < {n}\b"),
-        (r"on (\d+) seeded random vectors of width (\d+), for `k`",
-         lambda n, width: rf"(?m)^WIDTH = {width}\b[\s\S]*make_store\(vectors\({n}\)\)"),
+        (
+            r"on (\d+) seeded random vectors of width (\d+), for `k`",
+            lambda n, width: rf"(?m)^WIDTH = {width}\b[\s\S]*make_store\(vectors\({n}\)\)",
+        ),
         (r"for `k` = (\d+), (\d+), (\d+) and (\d+)", lambda *ks: rf'parametrize\("k", \[{", ".join(ks)}\]\)'),
-        (r"the same scores \(to ([\de.-]+)\)",  # 1e-05 as Python prints it, 1e-5 as written
-         lambda tolerance: rf"(?m)^TOLERANCE = (?:{tolerance}|{tolerance.replace('e-0', 'e-')})\b"),
+        (
+            r"the same scores \(to ([\de.-]+)\)",  # 1e-05 as Python prints it, 1e-5 as written
+            lambda tolerance: rf"(?m)^TOLERANCE = (?:{tolerance}|{tolerance.replace('e-0', 'e-')})\b",
+        ),
     ],
 }
 
 
-@pytest.mark.parametrize("exercise_id,fact,code",
-                         [(e, f, c) for e, facts in TEST_FACTS.items() for f, c in facts],
-                         ids=[f"{e}-{i}" for e, facts in TEST_FACTS.items() for i in range(1, len(facts) + 1)])
+@pytest.mark.parametrize(
+    "exercise_id,fact,code",
+    [(e, f, c) for e, facts in TEST_FACTS.items() for f, c in facts],
+    ids=[f"{e}-{i}" for e, facts in TEST_FACTS.items() for i in range(1, len(facts) + 1)],
+)
 def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
     numbers = _stated(readme(exercise_id), fact)
     text = [str(_int(n)) if n == int(n) else f"{n:g}" for n in numbers]
     pattern = code(*text)
     assert re.search(pattern, _test_source(exercise_id)), (
         f"{course.load().get(exercise_id).readme} says {fact!r} with {text}; "
-        f"{course.load().get(exercise_id).tests} has no {pattern!r}")
+        f"{course.load().get(exercise_id).tests} has no {pattern!r}"
+    )
 
 
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
@@ -622,10 +752,14 @@ def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
 
 def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):  # docs/students/weights.md now
     megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
-    (sheet,) = _stated((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
-                       r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)")
-    (top,) = _stated((ROOT / "docs" / "students" / "weights.md").read_text(encoding="utf-8"),
-                     r"fetches them into the Hugging Face cache \(about (\d+) MB\)")
+    (sheet,) = _stated(
+        (ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
+        r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)",
+    )
+    (top,) = _stated(
+        (ROOT / "docs" / "students" / "weights.md").read_text(encoding="utf-8"),
+        r"fetches them into the Hugging Face cache \(about (\d+) MB\)",
+    )
     assert round(megabytes, 1) == sheet and round(megabytes) == top, megabytes
 
 
@@ -634,7 +768,9 @@ def test_cheatsheet_figures_in_prose_and_comments():
     import uuid
 
     text = flat((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
-    (timeout,) = _stated(text, r"`timeout` is how long to wait for another connection's lock \(default (\d+) s\)")
+    (timeout,) = _stated(
+        text, r"`timeout` is how long to wait for another connection's lock \(default (\d+) s\)"
+    )
     # sqlite3.connect's signature is not introspectable; SQLite reports the wait it was given.
     db = sqlite3.connect(":memory:")
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == timeout * 1000

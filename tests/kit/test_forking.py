@@ -122,7 +122,9 @@ def test_drop_modules_forgets_a_package_and_its_submodules_only():
     try:
         forking.drop_modules(("facekit_probe_pkg",))
         assert "facekit_probe_pkg" not in sys.modules and "facekit_probe_pkg.sub" not in sys.modules
-        assert "facekit_probe_pkg_other" in sys.modules, "a module whose name only starts the same was dropped"
+        assert "facekit_probe_pkg_other" in sys.modules, (
+            "a module whose name only starts the same was dropped"
+        )
     finally:
         for name in ("facekit_probe_pkg", "facekit_probe_pkg.sub", "facekit_probe_pkg_other"):
             sys.modules.pop(name, None)

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from facekit import cli, course, mistakes, progress, state_file
-from facekit.run_record import Outcome, RunRecord, TestResult
 from facekit.cli import parser as cli_parser
-from facekit.grading import grade, gradebook, gradescope, report, runner, sources, submit, workspace
+from facekit.grading import grade, gradebook, gradescope, report, runner, sources, workspace
+from facekit.run_record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -67,7 +67,9 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
 SIMILARITY = EX["ex03_similarity"].stub
 BUGGY = reference("ex03_similarity").replace(b"return score >= threshold", b"return score > threshold")
 SPINS = reference("ex03_similarity").replace(
-    b"    return score >= threshold", b"    while score == threshold == -0.25:\n        pass\n    return score >= threshold")
+    b"    return score >= threshold",
+    b"    while score == threshold == -0.25:\n        pass\n    return score >= threshold",
+)
 # A conftest that would turn every failure into a pass, and a tests/ that passes trivially.
 CHEAT_CONFTEST = b"""
 import pytest
@@ -101,28 +103,60 @@ def batches(tmp_path_factory):
     write_zip(subs / "half.zip", {e.stub: reference(e.id) for e in KIT.exercises[:3]})
     # The bug in Exercise 03 beside a complete Exercise 02 (which does not use it); the rest as
     # shipped. The broken ones, too, differ from the stubs only where the tests look: quick runs.
-    write_zip(subs / "buggy.zip", {**stubs, EX["ex02_embeddings"].stub: reference("ex02_embeddings"),
-                                   SIMILARITY: BUGGY})
-    write_folder(subs / "exits", {**stubs, EX["ex01_images"].stub: reference("ex01_images"),
-                                  SIMILARITY: b"import os\nos._exit(0)\n"})
-    write_folder(subs / "syntax", {**stubs, SIMILARITY: reference("ex03_similarity"),
-                                   EX["ex05_retrieval"].stub: b"def top_k(:\n"})
-    write_folder(subs / "hog", {**stubs, SIMILARITY: reference("ex03_similarity"),
-                                EX["ex01_images"].stub: b"hog = bytearray(64 * 1024 ** 3)\n"})
-    cheat = write_folder(subs / "cheat", {**stubs, "conftest.py": CHEAT_CONFTEST,
-                                          "tests/test_ex01_images.py": b"def test_ok():\n    pass\n",
-                                          "tests/conftest.py": CHEAT_CONFTEST})
+    write_zip(
+        subs / "buggy.zip",
+        {**stubs, EX["ex02_embeddings"].stub: reference("ex02_embeddings"), SIMILARITY: BUGGY},
+    )
+    write_folder(
+        subs / "exits",
+        {**stubs, EX["ex01_images"].stub: reference("ex01_images"), SIMILARITY: b"import os\nos._exit(0)\n"},
+    )
+    write_folder(
+        subs / "syntax",
+        {**stubs, SIMILARITY: reference("ex03_similarity"), EX["ex05_retrieval"].stub: b"def top_k(:\n"},
+    )
+    write_folder(
+        subs / "hog",
+        {
+            **stubs,
+            SIMILARITY: reference("ex03_similarity"),
+            EX["ex01_images"].stub: b"hog = bytearray(64 * 1024 ** 3)\n",
+        },
+    )
+    cheat = write_folder(
+        subs / "cheat",
+        {
+            **stubs,
+            "conftest.py": CHEAT_CONFTEST,
+            "tests/test_ex01_images.py": b"def test_ok():\n    pass\n",
+            "tests/conftest.py": CHEAT_CONFTEST,
+        },
+    )
     (cheat / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:facekit'\n")
     write_zip(subs / "escape.zip", {"../../x": b"written outside", **complete()})
     # A correct app beside broken exercises it is built from: a syntax error (02), a bug (03),
     # an exit at import (05).
-    write_folder(subs / "blamed", {**complete(), EX["ex02_embeddings"].stub: b"def build_model(:\n",
-                                   SIMILARITY: BUGGY, EX["ex05_retrieval"].stub: b"import os\nos._exit(3)\n"})
+    write_folder(
+        subs / "blamed",
+        {
+            **complete(),
+            EX["ex02_embeddings"].stub: b"def build_model(:\n",
+            SIMILARITY: BUGGY,
+            EX["ex05_retrieval"].stub: b"import os\nos._exit(3)\n",
+        },
+    )
     hanging = base / "hanging"
     # A hang the per-test limit cannot stop (SIGALRM blocked), at import: the exercise's limit does.
-    write_folder(hanging / "blocks", {**complete(), EX["ex01_images"].stub: (
-        b"import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
-        b"while True:\n    time.sleep(1)\n")})
+    write_folder(
+        hanging / "blocks",
+        {
+            **complete(),
+            EX["ex01_images"].stub: (
+                b"import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+                b"while True:\n    time.sleep(1)\n"
+            ),
+        },
+    )
     # The issue's `while True: pass`, in one case of is_match only: a score exactly at a threshold of -0.25.
     write_folder(hanging / "spins", {**complete(), SIMILARITY: SPINS})
 
@@ -131,13 +165,40 @@ def batches(tmp_path_factory):
     shutil.copytree(out / ".cache", out_hanging / ".cache", symlinks=True)
     codes = {}
     # The hanging ones mostly sleep: their batch runs beside the class's.
-    thread = threading.Thread(target=lambda: codes.setdefault("hanging", cli.main(
-        ["grade", str(hanging / "blocks"), str(hanging / "spins"), "--out", str(out_hanging),
-         "-j", "1", "--timeout", str(HANG_TIMEOUT), "--test-timeout", str(TEST_TIMEOUT)])))
+    thread = threading.Thread(
+        target=lambda: codes.setdefault(
+            "hanging",
+            cli.main(
+                [
+                    "grade",
+                    str(hanging / "blocks"),
+                    str(hanging / "spins"),
+                    "--out",
+                    str(out_hanging),
+                    "-j",
+                    "1",
+                    "--timeout",
+                    str(HANG_TIMEOUT),
+                    "--test-timeout",
+                    str(TEST_TIMEOUT),
+                ]
+            ),
+        )
+    )
     thread.start()
     try:
-        codes["class"] = cli.main(["grade", *map(str, sorted(subs.iterdir())), "--out", str(out), "-j", "2",
-                                   "--timeout", str(TIMEOUT)])
+        codes["class"] = cli.main(
+            [
+                "grade",
+                *map(str, sorted(subs.iterdir())),
+                "--out",
+                str(out),
+                "-j",
+                "2",
+                "--timeout",
+                str(TIMEOUT),
+            ]
+        )
     finally:
         thread.join()
     assert codes == {"class": 0, "hanging": 0}
@@ -171,18 +232,24 @@ def test_a_hang_in_one_case_costs_that_test_only(hung):
     spins = by_id(hung[1])["spins"]
     assert spins["status"] == "timeout" and "ran past the limit per test" in spins["reason"], spins["reason"]
     failed = {n: t for n, t in spins["tests"].items() if t["outcome"] != "passed"}
-    assert failed and all(t["function"] == "is_match" and t["message"].startswith("TestTimeout") for t in failed.values()), failed
+    assert failed and all(
+        t["function"] == "is_match" and t["message"].startswith("TestTimeout") for t in failed.values()
+    ), failed
     ex03 = spins["exercises"]["ex03_similarity"]
     assert ex03["passed"] == ex03["total"] - len(failed), ex03
-    assert {k: v["score"] for k, v in spins["exercises"].items() if k != "ex03_similarity"} == \
-        {e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"}
+    assert {k: v["score"] for k, v in spins["exercises"].items() if k != "ex03_similarity"} == {
+        e.id: 10 for e in KIT.exercises if e.id != "ex03_similarity"
+    }
 
 
 def test_the_graders_own_process_imports_no_submitted_code(graded):
     _, _, _, base = graded
     workspaces = {str(base), tempfile.gettempdir() + os.sep + "facekit-grade-"}
-    loaded = [name for name, module in list(sys.modules.items())
-              if any(str(getattr(module, "__file__", "") or "").startswith(w) for w in workspaces)]
+    loaded = [
+        name
+        for name, module in list(sys.modules.items())
+        if any(str(getattr(module, "__file__", "") or "").startswith(w) for w in workspaces)
+    ]
     assert loaded == [], f"the grader imported submitted code: {loaded}"
 
 
@@ -190,13 +257,16 @@ def by_id(data):
     return {s["id"]: s for s in data["submissions"]}
 
 
-@pytest.mark.parametrize("sub_id, status, totals", [
-    ("complete", "ok", {e.id: 10 for e in KIT.exercises}),
-    ("untouched", "ok", {e.id: 0 for e in KIT.exercises}),
-    ("half", "ok", {**{e.id: 10 for e in KIT.exercises[:3]}, **{e.id: 0 for e in KIT.exercises[3:]}}),
-    ("cheat", "ok", {e.id: 0 for e in KIT.exercises}),
-    ("escape", "refused", {e.id: 0 for e in KIT.exercises}),
-])
+@pytest.mark.parametrize(
+    "sub_id, status, totals",
+    [
+        ("complete", "ok", {e.id: 10 for e in KIT.exercises}),
+        ("untouched", "ok", {e.id: 0 for e in KIT.exercises}),
+        ("half", "ok", {**{e.id: 10 for e in KIT.exercises[:3]}, **{e.id: 0 for e in KIT.exercises[3:]}}),
+        ("cheat", "ok", {e.id: 0 for e in KIT.exercises}),
+        ("escape", "refused", {e.id: 0 for e in KIT.exercises}),
+    ],
+)
 def test_each_submission_gets_its_score_and_status(graded, sub_id, status, totals):
     _, data, _, _ = graded
     result = by_id(data)[sub_id]
@@ -211,15 +281,19 @@ def test_a_planted_bug_costs_part_of_its_exercise_only(graded):
     assert buggy["status"] == "ok"
     assert 0 < ex03["passed"] < ex03["total"], ex03
     assert ex03["score"] == round(10 * ex03["passed"] / ex03["total"], 2)
-    assert {k: v["score"] for k, v in buggy["exercises"].items() if k != "ex03_similarity"} == \
-        {e.id: 10 if e.id == "ex02_embeddings" else 0 for e in KIT.exercises if e.id != "ex03_similarity"}
+    assert {k: v["score"] for k, v in buggy["exercises"].items() if k != "ex03_similarity"} == {
+        e.id: 10 if e.id == "ex02_embeddings" else 0 for e in KIT.exercises if e.id != "ex03_similarity"
+    }
     feedback = (out / "feedback" / "buggy.md").read_text()
     assert "`is_match`: failing" in feedback, feedback
     assert "`l2_normalize`: passes" in feedback
     # The failure shown is the one `facekit check` shows (facekit.progress.shown_failure): this
     # bug is a catalogued mistake, so its test, its words, and what the student likely thought.
-    mistake = next(m for m in mistakes.load(ROOT, EX["ex03_similarity"])
-                   if m.replace.strip() == "return score > threshold")
+    mistake = next(
+        m
+        for m in mistakes.load(ROOT, EX["ex03_similarity"])
+        if m.replace.strip() == "return score > threshold"
+    )
     shown = next(line for line in feedback.splitlines() if line.startswith("- `is_match`: failing"))
     assert mistake.test in shown and all(w.lower() in shown.lower() for w in mistake.words), shown
     assert progress.looks_like(mistake.says) in feedback, feedback
@@ -232,7 +306,11 @@ def test_exit_at_import_costs_the_tests_of_its_exercise_and_grading_goes_on(grad
     assert exits["exercises"]["ex01_images"]["score"] == 10  # ran before the import that exited
     assert exits["exercises"]["ex03_similarity"]["score"] == 0
     # The run went on after Exercise 03's tests: the stubs of 02, 04 and 05 ran (and failed).
-    ran = {by_id(data)["exits"]["tests"][n]["exercise"] for n, t in exits["tests"].items() if t["outcome"] != report.NOT_RUN}
+    ran = {
+        by_id(data)["exits"]["tests"][n]["exercise"]
+        for n, t in exits["tests"].items()
+        if t["outcome"] != report.NOT_RUN
+    }
     assert {"ex04_storage", "ex05_retrieval"} <= ran, ran
     assert "grading went on with the next exercise" in exits["reason"], exits["reason"]
 
@@ -241,8 +319,11 @@ def test_the_app_is_graded_on_its_own_code_and_blamed_for_nothing_else(graded):
     out, data, _, _ = graded
     blamed = by_id(data)["blamed"]
     scores = {k: v["score"] for k, v in blamed["exercises"].items()}
-    assert {k: scores[k] for k in ("ex01_images", "ex02_embeddings", "ex04_storage", "ex05_retrieval", "ex06_app")} == \
-        {"ex01_images": 10, "ex02_embeddings": 0, "ex04_storage": 10, "ex05_retrieval": 0, "ex06_app": 10}, scores
+    assert {
+        k: scores[k] for k in ("ex01_images", "ex02_embeddings", "ex04_storage", "ex05_retrieval", "ex06_app")
+    } == {"ex01_images": 10, "ex02_embeddings": 0, "ex04_storage": 10, "ex05_retrieval": 0, "ex06_app": 10}, (
+        scores
+    )
     assert 0 < scores["ex03_similarity"] < 10, scores
     section = (out / "feedback" / "blamed.md").read_text().split("## ex06_app")[1]
     assert "failing" not in section and "This looks like" not in section, section
@@ -263,7 +344,9 @@ def test_syntax_error_and_memory_exhaustion_are_rows_with_reasons(graded):
 def test_submissions_own_tests_and_conftest_are_ignored_and_listed(graded):
     _, data, _, _ = graded
     cheat = by_id(data)["cheat"]
-    assert {"conftest.py", "tests/conftest.py", "tests/test_ex01_images.py", "pyproject.toml"} <= set(cheat["ignored"])
+    assert {"conftest.py", "tests/conftest.py", "tests/test_ex01_images.py", "pyproject.toml"} <= set(
+        cheat["ignored"]
+    )
     assert cheat["total"] == 0
 
 
@@ -279,7 +362,9 @@ def test_unreported_tests_count_as_failed_with_expected_counts_from_the_kit(grad
     expected = graded[1]["exercises"]
     for exercise_id, ex in blocks["exercises"].items():
         assert ex["total"] == expected[exercise_id]["tests"] > 0
-    assert all(t["outcome"] == report.NOT_RUN for t in blocks["tests"].values() if t["exercise"] == "ex01_images")
+    assert all(
+        t["outcome"] == report.NOT_RUN for t in blocks["tests"].values() if t["exercise"] == "ex01_images"
+    )
 
 
 @pytest.mark.parametrize("batch", ["graded", "hung"])
@@ -312,11 +397,16 @@ def test_grade_writes_a_class_report_that_agrees_with_grades_json_and_the_feedba
     for result in data["submissions"]:
         feedback = (out / "feedback" / f"{result['id']}.md").read_text(encoding="utf-8")
         # One mistake, or several that the same failure matches (each possible).
-        for line in re.findall(r"This looks like (?:a mistake|one of these mistakes) others made: (.*)", feedback):
+        for line in re.findall(
+            r"This looks like (?:a mistake|one of these mistakes) others made: (.*)", feedback
+        ):
             said = re.findall(r'"([^"]*)"', line)
             student = rf"data-figure=\"students\">[^<]*\b{re.escape(result['id'])}\b"
-            assert any(all(f"“{escape(s)}”" in row for s in said) and re.search(student, row) for row in rows), \
+            assert any(
+                all(f"“{escape(s)}”" in row for s in said) and re.search(student, row) for row in rows
+            ), (
                 f"report.html has no row of the mistake(s) {said} naming {result['id']}, whose feedback names them"
+            )
             named += 1
     assert named, "no feedback of the class names a catalogued mistake (the buggy submission's should)"
 
@@ -342,8 +432,10 @@ def test_every_field_a_real_grading_writes_is_named_in_the_outputs_reference(gra
 
 def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_path):
     out, data, _, base = graded
-    results, _, _ = grade.grade([base / "subs" / "complete.zip", base / "subs" / "half.zip"],
-                                grade.Options(out=out, jobs=1, timeout=TIMEOUT))
+    results, _, _ = grade.grade(
+        [base / "subs" / "complete.zip", base / "subs" / "half.zip"],
+        grade.Options(out=out, jobs=1, timeout=TIMEOUT),
+    )
     assert [r["cached"] for r in results] == [True, True]
     assert [r["total"] for r in results] == [by_id(data)["complete"]["total"], by_id(data)["half"]["total"]]
     from test_classreport import assert_agrees_with_grades_json  # tests/kit/test_classreport.py
@@ -358,10 +450,22 @@ def test_exercise_score_is_points_times_the_passed_fraction():
     exercise = KIT.exercises[0]
     expected = {e.id: [] for e in KIT.exercises}
     expected[exercise.id] = ["t::a", "t::b", "t::c", "t::d"]
-    run = {"tests": {"t::a": {"outcome": "passed"}, "t::b": {"outcome": "passed"},
-                     "t::c": {"outcome": "skipped"}, "t::x": {"outcome": "passed"}}}
+    run = {
+        "tests": {
+            "t::a": {"outcome": "passed"},
+            "t::b": {"outcome": "passed"},
+            "t::c": {"outcome": "skipped"},
+            "t::x": {"outcome": "passed"},
+        }
+    }
     scores, tests = report.score(run, expected, KIT)
-    assert scores[exercise.id] == {"score": 5.0, "points": 10, "passed": 2, "total": 4, "all_or_nothing": False}
+    assert scores[exercise.id] == {
+        "score": 5.0,
+        "points": 10,
+        "passed": 2,
+        "total": 4,
+        "all_or_nothing": False,
+    }
     assert tests["t::d"]["outcome"] == report.NOT_RUN and "t::x" not in tests
     scores, _ = report.score(run, expected, KIT, all_or_nothing={exercise.id})
     assert scores[exercise.id]["score"] == 0
@@ -371,25 +475,47 @@ def test_status_tells_timeout_crash_and_import_errors_apart():
     base = runner.parse_record([])
     assert report.status_of({**base, "timed_out": True}, None, 5)[0] == "timeout"
     assert report.status_of({**base, "returncode": -9}, None, 5) == (
-        "crashed", "the test process ended (killed by signal 9) after 0 tests")
+        "crashed",
+        "the test process ended (killed by signal 9) after 0 tests",
+    )
     # Which test it died or hung in: the first collected that never reported; pytest's
     # progress characters are not "last output".
-    died = {**base, "returncode": 3, "collected": ["t::a", "t::b", "t::c"], "tests": {"t::a": {"outcome": "passed"}},
-            "output_tail": "boom: the student's last words\nTT.F  [ 40%]\n"}
+    died = {
+        **base,
+        "returncode": 3,
+        "collected": ["t::a", "t::b", "t::c"],
+        "tests": {"t::a": {"outcome": "passed"}},
+        "output_tail": "boom: the student's last words\nTT.F  [ 40%]\n",
+    }
     assert report.status_of(died, None, 5) == (
-        "crashed", "the test process ended (exit code 3) during t::b after 1 test; last output: "
-                   "boom: the student's last words")
-    aborted = {**died, "returncode": -6, "output_tail": "Fatal Python error: Aborted\n\nExtension modules: numpy\n"}
+        "crashed",
+        "the test process ended (exit code 3) during t::b after 1 test; last output: "
+        "boom: the student's last words",
+    )
+    aborted = {
+        **died,
+        "returncode": -6,
+        "output_tail": "Fatal Python error: Aborted\n\nExtension modules: numpy\n",
+    }
     assert report.status_of(aborted, None, 5)[1].endswith("last output: Fatal Python error: Aborted")
     assert report.status_of({**died, "timed_out": True}, None, 5) == (
-        "timeout", "no result after 5 s during t::b (1 test had reported)")
+        "timeout",
+        "no result after 5 s during t::b (1 test had reported)",
+    )
     failed = {"t": {"outcome": "failed", "message": "ModuleNotFoundError: No module named 'numpyy'"}}
     assert report.status_of({**base, "finished": True, "tests": failed}, None, 5)[0] == "import error"
     # Any exception at a student module's top level is an import error too (it was "ok").
-    failed = {"t": {"outcome": "failed", "message": "RuntimeError: boom",
-                    "detail": "RuntimeError raised in <module>: boom"}}
+    failed = {
+        "t": {
+            "outcome": "failed",
+            "message": "RuntimeError: boom",
+            "detail": "RuntimeError raised in <module>: boom",
+        }
+    }
     assert report.status_of({**base, "finished": True, "tests": failed}, None, 5) == (
-        "import error", "RuntimeError raised in <module>: boom")
+        "import error",
+        "RuntimeError raised in <module>: boom",
+    )
     assert report.status_of(None, "bad zip", 5) == ("refused", "bad zip")
 
 
@@ -401,7 +527,11 @@ def test_record_lines_that_do_not_parse_are_skipped():
 
 def test_git_repository_submission_reads_committed_files(tmp_path):
     repo = write_folder(tmp_path / "alice", {SIMILARITY: reference("ex03_similarity"), "notes.txt": b"x"})
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "w"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "w"],
+    ):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
     assert sources.read(repo, KIT, ROOT).warnings == [], "a clean working tree: nothing to say"
     (repo / SIMILARITY).write_text("uncommitted")
@@ -409,7 +539,9 @@ def test_git_repository_submission_reads_committed_files(tmp_path):
     assert sub.files == {SIMILARITY: reference("ex03_similarity")} and sub.ignored == ["notes.txt"]
     assert sub.id == "alice" and len(sub.meta["git_commit"]) == 40
     # Work left uncommitted is not graded, and the grade says so (it was a silent 0 before).
-    assert len(sub.warnings) == 1 and SIMILARITY in sub.warnings[0] and "not graded" in sub.warnings[0], sub.warnings
+    assert len(sub.warnings) == 1 and SIMILARITY in sub.warnings[0] and "not graded" in sub.warnings[0], (
+        sub.warnings
+    )
 
 
 def test_roster_maps_submissions_to_ids(tmp_path):
@@ -422,7 +554,10 @@ def test_roster_maps_submissions_to_ids(tmp_path):
     # A spreadsheet's CSV: a byte-order mark, semicolons.
     path.write_bytes("submission;id\r\nbob.zip;s2\r\n".encode("utf-8-sig"))
     assert grade.read_roster(path) == {"bob.zip": "s2", "bob": "s2"}
-    for text, words in (("submission,id\nbob.zip,\n", "line 2"), ("submission,id\nb.zip,s1\nb.zip,s2\n", "twice")):
+    for text, words in (
+        ("submission,id\nbob.zip,\n", "line 2"),
+        ("submission,id\nb.zip,s1\nb.zip,s2\n", "twice"),
+    ):
         path.write_text(text)
         with pytest.raises(grade.GradeError, match=words):
             grade.read_roster(path)
@@ -439,8 +574,9 @@ def test_a_folder_of_archives_skips_macos_and_hidden_folders(tmp_path):
 def test_out_may_be_relative_and_must_be_a_folder(tmp_path, monkeypatch, capsys):
     write_zip(tmp_path / "carol.zip", {EX["ex03_similarity"].stub: reference("ex03_similarity")})
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["grade", "carol.zip", "--out", "grades", "--timeout", str(TIMEOUT)]) == 0, \
+    assert cli.main(["grade", "carol.zip", "--out", "grades", "--timeout", str(TIMEOUT)]) == 0, (
         capsys.readouterr()
+    )
     assert "carol," in (tmp_path / "grades" / "grades.csv").read_text()
     printed = capsys.readouterr().out
     assert (tmp_path / "grades" / "report.html").is_file() and "report.html" in printed, printed
@@ -456,12 +592,18 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     assert "except ex03_similarity: all its points when every test passes, else 0" in text
     assert "(all or nothing: " in text and "stand-in weights (seeded random, NOT pretrained)" in text
     hints = KIT.get("ex03_similarity").hints["is_match"]
-    assert hints[0].removeprefix("is_match:").strip() in text and hints[-1].removeprefix("is_match:").strip() not in text, \
-        "feedback gives each function's first hint, not the near-answer of the last"
+    assert (
+        hints[0].removeprefix("is_match:").strip() in text
+        and hints[-1].removeprefix("is_match:").strip() not in text
+    ), "feedback gives each function's first hint, not the near-answer of the last"
     assert "`facekit hint ex03_similarity` gives the next ones" in text
     # An extra test that names no function still counts, so the feedback shows it.
     buggy["tests"]["tests/instructor/test_ex03_similarity_x.py::test_hidden"] = {
-        "outcome": "failed", "message": "AssertionError", "exercise": "ex03_similarity", "function": None}
+        "outcome": "failed",
+        "message": "AssertionError",
+        "exercise": "ex03_similarity",
+        "function": None,
+    }
     assert "- tests that name no function: 0/1 pass" in report.feedback_text(buggy, KIT, "standin")
     hangs = by_id(hung[1])["blocks"]
     text = report.feedback_text(hangs, KIT, "standin")
@@ -471,7 +613,9 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     noted = {**by_id(data)["complete"], "warnings": ["uncommitted changes to x.py were not graded"]}
     assert "Note: uncommitted changes to x.py were not graded" in report.feedback_text(noted, KIT, "standin")
     assert "uncommitted changes to x.py were not graded" in report.csv_text([noted], KIT)
-    assert any("complete: ok (uncommitted changes" in line for line in report.summary([noted], KIT, tmp_path, 1.0))
+    assert any(
+        "complete: ok (uncommitted changes" in line for line in report.summary([noted], KIT, tmp_path, 1.0)
+    )
     # Feedback of an earlier run with other ids does not stay beside this run's.
     report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
     report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
@@ -484,7 +628,11 @@ def make_student_kit(tmp_path: Path) -> Path:
     (kit / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
     write_folder(kit, {e.stub: (ROOT / e.stub).read_bytes() for e in KIT.exercises})
     (kit / "README.md").write_text("not the student's")
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "kit"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "kit"],
+    ):
         subprocess.run(["git", "-C", str(kit), *args], check=True, capture_output=True)
     return kit
 
@@ -510,8 +658,9 @@ def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, mon
     cache = state_file.ResultCache(kit, "exercises", "standin")
     for exercise_id, outcome in (("ex03_similarity", Outcome.PASSED), ("ex04_storage", Outcome.FAILED)):
         exercise = KIT.get(exercise_id)
-        run = RunRecord(tests={f"{exercise.tests}::test_{f}": TestResult(outcome, function=f)
-                               for f in exercise.functions})
+        run = RunRecord(
+            tests={f"{exercise.tests}::test_{f}": TestResult(outcome, function=f) for f in exercise.functions}
+        )
         cache.put(exercise, run, state_file.fingerprint(kit, exercise, "exercises", "standin"))
     (kit / "tests").mkdir()
     (kit / "tests" / "conftest.py").write_text("")
@@ -521,8 +670,9 @@ def test_submit_zips_exactly_the_student_files_with_hashes(tmp_path, capsys, mon
     assert str(path) in printed and "KiB" in printed
     umask = os.umask(0)
     os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask, \
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask, (
         f"submission.zip has mode {path.stat().st_mode & 0o777:o}: a file to hand in is readable as any other"
+    )
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         meta = json.loads(archive.read("submission.json"))
@@ -542,19 +692,26 @@ def test_gradescope_bundle_grades_a_simulated_autograder_tree(graded, tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
         assert not [n for n in names if n.startswith("solutions/")]
-        assert {"setup.sh", "run_autograder", "facekit/grading/grade.py", EX["ex03_similarity"].tests} <= set(names)
+        assert {"setup.sh", "run_autograder", "facekit/grading/grade.py", EX["ex03_similarity"].tests} <= set(
+            names
+        )
         archive.extractall(root / "source")
     for script in ("setup.sh", "run_autograder"):
         os.chmod(root / "source" / script, 0o755)
     # What setup.sh's `prepare` leaves (the compiled kit, its tests, the weights), from the class
     # graded above: the same kit, so the same hash; run_autograder would build it otherwise.
-    shutil.copytree(graded[0] / ".cache", root / "source" / gradescope.STATE_DIR / ".cache", symlinks=True,
-                    ignore=shutil.ignore_patterns("runs"))
+    shutil.copytree(
+        graded[0] / ".cache",
+        root / "source" / gradescope.STATE_DIR / ".cache",
+        symlinks=True,
+        ignore=shutil.ignore_patterns("runs"),
+    )
     write_folder(root / "submission", {"similarity.py": reference("ex03_similarity")})  # a flat upload
     env = {**os.environ, gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": sys.executable}
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 10 and results["execution_time"] > 0
@@ -572,14 +729,18 @@ def test_readme_states_the_grading_defaults_the_command_has():  # docs/instructo
     assert f"`--timeout`, default {args.timeout:g} s" in readme
     assert f"`--memory-mb`, RLIMIT_AS, default {args.memory_mb} MiB" in readme
     assert "`points` (default 10)" in readme and course.Exercise.__dataclass_fields__["points"].default == 10
-    assert "`points × passed / total`" in readme and "points * passed / total" in report.__doc__.replace("×", "*")
+    assert "`points × passed / total`" in readme and "points * passed / total" in report.__doc__.replace(
+        "×", "*"
+    )
 
 
 def test_github_classroom_workflow_runs_the_one_submission_entry_point():
     yaml = pytest.importorskip("yaml")  # huggingface_hub's dependency
     workflow = yaml.safe_load((ROOT / "docs" / "github-classroom.yml").read_text(encoding="utf-8"))
     steps = workflow["jobs"]["grade"]["steps"]
-    checkouts = {s["with"]["path"]: s["with"] for s in steps if s.get("uses", "").startswith("actions/checkout")}
+    checkouts = {
+        s["with"]["path"]: s["with"] for s in steps if s.get("uses", "").startswith("actions/checkout")
+    }
     assert set(checkouts) == {"autograder/submission", "autograder/source"}, checkouts
     assert "repository" in checkouts["autograder/source"], "the tests must come from the instructor's kit"
     (grading,) = [s for s in steps if s.get("name") == "Grade"]
@@ -600,47 +761,82 @@ def _copy_out(graded, tmp_path) -> Path:
 def test_grading_into_an_existing_out_merges_keeps_overrides_and_penalises_late(graded, tmp_path, capsys):
     out = _copy_out(graded, tmp_path)
     before = [r["id"] for r in graded[1]["submissions"]]
-    (out / "overrides.csv").write_text("id,exercise,points,comment\nbuggy,ex03_similarity,9,"
-                                       "\"regrade: the threshold was ambiguous, 2026-01-12\"\n")
+    (out / "overrides.csv").write_text(
+        "id,exercise,points,comment\nbuggy,ex03_similarity,9,"
+        '"regrade: the threshold was ambiguous, 2026-01-12"\n'
+    )
     # One late hand-in (the complete work under another name: its results come from the cache),
     # 30 hours after the due time by its file's time: two started days, 20% off.
     late = shutil.copy(graded[3] / "subs" / "complete.zip", tmp_path / "late.zip")
     due = gradebook.parse_due("2026-01-10T12:00+00:00")
     stamp = due.timestamp() + 30 * 3600
     os.utime(late, (stamp, stamp))
-    assert cli.main(["grade", str(late), "--out", str(out), "--due", "2026-01-10T12:00+00:00",
-                     "--late-penalty", "10", "--timeout", str(TIMEOUT)]) == 0
+    assert (
+        cli.main(
+            [
+                "grade",
+                str(late),
+                "--out",
+                str(out),
+                "--due",
+                "2026-01-10T12:00+00:00",
+                "--late-penalty",
+                "10",
+                "--timeout",
+                str(TIMEOUT),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"Gradebook: 1 added (late), 0 replaced, {len(before)} kept from earlier runs." in printed, printed
     data, rows = _read_out(out)
     assert [r["id"] for r in data["submissions"]] == before + ["late"], "the class's rows must stay"
     assert sorted(p.stem for p in (out / "feedback").iterdir()) == sorted(before + ["late"])
     assert not (out / gradebook.PARTIAL_CSV).exists() and "in_progress" not in data
-    assert by_id(data)["late"]["cached"], "the late hand-in is the complete one: its results come from the cache"
+    assert by_id(data)["late"]["cached"], (
+        "the late hand-in is the complete one: its results come from the cache"
+    )
     full = by_id(graded[1])["complete"]["total"]
     assert float(rows["late"]["total"]) == full * 0.8 and rows["late"]["late_penalty"] == "20", rows["late"]
     assert "2 days late, 20% taken off the total" in (out / "feedback" / "late.md").read_text()
     # The override: ex03's score is the instructor's, the total follows, the feedback says why.
     buggy = by_id(data)["buggy"]
     assert buggy["exercises"]["ex03_similarity"]["score"] == 9 and rows["buggy"]["ex03_similarity"] == "9"
-    assert buggy["total"] == round(sum(e["score"] for e in buggy["exercises"].values()), 2) == float(rows["buggy"]["total"])
+    assert (
+        buggy["total"]
+        == round(sum(e["score"] for e in buggy["exercises"].values()), 2)
+        == float(rows["buggy"]["total"])
+    )
     text = (out / "feedback" / "buggy.md").read_text()
-    assert "Score: 9 / 10, set by your instructor: regrade: the threshold was ambiguous, 2026-01-12 (the tests gave" in text
+    assert (
+        "Score: 9 / 10, set by your instructor: regrade: the threshold was ambiguous, 2026-01-12 (the tests gave"
+        in text
+    )
     # Re-grading the student keeps the override and replaces only that row.
-    assert cli.main(["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
+    assert (
+        cli.main(
+            ["grade", str(graded[3] / "subs" / "buggy.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]
+        )
+        == 0
+    )
     assert f"Gradebook: 0 added, 1 replaced (buggy), {len(before)} kept" in capsys.readouterr().out
     data, rows = _read_out(out)
     assert len(data["submissions"]) == len(before) + 1 and rows["buggy"]["ex03_similarity"] == "9"
     # The LMS files hold every row; the identical hand-ins are reported.
     canvas = list(csv.DictReader((out / "canvas.csv").read_text().splitlines()))
     assert canvas[0]["Student"] == "Points Possible" and canvas[0][KIT.title] == str(data["max_total"])
-    assert {r["SIS User ID"]: float(r[KIT.title]) for r in canvas[1:]} == {i: float(rows[i]["total"]) for i in rows}
+    assert {r["SIS User ID"]: float(r[KIT.title]) for r in canvas[1:]} == {
+        i: float(rows[i]["total"]) for i in rows
+    }
     moodle = list(csv.DictReader((out / "moodle.csv").read_text().splitlines()))
     assert {r["ID number"]: float(r[KIT.title]) for r in moodle} == {i: float(rows[i]["total"]) for i in rows}
     similar = list(csv.DictReader((out / "similar.csv").read_text().splitlines()))
     pairs = {(p["exercise"], p["id_a"], p["id_b"], p["kind"]) for p in similar}
     assert {(e.id, "complete", "late", "identical") for e in KIT.exercises} <= pairs, similar
-    assert not [p for p in similar if "untouched" in (p["id_a"], p["id_b"])], "stubs as shipped are no one's work"
+    assert not [p for p in similar if "untouched" in (p["id_a"], p["id_b"])], (
+        "stubs as shipped are no one's work"
+    )
     # --replace starts over.
     assert cli.main(["grade", str(late), "--out", str(out), "--replace", "--timeout", str(TIMEOUT)]) == 0
     data, rows = _read_out(out)
@@ -660,10 +856,17 @@ def test_a_run_that_dies_leaves_the_gradebook_as_it_was_and_marked(graded, tmp_p
     monkeypatch.undo()
     assert (out / "grades.csv").read_bytes() == csv_before
     data = json.loads((out / "grades.json").read_text())
-    assert data["in_progress"]["partial"] == gradebook.PARTIAL_CSV and len(data["submissions"]) == len(graded[1]["submissions"])
+    assert data["in_progress"]["partial"] == gradebook.PARTIAL_CSV and len(data["submissions"]) == len(
+        graded[1]["submissions"]
+    )
     partial = list(csv.DictReader((out / gradebook.PARTIAL_CSV).read_text().splitlines()))
     assert [r["id"] for r in partial] == ["half"]
-    assert cli.main(["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]) == 0
+    assert (
+        cli.main(
+            ["grade", str(graded[3] / "subs" / "half.zip"), "--out", str(out), "--timeout", str(TIMEOUT)]
+        )
+        == 0
+    )
     assert "Note: an earlier run did not finish" in capsys.readouterr().out
     assert not (out / gradebook.PARTIAL_CSV).exists()
     assert "in_progress" not in json.loads((out / "grades.json").read_text())
@@ -675,9 +878,14 @@ def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(t
     err = capsys.readouterr().err
     assert "grades.json cannot be read" in err and "--replace" in err, err
     (tmp_path / "grades.json").unlink()
-    for text, words in (("id,exercise,points,comment\ns1,ex99,3,x\n", "line 2: exercise 'ex99' is not one of"),
-                        ("id,exercise,points,comment\ns1,ex03_similarity,11,x\n", "from 0 to 10 for ex03_similarity; got '11'"),
-                        ("student,points\n", "needs the header id,exercise,points,comment")):
+    for text, words in (
+        ("id,exercise,points,comment\ns1,ex99,3,x\n", "line 2: exercise 'ex99' is not one of"),
+        (
+            "id,exercise,points,comment\ns1,ex03_similarity,11,x\n",
+            "from 0 to 10 for ex03_similarity; got '11'",
+        ),
+        ("student,points\n", "needs the header id,exercise,points,comment"),
+    ):
         (tmp_path / "overrides.csv").write_text(text)
         with pytest.raises(gradebook.GradebookError, match=re.escape(words)):
             gradebook.read_overrides(tmp_path / "overrides.csv", KIT)
@@ -685,8 +893,10 @@ def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(t
 
 def test_totals_add_unrounded_exercise_scores():
     # Three exercises at 1/3 of their tests: 3.333... each; rounded first they would add to 9.99.
-    row = {"exercises": {e.id: {"score": 3.33} for e in KIT.exercises[:3]},
-           "exact": {e.id: 10 / 3 for e in KIT.exercises[:3]}}
+    row = {
+        "exercises": {e.id: {"score": 3.33} for e in KIT.exercises[:3]},
+        "exact": {e.id: 10 / 3 for e in KIT.exercises[:3]},
+    }
     gradebook.total(row)
     assert row["total"] == 10.0 and [e["score"] for e in row["exercises"].values()] == [3.33] * 3
 
@@ -703,14 +913,16 @@ def test_late_penalty_counts_each_started_day_up_to_everything():
         gradebook.parse_due("next friday")
 
 
-EXTRA_GOOD = b'''import pytest
+EXTRA_GOOD = b"""import pytest
 
 
 @pytest.mark.function("is_match")
 def test_a_score_at_the_threshold_is_a_match(load_exercise):
     assert load_exercise("ex03_similarity").is_match(0.5, 0.5) is True
-'''
-EXTRA_BAD = EXTRA_GOOD + b'''
+"""
+EXTRA_BAD = (
+    EXTRA_GOOD
+    + b"""
 
 def test_passes_on_anything():
     assert True
@@ -718,7 +930,8 @@ def test_passes_on_anything():
 
 def test_wrong_on_the_reference(load_exercise):
     assert load_exercise("ex03_similarity").is_match(0.4, 0.5)
-'''
+"""
+)
 
 
 def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path, monkeypatch):
@@ -728,8 +941,14 @@ def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path, 
     with pytest.raises(grade.GradeError) as info:
         grade.check_extra_tests(template, KIT, ROOT, tmp_path / "work", "standin", None)
     message = str(info.value)
-    assert "2 do not" in message and "test_ex03_similarity_hidden.py::test_passes_on_anything passes on the stubs" in message
-    assert "test_ex03_similarity_hidden.py::test_wrong_on_the_reference fails on the reference (AssertionError" in message
+    assert (
+        "2 do not" in message
+        and "test_ex03_similarity_hidden.py::test_passes_on_anything passes on the stubs" in message
+    )
+    assert (
+        "test_ex03_similarity_hidden.py::test_wrong_on_the_reference fails on the reference (AssertionError"
+        in message
+    )
     assert "test_a_score_at_the_threshold_is_a_match" not in message, message
     # A set that behaves (its runs stood in for: the real ones are above) is checked once per kit.
     template = workspace.build_template(ROOT, tmp_path / "good-kit" / "kit", tmp_path / "good")
@@ -749,8 +968,11 @@ def test_extra_tests_must_pass_on_the_reference_and_fail_on_the_stubs(tmp_path, 
 
 def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
     manifest = (ROOT / "exercises" / "course.toml").read_text(encoding="utf-8")
-    weighted = manifest.replace('points = 10\nfunctions = ["load_image", "preprocess"]',
-                                'functions = ["load_image", "preprocess"]\nfunction_points = { load_image = 5, preprocess = 5 }', 1)
+    weighted = manifest.replace(
+        'points = 10\nfunctions = ["load_image", "preprocess"]',
+        'functions = ["load_image", "preprocess"]\nfunction_points = { load_image = 5, preprocess = 5 }',
+        1,
+    )
     assert weighted != manifest, "the manifest's ex01 entry changed: update this test"
     (tmp_path / "course.toml").write_text(weighted, encoding="utf-8")
     kit = course.load(tmp_path / "course.toml")
@@ -769,8 +991,12 @@ def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
         grade.check_function_points(kit, {**expected, "ex01_images": [*tests, "t::x"]}, {"functions": tests})
     with pytest.raises(grade.GradeError, match="gives preprocess 5 points, and no test declares it"):
         grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, {"functions": tests})
-    (tmp_path / "course.toml").write_text(weighted.replace("function_points = { load_image = 5, preprocess = 5 }",
-                                                           "points = 9\nfunction_points = { load_image = 5, preprocess = 5 }"))
+    (tmp_path / "course.toml").write_text(
+        weighted.replace(
+            "function_points = { load_image = 5, preprocess = 5 }",
+            "points = 9\nfunction_points = { load_image = 5, preprocess = 5 }",
+        )
+    )
     with pytest.raises(course.ManifestError, match="is not the sum of function_points"):
         course.load(tmp_path / "course.toml")
 
@@ -781,8 +1007,15 @@ def test_similar_hand_ins_are_paired_by_kind():
     ref = reference("ex03_similarity")
     renamed = ref.replace(b"threshold", b"limit")  # every use renamed: near-identical tokens
     commented = b"# my own work\n\n" + ref + b"\n\n# the end\n"
-    files = {"a": {stub: ref}, "b": {stub: ref}, "c": {stub: commented}, "d": {stub: renamed},
-             "e": {stub: b"def is_match(score, threshold):\n    return True\n"}, "f": shipped, "g": shipped}
+    files = {
+        "a": {stub: ref},
+        "b": {stub: ref},
+        "c": {stub: commented},
+        "d": {stub: renamed},
+        "e": {stub: b"def is_match(score, threshold):\n    return True\n"},
+        "f": shipped,
+        "g": shipped,
+    }
     rows = [{"id": i, "fingerprints": gradebook.fingerprints(f)} for i, f in files.items()]
     pairs = {(p["a"], p["b"]): p for p in gradebook.similar(rows, files, shipped, {stub: "ex03_similarity"})}
     assert pairs[("a", "b")]["kind"] == "identical"

@@ -32,7 +32,11 @@ def make_student_kit(tmp_path: Path) -> Path:
     for e in KIT.exercises:
         (kit / e.stub).parent.mkdir(parents=True, exist_ok=True)
         (kit / e.stub).write_bytes((ROOT / e.stub).read_bytes())
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "kit"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "kit"],
+    ):
         subprocess.run(["git", "-C", str(kit), *args], check=True, capture_output=True)
     (kit / SIMILARITY).write_bytes((ROOT / EX["ex03_similarity"].reference).read_bytes())  # some work
     return kit
@@ -103,7 +107,9 @@ def test_gradescope_refuses_unknown_all_or_nothing_ids_before_writing(tmp_path, 
     assert not list(tmp_path.iterdir()), f"wrote {list(tmp_path.iterdir())}"
 
 
-def test_gradescope_refuses_an_extra_test_file_that_does_not_compile_naming_it_as_given(tmp_path, capsys, monkeypatch):
+def test_gradescope_refuses_an_extra_test_file_that_does_not_compile_naming_it_as_given(
+    tmp_path, capsys, monkeypatch
+):
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     (hidden / "test_ex03_similarity_hidden.py").write_text("def test_fine():\n    pass\n")
@@ -156,8 +162,17 @@ def read_only_grade(paths, opts):
     for sub in subs:
         status, reason = report.status_of(None, sub.refused, opts.timeout)
         exercises, tests = report.score(None, expected, KIT)
-        results.append({"id": sub.id, "status": status, "reason": reason, "ignored": sub.ignored,
-                        "total": 0, "exercises": exercises, "tests": tests})
+        results.append(
+            {
+                "id": sub.id,
+                "status": status,
+                "reason": reason,
+                "ignored": sub.ignored,
+                "total": 0,
+                "exercises": exercises,
+                "tests": tests,
+            }
+        )
     return results, {}, 0.0
 
 
@@ -178,12 +193,17 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
 
     monkeypatch.setattr(gradescope.grade, "grade", fake_grade)
     data = gradescope.autograde(root, source)
-    assert len(given) == 1 and not list(given[0].glob("*.zip")), \
+    assert len(given) == 1 and not list(given[0].glob("*.zip")), (
         f"grade was given {given}: the zips would be graded as a class"
+    )
     written = json.loads((root / "results" / "results.json").read_text())
     assert written == data and data["score"] == 0
-    assert data["output"].startswith("Status: refused") and "first.zip" in data["output"] \
-        and "second.zip" in data["output"] and "upload one zip" in data["output"], data["output"]
+    assert (
+        data["output"].startswith("Status: refused")
+        and "first.zip" in data["output"]
+        and "second.zip" in data["output"]
+        and "upload one zip" in data["output"]
+    ), data["output"]
 
 
 # -- the README ------------------------------------------------------------------------------------
@@ -209,12 +229,15 @@ def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_
     script.chmod(0o755)
     (kit / "ag" / "submission").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACEKIT_")}
-    proc = subprocess.run(["bash", "-c", command], cwd=kit, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", "-c", command], cwd=kit, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and record.is_file(), f"{command}: {proc.stderr}"
     cwd, root, args = record.read_text().strip().split("|")
     assert args == "-m facekit.grading.gradescope run"
-    assert Path(cwd, root).resolve() == (kit / "ag").resolve(), \
+    assert Path(cwd, root).resolve() == (kit / "ag").resolve(), (
         f"run_autograder gave root {root!r} to a Python running in {cwd}: it grades the wrong folder"
+    )
 
 
 # -- what Gradescope shows, and that it always has something to show -------------------------------
@@ -223,32 +246,53 @@ def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_
 def fake_result(passed_of: dict[str, tuple[int, int]], status="ok", reason="", warnings=()) -> dict:
     """A graded result as `facekit grade` makes it (report.score on a run), no test run: per
     exercise id, (tests passed, tests)."""
-    expected = {e.id: [f"{e.tests}::test_{i}" for i in range(passed_of.get(e.id, (0, 2))[1])] for e in KIT.exercises}
+    expected = {
+        e.id: [f"{e.tests}::test_{i}" for i in range(passed_of.get(e.id, (0, 2))[1])] for e in KIT.exercises
+    }
     ran = {}
     for exercise in KIT.exercises:
         passed, _ = passed_of.get(exercise.id, (0, 2))
         for i, nodeid in enumerate(expected[exercise.id]):
-            ran[nodeid] = {"outcome": "passed" if i < passed else "failed", "message": "AssertionError: differs"}
+            ran[nodeid] = {
+                "outcome": "passed" if i < passed else "failed",
+                "message": "AssertionError: differs",
+            }
     exercises, tests = report.score({"tests": ran}, expected, KIT)
     for nodeid, test in tests.items():
-        test.update(exercise=nodeid.split("::")[0].removeprefix("tests/test_").removesuffix(".py"), function=None)
+        test.update(
+            exercise=nodeid.split("::")[0].removeprefix("tests/test_").removesuffix(".py"), function=None
+        )
     total = sum(e["score"] for e in exercises.values())
-    return {"id": "submission", "status": status, "reason": reason, "ignored": [], "warnings": list(warnings),
-            "total": total, "max_total": report.max_total(KIT), "exercises": exercises, "tests": tests}
+    return {
+        "id": "submission",
+        "status": status,
+        "reason": reason,
+        "ignored": [],
+        "warnings": list(warnings),
+        "total": total,
+        "max_total": report.max_total(KIT),
+        "exercises": exercises,
+        "tests": tests,
+    }
 
 
 def test_results_json_is_markdown_with_a_useful_overview():
-    result = fake_result({"ex01_images": (2, 2), "ex03_similarity": (1, 2)},
-                         warnings=["uncommitted changes to x.py were not graded"])
+    result = fake_result(
+        {"ex01_images": (2, 2), "ex03_similarity": (1, 2)},
+        warnings=["uncommitted changes to x.py were not graded"],
+    )
     data = gradescope.results_json(result, KIT, 3.0)
     # Gradescope shows "text" (its default for tests) raw: the feedback's `code` and lists need "md".
-    assert (data.get("output_format"), data.get("test_output_format")) == ("md", "md"), \
+    assert (data.get("output_format"), data.get("test_output_format")) == ("md", "md"), (
         f"results.json output_format={data.get('output_format')!r}, test_output_format={data.get('test_output_format')!r}"
+    )
     assert all(t.get("output_format", data["test_output_format"]) == "md" for t in data["tests"])
     output = data["output"]
     assert f"**Total: 15 / {report.max_total(KIT)}**" in output, output
     assert "| ex01_images: " in output and "| 10 / 10 | 2 of 2 |" in output, output
-    assert "| 5 / 10 | 1 of 2 |" in output and "Note: uncommitted changes to x.py were not graded" in output, output
+    assert (
+        "| 5 / 10 | 1 of 2 |" in output and "Note: uncommitted changes to x.py were not graded" in output
+    ), output
     assert len(output.splitlines()) > len(KIT.exercises), f"the top-level output says only: {output!r}"
 
 
@@ -268,7 +312,9 @@ def test_autograde_writes_results_json_with_score_0_and_why_when_grading_fails(t
     assert gradescope.main(["run"]) == 0
     written = json.loads((root / "results" / "results.json").read_text())
     assert written["score"] == 0 and written["tests"] == [], written
-    assert "No space left on device" in written["output"] and "Not graded" in written["output"], written["output"]
+    assert "No space left on device" in written["output"] and "Not graded" in written["output"], written[
+        "output"
+    ]
 
 
 def test_run_autograder_writes_results_json_when_its_python_cannot_even_start(tmp_path):
@@ -280,8 +326,11 @@ def test_run_autograder_writes_results_json_when_its_python_cannot_even_start(tm
     (root / "submission").mkdir()
     (root / "results").mkdir()
     (root / "results" / "results.json").write_text('{"score": 60}')  # an earlier run's, tried locally
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FACEKIT_")},
-           gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": str(tmp_path / "no-such-python")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FACEKIT_")},
+        gradescope.ROOT_ENV: str(root),
+        "FACEKIT_AUTOGRADER_PYTHON": str(tmp_path / "no-such-python"),
+    }
     proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     written = json.loads((root / "results" / "results.json").read_text())
@@ -298,25 +347,33 @@ def _python_stub(bin_dir: Path, name: str, version: str, log: Path) -> None:
     whose pip and python only write down what they were asked."""
     recent = tuple(int(p) for p in version.split(".")[:2]) >= (3, 10)
     venv_tool = f'#!/bin/sh\\necho "venv-$(/usr/bin/basename "$0") $*" >> "{log}"\\n'
-    _stub(bin_dir / name, f"""echo "{name} $*" >> "{log}"
+    _stub(
+        bin_dir / name,
+        f"""echo "{name} $*" >> "{log}"
 case "$1" in
   -c) exit {0 if recent else 1} ;;
   --version) echo "Python {version}" ;;
   -m) /bin/mkdir -p "$3/bin"
       for tool in pip python; do printf '{venv_tool}' > "$3/bin/$tool"; /bin/chmod +x "$3/bin/$tool"; done ;;
 esac
-""")
+""",
+    )
 
 
-@pytest.mark.parametrize("image, manager, system_python, installs", [
-    ("Ubuntu 20.04", "apt-get", "3.8.10", "python3.11"),
-    ("Ubuntu 18.04", "apt-get", "3.6.9", "python3.11"),
-    ("Ubuntu 22.04", "apt-get", "3.10.12", None),
-    ("Ubuntu 24.04", "apt-get", "3.12.3", None),
-    ("Fedora 38", "dnf", "3.11.4", None),
-    ("Rocky 8", "dnf", "3.6.8", "python3.11"),
-])
-def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image, manager, system_python, installs):
+@pytest.mark.parametrize(
+    "image, manager, system_python, installs",
+    [
+        ("Ubuntu 20.04", "apt-get", "3.8.10", "python3.11"),
+        ("Ubuntu 18.04", "apt-get", "3.6.9", "python3.11"),
+        ("Ubuntu 22.04", "apt-get", "3.10.12", None),
+        ("Ubuntu 24.04", "apt-get", "3.12.3", None),
+        ("Fedora 38", "dnf", "3.11.4", None),
+        ("Rocky 8", "dnf", "3.6.8", "python3.11"),
+    ],
+)
+def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(
+    tmp_path, image, manager, system_python, installs
+):
     """setup.sh run on a stand-in of each base image Gradescope documents: its package manager and
     add-apt-repository only write down their arguments (installing python3.11 puts it on the
     PATH); the image's python3 has its version."""
@@ -325,25 +382,35 @@ def test_setup_sh_builds_the_venv_with_a_python_of_at_least_3_10(tmp_path, image
     bin_dir.mkdir()
     (bin_dir / "basename").symlink_to("/usr/bin/basename")
     _python_stub(bin_dir, "python3", system_python, log)
-    _stub(bin_dir / manager, f'echo "{manager} $*" >> "{log}"\n'
-                             f'case "$*" in *"install"*python3.11*) printf "" > "{tmp_path}/installed" ;; esac\n')
+    _stub(
+        bin_dir / manager,
+        f'echo "{manager} $*" >> "{log}"\n'
+        f'case "$*" in *"install"*python3.11*) printf "" > "{tmp_path}/installed" ;; esac\n',
+    )
     _stub(bin_dir / "add-apt-repository", f'echo "add-apt-repository $*" >> "{log}"\n')
     script = root / "source" / "setup.sh"
     script.write_text(gradescope.SETUP_SH)
     later = tmp_path / "later"
     later.mkdir()
     _python_stub(later, "python3.11", "3.11.11", log)
-    _stub(bin_dir / "python3.11", f'[ -e "{tmp_path}/installed" ] || exit 127\nexec "{later}/python3.11" "$@"\n')
+    _stub(
+        bin_dir / "python3.11", f'[ -e "{tmp_path}/installed" ] || exit 127\nexec "{later}/python3.11" "$@"\n'
+    )
     env = {"PATH": str(bin_dir), gradescope.ROOT_ENV: str(root), "HOME": str(tmp_path)}
     proc = subprocess.run(["/bin/bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
     calls = log.read_text().splitlines() if log.exists() else []
-    assert proc.returncode == 0, f"setup.sh on {image} (python3 {system_python}): {proc.stderr}\n" + "\n".join(calls)
+    assert proc.returncode == 0, (
+        f"setup.sh on {image} (python3 {system_python}): {proc.stderr}\n" + "\n".join(calls)
+    )
     venv = [c for c in calls if " -m venv " in c]
-    assert venv == [f"{installs or 'python3'} -m venv {root}/venv"], \
+    assert venv == [f"{installs or 'python3'} -m venv {root}/venv"], (
         f"setup.sh on {image} (python3 {system_python}) made its venv with: {venv}"
+    )
     deadsnakes = any(c.startswith("add-apt-repository") and "ppa:deadsnakes/ppa" in c for c in calls)
     assert deadsnakes == (manager == "apt-get" and installs is not None), calls
-    assert calls[-1] == "venv-python -m facekit.grading.gradescope prepare" and "venv-pip install ." in calls, calls
+    assert (
+        calls[-1] == "venv-python -m facekit.grading.gradescope prepare" and "venv-pip install ." in calls
+    ), calls
 
 
 def test_setup_sh_stops_saying_which_image_to_choose_when_no_python_3_10_can_be_had(tmp_path):
@@ -362,8 +429,12 @@ def test_setup_sh_stops_saying_which_image_to_choose_when_no_python_3_10_can_be_
 
 def test_the_gradescope_page_names_the_base_image_to_choose():
     page = " ".join((ROOT / "docs" / "instructors" / "gradescope.md").read_text(encoding="utf-8").split())
-    assert "base image **Ubuntu 22.04**" in page, "docs/instructors/gradescope.md does not say which base image to choose"
-    assert "deadsnakes" in page, "docs/instructors/gradescope.md does not say where an older image's Python 3.10+ comes from"
+    assert "base image **Ubuntu 22.04**" in page, (
+        "docs/instructors/gradescope.md does not say which base image to choose"
+    )
+    assert "deadsnakes" in page, (
+        "docs/instructors/gradescope.md does not say where an older image's Python 3.10+ comes from"
+    )
     assert "Ubuntu 22.04 (the default)" in gradescope.SETUP_SH, "setup.sh names another image than the page"
 
 
@@ -374,7 +445,9 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
     (root / "submission").mkdir(parents=True)
     (source / "exercises").mkdir(parents=True)
     (source / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
-    zipped = write_zip(tmp_path / "ok.zip", {SIMILARITY: b"def cosine_similarity(a, b):\n    return 1\n" * 20})
+    zipped = write_zip(
+        tmp_path / "ok.zip", {SIMILARITY: b"def cosine_similarity(a, b):\n    return 1\n" * 20}
+    )
     data = bytearray(zipped.read_bytes())
     data[14] ^= 0x01  # the CRC-32 in the local header ...
     central = data.rfind(b"PK\x01\x02")
@@ -388,7 +461,9 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
     data = gradescope.autograde(root, source)
     written = json.loads((root / "results" / "results.json").read_text())
     assert written == data and data["score"] == 0
-    assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], data["output"]
+    assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], (
+        data["output"]
+    )
 
 
 def test_a_failure_message_reaches_markdown_as_code_not_as_markup():

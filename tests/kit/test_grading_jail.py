@@ -112,8 +112,13 @@ def _rewrite(code):
     _exit(0)
 os._exit = _rewrite
 """
-IN_PROCESS = {"plugin-hook": PLUGIN_HOOK, "report-patch": REPORT_PATCH, "fd-lines": FD_LINES,
-              "recorder-wrap": RECORDER_WRAP, "exit-rewrite": EXIT_REWRITE}
+IN_PROCESS = {
+    "plugin-hook": PLUGIN_HOOK,
+    "report-patch": REPORT_PATCH,
+    "fd-lines": FD_LINES,
+    "recorder-wrap": RECORDER_WRAP,
+    "exit-rewrite": EXIT_REWRITE,
+}
 
 
 def reference_by_path(paths: list[str]) -> dict[str, bytes]:
@@ -121,7 +126,9 @@ def reference_by_path(paths: list[str]) -> dict[str, bytes]:
     every process in /proc) exec'd over it."""
     files = {}
     for exercise in KIT.exercises:
-        files[exercise.stub] = (ROOT / exercise.stub).read_bytes() + f"""
+        files[exercise.stub] = (
+            (ROOT / exercise.stub).read_bytes()
+            + f"""
 import os as _os
 _places = {paths!r} + [_os.path.join("/proc", p, "cwd") for p in _os.listdir("/proc") if p.isdigit()]
 for _place in _places:
@@ -131,6 +138,7 @@ for _place in _places:
     except OSError:
         pass
 """.encode()
+        )
     return files
 
 
@@ -161,9 +169,12 @@ for _out in [{str(out)!r}] + [_cwd(p) for p in os.listdir("/proc") if p.isdigit(
         except (OSError, ValueError):
             pass
 """),
-        "writes-outside": attack("\n".join(
-            f"try:\n    open({str(p)!r}, 'w').write('written by a hand-in')\nexcept OSError:\n    pass"
-            for p in marker_files)),
+        "writes-outside": attack(
+            "\n".join(
+                f"try:\n    open({str(p)!r}, 'w').write('written by a hand-in')\nexcept OSError:\n    pass"
+                for p in marker_files
+            )
+        ),
         "loopback": attack(f"""
 import socket
 try:
@@ -245,11 +256,16 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 
 def honest() -> dict[str, dict[str, bytes]]:
-    return {"complete": {e.stub: reference(e.id) for e in KIT.exercises},
-            "untouched": stubs(),
-            "half": {**stubs(), **{e.stub: reference(e.id) for e in KIT.exercises[:3]}},
-            "syntax": {**stubs(), EX["ex03_similarity"].stub: reference("ex03_similarity"),
-                       EX["ex05_retrieval"].stub: b"def top_k(:\n"}}
+    return {
+        "complete": {e.stub: reference(e.id) for e in KIT.exercises},
+        "untouched": stubs(),
+        "half": {**stubs(), **{e.stub: reference(e.id) for e in KIT.exercises[:3]}},
+        "syntax": {
+            **stubs(),
+            EX["ex03_similarity"].stub: reference("ex03_similarity"),
+            EX["ex05_retrieval"].stub: b"def top_k(:\n",
+        },
+    }
 
 
 def by_id(out: Path) -> dict[str, dict]:
@@ -291,14 +307,22 @@ def classes(tmp_path_factory):
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     markers = [ROOT / "hand-in-was-here.txt", base / "out-jail" / "hand-in-was-here.txt"]
-    common = {**honest(), **{name: attack(code) for name, code in IN_PROCESS.items()},
-              "imports-solutions": {e.stub: f"from {e.module('solutions')} import *\n".encode()
-                                    for e in KIT.exercises},
-              "reads-reference": reference_by_path([str(ROOT)]),
-              "leaks-hidden": attack(LEAK, EX["ex03_similarity"].stub),
-              # is_match right but for one score, which only the hidden test tries.
-              "fails-hidden": {**stubs(), EX["ex03_similarity"].stub: reference("ex03_similarity").replace(
-                  b"return score >= threshold", b"return score >= threshold and score != 0.4242")}}
+    common = {
+        **honest(),
+        **{name: attack(code) for name, code in IN_PROCESS.items()},
+        "imports-solutions": {
+            e.stub: f"from {e.module('solutions')} import *\n".encode() for e in KIT.exercises
+        },
+        "reads-reference": reference_by_path([str(ROOT)]),
+        "leaks-hidden": attack(LEAK, EX["ex03_similarity"].stub),
+        # is_match right but for one score, which only the hidden test tries.
+        "fails-hidden": {
+            **stubs(),
+            EX["ex03_similarity"].stub: reference("ex03_similarity").replace(
+                b"return score >= threshold", b"return score >= threshold and score != 0.4242"
+            ),
+        },
+    }
     extra = base / "extra"
     extra.mkdir()
     (extra / "test_ex03_similarity_hidden.py").write_text(HIDDEN_TESTS)
@@ -314,14 +338,32 @@ def classes(tmp_path_factory):
                 write_zip(subs / f"{name}.zip", files)
             out = base / f"out-{mode}"
             if outs:  # the prepared kit and weights of the first batch
-                shutil.copytree(next(iter(outs.values())) / ".cache", out / ".cache", symlinks=True,
-                                ignore=shutil.ignore_patterns("runs"))
+                shutil.copytree(
+                    next(iter(outs.values())) / ".cache",
+                    out / ".cache",
+                    symlinks=True,
+                    ignore=shutil.ignore_patterns("runs"),
+                )
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(jail, "SCRATCH_MB", 256)
                 if mode == "none":
                     mp.setenv(jail.OFF_ENV, "off")
-                code = cli.main(["grade", str(subs), "--out", str(out), "-j", "2", "--timeout", str(TIMEOUT),
-                                 "--memory-mb", str(MEMORY_MB), "--extra-tests", str(extra)])
+                code = cli.main(
+                    [
+                        "grade",
+                        str(subs),
+                        "--out",
+                        str(out),
+                        "-j",
+                        "2",
+                        "--timeout",
+                        str(TIMEOUT),
+                        "--memory-mb",
+                        str(MEMORY_MB),
+                        "--extra-tests",
+                        str(extra),
+                    ]
+                )
             assert code == 0
             outs[mode] = out
     finally:
@@ -354,8 +396,9 @@ def test_honest_students_get_the_same_grades_with_and_without_the_jail(classes):
 def test_a_forged_record_is_tampered_and_scores_nothing(classes, name):
     for mode in [m for m in ("jail", "none") if m in classes]:
         result = by_id(classes[mode])[name]
-        assert (result["status"], result["total"]) == ("tampered", 0), \
+        assert (result["status"], result["total"]) == ("tampered", 0), (
             f"{name} ({mode}): {result['status']}, {result['total']}: {result['reason']}"
+        )
         assert "review this hand-in" in result["reason"]
 
 
@@ -366,7 +409,9 @@ def test_the_reference_is_out_of_reach(classes, name):
     assert result["total"] == 0, f"{name}: {result['total']} ({result['status']}: {result['reason']})"
     if name == "imports-solutions":
         # Refused by the grading child's import hook even where the instructor's Python has it.
-        assert result["status"] == "import error" and "reference solution" in result["reason"], result["reason"]
+        assert result["status"] == "import error" and "reference solution" in result["reason"], result[
+            "reason"
+        ]
 
 
 def test_hidden_tests_never_reach_the_student(classes):
@@ -376,13 +421,16 @@ def test_hidden_tests_never_reach_the_student(classes):
         for name in ("leaks-hidden", "fails-hidden", "untouched"):
             feedback = (out / "feedback" / f"{name}.md").read_text()
             shown = json.dumps({k: v for k, v in grades[name].items() if k != "tests"}) + feedback
-            assert HIDDEN_NAME not in shown and SECRET not in shown and "0.4242, 0.3" not in shown, \
+            assert HIDDEN_NAME not in shown and SECRET not in shown and "0.4242, 0.3" not in shown, (
                 f"{name} ({mode}) sees the hidden test: {feedback[:3000]}"
+            )
         fails = (out / "feedback" / "fails-hidden.md").read_text()
         assert "a hidden test of `is_match` failed" in fails, fails
         # What Gradescope shows the student: the same, from the same result.
         shown = json.dumps(gradescope.results_json(grades["fails-hidden"], KIT, 1.0, ROOT))
-        assert "a hidden test of `is_match` failed" in shown and HIDDEN_NAME not in shown and SECRET not in shown
+        assert (
+            "a hidden test of `is_match` failed" in shown and HIDDEN_NAME not in shown and SECRET not in shown
+        )
         # The visible extra test is an ordinary one; the hidden one counts like any other.
         ex03 = grades["fails-hidden"]["exercises"]["ex03_similarity"]
         assert ex03["passed"] == ex03["total"] - 1, ex03
@@ -408,14 +456,24 @@ def test_isolation_is_stated_in_the_csv_the_summary_and_each_feedback(classes):
 @needs_jail
 def test_in_the_jail_nothing_outside_is_touched(classes):
     grades = by_id(classes["jail"])
-    for name in ("poison", "writes-outside", "loopback", "kills", "double-fork", "shared-memory", "fills-scratch"):
+    for name in (
+        "poison",
+        "writes-outside",
+        "loopback",
+        "kills",
+        "double-fork",
+        "shared-memory",
+        "fills-scratch",
+    ):
         assert grades[name]["total"] == 0, f"{name}: {grades[name]['total']} ({grades[name]['status']})"
     assert classes["leaked"] == [], f"a hand-in wrote {classes['leaked']}"
     assert classes["accepted"] == [], f"a hand-in reached a loopback port: {classes['accepted']}"
     assert classes["survivors"] == [], "a double-forked process of a hand-in outlived its grading"
     # The 3 GiB shared mapping was refused (RLIMIT_AS), not resident.
-    assert "memory" in grades["shared-memory"]["reason"].lower() or "MemoryError" in grades["shared-memory"]["reason"], \
-        grades["shared-memory"]["reason"]
+    assert (
+        "memory" in grades["shared-memory"]["reason"].lower()
+        or "MemoryError" in grades["shared-memory"]["reason"]
+    ), grades["shared-memory"]["reason"]
 
 
 @needs_jail
@@ -423,10 +481,29 @@ def test_poisoned_kit_and_cache_change_no_later_or_cached_grade(classes, tmp_pat
     out = classes["jail"]
     first = by_id(out)
     conftests = list((out / ".cache").glob("kit-*/kit/conftest.py"))
-    assert conftests and all("outcome" not in c.read_text() for c in conftests), "the prepared kit was written"
+    assert conftests and all("outcome" not in c.read_text() for c in conftests), (
+        "the prepared kit was written"
+    )
     subs = sorted((classes["base"] / "subs-jail").glob("*.zip"))
-    assert cli.main(["grade", *map(str, subs), "--out", str(out), "--timeout", str(TIMEOUT), "-j", "2",
-                     "--memory-mb", str(MEMORY_MB), "--extra-tests", str(classes["base"] / "extra")]) == 0
+    assert (
+        cli.main(
+            [
+                "grade",
+                *map(str, subs),
+                "--out",
+                str(out),
+                "--timeout",
+                str(TIMEOUT),
+                "-j",
+                "2",
+                "--memory-mb",
+                str(MEMORY_MB),
+                "--extra-tests",
+                str(classes["base"] / "extra"),
+            ]
+        )
+        == 0
+    )
     again = by_id(out)
     assert {k: v["total"] for k, v in again.items()} == {k: v["total"] for k, v in first.items()}
     assert all(r["cached"] for r in again.values() if r["status"] not in ("refused", "no files"))
@@ -435,8 +512,11 @@ def test_poisoned_kit_and_cache_change_no_later_or_cached_grade(classes, tmp_pat
 def test_a_changed_cache_entry_or_prepared_kit_is_not_trusted(classes, tmp_path):
     out = classes["jail" if "jail" in classes else "none"]
     # A cached run with a failed test (an untouched student's), that failure made a pass.
-    run = next(p for p in sorted((out / ".cache" / "runs").glob("*.json"))
-               if any(t["outcome"] == "failed" for t in json.loads(p.read_text())["data"]["tests"].values()))
+    run = next(
+        p
+        for p in sorted((out / ".cache" / "runs").glob("*.json"))
+        if any(t["outcome"] == "failed" for t in json.loads(p.read_text())["data"]["tests"].values())
+    )
     text = run.read_text()
     wrapped = json.loads(text)
     for t in wrapped["data"]["tests"].values():
@@ -455,16 +535,28 @@ def test_a_changed_cache_entry_or_prepared_kit_is_not_trusted(classes, tmp_path)
 
 def test_the_record_check_catches_forgery_and_passes_honest_runs():
     order = ["a.py::t1", "a.py::t2", "b.py::t1"]
-    plan = [{"name": "test_s1", "file": "a.py", "fail": False}, {"name": "test_s2", "file": "a.py", "fail": True},
-            {"name": "test_s3", "file": "b.py", "fail": False}, {"name": "test_s4", "file": None, "fail": True}]
-    honest_run = [("a.py::test_s1", "passed"), ("a.py::test_s2", "failed"), ("a.py::t1", "failed"),
-                  ("a.py::t2", "passed"), ("b.py::test_s3", "passed"), ("b.py::t1", "passed"),
-                  ("b.py::test_s4", "failed")]
+    plan = [
+        {"name": "test_s1", "file": "a.py", "fail": False},
+        {"name": "test_s2", "file": "a.py", "fail": True},
+        {"name": "test_s3", "file": "b.py", "fail": False},
+        {"name": "test_s4", "file": None, "fail": True},
+    ]
+    honest_run = [
+        ("a.py::test_s1", "passed"),
+        ("a.py::test_s2", "failed"),
+        ("a.py::t1", "failed"),
+        ("a.py::t2", "passed"),
+        ("b.py::test_s3", "passed"),
+        ("b.py::t1", "passed"),
+        ("b.py::test_s4", "failed"),
+    ]
     finished = {"collected_lines": 1, "finished_lines": 1, "exitstatus": 1}
     assert integrity.check(honest_run, finished, plan, order) is None
     # Cut by a crash, or a file that did not collect: not forgery.
     assert integrity.check(honest_run[:3], {"collected_lines": 1}, plan, order) is None
-    assert integrity.check([r for r in honest_run if not r[0].startswith("a.py")], finished, plan, order) is None
+    assert (
+        integrity.check([r for r in honest_run if not r[0].startswith("a.py")], finished, plan, order) is None
+    )
     forged = {
         "a must-fail sentinel passed": [*honest_run[:1], ("a.py::test_s2", "passed"), *honest_run[2:]],
         "a test reported twice": [*honest_run, ("a.py::t1", "passed")],
@@ -480,17 +572,22 @@ def test_the_record_check_catches_forgery_and_passes_honest_runs():
 
 def test_the_installed_kit_ships_no_solutions():
     import tomllib
-
     from setuptools import find_packages
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     packages = find_packages(where=str(ROOT), include=config["include"])
     assert "exercises" in packages and "facekit" in packages
-    assert not [p for p in packages if p.split(".")[0] == "solutions"], \
+    assert not [p for p in packages if p.split(".")[0] == "solutions"], (
         f"pip install . would install the reference: {[p for p in packages if p.startswith('solutions')]}"
+    )
     # Nor is it importable from outside the checkout with the kit installed as it is here.
-    proc = subprocess.run([sys.executable, "-c", "import solutions"], cwd="/", capture_output=True, text=True,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    proc = subprocess.run(
+        [sys.executable, "-c", "import solutions"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert proc.returncode != 0 and "No module named 'solutions'" in proc.stderr, proc.stderr[-500:]
 
 
@@ -511,19 +608,28 @@ def test_gradescope_bundle_finds_in_process_forgery(classes, tmp_path):
         archive.extractall(root / "source")
     os.chmod(root / "source" / "run_autograder", 0o755)
     out = classes["jail" if "jail" in classes else "none"]
-    shutil.copytree(out / ".cache", root / "source" / gradescope.STATE_DIR / ".cache", symlinks=True,
-                    ignore=shutil.ignore_patterns("runs"))
+    shutil.copytree(
+        out / ".cache",
+        root / "source" / gradescope.STATE_DIR / ".cache",
+        symlinks=True,
+        ignore=shutil.ignore_patterns("runs"),
+    )
     # As in Gradescope's container, where bubblewrap cannot run: the record check alone.
-    env = {**os.environ, gradescope.ROOT_ENV: str(root), "FACEKIT_AUTOGRADER_PYTHON": sys.executable,
-           jail.OFF_ENV: "off"}
+    env = {
+        **os.environ,
+        gradescope.ROOT_ENV: str(root),
+        "FACEKIT_AUTOGRADER_PYTHON": sys.executable,
+        jail.OFF_ENV: "off",
+    }
     env.pop("PYTHONPATH", None)
     for name in ("plugin-hook", "exit-rewrite"):
         shutil.rmtree(root / "submission", ignore_errors=True)
         (root / "submission").mkdir()
         for relpath, content in attack(IN_PROCESS[name]).items():
             (root / "submission" / Path(relpath).name).write_bytes(content)
-        proc = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            [str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         results = json.loads((root / "results" / "results.json").read_text())
         assert results["score"] == 0 and "Status: tampered" in results["output"], (name, results["output"])
@@ -535,7 +641,7 @@ def test_grading_docs_state_the_jail_as_it_is():
     assert f"`~/.cache/facekit/{integrity.KEY_FILE}`" in readme
     assert f"`{jail.OFF_ENV}=off`" in readme and "`--require-jail`" in readme
     assert "`isolation: none (why)` and `limits: partial`" in readme
-    assert "@pytest.mark.visibility(\"visible\")" in readme
+    assert '@pytest.mark.visibility("visible")' in readme
 
 
 def test_a_python_under_tmp_stays_visible_in_the_jail(tmp_path, monkeypatch):
@@ -549,14 +655,15 @@ def test_a_python_under_tmp_stays_visible_in_the_jail(tmp_path, monkeypatch):
         (under_tmp / "seen").write_text("yes")
         real = jail.python_paths
         monkeypatch.setattr(jail, "python_paths", lambda exclude: [*real(exclude), str(under_tmp)])
-        code = (f"print(open({str(under_tmp / 'seen')!r}).read()); "
-                "open('/tmp/scratch', 'w').write('ok')")
-        argv = jail.command([sys.executable, "-c", code], kit=tmp_path, env={"PATH": "/usr/bin:/bin"},
-                            exclude=[])
+        code = f"print(open({str(under_tmp / 'seen')!r}).read()); open('/tmp/scratch', 'w').write('ok')"
+        argv = jail.command(
+            [sys.executable, "-c", code], kit=tmp_path, env={"PATH": "/usr/bin:/bin"}, exclude=[]
+        )
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stdout.strip()) == (0, "yes"), (
             f"jail.command with a Python path under /tmp ({under_tmp}): exit {done.returncode}, "
-            f"stdout {done.stdout!r}, stderr {done.stderr[-400:]!r}")
+            f"stdout {done.stdout!r}, stderr {done.stderr[-400:]!r}"
+        )
     finally:
         shutil.rmtree(under_tmp, ignore_errors=True)
 
@@ -568,17 +675,29 @@ def test_the_kit_parts_of_exercise_06_are_refused_to_a_submission_but_not_to_its
     asks = "import facekit.app_parts\nprint('imported')\n"
     (tmp_path / "exercises" / "retrieval.py").write_text(asks)
     (tmp_path / "tests" / "test_ex06_app.py").write_text(asks)
-    code = ("import runpy, sys\nimport facekit.grading.plugin\n"
-            "for path in sys.argv[1:]:\n"
-            "    try:\n        runpy.run_path(path)\n"
-            "    except ImportError as err:\n        print('refused:', err)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exercises" / "retrieval.py"),
-                           str(tmp_path / "tests" / "test_ex06_app.py")],
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import runpy, sys\nimport facekit.grading.plugin\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n        runpy.run_path(path)\n"
+        "    except ImportError as err:\n        print('refused:', err)\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(tmp_path / "exercises" / "retrieval.py"),
+            str(tmp_path / "tests" / "test_ex06_app.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = done.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("refused: facekit.app_parts") and lines[1] == "imported", (
         f"importing facekit.app_parts under the grading plugin, from a submission's module and then "
-        f"from a test module: expected refused, then imported; got {lines} (stderr {done.stderr[-300:]!r})")
+        f"from a test module: expected refused, then imported; got {lines} (stderr {done.stderr[-300:]!r})"
+    )
 
 
 def test_no_module_of_the_kit_imports_the_grading_plugin():
@@ -589,9 +708,15 @@ def test_no_module_of_the_kit_imports_the_grading_plugin():
     importers = []
     for path in sorted((Path(course.repo_root()) / "facekit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" for a in node.names]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if "facekit.grading.plugin" in names:
                 importers.append(f"{path.name}:{node.lineno}")
-    assert not importers, (f"facekit.grading.plugin is loaded only by pytest's -p in a grading child; "
-                           f"imported by {importers}")
+    assert not importers, (
+        f"facekit.grading.plugin is loaded only by pytest's -p in a grading child; imported by {importers}"
+    )

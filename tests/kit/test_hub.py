@@ -162,8 +162,13 @@ def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "KIT_"))}
     env["HF_HUB_CACHE"] = str(tmp_path / "real")
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "standin")], env=env,
-                          capture_output=True, text=True, cwd=course.repo_root())
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "standin")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=course.repo_root(),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

@@ -57,7 +57,9 @@ def test_every_test_declares_one_manifest_function(stub_run, exercise):
     result = progress.exercise_result(stub_run, exercise)
     assert result.total, f"no tests of {exercise.id} ran"
     undeclared = [n for n, r in result.tests.items() if r.function not in exercise.functions]
-    assert not undeclared, f"{exercise.id}: tests without a @pytest.mark.function of its own: {undeclared[:3]}"
+    assert not undeclared, (
+        f"{exercise.id}: tests without a @pytest.mark.function of its own: {undeclared[:3]}"
+    )
     assert sum(f.total for f in result.functions) == result.total
     untested = [f.name for f in result.functions if f.total == 0]
     assert not untested, f"{exercise.id}: no test declares {untested}"
@@ -106,7 +108,7 @@ def test_no_import_cycles_in_facekit():
 
     def visit(module):
         if module in stack:
-            cycle = stack[stack.index(module):] + [module]
+            cycle = stack[stack.index(module) :] + [module]
             raise AssertionError("import cycle at module level: " + " -> ".join(cycle))
         if module in seen:
             return
@@ -123,5 +125,7 @@ def test_no_import_cycles_in_facekit():
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_every_function_has_a_nudge_then_a_near_answer(exercise):
     """`facekit hint EX FUNCTION` goes from a nudge to a near-answer: at least two hints each."""
-    thin = {f: len(exercise.hints.get(f, ())) for f in exercise.functions if len(exercise.hints.get(f, ())) < 2}
+    thin = {
+        f: len(exercise.hints.get(f, ())) for f in exercise.functions if len(exercise.hints.get(f, ())) < 2
+    }
     assert not thin, f"{exercise.id}: functions with fewer than two hints in exercises/course.toml: {thin}"

@@ -15,8 +15,15 @@ MANIFEST = course.load()
 
 
 def _mistake(**fields) -> mistakes.Mistake:
-    base = dict(id="m", says="a student's words", find="x = 1", replace="x = 2", test="test_a",
-                words=("f", "differs"), file="solutions/ex.py")
+    base = dict(
+        id="m",
+        says="a student's words",
+        find="x = 1",
+        replace="x = 2",
+        test="test_a",
+        words=("f", "differs"),
+        file="solutions/ex.py",
+    )
     return mistakes.Mistake(**{**base, **fields})
 
 
@@ -48,16 +55,22 @@ def test_a_patch_must_match_exactly_once():
 def test_first_message_drops_pytests_explanation():
     assert mistakes.first_message("f(x): shape differs\nassert (2,) == (3,)") == "f(x): shape differs"
     assert mistakes.first_message("assert 2 == 1\n +  where 2 = f()") == ""
-    assert mistakes.first_message("Tensor-likes are not close!\n\nMismatched") == \
-        "Tensor-likes are not close!\n\nMismatched"
+    assert (
+        mistakes.first_message("Tensor-likes are not close!\n\nMismatched")
+        == "Tensor-likes are not close!\n\nMismatched"
+    )
 
 
-@pytest.mark.parametrize("tests, ok, why", [
-    ({"t::test_a": {"outcome": "passed", "message": ""}}, False, "survives"),
-    ({"t::test_a": {"outcome": "failed", "message": "assert 2 == 1"}}, False, "lacks"),
-    ({"t::test_a": {"outcome": "failed", "message": "F(x): the values DIFFERS"}}, True, "caught"),
-    ({}, False, "no test matched"),
-], ids=["survives", "lacks-words", "caught", "no-test"])
+@pytest.mark.parametrize(
+    "tests, ok, why",
+    [
+        ({"t::test_a": {"outcome": "passed", "message": ""}}, False, "survives"),
+        ({"t::test_a": {"outcome": "failed", "message": "assert 2 == 1"}}, False, "lacks"),
+        ({"t::test_a": {"outcome": "failed", "message": "F(x): the values DIFFERS"}}, True, "caught"),
+        ({}, False, "no test matched"),
+    ],
+    ids=["survives", "lacks-words", "caught", "no-test"],
+)
 def test_judge(tests, ok, why):
     caught, detail, _ = mistakes.judge(_mistake(), {"tests": tests, "collect_errors": []})
     assert caught is ok and why in detail, detail
@@ -71,7 +84,8 @@ def test_runner_reports_a_survivor_a_stale_patch_and_a_catch(tmp_path):
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, tmp_path / name)
-    (tmp_path / "tests" / "kit" / "mistakes" / "ex03_similarity.toml").write_text('''
+    (tmp_path / "tests" / "kit" / "mistakes" / "ex03_similarity.toml").write_text(
+        """
 [[mistake]]
 id = "caught"
 says = "A match is a score above the threshold"
@@ -95,7 +109,9 @@ find = "this text is not in the reference"
 replace = "anything"
 test = "test_is_match_at_and_around_the_threshold"
 words = ["is_match"]
-''', encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     finding = mistakes.mistake_findings(tmp_path, "ex03_similarity")
     assert finding.check == "mistakes" and not finding.ok, finding
     result = mistakes.run(tmp_path, "ex03_similarity")
@@ -120,14 +136,21 @@ def test_confusions_name_a_failure_with_another_mistakes_signature():
     catalogue = [planted, other, elsewhere]
 
     def run(**messages):
-        return {"tests": {f"t::{name}": {"outcome": "failed" if m else "passed", "message": m}
-                          for name, m in messages.items()}}
+        return {
+            "tests": {
+                f"t::{name}": {"outcome": "failed" if m else "passed", "message": m}
+                for name, m in messages.items()
+            }
+        }
 
     assert mistakes.confusions(planted, run(test_a="f: reversed", test_b=""), catalogue, tests) == []
     # Another entry's signature on the planted mistake's own test, or on any other test.
     found = mistakes.confusions(planted, run(test_a="f differs", test_b="f: no"), catalogue, tests)
-    assert len(found) == 2 and "test_a fails with the signature of y" in found[0] \
-        and "test_b fails with the signature of z" in found[1], found
+    assert (
+        len(found) == 2
+        and "test_a fails with the signature of y" in found[0]
+        and "test_b fails with the signature of z" in found[1]
+    ), found
     # Matching both: a mislabel unless the two declare that they share the signature.
     both = run(test_a="f differs: reversed", test_b="")
     assert mistakes.confusions(planted, both, catalogue, tests), "shared, but not declared"
@@ -146,7 +169,9 @@ def test_shares_and_includes_must_name_other_mistakes(tmp_path):
     path.write_text("[[mistake]]\n" + entry.format(id="a") + 'includes = ["nope"]\n')
     with pytest.raises(mistakes.CatalogueError, match="nope"):
         mistakes.load(tmp_path, exercise)
-    path.write_text("[[mistake]]\n" + entry.format(id="a") + 'shares = ["b"]\n\n[[mistake]]\n' + entry.format(id="b"))
+    path.write_text(
+        "[[mistake]]\n" + entry.format(id="a") + 'shares = ["b"]\n\n[[mistake]]\n' + entry.format(id="b")
+    )
     assert [m.shares for m in mistakes.load(tmp_path, exercise)] == [("b",), ()]
 
 
@@ -159,5 +184,7 @@ def test_no_signature_matches_a_failure_of_the_untouched_stubs(stub_run):
         for nodeid, result in stub_run.only(exercise.tests).tests.items():
             if result.failed:
                 message = result.message or result.error or ""
-                found += [f"{nodeid}: {m.id}" for m in mistakes.matching(catalogue, exercise.tests, nodeid, message)]
+                found += [
+                    f"{nodeid}: {m.id}" for m in mistakes.matching(catalogue, exercise.tests, nodeid, message)
+                ]
     assert not found, f"catalogued signatures that match a failure of the untouched stubs: {found}"

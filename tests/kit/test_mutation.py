@@ -21,12 +21,14 @@ CLEAN = ("ex02_embeddings", "ex05_retrieval")
 
 def test_mutants_are_cosmic_rays_and_say_where(tmp_path):
     source = tmp_path / "m.py"
-    source.write_text(textwrap.dedent('''\
+    source.write_text(
+        textwrap.dedent("""\
         def f(x):
             if x < 1:
                 return 0
             return x
-        '''))
+        """)
+    )
     found = mutation.mutants(source)
     assert found and all(m.operator.startswith("core/") for m in found), found
     lt = [m for m in found if m.operator == "core/ReplaceComparisonOperator_Lt_LtE"]
@@ -48,13 +50,19 @@ def test_an_equivalent_matches_one_mutant_and_needs_a_reason(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f(x):\n    return x[0] + x[1]\n")
     found = mutation.mutants(source)
-    entry = {"operator": "core/NumberReplacer", "function": "f", "code": "return x[0] + x[1]",
-             "mutated": "return x[ -1] + x[1]", "why": "a pair"}
+    entry = {
+        "operator": "core/NumberReplacer",
+        "function": "f",
+        "code": "return x[0] + x[1]",
+        "mutated": "return x[ -1] + x[1]",
+        "why": "a pair",
+    }
     assert [m.into for m in found if mutation._recorded(m, [entry])] == ["return x[ -1] + x[1]"]
     folder = tmp_path / mutation.EQUIVALENTS_DIR
     folder.mkdir(parents=True)
-    (folder / "ex99.toml").write_text('[[equivalent]]\noperator = "core/NumberReplacer"\nfunction = "f"\n'
-                                      'code = "x"\nmutated = "y"\n')
+    (folder / "ex99.toml").write_text(
+        '[[equivalent]]\noperator = "core/NumberReplacer"\nfunction = "f"\ncode = "x"\nmutated = "y"\n'
+    )
     with pytest.raises(ValueError, match="lacks why"):
         mutation.load_equivalents(tmp_path, "ex99")
 
@@ -73,7 +81,13 @@ def test_a_seeded_sample_of_mutants_is_killed_or_recorded(exercise):
     """CI's budget: 6 mutants of each clean exercise (the whole run: `python -m facekit.mutation`)."""
     env = settings.child_env(ROOT, "solutions", "standin")
     env.setdefault("OMP_NUM_THREADS", "1")
-    proc = subprocess.run([sys.executable, "-m", "facekit.mutation", exercise, "--sample", "6", "--seed", "1"],
-                          cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facekit.mutation", exercise, "--sample", "6", "--seed", "1"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{exercise}" in proc.stdout and "cosmic-ray 8." in proc.stdout, proc.stdout

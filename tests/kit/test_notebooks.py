@@ -34,8 +34,10 @@ def test_notebook_is_valid_v4_without_outputs(exercise):
     nb = notebooks.validate(path)
     assert nb.nbformat == 4
     leftovers = notebooks.committed_outputs(nb)
-    assert not leftovers, (f"{exercise.notebook} was committed with outputs ({'; '.join(leftovers)}): "
-                           f"clear all outputs before committing")
+    assert not leftovers, (
+        f"{exercise.notebook} was committed with outputs ({'; '.join(leftovers)}): "
+        f"clear all outputs before committing"
+    )
 
 
 @by_exercise
@@ -49,10 +51,12 @@ def test_notebook_runs_against_the_solutions_on_standin_weights(exercise, standi
     assert path.read_bytes() == before, "executing a notebook must not write into the notebook file"
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert code and all(cell.execution_count is not None for cell in code)
-    printed = "".join(output.get("text", "") for cell in code for output in cell.outputs
-                      if output.output_type == "stream")
-    assert standin.LABEL in printed, ("the notebook must say which weights it runs on: "
-                                      "start it with notebooks.setup(exercise_id)")
+    printed = "".join(
+        output.get("text", "") for cell in code for output in cell.outputs if output.output_type == "stream"
+    )
+    assert standin.LABEL in printed, (
+        "the notebook must say which weights it runs on: start it with notebooks.setup(exercise_id)"
+    )
 
 
 # -- facekit.notebooks itself -----------------------------------------------------------------
@@ -62,19 +66,24 @@ def _write(path, cells, nbformat_version=4):
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    nb = new_notebook(cells=[new_markdown_cell(c[1:]) if c.startswith("#") else new_code_cell(c)
-                             for c in cells])
+    nb = new_notebook(
+        cells=[new_markdown_cell(c[1:]) if c.startswith("#") else new_code_cell(c) for c in cells]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
 
 
 def test_a_failing_cell_is_reported_by_file_cell_and_last_line(tmp_path, standin_cache):
-    path = _write(tmp_path / "broken.ipynb", [
-        "#A title", "import os\nprint(os.environ['KIT_TARGET'], os.environ['KIT_WEIGHTS'])",
-        "def deep(n):\n    return deep(n - 1) if n else int('not a number')\n\ndeep(50)",
-        "print('never reached')",
-    ])
+    path = _write(
+        tmp_path / "broken.ipynb",
+        [
+            "#A title",
+            "import os\nprint(os.environ['KIT_TARGET'], os.environ['KIT_WEIGHTS'])",
+            "def deep(n):\n    return deep(n - 1) if n else int('not a number')\n\ndeep(50)",
+            "print('never reached')",
+        ],
+    )
     before = path.read_bytes()
     with pytest.raises(notebooks.NotebookExecutionError) as info:
         notebooks.execute(path, target="solutions", weights="standin", standin_cache=standin_cache)
@@ -87,7 +96,8 @@ def test_a_failing_cell_is_reported_by_file_cell_and_last_line(tmp_path, standin
 
 
 def test_the_kernel_gets_the_chosen_tree_and_standin_weights_and_the_caller_keeps_its_own(
-        tmp_path, standin_cache, monkeypatch):
+    tmp_path, standin_cache, monkeypatch
+):
     import os
 
     from huggingface_hub import constants
@@ -98,9 +108,11 @@ def test_the_kernel_gets_the_chosen_tree_and_standin_weights_and_the_caller_keep
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", callers_cache)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    code = ("import json, os\nprint(json.dumps({k: os.environ.get(k) for k in "
-            "['KIT_TARGET', 'KIT_WEIGHTS', 'KIT_STANDIN_CACHE', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE']}))\n"
-            "print(json.dumps(os.getcwd()))")
+    code = (
+        "import json, os\nprint(json.dumps({k: os.environ.get(k) for k in "
+        "['KIT_TARGET', 'KIT_WEIGHTS', 'KIT_STANDIN_CACHE', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE']}))\n"
+        "print(json.dumps(os.getcwd()))"
+    )
     path = _write(tmp_path / "env.ipynb", [code])
     environ_before = dict(os.environ)
     nb = notebooks.execute(path, target="exercises", weights="standin", standin_cache=standin_cache)
@@ -108,8 +120,11 @@ def test_the_kernel_gets_the_chosen_tree_and_standin_weights_and_the_caller_keep
     assert (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE) == (callers_cache, False)
     env_line, cwd_line = nb.cells[0].outputs[0].text.splitlines()
     assert json.loads(env_line) == {
-        "KIT_TARGET": "exercises", "KIT_WEIGHTS": "standin", "KIT_STANDIN_CACHE": str(standin_cache),
-        "HF_HUB_CACHE": str(standin_cache), "HF_HUB_OFFLINE": "1",
+        "KIT_TARGET": "exercises",
+        "KIT_WEIGHTS": "standin",
+        "KIT_STANDIN_CACHE": str(standin_cache),
+        "HF_HUB_CACHE": str(standin_cache),
+        "HF_HUB_OFFLINE": "1",
     }
     assert json.loads(cwd_line) == str(tmp_path), "the kernel runs in the notebook's folder"
 

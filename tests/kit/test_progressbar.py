@@ -39,12 +39,14 @@ def run(stream, steps=(2, 4, 5)) -> str:
 def test_the_bar_shows_count_rate_and_time_left_on_a_terminal():
     shown = run(FakeTerminal())
     meters = METER.findall(shown)
-    assert [count for count, _, _ in meters] == ["2", "4", "5"], \
+    assert [count for count, _, _ in meters] == ["2", "4", "5"], (
         f"progress_bar(...)(done, 5) for done in 2, 4, 5 on a terminal: expected one meter per call, got {shown!r}"
+    )
     # The first call starts the clock (nothing to measure yet); later ones have a rate and an ETA.
     assert meters[0][1:] == ("?", "?"), f"first meter: {meters[0]}"
-    assert all(left != "?" and rate != "?" for _, left, rate in meters[1:]), \
+    assert all(left != "?" and rate != "?" for _, left, rate in meters[1:]), (
         f"after the first call the meter shows a time left and a rate; got {meters[1:]}"
+    )
     assert shown.startswith("\rembedding:"), f"the bar is named after desc: {shown!r}"
     # leave=False: close() overwrites the bar with spaces and goes back to the line's start.
     assert re.search(r"\r +\r$", shown), f"close() must erase the bar; the stream ends {shown[-40:]!r}"
@@ -59,7 +61,9 @@ def test_the_callers_terminal_test_wins_over_the_streams():
     stream = FakeTerminal()
     with progress_bar("embedding", unit="file", file=stream, terminal=False) as bar:
         bar(2, 5)
-    assert stream.getvalue() == "", "progress_bar(..., terminal=False) drew on a stream that says it is a terminal"
+    assert stream.getvalue() == "", (
+        "progress_bar(..., terminal=False) drew on a stream that says it is a terminal"
+    )
 
 
 def test_the_bar_obeys_hf_hub_disable_progress_bars(monkeypatch):

@@ -23,8 +23,6 @@ from facekit.run_record import RunRecord
 ROOT = course.repo_root()
 
 
-
-
 def make_kit(root: Path, functions: dict[str, list[str]]) -> Path:
     """A tiny kit: a stub per exercise whose functions raise NotImplementedError, tests, manifest."""
     entries = []
@@ -38,9 +36,13 @@ def make_kit(root: Path, functions: dict[str, list[str]]) -> Path:
         (root / "tests").mkdir(exist_ok=True)
         (root / "tests" / f"test_{exercise_id}.py").write_text("")
         hints = "\n".join(f'{n} = ["{n} hint one", "{n} hint two"]' for n in names)
-        entries.append(f'[[exercise]]\nid = "{exercise_id}"\ntitle = "Exercise {exercise_id}"\n'
-                       f'module = "code"\nfunctions = {json.dumps(names)}\n[exercise.hints]\n{hints}\n')
-    (root / "exercises" / "course.toml").write_text('[course]\ntitle = "Test course"\n\n' + "\n".join(entries))
+        entries.append(
+            f'[[exercise]]\nid = "{exercise_id}"\ntitle = "Exercise {exercise_id}"\n'
+            f'module = "code"\nfunctions = {json.dumps(names)}\n[exercise.hints]\n{hints}\n'
+        )
+    (root / "exercises" / "course.toml").write_text(
+        '[course]\ntitle = "Test course"\n\n' + "\n".join(entries)
+    )
     return root
 
 
@@ -50,8 +52,14 @@ def kit(tmp_path):
 
 
 def ctx_for(root: Path, target: str = "exercises") -> cli.Context:
-    return cli.Context(root=root, course=course.load(root / "exercises" / "course.toml"), target=target,
-                       weights="standin", verbose=False, term=term.Term())
+    return cli.Context(
+        root=root,
+        course=course.load(root / "exercises" / "course.toml"),
+        target=target,
+        weights="standin",
+        verbose=False,
+        term=term.Term(),
+    )
 
 
 def result(outcome="passed", error=None, todo=None, function=None) -> dict:
@@ -85,9 +93,14 @@ def test_hint_into_a_closed_pipe_is_quiet_and_still_recorded(kit, state_file):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line: every write gets EPIPE
     try:
-        proc = subprocess.run([sys.executable, "-m", "facekit", "--root", str(kit), "hint", "ex_a", "first"],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), kit_state.STATE_ENV: str(state_file)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "facekit", "--root", str(kit), "hint", "ex_a", "first"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), kit_state.STATE_ENV: str(state_file)},
+        )
     finally:
         os.close(write_end)
     assert proc.stderr == "", f"a closed pipe must end quietly, got: {proc.stderr}"
@@ -112,9 +125,19 @@ def test_app_messages_say_where_the_default_store_is(tmp_path, monkeypatch, caps
 
 def test_check_points_at_the_exercise_that_owns_a_stub(kit, capsys, monkeypatch):
     # ex_b's test stops at ex_a's stub, as Exercise 06's stop at Exercise 03's cosine_similarity.
-    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_b.py": {
-        "test_third": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "third"),
-    }}))
+    monkeypatch.setattr(
+        verify,
+        "run_tests",
+        Runs(
+            {
+                "tests/test_ex_b.py": {
+                    "test_third": result(
+                        "failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "third"
+                    ),
+                }
+            }
+        ),
+    )
     code, out, _ = run_cli(capsys, "--root", kit, "check", "ex_b")
     text = flat(out)
     assert code == 1
@@ -126,8 +149,13 @@ def test_check_points_at_the_exercise_that_owns_a_stub(kit, capsys, monkeypatch)
 # -- 7. watch -------------------------------------------------------------------------------------
 
 
-def watch(kit_root: Path, runs: Runs, saves: dict[int, tuple[str, dict]], pinned: str | None = None,
-          stop_after: int = 6):
+def watch(
+    kit_root: Path,
+    runs: Runs,
+    saves: dict[int, tuple[str, dict]],
+    pinned: str | None = None,
+    stop_after: int = 6,
+):
     """Run watch with a fake clock: at nap N, ``saves[N]`` = (exercise, its new results) is saved."""
     from argparse import Namespace
 
@@ -150,7 +178,11 @@ def watch(kit_root: Path, runs: Runs, saves: dict[int, tuple[str, dict]], pinned
 
 
 def test_watch_checks_the_current_exercise_first_and_exits_when_the_course_is_done(kit, capsys, monkeypatch):
-    todo = {"test_first": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first")}
+    todo = {
+        "test_first": result(
+            "failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first"
+        )
+    }
     runs = Runs({"tests/test_ex_a.py": todo, "tests/test_ex_b.py": all_pass(kit, "ex_b")})
     monkeypatch.setattr(verify, "run_tests", runs)
     code, naps = watch(kit, runs, {2: ("ex_a", all_pass(kit, "ex_a"))})
@@ -162,7 +194,11 @@ def test_watch_checks_the_current_exercise_first_and_exits_when_the_course_is_do
 
 
 def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatch):
-    todo = {"test_third": result("failed", "NotImplementedError: third", ["third", "exercises/ex_b/code.py"], "third")}
+    todo = {
+        "test_third": result(
+            "failed", "NotImplementedError: third", ["third", "exercises/ex_b/code.py"], "third"
+        )
+    }
     runs = Runs({"tests/test_ex_b.py": todo})
     monkeypatch.setattr(verify, "run_tests", runs)
     code, naps = watch(kit, runs, {1: ("ex_b", all_pass(kit, "ex_b"))}, pinned="ex_b")
@@ -175,9 +211,20 @@ def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatc
 
 
 def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys, monkeypatch):
-    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": {
-        "test_first": result("failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first"),
-        "test_second": result(function="second")}}))
+    monkeypatch.setattr(
+        verify,
+        "run_tests",
+        Runs(
+            {
+                "tests/test_ex_a.py": {
+                    "test_first": result(
+                        "failed", "NotImplementedError: first", ["first", "exercises/ex_a/code.py"], "first"
+                    ),
+                    "test_second": result(function="second"),
+                }
+            }
+        ),
+    )
     code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
     assert code == 1 and out == ""
     assert_one_line_error(err, "ex_a has not passed yet", "facekit check ex_a")
@@ -195,11 +242,13 @@ def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys,
 def test_solution_code_leaves_out_comments_and_docstrings_on_both_sides(kit, capsys, monkeypatch):
     (kit / "exercises" / "ex_a" / "code.py").write_text(
         '"""The stub."""\n\n\ndef first():\n    """Shared docstring."""\n    # TODO 1. return None\n'
-        '    return None  # noqa: mine\n\n\ndef second():\n    """Shared."""\n    return "# not a comment"\n')
+        '    return None  # noqa: mine\n\n\ndef second():\n    """Shared."""\n    return "# not a comment"\n'
+    )
     (kit / "solutions" / "ex_a" / "code.py").write_text(
         '"""The reference."""\n\n\ndef first():\n    """Shared docstring,\n    on two lines."""\n'
         '    # 1. The reference says why.\n    return None\n\n\ndef second():\n    """Shared."""\n'
-        '    return "# a comment?"\n')
+        '    return "# a comment?"\n'
+    )
     monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
     assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
     code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
@@ -223,8 +272,11 @@ def test_try_prints_shapes_norms_and_a_similarity_and_one_line_on_a_stub(capsys)
     assert "their cosine similarity" in text and "NOT pretrained" in text, out
     code, out, err = run_cli(capsys, "try", "ex02_embeddings")  # the stubs
     assert code == 1
-    assert_one_line_error(err, "build_model() is not implemented yet (exercises/ex02_embeddings/embeddings.py)",
-                          "`facekit hint ex02_embeddings build_model`")
+    assert_one_line_error(
+        err,
+        "build_model() is not implemented yet (exercises/ex02_embeddings/embeddings.py)",
+        "`facekit hint ex02_embeddings build_model`",
+    )
     code, out, err = run_cli(capsys, "try", "ex03_similarity", "--target", "solutions")
     assert code == 0 and "face vs mirrored face" in out and "row norms 1.0000, 1.0000" in out, out
 
@@ -233,12 +285,32 @@ def test_try_prints_shapes_norms_and_a_similarity_and_one_line_on_a_stub(capsys)
 
 
 def test_hub_weights_missing_offline_stop_the_run_once_with_the_kits_message(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-hub"),
-           "PYTHONPATH": str(ROOT), "KIT_TARGET": "solutions"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(tmp_path / "empty-hub"),
+        "PYTHONPATH": str(ROOT),
+        "KIT_TARGET": "solutions",
+    }
     env.pop("KIT_WEIGHTS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_ex02_embeddings.py", "--weights", "hub",
-                           "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_ex02_embeddings.py",
+            "--weights",
+            "hub",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out[-2000:]
     assert out.count("timm/convnext_atto.d2_in1k/model.safetensors") == 1, out[-2000:]
@@ -253,13 +325,19 @@ def test_hub_weights_missing_offline_stop_the_run_once_with_the_kits_message(tmp
 def test_pytest_inside_an_exercise_folder_runs_that_exercises_tests_on_that_tree(tree):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("KIT_TARGET", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT / tree / "ex03_similarity", env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT / tree / "ex03_similarity",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
-    assert collected and all(line.startswith("tests/test_ex03_similarity.py::") for line in collected), \
+    assert collected and all(line.startswith("tests/test_ex03_similarity.py::") for line in collected), (
         proc.stdout[-2000:]
+    )
 
 
 def test_a_stubs_not_implemented_failure_builds_no_traceback(tmp_path):
@@ -275,15 +353,33 @@ def test_a_stubs_not_implemented_failure_builds_no_traceback(tmp_path):
         "    return real(self, *args, **kwargs)\n"
         "code.ExceptionInfo.getrepr = getrepr\n"
         "def pytest_sessionfinish(session):\n"
-        "    print('getrepr calls:', calls)\n")
+        "    print('getrepr calls:', calls)\n"
+    )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
     env.pop("KIT_TARGET", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "spy_getrepr", "-p", "no:cacheprovider",
-                           "tests/test_ex03_similarity.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-s",
+            "-p",
+            "spy_getrepr",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_ex03_similarity.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert " not implemented in " in proc.stdout, proc.stdout[-2000:]
-    assert "getrepr calls: []" in proc.stdout, \
+    assert "getrepr calls: []" in proc.stdout, (
         "pytest built a traceback for a stub's NotImplementedError: " + proc.stdout[-1500:]
+    )
 
 
 # -- 4. a syntax error, once ------------------------------------------------------------------------
@@ -291,21 +387,46 @@ def test_a_stubs_not_implemented_failure_builds_no_traceback(tmp_path):
 
 def test_a_syntax_error_is_recorded_with_its_file_and_line(tmp_path):
     (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
-    (tmp_path / "test_it.py").write_text("def test_one():\n    import broken\n\n"
-                                         "def test_two():\n    import broken\n")
+    (tmp_path / "test_it.py").write_text(
+        "def test_one():\n    import broken\n\ndef test_two():\n    import broken\n"
+    )
     record = tmp_path / "record.json"
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "facekit.recorder", "-p", "no:cacheprovider",
-                    "test_it.py"], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "facekit.recorder",
+            "-p",
+            "no:cacheprovider",
+            "test_it.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     errors = {r.error for r in RunRecord.read(record).tests.values()}
     assert errors == {f"SyntaxError: invalid syntax ({tmp_path / 'broken.py'}, line 1)"}, errors
 
 
 def test_check_reports_a_syntax_error_once_not_once_per_function(kit, capsys, monkeypatch):
     error = "SyntaxError: invalid syntax (exercises/ex_a/code.py, line 3)"
-    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": {
-        "test_first": result("failed", error, None, "first"),
-        "test_second": result("failed", error, None, "second")}}))
+    monkeypatch.setattr(
+        verify,
+        "run_tests",
+        Runs(
+            {
+                "tests/test_ex_a.py": {
+                    "test_first": result("failed", error, None, "first"),
+                    "test_second": result("failed", error, None, "second"),
+                }
+            }
+        ),
+    )
     code, out, _ = run_cli(capsys, "--root", kit, "check", "ex_a")
     assert code == 1
     assert out.count("invalid syntax") == 2, out  # the line above the functions, and the next step
@@ -324,8 +445,14 @@ def test_notebook_setup_cell_finds_the_kit_from_any_folder_inside_it(exercise):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for folder in (ROOT / "notebooks", ROOT / "exercises" / exercise.id, ROOT / "tests" / "kit"):
         # -S: no site-packages, so an installed facekit cannot answer; the cell must find this one.
-        proc = subprocess.run([sys.executable, "-S", "-c", finding], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", finding],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, f"{exercise.notebook}'s first cell from {folder}: {proc.stderr[-1000:]}"
         assert proc.stdout.strip() == str(ROOT / "facekit" / "notebooks.py"), proc.stdout
 
@@ -335,17 +462,23 @@ def test_notebook_setup_cell_finds_the_kit_from_any_folder_inside_it(exercise):
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # What the README told a student is now the Students pages of the site (docs/students/); the
 # README keeps the first command.
-STUDENT_PAGES = {name: (ROOT / "docs" / "students" / f"{name}.md").read_text(encoding="utf-8")
-                 for name in ("setup", "loop", "capstone", "weights")}
+STUDENT_PAGES = {
+    name: (ROOT / "docs" / "students" / f"{name}.md").read_text(encoding="utf-8")
+    for name in ("setup", "loop", "capstone", "weights")
+}
 STUDENT_PART = "\n".join([README.split("## For instructors", 1)[0], *STUDENT_PAGES.values()])
 
 
 def test_readme_install_gives_the_cpu_route_and_keeps_the_default():
-    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in README.split("## ", 1)[0]
+    assert (
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in README.split("## ", 1)[0]
+    )
     top = STUDENT_PAGES["setup"]
     assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest" in top
     assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in top
-    assert top.index("download.pytorch.org/whl/cpu") < top.index(".venv/bin/pip install -e . && .venv/bin/pytest\n```\n\nThe CPU")
+    assert top.index("download.pytorch.org/whl/cpu") < top.index(
+        ".venv/bin/pip install -e . && .venv/bin/pytest\n```\n\nThe CPU"
+    )
 
 
 def test_readme_notebooks_extra_exists_in_pyproject():
@@ -353,8 +486,9 @@ def test_readme_notebooks_extra_exists_in_pyproject():
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert "pip install -e '.[notebooks]'" in STUDENT_PART
-    assert any(d.startswith("jupyterlab") for d in extras["notebooks"]) and \
-        any(d.startswith("ipykernel") for d in extras["notebooks"])
+    assert any(d.startswith("jupyterlab") for d in extras["notebooks"]) and any(
+        d.startswith("ipykernel") for d in extras["notebooks"]
+    )
 
 
 def test_readme_states_where_the_standin_cache_is_and_drops_unchecked_timings():
@@ -366,15 +500,22 @@ def test_readme_states_where_the_standin_cache_is_and_drops_unchecked_timings():
         assert f"`~/{default.relative_to(Path.home()).as_posix()}`" in text
     assert "`rm -rf ~/.cache/facekit`" in text and "temporary Hugging Face cache" not in text
     assert "about 2 s" not in text and "about 10 s" not in text
-    for command in ("facekit watch ex03_similarity", "facekit try ex02_embeddings",
-                    "facekit solution ex02_embeddings", "facekit reset EXERCISE -y"):
+    for command in (
+        "facekit watch ex03_similarity",
+        "facekit try ex02_embeddings",
+        "facekit solution ex02_embeddings",
+        "facekit reset EXERCISE -y",
+    ):
         assert command in text, command
 
 
 def test_reset_without_an_answer_changes_nothing_and_yes_skips_the_question(kit):
     def git(*args):
-        subprocess.run(["git", "-C", str(kit), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(kit), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            check=True,
+            capture_output=True,
+        )
 
     git("init", "-q")
     git("add", "-A")
@@ -385,27 +526,53 @@ def test_reset_without_an_answer_changes_nothing_and_yes_skips_the_question(kit)
     argv = [sys.executable, "-m", "facekit", "--root", str(kit), "reset", "ex_a"]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and stub.read_text() == "mine\n", proc.stdout + proc.stderr
-    proc = subprocess.run([*argv, "-y"], stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [*argv, "-y"], stdin=subprocess.DEVNULL, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and stub.read_text() != "mine\n", proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("exercise_id, needles, stub", [
-    ("ex04_storage", ["JsonFileStore(faces.json): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
-                      "SqliteStore(faces.db): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
-                      "remove(ada's id); reopened: ['bob']"], "JsonFileStore.__init__"),
-    ("ex05_retrieval", ["a gallery of 4: face, mirror, darker, noise",
-                        "top_k(the face's embedding, gallery, k=3): face 1.0000,", "NOT pretrained"], "top_k"),
-    ("ex06_app", ["register 'sample' from face.png, 'noise' from noise: 2 records",
-                  "login(store, model, 'sample', face.png): accepted True, score 1.0000, threshold 0.5",
-                  "identify(store, model, face.png, k=2): sample 1.0000, noise", "NOT pretrained"], "open_store"),
-])
+@pytest.mark.parametrize(
+    "exercise_id, needles, stub",
+    [
+        (
+            "ex04_storage",
+            [
+                "JsonFileStore(faces.json): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                "SqliteStore(faces.db): add ada, bob; reopened: ['ada', 'bob'], bit for bit: True",
+                "remove(ada's id); reopened: ['bob']",
+            ],
+            "JsonFileStore.__init__",
+        ),
+        (
+            "ex05_retrieval",
+            [
+                "a gallery of 4: face, mirror, darker, noise",
+                "top_k(the face's embedding, gallery, k=3): face 1.0000,",
+                "NOT pretrained",
+            ],
+            "top_k",
+        ),
+        (
+            "ex06_app",
+            [
+                "register 'sample' from face.png, 'noise' from noise: 2 records",
+                "login(store, model, 'sample', face.png): accepted True, score 1.0000, threshold 0.5",
+                "identify(store, model, face.png, k=2): sample 1.0000, noise",
+                "NOT pretrained",
+            ],
+            "open_store",
+        ),
+    ],
+)
 def test_try_covers_the_store_the_search_and_the_app(capsys, exercise_id, needles, stub):
     code, out, err = run_cli(capsys, "try", exercise_id, "--target", "solutions")
     assert (code, err) == (0, ""), err
     for needle in needles:
         assert needle in flat(out), f"facekit try {exercise_id} printed:\n{out}"
-    assert ("similarities mean nothing" in flat(out)) == (exercise_id != "ex04_storage"), "the note where weights matter"
+    assert ("similarities mean nothing" in flat(out)) == (exercise_id != "ex04_storage"), (
+        "the note where weights matter"
+    )
     code, out, err = run_cli(capsys, "try", exercise_id)  # the stubs
     function = stub.split(".")[0]
     assert code == 1

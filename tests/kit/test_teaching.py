@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from snippets import ROOT, hints_of, recipe, run
 
 from facekit import course, data, trees
-from snippets import ROOT, hints_of, recipe, run
 
 pytestmark = pytest.mark.kit
 
@@ -69,11 +69,14 @@ def test_16_bit_recipe_scales_to_8_bits(source, kind, tmp_path):
         out = run(scale, tmp_path, np=np, Image=Image, image=image, values=np.asarray(image))
     eight_bit = out.get("eight_bit", out.get("_"))
     assert isinstance(eight_bit, np.ndarray) and eight_bit.dtype == np.uint8, (
-        f"{scale.where}: the recipe must give a uint8 array; got {eight_bit!r}")
+        f"{scale.where}: the recipe must give a uint8 array; got {eight_bit!r}"
+    )
     np.testing.assert_array_equal(
-        eight_bit, [[0, 4, 128, 255]],
+        eight_bit,
+        [[0, 4, 128, 255]],
         err_msg=f"{scale.where} on a {mode} {suffix.upper()} holding 0, 1000, 32896, 65535: "
-                f"expected round(v * 255 / 65535); uint16 * 255 wraps around, so convert to float first")
+        f"expected round(v * 255 / 65535); uint16 * 255 wraps around, so convert to float first",
+    )
     to_rgb = recipe(source, "Image.fromarray(eight_bit)")
     rgb = run(to_rgb, tmp_path, Image=Image, eight_bit=eight_bit)["_"]
     assert rgb.mode == "RGB" and rgb.getpixel((2, 0)) == (128, 128, 128), to_rgb.where
@@ -82,7 +85,9 @@ def test_16_bit_recipe_scales_to_8_bits(source, kind, tmp_path):
 def test_convert_alone_clips_16_bit_values_as_the_text_says():
     deep = Image.fromarray(np.array([[0, 1000, 32896, 65535]], dtype=np.uint16))
     assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
-    (wrapped,) = _stated(readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)")
+    (wrapped,) = _stated(
+        readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)"
+    )
     assert (np.asarray(deep) * 255).tolist()[0][-1] == wrapped, "NumPy 2 keeps uint16 and wraps"
     assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images", "load_image")[1]
 
@@ -98,8 +103,10 @@ def test_npy_recipe_writes_the_file_it_names(source, name, tmp_path):
     out = tmp_path / name
     run(save, tmp_path, np=np, out=out, array=array)
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == [name], (f"{save.where} with out={name!r} wrote {written}: np.save given a "
-                               f"path appends .npy unless the name ends in lower-case .npy")
+    assert written == [name], (
+        f"{save.where} with out={name!r} wrote {written}: np.save given a "
+        f"path appends .npy unless the name ends in lower-case .npy"
+    )
     np.testing.assert_array_equal(np.load(out, allow_pickle=False), array)
 
 
@@ -124,8 +131,9 @@ def test_sqlite_width_recipe_gives_values_not_bytes(source, tmp_path):
     width = recipe(source, "width = ", "row")
     db = sqlite3.connect(tmp_path / "faces.db")
     db.execute("CREATE TABLE records (embedding BLOB)")
-    assert run(width, tmp_path, **run(select, tmp_path, db=db))["width"] is None, \
+    assert run(width, tmp_path, **run(select, tmp_path, db=db))["width"] is None, (
         f"{width.where}: no row yet must give None"
+    )
     db.execute("INSERT INTO records VALUES (?)", (np.zeros(320, "<f4").tobytes(),))
     got = run(width, tmp_path, **run(select, tmp_path, db=db))["width"]
     db.close()
@@ -156,7 +164,8 @@ def test_ex02_hint_checks_dtype_first_and_the_empty_batch(embedder):
     steps = [hint.find("is_floating_point"), hint.find("ndim"), hint.find("shape[0]")]
     assert -1 not in steps and steps == sorted(steps), (
         f"the compute_embedding hint must check the dtype, then the rank, then the empty batch "
-        f"(shape[0]), like README and TODO: {hint}")
+        f"(shape[0]), like README and TODO: {hint}"
+    )
     todo = (ROOT / course.load().get("ex02_embeddings").stub).read_text(encoding="utf-8")
     assert todo.find("is_floating_point") < todo.find("image.ndim") and "empty" in todo
     # Why the check is needed: the model itself does not refuse an empty batch.
@@ -211,16 +220,30 @@ def test_ex01_resampling_and_normalisation_figures(sample_face):
         return torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255)
 
     bilinear = (crop(tensor(sample_face.resize((256, 256), Image.Resampling.BILINEAR))) - mean) / std
-    interpolated = {aa: (crop(F.interpolate(tensor(sample_face)[None], size=(256, 256), mode="bicubic",
-                                            antialias=aa)[0]) - mean) / std for aa in (True, False)}
+    interpolated = {
+        aa: (
+            crop(F.interpolate(tensor(sample_face)[None], size=(256, 256), mode="bicubic", antialias=aa)[0])
+            - mean
+        )
+        / std
+        for aa in (True, False)
+    }
     unnormalised = crop(tensor(sample_face.resize((256, 256), Image.Resampling.BICUBIC)))
-    measured = [(bilinear - right).abs().max(), (interpolated[True] - right).abs().max(),
-                (interpolated[False] - right).abs().max(), (1 / std).mean(),  # black to white, mean of 3
-                (unnormalised - right).abs().mean(), (unnormalised - right).abs().max()]
-    stated = _stated(text, r"bilinear instead of bicubic filtering changes input values by up to "
-                           r"([\d.]+), .*? by up to ([\d.]+) with `antialias=True` and ([\d.]+) "
-                           r"without, on a scale where a channel spans about ([\d.]+)\. .*? differ "
-                           r"from the right ones by ([\d.]+) on average and by up to ([\d.]+)\.")
+    measured = [
+        (bilinear - right).abs().max(),
+        (interpolated[True] - right).abs().max(),
+        (interpolated[False] - right).abs().max(),
+        (1 / std).mean(),  # black to white, mean of 3
+        (unnormalised - right).abs().mean(),
+        (unnormalised - right).abs().max(),
+    ]
+    stated = _stated(
+        text,
+        r"bilinear instead of bicubic filtering changes input values by up to "
+        r"([\d.]+), .*? by up to ([\d.]+) with `antialias=True` and ([\d.]+) "
+        r"without, on a scale where a channel spans about ([\d.]+)\. .*? differ "
+        r"from the right ones by ([\d.]+) on average and by up to ([\d.]+)\.",
+    )
     for value, figure in zip(measured, stated):
         decimals = len(str(figure).split(".")[1])
         assert round(float(value), decimals) == figure, f"README says {figure}; measured {float(value):.4f}"
@@ -240,7 +263,9 @@ def test_ex03_figures_for_rounding():
     (within,) = _stated(text, r"`a` and `3.7 \* a` score 1, up to float32 rounding: within ([\de.-]+)\)")
     scaled = torch.stack([sim.cosine_similarity(a[i], 3.7 * a[i]) for i in range(len(a))])
     assert (1 - scaled).abs().max() <= within
-    (above,) = _stated(text, r"come out slightly above 1 now and then \(in float32, by less than ([\de.-]+)\)")
+    (above,) = _stated(
+        text, r"come out slightly above 1 now and then \(in float32, by less than ([\de.-]+)\)"
+    )
     unit = sim.l2_normalize(a)
     self_similarity = (unit @ unit.mT).diagonal()
     assert 1 < self_similarity.max() < 1 + above, f"max {self_similarity.max().item():.9f}"
@@ -256,19 +281,30 @@ def test_ex06_standin_figures(embedder, sample_face):
     text = readme("ex06_app")
     assert "`face.point(lambda v: v // 2)`" in flat(text), "the README must name the darker copy it measures"
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
-    images = [sample_face, sample_face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
-              sample_face.point(lambda v: v // 2), noise]
+    images = [
+        sample_face,
+        sample_face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        sample_face.point(lambda v: v // 2),
+        noise,
+    ]
     transform = data.eval_transform()
     with torch.inference_mode():
-        unit = torch.nn.functional.normalize(embedder(torch.stack([transform(i) for i in images])).double(), dim=1)
+        unit = torch.nn.functional.normalize(
+            embedder(torch.stack([transform(i) for i in images])).double(), dim=1
+        )
     distance = 1 - unit @ unit.mT
     pairs = distance[torch.triu_indices(4, 4, 1).unbind()]
-    below, mirror = _stated(text, r"1 − cosine similarity between any two stayed below "
-                                  r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)")
+    below, mirror = _stated(
+        text,
+        r"1 − cosine similarity between any two stayed below "
+        r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)",
+    )
     measured = f"max {pairs.max().item():.3g}, mirror {distance[0, 1].item():.3g}: {pairs.tolist()}"
     # Each bound holds, and is tight: less than twice what was measured.
     assert pairs.max() < below and distance[0, 1] < mirror, measured
-    assert below < 2 * pairs.max() and mirror < 2 * distance[0, 1], f"README says below {below} and {mirror}; {measured}"
+    assert below < 2 * pairs.max() and mirror < 2 * distance[0, 1], (
+        f"README says below {below} and {mirror}; {measured}"
+    )
 
 
 # -- literal students: the TODO steps and hints, word for word, pass the tests ---------------------
@@ -279,8 +315,11 @@ LITERAL = Path(__file__).parent / "literal"
 
 def _literal_modules() -> dict[str, list[Path]]:
     """{exercise id: its literal modules}, for the exercises that have one."""
-    return {folder.name: sorted(folder.glob("*.py")) for folder in sorted(LITERAL.iterdir())
-            if folder.is_dir() and any(folder.glob("*.py"))}
+    return {
+        folder.name: sorted(folder.glob("*.py"))
+        for folder in sorted(LITERAL.iterdir())
+        if folder.is_dir() and any(folder.glob("*.py"))
+    }
 
 
 def test_literal_students_pass(tmp_path):
@@ -294,9 +333,22 @@ def test_literal_students_pass(tmp_path):
     modules = _literal_modules()
     assert modules, f"no literal solutions under {LITERAL}"
     kit = tmp_path / "kit"
-    shutil.copytree(ROOT, kit, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".facekit", ".fragments",
-        "*.egg-info", "notebooks", "benchmarks"))
+    shutil.copytree(
+        ROOT,
+        kit,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "__pycache__",
+            "*.pyc",
+            ".pytest_cache",
+            ".facekit",
+            ".fragments",
+            "*.egg-info",
+            "notebooks",
+            "benchmarks",
+        ),
+    )
     exercises = [course.load().get(exercise_id) for exercise_id in modules]
     for exercise in exercises:
         for module in modules[exercise.id]:
@@ -310,8 +362,10 @@ def test_literal_students_pass(tmp_path):
         tests = outcome.tests_of(exercise.tests)
         assert tests, f"no tests of {exercise.id} ran"
         failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
-    assert not failures, (f"{len(failures)} tests fail on a solution written word for word from the "
-                          f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures))
+    assert not failures, (
+        f"{len(failures)} tests fail on a solution written word for word from the "
+        f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures)
+    )
 
 
 # -- one recipe, the same everywhere: README steps, TODO steps and the last hint ------------------
@@ -324,22 +378,42 @@ def test_literal_students_pass(tmp_path):
 # one out teaches a recipe that fails the tests: the JSON store's hints without the lock,
 # Exercise 02's README without the move to the model's dtype.
 KEY_CALLS: dict[tuple[str, str], list[str]] = {
-    ("ex01_images", "load_image"): ['open(', "Image.open(", "load()", "exif_transpose",
-                                    "alpha_composite"],
+    ("ex01_images", "load_image"): ["open(", "Image.open(", "load()", "exif_transpose", "alpha_composite"],
     ("ex01_images", "preprocess"): ["math.floor", "BICUBIC", "crop(", "permute(2, 0, 1)"],
-    ("ex02_embeddings", "build_model"): ["hf_hub_download", "load_file", "create_model",
-                                         "num_classes=0", "load_state_dict", "eval()"],
-    ("ex02_embeddings", "compute_embedding"): ["is_floating_point", "unsqueeze(0)",
-                                               "next(model.parameters())", "dtype=weight.dtype",
-                                               "inference_mode"],
+    ("ex02_embeddings", "build_model"): [
+        "hf_hub_download",
+        "load_file",
+        "create_model",
+        "num_classes=0",
+        "load_state_dict",
+        "eval()",
+    ],
+    ("ex02_embeddings", "compute_embedding"): [
+        "is_floating_point",
+        "unsqueeze(0)",
+        "next(model.parameters())",
+        "dtype=weight.dtype",
+        "inference_mode",
+    ],
     ("ex03_similarity", "l2_normalize"): ["is_floating_point", "vector_norm", "keepdim=True"],
     ("ex03_similarity", "cosine_similarity"): ["promote_types", "mT", "clamp("],
     ("ex03_similarity", "is_match"): [">= threshold"],
     ("ex04_storage", "validate_entry"): ["is_floating_point", "detach()", "clone()", "isfinite"],
-    ("ex04_storage", "JsonFileStore"): ["FileLock", "JSON_LOCK_SUFFIX", "_load()", "mkstemp",
-                                        "fsync", "os.replace"],
-    ("ex04_storage", "SqliteStore"): ["isolation_level=None", "BEGIN IMMEDIATE", "ROLLBACK",
-                                      "<f4", "frombuffer"],
+    ("ex04_storage", "JsonFileStore"): [
+        "FileLock",
+        "JSON_LOCK_SUFFIX",
+        "_load()",
+        "mkstemp",
+        "fsync",
+        "os.replace",
+    ],
+    ("ex04_storage", "SqliteStore"): [
+        "isolation_level=None",
+        "BEGIN IMMEDIATE",
+        "ROLLBACK",
+        "<f4",
+        "frombuffer",
+    ],
     ("ex05_retrieval", "top_k"): ["store.all()", "normalize", "stable=True"],
     ("ex06_app", "embed_images"): ["islice", "ThreadPoolExecutor", "compute_embedding"],
     ("ex06_app", "open_store"): ["suffix.lower()", "JsonFileStore", "SqliteStore"],
@@ -347,8 +421,7 @@ KEY_CALLS: dict[tuple[str, str], list[str]] = {
     ("ex06_app", "login"): ["store.find(", "person_embedding", "cosine_similarity", "is_match"],
     ("ex06_app", "identify"): ["load_image", "preprocess", "compute_embedding", "top_k"],
     ("ex06_app", "embed_folder"): ["rglob", "embed_images", "save_file", "allow_pickle=False"],
-    ("ex06_app", "person_embedding"): ["preprocess", "compute_embedding", "l2_normalize",
-                                       "mean(dim=0)"],
+    ("ex06_app", "person_embedding"): ["preprocess", "compute_embedding", "l2_normalize", "mean(dim=0)"],
 }
 
 
@@ -364,13 +437,17 @@ def _definition(path: Path, name: str) -> tuple[str, list[str]]:
 
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
-    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-                 and n.name == name), None)
+    node = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None
+    )
     assert node is not None, f"{path.relative_to(ROOT)} defines no {name}"
-    source = "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
+    source = "\n".join(text.splitlines()[node.lineno - 1 : node.end_lineno])
     helpers = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_")}
-    called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
-              and isinstance(n.func, ast.Name) and n.func.id in helpers}
+    called = {
+        n.func.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers
+    }
     return source, sorted(called)
 
 
@@ -420,13 +497,16 @@ def test_readme_todo_and_last_hint_give_the_same_recipe(exercise_id, function):
     exercise = course.load().get(exercise_id)
     reference_source = _squeeze(_reference_source(exercise, function))
     unused = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in reference_source]
-    assert not unused, (f"{exercise_id}.{function}: the reference does not call {unused}; "
-                        f"KEY_CALLS must list calls the reference makes")
+    assert not unused, (
+        f"{exercise_id}.{function}: the reference does not call {unused}; "
+        f"KEY_CALLS must list calls the reference makes"
+    )
     places = {
         f"{exercise.readme} (numbered steps of its Task section)": _readme_steps(exercise, function),
         f"{exercise.stub} (TODO steps of {function})": _todo_steps(exercise, function),
-        f"{course.MANIFEST.relative_to(ROOT)} (near-answer hints of {function})":
-            _near_answer(hints_of(exercise_id, function)),
+        f"{course.MANIFEST.relative_to(ROOT)} (near-answer hints of {function})": _near_answer(
+            hints_of(exercise_id, function)
+        ),
     }
     problems = []
     for where, text in places.items():
@@ -434,8 +514,10 @@ def test_readme_todo_and_last_hint_give_the_same_recipe(exercise_id, function):
         missing = [call for call in KEY_CALLS[exercise_id, function] if _squeeze(call) not in _squeeze(text)]
         if missing:
             problems.append(f"{where} never mentions {', '.join(map(repr, missing))}")
-    assert not problems, (f"{exercise_id}.{function}: a student who follows one place alone misses "
-                          f"a call the tests need:\n  " + "\n  ".join(problems))
+    assert not problems, (
+        f"{exercise_id}.{function}: a student who follows one place alone misses "
+        f"a call the tests need:\n  " + "\n  ".join(problems)
+    )
 
 
 # -- wrong claims: never again, in any text a student or an instructor reads ----------------------
@@ -445,10 +527,17 @@ def _texts_read_by_people() -> dict[str, str]:
     """{path: flattened text} of every README, CHEATSHEET, stub, reference, hint, notebook, the
     exercises' tests (their messages and comments) and the kit's own code (its messages and
     comments), with the `#` of comment lines dropped so a comment's sentence reads whole."""
-    paths = [*ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md"), *ROOT.glob("exercises/**/*.md"),
-             *ROOT.glob("exercises/**/*.py"),
-             *ROOT.glob("solutions/**/*.py"), *ROOT.glob("tests/test_ex*.py"),
-             *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("facekit/**/*.py"), course.MANIFEST]
+    paths = [
+        *ROOT.glob("*.md"),
+        *ROOT.glob("docs/**/*.md"),
+        *ROOT.glob("exercises/**/*.md"),
+        *ROOT.glob("exercises/**/*.py"),
+        *ROOT.glob("solutions/**/*.py"),
+        *ROOT.glob("tests/test_ex*.py"),
+        *ROOT.glob("notebooks/*.ipynb"),
+        *ROOT.glob("facekit/**/*.py"),
+        course.MANIFEST,
+    ]
     texts = {}
     for path in paths:
         if path == ROOT / "facekit" / "mistakes.py":
@@ -464,29 +553,27 @@ def _texts_read_by_people() -> dict[str, str]:
 
 
 WRONG_CLAIMS = {  # a wrong recipe or fact once taught, and why it is wrong
-    r"read once in `?__init__|[Rr]ecords are read once":
-        "the JSON store reads the file again, under its FileLock, before every change; read once, "
-        "two writers lose a record",
-    r"rename across (disks|file systems|devices) is a copy|\"rename\" is a copy":
-        "os.replace between file systems raises OSError EXDEV and copies nothing",
-    r"NaN sorts unpredictably":
-        "torch.sort and topk rank NaN above every number, every time",
-    r"30 GB once converted":
-        "Pillow keeps 4 bytes per RGB pixel: 40 GB",
-    r"`I;16`/`I` \(16-bit gray\)|`I` \(16-bit gray":
-        "`I` is Pillow's 32-bit integer mode",
-    r"outer 12\.5% of the border":
-        "crop_pct 0.875 cuts 6.25% from each edge (23.4% of the area)",
-    r"does not lock its file":
-        "Exercise 04's JSON store locks its file",
+    r"read once in `?__init__|[Rr]ecords are read once": "the JSON store reads the file again, under its FileLock, before every change; read once, "
+    "two writers lose a record",
+    r"rename across (disks|file systems|devices) is a copy|\"rename\" is a copy": "os.replace between file systems raises OSError EXDEV and copies nothing",
+    r"NaN sorts unpredictably": "torch.sort and topk rank NaN above every number, every time",
+    r"30 GB once converted": "Pillow keeps 4 bytes per RGB pixel: 40 GB",
+    r"`I;16`/`I` \(16-bit gray\)|`I` \(16-bit gray": "`I` is Pillow's 32-bit integer mode",
+    r"outer 12\.5% of the border": "crop_pct 0.875 cuts 6.25% from each edge (23.4% of the area)",
+    r"does not lock its file": "Exercise 04's JSON store locks its file",
 }
 
 
 def test_no_wrong_claim_is_taught_anywhere():
     texts = _texts_read_by_people()
     assert any("tests/test_ex04_storage.py" in p for p in texts) and any(".ipynb" in p for p in texts)
-    found = [f"{path}: {match.group(0)!r}: {why}" for pattern, why in WRONG_CLAIMS.items()
-             for path, text in texts.items() for match in [re.search(pattern, text)] if match]
+    found = [
+        f"{path}: {match.group(0)!r}: {why}"
+        for pattern, why in WRONG_CLAIMS.items()
+        for path, text in texts.items()
+        for match in [re.search(pattern, text)]
+        if match
+    ]
     assert not found, "text that teaches what is not so:\n" + "\n".join(found)
 
 
@@ -495,7 +582,9 @@ def test_averaging_frames_guarantee_states_its_condition():
     generator = torch.Generator().manual_seed(0)
     failures = holds = 0
     for _ in range(2000):
-        frames = torch.nn.functional.normalize(torch.randn(4, 8, generator=generator, dtype=torch.float64), dim=1)
+        frames = torch.nn.functional.normalize(
+            torch.randn(4, 8, generator=generator, dtype=torch.float64), dim=1
+        )
         e = torch.nn.functional.normalize(torch.randn(8, generator=generator, dtype=torch.float64), dim=0)
         mean = (frames @ e).mean()
         averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
@@ -507,19 +596,22 @@ def test_averaging_frames_guarantee_states_its_condition():
     assert holds and failures, "the random trials must show both sides of the condition"
     # The text's example: two frames at 60 degrees either side of -e: mean -0.5, average -e.
     e, f = torch.eye(2, dtype=torch.float64)
-    frames = torch.stack([-0.5 * e + 0.75 ** 0.5 * f, -0.5 * e - 0.75 ** 0.5 * f])
+    frames = torch.stack([-0.5 * e + 0.75**0.5 * f, -0.5 * e - 0.75**0.5 * f])
     averaged = torch.nn.functional.normalize(frames.mean(dim=0), dim=0) @ e
     assert (frames @ e).mean().item() == pytest.approx(-0.5) and averaged.item() == pytest.approx(-1.0)
     texts = _texts_read_by_people()
     claim = r"at least (the mean of the single frames|that mean)"
     stated = {path: text for path, text in texts.items() if re.search(claim, text)}
-    assert {"exercises/ex06_app/README.md", "notebooks/ex06_app.ipynb", "tests/test_ex06_app.py"} <= set(stated)
+    assert {"exercises/ex06_app/README.md", "notebooks/ex06_app.ipynb", "tests/test_ex06_app.py"} <= set(
+        stated
+    )
     for path, text in stated.items():
         for match in re.finditer(claim, text):
-            around = text[max(0, match.start() - 300):match.end() + 300]
+            around = text[max(0, match.start() - 300) : match.end() + 300]
             assert re.search(r"is at least 0|mean (≥|>=) 0", around), (
                 f"{path} states the averaging guarantee without its condition (the frames' mean "
-                f"cosine at least 0; a mean of -0.5 can become -1.0): ...{around}...")
+                f"cosine at least 0; a mean of -0.5 can become -1.0): ...{around}..."
+            )
 
 
 # -- the corrected figures, measured ---------------------------------------------------------------
@@ -529,16 +621,27 @@ def test_rgb_image_takes_4_bytes_a_pixel_as_the_bomb_figure_says():
     import subprocess
     import sys
 
-    (pixels_gb, rgb_gb) = _stated(readme("ex01_images"), r"ask for (\d+) GB of memory as one byte per "
-                                                          r"pixel \((\d+) GB once converted to RGB")
-    assert pixels_gb == 100_000 ** 2 / 1e9
+    (pixels_gb, rgb_gb) = _stated(
+        readme("ex01_images"),
+        r"ask for (\d+) GB of memory as one byte per "
+        r"pixel \((\d+) GB once converted to RGB",
+    )
+    assert pixels_gb == 100_000**2 / 1e9
     # Resident memory of one 10,000 x 10,000 image of each mode, in a fresh process.
-    script = ("import sys; from PIL import Image\n"
-              "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
-              "before = rss(); image = Image.new(sys.argv[1], (10_000, 10_000), 1)\n"
-              "print((rss() - before) / 1e8)")
-    per_pixel = {mode: float(subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
-                                            text=True, check=True).stdout) for mode in ("L", "RGB")}
+    script = (
+        "import sys; from PIL import Image\n"
+        "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
+        "before = rss(); image = Image.new(sys.argv[1], (10_000, 10_000), 1)\n"
+        "print((rss() - before) / 1e8)"
+    )
+    per_pixel = {
+        mode: float(
+            subprocess.run(
+                [sys.executable, "-c", script, mode], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for mode in ("L", "RGB")
+    }
     assert round(per_pixel["L"]) == 1 and round(per_pixel["RGB"]) == rgb_gb / pixels_gb, per_pixel
 
 
@@ -559,9 +662,16 @@ def test_ex01_notebook_crop_figures():
     edge = (scale - size) / 2
     cells = json.loads((ROOT / "notebooks/ex01_images.ipynb").read_text(encoding="utf-8"))["cells"]
     text = flat(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"))
-    pixels, side, area = _stated(text, r"the centre 224×224 kept: (\d+) pixels, ([\d.]+)% of the side, "
-                                       r"are gone from each edge, ([\d.]+)% of the picture's area")
-    assert (pixels, side, area) == (edge, round(100 * edge / scale, 2), round(100 * (1 - (size / scale) ** 2), 1))
+    pixels, side, area = _stated(
+        text,
+        r"the centre 224×224 kept: (\d+) pixels, ([\d.]+)% of the side, "
+        r"are gone from each edge, ([\d.]+)% of the picture's area",
+    )
+    assert (pixels, side, area) == (
+        edge,
+        round(100 * edge / scale, 2),
+        round(100 * (1 - (size / scale) ** 2), 1),
+    )
 
 
 # -- ffmpeg's MJPEG stream, as the README's command serves it --------------------------------------
@@ -585,8 +695,10 @@ def _ffmpeg_server(content_type: str, frames: list[bytes]):
             request = b""
             while b"\r\n\r\n" not in request:
                 request += connection.recv(4096)
-            connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
-                               f"Transfer-Encoding: chunked\r\n\r\n".encode())
+            connection.sendall(
+                f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+                f"Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
 
             def chunk(data: bytes):
                 connection.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -650,9 +762,13 @@ def test_download_says_hf_home_works_only_above_a_folder_named_hub(capsys, monke
     assert code == 0 and "HF_HOME=<the folder above it>, if the copy is still named hub" in flat(out), out
     # Why: huggingface_hub takes HF_HOME/hub as the cache, whatever the copy is called.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    cache = subprocess.run([sys.executable, "-c", "from huggingface_hub import constants; "
-                            "print(constants.HF_HUB_CACHE)"], env={**env, "HF_HOME": str(tmp_path)},
-                           capture_output=True, text=True, check=True).stdout.strip()
+    cache = subprocess.run(
+        [sys.executable, "-c", "from huggingface_hub import constants; print(constants.HF_HUB_CACHE)"],
+        env={**env, "HF_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert Path(cache) == tmp_path / "hub"
 
 
@@ -673,8 +789,10 @@ def test_frame_limits_in_the_readme_are_the_apps(tmp_path):
 
     text = flat(readme("ex06_app"))
     megabytes, pixels, side, wide, high = _stated(
-        text, r"a frame over (\d+) MB \(4 × 1024 × 1024 bytes\) or over ([\d,]+) pixels \((\d+) × \3, "
-              r"counted as width × height: (\d+) × (\d+) is refused too\)")
+        text,
+        r"a frame over (\d+) MB \(4 × 1024 × 1024 bytes\) or over ([\d,]+) pixels \((\d+) × \3, "
+        r"counted as width × height: (\d+) × (\d+) is refused too\)",
+    )
     assert megabytes * 2**20 == inputs.MAX_FRAME_BYTES and pixels == inputs.MAX_FRAME_PIXELS == side * side
     assert wide * high > pixels
     # A pixel count, not a side: a frame wider than 4096 but with fewer pixels passes.
@@ -698,13 +816,14 @@ def test_cheatsheet_shows_the_context_manager_exercise_04_asks_for():
     sheet = parse((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
     section = "Your own `with`: context managers"
     assert section in sheet.sections, f"CHEATSHEET.md has no section {section!r}"
-    assert sheet.sections.index(section) < sheet.sections.index("JSON files and atomic writes"), \
+    assert sheet.sections.index(section) < sheet.sections.index("JSON files and atomic writes"), (
         "the context-manager section must come before the sections Exercise 04 uses it with"
+    )
     code = " ".join(b.code for b in sheet.blocks if b.section == section)
     for part in ("@contextlib.contextmanager", "yield", "try:", "except BaseException:", "raise", "finally:"):
         assert part in code, f"CHEATSHEET.md's {section!r} shows no {part}"
     text = flat(readme("ex04_storage"))
-    assert "`@contextlib.contextmanager`" in text and f"CHEATSHEET's \"{section}\"" in text
+    assert "`@contextlib.contextmanager`" in text and f'CHEATSHEET\'s "{section}"' in text
 
 
 def test_register_and_login_say_why_they_differ_on_one_image(embedder, sample_face, tmp_path):
@@ -758,7 +877,8 @@ def test_tasks_come_in_the_order_they_are_needed(exercise_id):
     order = sorted(exercise.functions, key=lambda f: (tasks[f], exercise.functions.index(f)))
     assert list(exercise.functions) == order, (
         f"{course.MANIFEST.relative_to(ROOT)} lists {exercise_id}'s functions as {exercise.functions}; "
-        f"its README's tasks give {order}")
+        f"its README's tasks give {order}"
+    )
     for tree_file in (exercise.stub, exercise.reference):
         in_file = _file_tasks(ROOT / tree_file, exercise.functions)
         if in_file:  # files without "# -- Task N:" sections have nothing to disagree with
@@ -768,8 +888,11 @@ def test_tasks_come_in_the_order_they_are_needed(exercise_id):
     late = []
     for caller in exercise.functions:
         tree = ast.parse(textwrap.dedent(_reference_source(exercise, caller)))
-        called = {node.func.id for node in ast.walk(tree)
-                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+        called = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
         for callee in exercise.functions:
             if callee != caller and callee in called and tasks[callee] > tasks[caller]:
                 late.append(f"{caller} (Task {tasks[caller]}) calls {callee} (Task {tasks[callee]})")
@@ -780,13 +903,20 @@ def test_ex05_notebook_times_warm_medians_and_prints_the_readmes_figure():
     import ast
     import json
 
-    low, high = _stated(readme("ex05_retrieval"), r"in a Python loop took (\d+) to (\d+) times as long as `top_k`")
+    low, high = _stated(
+        readme("ex05_retrieval"), r"in a Python loop took (\d+) to (\d+) times as long as `top_k`"
+    )
     cells = json.loads((ROOT / "notebooks/ex05_retrieval.ipynb").read_text(encoding="utf-8"))["cells"]
-    timing = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and "perf_counter" in c["source"][0]
-                  + "".join(c["source"]))
+    timing = next(
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and "perf_counter" in c["source"][0] + "".join(c["source"])
+    )
     tree = ast.parse(timing)
     helper = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "median_ms")
     body = ast.unparse(helper)
     # A warm-up call comes before the timed loop, and the median (not one run) is returned.
     assert body.index("function()") < body.index("for _ in range") and "statistics.median" in body, body
-    assert f"the README measured {low:.0f} to {high:.0f} times" in timing, "print the README's figure next to yours"
+    assert f"the README measured {low:.0f} to {high:.0f} times" in timing, (
+        "print the README's figure next to yours"
+    )

@@ -73,19 +73,38 @@ class Workers:
     def start(self, root: Path = ROOT, *, imports: bool = False, env: dict | None = None) -> subprocess.Popen:
         env = {**self.env, **(env or {})}
         with open(self.log, "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "facekit.worker", str(root),
-                                     *([] if imports else ["--no-imports"])],
-                                    cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "facekit.worker", str(root), *([] if imports else ["--no-imports"])],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         info = self.state / worker.INFO
-        wait_for(lambda: info.exists() and f'"pid": {proc.pid},' in info.read_text()
-                 and (self.state / worker.SOCKET).exists(), f"worker {proc.pid} to listen")
+        wait_for(
+            lambda: (
+                info.exists()
+                and f'"pid": {proc.pid},' in info.read_text()
+                and (self.state / worker.SOCKET).exists()
+            ),
+            f"worker {proc.pid} to listen",
+        )
         return proc
 
     def facekit(self, *argv: str, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("env", self.env)
-        return subprocess.run([sys.executable, "-m", "facekit", *argv], check=False, cwd=ROOT, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL, timeout=600, **kwargs)
+        return subprocess.run(
+            [sys.executable, "-m", "facekit", *argv],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+            **kwargs,
+        )
 
     def served(self) -> list[int]:
         """The pids of the children the workers forked for commands (their log)."""
@@ -125,22 +144,30 @@ def test_a_warm_check_prints_what_a_cold_check_prints_byte_for_byte(workers):
         warm = workers.facekit(*argv)
         assert len(workers.served()) == served + 1, f"the worker did not answer `facekit {' '.join(argv)}`"
         for what, a, b in (("stdout", cold.stdout, warm.stdout), ("stderr", cold.stderr, warm.stderr)):
-            assert masked(a) == masked(b), \
+            assert masked(a) == masked(b), (
                 f"facekit {' '.join(argv)}: {what} differs cold vs warm:\n{a}\n---\n{b}"
-        assert (cold.returncode, warm.returncode) == (code, code), \
+            )
+        assert (cold.returncode, warm.returncode) == (code, code), (
             f"facekit {' '.join(argv)}: exit codes cold {cold.returncode}, warm {warm.returncode}, expected {code}"
+        )
 
 
 def test_the_socket_is_owner_only_and_stop_leaves_no_process(workers):
     proc = workers.start()
     path = workers.state / worker.SOCKET
     mode = path.stat().st_mode
-    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, f"{path}: mode {oct(mode)}, expected a socket 0600"
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600, (
+        f"{path}: mode {oct(mode)}, expected a socket 0600"
+    )
     status = workers.facekit("worker", "status")
-    assert f"pid {proc.pid}" in status.stdout, f"`facekit worker status` does not name pid {proc.pid}: {status.stdout}"
+    assert f"pid {proc.pid}" in status.stdout, (
+        f"`facekit worker status` does not name pid {proc.pid}: {status.stdout}"
+    )
     stopped = workers.facekit("worker", "stop")
     assert f"pid {proc.pid}" in stopped.stdout and proc.wait(10) is not None, stopped.stdout
-    assert not path.exists() and not (workers.state / worker.INFO).exists(), "stop left the socket or worker.json"
+    assert not path.exists() and not (workers.state / worker.INFO).exists(), (
+        "stop left the socket or worker.json"
+    )
     again = workers.facekit("worker", "status")
     assert "No worker is running" in again.stdout, again.stdout
 
@@ -148,8 +175,18 @@ def test_the_socket_is_owner_only_and_stop_leaves_no_process(workers):
 def test_two_commands_at_once_are_both_answered(workers):
     workers.start()
     argv = [sys.executable, "-m", "facekit", "hint", "ex01_images", "load_image"]
-    procs = [subprocess.Popen(argv, cwd=ROOT, env=workers.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=workers.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert all("for load_image() (ex01_images)" in out for out, _ in outs), outs
@@ -159,9 +196,15 @@ def test_two_commands_at_once_are_both_answered(workers):
 def test_ctrl_c_in_the_caller_ends_its_run_and_everything_the_run_started(workers):
     """A worker without torch runs the check's tests in a subprocess: slow enough to interrupt."""
     workers.start()
-    caller = subprocess.Popen([sys.executable, "-m", "facekit", "check", "ex01_images"], cwd=ROOT,
-                              env=workers.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    caller = subprocess.Popen(
+        [sys.executable, "-m", "facekit", "check", "ex01_images"],
+        cwd=ROOT,
+        env=workers.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     child = wait_for(lambda: workers.served(), "the worker to start the command")[0]
     wait_for(lambda: len(group_members(child)) > 1, "the check to start its test run")
     caller.send_signal(signal.SIGINT)
@@ -216,7 +259,9 @@ def test_the_code_digest_sees_a_change_to_each_watched_path(tmp_path, name):
     before = worker.code_digest(root)
     changed = root / name if (root / name).is_file() else root / name / "code.py"
     changed.write_text("# changed\n")
-    assert worker.code_digest(root) != before, f"editing {changed.relative_to(root)} left the digest unchanged"
+    assert worker.code_digest(root) != before, (
+        f"editing {changed.relative_to(root)} left the digest unchanged"
+    )
 
 
 @pytest.mark.parametrize("how", ["code", "folder", "idle"])
@@ -246,7 +291,9 @@ def test_no_worker_where_fork_is_unsafe_or_it_is_turned_off(monkeypatch):
 
 def test_the_idle_time_must_be_a_positive_number(monkeypatch):
     monkeypatch.setenv(worker.IDLE_ENV, "soon")
-    with pytest.raises(ValueError, match=f"{worker.IDLE_ENV} must be a positive number of seconds; got 'soon'"):
+    with pytest.raises(
+        ValueError, match=f"{worker.IDLE_ENV} must be a positive number of seconds; got 'soon'"
+    ):
         worker.idle_seconds()
     monkeypatch.setenv(worker.IDLE_ENV, "90")
     assert worker.idle_seconds() == 90
@@ -254,23 +301,46 @@ def test_the_idle_time_must_be_a_positive_number(monkeypatch):
 
 def test_the_students_loop_page_says_what_the_worker_does():
     text = " ".join((ROOT / "docs" / "students" / "loop.md").read_text(encoding="utf-8").split())
-    for fact in (f".facekit/{worker.SOCKET}", f"exits after {worker.DEFAULT_IDLE // 60} minutes",
-                 f"{worker.IDLE_ENV}=SECONDS", f"{worker.NO_WORKER_ENV}=1", "--no-worker",
-                 "facekit worker stop", "facekit worker status", "benchmarks/bench_loop.py"):
+    for fact in (
+        f".facekit/{worker.SOCKET}",
+        f"exits after {worker.DEFAULT_IDLE // 60} minutes",
+        f"{worker.IDLE_ENV}=SECONDS",
+        f"{worker.NO_WORKER_ENV}=1",
+        "--no-worker",
+        "facekit worker stop",
+        "facekit worker status",
+        "benchmarks/bench_loop.py",
+    ):
         assert fact in text, f"docs/students/loop.md should say {fact!r} (facekit.worker)"
     phrase = "answers the next `facekit check`, `try`, `hint` and `facekit`"
-    assert phrase in text, f"docs/students/loop.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
+    assert phrase in text, (
+        f"docs/students/loop.md should name the commands the worker answers ({worker.COMMANDS}): {phrase!r}"
+    )
 
 
 def test_on_a_system_without_fork_and_fcntl_the_commands_run_cold_and_say_nothing(tmp_path):
     """As on Windows: no fcntl module, another platform name. The command answers as usual."""
-    probe = ("import sys; sys.modules['fcntl'] = None; sys.platform = 'win32'\n"
-             "from facekit import cli; code = cli.main(['hint', 'ex01_images', 'load_image'])\n"
-             "print('worker server imported:', 'facekit.worker.server' in sys.modules, 'exit', code)")
+    probe = (
+        "import sys; sys.modules['fcntl'] = None; sys.platform = 'win32'\n"
+        "from facekit import cli; code = cli.main(['hint', 'ex01_images', 'load_image'])\n"
+        "print('worker server imported:', 'facekit.worker.server' in sys.modules, 'exit', code)"
+    )
     env = {k: v for k, v in os.environ.items() if k != worker.NO_WORKER_ENV}
     env[state_file.STATE_ENV] = str(tmp_path / "state.json")
-    proc = subprocess.run([sys.executable, "-c", probe], check=False, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.stdout.strip().endswith("worker server imported: False exit 0") and not proc.stderr, (proc.stdout, proc.stderr)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.strip().endswith("worker server imported: False exit 0") and not proc.stderr, (
+        proc.stdout,
+        proc.stderr,
+    )
     assert "Hint 1 of" in proc.stdout, proc.stdout
-    assert not (tmp_path / worker.SOCKET).exists() and not (tmp_path / worker.LOCK).exists(), "a worker was started"
+    assert not (tmp_path / worker.SOCKET).exists() and not (tmp_path / worker.LOCK).exists(), (
+        "a worker was started"
+    )

@@ -44,7 +44,9 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode == "I" or image.mode.startswith("I;16"):
-        eight_bit = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255 / 65535), 0, 255).astype(np.uint8)
+        eight_bit = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255 / 65535), 0, 255).astype(
+            np.uint8
+        )
         return Image.fromarray(eight_bit).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
@@ -52,8 +54,13 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     return image.convert("RGB")
 
 
-def preprocess(image: Image.Image, size: int = INPUT_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-               crop_pct: float = CROP_PCT) -> torch.Tensor:
+def preprocess(
+    image: Image.Image,
+    size: int = INPUT_SIZE,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    crop_pct: float = CROP_PCT,
+) -> torch.Tensor:
     # TODO 1
     if not isinstance(image, Image.Image):
         raise TypeError(f"image must be a PIL image; got {type(image).__name__}")
@@ -86,7 +93,13 @@ def preprocess(image: Image.Image, size: int = INPUT_SIZE, mean=IMAGENET_MEAN, s
     top = int(round((new_height - size) / 2.0))
     image = image.crop((left, top, left + size, top + size))
     # TODO 4
-    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    tensor = (
+        torch.from_numpy(np.array(image, dtype=np.uint8))
+        .permute(2, 0, 1)
+        .contiguous()
+        .to(torch.float32)
+        .div(255)
+    )
     # TODO 5
     mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)

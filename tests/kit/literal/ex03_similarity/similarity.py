@@ -38,7 +38,9 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     b_hat = l2_normalize(b)
     # TODO 2
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"a has width {a.shape[-1]} {tuple(a.shape)}, b has width {b.shape[-1]} {tuple(b.shape)}")
+        raise ValueError(
+            f"a has width {a.shape[-1]} {tuple(a.shape)}, b has width {b.shape[-1]} {tuple(b.shape)}"
+        )
     # TODO 3
     dtype = torch.promote_types(a_hat.dtype, b_hat.dtype)
     a_hat, b_hat = a_hat.to(dtype), b_hat.to(dtype)

@@ -54,7 +54,6 @@ BUSY_TIMEOUT_S = 30.0
 JSON_LOCK_SUFFIX = ".lock"
 
 
-
 def validate_entry(name: str, embedding: torch.Tensor, width: int | None = None) -> torch.Tensor:
     # TODO 1
     if not isinstance(name, str):
@@ -104,17 +103,26 @@ class JsonFileStore:
         except json.JSONDecodeError as err:
             raise StoreFormatError(f"{self.path} is not a JSON file") from err
         # TODO 1c
-        if not isinstance(data, dict) or data.get("format") != JSON_FORMAT or data.get("version") != JSON_VERSION:
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != JSON_FORMAT
+            or data.get("version") != JSON_VERSION
+        ):
             version = data.get("version") if isinstance(data, dict) else None
-            raise StoreFormatError(f"{self.path} is not a {JSON_FORMAT} file of version {JSON_VERSION} "
-                                   f"(version found: {version})")
+            raise StoreFormatError(
+                f"{self.path} is not a {JSON_FORMAT} file of version {JSON_VERSION} "
+                f"(version found: {version})"
+            )
         # TODO 1d
         records = {}
         try:
             for item in data["records"]:
-                records[item["id"]] = Record(item["id"], item["name"],
-                                             torch.tensor(item["embedding"], dtype=torch.float32),
-                                             datetime.fromisoformat(item["created_at"]))
+                records[item["id"]] = Record(
+                    item["id"],
+                    item["name"],
+                    torch.tensor(item["embedding"], dtype=torch.float32),
+                    datetime.fromisoformat(item["created_at"]),
+                )
         except (KeyError, TypeError, ValueError) as err:
             raise StoreFormatError(f"{self.path} holds a bad record: {err}") from err
         return records
@@ -127,8 +135,9 @@ class JsonFileStore:
             width = next((r.embedding.shape[0] for r in current.values()), None)
             embedding = validate_entry(name, embedding, width)
             # TODO 3
-            record = Record(id=str(uuid.uuid4()), name=name, embedding=embedding,
-                            created_at=datetime.now(timezone.utc))
+            record = Record(
+                id=str(uuid.uuid4()), name=name, embedding=embedding, created_at=datetime.now(timezone.utc)
+            )
             # TODO 4
             records = {**current, record.id: record}
             self._save(records)
@@ -144,8 +153,11 @@ class JsonFileStore:
 
     def find(self, name: str) -> list[Record]:
         # TODO 6
-        return [dataclasses.replace(r, embedding=r.embedding.clone())
-                for r in self._records.values() if r.name == name]
+        return [
+            dataclasses.replace(r, embedding=r.embedding.clone())
+            for r in self._records.values()
+            if r.name == name
+        ]
 
     def all(self) -> list[Record]:
         # TODO 7
@@ -163,9 +175,19 @@ class JsonFileStore:
 
     def _save(self, records: dict) -> None:
         # TODO 9a
-        data = {"format": JSON_FORMAT, "version": JSON_VERSION, "records": [
-            {"id": r.id, "name": r.name, "created_at": r.created_at.isoformat(),
-             "embedding": r.embedding.tolist()} for r in records.values()]}
+        data = {
+            "format": JSON_FORMAT,
+            "version": JSON_VERSION,
+            "records": [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "created_at": r.created_at.isoformat(),
+                    "embedding": r.embedding.tolist(),
+                }
+                for r in records.values()
+            ],
+        }
         text = json.dumps(data, indent=2)
         # TODO 9b-e (hint 2: try/except BaseException)
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
@@ -207,8 +229,9 @@ class SqliteStore:
             db.execute(f"PRAGMA application_id = {SQLITE_APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {SQLITE_VERSION}")
         elif application_id != SQLITE_APPLICATION_ID or version != SQLITE_VERSION:
-            raise StoreFormatError(f"{self.path} is not a facekit store (application id "
-                                   f"{application_id:#x}, version {version})")
+            raise StoreFormatError(
+                f"{self.path} is not a facekit store (application id {application_id:#x}, version {version})"
+            )
 
     # TODO 1
     def _connect(self):
@@ -235,9 +258,15 @@ class SqliteStore:
             width = None if row is None else row[0] // 4
             valid = validate_entry(name, embedding, width)
             record_id = str(uuid.uuid4())
-            db.execute("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
-                       (record_id, name, datetime.now(timezone.utc).isoformat(),
-                        valid.numpy().astype("<f4").tobytes()))
+            db.execute(
+                "INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)",
+                (
+                    record_id,
+                    name,
+                    datetime.now(timezone.utc).isoformat(),
+                    valid.numpy().astype("<f4").tobytes(),
+                ),
+            )
             return record_id
 
         return self._write(insert)
@@ -245,14 +274,19 @@ class SqliteStore:
     @staticmethod
     def _record(row) -> Record:
         record_id, name, created_at, blob = row
-        return Record(record_id, name, torch.from_numpy(np.frombuffer(blob, dtype="<f4").astype(np.float32)),
-                      datetime.fromisoformat(created_at))
+        return Record(
+            record_id,
+            name,
+            torch.from_numpy(np.frombuffer(blob, dtype="<f4").astype(np.float32)),
+            datetime.fromisoformat(created_at),
+        )
 
     def get(self, record_id: str) -> Record:
         # TODO 5
         with contextlib.closing(self._connect()) as db:
-            row = db.execute("SELECT id, name, created_at, embedding FROM records WHERE id = ?",
-                             (record_id,)).fetchone()
+            row = db.execute(
+                "SELECT id, name, created_at, embedding FROM records WHERE id = ?", (record_id,)
+            ).fetchone()
         if row is None:
             raise KeyError(f"no record with id {record_id!r}")
         return self._record(row)
@@ -260,8 +294,9 @@ class SqliteStore:
     def find(self, name: str) -> list[Record]:
         # TODO 6
         with contextlib.closing(self._connect()) as db:
-            rows = db.execute("SELECT id, name, created_at, embedding FROM records WHERE name = ? "
-                              "ORDER BY seq", (name,)).fetchall()
+            rows = db.execute(
+                "SELECT id, name, created_at, embedding FROM records WHERE name = ? ORDER BY seq", (name,)
+            ).fetchall()
         return [self._record(row) for row in rows]
 
     def all(self) -> list[Record]:

@@ -111,9 +111,9 @@ class EmbedSummary:
     skipped: list[tuple[str, str]]
 
 
-
-def embed_images(model: torch.nn.Module, paths: Iterable[str | os.PathLike],
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[Batch]:
+def embed_images(
+    model: torch.nn.Module, paths: Iterable[str | os.PathLike], batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[Batch]:
     # TODO 1
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
         raise TypeError(f"batch_size must be an int; got {type(batch_size).__name__}")
@@ -159,8 +159,9 @@ def open_store(path: str | os.PathLike) -> EmbeddingStore:
     if suffix in SQLITE_SUFFIXES:
         return SqliteStore(path)
     # TODO 3
-    raise ValueError(f"{path.name}: the store's suffix must be one of "
-                     f"{', '.join(JSON_SUFFIXES + SQLITE_SUFFIXES)}")
+    raise ValueError(
+        f"{path.name}: the store's suffix must be one of {', '.join(JSON_SUFFIXES + SQLITE_SUFFIXES)}"
+    )
 
 
 def _check_name(name):
@@ -170,8 +171,12 @@ def _check_name(name):
         raise ValueError(f"name must not be empty; got {name!r}")
 
 
-def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
-             images: Iterable[str | os.PathLike | Image.Image]) -> str:
+def register(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: Iterable[str | os.PathLike | Image.Image],
+) -> str:
     # TODO 1
     _check_name(name)
     if isinstance(images, (str, bytes, os.PathLike, Image.Image)):
@@ -196,9 +201,13 @@ def register(store: EmbeddingStore, model: torch.nn.Module, name: str,
     return store.add(name, person_embedding(model, frames))
 
 
-def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
-          images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
-          threshold: float = DEFAULT_THRESHOLD) -> LoginResult:
+def login(
+    store: EmbeddingStore,
+    model: torch.nn.Module,
+    name: str,
+    images: str | os.PathLike | Image.Image | Iterable[str | os.PathLike | Image.Image],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> LoginResult:
     # TODO 1
     _check_name(name)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
@@ -208,8 +217,9 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     # TODO 2
     enrolled = store.find(name)
     if enrolled == []:
-        raise UnknownPersonError(f"{name!r} is not registered; registered: "
-                                 f"{sorted({r.name for r in store.all()})}")
+        raise UnknownPersonError(
+            f"{name!r} is not registered; registered: {sorted({r.name for r in store.all()})}"
+        )
     # TODO 3
     if isinstance(images, (str, os.PathLike, Image.Image)):
         images = [images]
@@ -218,12 +228,12 @@ def login(store: EmbeddingStore, model: torch.nn.Module, name: str,
     # TODO 4
     scores = cosine_similarity(query, torch.stack([r.embedding for r in enrolled]))
     best = float(scores.max())
-    return LoginResult(name=name, accepted=is_match(best, threshold), score=best,
-                       threshold=float(threshold))
+    return LoginResult(name=name, accepted=is_match(best, threshold), score=best, threshold=float(threshold))
 
 
-def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike,
-             k: int = DEFAULT_K) -> list[tuple[str, float]]:
+def identify(
+    store: EmbeddingStore, model: torch.nn.Module, image_path: str | os.PathLike, k: int = DEFAULT_K
+) -> list[tuple[str, float]]:
     # TODO 1
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an int; got {type(k).__name__}")
@@ -242,9 +252,13 @@ def identify(store: EmbeddingStore, model: torch.nn.Module, image_path: str | os
     return list(people.items())
 
 
-def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | os.PathLike,
-                 batch_size: int = DEFAULT_BATCH_SIZE,
-                 progress: Callable[[int, int], None] | None = None) -> EmbedSummary:
+def embed_folder(
+    model: torch.nn.Module,
+    folder: str | os.PathLike,
+    out: str | os.PathLike,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> EmbedSummary:
     # TODO 1
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -255,8 +269,11 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
     if folder.is_file():
         raise NotADirectoryError(f"{folder} is a file, not a folder")
     # TODO 2
-    files = [p for p in sorted(folder.rglob("*"))
-             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    files = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     if not files:
         raise ValueError(f"no files in {folder}")
     # TODO 3
@@ -271,15 +288,19 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
             progress(done, len(files))
     # TODO 4
     if not rows:
-        raise ValueError(f"none of the files in {folder} is a readable image, e.g. "
-                         f"{skipped[0][0]}: {skipped[0][1]}")
+        raise ValueError(
+            f"none of the files in {folder} is a readable image, e.g. {skipped[0][0]}: {skipped[0][1]}"
+        )
     embeddings = torch.cat(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     # TODO 5
     names_file = None
     if out.suffix.lower() == ".safetensors":
-        save_file({EMBEDDINGS_KEY: embeddings.contiguous()}, out,
-                  metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)})
+        save_file(
+            {EMBEDDINGS_KEY: embeddings.contiguous()},
+            out,
+            metadata={FORMAT_KEY: OUTPUT_FORMAT, NAMES_KEY: json.dumps(names)},
+        )
     else:
         array = embeddings.numpy()
         with open(out, "wb") as file:
@@ -287,8 +308,9 @@ def embed_folder(model: torch.nn.Module, folder: str | os.PathLike, out: str | o
         names_file = out.with_suffix(NAMES_SUFFIX)
         names_file.write_text(json.dumps(names))
     # TODO 6
-    return EmbedSummary(out=out, names_file=names_file, count=len(names),
-                        width=embeddings.shape[1], skipped=skipped)
+    return EmbedSummary(
+        out=out, names_file=names_file, count=len(names), width=embeddings.shape[1], skipped=skipped
+    )
 
 
 def person_embedding(model: torch.nn.Module, frames: Sequence[Image.Image]) -> torch.Tensor:
