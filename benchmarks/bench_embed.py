@@ -38,6 +38,7 @@ OMP_WAIT_POLICY had channels_last 0.03 ahead, batches of 16 and 1 loading thread
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import statistics
@@ -107,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory(prefix="facekit-bench-embed-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="facekit-bench-embed-") as tmp, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
-        weights = hub_switch.activate_weights(
-            args.weights, tmp / "hub" if args.weights == "standin" else None
-        )
+        weights = settings.read_choice(args.target, args.weights, standin_cache=tmp / "hub").weights
+        hub_switch.build_standin(weights)
+        stack.enter_context(hub_switch.pointed_at(weights))
         ex01 = trees.load_exercise("ex01_images", args.target)
         ex02 = trees.load_exercise("ex02_embeddings", args.target)
         ex06 = trees.load_exercise("ex06_app", args.target)

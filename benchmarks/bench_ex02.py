@@ -14,6 +14,7 @@ background load slows both sides alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -52,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    with tempfile.TemporaryDirectory(prefix="facekit-bench-") as tmp:
-        weights = hub_switch.activate_weights(args.weights, Path(tmp) if args.weights == "standin" else None)
+    with tempfile.TemporaryDirectory(prefix="facekit-bench-") as tmp, contextlib.ExitStack() as stack:
+        weights = settings.read_choice(args.target, args.weights, standin_cache=Path(tmp)).weights
+        hub_switch.build_standin(weights)
+        stack.enter_context(hub_switch.pointed_at(weights))
         ex = trees.load_exercise("ex02_embeddings", args.target)
         print(f"Exercise 02 benchmark: target {args.target}; weights: {weights.describe()}")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facekit import settings  # noqa: E402
+from facekit import trees  # noqa: E402
 from facekit.testing import MemoryStore  # noqa: E402
 
 
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    retrieval = settings.load_exercise("ex05_retrieval", args.target)
-    storage = settings.load_exercise("ex04_storage", args.target)
+    retrieval = trees.load_exercise("ex05_retrieval", args.target)
+    storage = trees.load_exercise("ex04_storage", args.target)
     rows = torch.randn(args.records, 320, generator=torch.Generator().manual_seed(0))
     query = torch.randn(320, generator=torch.Generator().manual_seed(1))
     store = MemoryStore(storage.Record)

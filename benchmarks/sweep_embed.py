@@ -14,6 +14,7 @@ solutions, stand-in weights, torch's own thread count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import statistics
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_embed import make_images  # noqa: E402
 
-from facekit import hub_switch, trees  # noqa: E402
+from facekit import hub_switch, settings, trees  # noqa: E402
 
 DEFAULT_CONFIGS = "8:2:nchw,8:2:cl,4:2:nchw,16:2:nchw,8:1:nchw,8:3:nchw"
 
@@ -47,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    with tempfile.TemporaryDirectory(prefix="facekit-sweep-embed-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="facekit-sweep-embed-") as tmp, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
-        hub_switch.activate_weights("standin", tmp / "hub")
+        weights = settings.read_choice("solutions", "standin", standin_cache=tmp / "hub").weights
+        hub_switch.build_standin(weights)
+        stack.enter_context(hub_switch.pointed_at(weights))
         ex01 = trees.load_exercise("ex01_images", "solutions")
         ex02 = trees.load_exercise("ex02_embeddings", "solutions")
         ex06 = trees.load_exercise("ex06_app", "solutions")

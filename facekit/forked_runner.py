@@ -50,7 +50,7 @@ def warm_up() -> bool:
     return True
 
 
-def _child(root: Path, target: str, test_files: list[str], weights: str, record: Path) -> int:
+def _child(root: Path, target: str, test_files: list[str], weights: settings.Weights, record: Path) -> int:
     import pytest
 
     from facekit import recorder
@@ -60,10 +60,9 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
     os.dup2(devnull.fileno(), 2)
     sys.stdout = sys.stderr = devnull
     os.chdir(root)
-    env = settings.child_env(root, target, weights)
+    env = settings.child_env(root, settings.Choice(target, weights))
     env[recorder.RECORD_ENV] = str(record)
-    os.environ.clear()
-    os.environ.update(env)
+    settings.enter_env(env)
     sys.path.insert(0, str(root))  # what PYTHONPATH and `python -m` give the subprocess
     forking.drop_modules(_FRESH)
     # The command line of verify.run_tests.
@@ -75,8 +74,6 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
                 "facekit.recorder",
                 "-p",
                 "no:cacheprovider",
-                f"--target={target}",
-                f"--weights={weights}",
                 *test_files,
             ]
         )
@@ -84,7 +81,7 @@ def _child(root: Path, target: str, test_files: list[str], weights: str, record:
 
 
 def run_tests(
-    root: Path, target: str, test_files: list[str], weights: str = "standin", timeout: float = 900
+    root: Path, target: str, test_files: list[str], weights: settings.Weights, timeout: float = 900
 ) -> RunRecord:
     """``verify.run_tests``' result, from a forked child of this warmed-up process.
 

@@ -1,29 +1,31 @@
-"""Point huggingface_hub at the stand-in weights' cache, or back at the real one.
+"""Pointing huggingface_hub at the run's weights: the stand-in cache, or the real one.
 
-huggingface_hub reads HF_HUB_CACHE and HF_HUB_OFFLINE once, at import; its constants module
-is read again at every call, so both are patched (the environment also reaches notebook
-kernels and subprocesses). ``activate_weights`` builds the stand-in cache on first use and
-rebuilds it when damaged. Which weights to use is decided in facekit.settings.
+The simple way needs nothing here: a child process gets HF_HUB_CACHE and HF_HUB_OFFLINE in its
+environment (facekit.settings.child_env) and huggingface_hub reads them when it is imported.
+A process that imported huggingface_hub before its run chose the weights (``pytest`` run
+directly, whose plugins may import it; the warm worker and its forked children; a notebook
+kernel whose setup cell runs again; ``facekit try`` and ``app`` in a test) has to patch the
+two values huggingface_hub reads at every call, ``constants.HF_HUB_CACHE`` and
+``constants.HF_HUB_OFFLINE``: that is ``pointed_at``, the one place that does it, for the
+length of a ``with`` block, after which they are what they were. It never writes the
+environment: children get theirs from child_env.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-from facekit.settings import STANDIN_CACHE_ENV, WeightsInUse, resolve_weights, standin_cache_dir
+from huggingface_hub import constants, try_to_load_from_cache
 
-_HUB_VARS = ("HF_HUB_CACHE", "HF_HUB_OFFLINE")
-_real_hub: dict | None = None  # the hub settings from before the stand-in cache took over
+from facekit import hub, standin
+from facekit.settings import Weights
 
 
 def standin_ready(cache: Path) -> bool:
     """True when ``cache`` holds an intact stand-in checkpoint; a damaged one is removed."""
-    from huggingface_hub import try_to_load_from_cache
-
-    from facekit import hub, standin
-
     found = try_to_load_from_cache(standin.MODEL_ID, standin.FILENAME, cache_dir=str(cache))
     if not isinstance(found, str):
         return False
@@ -35,56 +37,23 @@ def standin_ready(cache: Path) -> bool:
         return False
 
 
-def _point_hub_at(cache: Path, offline: bool) -> None:
-    global _real_hub
-    from huggingface_hub import constants
-
-    if _real_hub is None:
-        _real_hub = {
-            "env": {k: os.environ.get(k) for k in _HUB_VARS},
-            "constants": (constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE),
-        }
-    os.environ["HF_HUB_CACHE"] = str(cache)
-    if offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_CACHE = str(cache)
-    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+def build_standin(weights: Weights) -> None:
+    """Stand-in weights: build their cache unless it is there and intact (a damaged one is
+    rebuilt). Hub weights: nothing to build."""
+    if weights.mode == "standin" and not standin_ready(weights.cache):
+        standin.build_cache(weights.cache)
 
 
-def _restore_real_hub() -> None:
-    """Undo _point_hub_at: after stand-in weights, "hub" means the real cache again."""
-    global _real_hub
-    if _real_hub is None:
-        return
-    from huggingface_hub import constants
+@contextlib.contextmanager
+def pointed_at(weights: Weights) -> Iterator[Weights]:
+    """huggingface_hub uses ``weights``' cache (and is offline if they are) inside the block.
 
-    for key, value in _real_hub["env"].items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = _real_hub["constants"]
-    _real_hub = None
-
-
-def activate_weights(
-    mode: str | None = None, standin_cache: Path | None = None, build: bool = True
-) -> WeightsInUse:
-    """Point huggingface_hub at the stand-in cache (built on first use) or leave it on the real one.
-
-    ``build=False``: point it there but build nothing yet (the harness builds the cache only for
-    a run whose tests read the weights: building imports timm)."""
-    mode = resolve_weights(mode)
-    if mode == "hub":
-        from huggingface_hub import constants
-
-        _restore_real_hub()
-        return WeightsInUse("hub", Path(constants.HF_HUB_CACHE), bool(constants.HF_HUB_OFFLINE))
-    from facekit import standin
-
-    cache = standin_cache_dir(standin_cache)
-    os.environ[STANDIN_CACHE_ENV] = str(cache)
-    _point_hub_at(cache, offline=True)
-    if build and not standin_ready(cache):  # missing, or damaged (and removed): build it afresh
-        standin.build_cache(cache)
-    return WeightsInUse("standin", cache, True)
+    Hub weights read from huggingface_hub itself (settings.read_choice) leave it as it is.
+    """
+    saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
+    constants.HF_HUB_CACHE = str(weights.cache)
+    constants.HF_HUB_OFFLINE = weights.offline
+    try:
+        yield weights
+    finally:
+        constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved

@@ -332,7 +332,7 @@ def _child(
     root: Path,
     exercise: course.Exercise,
     mistake: Mistake,
-    weights: str,
+    weights: settings.Weights,
     out: Path,
     catalogue: Sequence[Mistake] = (),
 ) -> None:
@@ -346,9 +346,7 @@ def _child(
         os.dup2(devnull.fileno(), 2)
         sys.stdout = sys.stderr = devnull
         os.chdir(scratch)
-        env = settings.child_env(scratch, "solutions", weights)
-        os.environ.clear()
-        os.environ.update(env)
+        settings.enter_env(settings.child_env(scratch, settings.Choice("solutions", weights)))
         forking.drop_modules()
         sys.path.insert(0, str(scratch))
         import pytest
@@ -368,8 +366,6 @@ def _child(
                 "no:cacheprovider",
                 "-p",
                 "no:randomly",
-                "--target=solutions",
-                f"--weights={weights}",
                 *tests,
             ],
             plugins=[collector],
@@ -380,7 +376,11 @@ def _child(
 
 
 def _run_one(
-    root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, catalogue: Sequence[Mistake] = ()
+    root: Path,
+    exercise: course.Exercise,
+    mistake: Mistake,
+    weights: settings.Weights,
+    catalogue: Sequence[Mistake] = (),
 ) -> Outcome:
     started = time.perf_counter()
     try:
@@ -422,7 +422,7 @@ def _run_one(
 
 
 def run_catalogue(
-    root: Path, exercise_id: str, weights: str = "standin", only: list[str] | None = None
+    root: Path, exercise_id: str, weights: settings.Weights, only: list[str] | None = None
 ) -> dict:
     """Every mistake of the exercise, in this (not yet warmed-up) process: the main of the subprocess."""
     root = Path(root).resolve()
@@ -435,11 +435,10 @@ def run_catalogue(
     catalogue = mistakes
     if only:
         mistakes = [m for m in mistakes if m.id in only]
-    if weights == "standin":
+    if weights.mode == "standin":
         # One checked stand-in cache for every child (the one `facekit` keeps), built here
         # in a subprocess: this process must run no torch code before it forks.
-        os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
-        _prepare_standin(root, settings.child_env(root, "solutions", weights))
+        _prepare_standin(root, settings.child_env(root, settings.Choice("solutions", weights)))
     # The slow imports, once: every child starts with them done.
     forking.import_warm()
 
@@ -457,7 +456,11 @@ def run_catalogue(
 def _prepare_standin(root: Path, env: dict) -> None:
     """Build (or check) the stand-in cache in a subprocess, so the children share it."""
     subprocess.run(
-        [sys.executable, "-c", "from facekit import hub_switch; hub_switch.activate_weights('standin')"],
+        [
+            sys.executable,
+            "-c",
+            "from facekit import hub_switch, settings; hub_switch.build_standin(settings.read_choice().weights)",
+        ],
         cwd=root,
         env=env,
         check=True,
@@ -469,13 +472,13 @@ def _prepare_standin(root: Path, env: dict) -> None:
 def run(
     root: Path,
     exercise_id: str,
-    weights: str = "standin",
+    weights: settings.Weights,
     only: list[str] | None = None,
     timeout: float = 1800,
 ) -> dict:
     """``run_catalogue`` in a subprocess rooted at ``root`` (so a copy of the kit is checked as itself)."""
     root = Path(root)
-    env = settings.child_env(root, "solutions", weights)
+    env = settings.child_env(root, settings.Choice("solutions", weights))
     env.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
         out = Path(tmp) / "outcomes.json"
@@ -484,8 +487,6 @@ def run(
             "-m",
             "facekit.mistakes",
             exercise_id,
-            "--weights",
-            weights,
             "--json",
             str(out),
             *(f"--only={m}" for m in only or []),
@@ -501,7 +502,7 @@ def run(
         return json.loads(out.read_text())
 
 
-def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str = "standin"):
+def mistake_findings(root: Path, exercise: course.Exercise | str, weights: settings.Weights):
     """One verify.Finding for the exercise: ok when every catalogued mistake is caught, with its words."""
     from facekit.verify import Finding
 
@@ -546,11 +547,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m facekit.mistakes", description="Run one exercise's catalogue of mistakes."
     )
     parser.add_argument("exercise")
-    parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
+    parser.add_argument(
+        "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
+    )
     parser.add_argument("--json", type=Path, help="write the outcomes here")
     parser.add_argument("--only", action="append", help="only this mistake id (repeatable)")
     args = parser.parse_args(argv)
-    result = run_catalogue(course.repo_root(), args.exercise, args.weights, args.only)
+    choice = settings.read_choice("solutions", args.weights)
+    result = run_catalogue(course.repo_root(), args.exercise, choice.weights, args.only)
     if args.json:
         args.json.write_text(json.dumps(result))
     if result["error"]:

@@ -197,17 +197,16 @@ def _scratch(root: Path) -> Path:
     return scratch
 
 
-def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
+def _child(scratch: Path, exercise: course.Exercise, weights: settings.Weights) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
     os.dup2(devnull.fileno(), 1)
     os.dup2(devnull.fileno(), 2)
     sys.stdout = sys.stderr = devnull
     sys.dont_write_bytecode = True  # the next mutant of the same file must not meet this one's .pyc
     os.chdir(scratch)
-    env = settings.child_env(scratch, "solutions", weights)
+    env = settings.child_env(scratch, settings.Choice("solutions", weights))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    os.environ.clear()
-    os.environ.update(env)
+    settings.enter_env(env)
     forking.drop_modules()
     sys.path.insert(0, str(scratch))
     import pytest
@@ -221,8 +220,6 @@ def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
                 "no:cacheprovider",
                 "-p",
                 "no:randomly",
-                "--target=solutions",
-                f"--weights={weights}",
                 exercise.tests,
             ]
         )
@@ -232,7 +229,7 @@ def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
 def run_exercise(
     root: Path,
     exercise_id: str,
-    weights: str = "standin",
+    weights: settings.Weights,
     sample: int | None = None,
     seed: int = 0,
     budget: float | None = None,
@@ -302,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="a seeded sample of this many mutants per exercise")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=float, help="seconds per exercise; mutants left are not run")
-    parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
+    parser.add_argument(
+        "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and the survivors' places")
     args = parser.parse_args(argv)
     root = course.repo_root()
@@ -310,10 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     ids = args.exercises or [e.id for e in manifest.exercises]
     for exercise_id in ids:
         manifest.get(exercise_id)  # an unknown id: an error before torch is imported
-    if args.weights == "standin":
-        os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
-        mistakes._prepare_standin(root, settings.child_env(root, "solutions", args.weights))
-    os.environ.update(settings.child_env(root, "solutions", args.weights))
+    choice = settings.read_choice("solutions", args.weights)
+    if choice.weights.mode == "standin":
+        mistakes._prepare_standin(root, settings.child_env(root, choice))
     forking.import_warm()
     from importlib.metadata import version
 
@@ -326,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     failed = False
     for exercise_id in ids:
-        report = run_exercise(root, exercise_id, args.weights, args.sample, args.seed, args.budget)
+        report = run_exercise(root, exercise_id, choice.weights, args.sample, args.seed, args.budget)
         score = "-" if report.score is None else f"{100 * report.score:.1f}%"
         print(
             f"{exercise_id:<18}{report.generated:>8}{report.run:>6}{report.killed:>8}{len(report.equivalent):>7}"

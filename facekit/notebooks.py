@@ -15,6 +15,7 @@ For instructors and the kit's tests (needs the ``dev`` extra: nbformat, nbclient
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -77,6 +78,10 @@ def _shorten(text: str, limit: int) -> str:
 # -- in a notebook ----------------------------------------------------------------------------
 
 
+_pointing = contextlib.ExitStack()  # the hub settings of the setup cell's choice, in this kernel
+_choice: settings.Choice | None = None  # what the setup cell chose, for load_exercise
+
+
 def setup(exercise_id: str) -> ModuleType:
     """The setup cell of a course notebook: pick the tree and the weights, say which, return the exercise.
 
@@ -84,30 +89,46 @@ def setup(exercise_id: str) -> ModuleType:
     ``solutions``) and the weights from ``KIT_WEIGHTS`` (``standin``: seeded random weights,
     offline, the default; or ``hub``: the real pretrained weights). Running the cell again
     imports the exercise afresh, so edits to the student's file take effect without
-    restarting the kernel.
+    restarting the kernel, and chooses again from the variables as they are then.
     """
+    global _choice
     exercise = course.load().get(exercise_id)
-    target = settings.resolve_target()
+    # The kernel is this notebook's run: its choice is made here, once per run of this cell.
+    # A kernel started by kernel_env has huggingface_hub's variables already; one the student
+    # started, or a second run of this cell, has to point it (hub_switch.pointed_at).
+    _pointing.close()
+    choice = settings.read_choice()
     with warnings.catch_warnings():
         # huggingface_hub imports tqdm.auto, which warns in a kernel without ipywidgets;
         # progress bars then print as text, which is fine.
         warnings.filterwarnings("ignore", message="IProgress not found")
-        weights = hub_switch.activate_weights()
+        hub_switch.build_standin(choice.weights)
+    _pointing.enter_context(hub_switch.pointed_at(choice.weights))
+    _choice = choice
     # Drop the exercise's modules so a re-run of the setup cell picks up edited code.
-    package = exercise.module(target)
+    package = exercise.module(choice.target)
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         del sys.modules[name]
-    module = trees.load_exercise(exercise_id, target)
+    module = trees.load_exercise(exercise_id, choice.target)
 
     print(f"{exercise.id}: {exercise.title}")
-    for label, text in settings.header(target, weights, code=exercise.source(target), with_env=True):
+    for label, text in settings.header(choice, code=exercise.source(choice.target), with_env=True):
         print(f"{label + ':':<9}{text}")
-    if weights.mode == "standin":
+    if choice.weights.mode == "standin":
         print(
             "         The numbers below only show that the code runs and has the right shapes;\n"
             "         they mean nothing about faces. Real pretrained weights: KIT_WEIGHTS=hub."
         )
     return module
+
+
+def load_exercise(exercise_id: str) -> ModuleType:
+    """Another exercise's module, from the tree the setup cell chose: ``load_exercise("ex04_storage")``."""
+    if _choice is None:
+        raise RuntimeError(
+            f"notebooks.load_exercise({exercise_id!r}): run the setup cell (notebooks.setup) first"
+        )
+    return trees.load_exercise(exercise_id, _choice.target)
 
 
 # -- checking and executing --------------------------------------------------------------------
@@ -160,34 +181,16 @@ def committed_outputs(nb) -> list[str]:
     return found
 
 
-def kernel_env(
-    target: str = "solutions",
-    weights: str = "standin",
-    standin_cache: str | os.PathLike | None = None,
-    root: str | os.PathLike | None = None,
-) -> dict[str, str]:
-    """The environment a notebook kernel gets: this process's, plus the tree and weights chosen.
-
-    For stand-in weights that is KIT_STANDIN_CACHE, HF_HUB_CACHE and HF_HUB_OFFLINE=1, set by
-    ``hub_switch.activate_weights`` (which also builds the stand-in cache once, so kernels share
-    it). This process's own environment and huggingface_hub settings are left as they were.
-    The kit's ``root`` (default: this checkout) goes first on PYTHONPATH, so ``facekit`` and
-    the trees import from it whether or not a kit is installed.
+def kernel_env(choice: settings.Choice, root: str | os.PathLike | None = None) -> dict[str, str]:
+    """The environment a notebook kernel gets: this process's, plus the tree and weights chosen
+    (settings.child_env: KIT_TARGET, KIT_WEIGHTS, and for stand-in weights KIT_STANDIN_CACHE,
+    HF_HUB_CACHE and HF_HUB_OFFLINE=1). The stand-in cache is built here, once, so kernels share
+    it; this process's environment and huggingface_hub settings are left alone. The kit's
+    ``root`` (default: this checkout) goes first on PYTHONPATH, so ``facekit`` and the trees
+    import from it whether or not a kit is installed.
     """
-    # Imported first, so its settings come from this process's own environment and can be restored.
-    from huggingface_hub import constants
-
-    saved_env = dict(os.environ)
-    saved_hub = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
-    try:
-        hub_switch.activate_weights(weights, Path(standin_cache) if standin_cache else None)
-        env = dict(os.environ)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE = saved_hub
-    root = Path(root).resolve() if root else course.repo_root()
-    return settings.child_env(root, target, weights, base=env)
+    hub_switch.build_standin(choice.weights)
+    return settings.child_env(Path(root).resolve() if root else course.repo_root(), choice)
 
 
 def execute(
@@ -218,7 +221,8 @@ def execute(
 
     path = Path(path).resolve()
     nb = validate(path)
-    env = kernel_env(target, weights, standin_cache, root)
+    choice = settings.read_choice(target, weights, Path(standin_cache) if standin_cache else None)
+    env = kernel_env(choice, root)
     started: list[int] = []  # index of the cell being executed, for the error message
 
     client = NotebookClient(

@@ -11,7 +11,7 @@ one line naming the function and the file to open, instead of a traceback.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -55,29 +55,39 @@ def pytest_configure(config):
         "first (facekit.progress.shown_failure)",
     )
     in_tree = _exercise_folder(config)
+    default_target = settings.DEFAULT_TARGET
     if in_tree:  # `pytest` inside exercises/ex02_embeddings/: that exercise's tests, that tree
-        tree, exercise = in_tree
+        default_target, exercise = in_tree
         config.args[:] = [str(course.repo_root() / exercise.tests)]
-        if config.getoption("--target") is None and not os.environ.get(settings.TARGET_ENV):
-            config.option.target = tree
-    target = settings.resolve_target(config.getoption("--target"))
-    weights = settings.resolve_weights(config.getoption("--weights"))
-    standin_dir, owned = None, False
-    if weights == "standin":
+    made: list[Path] = []
+
+    def new_standin_cache() -> Path:
         # A fresh cache per run, so no earlier run's files (or damage) can leak in, unless
         # KIT_STANDIN_CACHE names one: `facekit check` keeps one (checked) across runs.
-        shared = os.environ.get(settings.STANDIN_CACHE_ENV)
-        standin_dir = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="facekit-standin-"))
-        owned = not shared
-    if weights == "hub":
+        made.append(Path(tempfile.mkdtemp(prefix="facekit-standin-")))
+        return made[0]
+
+    choice = settings.read_choice(
+        config.getoption("--target"),
+        config.getoption("--weights"),
+        default_target=default_target,
+        new_standin_cache=new_standin_cache,
+    )
+    if choice.weights.mode == "hub":
         _require_hub_weights()
+    # This process may have imported huggingface_hub already (a plugin, the warm worker): its
+    # settings are pointed at the choice until pytest_unconfigure (hub_switch says why).
+    pointing = contextlib.ExitStack()
+    pointing.enter_context(hub_switch.pointed_at(choice.weights))
     config.facekit = {
-        "target": target,
+        "choice": choice,
+        "target": choice.target,
         # The folder of the code under test, once: each failure's message is placed against it.
-        "tree": (course.repo_root() / target).resolve(),
-        "weights": hub_switch.activate_weights(weights, standin_dir, build=False),  # pytest_collection_finish
-        "standin_dir": standin_dir,
-        "owns_standin_dir": owned,
+        "tree": (course.repo_root() / choice.target).resolve(),
+        "weights": choice.weights,  # the stand-in cache is built in pytest_collection_finish
+        "standin_dir": choice.weights.cache if choice.weights.mode == "standin" else None,
+        "owns_standin_dir": bool(made),
+        "pointing": pointing,
     }
 
 
@@ -135,16 +145,15 @@ def _exercise_folder(config) -> tuple[str, course.Exercise] | None:
 
 def pytest_unconfigure(config):
     info = getattr(config, "facekit", None)
+    if info:
+        info["pointing"].close()  # huggingface_hub's settings as they were before this run
     if info and info["standin_dir"] and info["owns_standin_dir"]:
         shutil.rmtree(info["standin_dir"], ignore_errors=True)
 
 
 def pytest_report_header(config):
     info = config.facekit
-    return [
-        "facekit: "
-        + "; ".join(f"{label}: {text}" for label, text in settings.header(info["target"], info["weights"]))
-    ]
+    return ["facekit: " + "; ".join(f"{label}: {text}" for label, text in settings.header(info["choice"]))]
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -181,7 +190,7 @@ def pytest_collection_finish(session):
     timm and makes a model, seconds that Exercise 04's and 05's tests alone do not need."""
     info = getattr(session.config, "facekit", None)
     if info and info["weights"].mode == "standin" and needs_weights(session.items):
-        hub_switch.activate_weights("standin", info["standin_dir"])
+        hub_switch.build_standin(info["weights"])
 
 
 def needs_weights(items) -> bool:
@@ -240,8 +249,16 @@ def kit_target(pytestconfig) -> str:
 
 
 @pytest.fixture(scope="session")
-def weights_in_use(pytestconfig) -> settings.WeightsInUse:
+def weights_in_use(pytestconfig) -> settings.Weights:
+    """The run's weights (settings.Weights: mode, cache, offline)."""
     return pytestconfig.facekit["weights"]
+
+
+@pytest.fixture(scope="session")
+def kit_choice(pytestconfig) -> settings.Choice:
+    """The run's tree and weights, as chosen when it started; ``settings.child_env(root,
+    kit_choice)`` is the environment of a child process that runs on the same."""
+    return pytestconfig.facekit["choice"]
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ import hashlib
 import os
 from pathlib import Path
 
+from facekit.settings import STANDIN_LABEL
+
 MODEL_ID = "timm/convnext_atto.d2_in1k"
 ARCHITECTURE = "convnext_atto"
 FILENAME = "model.safetensors"
 SEED = 0
-LABEL = "stand-in weights (seeded random, NOT pretrained)"
+LABEL = STANDIN_LABEL  # what the checkpoint's metadata says, and every run that uses it
 
 
 def make_state_dict(seed: int = SEED) -> dict:

@@ -13,8 +13,8 @@ from types import ModuleType
 from facekit import course, settings
 
 
-def load_exercise(exercise_id: str, target: str | None = None) -> ModuleType:
-    """Import an exercise from the selected tree: ``load_exercise("ex02_embeddings")``."""
+def load_exercise(exercise_id: str, target: str) -> ModuleType:
+    """Import an exercise from the tree ``target``: ``load_exercise("ex02_embeddings", "solutions")``."""
     root = str(course.repo_root())
     if root not in sys.path:  # the trees are importable from a checkout even without install
         sys.path.insert(0, root)

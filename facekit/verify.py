@@ -40,7 +40,7 @@ class VerifyContext:
 
     root: Path
     exercises: tuple[course.Exercise, ...]
-    weights: str = "standin"
+    weights: settings.Weights
 
     def with_tests(self) -> list[course.Exercise]:
         return [e for e in self.exercises if (self.root / e.tests).is_file()]
@@ -68,14 +68,16 @@ def check(name: str, text: str):
 
 
 def run_tests(
-    root: Path, target: str, test_files: list[str], weights: str = "standin", timeout: float = 900
+    root: Path, target: str, test_files: list[str], weights: settings.Weights, timeout: float = 900
 ) -> RunRecord:
-    """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
+    """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes.
+
+    The child gets the tree and the weights through its environment (settings.child_env) only."""
     from facekit import recorder
 
     with tempfile.TemporaryDirectory(prefix="facekit-verify-") as tmp:
         record = Path(tmp) / "record.json"
-        env = settings.child_env(root, target, weights)
+        env = settings.child_env(root, settings.Choice(target, weights))
         env[recorder.RECORD_ENV] = str(record)
         command = [
             sys.executable,
@@ -86,8 +88,6 @@ def run_tests(
             "facekit.recorder",
             "-p",
             "no:cacheprovider",
-            f"--target={target}",
-            f"--weights={weights}",
             *test_files,
         ]
         proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
@@ -195,12 +195,12 @@ print(json.dumps(out))
 """
 
 
-def public_apis(root: Path, modules: list[str]) -> dict:
+def public_apis(root: Path, modules: list[str], weights: settings.Weights) -> dict:
     """``{module: {"api": {...}} or {"error": ...}}`` for each module, imported in a subprocess."""
     proc = subprocess.run(
         [sys.executable, "-c", _API_SCRIPT, *modules],
         cwd=root,
-        env=settings.child_env(root, "solutions", "standin"),
+        env=settings.child_env(root, settings.Choice("solutions", weights)),
         capture_output=True,
         text=True,
         timeout=300,
@@ -254,7 +254,7 @@ def file_findings(root: Path, exercise: course.Exercise) -> Finding:
     return Finding(exercise.id, "files", True, "README, stub, reference, tests, notebook present")
 
 
-def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "standin") -> Finding:
+def notebook_findings(root: Path, exercise: course.Exercise, weights: settings.Weights) -> Finding:
     if not exercise.notebook:
         return Finding(exercise.id, "notebook", True, "none listed")
     from facekit import notebooks
@@ -262,7 +262,9 @@ def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "sta
     path = root / exercise.notebook
     try:
         notebooks.validate(path)
-        notebooks.execute(path, target="solutions", weights=weights, root=root)
+        notebooks.execute(
+            path, target="solutions", weights=weights.mode, standin_cache=weights.cache, root=root
+        )
     except Exception as err:  # noqa: BLE001 - any failure here is a finding, reported in one line
         return Finding(exercise.id, "notebook", False, f"{type(err).__name__}: {err}"[:300])
     return Finding(exercise.id, "notebook", True, "valid, executes against the reference")
@@ -310,7 +312,7 @@ def _stub(ctx: VerifyContext) -> list[Finding]:
 
 @check("mirror", "stub and reference have the same names, signatures, docstrings")
 def _mirror(ctx: VerifyContext) -> list[Finding]:
-    apis = public_apis(ctx.root, [e.module(t) for e in ctx.exercises for t in course.TARGETS])
+    apis = public_apis(ctx.root, [e.module(t) for e in ctx.exercises for t in course.TARGETS], ctx.weights)
     return [mirror_findings(apis, e) for e in ctx.exercises]
 
 
@@ -327,9 +329,9 @@ def _mistakes(ctx: VerifyContext) -> list[Finding]:
 
 
 def verify(
-    root: Path | None = None,
-    exercise_ids: list[str] | None = None,
-    weights: str = "standin",
+    root: Path | None,
+    exercise_ids: list[str] | None,
+    weights: settings.Weights,
     checks: tuple[str, ...] | None = None,
 ) -> list[Finding]:
     """Every check in ``checks`` (default: all) for every exercise (or those named), as findings."""

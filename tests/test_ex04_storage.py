@@ -718,11 +718,11 @@ def _add_many(target: str, cls: str, path: str, name: str, count: int, width: in
     A ValueError from ``add`` (a refused width) is reported as ``refused``, anything else as a failure.
     """
     try:
-        from facekit import settings
+        from facekit import trees
 
         # One thread: a forked child must not use the OpenMP thread pool copied from its parent.
         torch.set_num_threads(1)
-        store = getattr(settings.load_exercise(EXERCISE, target), cls)(path)
+        store = getattr(trees.load_exercise(EXERCISE, target), cls)(path)
         ready.release()
         go.wait(30)
         for i in range(count):

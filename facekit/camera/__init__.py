@@ -5,7 +5,9 @@
     stream.py    an MJPEG (multipart/x-mixed-replace) stream reader, bounded and with timeouts
     service.py   register / login / identify / people / remove from frames, on the selected tree
     server.py    ``facekit app serve``: one local web page (page.html) and its JSON endpoints
-    commands.py  the command-line side: ``--stream`` register and login, ``serve``
+
+The command-line side (``--stream`` register and login, ``serve``) is facekit/cli/camera.py:
+this package does not import the CLI.
 
 Nothing here imports torch at import time: argument and input errors come back at once.
 """

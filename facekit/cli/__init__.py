@@ -117,13 +117,12 @@ def _start_worker(args, environ: dict) -> None:
     if root is not None and (runs.tests_ran or "torch" in sys.modules):
         from facekit.worker import client
 
-        client.start(root, environ)
+        client.start(root, "facekit.cli.worker_process", environ)
 
 
 def _dispatch(args, term: Term) -> int:
     try:
-        target = settings.resolve_target(getattr(args, "target", None))
-        weights = settings.resolve_weights(getattr(args, "weights", None))
+        choice = settings.read_choice(getattr(args, "target", None), getattr(args, "weights", None))
     except ValueError as err:
         raise errors.UsageError(err) from None
     command = importlib.import_module(f"facekit.cli.{args.module}")
@@ -134,8 +133,7 @@ def _dispatch(args, term: Term) -> int:
     ctx = Context(
         root=root,
         course=course.load(root / "exercises" / "course.toml"),
-        target=target,
-        weights=weights,
+        choice=choice,
         verbose=getattr(args, "verbose", False),
         term=term,
     )

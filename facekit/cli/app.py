@@ -10,14 +10,13 @@ Every action runs the selected tree's code (``--target``): its Exercise 06 funct
 use its Exercises 01 to 05, and the model from its Exercise 02 ``build_model()`` on the
 selected weights. On the stand-in weights every answer comes with a note that it means
 nothing about faces. Options and the config file (``--config``, or ./facekit-app.toml) are
-checked before anything imports torch. ``--stream`` is facekit/camera/commands.py's.
+checked before anything imports torch. ``--stream`` is facekit/cli/camera.py's.
 """
 
 from __future__ import annotations
 
-from facekit.camera import commands as camera
 from facekit.camera import config as app_config
-from facekit.cli import appkit
+from facekit.cli import appkit, camera
 from facekit.cli.context import Context, plural
 from facekit.errors import FacekitError, Interrupted, NoAnswerError, UsageError
 

@@ -89,8 +89,9 @@ def model(ctx: Context):
     from facekit import hub_switch
 
     ctx.term.status("loading the model ...")
-    hub_switch.activate_weights(ctx.weights)
-    built = trees.load_exercise("ex02_embeddings", ctx.target).build_model()
+    hub_switch.build_standin(ctx.choice.weights)
+    with hub_switch.pointed_at(ctx.choice.weights):
+        built = trees.load_exercise("ex02_embeddings", ctx.target).build_model()
     ctx.term.clear_status()
     return built
 

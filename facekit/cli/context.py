@@ -15,10 +15,18 @@ from facekit.term import Term
 class Context:
     root: Path
     course: course.Course
-    target: str
-    weights: str
+    choice: settings.Choice  # the tree and weights, read once from the options and environment
     verbose: bool
     term: Term
+
+    @property
+    def target(self) -> str:
+        return self.choice.target
+
+    @property
+    def weights(self) -> str:
+        """The weights' mode, "standin" or "hub" (``choice.weights`` has their cache too)."""
+        return self.choice.weights.mode
 
     @property
     def manifest(self) -> Path:
@@ -42,7 +50,7 @@ def header(ctx: Context, title: bool = True, **extra: str) -> None:
     t = ctx.term
     if title:
         t.line(t.style(ctx.course.title, "bold"))
-    lines = settings.header(ctx.target, settings.weights_in_use(ctx.weights)) + list(extra.items())
+    lines = settings.header(ctx.choice) + list(extra.items())
     for label, text in lines:
         t.wrap(text, first=f"{label + ':':<9}", indent=" " * 9)
     t.line()

@@ -3,10 +3,9 @@ an exercise's files are unchanged since its last run (facekit.state_file.ResultC
 
 from __future__ import annotations
 
-import os
 import time
 
-from facekit import course, mistakes, progress, settings
+from facekit import course, mistakes, progress
 from facekit.cli.context import Context
 from facekit.state_file import ResultCache, fingerprint
 
@@ -30,8 +29,7 @@ def prepare_weights(ctx: Context) -> None:
         return
     from facekit import hub_switch
 
-    cache = settings.standin_cache_dir()
-    os.environ[settings.STANDIN_CACHE_ENV] = str(cache)  # the harness in the subprocess reuses it
+    cache = ctx.choice.weights.cache  # the harness's child gets it too (settings.child_env)
     if hub_switch.standin_ready(cache):  # a damaged cache is removed, and rebuilt by the harness
         return
     ctx.term.wrap(ctx.term.style(f"Building the stand-in weights once, in {cache} ...", "dim"))
@@ -61,7 +59,9 @@ def results(
         global tests_ran
         tests_ran = True
         # forked_runner.run_tests is verify.run_tests except in the warm worker (a fork there).
-        run = (runner or forked_runner.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
+        run = (runner or forked_runner.run_tests)(
+            ctx.root, ctx.target, [e.tests for e in stale], ctx.choice.weights
+        )
         ctx.term.clear_status()
         for e in stale:
             try:

@@ -2,13 +2,12 @@
 
 The page, its JSON endpoints and the server are facekit/camera/ (server.py, service.py); this
 is the command: options and the config file checked before torch, then
-facekit.camera.commands.serve until Ctrl-C. Needs the [app] extra (Flask).
+facekit.cli.camera.serve until Ctrl-C. Needs the [app] extra (Flask).
 """
 
 from __future__ import annotations
 
-from facekit.camera import commands as camera
-from facekit.cli import appkit
+from facekit.cli import appkit, camera
 from facekit.cli.context import Context
 
 

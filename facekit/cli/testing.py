@@ -36,26 +36,17 @@ def standin_dir(pytestconfig, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
-    """Run in a temporary folder; undo what the app commands do to the hub settings and the env.
+    """Run in a temporary folder, with no KIT_TARGET/KIT_WEIGHTS of the caller's, and the stand-in
+    cache of this test run: what a command reads when it starts (settings.read_choice). The
+    commands leave the environment and huggingface_hub's settings as they found them, so there
+    is nothing to undo here.
 
     Import it into a test module (``from facekit.cli.testing import hermetic``) to use it."""
-    import os
-
-    from huggingface_hub import constants
-
-    from facekit import hub_switch, settings
+    from facekit import settings
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(settings.TARGET_ENV, raising=False)
     monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
-    monkeypatch.setattr(hub_switch, "_real_hub", hub_switch._real_hub)
-    for key in ("HF_HUB_CACHE", "HF_HUB_OFFLINE"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])
-        else:
-            monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
 
 

@@ -236,13 +236,14 @@ def run(ctx: Context, args) -> int:
     t = ctx.term
     header(ctx, title=False)
     t.status("loading torch and the weights ...")
-    hub_switch.activate_weights(ctx.weights)
+    hub_switch.build_standin(ctx.choice.weights)
     ex = trees.load_exercise(exercise.id, ctx.target)
     try:
-        if exercise.id == "ex05_retrieval":
-            _ex05(ex, t, ctx.target)
-        else:
-            TRIES[exercise.id](ex, t)
+        with hub_switch.pointed_at(ctx.choice.weights):
+            if exercise.id == "ex05_retrieval":
+                _ex05(ex, t, ctx.target)
+            else:
+                TRIES[exercise.id](ex, t)
     except NotImplementedError as err:
         origin = _stub_origin(err, (ctx.root / ctx.target).resolve())
         if origin is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from facekit import settings
 from facekit import verify as kit_verify
 from facekit.cli.context import Context, plural
 from facekit.cli.runs import prepare_weights
@@ -27,7 +26,7 @@ def run(ctx: Context, args) -> int:
     checks = tuple(c for c in kit_verify.CHECKS if c in only) if only else tuple(kit_verify.CHECKS)
     exercises = [ctx.exercise(i) for i in exercise_ids] if exercise_ids else list(ctx.course.exercises)
     t.wrap(t.style(f"facekit verify: {plural(len(exercises), 'exercise')} in {ctx.root}", "bold"))
-    t.wrap(settings.weights_in_use(ctx.weights).describe(), first="weights: ", indent=" " * 9)
+    t.wrap(ctx.choice.weights.describe(), first="weights: ", indent=" " * 9)
     t.line()
     if ctx.weights == "standin":
         prepare_weights(ctx)
@@ -37,7 +36,9 @@ def run(ctx: Context, args) -> int:
     for check in checks:  # one check at a time, so a terminal shows what is running
         t.status(f"verify: {check}: {kit_verify.CHECKS[check].text} ...")
         began = time.perf_counter()
-        findings += kit_verify.verify(ctx.root, [e.id for e in exercises], ctx.weights, checks=(check,))
+        findings += kit_verify.verify(
+            ctx.root, [e.id for e in exercises], ctx.choice.weights, checks=(check,)
+        )
         times[check] = time.perf_counter() - began
     seconds = time.perf_counter() - started
 

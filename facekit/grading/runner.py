@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from facekit import forking
+from facekit import forking, settings
 
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
 OUTPUT_TAIL = 4000
@@ -234,9 +234,7 @@ def _child(job: dict, record_fd: int, output_fd: int) -> int:  # pragma: no cove
     os.closerange(3, record_fd)
     os.closerange(record_fd + 1, 65536)
     os.chdir(job["workspace"])
-    os.environ.clear()
-    os.environ.update(job["env"])
-    os.environ["FACEKIT_GRADE_FD"] = str(record_fd)
+    settings.enter_env({**job["env"], "FACEKIT_GRADE_FD": str(record_fd)})
     tempfile.tempdir = None  # computed again from TMPDIR
     workspace = str(Path(job["workspace"]))
     drop = {"", os.getcwd(), *job.get("drop_paths", ())}

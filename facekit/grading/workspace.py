@@ -142,7 +142,9 @@ def env(job_dir: Path, weights: str, hub_cache: str | None = None) -> dict:
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     if weights == "standin":
-        base[settings.STANDIN_CACHE_ENV] = str(job_dir / "standin")
+        chosen = settings.Weights("standin", job_dir / "standin", offline=True)
     elif hub_cache:
-        base["HF_HUB_CACHE"] = hub_cache
-    return settings.child_env(job_dir / "kit", "exercises", weights, base=base)
+        chosen = settings.Weights("hub", Path(hub_cache), offline=True)
+    else:
+        raise ValueError(f"workspace.env: hub weights need the hub cache's folder; got {hub_cache!r}")
+    return settings.child_env(job_dir / "kit", settings.Choice("exercises", chosen), base=base)

@@ -16,8 +16,9 @@ import-time environment differ from its own, when its socket is removed, and on 
 ``--no-worker`` or ``FACEKIT_NO_WORKER=1`` runs a command cold; so does every platform
 without a safe fork (macOS, Windows), silently.
 
-This package: paths, identity and settings (here), the server (facekit.worker.server, run as
-``python -m facekit.worker ROOT``), and the caller's side (facekit.worker.client).
+This package: paths, identity and settings (here), the server (facekit.worker.server, run by
+``python -m facekit.cli.worker_process``, which gives it ``facekit.cli.main``), and the
+caller's side (facekit.worker.client).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ IDLE_ENV = "FACEKIT_WORKER_IDLE"
 DEFAULT_IDLE = 20 * 60  # seconds
 COMMANDS = ("list", "check", "try", "hint")  # the student's loop; the others always run cold
 SOCKET, INFO, LOCK, LOG = "worker.sock", "worker.json", "worker.lock", "worker.log"
+MARK = "--facekit-worker"  # on a worker process's command line, before its ROOT: see is_worker
 # The kit's own code: a change to any file under these (or to one of these files) ends the
 # worker, whose imported copy would be stale.
 WATCHED = ("facekit", "tests", "exercises/course.toml", "pyproject.toml", "conftest.py")
@@ -192,4 +194,4 @@ def is_worker(pid: int, root: Path) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"facekit.worker" in cmdline and os.fsencode(str(Path(root).resolve())) in cmdline
+    return MARK.encode() in cmdline and os.fsencode(str(Path(root).resolve())) in cmdline

@@ -148,10 +148,10 @@ def _kill_group(pid: int | None) -> None:
         pass
 
 
-def start(root: Path, environ: dict | None = None) -> None:
-    """Start a worker in the background unless one is running or starting (its lock is held).
-
-    ``environ``: the caller's environment before its command changed any of it."""
+def start(root: Path, module: str, environ: dict | None = None) -> None:
+    """Start a worker in the background unless one is running or starting (its lock is held):
+    ``python -m MODULE --facekit-worker ROOT``, where ``module`` serves the commands
+    (facekit.cli.worker_process). ``environ``: the caller's environment."""
     import fcntl
 
     home = worker.folder(root)
@@ -174,7 +174,8 @@ def start(root: Path, environ: dict | None = None) -> None:
                     sys.executable,
                     *worker.interpreter_flags(),
                     "-m",
-                    "facekit.worker",
+                    module,
+                    worker.MARK,
                     str(Path(root).resolve()),
                 ],
                 cwd=course.repo_root(),

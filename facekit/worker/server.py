@@ -1,10 +1,11 @@
-"""The worker process (``python -m facekit.worker ROOT``): import once, fork per command.
+"""The worker process (started as facekit.cli.worker_process): import once, fork per command.
 
 One loop, no threads (a fork from a threaded process can copy a lock another thread holds):
 accept a connection, check it (same user, same identity), fork a child for the command and
 go back to listening. The child owns the connection from then on: it tells the caller its
-pid (Ctrl-C in the caller kills the child's process group), runs ``facekit.cli.main`` on the
-caller's terminal, and sends the exit code. The worker only reaps children, so two commands
+pid (Ctrl-C in the caller kills the child's process group), runs the entry function it was
+given (``facekit.cli.main``: this package does not import the commands) on the caller's
+terminal, and sends the exit code. The worker only reaps children, so two commands
 at once are both answered, and a worker that ends does not cut a command short.
 """
 
@@ -22,30 +23,14 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from facekit import forking, worker
-from facekit.worker import HEADER
+from facekit import forking, settings, worker
+from facekit.worker import HEADER, client
 
 MAX_REQUEST = 4 << 20
-# Imported once for every child: the commands and what they use.
-_COMMAND_MODULES = (
-    "facekit.cli",
-    "facekit.cli.check",
-    "facekit.cli.list",
-    "facekit.cli.hint",
-    "facekit.cli.tryout",
-    "facekit.cli.runs",
-    "facekit.progress",
-    "facekit.mistakes",
-    "facekit.hub_switch",
-    "facekit.hub",
-    "facekit.standin",
-    "facekit.data",
-    "facekit.trees",
-    "facekit.verify",
-    "facekit.testing",
-)
+Entry = Callable[[list[str]], int]  # a command's main: its arguments in, its exit code out
 
 
 def recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -96,7 +81,7 @@ def _text(fd: int, spec: dict, write: bool):
     )
 
 
-def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int]) -> int:
+def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int], entry: Entry) -> int:
     """Run the caller's command as ``facekit`` would, in this fork (see the module docstring)."""
     os.setsid()  # its own process group: the caller's Ctrl-C kills it and what it started
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -108,20 +93,16 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int
         if fd > 2:
             os.close(fd)
     os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    settings.enter_env(request["env"])  # the caller's: it reads its choice from there (cli.main)
     sys.path[:] = request["path"]
     sys.argv = request["sys_argv"]
     forking.drop_modules(("exercises", "solutions", "tests", "conftest"))
     sys.stdin = _text(0, request["streams"][0], write=False)
     sys.stdout = _text(1, request["streams"][1], write=True)
     sys.stderr = _text(2, request["streams"][2], write=True)
-    from facekit import cli
-    from facekit.worker import client
-
     client.inside_worker = True  # this run answers itself: no worker of its own, no delegating
     conn.sendall(f"pid {os.getpid()}\n".encode())
-    code = cli.main(request["argv"])
+    code = entry(request["argv"])
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -131,7 +112,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int
     return code
 
 
-def _fork_child(conn, request, fds, closing) -> int:
+def _fork_child(conn: socket.socket, request: dict, fds: list[int], closing: list[int], entry: Entry) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     gc.freeze()  # as forking.run_forked: the child's collections leave torch's objects alone
@@ -139,7 +120,7 @@ def _fork_child(conn, request, fds, closing) -> int:
     if pid == 0:  # pragma: no cover - the child
         code = forking.CHILD_FAILED
         try:
-            code = _child(conn, request, fds, closing)
+            code = _child(conn, request, fds, closing, entry)
         except BaseException:  # noqa: BLE001 - the caller sees no exit line and says so
             pass
         finally:
@@ -158,15 +139,15 @@ def _reap() -> None:
             return
 
 
-def _warm_up() -> None:
-    """The slow imports (no torch code: see facekit.forking), then the kit's commands and the
-    pytest plugins every test run loads."""
+def _warm_up(modules: Sequence[str]) -> None:
+    """The slow imports (no torch code: see facekit.forking), then ``modules`` (the kit's
+    commands) and the pytest plugins every test run loads."""
     from importlib import metadata
 
     from facekit import forked_runner
 
     forked_runner.warm_up()
-    for name in _COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name)
     for entry in metadata.entry_points(group="pytest11"):
         try:
@@ -181,9 +162,9 @@ def _write_info(path: Path, info: dict) -> None:
     os.replace(tmp, path)
 
 
-def serve(root: Path, warm: bool = True) -> int:
-    """Listen until idle, stopped, stale or replaced. ``warm=False`` (tests of the worker's
-    lifecycle only) skips the imports."""
+def serve(root: Path, entry: Entry, warm_modules: Sequence[str] = (), warm: bool = True) -> int:
+    """Listen until idle, stopped, stale or replaced; each command runs ``entry`` in a fork.
+    ``warm=False`` (tests of the worker's lifecycle only) skips the imports."""
     root = Path(root).resolve()
     home = worker.folder(root)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -222,7 +203,7 @@ def serve(root: Path, warm: bool = True) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if warm:
-            _warm_up()
+            _warm_up(warm_modules)
         _write_info(info_path, {**info, "ready": True})  # commands are answered at once from now on
         last = checked = time.monotonic()
         while True:
@@ -230,7 +211,7 @@ def serve(root: Path, warm: bool = True) -> int:
                 conn, _ = listener.accept()
                 last = time.monotonic()
                 try:
-                    if _serve_one(conn, me, [listener.fileno(), lock_fd]):
+                    if _serve_one(conn, me, [listener.fileno(), lock_fd], entry):
                         return 0
                 finally:
                     conn.close()
@@ -258,7 +239,7 @@ def _still_ours(path: Path, inode: int) -> bool:
         return False
 
 
-def _serve_one(conn: socket.socket, me: dict, closing: list[int]) -> bool:
+def _serve_one(conn: socket.socket, me: dict, closing: list[int], entry: Entry) -> bool:
     """Answer one connection; True when the worker must end (stop, or a caller it cannot serve)."""
     fds: list[int] = []
     try:
@@ -274,7 +255,7 @@ def _serve_one(conn: socket.socket, me: dict, closing: list[int]) -> bool:
             return True
         if _caller_gone(conn):
             return False
-        pid = _fork_child(conn, request, fds, closing)
+        pid = _fork_child(conn, request, fds, closing, entry)
         print(
             f"{time.strftime('%H:%M:%S')} child {pid}: facekit {' '.join(request['argv'])}",
             file=sys.stderr,

@@ -14,8 +14,10 @@ os.environ[worker.NO_WORKER_ENV] = "1"
 
 
 @pytest.fixture(scope="session")
-def stub_run():
+def stub_run(weights_in_use):
     """The harness against the untouched stubs, every exercise at once, in a subprocess (as
     `facekit check` runs it). test_kit reads every exercise of it, test_cli Exercise 02's
     (``stub_run.only(test_file)``): one subprocess instead of one per module."""
-    return verify.run_tests(course.repo_root(), "exercises", [e.tests for e in course.load().exercises])
+    return verify.run_tests(
+        course.repo_root(), "exercises", [e.tests for e in course.load().exercises], weights_in_use
+    )

@@ -329,7 +329,7 @@ def test_bad_camera_options_are_usage_errors(capsys, argv, needle):
     ],
     ids=["--frames", "serve --threshold", "neither", "config num_images", "config threshold"],
 )
-def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, config, needle):
+def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, config, needle, kit_choice):
     if config is not None:
         (tmp_path / app_config.CONFIG_NAME).write_text(config)
     script = (
@@ -343,7 +343,7 @@ def test_camera_usage_errors_answer_before_torch_is_imported(tmp_path, argv, con
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env=settings.child_env(ROOT, "solutions", "standin"),
+        env=settings.child_env(ROOT, kit_choice),
     )
     assert "torch imported: False code: 2" in proc.stdout, proc.stdout + proc.stderr
     assert needle in proc.stderr.strip().splitlines()[-1], proc.stderr
@@ -894,9 +894,8 @@ def write_y4m(path: Path, frames: int = 10) -> None:
 def start_server(folder: Path, pytestconfig, tmp_path_factory, *options: str):
     """``facekit app serve`` on a free port, in a subprocess run from ``folder``:
     (process, url, console lines so far and to come)."""
-    env = settings.child_env(ROOT, "solutions", "standin")
-    env[settings.STANDIN_CACHE_ENV] = str(standin_dir(pytestconfig, tmp_path_factory))
-    env["HF_HUB_OFFLINE"] = "1"
+    weights = settings.Weights("standin", standin_dir(pytestconfig, tmp_path_factory), offline=True)
+    env = settings.child_env(ROOT, settings.Choice("solutions", weights))
     env["PYTHONUNBUFFERED"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     process = subprocess.Popen(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import facekit.cli.list as list_command
-from facekit import cli, course, forked_runner, mistakes, progress, term, verify
+from facekit import cli, course, forked_runner, mistakes, progress, settings, term, verify
 from facekit import state_file as kit_state
 from facekit.cli import watch as watch_command
 from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
@@ -612,8 +612,7 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
     kit_ctx = cli.Context(
         root=kit,
         course=course.load(kit / "exercises" / "course.toml"),
-        target="exercises",
-        weights="standin",
+        choice=settings.read_choice("exercises", "standin"),
         verbose=False,
         term=term.Term(),
     )
@@ -631,18 +630,24 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
 
 
 @pytest.mark.skipif(not forked_runner.available(ROOT), reason="quick runs fork: Linux only")
-def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path):
+def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path, kit_choice):
     # This process has run torch code (a fork of it could hang), so a fresh one forks.
     assert not forked_runner.warm_up(), "a process that imported torch before must not fork"
     script = textwrap.dedent(f"""
         import json, sys
-        from facekit import forked_runner
+        from facekit import forked_runner, settings
         assert forked_runner.warm_up()
-        json.dump(forked_runner.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]).to_json(),
+        weights = settings.read_choice().weights
+        json.dump(forked_runner.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}], weights).to_json(),
                   sys.stdout)
     """)
     proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=settings.child_env(ROOT, kit_choice),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     quick = json.loads(proc.stdout)

@@ -33,7 +33,7 @@ from PIL import Image
 from snippets import ROOT, TAGS, Block, parse, recipe, run
 from test_teaching import _stated, flat, readme, reference
 
-from facekit import course, data, settings, trees
+from facekit import course, data, trees
 
 pytestmark = pytest.mark.kit
 
@@ -521,7 +521,7 @@ def test_ex03_random_vector_figures():
         ), f"seed {seed}: mean, std, largest |cos| = {measured}"
 
 
-def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
+def test_ex03_standin_scores_are_all_high(embedder, face_tensor, weights_in_use):
     (above,) = _stated(
         flat(readme("ex03_similarity")),
         r"a darker copy and an image of pure noise all score above ([\d.]+) against each other",
@@ -530,7 +530,7 @@ def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
     images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
     with torch.inference_mode():
         scores = reference("ex03_similarity").cosine_similarity(embedder(images), embedder(images))
-    if settings.resolve_weights() == "standin":
+    if weights_in_use.mode == "standin":
         assert scores.min() > above, scores
 
 

@@ -12,8 +12,8 @@ IDS = [e.id for e in EXERCISES]
 
 
 @pytest.fixture(scope="session")
-def apis():
-    return verify.public_apis(ROOT, [e.module(t) for e in EXERCISES for t in course.TARGETS])
+def apis(weights_in_use):
+    return verify.public_apis(ROOT, [e.module(t) for e in EXERCISES for t in course.TARGETS], weights_in_use)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
@@ -43,10 +43,10 @@ def test_stub_and_reference_expose_the_same_api(apis, exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
-def test_reference_passes_its_tests(kit_target, exercise):
+def test_reference_passes_its_tests(kit_target, weights_in_use, exercise):
     if kit_target == "solutions":
         pytest.skip("this run already tests the reference solutions (--target solutions)")
-    run = verify.run_tests(ROOT, "solutions", [exercise.tests])
+    run = verify.run_tests(ROOT, "solutions", [exercise.tests], weights_in_use)
     finding = verify.reference_findings(run, exercise)
     assert finding.ok, finding.detail
 

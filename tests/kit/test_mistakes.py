@@ -76,7 +76,7 @@ def test_judge(tests, ok, why):
     assert caught is ok and why in detail, detail
 
 
-def test_runner_reports_a_survivor_a_stale_patch_and_a_catch(tmp_path):
+def test_runner_reports_a_survivor_a_stale_patch_and_a_catch(tmp_path, weights_in_use):
     # A copy of the kit with a catalogue of three for Exercise 03, run as `verify` runs it.
     for name in ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests"):
         source = ROOT / name
@@ -112,9 +112,9 @@ words = ["is_match"]
 """,
         encoding="utf-8",
     )
-    finding = mistakes.mistake_findings(tmp_path, "ex03_similarity")
+    finding = mistakes.mistake_findings(tmp_path, "ex03_similarity", weights_in_use)
     assert finding.check == "mistakes" and not finding.ok, finding
-    result = mistakes.run(tmp_path, "ex03_similarity")
+    result = mistakes.run(tmp_path, "ex03_similarity", weights_in_use)
     outcomes = {o["mistake"]: o for o in result["outcomes"]}
     assert outcomes["caught"]["ok"], outcomes["caught"]
     assert not outcomes["harmless"]["ok"] and "survives" in outcomes["harmless"]["detail"]
@@ -122,9 +122,9 @@ words = ["is_match"]
 
 
 @pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
-def test_every_catalogued_mistake_is_caught_with_its_words(exercise):
+def test_every_catalogued_mistake_is_caught_with_its_words(exercise, weights_in_use):
     """The whole catalogue, once per CI run (the same check as `facekit verify --only mistakes`)."""
-    finding = mistakes.mistake_findings(ROOT, exercise)
+    finding = mistakes.mistake_findings(ROOT, exercise, weights_in_use)
     assert finding.ok, f"{exercise}: {finding.detail}"
 
 

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from facekit import course, mutation, settings
+from facekit.cli.testing import standin_dir
 
 pytestmark = pytest.mark.kit
 
@@ -77,9 +78,10 @@ def test_every_recorded_equivalent_still_matches_a_mutant():
 
 
 @pytest.mark.parametrize("exercise", CLEAN)
-def test_a_seeded_sample_of_mutants_is_killed_or_recorded(exercise):
+def test_a_seeded_sample_of_mutants_is_killed_or_recorded(exercise, pytestconfig, tmp_path_factory):
     """CI's budget: 6 mutants of each clean exercise (the whole run: `python -m facekit.mutation`)."""
-    env = settings.child_env(ROOT, "solutions", "standin")
+    weights = settings.Weights("standin", standin_dir(pytestconfig, tmp_path_factory), offline=True)
+    env = settings.child_env(ROOT, settings.Choice("solutions", weights))
     env.setdefault("OMP_NUM_THREADS", "1")
     proc = subprocess.run(
         [sys.executable, "-m", "facekit.mutation", exercise, "--sample", "6", "--seed", "1"],

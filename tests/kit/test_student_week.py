@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from facekit import cli, course, term, verify
+from facekit import cli, course, settings, term, verify
 from facekit import state_file as kit_state
 from facekit.cli.testing import assert_one_line_error, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
 from facekit.run_record import RunRecord
@@ -55,8 +55,7 @@ def ctx_for(root: Path, target: str = "exercises") -> cli.Context:
     return cli.Context(
         root=root,
         course=course.load(root / "exercises" / "course.toml"),
-        target=target,
-        weights="standin",
+        choice=settings.read_choice(target, "standin"),
         verbose=False,
         term=term.Term(),
     )

@@ -322,7 +322,7 @@ def _literal_modules() -> dict[str, list[Path]]:
     }
 
 
-def test_literal_students_pass(tmp_path):
+def test_literal_students_pass(tmp_path, weights_in_use):
     """Each literal module replaces its reference in a scratch copy of the kit; the exercises'
     tests then run there against "solutions", in one pytest process (later exercises import the
     earlier ones, so Exercise 06 runs on the literal Exercises 01 to 05 too)."""
@@ -355,7 +355,7 @@ def test_literal_students_pass(tmp_path):
             target = kit / "solutions" / exercise.id / module.name
             assert target.exists(), f"{module} replaces nothing: no {target.relative_to(kit)}"
             shutil.copyfile(module, target)
-    outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises])
+    outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises], weights_in_use)
     assert not outcome.collect_errors, outcome.collect_errors
     failures = []
     for exercise in exercises:

@@ -74,7 +74,14 @@ class Workers:
         env = {**self.env, **(env or {})}
         with open(self.log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "facekit.worker", str(root), *([] if imports else ["--no-imports"])],
+                [
+                    sys.executable,
+                    "-m",
+                    "facekit.cli.worker_process",
+                    worker.MARK,
+                    str(root),
+                    *([] if imports else ["--no-imports"]),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

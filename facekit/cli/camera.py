@@ -1,4 +1,4 @@
-"""The command-line side of the camera capstone: ``--stream`` and ``serve``.
+"""The command-line side of the camera capstone (facekit.camera): ``--stream`` and ``serve``.
 
     facekit app register NAME --stream [URL]   enrol NAME from N frames of an MJPEG stream
     facekit app login NAME --stream [URL]      yes (exit 0) / no (exit 1) from N frames (3: no answer)
@@ -16,7 +16,6 @@ import argparse
 import sys
 import time
 
-from facekit import settings
 from facekit.camera import config as app_config
 from facekit.camera.inputs import InputError, check_name, decode_frame, error_text
 from facekit.cli import appkit
@@ -103,7 +102,7 @@ def _serve(ctx, args, cfg) -> int:
         store=str(store),
         target=ctx.target,
         weights=ctx.weights,
-        weights_text=settings.weights_in_use(ctx.weights).describe(),
+        weights_text=ctx.choice.weights.describe(),
     )
     app = server.create_app(service, info, cfg.host, cfg.max_frame_pixels)
     t = ctx.term
