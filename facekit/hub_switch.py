@@ -18,14 +18,16 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from huggingface_hub import constants, try_to_load_from_cache
-
 from facekit import hub, standin
 from facekit.settings import Weights
 
 
 def standin_ready(cache: Path) -> bool:
     """True when ``cache`` holds an intact stand-in checkpoint; a damaged one is removed."""
+    # huggingface_hub is imported where it is used, as in facekit.hub: `import facekit.notebooks`
+    # (a notebook's first cell) must work before it is needed, and costs nothing.
+    from huggingface_hub import try_to_load_from_cache
+
     found = try_to_load_from_cache(standin.MODEL_ID, standin.FILENAME, cache_dir=str(cache))
     if not isinstance(found, str):
         return False
@@ -50,6 +52,8 @@ def pointed_at(weights: Weights) -> Iterator[Weights]:
 
     Hub weights read from huggingface_hub itself (settings.read_choice) leave it as it is.
     """
+    from huggingface_hub import constants
+
     saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
     constants.HF_HUB_CACHE = str(weights.cache)
     constants.HF_HUB_OFFLINE = weights.offline

@@ -57,7 +57,7 @@ def run(ctx: Context, args) -> int:
             f"this copy of the course has no reference solutions ({exercise.reference} "
             f"is not in it): your instructor's copy has them"
         )
-    mine = dataclasses.replace(ctx, target="exercises")  # your code, whatever --target says
+    mine = dataclasses.replace(ctx, choice=dataclasses.replace(ctx.choice, target="exercises"))  # your code
     last = runs.last_result(mine, exercise)
     if last is None or not last.done:
         raise CommandError(

@@ -6,16 +6,19 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def state_file(tmp_path, monkeypatch):
-    """Progress, hints and results go to files of this test, never to the checkout's .facekit/.
+def state_file(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
+    """Progress, hints and results go to files of this test, never to the checkout's .facekit/;
+    stand-in weights to this test run's cache, never the user's ~/.cache.
 
     Import it into a test module (``from facekit.cli.testing import state_file``) to use it."""
+    from facekit import settings
     from facekit import state_file as kit_state
 
     path = tmp_path / "state" / "state.json"
     monkeypatch.setenv(kit_state.STATE_ENV, str(path))
-    monkeypatch.delenv("KIT_TARGET", raising=False)
-    monkeypatch.delenv("KIT_WEIGHTS", raising=False)
+    monkeypatch.delenv(settings.TARGET_ENV, raising=False)
+    monkeypatch.delenv(settings.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
     return path
 
 

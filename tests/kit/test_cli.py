@@ -23,7 +23,14 @@ import facekit.cli.list as list_command
 from facekit import cli, course, forked_runner, mistakes, progress, settings, term, verify
 from facekit import state_file as kit_state
 from facekit.cli import watch as watch_command
-from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
+from facekit.cli.testing import (  # noqa: F401 (state_file: an autouse fixture)
+    assert_one_line_error,
+    assert_plain_80_columns,
+    flat,
+    run_cli,
+    standin_dir,
+    state_file,
+)
 from facekit.run_record import RunRecord
 
 ROOT = course.repo_root()
@@ -206,11 +213,14 @@ def ex02_stub_run(stub_run):
     return stub_run.only(EX02.tests)
 
 
-def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypatch, ex02_stub_run):
+def test_check_on_the_stubs_says_what_to_implement(
+    capsys, state_file, monkeypatch, ex02_stub_run, pytestconfig, tmp_path_factory
+):
     asked = []
     monkeypatch.setattr(verify, "run_tests", lambda *args: asked.append(args) or ex02_stub_run)
     code, out, err = run_cli(capsys, "check", EX02.id, "--target", "exercises")
-    assert asked == [(ROOT, "exercises", [EX02.tests], "standin")]
+    standin = settings.Weights("standin", standin_dir(pytestconfig, tmp_path_factory), offline=True)
+    assert asked == [(ROOT, "exercises", [EX02.tests], standin)]
     assert code == 1
     assert "stand-in weights (seeded random, NOT pretrained)" in out
     for function in EX02.functions:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from facekit import course, hub, standin
+from facekit.cli.testing import standin_dir
 
 MODEL_ID, FILENAME = standin.MODEL_ID, standin.FILENAME
 
@@ -148,28 +149,32 @@ def test_standin_file_says_it_is_not_pretrained(tmp_path):
     assert standin.is_standin(snapshot)
 
 
-def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path):
-    """In one process (a notebook kernel, say), switching back to "hub" must leave the stand-in cache."""
+def test_hub_weights_after_standin_mean_the_real_cache_again(tmp_path, pytestconfig, tmp_path_factory):
+    """In one process (a notebook kernel), switching back to "hub" must leave the stand-in cache."""
     script = (
-        "import os, sys; from pathlib import Path; from facekit import hub_switch\n"
-        "from huggingface_hub import constants\n"
+        "import os, sys; from huggingface_hub import constants; from facekit import notebooks\n"
         "real = constants.HF_HUB_CACHE\n"
-        "hub_switch.activate_weights('standin', Path(sys.argv[1]))\n"
-        "assert constants.HF_HUB_CACHE == sys.argv[1] and constants.HF_HUB_OFFLINE\n"
-        "used = hub_switch.activate_weights('hub')\n"
-        "assert constants.HF_HUB_CACHE == real == str(used.cache), (constants.HF_HUB_CACHE, real)\n"
+        "notebooks.setup('ex04_storage')\n"
+        "assert constants.HF_HUB_CACHE == sys.argv[1] and constants.HF_HUB_OFFLINE, constants.HF_HUB_CACHE\n"
+        "os.environ['KIT_WEIGHTS'] = 'hub'  # the student's choice, in the kernel, before running setup again\n"
+        "notebooks.setup('ex04_storage')\n"
+        "assert constants.HF_HUB_CACHE == real, (constants.HF_HUB_CACHE, real)\n"
         "assert not constants.HF_HUB_OFFLINE and 'HF_HUB_OFFLINE' not in os.environ\n"
+        "print('weights:', notebooks._choice.weights.mode)\n"
     )
+    standin_cache = str(standin_dir(pytestconfig, tmp_path_factory))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "KIT_"))}
-    env["HF_HUB_CACHE"] = str(tmp_path / "real")
+    env.update(HF_HUB_CACHE=str(tmp_path / "real"), KIT_WEIGHTS="standin", KIT_STANDIN_CACHE=standin_cache)
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "standin")],
+        [sys.executable, "-c", script, standin_cache],
         env=env,
         capture_output=True,
         text=True,
         cwd=course.repo_root(),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("weights: hub"), proc.stdout
 
 
 def test_a_damaged_standin_cache_is_found_removed_and_rebuilt(tmp_path, small_state):
