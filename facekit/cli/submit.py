@@ -34,7 +34,7 @@ def run(ctx: Context, args) -> int:
 
     out = Path(args.out) if args.out else ctx.root / "submission.zip"
     try:
-        out, size, files = submit.build(ctx.root, out, args.force)
+        out, size, files = submit.build(ctx.root, out, args.force, ctx.weights)
     except (ValueError, OSError) as err:
         raise CommandError(f"submit: {err}") from None
     ctx.term.line(

@@ -36,12 +36,12 @@ def shipped_version(root: Path, relpath: str) -> bytes | None:
         return None
 
 
-def done_exercises(root: Path, kit: course.Course) -> list[str]:
-    """The exercises facekit last saw as done, files unchanged since (its result cache)."""
-    from facekit import progress, settings
+def done_exercises(root: Path, kit: course.Course, weights: str) -> list[str]:
+    """The exercises facekit last saw as done on ``weights``, files unchanged since (its result cache)."""
+    from facekit import progress
     from facekit.state_file import ResultCache
 
-    cache = ResultCache(root, "exercises", settings.resolve_weights())
+    cache = ResultCache(root, "exercises", weights)
     done = []
     for exercise in kit.exercises:
         run = cache.get(exercise)
@@ -70,7 +70,7 @@ def warnings(root: Path, kit: course.Course) -> list[str]:
     return lines
 
 
-def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[str]]:
+def build(root: Path, out: Path, force: bool, weights: str) -> tuple[Path, int, list[str]]:
     """Write the zip; (path, size in bytes, files). ValueError (one line) when there is nothing new."""
     kit = course.load(root / "exercises" / "course.toml")
     files = [e.stub for e in kit.exercises if (root / e.stub).is_file()]
@@ -89,7 +89,7 @@ def build(root: Path, out: Path, force: bool = False) -> tuple[Path, int, list[s
         "course": kit.title,
         "kit_version": facekit.__version__,
         "files": {p: hashlib.sha256(c).hexdigest() for p, c in contents.items()},
-        "done": done_exercises(root, kit),
+        "done": done_exercises(root, kit, weights),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     out = Path(out)
