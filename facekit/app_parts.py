@@ -214,9 +214,9 @@ def _api(target: str) -> ModuleType:
     return module
 
 
-def parts(target: str | None = None) -> dict[str, ModuleType]:
-    """One module per exercise the app imports from, holding the kit's parts."""
-    target = settings.resolve_target(target)
+def parts(target: str) -> dict[str, ModuleType]:
+    """One module per exercise the app imports from, holding the kit's parts (tree ``target``)."""
+    target = settings.check_target(target)
     api = _api(target)
     made = {}
     for exercise_id, names in PARTS.items():
@@ -248,10 +248,10 @@ def _in_place(modules: dict[str, ModuleType]):
                 sys.modules[name] = module
 
 
-def load_app(target: str | None = None) -> tuple[ModuleType, dict[str, ModuleType]]:
+def load_app(target: str) -> tuple[ModuleType, dict[str, ModuleType]]:
     """(Exercise 06's module of the tree, the parts it was given): imported afresh with the kit's
     parts in place of Exercises 01 to 05, which are left as they were for everything else."""
-    target = settings.resolve_target(target)
+    target = settings.check_target(target)
     root = str(course.repo_root())
     if root not in sys.path:
         sys.path.insert(0, root)

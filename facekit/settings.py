@@ -62,7 +62,11 @@ class Choice:
 def resolve_target(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """``explicit`` (--target), else KIT_TARGET, else the default; ValueError naming both when unknown."""
     env = os.environ if environ is None else environ
-    target = explicit or env.get(TARGET_ENV) or DEFAULT_TARGET
+    return check_target(explicit or env.get(TARGET_ENV) or DEFAULT_TARGET)
+
+
+def check_target(target: str) -> str:
+    """``target`` when it names a tree; ValueError naming the choices and how they are made."""
     if target not in TARGETS:
         raise ValueError(
             f"target must be one of {', '.join(TARGETS)} (--target or {TARGET_ENV}); got {target!r}"

@@ -18,7 +18,7 @@ def load_exercise(exercise_id: str, target: str) -> ModuleType:
     root = str(course.repo_root())
     if root not in sys.path:  # the trees are importable from a checkout even without install
         sys.path.insert(0, root)
-    return importlib.import_module(course.load().get(exercise_id).module(settings.resolve_target(target)))
+    return importlib.import_module(course.load().get(exercise_id).module(settings.check_target(target)))
 
 
 def constants(path: Path, *names: str) -> dict:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import facekit
-from facekit import course, hub_switch, mistakes, settings
+from facekit import course, hub_switch, mistakes
 from facekit.errors import UsageError
 from facekit.grading import classreport, gradebook, integrity, jail, report, runner, sources, workspace
 
@@ -185,10 +185,8 @@ def prepared_kit(
         shutil.copytree(template, kit_dir)
         for name in ("home", "tmp"):
             (partial / name).mkdir()
-        env = workspace.env(partial, weights, _hub_cache(weights))
+        env = workspace.env(partial, weights, _hub_cache(weights), standin)
         env.pop("PYTHONDONTWRITEBYTECODE")  # this one run writes them
-        if standin is not None:
-            env[settings.STANDIN_CACHE_ENV] = str(standin)
         files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
         run = runner.run_job(
             {

@@ -117,8 +117,9 @@ def make(template: Path, job_dir: Path, files: dict[str, bytes], standin_cache: 
     return kit
 
 
-def env(job_dir: Path, weights: str, hub_cache: str | None = None) -> dict:
-    """The environment a submission's tests run in: scratch HOME/TMPDIR, offline, one thread."""
+def env(job_dir: Path, weights: str, hub_cache: str | None = None, standin_cache: Path | None = None) -> dict:
+    """The environment a submission's tests run in: scratch HOME/TMPDIR, offline, one thread;
+    stand-in weights in ``standin_cache`` (default: the job's own copy)."""
     job_dir = Path(job_dir)
     home, tmp = str(job_dir / "home"), str(job_dir / "tmp")
     base = {
@@ -142,7 +143,7 @@ def env(job_dir: Path, weights: str, hub_cache: str | None = None) -> dict:
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
     )
     if weights == "standin":
-        chosen = settings.Weights("standin", job_dir / "standin", offline=True)
+        chosen = settings.Weights("standin", standin_cache or job_dir / "standin", offline=True)
     elif hub_cache:
         chosen = settings.Weights("hub", Path(hub_cache), offline=True)
     else:
