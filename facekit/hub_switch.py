@@ -55,6 +55,9 @@ def pointed_at(weights: Weights) -> Iterator[Weights]:
     from huggingface_hub import constants
 
     saved = constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
+    if saved == (str(weights.cache), weights.offline):  # a child started by child_env: nothing to do
+        yield weights
+        return
     constants.HF_HUB_CACHE = str(weights.cache)
     constants.HF_HUB_OFFLINE = weights.offline
     try:

@@ -69,9 +69,7 @@ def pytest_args(job: dict) -> list[str]:
         "no:logging",
         "--tb=native",
         *mode,
-        "--target=exercises",
-        f"--weights={job['weights']}",
-        *job["test_files"],
+        *job["test_files"],  # the tree and weights: in job["env"] (workspace.env), read at configure
     ]
 
 
