@@ -30,8 +30,10 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from facekit.camera.inputs import (
@@ -45,6 +47,11 @@ from facekit.camera.inputs import (
     error_text,
     size_text,
 )
+
+if TYPE_CHECKING:  # Flask is an optional extra, imported when the server starts
+    from flask import Flask
+
+    from facekit.camera.service import FaceService
 
 # Room for MAX_FRAMES frames and the form's other fields; Flask answers 413 beyond it.
 MAX_REQUEST_BYTES = MAX_FRAMES * MAX_FRAME_BYTES + 64 * 1024
@@ -82,7 +89,7 @@ def trusted_hosts(host: str) -> set[str]:
         for name in {socket.gethostname(), socket.getfqdn()}:
             names.add(name.lower())
             try:
-                names.update(info[4][0] for info in socket.getaddrinfo(name, None))
+                names.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
             except OSError:  # a name that does not resolve: only the name itself
                 pass
     return names
@@ -96,7 +103,9 @@ def host_name(host_header: str) -> str:
     return host_header.rpartition(":")[0].lower() if ":" in host_header else host_header.lower()
 
 
-def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int = DEFAULT_FRAME_PIXELS):
+def create_app(
+    service: FaceService, info: PageInfo, host: str = "127.0.0.1", max_pixels: int = DEFAULT_FRAME_PIXELS
+) -> Flask:
     """The Flask application for ``service`` (a FaceService), serving on ``host``."""
     from flask import Flask, Response, jsonify, request
     from werkzeug.exceptions import HTTPException
@@ -239,7 +248,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
     return app
 
 
-def serve(app, host: str, port: int, ready) -> None:
+def serve(app: Flask, host: str, port: int, ready: Callable[[str], object]) -> None:
     """Serve ``app`` on host:port in threads until Ctrl-C; ``ready(url)`` once it listens."""
     from werkzeug.serving import make_server
 
