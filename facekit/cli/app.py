@@ -15,6 +15,8 @@ checked before anything imports torch. ``--stream`` is facekit/camera/commands.p
 
 from __future__ import annotations
 
+import argparse
+
 from facekit.camera import commands as camera
 from facekit.camera import config as app_config
 from facekit.cli import appkit
@@ -22,7 +24,7 @@ from facekit.cli.context import Context, plural
 from facekit.errors import FacekitError, Interrupted, NoAnswerError, UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.action in ("register", "login") and bool(args.images) == (args.stream is not None):
         raise UsageError(
             f"app {args.action} takes IMAGE... or --stream [URL], one of the two; got "
@@ -38,7 +40,7 @@ def check_args(args) -> None:
     appkit.config(args)
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "login":
         return _answer_or_exit_3(ctx, lambda: _run(ctx, args))
     return _run(ctx, args)
@@ -60,7 +62,7 @@ def _answer_or_exit_3(ctx: Context, call) -> int:
         raise NoAnswerError(f"unexpected error: {type(err).__name__}: {err}") from err
 
 
-def _run(ctx: Context, args) -> int:
+def _run(ctx: Context, args: argparse.Namespace) -> int:
     if getattr(args, "stream", None) is not None:
         return camera.stream(ctx, args)
     handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
@@ -71,7 +73,7 @@ def _run(ctx: Context, args) -> int:
     return appkit.app_errors(ex, lambda: handler(ctx, ex, args, store_path))
 
 
-def _register(ctx: Context, ex, args, store_path) -> int:
+def _register(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
     ex.register(store, appkit.model(ctx), args.name, args.images)
@@ -86,7 +88,7 @@ def _register(ctx: Context, ex, args, store_path) -> int:
     return 0
 
 
-def _login(ctx: Context, ex, args, store_path) -> int:
+def _login(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
     threshold = appkit.threshold(args, ex.DEFAULT_THRESHOLD)
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
@@ -99,7 +101,7 @@ def _login(ctx: Context, ex, args, store_path) -> int:
     return 0 if result.accepted else 1
 
 
-def _identify(ctx: Context, ex, args, store_path) -> int:
+def _identify(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
     k = ex.DEFAULT_K if args.k is None else args.k
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
