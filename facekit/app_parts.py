@@ -116,9 +116,10 @@ def is_match(score, threshold):
 
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number; got {type(threshold).__name__}")
-    if not -1.0 <= threshold <= 1.0:
+    limit = float(threshold)
+    if not -1.0 <= limit <= 1.0:
         raise ValueError(f"threshold must be a cosine similarity in [-1, 1]; got {threshold}")
-    return float(score) >= float(threshold)
+    return float(score) >= limit
 
 
 # -- Exercise 04: the shared API (its own file, not a stub) and two stores ---------------------
@@ -203,6 +204,8 @@ def _api(target: str) -> ModuleType:
     if name in sys.modules:  # the package imported it already: the very same Record
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a module")
     module = importlib.util.module_from_spec(spec)
     # Kept under its own name (dataclasses look it up there); the package, imported later, uses it.
     sys.modules[name] = module

@@ -22,8 +22,10 @@ def data_config() -> dict:
     import timm
     from timm.data import resolve_data_config
 
-    pretrained = timm.models.get_pretrained_cfg(PRETRAINED_TAG).to_dict()
-    return resolve_data_config(pretrained_cfg=pretrained)
+    pretrained = timm.models.get_pretrained_cfg(PRETRAINED_TAG)
+    if pretrained is None:  # a timm that renamed or dropped the tag
+        raise LookupError(f"timm {timm.__version__} has no pretrained config {PRETRAINED_TAG!r}")
+    return resolve_data_config(pretrained_cfg=pretrained.to_dict())
 
 
 def eval_transform():

@@ -30,10 +30,10 @@ def usable(root: Path) -> bool:
         return False
     if Path(root).resolve() != course.repo_root():
         return False
-    for number, stream in enumerate((sys.stdin, sys.stdout, sys.stderr)):
-        original = (sys.__stdin__, sys.__stdout__, sys.__stderr__)[number]
+    originals = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    for number, (stream, original) in enumerate(zip((sys.stdin, sys.stdout, sys.stderr), originals)):
         try:
-            if stream is None or stream is not original or stream.fileno() != number:
+            if stream is not original or stream is None or stream.fileno() != number:
                 return False
             os.fstat(number)
         except (OSError, ValueError, AttributeError):

@@ -246,8 +246,8 @@ def serve(root: Path, warm: bool = True) -> int:
         listener.close()
         if _still_ours(path, inode):
             path.unlink(missing_ok=True)
-        info = worker.read_info(root)
-        if info and info["pid"] == os.getpid():
+        current = worker.read_info(root)  # a newer worker may have taken the folder over
+        if current and current["pid"] == os.getpid():
             info_path.unlink(missing_ok=True)
 
 
