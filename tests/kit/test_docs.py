@@ -24,7 +24,9 @@ def test_readme_names_each_exercises_functions():
 
 def test_ci_runs_the_readme_kit_check_command():
     block = README.split("<!-- kit-check -->", 1)[1]
-    command = re.search(r"```sh\n(.+?)\n```", block, re.S).group(1)
+    found = re.search(r"```sh\n(.+?)\n```", block, re.S)
+    assert found, "README.md: no ```sh block after <!-- kit-check -->"
+    command = found.group(1)
     assert "pytest --target solutions --kit" in command
     assert "<!-- kit-check -->" in (ROOT / ".ci" / "run").read_text()
 
