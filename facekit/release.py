@@ -101,7 +101,7 @@ def student_catalogue(path: Path) -> str:
     return "\n".join(out)
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     """A TOML value: a JSON string or number is one; a table is written inline."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"

@@ -49,7 +49,8 @@ from facekit.camera.inputs import (
 )
 
 if TYPE_CHECKING:  # Flask is an optional extra, imported when the server starts
-    from flask import Flask
+    from flask import Flask, Response
+    from PIL.Image import Image
 
     from facekit.camera.service import FaceService
 
@@ -116,11 +117,11 @@ def create_app(
     trusted = trusted_hosts(host)
     busy = threading.BoundedSemaphore(MAX_BUSY)
 
-    def error(message: str, status: int):
+    def error(message: str, status: int) -> tuple[Response, int]:
         return jsonify(error=message), status
 
     @app.before_request
-    def from_this_page_only():
+    def from_this_page_only() -> tuple[Response, int] | None:
         name = host_name(request.host)
         if name not in trusted:
             return error(
@@ -146,7 +147,7 @@ def create_app(
             )
         return None
 
-    def frames_from_request():
+    def frames_from_request() -> list[Image]:
         """The frames, decoded one by one: the byte count first, then the pixels from the header."""
         files = request.files.getlist("frames")
         if not files:
@@ -162,7 +163,7 @@ def create_app(
             f.close()  # decoded and shrunk: the bytes and the full frame go
         return frames
 
-    def no_threshold():
+    def no_threshold() -> None:
         if "threshold" in request.values:
             raise InputError(
                 f"the login threshold is the server's ({service.threshold}); a request "
@@ -170,11 +171,11 @@ def create_app(
             )
 
     @app.get("/")
-    def index():
+    def index() -> Response:
         return Response(page, mimetype="text/html")
 
     @app.get("/api/info")
-    def api_info():
+    def api_info() -> Response:
         return jsonify(
             frames=info.frames,
             interval_ms=info.interval_ms,
@@ -188,11 +189,11 @@ def create_app(
         )
 
     @app.get("/api/people")
-    def api_people():
+    def api_people() -> Response:
         return jsonify(people=[{"name": n, "records": c} for n, c in service.people()])
 
     @app.post("/api/register")
-    def api_register():
+    def api_register() -> Response:
         no_threshold()
         name = check_name(request.form.get("name", ""))
         with busy:
@@ -200,7 +201,7 @@ def create_app(
         return jsonify(name=name, id=record_id, records=records, people=people)
 
     @app.post("/api/login")
-    def api_login():
+    def api_login() -> Response:
         no_threshold()
         name = check_name(request.form.get("name", ""))
         with busy:
@@ -210,7 +211,7 @@ def create_app(
         )
 
     @app.post("/api/identify")
-    def api_identify():
+    def api_identify() -> Response:
         no_threshold()
         k = request.form.get("k", "3")
         if not k.isdigit() or not 1 <= int(k) <= MAX_K:
@@ -220,11 +221,11 @@ def create_app(
         return jsonify(matches=[{"name": n, "score": s} for n, s in found])
 
     @app.delete("/api/people/<path:name>")
-    def api_remove(name):
+    def api_remove(name: str) -> Response:
         return jsonify(name=name, removed=service.remove(check_name(name)))
 
     @app.errorhandler(Exception)
-    def on_error(err):
+    def on_error(err: Exception) -> tuple[Response, int]:
         # One line for the page; the traceback only on the console, for unexpected errors.
         if isinstance(err, HTTPException):
             if err.code == 413:

@@ -16,6 +16,9 @@ checked before anything imports torch. ``--stream`` is facekit/camera/commands.p
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 from facekit.camera import commands as camera
 from facekit.camera import config as app_config
@@ -46,7 +49,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return _run(ctx, args)
 
 
-def _answer_or_exit_3(ctx: Context, call) -> int:
+def _answer_or_exit_3(ctx: Context, call: Callable[[], int]) -> int:
     """login's exit status: 0 yes, 1 no, so every other failure but a usage error (2) is 3."""
     try:
         return call()
@@ -73,7 +76,7 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     return appkit.app_errors(ex, lambda: handler(ctx, ex, args, store_path))
 
 
-def _register(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
+def _register(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
     ex.register(store, appkit.model(ctx), args.name, args.images)
@@ -88,7 +91,7 @@ def _register(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
     return 0
 
 
-def _login(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
+def _login(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     threshold = appkit.threshold(args, ex.DEFAULT_THRESHOLD)
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
@@ -101,7 +104,7 @@ def _login(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
     return 0 if result.accepted else 1
 
 
-def _identify(ctx: Context, ex, args: argparse.Namespace, store_path) -> int:
+def _identify(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     k = ex.DEFAULT_K if args.k is None else args.k
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)

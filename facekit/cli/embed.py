@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from facekit.cli import appkit
@@ -63,7 +64,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return appkit.app_errors(ex, lambda: _embed(ctx, ex, args, folder))
 
 
-def _embed(ctx: Context, ex, args: argparse.Namespace, folder: Path) -> int:
+def _embed(ctx: Context, ex: ModuleType, args: argparse.Namespace, folder: Path) -> int:
     batch_size = ex.DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
     appkit.app_header(ctx, None)
     model = prepare_model(appkit.model(ctx))

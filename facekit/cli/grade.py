@@ -74,7 +74,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
-    def progress(result):
+    def progress(result: dict) -> None:  # grade._result's record
         ctx.term.line(
             f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
             f"{', cached' if result['cached'] else ''})"

@@ -8,6 +8,7 @@ synthetic kit and canned test outcomes, so each state is reached on purpose and 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -960,20 +961,11 @@ def test_reset_prefers_the_upstream_branch_to_the_students_commits(kit, tmp_path
 # -- small pieces ---------------------------------------------------------------------------------
 
 
-class FakeTTY:
-    encoding = "utf-8"
+class FakeTTY(io.StringIO):
+    """A text stream that says it is a terminal."""
 
-    def __init__(self):
-        self.text = ""
-
-    def isatty(self):
+    def isatty(self) -> bool:
         return True
-
-    def write(self, text):
-        self.text += text
-
-    def flush(self):
-        pass
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
