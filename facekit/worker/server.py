@@ -71,7 +71,7 @@ def _caller_gone(conn: socket.socket) -> bool:
         return True
 
 
-def _text(fd: int, spec: dict, write: bool):
+def _text(fd: int, spec: dict, write: bool) -> io.TextIOWrapper:
     """A text stream on ``fd`` made like the caller's sys.stdin/stdout/stderr, so the bytes
     written (encoding, error handler, line buffering) are the ones a cold run writes."""
     raw = io.FileIO(fd, "w" if write else "r", closefd=False)
@@ -149,9 +149,9 @@ def _warm_up(modules: Sequence[str]) -> None:
     forked_runner.warm_up()
     for name in modules:
         importlib.import_module(name)
-    for entry in metadata.entry_points(group="pytest11"):
+    for plugin in metadata.entry_points(group="pytest11"):
         try:
-            entry.load()
+            plugin.load()
         except Exception:  # noqa: BLE001 - pytest itself reports a plugin that cannot load
             pass
 
@@ -227,8 +227,8 @@ def serve(root: Path, entry: Entry, warm_modules: Sequence[str] = (), warm: bool
         listener.close()
         if _still_ours(path, inode):
             path.unlink(missing_ok=True)
-        info = worker.read_info(root)
-        if info and info["pid"] == os.getpid():
+        current = worker.read_info(root)  # a newer worker may have taken the folder over
+        if current and current["pid"] == os.getpid():
             info_path.unlink(missing_ok=True)
 
 
