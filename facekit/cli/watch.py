@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from facekit import forked_runner
 from facekit.cli import runs
 from facekit.cli.check import report
 from facekit.cli.context import Context, header, require_files
 from facekit.errors import UsageError
+from facekit.harness import warm
 
 
 def check_args(args) -> None:
@@ -60,10 +60,10 @@ def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep
             t.wrap("Every exercise passes: the course is done. Well done!")
             return 0
         runner = None
-        if forked_runner.available(ctx.root):  # import torch once; each run is then a fork
+        if warm.available(ctx.root):  # import torch once; each run is then a fork
             t.status("loading torch and timm once ...")
-            if forked_runner.warm_up():
-                runner = forked_runner.run_tests
+            if warm.warm_up():
+                runner = warm.run_tests
         latest = snapshot(ctx.root)
         first = True
         while True:
