@@ -13,8 +13,9 @@ import pytest
 
 from facekit import course, settings
 from facekit.grading import runner
-from facekit.harness import planted
+from facekit.harness import planted, record
 from facekit.harness import run as harness_run
+from facekit.harness.record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
 PROBE = "tests/test_zz_crash_probe.py"
@@ -84,7 +85,77 @@ def test_a_crash_mid_run_leaves_the_same_results_for_grading(kit):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forking: POSIX only")
 def test_a_crash_mid_run_in_a_fork_leaves_the_earlier_results(kit):
-    record = harness_run.run_forked(kit, "solutions", [PROBE], fresh=harness_run.KIT_MODULES)
+    forked = harness_run.run_forked(kit, "solutions", [PROBE], timeout=120)
+    record = forked.record
+    assert forked.code == 3 and not forked.timed_out, forked
     outcomes = {n.split("::")[-1]: r.outcome.value for n, r in record.tests.items()}
     assert outcomes == {"test_first": "passed", "test_second": "failed"}, outcomes
     assert not record.finished
+
+
+def test_check_and_grading_read_the_same_lines_alike():
+    # One parser: grading's dict (runner.parse_record) is the record check reads, field by field.
+    lines = [
+        '{"collected": ["t.py::a", "t.py::b", "t.py::c"], "functions": {"t.py::a": "f", "t.py::b": "f"},'
+        ' "broad": ["t.py::b"], "visibility": {}}',
+        '{"test": "t.py::a", "outcome": "failed", "message": "AssertionError: f(1) differs",'
+        ' "detail": "f(1) differs by 2", "todo": null}',
+        "not json",
+        '{"test": "t.py::b", "outcome": "failed", "message": "NotImplementedError: f",'
+        ' "detail": "NotImplementedError raised in f: f", "todo": ["f", "exercises/x.py"]}',
+        '{"test": "t.py::a", "outcome": "passed"}',
+    ]
+    run = record.parse(lines)
+    graded = runner.parse_record(lines)
+    assert not run.finished and graded["finished"] is False
+    assert run.unreported() == ["t.py::c"], run.unreported()
+    a, b = run.tests["t.py::a"], run.tests["t.py::b"]
+    assert (a.error, a.message, a.function, a.broad) == (
+        "AssertionError: f(1) differs",
+        "f(1) differs by 2",
+        "f",
+        False,
+    )
+    assert b.todo == ("f", "exercises/x.py") and b.broad, b
+    for nodeid, result in run.tests.items():
+        test = graded["tests"][nodeid]
+        assert (test["outcome"], test["message"], test["detail"]) == (
+            result.outcome.value,
+            result.error,
+            result.message,
+        ), f"{nodeid}: grading reads {test}, check reads {result}"
+    assert graded["sequence"] == [("t.py::a", "failed"), ("t.py::b", "failed"), ("t.py::a", "passed")]
+
+
+def test_a_result_cache_entry_written_before_the_harness_reads_back_the_same():
+    # facekit.state_file kept RunRecord.to_json() of facekit.run_record: same keys, no "finished".
+    old = {
+        "tests": {
+            "tests/t.py::test_a": {
+                "outcome": "failed",
+                "error": "AssertionError: f(3) differs",
+                "todo": None,
+                "function": "f",
+                "broad": True,
+                "message": "f(3) differs by 0.5",
+            },
+            "tests/t.py::test_b": {
+                "outcome": "failed",
+                "error": "NotImplementedError: g",
+                "todo": ["g", "exercises/x.py"],
+                "function": "g",
+                "broad": False,
+                "message": None,
+            },
+        },
+        "collect_errors": [],
+        "exitstatus": 1,
+    }
+    run = RunRecord.from_json(old)
+    assert run.finished and run.exitstatus == 1
+    assert run.tests["tests/t.py::test_a"] == TestResult(
+        Outcome.FAILED, "AssertionError: f(3) differs", None, "f", True, "f(3) differs by 0.5"
+    )
+    assert run.tests["tests/t.py::test_b"].todo == ("g", "exercises/x.py")
+    again = RunRecord.from_json(run.to_json())
+    assert again.tests == run.tests and again.exitstatus == 1
