@@ -8,6 +8,7 @@ recorder streams each test's outcome as it finishes.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -40,12 +41,24 @@ def test_after():
 """
 
 
+HANG = "tests/test_zz_hang_probe.py"
+HANG_SOURCE = """
+import time
+
+
+def test_hangs():
+    time.sleep(600)
+"""
+
+
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    """A scratch copy of the kit with one more test module, whose third test kills its process."""
+    """A scratch copy of the kit with two more test modules: one whose third test kills its
+    process, one whose test hangs."""
     kit = tmp_path_factory.mktemp("crash-kit")
     planted.scratch_copy(ROOT, kit)
     (kit / PROBE).write_text(PROBE_SOURCE, encoding="utf-8")
+    (kit / HANG).write_text(HANG_SOURCE, encoding="utf-8")
     return kit
 
 
@@ -91,6 +104,20 @@ def test_a_crash_mid_run_in_a_fork_leaves_the_earlier_results(kit):
     outcomes = {n.split("::")[-1]: r.outcome.value for n, r in record.tests.items()}
     assert outcomes == {"test_first": "passed", "test_second": "failed"}, outcomes
     assert not record.finished
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forking: POSIX only")
+@pytest.mark.timeout(120, method="thread")  # a child that is not killed hangs the wait
+def test_a_forked_run_in_a_group_that_hangs_is_killed_at_its_timeout(kit):
+    # group=True (mutation testing's mutants): the child leads a session of its own, so the
+    # kill at the timeout reaches it (and what it started).
+    started = time.monotonic()
+    forked = harness_run.run_forked(kit, "solutions", [HANG], timeout=5, group=True)
+    seconds = time.monotonic() - started
+    assert forked.timed_out and seconds < 60, (
+        f"run_forked({HANG}, timeout=5, group=True): {seconds:.0f} s, {forked}"
+    )
+    assert any("timed out" in e for e in forked.record.collect_errors), forked.record.collect_errors
 
 
 def test_check_and_grading_read_the_same_lines_alike():
