@@ -178,7 +178,7 @@ def parse_record(lines: list[str]) -> dict:
         "collected": list(run.collected) if run.collected is not None else None,
         "functions": dict(run.functions),
         "broad": list(run.broad),
-        **({"visibility": dict(run.visibility)} if run.visibility else {}),
+        **({"visibility": dict(run.visibility)} if run.collected is not None else {}),
         "collect_errors": list(run.collect_errors),
         "finished": run.finished,
         "exitstatus": run.exitstatus,
