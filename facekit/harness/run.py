@@ -23,7 +23,7 @@ from pathlib import Path
 
 from facekit import settings
 from facekit.harness import forking, plugin
-from facekit.harness.record import RunRecord, parse
+from facekit.harness.record import Outcome, RunRecord, TestResult, parse
 
 PLUGIN = "facekit.harness.plugin"
 KIT_MODULES = forking.KIT_MODULES
@@ -113,24 +113,32 @@ def in_process(args: list[str]) -> int:
 
 
 def stopped(record: RunRecord, code: int | None, *, timed_out: bool = False, why: str = "") -> RunRecord:
-    """``record`` of a run that ended with ``code``: unchanged if it finished; else what ran, and
-    a collection error per test module that did not get to the end (where it stopped). ``why``:
-    what to say when nothing at all was recorded (pytest's last lines, say)."""
+    """``record`` of a run that ended with ``code``: unchanged if it finished; else what ran, the
+    test it stopped in as failed, and a collection error per test module that did not get to
+    the end (where it stopped). ``why``: what to say when nothing at all was recorded (pytest's
+    last lines, say)."""
     if record.finished:
         return record
     how = "timed out" if timed_out else f"exit {code}"
     notes: list[str] = []
+    tests = dict(record.tests)
     unreported = record.unreported()
     if record.collected is None and not record.tests:
         notes.append(why or f"the test run ended before collecting its tests ({how})")
     elif unreported:
         at = unreported[0]
+        tests[at] = TestResult(
+            Outcome.FAILED,
+            f"the test process ended during this test ({how})",
+            function=record.functions.get(at),
+            broad=at in record.broad,
+        )
         files = list(dict.fromkeys(n.split("::")[0] for n in unreported))
         notes.append(f"{files[0]}: the test run stopped at {at.split('::', 1)[-1]} ({how})")
         notes += [f"{f}: not run: the test run stopped at {at} ({how})" for f in files[1:]]
     else:
         notes.append(f"the test run ended before it finished ({how})")
-    return replace(record, collect_errors=(*record.collect_errors, *notes), exitstatus=code)
+    return replace(record, tests=tests, collect_errors=(*record.collect_errors, *notes), exitstatus=code)
 
 
 def read(path: Path) -> RunRecord:

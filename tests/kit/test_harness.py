@@ -81,11 +81,14 @@ def _grading_run(kit):
 def test_a_crash_mid_run_leaves_the_earlier_results_for_check(kit):
     record = _check_run(kit)
     outcomes = {n.split("::")[-1]: r.outcome.value for n, r in record.tests.items()}
-    assert outcomes == {"test_first": "passed", "test_second": "failed"}, (
+    # The test the process died in counts as failed; the one after it did not run.
+    assert outcomes == {"test_first": "passed", "test_second": "failed", "test_crash": "failed"}, (
         f"run_tests({PROBE}) with test_crash calling os._exit(3): {outcomes}"
     )
     second = record.tests[f"{PROBE}::test_second"]
     assert second.error == "AssertionError: second: 2 differs from 3", second
+    crash = record.tests[f"{PROBE}::test_crash"]
+    assert crash.error == "the test process ended during this test (exit 3)", crash
     assert not record.finished and record.exitstatus == 3, record
     assert any("test_crash" in e and "exit 3" in e for e in record.collect_errors), record.collect_errors
 
@@ -102,7 +105,7 @@ def test_a_crash_mid_run_in_a_fork_leaves_the_earlier_results(kit):
     record = forked.record
     assert forked.code == 3 and not forked.timed_out, forked
     outcomes = {n.split("::")[-1]: r.outcome.value for n, r in record.tests.items()}
-    assert outcomes == {"test_first": "passed", "test_second": "failed"}, outcomes
+    assert outcomes == {"test_first": "passed", "test_second": "failed", "test_crash": "failed"}, outcomes
     assert not record.finished
 
 
