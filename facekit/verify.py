@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import course, settings
+from facekit import course, notebooks, scaffold, settings
 from facekit.harness import catalogue_run
 from facekit.harness import run as runs
 from facekit.harness.record import RunRecord
@@ -229,8 +229,6 @@ def file_findings(root: Path, exercise: course.Exercise) -> Finding:
 def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "standin") -> Finding:
     if not exercise.notebook:
         return Finding(exercise.id, "notebook", True, "none listed")
-    from facekit import notebooks
-
     path = root / exercise.notebook
     try:
         notebooks.validate(path)
@@ -250,8 +248,6 @@ def _files(ctx: VerifyContext) -> list[Finding]:
 
 @check("todo", "nothing is left of facekit new's placeholders")
 def _todo(ctx: VerifyContext) -> list[Finding]:
-    from facekit import scaffold
-
     found = []
     for e in ctx.exercises:
         left = scaffold.placeholders(ctx.root, e)

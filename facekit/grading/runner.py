@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from facekit.harness import forking, plugin, record
+from facekit.harness import forking, record
 from facekit.harness import run as runs
 
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
@@ -196,7 +196,7 @@ def _child(job: dict, record_fd: int, output_fd: int) -> int:  # pragma: no cove
     set_dumpable(True)
     os.setsid()
     _limits(job.get("memory_mb"), job.get("file_mb"))
-    env = {**job["env"], plugin.RECORD_FD_ENV: str(record_fd)}
+    env = {**job["env"], record.RECORD_FD_ENV: str(record_fd)}
     runs.enter(
         runs.Child(
             Path(job["workspace"]), env, output_fd=output_fd, drop_paths=tuple(job.get("drop_paths", ()))
@@ -336,7 +336,7 @@ def _run_once(job: dict, mode: str) -> dict:
                 )
                 _sweep()
             elif mode == "subprocess":
-                env = {**job["env"], plugin.RECORD_FD_ENV: str(pipe.write_fd)}
+                env = {**job["env"], record.RECORD_FD_ENV: str(pipe.write_fd)}
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "pytest", *pytest_args(job)],
                     cwd=job["workspace"],

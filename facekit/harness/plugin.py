@@ -26,8 +26,6 @@ from pluggy import Result
 from facekit import course
 from facekit.harness import failure, record
 
-RECORD_ENV = "FACEKIT_RECORD"  # a file the events are written to
-RECORD_FD_ENV = "FACEKIT_RECORD_FD"  # or a descriptor the runner opened and handed down
 NAME = "facekit-recorder"  # its name in pytest's plugin manager
 
 
@@ -123,10 +121,10 @@ class Recorder:
 
 def from_environment(environ: Mapping[str, str]) -> Recorder | None:
     """A recorder writing where the environment says (a descriptor first), or None."""
-    fd = environ.get(RECORD_FD_ENV)
+    fd = environ.get(record.RECORD_FD_ENV)
     if fd:
         return Recorder(os.fdopen(int(fd), "w", encoding="utf-8", closefd=False))
-    path = environ.get(RECORD_ENV)
+    path = environ.get(record.RECORD_ENV)
     if path:
         return Recorder(open(path, "w", encoding="utf-8"), owned=True)  # noqa: SIM115 - closed at unconfigure
     return None

@@ -26,6 +26,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+# Where the recorder writes: a file, or a descriptor the runner opened and handed down.
+RECORD_ENV = "FACEKIT_RECORD"
+RECORD_FD_ENV = "FACEKIT_RECORD_FD"
 MESSAGE_CHARS = 500  # a failure's first line
 DETAIL_CHARS = 2000  # a failure's whole message
 

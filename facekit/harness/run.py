@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from facekit import settings
-from facekit.harness import forking, plugin
-from facekit.harness.record import Outcome, RunRecord, TestResult, parse
+from facekit.harness import forking
+from facekit.harness.record import RECORD_ENV, Outcome, RunRecord, TestResult, parse
 
 PLUGIN = "facekit.harness.plugin"
 KIT_MODULES = forking.KIT_MODULES
@@ -156,7 +156,7 @@ def run_tests(
     copy of the kit is tested as itself); per-test outcomes."""
     with tempfile.TemporaryDirectory(prefix="facekit-run-") as tmp:
         path = Path(tmp) / "record.jsonl"
-        env = {**test_env(Path(root), target, weights), plugin.RECORD_ENV: str(path)}
+        env = {**test_env(Path(root), target, weights), RECORD_ENV: str(path)}
         command = [sys.executable, "-m", "pytest", *pytest_args(target, weights, test_files)]
         proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
@@ -189,7 +189,7 @@ def run_forked(
     root = Path(root)
     with tempfile.TemporaryDirectory(prefix="facekit-run-") as tmp:
         path = Path(tmp) / "record.jsonl"
-        child_env = {**test_env(root, target, weights), plugin.RECORD_ENV: str(path)}
+        child_env = {**test_env(root, target, weights), RECORD_ENV: str(path)}
         args = pytest_args(target, weights, test_files, *extra)
 
         def child() -> int:
