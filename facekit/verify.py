@@ -120,7 +120,7 @@ def stub_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
             wrong.append(f"{name} stopped at a NotImplementedError in {result.todo[1]}, not {stub}")
     if wrong:
         return Finding(exercise.id, "stub", False, f"{len(wrong)}/{len(tests)} tests: {wrong[0]}")
-    functions = sorted({r.todo[0] for r in tests.values()})
+    functions = sorted({r.todo[0] for r in tests.values() if r.todo})
     reached = {exercise.function_for(f) for f in functions}
     missing = [f for f in exercise.functions if f not in reached]
     detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
