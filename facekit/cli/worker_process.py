@@ -24,6 +24,7 @@ WARM_MODULES = (
     "facekit.cli.runs",
     "facekit.progress",
     "facekit.mistakes",
+    "facekit.harness.run",
     "facekit.hub_switch",
     "facekit.hub",
     "facekit.standin",

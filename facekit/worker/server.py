@@ -26,7 +26,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from facekit import forking, settings, worker
+from facekit import settings, worker
+from facekit.harness import forking
+from facekit.harness import warm as harness_warm
 from facekit.worker import HEADER, client
 
 MAX_REQUEST = 4 << 20
@@ -140,13 +142,11 @@ def _reap() -> None:
 
 
 def _warm_up(modules: Sequence[str]) -> None:
-    """The slow imports (no torch code: see facekit.forking), then ``modules`` (the kit's
+    """The slow imports (no torch code: see facekit.harness.forking), then ``modules`` (the kit's
     commands) and the pytest plugins every test run loads."""
     from importlib import metadata
 
-    from facekit import forked_runner
-
-    forked_runner.warm_up()
+    harness_warm.warm_up()
     for name in modules:
         importlib.import_module(name)
     for plugin in metadata.entry_points(group="pytest11"):
