@@ -51,14 +51,31 @@ def test_hangs():
 """
 
 
+CHOICE = "tests/test_zz_choice_probe.py"
+CHOICE_SOURCE = """
+import os
+
+
+def test_the_choice_came_through_the_environment_only(pytestconfig, kit_target, weights_in_use):
+    args = [str(a) for a in pytestconfig.invocation_params.args]
+    assert not [a for a in args if a.startswith(("--target", "--weights"))], f"pytest's arguments: {args}"
+    seen = (kit_target, weights_in_use.mode, str(weights_in_use.cache))
+    env = tuple(os.environ.get(k) for k in ("KIT_TARGET", "KIT_WEIGHTS", "HF_HUB_CACHE"))
+    assert seen == env, f"the run chose {seen}, its environment says {env}"
+    with open(os.environ["CHOICE_PROBE_OUT"], "w") as out:
+        out.write("|".join(seen))
+"""
+
+
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    """A scratch copy of the kit with two more test modules: one whose third test kills its
-    process, one whose test hangs."""
+    """A scratch copy of the kit with three more test modules: one whose third test kills its
+    process, one whose test hangs, one that writes down the choice its run read."""
     kit = tmp_path_factory.mktemp("crash-kit")
     planted.scratch_copy(ROOT, kit)
     (kit / PROBE).write_text(PROBE_SOURCE, encoding="utf-8")
     (kit / HANG).write_text(HANG_SOURCE, encoding="utf-8")
+    (kit / CHOICE).write_text(CHOICE_SOURCE, encoding="utf-8")
     return kit
 
 
@@ -188,3 +205,27 @@ def test_a_result_cache_entry_written_before_the_harness_reads_back_the_same():
     assert run.tests["tests/t.py::test_b"].todo == ("g", "exercises/x.py")
     again = RunRecord.from_json(run.to_json())
     assert again.tests == run.tests and again.exitstatus == 1
+
+
+def test_pytest_args_name_no_tree_and_no_weights():
+    args = harness_run.pytest_args(["tests/t.py"], "-x")
+    assert args[-1] == "tests/t.py" and "-x" in args, args
+    assert not [a for a in args if a.startswith(("--target", "--weights"))], f"pytest_args: {args}"
+
+
+@pytest.mark.parametrize("how", ["subprocess", "fork"])
+def test_a_run_gets_its_choice_through_its_environment_only(kit, tmp_path, monkeypatch, how):
+    # Not the defaults (exercises; the default stand-in folder): the child must read what it was given.
+    if how == "fork" and not hasattr(os, "fork"):
+        pytest.skip("forking: POSIX only")
+    weights = settings.Weights("standin", tmp_path / "standin-cache", offline=True)
+    out = tmp_path / "choice.txt"
+    monkeypatch.setenv("CHOICE_PROBE_OUT", str(out))  # the base of settings.child_env
+    if how == "subprocess":
+        record = harness_run.run_tests(kit, "solutions", [CHOICE], weights, timeout=120)
+    else:
+        record = harness_run.run_forked(kit, "solutions", [CHOICE], weights, timeout=120).record
+    outcomes = {n: (r.outcome.value, r.error) for n, r in record.tests.items()}
+    assert [o for o, _ in outcomes.values()] == ["passed"], f"{how}: run on solutions/{weights}: {outcomes}"
+    read = out.read_text(encoding="utf-8")
+    assert read == f"solutions|standin|{weights.cache}", f"{how}: the child read {read!r}"
