@@ -2,7 +2,7 @@
 
 - ``check``: ``facekit check ex03_similarity`` as a student sees it, run for real in a scratch
   copy of the kit whose Exercises 01-02 are done and whose Exercise 03 has a catalogued mistake
-  planted (tests/kit/mistakes/ex03_similarity.toml), in a pseudo-terminal so that it is in
+  planted (course/ex03_similarity/mistakes.toml), in a pseudo-terminal so that it is in
   colour. Writes docs/assets/check-output.txt (the text, which the Students pages include and
   tests/kit/test_docs_site.py compares with a fresh run) and docs/assets/check.png (the terminal,
   drawn by headless Chromium from that text's colours).

@@ -125,7 +125,7 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
 
 def catalogue_path(root: Path, exercise_id: str) -> Path:
     """The exercise's catalogue of typical mistakes (facekit/mistakes.py reads it)."""
-    return root / "tests" / "kit" / "mistakes" / f"{exercise_id}.toml"
+    return root / course.meta_of(exercise_id).mistakes
 
 
 def mistakes_template(exercise_id: str, functions: list[str]) -> str:

@@ -339,8 +339,8 @@ def test_check_shows_the_catalogued_mistake_a_failure_looks_like(kit, capsys, mo
             }
         },
     )
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     catalogue.write_text(
         textwrap.dedent("""\
         [[mistake]]
@@ -1060,8 +1060,8 @@ def test_check_shows_the_tests_diagnosis_whole_and_every_mistake_it_may_be(kit, 
         }
     )
     monkeypatch.setattr(verify, "run_tests", lambda *args: run)
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     entry = 'id = "{id}"\nsays = "{says}"\nfind = "x"\nreplace = "y"\ntest = "test_second_works"\nwords = {words}\n'
     catalogue.write_text(
         "[[mistake]]\n"
@@ -1109,8 +1109,8 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     assert_plain_80_columns(out)
     # When the failure has the signature of a catalogued mistake that names another function,
     # that function is the one to fix.
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     catalogue.write_text(
         '[[mistake]]\nid = "m"\nsays = "I skipped a step in second"\nfind = "x"\n'
         'replace = "y"\ntest = "test_end_to_end"\nwords = ["second", "differs"]\n'

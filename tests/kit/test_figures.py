@@ -23,7 +23,6 @@ import sys
 import uuid
 import warnings
 import zlib
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -115,7 +114,7 @@ def test_outline_blocks_are_what_the_literal_student_wrote(block):
     """An outline cannot run (``...`` stands for the student's code); each of its complete
     lines is in the literal student's module, which passes the exercise's tests."""
     exercise_id = block.source.split("/")[1]
-    literal = Path(__file__).parent / "literal" / exercise_id
+    literal = ROOT / course.meta_of(exercise_id).literal
     written = {
         line.strip()
         for module in literal.glob("*.py")
@@ -125,7 +124,7 @@ def test_outline_blocks_are_what_the_literal_student_wrote(block):
     assert complete, f"{block.where}: an outline with no complete line"
     missing = [line for line in complete if line not in written]
     assert not missing, (
-        f"{block.where}: the literal student of {exercise_id} (tests/kit/literal) "
+        f"{block.where}: the literal student of {exercise_id} ({course.meta_of(exercise_id).literal}) "
         f"does not write {missing}: follow the outline there, word for word"
     )
 

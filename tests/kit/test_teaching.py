@@ -310,14 +310,12 @@ def test_ex06_standin_figures(embedder, sample_face):
 # -- literal students: the TODO steps and hints, word for word, pass the tests ---------------------
 
 
-LITERAL = Path(__file__).parent / "literal"
-
-
 def _literal_modules() -> dict[str, list[Path]]:
-    """{exercise id: its literal modules}, for the exercises that have one."""
+    """{exercise id: its literal modules (course/<id>/literal)}, for the exercises that have one."""
+    folders = {e.id: ROOT / e.meta.literal for e in course.load().exercises}
     return {
-        folder.name: sorted(folder.glob("*.py"))
-        for folder in sorted(LITERAL.iterdir())
+        exercise_id: sorted(folder.glob("*.py"))
+        for exercise_id, folder in folders.items()
         if folder.is_dir() and any(folder.glob("*.py"))
     }
 
@@ -331,7 +329,7 @@ def test_literal_students_pass(tmp_path):
     from facekit import verify
 
     modules = _literal_modules()
-    assert modules, f"no literal solutions under {LITERAL}"
+    assert modules, f"no literal solutions under {course.META_DIR}/<id>/literal"
     kit = tmp_path / "kit"
     shutil.copytree(
         ROOT,
@@ -364,7 +362,7 @@ def test_literal_students_pass(tmp_path):
         failures += [f"{nodeid}: {r.error}" for nodeid, r in tests.items() if r.failed]
     assert not failures, (
         f"{len(failures)} tests fail on a solution written word for word from the "
-        f"TODO steps and hints (tests/kit/literal); fix the text:\n" + "\n".join(failures)
+        f"TODO steps and hints (course/<id>/literal); fix the text:\n" + "\n".join(failures)
     )
 
 
