@@ -3,7 +3,7 @@
 Numbers (sizes, differences, counts, ranges) are read out of the text with a pattern
 (``_stated``: a reworded sentence fails with the pattern to update) and compared with what the
 libraries compute now; a figure that depends on float rounding is checked as a bound. Every
-```python block of the READMEs of ``EXERCISES`` either runs here (``RUNS``) on inputs that matter, or
+```python block of the exercises' READMEs (``EXERCISES``: the manifest's) either runs here (``RUNS``) on inputs that matter, or
 carries a tag of snippets.TAGS (a signature without a body, an outline with ``...``) and is
 checked the tag's way. What a README says the tests do (their inputs, sizes, limits) is matched
 against the test modules' code (TEST_FACTS).
@@ -36,14 +36,7 @@ from facekit import course, data, settings, trees
 
 pytestmark = pytest.mark.kit
 
-EXERCISES = [
-    "ex01_images",
-    "ex02_embeddings",
-    "ex03_similarity",
-    "ex04_storage",
-    "ex05_retrieval",
-    "ex06_app",
-]
+EXERCISES = course.load().ids  # every exercise of the manifest, a new one too
 
 
 def stub(exercise_id: str):
