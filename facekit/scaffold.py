@@ -9,17 +9,22 @@ reference check fails until the reference is written.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from facekit import course
 from facekit.errors import UsageError
 
 PLACEHOLDER = "FACEKIT-NEW"
+# What is left to write, in whatever case it was left (a test named test_f_facekit_new, too).
+PLACEHOLDER_FOUND = re.compile(r"facekit[-_]new", re.I)
 ID_PATTERN = re.compile(r"^ex(\d\d)_[a-z][a-z0-9_]*$")
-_TABLE_ROW = re.compile(r"^\| \d+ \| \[[^\]]+\]\([^)]+\) \|.*\|\s*$", re.M)
+# The README's exercise table lies between these lines, made from the manifest (readme_table).
+TABLE_BEGIN, TABLE_END = "<!-- exercises:begin -->", "<!-- exercises:end -->"
 
 
 # A notebook's first code cell: it works from any folder inside the kit, installed or not.
@@ -41,14 +46,14 @@ DERIVED_ALL = (
 def _function(name: str, body: str) -> str:
     return (
         f"def {name}():\n"
-        f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (stub and reference '
-        f'share this docstring)."""\n'
+        f'    """{PLACEHOLDER}: what {name}() takes, returns and raises (written in the reference; '
+        f'`facekit new --sync` copies it to the stub)."""\n'
         f"    {body}\n"
     )
 
 
 def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dict[Path, str]:
-    number = ID_PATTERN.match(exercise_id).group(1)
+    number = exercise_id[2:4]  # exNN_name, checked by new_exercise
     module = course.default_module(exercise_id)
     paths = course.derived_paths(exercise_id, module)
     readme = paths["readme"]
@@ -156,10 +161,27 @@ def manifest_entry(exercise_id: str, title: str, functions: list[str]) -> str:
     )
 
 
-def readme_row(exercise_id: str, title: str, functions: list[str]) -> str:
-    number = ID_PATTERN.match(exercise_id).group(1)
-    names = ", ".join(f"`{f}`" for f in functions)
-    return f"| {number} | [{title}](exercises/{exercise_id}/README.md) | {names} |"
+def exercise_table(exercises: Sequence[course.Exercise], link: Callable[[course.Exercise], str]) -> str:
+    """The exercises as a Markdown table: number, title linked by ``link``, the functions to write.
+    The README's (``readme_table``) and the documentation site's (docs/hooks.py) are this one."""
+    rows = ["| # | exercise | you write |", "|---|---|---|"]
+    for exercise in exercises:
+        names = ", ".join(f"`{f}`" for f in exercise.functions)
+        rows.append(f"| {exercise.id[2:4]} | [{exercise.title}]({link(exercise)}) | {names} |")
+    return "\n".join(rows)
+
+
+def readme_table(text: str, exercises: Sequence[course.Exercise]) -> str:
+    """The README ``text`` with the table between TABLE_BEGIN and TABLE_END made from ``exercises``."""
+    begin, end = text.find(TABLE_BEGIN), text.find(TABLE_END)
+    if begin < 0 or end < begin:
+        raise UsageError(
+            f"README.md has no exercise table between the lines {TABLE_BEGIN} and {TABLE_END}: "
+            f"put them around it"
+        )
+    table = exercise_table(exercises, lambda e: e.readme)
+    # Blank lines around it: a Markdown table then never runs into the markers' comments.
+    return text[: begin + len(TABLE_BEGIN)] + "\n\n" + table + "\n\n" + text[end:]
 
 
 def new_exercise(root: Path, exercise_id: str, title: str, functions: list[str]) -> list[Path]:
@@ -183,19 +205,14 @@ def new_exercise(root: Path, exercise_id: str, title: str, functions: list[str])
         raise UsageError(f"{existing[0].relative_to(root)} exists already: nothing was written")
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
-    rows = list(_TABLE_ROW.finditer(text))
-    if not rows:
-        raise UsageError("README.md has no exercise table (| NN | [title](path) | functions |)")
+    readme_table(text, ())  # no markers: refused before anything is written
     for path, content in planned.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     with manifest.open("a", encoding="utf-8") as f:
         f.write(manifest_entry(exercise_id, title, functions))
-    end = rows[-1].end()
-    readme.write_text(
-        text[:end] + "\n" + readme_row(exercise_id, title, functions) + text[end:], encoding="utf-8"
-    )
-    course.load(manifest)  # the entry just written must read back
+    kit = course.load(manifest)  # the entry just written must read back
+    readme.write_text(readme_table(text, kit.exercises), encoding="utf-8")
     return [*planned, manifest, readme]
 
 
@@ -204,11 +221,66 @@ def placeholders(root: Path, exercise: course.Exercise) -> list[str]:
     left = [
         f"{what} {path}"
         for what, path in exercise.paths().items()
-        if (root / path).is_file() and PLACEHOLDER in (root / path).read_text(encoding="utf-8")
+        if (root / path).is_file() and PLACEHOLDER_FOUND.search((root / path).read_text(encoding="utf-8"))
     ]
     catalogue = catalogue_path(root, exercise.id)
-    if catalogue.is_file() and PLACEHOLDER in catalogue.read_text(encoding="utf-8"):
+    if catalogue.is_file() and PLACEHOLDER_FOUND.search(catalogue.read_text(encoding="utf-8")):
         left.append(f"mistakes {catalogue.relative_to(root).as_posix()}")
-    if any(PLACEHOLDER in hint for _, hint in exercise.all_hints()):
+    if any(PLACEHOLDER_FOUND.search(hint) for _, hint in exercise.all_hints()):
         left.append("hints in exercises/course.toml")
     return left
+
+
+# -- the stub's signatures and docstrings, from the reference -------------------------------------
+# One source: the reference. A stub keeps its own module docstring and bodies (TODO steps and the
+# NotImplementedError); each function's and class's decorators, signature and docstring are the
+# reference's, copied as text (``stub_from_reference``; `facekit new EXERCISE --sync` writes it).
+
+
+def _heads(tree: ast.Module) -> dict[str, tuple[int, int]]:
+    """{qualified name: (first line, last line)} of each top-level function's and class's and each
+    method's head: decorators, signature, docstring (1-based, inclusive)."""
+    found: dict[str, tuple[int, int]] = {}
+
+    def visit(nodes: list[ast.stmt], prefix: str) -> None:
+        for node in nodes:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            body = node.body[0]
+            documented = (
+                isinstance(body, ast.Expr)
+                and isinstance(body.value, ast.Constant)
+                and isinstance(body.value.value, str)
+            )
+            last = body.end_lineno if documented and body.end_lineno else body.lineno - 1
+            if last >= first:  # a head on its own lines (not `def f(): ...` on one line)
+                found[prefix + node.name] = (first, last)
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+
+    visit(tree.body, "")
+    return found
+
+
+def stub_from_reference(reference: str, stub: str) -> str:
+    """``stub`` with the head (decorators, signature, docstring) of each function, class and method
+    it shares with ``reference`` replaced by the reference's; everything else of the stub kept."""
+    ref_lines, stub_lines = reference.splitlines(keepends=True), stub.splitlines(keepends=True)
+    ref_heads, stub_heads = _heads(ast.parse(reference)), _heads(ast.parse(stub))
+    shared = sorted((stub_heads[n], ref_heads[n]) for n in stub_heads if n in ref_heads)
+    for (s_first, s_last), (r_first, r_last) in reversed(shared):
+        stub_lines[s_first - 1 : s_last] = ref_lines[r_first - 1 : r_last]
+    return "".join(stub_lines)
+
+
+def stub_differences(reference: str, stub: str) -> list[str]:
+    """The functions, classes and methods whose head in ``stub`` is not the reference's."""
+    ref_lines, stub_lines = reference.splitlines(), stub.splitlines()
+    ref_heads, stub_heads = _heads(ast.parse(reference)), _heads(ast.parse(stub))
+    return [
+        name
+        for name, (first, last) in stub_heads.items()
+        if name in ref_heads
+        and stub_lines[first - 1 : last] != ref_lines[ref_heads[name][0] - 1 : ref_heads[name][1]]
+    ]

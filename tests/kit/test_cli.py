@@ -804,6 +804,124 @@ def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle)
     assert not (kit / "exercises" / "ex07_x").exists()
 
 
+def test_new_writes_the_readme_table_between_its_markers_rows_together(kit, capsys):
+    """The new row joins the table's rows (a row after the table's blank line would be a
+    paragraph of its own), and the whole table is the manifest's, as scaffold.readme_table makes it."""
+    from facekit import scaffold
+
+    intro = "# Kit\n\nSome words.\n\n"
+    (kit / "README.md").write_text(
+        f"{intro}{scaffold.TABLE_BEGIN}\n| old table |\n{scaffold.TABLE_END}\n\nAfter.\n"
+    )
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking", "Following a face")
+    assert code == 0, err
+    text = (kit / "README.md").read_text()
+    exercises = course.load(kit / "exercises" / "course.toml").exercises
+    assert text.startswith(intro) and text.endswith(f"{scaffold.TABLE_END}\n\nAfter.\n"), text
+    lines = text.splitlines()
+    header = lines.index("| # | exercise | you write |")
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    assert len(rows) == len(exercises), f"the table's rows run together up to a blank line: {rows}"
+    assert rows[-1] == "| 07 | [Following a face](exercises/ex07_tracking/README.md) | `solve` |", rows
+
+
+def test_new_refuses_a_readme_without_the_table_markers_and_writes_nothing(kit, capsys):
+    (kit / "README.md").write_text("# Kit\n\n| # | exercise | you write |\n|---|---|---|\n")
+    before = (kit / "exercises" / "course.toml").read_text()
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking", "Following a face")
+    assert code == 2
+    assert_one_line_error(err, "<!-- exercises:begin -->", "<!-- exercises:end -->")
+    assert (kit / "exercises" / "course.toml").read_text() == before
+    assert not (kit / "exercises" / "ex07_tracking").exists()
+
+
+STUB = '''"""Exercise 07 (your code)."""
+
+
+def track(frames):
+    """Old words."""
+    # TODO 1: count them.
+    raise NotImplementedError("track() is not written yet")
+
+
+class Tracker:
+    def step(self):
+        raise NotImplementedError("Tracker.step() is not written yet")
+'''
+REFERENCE = '''"""Exercise 07 (reference)."""
+
+
+def _helper():
+    return 1
+
+
+def track(frames: list[str], *, min_count: int = 1) -> int:
+    """track(frames, min_count=1) -> int: the frames seen.
+
+    Raises ValueError for an empty list.
+    """
+    return len(frames)
+
+
+class Tracker:
+    """Follows one face."""
+
+    def step(self, frame: str) -> None:
+        """One frame more."""
+        self.last = frame
+'''
+
+
+def test_new_sync_writes_the_stubs_heads_from_the_reference_and_keeps_its_bodies(kit, capsys):
+    from facekit import scaffold
+
+    exercise = course.load(kit / "exercises" / "course.toml").exercises[0]
+    (kit / exercise.stub).write_text(STUB)
+    (kit / exercise.reference).write_text(REFERENCE)
+    assert scaffold.stub_differences(REFERENCE, STUB) == ["track", "Tracker", "Tracker.step"]
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", exercise.id, "--sync")
+    assert code == 0, err
+    assert "track, Tracker, Tracker.step" in flat(out), out
+    synced = (kit / exercise.stub).read_text()
+    assert synced == (
+        '"""Exercise 07 (your code)."""\n\n\n'
+        "def track(frames: list[str], *, min_count: int = 1) -> int:\n"
+        '    """track(frames, min_count=1) -> int: the frames seen.\n\n'
+        "    Raises ValueError for an empty list.\n"
+        '    """\n'
+        "    # TODO 1: count them.\n"
+        '    raise NotImplementedError("track() is not written yet")\n\n\n'
+        "class Tracker:\n"
+        '    """Follows one face."""\n'  # the stub's lines after the head stay
+        "    def step(self, frame: str) -> None:\n"
+        '        """One frame more."""\n'
+        '        raise NotImplementedError("Tracker.step() is not written yet")\n'
+    ), synced
+    assert scaffold.stub_differences(REFERENCE, synced) == []
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", exercise.id, "--sync")
+    assert code == 0 and "already the reference's" in flat(out), out
+
+
+def test_new_without_a_title_asks_for_one(kit, capsys):
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking")
+    assert code == 2
+    assert_one_line_error(err, "needs a title", "--sync")
+
+
+@pytest.mark.parametrize("left", ["FACEKIT-NEW", "facekit-new", "Facekit-New", "facekit_new"])
+def test_placeholders_are_found_whatever_their_case(kit, left):
+    from facekit import scaffold
+
+    exercise = course.load(kit / "exercises" / "course.toml").exercises[0]
+    stub = kit / exercise.stub
+    stub.write_text(stub.read_text() + f"# {left}: what first() does\n")
+    assert scaffold.placeholders(kit, exercise) == [f"stub {exercise.stub}"], left
+
+
 # -- the manifest ---------------------------------------------------------------------------------
 
 

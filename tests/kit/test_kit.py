@@ -43,6 +43,20 @@ def test_stub_and_reference_expose_the_same_api(apis, exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_stub_signatures_and_docstrings_are_the_references(exercise):
+    """One source: the reference's heads, as `facekit new EXERCISE --sync` copies them."""
+    from facekit import scaffold
+
+    reference = (ROOT / exercise.reference).read_text(encoding="utf-8")
+    stub = (ROOT / exercise.stub).read_text(encoding="utf-8")
+    differ = scaffold.stub_differences(reference, stub)
+    assert not differ, (
+        f"{exercise.stub}: the signature or docstring of {', '.join(differ)} is not "
+        f"{exercise.reference}'s: edit the reference, then `facekit new {exercise.id} --sync`"
+    )
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_reference_passes_its_tests(kit_target, exercise):
     if kit_target == "solutions":
         pytest.skip("this run already tests the reference solutions (--target solutions)")
