@@ -59,10 +59,15 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
     readme = paths["readme"]
     names = ", ".join(f"`{f}()`" for f in functions)
     out = {}
+    # One "## Task N:" section per function, in the manifest's order (the kit checks that order).
+    tasks = "".join(
+        f"\n## Task {n}: `{f}()`\n\n<!-- {PLACEHOLDER}: the steps of {f}(), the building blocks "
+        f"it needs and how to check it. -->\n"
+        for n, f in enumerate(functions, 1)
+    )
     out[root / readme] = (
         f"# Exercise {number}: {title}\n\n"
-        f"<!-- {PLACEHOLDER}: what the student builds and why, then one step per function "
-        f"({names}), each with the building blocks it needs and how to check it. -->\n"
+        f"<!-- {PLACEHOLDER}: what the student builds and why ({names}). -->\n{tasks}"
     )
     for tree, who in (("exercises", "your code"), ("solutions", "reference")):
         out[root / tree / exercise_id / "__init__.py"] = (

@@ -11,11 +11,6 @@ EXERCISES = course.load().exercises
 IDS = [e.id for e in EXERCISES]
 
 
-@pytest.fixture(scope="session")
-def apis():
-    return verify.public_apis(ROOT, [e.module(t) for e in EXERCISES for t in course.TARGETS])
-
-
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_manifest_names_existing_files(exercise):
     finding = verify.file_findings(ROOT, exercise)
