@@ -85,9 +85,7 @@ def test_16_bit_recipe_scales_to_8_bits(source, kind, tmp_path):
 def test_convert_alone_clips_16_bit_values_as_the_text_says():
     deep = Image.fromarray(np.array([[0, 1000, 32896, 65535]], dtype=np.uint16))
     assert np.asarray(deep.convert("L")).tolist() == [[0, 255, 255, 255]]
-    (wrapped,) = _stated(
-        readme("ex01_images"), r"the product wraps around \(65535 × 255 comes out as (\d+)\)"
-    )
+    (wrapped,) = marked(readme("ex01_images"), "wrapped")
     assert (np.asarray(deep) * 255).tolist()[0][-1] == wrapped, "NumPy 2 keeps uint16 and wraps"
     assert "clips" in flat(readme("ex01_images")) and "clips" in hints_of("ex01_images", "load_image")[1]
 
@@ -203,6 +201,30 @@ def _stated(text: str, pattern: str) -> list[float]:
     return [float(g.replace(",", "").replace("−", "-")) for g in match.groups()]
 
 
+# A figure the prose states is marked where it stands, ``<!--fig:NAME-->3,695,520``: invisible on
+# the page, and the sentence around it may be reworded freely. ``marked`` reads it by name.
+FIGURE = re.compile(r"<!--fig:([a-z][a-z0-9_]*)-->([−-]?\d[\d,]*(?:\.\d+)?(?:e[−-]?\d+)?)")
+
+
+def figures(text: str) -> dict[str, float]:
+    """Every marked figure of ``text``, by name; a name marked twice must state one value."""
+    found: dict[str, float] = {}
+    for name, value in FIGURE.findall(text):
+        number = float(value.replace(",", "").replace("−", "-"))  # "14,794,560", a typographic minus
+        assert found.setdefault(name, number) == number, (
+            f"the figure {name} is marked twice with different values: {found[name]} and {number}"
+        )
+    return found
+
+
+def marked(text: str, *names: str) -> list[float]:
+    """The figures ``names`` as the text states them (``<!--fig:NAME-->`` before each)."""
+    found = figures(text)
+    missing = [name for name in names if name not in found]
+    assert not missing, f"no <!--fig:NAME--> marker for {missing}: mark the figure where the text states it"
+    return [found[name] for name in names]
+
+
 def test_ex01_resampling_and_normalisation_figures(sample_face):
     import torch.nn.functional as F
 
@@ -237,12 +259,8 @@ def test_ex01_resampling_and_normalisation_figures(sample_face):
         (unnormalised - right).abs().mean(),
         (unnormalised - right).abs().max(),
     ]
-    stated = _stated(
-        text,
-        r"bilinear instead of bicubic filtering changes input values by up to "
-        r"([\d.]+), .*? by up to ([\d.]+) with `antialias=True` and ([\d.]+) "
-        r"without, on a scale where a channel spans about ([\d.]+)\. .*? differ "
-        r"from the right ones by ([\d.]+) on average and by up to ([\d.]+)\.",
+    stated = marked(
+        text, "bilinear", "antialiased", "aliased", "channel_span", "unnormalised_mean", "unnormalised_max"
     )
     for value, figure in zip(measured, stated):
         decimals = len(str(figure).split(".")[1])
@@ -260,12 +278,10 @@ def test_ex03_figures_for_rounding():
     sim = reference("ex03_similarity")
     a = torch.randn(2000, 320, generator=torch.Generator().manual_seed(0))
     text = flat(readme("ex03_similarity"))
-    (within,) = _stated(text, r"`a` and `3.7 \* a` score 1, up to float32 rounding: within ([\de.-]+)\)")
+    (within,) = marked(text, "within")
     scaled = torch.stack([sim.cosine_similarity(a[i], 3.7 * a[i]) for i in range(len(a))])
     assert (1 - scaled).abs().max() <= within
-    (above,) = _stated(
-        text, r"come out slightly above 1 now and then \(in float32, by less than ([\de.-]+)\)"
-    )
+    (above,) = marked(text, "float32_excess")
     unit = sim.l2_normalize(a)
     self_similarity = (unit @ unit.mT).diagonal()
     assert 1 < self_similarity.max() < 1 + above, f"max {self_similarity.max().item():.9f}"
@@ -294,11 +310,7 @@ def test_ex06_standin_figures(embedder, sample_face):
         )
     distance = 1 - unit @ unit.mT
     pairs = distance[torch.triu_indices(4, 4, 1).unbind()]
-    below, mirror = _stated(
-        text,
-        r"1 − cosine similarity between any two stayed below "
-        r"([\d.]+) \(below ([\d.]+) for the face and its mirror image\)",
-    )
+    below, mirror = marked(text, "below", "mirror")
     measured = f"max {pairs.max().item():.3g}, mirror {distance[0, 1].item():.3g}: {pairs.tolist()}"
     # Each bound holds, and is tight: less than twice what was measured.
     assert pairs.max() < below and distance[0, 1] < mirror, measured
@@ -619,11 +631,7 @@ def test_rgb_image_takes_4_bytes_a_pixel_as_the_bomb_figure_says():
     import subprocess
     import sys
 
-    (pixels_gb, rgb_gb) = _stated(
-        readme("ex01_images"),
-        r"ask for (\d+) GB of memory as one byte per "
-        r"pixel \((\d+) GB once converted to RGB",
-    )
+    (pixels_gb, rgb_gb) = marked(readme("ex01_images"), "gigabytes", "rgb_gigabytes")
     assert pixels_gb == 100_000**2 / 1e9
     # Resident memory of one 10,000 x 10,000 image of each mode, in a fresh process.
     script = (
@@ -786,11 +794,7 @@ def test_frame_limits_in_the_readme_are_the_apps(tmp_path):
     from facekit.camera import inputs
 
     text = flat(readme("ex06_app"))
-    megabytes, pixels, side, wide, high = _stated(
-        text,
-        r"a frame over (\d+) MB \(4 × 1024 × 1024 bytes\) or over ([\d,]+) pixels \((\d+) × \3, "
-        r"counted as width × height: (\d+) × (\d+) is refused too\)",
-    )
+    megabytes, pixels, side, wide, high = marked(text, "megabytes", "pixels", "side", "wide", "high")
     assert megabytes * 2**20 == inputs.MAX_FRAME_BYTES and pixels == inputs.MAX_FRAME_PIXELS == side * side
     assert wide * high > pixels
     # A pixel count, not a side: a frame wider than 4096 but with fewer pixels passes.
@@ -901,9 +905,7 @@ def test_ex05_notebook_times_warm_medians_and_prints_the_readmes_figure():
     import ast
     import json
 
-    low, high = _stated(
-        readme("ex05_retrieval"), r"in a Python loop took (\d+) to (\d+) times as long as `top_k`"
-    )
+    low, high = marked(readme("ex05_retrieval"), "low", "high")
     cells = json.loads((ROOT / "notebooks/ex05_retrieval.ipynb").read_text(encoding="utf-8"))["cells"]
     timing = next(
         "".join(c["source"])
