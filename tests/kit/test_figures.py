@@ -32,7 +32,7 @@ import pytest
 import torch
 from PIL import Image
 from snippets import ROOT, TAGS, Block, parse, recipe, run
-from test_teaching import _stated, figures, flat, marked, readme, reference
+from test_teaching import _stated, claims, figures, flat, marked, readme, reference
 
 from facekit import course, data, settings, trees
 
@@ -287,7 +287,7 @@ def test_ex01_decompression_bomb_figures(tmp_path):
 
 
 def test_ex01_bomb_warns_between_once_and_twice_the_limit(tmp_path):
-    assert "between once and twice the limit it only **warns**" in flat(readme("ex01_images"))
+    assert "bomb-warns" in claims(readme("ex01_images")), "the README no longer says Pillow only warns there"
     for factor, expected in ((1.5, Image.DecompressionBombWarning), (2.5, Image.DecompressionBombError)):
         side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * factor))
         (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
@@ -691,17 +691,20 @@ def test_what_the_readme_says_the_tests_do(exercise_id, names, code):
     )
 
 
-def test_every_marked_figure_is_read_by_a_test():
-    """A ``<!--fig:NAME-->`` marker that no test reads would promise a check that nobody makes."""
+def test_every_marked_figure_and_claim_is_read_by_a_test():
+    """A ``<!--fig:NAME-->`` or ``<!--claim:NAME-->`` marker that no test reads would promise a
+    check that nobody makes."""
     sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "kit").glob("test_*.py"))
     pages = [*(e.readme for e in course.load().exercises), "CHEATSHEET.md", "README.md"]
+    pages += [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").rglob("*.md"))]
     unread = [
         f"{page}: {name}"
         for page in pages
-        for name in figures((ROOT / page).read_text(encoding="utf-8"))
+        for text in [(ROOT / page).read_text(encoding="utf-8")]
+        for name in [*figures(text), *sorted(claims(text))]
         if f'"{name}"' not in sources
     ]
-    assert not unread, f"marked figures no test reads (tests/kit): {unread}"
+    assert not unread, f"marked figures or claims no test reads (tests/kit): {unread}"
 
 
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
