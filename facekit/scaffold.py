@@ -1,10 +1,19 @@
 """``facekit new``: the files of a new exercise, each with placeholders marked PLACEHOLDER.
 
-Written: both trees' folders (README, ``__init__.py``, a stub that raises NotImplementedError
-with a helpful message, a reference skeleton), a test module using the shared fixtures, a
-notebook whose first code cell is the setup, the manifest entry and the README's row.
-``facekit verify`` then reports every placeholder left (its ``todo`` check), and the
-reference check fails until the reference is written.
+Written: both trees' folders (README with a Task section per function, ``__init__.py``, a stub
+that raises NotImplementedError with a helpful message, a reference skeleton), a test module
+using the shared fixtures, a notebook whose first code cell is the setup, the catalogue of
+mistakes in the exercise's meta folder (course/<id>/), the manifest entry, and the README's
+exercise table made again from the manifest between its markers (TABLE_BEGIN, TABLE_END).
+``facekit verify`` then reports every placeholder left, whatever its case (its ``todo``
+check), and the reference check fails until the reference is written.
+
+The reference is the one source of each signature and docstring: ``stub_from_reference``
+(``facekit new EXERCISE --sync``) copies them into the stub, and the kit checks that they agree
+(``stub_differences``). Chosen over nbgrader's/otter's solution markers, which generate the
+whole stub from an annotated reference: the stubs' bodies here are teaching text of their own
+(numbered TODO steps, the NotImplementedError naming the README), which markers would move into
+the reference, and the six exercises' stubs already agree with their references line for line.
 """
 
 from __future__ import annotations
