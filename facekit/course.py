@@ -16,8 +16,9 @@ tests/ and exercises/ only): a submission never sees them. The ``[course.policy]
 the rules every exercise meets (``Policy``), read by ``facekit verify`` and the kit's tests.
 
 ``hints`` is a table: function -> list of hints, from a nudge to a near-answer (multi-line
-strings allowed; they stay in the manifest, which students get, as rustlings' info.toml does). ``weights`` lists the hub files
-the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10),
+strings allowed; they stay in the manifest, which students get, as rustlings' info.toml does).
+``weights`` lists the hub files the exercise needs ("repo/filename"); ``points`` is its weight
+in grading (default 10),
 ``timeout`` the seconds each of its tests may run when graded (default 20), ``function_points``
 (optional) a table giving each function its points (``points`` is then their sum).
 An unknown key or a value of the wrong type is a ManifestError naming the key and the entry.
