@@ -16,7 +16,6 @@ from pathlib import Path
 
 from facekit import cli, course, mistakes, scaffold
 
-EXERCISE = "ex07_tally"
 TITLE = "Counting frames per name"
 FUNCTION = "tally"
 
@@ -26,9 +25,16 @@ def names(count: int) -> dict[str, int]:
     return {f"n{i:02d}": i for i in range(1, count + 1)}
 
 
+def next_id(kit: Path, name: str = FUNCTION) -> str:
+    """``exNN_name`` after the manifest's last exercise (a copy may hold a synthetic one already)."""
+    numbers = [int(e.id[2:4]) for e in course.load(kit / "exercises" / "course.toml").exercises]
+    return f"ex{max(numbers) + 1:02d}_{name}"
+
+
 def new(
-    kit: Path, exercise_id: str = EXERCISE, title: str = TITLE, function: str = FUNCTION
+    kit: Path, exercise_id: str | None = None, title: str = TITLE, function: str = FUNCTION
 ) -> course.Exercise:
+    exercise_id = exercise_id or next_id(kit)
     code = cli.main(["--root", str(kit), "new", exercise_id, title, "--functions", function])
     assert code == 0, f"facekit new {exercise_id} exited {code}"
     return course.load(kit / "exercises" / "course.toml").get(exercise_id)
