@@ -9,8 +9,8 @@ from the id (and ``module``, the stub's file name, by default the id without its
 
 Any of them may be given to override it. What the kit keeps of an exercise for itself lives in
 its meta folder, ``course/<id>/`` (``Exercise.meta``): the catalogue of typical mistakes
-(``mistakes.toml``), the recorded equivalent mutants (``mutation.toml``) and the literal student
-(``literal/``). Those quote or solve the reference, so they sit outside ``exercises/`` (which
+(``mistakes.toml``), the recorded equivalent mutants (``mutation.toml``), the literal student
+(``literal/``) and the calls each function's recipe must name (``key_calls.toml``). Those quote or solve the reference, so they sit outside ``exercises/`` (which
 students get and pip packages) and outside every grading workspace (built from facekit/,
 tests/ and exercises/ only): a submission never sees them. The ``[course.policy]`` table holds
 the rules every exercise meets (``Policy``), read by ``facekit verify`` and the kit's tests.
@@ -75,12 +75,19 @@ class Meta:
     mistakes: str  # the catalogue of typical mistakes (facekit/mistakes.py)
     mutation: str  # the recorded equivalent mutants (facekit/mutation.py)
     literal: str  # the literal student: modules solved from the teaching text word for word
+    key_calls: str  # per function, the calls its recipe needs in the README, TODO steps, last hint
 
 
 def meta_of(exercise_id: str) -> Meta:
     """Where an exercise's meta files are: the one place their paths are derived from the id."""
     folder = f"{META_DIR}/{exercise_id}"
-    return Meta(folder, f"{folder}/mistakes.toml", f"{folder}/mutation.toml", f"{folder}/literal")
+    return Meta(
+        folder,
+        mistakes=f"{folder}/mistakes.toml",
+        mutation=f"{folder}/mutation.toml",
+        literal=f"{folder}/literal",
+        key_calls=f"{folder}/key_calls.toml",
+    )
 
 
 @dataclass(frozen=True)

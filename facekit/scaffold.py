@@ -70,8 +70,9 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
     out = {}
     # One "## Task N:" section per function, in the manifest's order (the kit checks that order).
     tasks = "".join(
-        f"\n## Task {n}: `{f}()`\n\n<!-- {PLACEHOLDER}: the steps of {f}(), the building blocks "
-        f"it needs and how to check it. -->\n"
+        f"\n## Task {n}: `{f}()`\n\n<!-- {PLACEHOLDER}: what {f}() is for, the building blocks "
+        f"it needs and how to check it. -->\n\n1. {PLACEHOLDER}: the first step of {f}(), naming "
+        f"each call it needs (course/{exercise_id}/key_calls.toml).\n"
         for n, f in enumerate(functions, 1)
     )
     out[root / readme] = (
@@ -85,7 +86,11 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
             f"from .{module} import {', '.join(functions)}\n\n{DERIVED_ALL}"
         )
     stub_body = "\n\n".join(
-        _function(f, f'raise NotImplementedError("{f}() is not written yet: follow the steps in {readme}")')
+        _function(
+            f,
+            f"# TODO 1: {PLACEHOLDER}: the first step of {f}(), as the README gives it.\n"
+            f'    raise NotImplementedError("{f}() is not written yet: follow the steps in {readme}")',
+        )
         for f in functions
     )
     ref_body = "\n\n".join(
@@ -139,6 +144,12 @@ def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dic
     }
     out[root / paths["notebook"]] = json.dumps(notebook, indent=1) + "\n"
     out[catalogue_path(root, exercise_id)] = mistakes_template(exercise_id, functions)
+    out[root / course.meta_of(exercise_id).key_calls] = (
+        f"# {exercise_id}: the calls each function's recipe needs. Its README's Task steps, its stub's\n"
+        f"# TODO steps and its last hint must each name every one, and the reference must make it\n"
+        f"# (tests/kit/test_teaching.py::test_readme_todo_and_last_hint_give_the_same_recipe).\n\n"
+        + "".join(f'{f} = ["{PLACEHOLDER}: a call the recipe of {f}() needs"]\n' for f in functions)
+    )
     return out
 
 
@@ -240,6 +251,9 @@ def placeholders(root: Path, exercise: course.Exercise) -> list[str]:
     catalogue = catalogue_path(root, exercise.id)
     if catalogue.is_file() and PLACEHOLDER_FOUND.search(catalogue.read_text(encoding="utf-8")):
         left.append(f"mistakes {catalogue.relative_to(root).as_posix()}")
+    key_calls = root / exercise.meta.key_calls
+    if key_calls.is_file() and PLACEHOLDER_FOUND.search(key_calls.read_text(encoding="utf-8")):
+        left.append(f"key calls {exercise.meta.key_calls}")
     if any(PLACEHOLDER_FOUND.search(hint) for _, hint in exercise.all_hints()):
         left.append("hints in exercises/course.toml")
     return left

@@ -18,6 +18,7 @@ from facekit import cli, course, mistakes, scaffold
 
 TITLE = "Counting frames per name"
 FUNCTION = "tally"
+STEP = "Look the name up in the dict of counts: `frames[name]`."
 
 
 def names(count: int) -> dict[str, int]:
@@ -88,8 +89,13 @@ def fill(kit: Path, exercise: course.Exercise) -> None:
     readme = kit / exercise.readme
     text = readme.read_text(encoding="utf-8")
     text = re.sub(r"<!-- FACEKIT-NEW: what the student builds[^>]*-->", "Count frames per name.", text)
-    text = re.sub(r"<!-- FACEKIT-NEW: the steps of[^>]*-->", "Look the name up in a dict.", text)
+    text = re.sub(r"<!-- FACEKIT-NEW: what \w+\(\) is for[^>]*-->", "A name's frames, from a dict.", text)
+    text = re.sub(r"1\. FACEKIT-NEW: the first step.*", f"1. {STEP}", text)
     readme.write_text(text, encoding="utf-8")
+    stub = kit / exercise.stub
+    stub.write_text(re.sub(r"# TODO 1: FACEKIT-NEW.*", f"# TODO 1: {STEP}", stub.read_text("utf-8")), "utf-8")
+    key_calls = kit / exercise.meta.key_calls
+    key_calls.write_text(f'{function} = ["frames[name]"]\n', encoding="utf-8")
 
     notebook = kit / exercise.notebook
     book = json.loads(notebook.read_text(encoding="utf-8"))

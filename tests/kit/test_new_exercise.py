@@ -32,7 +32,7 @@ PER_EXERCISE = {
     "tests/kit/test_mistakes.py": "the policy, each patch applies, each mistake is caught",
     "tests/kit/test_messages.py": "every assertion names the function, input and what differs",
     "tests/kit/test_notebooks.py": "the notebook is valid, clean and runs",
-    "tests/kit/test_teaching.py": "the README's tasks come in the order they are needed",
+    "tests/kit/test_teaching.py": "tasks in order; README steps, TODO steps and last hint name the key calls",
     "tests/kit/test_docs.py": "the README's table and links are the manifest's",
 }
 
@@ -63,6 +63,7 @@ def test_a_new_exercise_filled_in_passes_the_kits_checks(tmp_path):
         exercise.stub.rsplit("/", 1)[0] + "/__init__.py",
         exercise.reference.rsplit("/", 1)[0] + "/__init__.py",
         mistakes.catalogue_path(kit, exercise.id).relative_to(kit).as_posix(),
+        exercise.meta.key_calls,
     }
     after = _digests(kit)
     touched = sorted(name for name in after if before.get(name) != after[name])
@@ -87,7 +88,7 @@ def test_a_new_exercise_filled_in_passes_the_kits_checks(tmp_path):
         "-q",
         "-rA",
         "-k",
-        f"{exercise.id} or test_docs or policy",
+        f"{exercise.id} or test_docs or policy or key_calls",
         exercise.tests,
         *PER_EXERCISE,
     ]
@@ -99,9 +100,10 @@ def test_a_new_exercise_filled_in_passes_the_kits_checks(tmp_path):
         assert any(path == module for path, _ in passed), (
             f"{module} ran no test of {exercise.id} ({PER_EXERCISE.get(module, 'its tests')}):\n{out[-3000:]}"
         )
-    caught = [
-        name
-        for path, name in passed
-        if name == f"test_every_catalogued_mistake_is_caught_with_its_words[{exercise.id}]"
-    ]
-    assert caught, f"the catalogue of {exercise.id} was not run:\n{out[-3000:]}"
+    for wanted in (
+        f"test_every_catalogued_mistake_is_caught_with_its_words[{exercise.id}]",
+        f"test_readme_todo_and_last_hint_give_the_same_recipe[{exercise.id}-{exercise.functions[0]}]",
+        "test_every_function_has_its_key_calls_listed",
+        "test_every_exercise_meets_the_courses_policy_on_mistakes",
+    ):
+        assert any(name == wanted for _, name in passed), f"{wanted} did not pass:\n{out[-3000:]}"

@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -396,52 +397,26 @@ def test_literal_students_pass(tmp_path):
 # recipe takes two, as preprocess's and top_k's do) must therefore name. A place that leaves
 # one out teaches a recipe that fails the tests: the JSON store's hints without the lock,
 # Exercise 02's README without the move to the model's dtype.
-KEY_CALLS: dict[tuple[str, str], list[str]] = {
-    ("ex01_images", "load_image"): ["open(", "Image.open(", "load()", "exif_transpose", "alpha_composite"],
-    ("ex01_images", "preprocess"): ["math.floor", "BICUBIC", "crop(", "permute(2, 0, 1)"],
-    ("ex02_embeddings", "build_model"): [
-        "hf_hub_download",
-        "load_file",
-        "create_model",
-        "num_classes=0",
-        "load_state_dict",
-        "eval()",
-    ],
-    ("ex02_embeddings", "compute_embedding"): [
-        "is_floating_point",
-        "unsqueeze(0)",
-        "next(model.parameters())",
-        "dtype=weight.dtype",
-        "inference_mode",
-    ],
-    ("ex03_similarity", "l2_normalize"): ["is_floating_point", "vector_norm", "keepdim=True"],
-    ("ex03_similarity", "cosine_similarity"): ["promote_types", "mT", "clamp("],
-    ("ex03_similarity", "is_match"): [">= threshold"],
-    ("ex04_storage", "validate_entry"): ["is_floating_point", "detach()", "clone()", "isfinite"],
-    ("ex04_storage", "JsonFileStore"): [
-        "FileLock",
-        "JSON_LOCK_SUFFIX",
-        "_load()",
-        "mkstemp",
-        "fsync",
-        "os.replace",
-    ],
-    ("ex04_storage", "SqliteStore"): [
-        "isolation_level=None",
-        "BEGIN IMMEDIATE",
-        "ROLLBACK",
-        "<f4",
-        "frombuffer",
-    ],
-    ("ex05_retrieval", "top_k"): ["store.all()", "normalize", "stable=True"],
-    ("ex06_app", "embed_images"): ["islice", "ThreadPoolExecutor", "compute_embedding"],
-    ("ex06_app", "open_store"): ["suffix.lower()", "JsonFileStore", "SqliteStore"],
-    ("ex06_app", "register"): ["load_image", "person_embedding", "store.add("],
-    ("ex06_app", "login"): ["store.find(", "person_embedding", "cosine_similarity", "is_match"],
-    ("ex06_app", "identify"): ["load_image", "preprocess", "compute_embedding", "top_k"],
-    ("ex06_app", "embed_folder"): ["rglob", "embed_images", "save_file", "allow_pickle=False"],
-    ("ex06_app", "person_embedding"): ["preprocess", "compute_embedding", "l2_normalize", "mean(dim=0)"],
-}
+# Each exercise's list lives in its meta folder, course/<id>/key_calls.toml (function = [calls]).
+
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _key_calls() -> dict[tuple[str, str], list[str]]:
+    found = {}
+    for exercise in course.load().exercises:
+        path = ROOT / exercise.meta.key_calls
+        if path.is_file():
+            for function, calls in tomllib.loads(path.read_text(encoding="utf-8")).items():
+                found[exercise.id, function] = calls
+    return found
+
+
+KEY_CALLS: dict[tuple[str, str], list[str]] = _key_calls()
 
 
 def _squeeze(text: str) -> str:
