@@ -97,6 +97,7 @@ def fill(kit: Path, exercise: course.Exercise) -> None:
     key_calls = kit / exercise.meta.key_calls
     key_calls.write_text(f'{function} = ["frames[name]"]\n', encoding="utf-8")
 
+    assert exercise.notebook, f"facekit new gave {exercise_id} no notebook"
     notebook = kit / exercise.notebook
     book = json.loads(notebook.read_text(encoding="utf-8"))
     for cell in book["cells"]:
