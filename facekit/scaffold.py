@@ -62,7 +62,7 @@ def _function(name: str, body: str) -> str:
 
 
 def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dict[Path, str]:
-    number = exercise_id[2:4]  # exNN_name, checked by new_exercise
+    number = _number(exercise_id)
     module = course.default_module(exercise_id)
     paths = course.derived_paths(exercise_id, module)
     readme = paths["readme"]
@@ -184,6 +184,14 @@ def manifest_entry(exercise_id: str, title: str, functions: list[str]) -> str:
         f'\n[[exercise]]\nid = "{exercise_id}"\ntitle = {json.dumps(title)}\n'
         f"functions = {json.dumps(functions)}\n\n[exercise.hints]\n{hints}\n"
     )
+
+
+def _number(exercise_id: str) -> str:
+    """The NN of exNN_name (new_exercise has checked the id; anything else is a bug here)."""
+    match = ID_PATTERN.match(exercise_id)
+    if match is None:
+        raise ValueError(f"an exercise id is exNN_name; got {exercise_id!r}")
+    return match.group(1)
 
 
 def exercise_table(exercises: Sequence[course.Exercise], link: Callable[[course.Exercise], str]) -> str:

@@ -3,12 +3,14 @@ then say what is left to write (``facekit verify exNN_name`` lists it)."""
 
 from __future__ import annotations
 
+import argparse
+
 from facekit import scaffold
 from facekit.cli.context import Context
 from facekit.errors import UsageError
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.sync:
         return sync(ctx, args.exercise)
     if args.title is None:

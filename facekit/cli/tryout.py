@@ -10,6 +10,7 @@ one line naming the function to write.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +229,7 @@ def _ex06(ex, t, target: str) -> None:
         t.line(f"identify(store, model, face.png, k=2): {people}")
 
 
-def _stub_origin(err: BaseException, tree: Path) -> tuple[str, str] | None:
+def _stub_origin(err: BaseException, tree: Path) -> tuple[str, Path] | None:
     """(qualified function, file) of the stub in ``tree`` that raised ``err``."""
     found, tb = None, err.__traceback__
     while tb is not None:
@@ -240,7 +241,7 @@ def _stub_origin(err: BaseException, tree: Path) -> tuple[str, str] | None:
     return found
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
     if exercise is None or exercise.id not in DEMOS:
         which = f"{exercise.id}: " if exercise else ""

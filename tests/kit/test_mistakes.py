@@ -80,8 +80,8 @@ def test_verify_checks_the_manifests_policy(tmp_path):
     assert all(not f.ok and "min_mistakes_total" in f.detail for f in findings.values()), findings
 
     _kit_with_policy(tmp_path / "met", "[course.policy]\nmin_mistakes = 1\nmin_mistakes_total = 1")
-    findings = verify.verify(tmp_path / "met", checks=("policy",))
-    assert [f.exercise for f in findings if not f.ok] == [], findings
+    met = verify.verify(tmp_path / "met", checks=("policy",))
+    assert [f.exercise for f in met if not f.ok] == [], met
 
 
 @pytest.mark.parametrize(
