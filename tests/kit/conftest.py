@@ -7,6 +7,7 @@ import os
 import pytest
 
 from facekit import course, verify, worker
+from facekit.harness import run as harness_run
 
 # The kit's tests run every command cold: no test starts or uses a warm worker (facekit.worker)
 # unless it asks for one (tests/kit/test_worker.py), so none leaves a process behind.
@@ -32,7 +33,7 @@ def stub_run(request):
     (``stub_run.only(test_file)``): one subprocess instead of one per module. Only the exercises
     the selected tests read (selected_exercises)."""
     exercises = selected_exercises(request, "stub_run")
-    return verify.run_tests(course.repo_root(), "exercises", [e.tests for e in exercises])
+    return harness_run.run_tests(course.repo_root(), "exercises", [e.tests for e in exercises])
 
 
 @pytest.fixture(scope="session")
