@@ -110,6 +110,21 @@ def test_zero_rows_are_a_value_error_naming_the_rows(ex):
 
 
 @pytest.mark.function("l2_normalize")
+def test_six_zero_rows_are_all_named(ex):
+    rows = [2, 3, 5, 7, 8, 11]
+    x = randn(12, 16, seed=6)
+    x[rows] = 0.0
+    with raises(ValueError, f"l2_normalize(x [12, 16] with rows {rows} all zeros)") as info:
+        ex.l2_normalize(x)
+    missing = [r for r in rows if str(r) not in numbers_in(str(info.value))]
+    assert not missing, (
+        f"l2_normalize(x [12, 16] with rows {rows} all zeros): the message must name every zero row; "
+        f"it lacks {missing} (the row indices of the norms [12, 1]: reshape(-1) first, or "
+        f"nonzero() lists a column 0 with each): {info.value}"
+    )
+
+
+@pytest.mark.function("l2_normalize")
 def test_one_zero_row_is_named(ex):
     x = randn(3, 8, seed=5)
     x[2] = 0.0
