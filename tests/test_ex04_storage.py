@@ -367,6 +367,17 @@ def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
         )
 
 
+def test_remove_keeps_the_records_whose_ids_sort_before_and_after(open_store, cls):
+    store = open_store()
+    ids = sorted(store.add(name, row) for name, row in zip("abc", vectors(3)))
+    store.remove(ids[1])  # the middle id in sorted order: a comparison other than != loses one side
+    left = sorted(r.id for r in store.all())
+    assert left == [ids[0], ids[2]], (
+        f"{cls}.remove(the record whose id sorts between the other two's) left {len(left)} record(s): "
+        f"keep every record whose id differs (k != record_id)"
+    )
+
+
 def test_remove_deletes_one_record_and_keeps_the_others(open_store, cls):
     store = open_store()
     ids = [store.add(name, row) for name, row in zip("abcd", vectors(4))]
@@ -509,6 +520,38 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
         assert created.utcoffset() == timedelta(0), "JsonFileStore: created_at in ISO 8601 with +00:00"
 
 
+# A store file as JsonFileStore's docstring shows it. Files outlive code: what one facekit wrote,
+# another (the kit's own stores, the camera service, next year's kit) must read, and the reverse.
+DOCUMENTED_JSON = (
+    b'{"format": "facekit-embeddings", "version": 1, "records": [{"id": '
+    b'"0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "name": "ada", "created_at": '
+    b'"2025-01-01T12:00:00.123456+00:00", "embedding": [0.10000000149011612, -1.5, 2.0]}]}'
+)
+
+
+@pytest.mark.function("JsonFileStore")
+def test_json_file_as_documented_opens(ex, json_path):
+    json_path.write_bytes(DOCUMENTED_JSON)
+    records = ex.JsonFileStore(json_path).all()
+    call = 'JsonFileStore(a file of format "facekit-embeddings", version 1, as its docstring shows)'
+    assert [(r.id, r.name) for r in records] == [("0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "ada")], (
+        f"{call}: records {[(r.id, r.name) for r in records]}, expected ada's (is JSON_VERSION still 1?)"
+    )
+    assert torch.equal(records[0].embedding, torch.tensor([0.1, -1.5, 2.0])), (
+        f"{call}: ada's embedding is {records[0].embedding}, expected [0.1, -1.5, 2.0] as float32"
+    )
+
+
+@pytest.mark.function("JsonFileStore")
+def test_json_add_creates_missing_folders(ex, folder):
+    path = folder / "new" / "deeper" / "store.json"
+    record_id = ex.JsonFileStore(path).add("ada", vectors(1)[0])
+    assert [r.id for r in ex.JsonFileStore(path).all()] == [record_id], (
+        "JsonFileStore('new/deeper/store.json').add, neither folder there yet: the record must be in "
+        "the file (self.path.parent.mkdir(parents=True, exist_ok=True) first)"
+    )
+
+
 @pytest.mark.function("JsonFileStore")
 def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(ex, tmp_path, monkeypatch):
     # Under tmp_path, not in memory (`folder`): a temporary file in the system's temporary
@@ -605,6 +648,7 @@ JSON_NOT_OURS = {
     "no-marker": b'{"records": []}',
     "other-format": b'{"format": "someone-else", "version": 1, "records": []}',
     "version-99": b'{"format": "facekit-embeddings", "version": 99, "records": []}',
+    "version-0": b'{"format": "facekit-embeddings", "version": 0, "records": []}',
     "record-without-embedding": (
         b'{"format": "facekit-embeddings", "version": 1, "records": '
         b'[{"id": "x", "name": "ada", "created_at": '
@@ -673,22 +717,57 @@ def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_p
 
 
 @pytest.mark.function("SqliteStore")
-@pytest.mark.parametrize("case", ["other-tables", "version-99"])
+@pytest.mark.parametrize(
+    "case",
+    ["other-tables", "version-99", "version-0", "a-larger-application-id", "a-negative-application-id"],
+)
 def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
     with sqlite3.connect(db_path) as db:
         if case == "other-tables":  # someone else's database; user_version 1 is common
             db.execute("CREATE TABLE people (name TEXT)")
             db.execute("INSERT INTO people VALUES ('ada')")
             db.execute("PRAGMA user_version = 1")
-        else:
+        elif case.startswith("version"):
             db.execute(f"PRAGMA application_id = {ex.SQLITE_APPLICATION_ID}")
-            db.execute("PRAGMA user_version = 99")
+            db.execute(f"PRAGMA user_version = {case.split('-')[1]}")
+            if case == "version-0":  # ours by its id, but not a version this code wrote
+                db.execute("CREATE TABLE records (id TEXT)")
+        else:  # another application's id (a signed 32-bit number), its own table, version 1
+            other = 0x7FFFFFFF if case == "a-larger-application-id" else -1
+            db.execute(f"PRAGMA application_id = {other}")
+            db.execute("PRAGMA user_version = 1")
+            db.execute("CREATE TABLE people (name TEXT)")
     db.close()
     content = db_path.read_bytes()
     with raises(ex.StoreFormatError, f"SqliteStore(a database with {case})") as info:
         ex.SqliteStore(db_path)
     assert str(db_path) in str(info.value), f"SqliteStore: name the file: {info.value}"
     assert db_path.read_bytes() == content, f"SqliteStore({case}) wrote to a database that is not a store"
+
+
+@pytest.mark.function("SqliteStore")
+def test_sqlite_database_as_documented_opens(ex, db_path):
+    # SqliteStore's documented layout, written here: "FACE" in ASCII as the application id,
+    # version 1, the given schema, a little-endian float32 blob.
+    record = ("0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "ada", "2025-01-01T12:00:00.123456+00:00")
+    db = sqlite3.connect(db_path)
+    for statement in ex.SQLITE_SCHEMA:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {int.from_bytes(b'FACE', 'big')}")
+    db.execute("PRAGMA user_version = 1")
+    blob = np.array([0.1, -1.5, 2.0], dtype="<f4").tobytes()
+    db.execute("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)", (*record, blob))
+    db.commit()
+    db.close()
+    records = ex.SqliteStore(db_path).all()
+    call = 'SqliteStore(a database of application id "FACE" and version 1, as its docstring describes)'
+    assert [(r.id, r.name) for r in records] == [record[:2]], (
+        f"{call}: records {[(r.id, r.name) for r in records]}, expected ada's "
+        f"(are SQLITE_APPLICATION_ID and SQLITE_VERSION still as given?)"
+    )
+    assert torch.equal(records[0].embedding, torch.tensor([0.1, -1.5, 2.0])), (
+        f"{call}: ada's embedding is {records[0].embedding}, expected [0.1, -1.5, 2.0] as float32"
+    )
 
 
 @pytest.mark.function("SqliteStore")
