@@ -558,7 +558,7 @@ def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(ex, 
     # folder must fail the folder check below, not os.replace first (EXDEV between file systems).
     json_path = tmp_path / "store.json"
     json_store = ex.JsonFileStore(json_path)
-    events = []
+    events: list[tuple[str, ...]] = []
     real_replace, real_fsync = os.replace, os.fsync
 
     def spy_fsync(fd):
@@ -862,7 +862,7 @@ class _OtherProcess:
     """
 
     def __init__(self) -> None:
-        self.process = None
+        self.process: multiprocessing.process.BaseProcess | None = None
 
     def run(self, store_class, path, mine: tuple[str, int, int], theirs: tuple[str, int, int]) -> list[str]:
         """Both processes open ``store_class(path)``, then add at once: this one the job
@@ -872,7 +872,8 @@ class _OtherProcess:
         if self.process is None:
             # fork (Linux): the child starts at once, with torch and the kit already imported.
             # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
-            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            linux = sys.platform.startswith("linux")
+            context = multiprocessing.get_context("fork") if linux else multiprocessing.get_context("spawn")
             self.conn, child_conn = context.Pipe()
             self.barrier = context.Barrier(2)
             self.process = context.Process(target=_other_writer, args=(child_conn, self.barrier), daemon=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facekit.cli.context import Context
 from facekit.errors import UsageError
 
+if TYPE_CHECKING:  # the grader is imported when a class is graded
+    from facekit.grading import grade
 
-def check_args(args) -> None:
+
+def check_args(args: argparse.Namespace) -> None:
     if args.jobs < 1:
         raise UsageError(f"-j must be at least 1; got {args.jobs}")
     if args.timeout <= 0:
@@ -33,7 +38,7 @@ def check_args(args) -> None:
         raise UsageError(f"--extra-tests must be a folder of test files; {args.extra_tests} is not a folder")
 
 
-def options(ctx: Context, args, **fixed):
+def options(ctx: Context, args: argparse.Namespace, **fixed: object) -> grade.Options:
     """grade.Options from the command line (the exercise ids of --all-or-nothing checked later)."""
     from facekit.grading import grade
 
@@ -52,7 +57,7 @@ def options(ctx: Context, args, **fixed):
     return grade.Options(**{**values, **fixed})
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     from facekit.grading import grade, gradebook, report
 
     opts = options(
@@ -69,7 +74,7 @@ def run(ctx: Context, args) -> int:
     )
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
-    def progress(result):
+    def progress(result: dict) -> None:  # grade._result's record
         ctx.term.line(
             f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
             f"{', cached' if result['cached'] else ''})"

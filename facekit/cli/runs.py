@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from facekit import course, mistakes, progress, settings
 from facekit.cli.context import Context
+from facekit.harness import warm
+from facekit.harness.record import RunRecord
 from facekit.state_file import ResultCache, fingerprint
+
+# facekit.harness.run.run_tests' signature: (root, target, test files, weights) -> the run's record.
+Runner = Callable[[Path, str, list[str], str], RunRecord]
 
 tests_ran = False  # this process ran tests (facekit.cli starts a warm worker for the next run)
 
@@ -38,15 +45,14 @@ def prepare_weights(ctx: Context) -> None:
 
 
 def results(
-    ctx: Context, exercises: list[course.Exercise], runner=None, cached: bool = True
+    ctx: Context, exercises: list[course.Exercise], runner: Runner | None = None, cached: bool = True
 ) -> tuple[list[progress.ExerciseResult], float, int]:
     """Each exercise's result: from the cache where its files are unchanged (``cached``), else
-    from one run of the harness over the others (verify.run_tests unless ``runner`` is given).
+    from one run of the harness over the others (facekit.harness.warm.run_tests unless ``runner``
+    is given).
 
     Returns (results, seconds, tests run now).
     """
-    from facekit import forked_runner
-
     cache = ResultCache(ctx.root, ctx.target, ctx.weights)
     # Fingerprints before the run: a file saved during the run makes its result stale.
     fps = {e.id: fingerprint(ctx.root, e, ctx.target, ctx.weights) for e in exercises}
@@ -60,8 +66,8 @@ def results(
         ctx.term.status(f"checking {names} ...")
         global tests_ran
         tests_ran = True
-        # forked_runner.run_tests is verify.run_tests except in the warm worker (a fork there).
-        run = (runner or forked_runner.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
+        # warm.run_tests is run.run_tests (a subprocess) except in the warm worker (a fork there).
+        run = (runner or warm.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
         ctx.term.clear_status()
         for e in stale:
             try:
@@ -70,12 +76,15 @@ def results(
                 ctx.term.error(f"facekit: could not save results to {cache.folder}: {err}")
                 break
     seconds = time.perf_counter() - started
-    out = [
-        progress.exercise_result(
-            known.get(e.id) or run, e, cached=known.get(e.id) is not None, catalogue=catalogue(ctx, e)
+    out = []
+    for e in exercises:
+        record = known.get(e.id) or run
+        assert record is not None, f"{e.id} was stale, so this run's record holds it"
+        out.append(
+            progress.exercise_result(
+                record, e, cached=known.get(e.id) is not None, catalogue=catalogue(ctx, e)
+            )
         )
-        for e in exercises
-    ]
     return out, seconds, len(run.tests) if run else 0
 
 
@@ -91,7 +100,7 @@ def last_result(ctx: Context, exercise: course.Exercise) -> progress.ExerciseRes
 
 
 def done_ids(ctx: Context) -> set[str]:
-    done = set()
+    done: set[str] = set()
     for e in ctx.course.exercises:
         result = last_result(ctx, e)
         if result and result.done:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from facekit import forked_runner
+from facekit import course
 from facekit.cli import runs
 from facekit.cli.check import report
 from facekit.cli.context import Context, header, require_files
 from facekit.errors import UsageError
+from facekit.harness import warm
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.interval <= 0:
         raise UsageError(f"--interval must be a positive number of seconds; got {args.interval}")
 
@@ -32,7 +35,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _footer(ctx: Context, current) -> None:
+def _footer(ctx: Context, current: course.Exercise) -> None:
     t = ctx.term
     done = len(runs.done_ids(ctx))
     t.line()
@@ -42,13 +45,20 @@ def _footer(ctx: Context, current) -> None:
     )
 
 
-def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep) -> int:
+def run(
+    ctx: Context,
+    args: argparse.Namespace | None = None,
+    interval: float | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> int:
     """Poll exercises/ every ``interval`` seconds (no dependency, no busy loop); ``sleep`` is for tests.
 
     It checks one exercise at a time: the one named (pinned: it stops when that one passes), or
     the first not done as last checked, then the next as each passes, until the course is done.
     """
-    interval = interval if interval is not None else args.interval
+    if interval is None:
+        assert args is not None, "watch.run takes the parsed command line, or an interval"
+        interval = args.interval
     pinned = getattr(args, "exercise", None)
     t = ctx.term
     current = ctx.exercise(pinned) if pinned else runs.current(ctx)
@@ -60,10 +70,10 @@ def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep
             t.wrap("Every exercise passes: the course is done. Well done!")
             return 0
         runner = None
-        if forked_runner.available(ctx.root):  # import torch once; each run is then a fork
+        if warm.available(ctx.root):  # import torch once; each run is then a fork
             t.status("loading torch and timm once ...")
-            if forked_runner.warm_up():
-                runner = forked_runner.run_tests
+            if warm.warm_up():
+                runner = warm.run_tests
         latest = snapshot(ctx.root)
         first = True
         while True:

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from facekit import course, progress
+from facekit.harness import record
 from facekit.mistakes import Mistake
-from facekit.run_record import Outcome, TestResult
 
 NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
@@ -226,7 +226,9 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
             continue
         owned[name] = visible
         failed = [
-            (n, _as_result(t)) for n, t in owned[name] if t["outcome"] == "failed" and not t.get("todo")
+            (n, record.test_result(t, t.get("function"), bool(t.get("broad"))))
+            for n, t in owned[name]
+            if t["outcome"] == "failed" and not t.get("todo")
         ]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
@@ -244,16 +246,6 @@ def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mi
         message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
         row["first_failure"] = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
-
-
-def _as_result(test: dict) -> TestResult:
-    return TestResult(
-        Outcome.FAILED,
-        error=test.get("message") or "failed",
-        function=test.get("function"),
-        broad=bool(test.get("broad")),
-        message=test.get("detail") or test.get("message"),
-    )
 
 
 # -- the files ----------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from facekit import forking, worker
+from facekit import worker
+from facekit.harness import forking, warm
 from facekit.worker import HEADER
 
 MAX_REQUEST = 4 << 20
@@ -38,6 +39,7 @@ _COMMAND_MODULES = (
     "facekit.cli.runs",
     "facekit.progress",
     "facekit.mistakes",
+    "facekit.harness.run",
     "facekit.hub_switch",
     "facekit.hub",
     "facekit.standin",
@@ -86,7 +88,7 @@ def _caller_gone(conn: socket.socket) -> bool:
         return True
 
 
-def _text(fd: int, spec: dict, write: bool):
+def _text(fd: int, spec: dict, write: bool) -> io.TextIOWrapper:
     """A text stream on ``fd`` made like the caller's sys.stdin/stdout/stderr, so the bytes
     written (encoding, error handler, line buffering) are the ones a cold run writes."""
     raw = io.FileIO(fd, "w" if write else "r", closefd=False)
@@ -131,7 +133,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int
     return code
 
 
-def _fork_child(conn, request, fds, closing) -> int:
+def _fork_child(conn: socket.socket, request: dict, fds: list[int], closing: list[int]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     gc.freeze()  # as forking.run_forked: the child's collections leave torch's objects alone
@@ -159,13 +161,11 @@ def _reap() -> None:
 
 
 def _warm_up() -> None:
-    """The slow imports (no torch code: see facekit.forking), then the kit's commands and the
+    """The slow imports (no torch code: see facekit.harness.forking), then the kit's commands and the
     pytest plugins every test run loads."""
     from importlib import metadata
 
-    from facekit import forked_runner
-
-    forked_runner.warm_up()
+    warm.warm_up()
     for name in _COMMAND_MODULES:
         importlib.import_module(name)
     for entry in metadata.entry_points(group="pytest11"):
@@ -246,8 +246,8 @@ def serve(root: Path, warm: bool = True) -> int:
         listener.close()
         if _still_ours(path, inode):
             path.unlink(missing_ok=True)
-        info = worker.read_info(root)
-        if info and info["pid"] == os.getpid():
+        current = worker.read_info(root)  # a newer worker may have taken the folder over
+        if current and current["pid"] == os.getpid():
             info_path.unlink(missing_ok=True)
 
 

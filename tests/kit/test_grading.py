@@ -30,7 +30,7 @@ import pytest
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradebook, gradescope, report, runner, sources, workspace
-from facekit.run_record import Outcome, RunRecord, TestResult
+from facekit.harness.record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
 KIT = course.load()
