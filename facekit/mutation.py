@@ -153,6 +153,8 @@ def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             annotation = node.returns
         if annotation is not None:
+            # Parsed source always has end positions (only hand-built nodes lack them).
+            assert annotation.end_lineno is not None and annotation.end_col_offset is not None
             spans.append(
                 (
                     (annotation.lineno, annotation.col_offset),

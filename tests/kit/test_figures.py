@@ -25,6 +25,8 @@ import sys
 import uuid
 import warnings
 import zlib
+from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -72,6 +74,7 @@ def test_signature_blocks_match_the_stub(block):
     stub's and the reference's, so what the README shows is what the student fills in."""
     code = "\n".join(re.sub(r"\s+#.*$", "", line) for line in block.code.splitlines()).strip()
     (node,) = ast.parse(code + ":\n    ...").body
+    assert isinstance(node, ast.FunctionDef), f"{block.where}: not a def signature: {code!r}"
     exercise_id = block.source.split("/")[1]
     for tree in ("exercises", "solutions"):
         module = trees.load_exercise(exercise_id, tree)
@@ -99,6 +102,7 @@ def test_signature_blocks_match_the_stub(block):
                 assert parameter.default is inspect.Parameter.empty, (
                     f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}"
                 )
+        assert node.returns is not None, f"{block.where}: the README's {node.name} shows no return type"
         assert _normal(ast.unparse(node.returns)) == _normal(actual.return_annotation), (
             f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}"
         )
@@ -140,10 +144,24 @@ def _png_header(width: int, height: int) -> bytes:
     )
 
 
+def _pixel_limit() -> int:
+    """Pillow's decompression-bomb limit (None would mean the check is off: these tests need it)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    assert limit is not None, "Pillow's MAX_IMAGE_PIXELS is None: its bomb check is off"
+    return limit
+
+
+def _group(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text``; a README that lost the pattern fails by name."""
+    found = re.search(pattern, text)
+    assert found is not None, f"the README no longer matches {pattern!r}"
+    return found[1]
+
+
 def _bomb_block(block, tmp_path, request=None):
     """The README's catch_warnings block: between once and twice MAX_IMAGE_PIXELS it raises
     the warning; an ordinary file opens."""
-    side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * 1.5))
+    side = math.isqrt(int(_pixel_limit() * 1.5))
     (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
     with open(tmp_path / "bomb.png", "rb") as file, pytest.raises(Image.DecompressionBombWarning):
         run(block, tmp_path, warnings=warnings, Image=Image, file=file)
@@ -292,7 +310,7 @@ def test_ex01_decompression_bomb_figures(tmp_path):
 def test_ex01_bomb_warns_between_once_and_twice_the_limit(tmp_path):
     assert "bomb-warns" in claims(readme("ex01_images")), "the README no longer says Pillow only warns there"
     for factor, expected in ((1.5, Image.DecompressionBombWarning), (2.5, Image.DecompressionBombError)):
-        side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * factor))
+        side = math.isqrt(int(_pixel_limit() * factor))
         (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -311,9 +329,12 @@ def test_ex01_resize_and_crop_figures(sample_face):
     assert new_width == short and round(short * height / width, 2) == exact and int(exact) == new_height
     portrait, resized = sample_face.resize((int(width), int(height))), []
     with pytest.MonkeyPatch.context() as patch:  # the size the reference resizes to
-        patch.setattr(
-            Image.Image, "resize", lambda self, box, *a, **k: resized.append(box) or self.crop((0, 0, *box))
-        )
+
+        def resize(self, box, *args, **kwargs):
+            resized.append(box)
+            return self.crop((0, 0, *box))
+
+        patch.setattr(Image.Image, "resize", resize)
         ex01.preprocess(portrait)
     assert resized == [(new_width, new_height)], resized
     w1, half1, rounded1, w2, half2, rounded2 = _stated(
@@ -347,7 +368,7 @@ def test_ex01_tolerance_figures(sample_face):
     ex01 = reference("ex01_images")
     tolerance, exact, rounding, mistake = marked(text, "tolerance", "timm_difference", "rounding", "mistake")
     tests = (ROOT / "tests" / "test_ex01_images.py").read_text(encoding="utf-8")
-    assert float(re.search(r"^ATOL = ([\de.-]+)", tests, re.M)[1]) == tolerance
+    assert float(_group(r"(?m)^ATOL = ([\de.-]+)", tests)) == tolerance
     right = ex01.preprocess(sample_face)
     assert (right - data.eval_transform()(sample_face)).abs().max().item() == exact
     mean = torch.tensor(ex01.IMAGENET_MEAN).view(3, 1, 1)
@@ -446,7 +467,8 @@ def test_ex02_tiny_is_768_wide():
     (*stages,) = marked(flat(readme("ex02_embeddings")), "stages1", "stages2", "stages3", "stages4")
     with torch.device("meta"):  # shapes only, no memory
         tiny = timm.create_model("convnext_tiny", pretrained=False, num_classes=0)
-    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny.stages] == stages
+    tiny_stages: Any = tiny.stages  # an nn.Sequential (torch types a submodule as Tensor | Module)
+    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny_stages] == stages
     assert tiny.num_features == stages[-1] == 768
 
 
@@ -515,10 +537,10 @@ def test_ex03_example_messages():
     rows[[4, 9]] = 0
     with pytest.raises(ValueError) as zero:
         sim.l2_normalize(rows)
-    assert re.search(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text)[1] in str(zero.value)
+    assert _group(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text) in str(zero.value)
     with pytest.raises(ValueError) as widths:
         sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
-    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(
+    assert _group(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text) in str(
         widths.value
     )
 
@@ -612,6 +634,7 @@ def test_ex06_benchmark_target_and_camera_defaults():
     text = flat(readme("ex06_app"))
     (target,) = marked(text, "target")
     spec = importlib.util.spec_from_file_location("bench_embed", ROOT / "benchmarks" / "bench_embed.py")
+    assert spec is not None and spec.loader is not None, "benchmarks/bench_embed.py is missing"
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.TARGET == target, f"bench_embed.py's TARGET is {bench.TARGET}; the README says {target}"
@@ -651,7 +674,7 @@ def _int(value: float) -> int:
 # exercise -> [(the README's marked figures, the test module's code they stand for, built from
 # those numbers)]. A test that changes the input, or a README that states another number, fails
 # here: update the other one. The sentence around each figure may change freely.
-TEST_FACTS = {
+TEST_FACTS: dict[str, list[tuple[tuple[str, ...], Callable[..., str]]]] = {
     "ex02_embeddings": [(("tried_height", "tried_width"), lambda h, w: rf"size=\({h}, {w}\)")],
     "ex03_similarity": [
         (
