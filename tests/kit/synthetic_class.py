@@ -173,7 +173,7 @@ def _grades_json(text: str) -> str:
     for key in ("kit_version", "run", *MACHINE):
         data[key] = "*"
     data["submissions"] = [_submission(s) for s in data["submissions"]]
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"  # key order as written
 
 
 def _feedback(text: str) -> str:
@@ -209,7 +209,7 @@ def normalised(out: Path, printed: str) -> dict[str, str]:
     results = {
         s["id"]: gradescope.results_json(gradescope_result(s), KIT, 0.0, ROOT) for s in data["submissions"]
     }
-    files["results.json"] = json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    files["results.json"] = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
     return {name: SENTINEL.sub("test_SENTINEL", text) for name, text in files.items()}
 
 
