@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facekit.cli.context import Context
 from facekit.errors import UsageError
+
+if TYPE_CHECKING:
+    from facekit.grading.records import SubmissionResult
 
 
 def check_args(args) -> None:
@@ -69,10 +73,10 @@ def run(ctx: Context, args) -> int:
     )
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
-    def progress(result):
+    def progress(result: SubmissionResult) -> None:
         ctx.term.line(
-            f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
-            f"{', cached' if result['cached'] else ''})"
+            f"  {result.id}: {result.total:g} ({result.status}, {result.seconds:.1f} s"
+            f"{', cached' if result.cached else ''})"
         )
 
     results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)

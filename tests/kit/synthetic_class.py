@@ -215,7 +215,9 @@ def normalised(out: Path, printed: str) -> dict[str, str]:
 
 def gradescope_result(submission: dict):
     """A submission of grades.json as gradescope.results_json takes it."""
-    return submission
+    from facekit.grading.records import SubmissionResult
+
+    return SubmissionResult.from_json(submission)
 
 
 def read_golden() -> dict[str, str]:

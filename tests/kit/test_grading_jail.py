@@ -26,6 +26,7 @@ import pytest
 
 from facekit import cli, course
 from facekit.grading import grade, gradescope, integrity, jail, report, runner
+from facekit.grading.records import SubmissionResult
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -427,7 +428,9 @@ def test_hidden_tests_never_reach_the_student(classes):
         fails = (out / "feedback" / "fails-hidden.md").read_text()
         assert "a hidden test of `is_match` failed" in fails, fails
         # What Gradescope shows the student: the same, from the same result.
-        shown = json.dumps(gradescope.results_json(grades["fails-hidden"], KIT, 1.0, ROOT))
+        shown = json.dumps(
+            gradescope.results_json(SubmissionResult.from_json(grades["fails-hidden"]), KIT, 1.0, ROOT)
+        )
         assert (
             "a hidden test of `is_match` failed" in shown and HIDDEN_NAME not in shown and SECRET not in shown
         )
@@ -449,7 +452,9 @@ def test_isolation_is_stated_in_the_csv_the_summary_and_each_feedback(classes):
         for result in data["submissions"]:
             feedback = (out / "feedback" / f"{result['id']}.md").read_text()
             assert f"Graded with isolation: {expected}" in feedback, feedback[:400]
-        summary = report.summary(data["submissions"], KIT, out, 1.0, data)
+        summary = report.summary(
+            [SubmissionResult.from_json(s) for s in data["submissions"]], KIT, out, 1.0, data
+        )
         assert f"Isolation: {expected}; limits: {data['limits']}" in summary, summary
 
 
