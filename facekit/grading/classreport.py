@@ -262,7 +262,7 @@ def _hbar(value: float, peak: float, width: int = 180) -> str:
     )
 
 
-def render(fig: dict) -> str:
+def render(fig: dict[str, Any]) -> str:
     """The page, from ``figures(...)``."""
     n = fig["count"]
     t = fig["totals"]
@@ -386,8 +386,8 @@ def render(fig: dict) -> str:
         out.append("</table></div>")
 
     # Problems.
-    counts = ", ".join(f'{s} <b data-status="{s}">{c}</b>' for s, c in fig["statuses"].items() if c)
-    out += ['<h2 id="problems">Timeouts, crashes, refusals</h2>', f"<p>Status: {counts or 'none'}.</p>"]
+    statuses = ", ".join(f'{s} <b data-status="{s}">{c}</b>' for s, c in fig["statuses"].items() if c)
+    out += ['<h2 id="problems">Timeouts, crashes, refusals</h2>', f"<p>Status: {statuses or 'none'}.</p>"]
     if fig["problems"]:
         out.append('<div class="scroll"><table><tr><th>submission</th><th>status</th><th>reason</th></tr>')
         for p in fig["problems"]:

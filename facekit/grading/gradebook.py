@@ -401,7 +401,8 @@ def similar(
                     kind = "identical but for comments and layout"
                 else:
                     continue
-                found[(path, *sorted((a, b)))] = {
+                pair = (path, min(a, b), max(a, b))
+                found[pair] = {
                     "exercise": exercises.get(path, path),
                     "a": min(a, b),
                     "b": max(a, b),
@@ -417,7 +418,7 @@ def similar(
             for b in ids[i + 1 :]:
                 if (path, a, b) in found:
                     continue
-                matcher = difflib.SequenceMatcher(None, tokens[a], tokens[b], autojunk=False)
+                matcher = difflib.SequenceMatcher(None, tokens[a] or [], tokens[b] or [], autojunk=False)
                 if matcher.real_quick_ratio() < NEAR or matcher.quick_ratio() < NEAR:
                     continue
                 ratio = matcher.ratio()

@@ -24,7 +24,10 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Generator
 from pathlib import Path
+from types import FrameType
+from typing import IO, Any
 
 import pytest
 
@@ -36,7 +39,7 @@ REFUSED = "solutions"
 MESSAGE_CHARS = 500
 DETAIL_CHARS = 2000
 
-_out = None
+_out: IO[str] | None = None
 _exitstatus: int | None = None
 _tests: dict[str, dict] = {}
 _sentinels: list[dict] = []
@@ -49,7 +52,7 @@ TESTS_ONLY = "facekit.app_parts"
 
 def _importer_is_a_test() -> bool:
     """Whether the code asking for an import (past importlib's own frames) is a test module."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and (
         frame.f_code.co_filename.startswith("<frozen") or "importlib" in frame.f_code.co_filename
     ):
@@ -64,7 +67,7 @@ class _RefuseReference:
     """A meta path finder, first in line: the reference solutions cannot be imported, and the
     kit's parts for Exercise 06 only from a test module."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname == REFUSED or fullname.startswith(REFUSED + "."):
             raise ImportError(
                 f"{fullname} is the course's reference solution: a graded submission cannot import it",
@@ -89,13 +92,13 @@ class TestTimeout(BaseException):
     outcomes are: a student's ``except Exception`` does not swallow it."""
 
 
-def _write(entry: dict) -> None:
+def _write(entry: dict[str, Any]) -> None:
     if _out is not None:
         _out.write(json.dumps(entry) + "\n")
         _out.flush()
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     global _out
     fd = os.environ.get(FD_ENV)
     if fd and _out is None:  # read now: the code under test may clear the environment later
@@ -112,7 +115,7 @@ def pytest_configure(config):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     # A per-test limit: SIGALRM raises TestTimeout in the test (its setup, call or teardown), so
     # a hang costs that test only. Code that blocks the signal is stopped by the grader's
     # limit on the whole exercise instead (facekit.grading.runner).
@@ -121,7 +124,7 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
 
-    def expired(signum, frame):
+    def expired(signum: int, frame: FrameType | None) -> None:
         raise TestTimeout(f"the test ran longer than {seconds:g} s, its exercise's limit per test")
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -133,8 +136,8 @@ def pytest_runtest_protocol(item, nextitem):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _sentinel_function(name: str, must_fail: bool):
-    def sentinel():
+def _sentinel_function(name: str, must_fail: bool) -> Callable[[], None]:
+    def sentinel() -> None:
         if must_fail:
             raise AssertionError("expected failure")
 
@@ -143,10 +146,13 @@ def _sentinel_function(name: str, must_fail: bool):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     # Each sentinel at the start of its file's tests (``file`` null: after the last test), in
     # that file's module, so its node id looks like any other test's.
     for spec in _sentinels:
+        where: int | None
         if spec.get("file") is None:
             where = len(items)
             anchor = items[-1] if items else None
@@ -155,7 +161,7 @@ def pytest_collection_modifyitems(session, config, items):
                 (i for i, item in enumerate(items) if item.nodeid.split("::")[0] == spec["file"]), None
             )
             anchor = items[where] if where is not None else None
-        if anchor is None:
+        if anchor is None or where is None:
             continue  # its file did not collect: the grader does not expect it
         module = anchor.getparent(pytest.Module) or anchor.parent
         item = pytest.Function.from_parent(
@@ -164,10 +170,12 @@ def pytest_collection_modifyitems(session, config, items):
         items.insert(where, item)
 
 
-def pytest_collection_finish(session):
+def pytest_collection_finish(session: pytest.Session) -> None:
     # Each test's declared function (``@pytest.mark.function("name")``) and whether it is broad,
     # as facekit.recorder reads them.
-    functions, broad, visibility = {}, [], {}
+    functions: dict[str, str] = {}
+    broad: list[str] = []
+    visibility: dict[str, str] = {}
     for item in session.items:
         function, is_broad = pytest_plugin.declared(item)
         if function:
@@ -193,14 +201,14 @@ def pytest_collection_finish(session):
         shutil.rmtree(os.path.join(str(session.config.rootpath), hide), ignore_errors=True)
 
 
-def pytest_collectreport(report):
+def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         lines = str(report.longrepr).strip().splitlines()
         _write({"collect_error": report.nodeid, "message": (lines[-1] if lines else "")[:MESSAGE_CHARS]})
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None and report.failed:
@@ -212,7 +220,7 @@ def pytest_runtest_makereport(item, call):
         )[:DETAIL_CHARS]
 
 
-def pytest_runtest_logreport(report):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entry = _tests.setdefault(
         report.nodeid, {"outcome": "passed", "message": None, "todo": None, "detail": None}
     )
@@ -232,14 +240,14 @@ def pytest_runtest_logreport(report):
         _write({"test": report.nodeid, **_tests.pop(report.nodeid)})
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     global _exitstatus
     _exitstatus = int(exitstatus)
     _write({"finished": True, "exitstatus": _exitstatus})
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config):
+def pytest_unconfigure(config: pytest.Config) -> None:
     # The record is complete and the summary printed: the process ends here, before pytest's
     # last garbage collections (they look for unraisable exceptions; ~0.5 s a submission).
     if _out is not None and _exitstatus is not None:

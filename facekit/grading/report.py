@@ -225,7 +225,7 @@ def function_rows(
             continue
         nodeid, test = owned[name][0]
         todo = test.todo
-        row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == name
+        row["not_implemented"] = todo is not None and exercise.function_for(todo[0]) == name
         if todo and not row["not_implemented"]:  # stopped at another function's stub, as check says
             row["waits_for"] = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
         message = test.message or ("did not run" if test.outcome == NOT_RUN else test.outcome)
@@ -512,10 +512,9 @@ def summary(
     elif merged:
         lines.append(f"Gradebook: started over (--replace): {len(merged['added'])} rows.")
     lines += [f"Note: {note}" for note in (meta or {}).get("notes") or ()]
-    if (meta or {}).get("similar"):
-        lines.append(
-            f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv."
-        )
+    similar = (meta or {}).get("similar")
+    if similar:
+        lines.append(f"Similar hand-ins: {similar} pair{'s' * (similar != 1)} in similar.csv.")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")

@@ -164,7 +164,7 @@ def batches(tmp_path_factory):
     out, out_hanging = base / "out", base / "out-hanging"
     grade.grade([], grade.Options(out=out, timeout=TIMEOUT))  # the prepared kit and weights, once
     shutil.copytree(out / ".cache", out_hanging / ".cache", symlinks=True)
-    codes = {}
+    codes: dict[str, int] = {}
     # The hanging ones mostly sleep: their batch runs beside the class's.
     thread = threading.Thread(
         target=lambda: codes.setdefault(
@@ -449,7 +449,7 @@ def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_pa
 
 def test_exercise_score_is_points_times_the_passed_fraction():
     exercise = KIT.exercises[0]
-    expected = {e.id: [] for e in KIT.exercises}
+    expected: dict[str, list[str]] = {e.id: [] for e in KIT.exercises}
     expected[exercise.id] = ["t::a", "t::b", "t::c", "t::d"]
     run = {
         "tests": {
@@ -914,9 +914,17 @@ def test_late_penalty_counts_each_started_day_up_to_everything():
     assert due.hour == 23 and due.minute == 59 and due.tzinfo is not None
     at = due.astimezone()
     assert gradebook.late(at, due, 10, "x") is None
-    assert gradebook.late(at + timedelta(seconds=1), due, 10, "x").penalty_percent == 10
-    assert gradebook.late(at + timedelta(days=1, seconds=1), due, 15, "x").days_late == 2
-    assert gradebook.late(at + timedelta(days=30), due, 10, "x").penalty_percent == 100
+    second, day, month = (
+        gradebook.late(at + after, due, percent, "x")
+        for after, percent in (
+            (timedelta(seconds=1), 10),
+            (timedelta(days=1, seconds=1), 15),
+            (timedelta(days=30), 10),
+        )
+    )
+    assert second is not None and second.penalty_percent == 10
+    assert day is not None and day.days_late == 2
+    assert month is not None and month.penalty_percent == 100
     with pytest.raises(ValueError, match="--due must be a date"):
         gradebook.parse_due("next friday")
 
@@ -989,7 +997,7 @@ def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
     # load_image: 1 test of 2 passes; preprocess: all 6 pass. By the share of tests: 10 * 7/8;
     # by function: 5 * 1/2 + 5 * 6/6.
     tests = {"t::l1": "load_image", "t::l2": "load_image", **{f"t::p{i}": "preprocess" for i in range(6)}}
-    expected = {e.id: [] for e in kit.exercises}
+    expected: dict[str, list[str]] = {e.id: [] for e in kit.exercises}
     expected["ex01_images"] = list(tests)
     run = {"tests": {n: {"outcome": "failed" if n == "t::l2" else "passed"} for n in tests}}
     ran = records.outcomes_of(run)

@@ -102,7 +102,7 @@ def test_score_of_a_forged_record_counts_nothing_and_withholds_hidden_tests():
 
 
 def test_report_score_takes_outcomes_and_ignores_tests_the_kit_does_not_expect():
-    expected = {e.id: [] for e in KIT.exercises}
+    expected: dict[str, list[str]] = {e.id: [] for e in KIT.exercises}
     expected[SIM.id] = ["t::a", "t::b", "t::c"]
     outcomes = {"t::a": TestOutcome("passed"), "t::b": TestOutcome("failed"), "t::x": TestOutcome("passed")}
     scores, tests = report.score(outcomes, expected, KIT)
