@@ -569,7 +569,7 @@ def run(plan: Plan, prepared: PreparedKit, opts: Options, work: Path, finished: 
 
 
 def _job(
-    plan: Plan, prepared: PreparedKit, opts: Options, key: Any, _job: object, folder: Path
+    plan: Plan, prepared: PreparedKit, opts: Options, key: Any, _given: object, folder: Path
 ) -> dict[str, Any]:
     """The runner's job for one submission, its workspace to be built in ``folder``."""
     sub, _, _, sentinels = key
@@ -601,7 +601,7 @@ def _job(
 
 
 def _ran(
-    plan: Plan, prepared: PreparedKit, finished: Finished, key: Any, _job: object, record: dict[str, Any]
+    plan: Plan, prepared: PreparedKit, finished: Finished, key: Any, _given: object, record: dict[str, Any]
 ) -> None:
     """One submission's run as the runner returns it: checked for forgery, cached signed."""
     sub, cached, run_key, sentinels = key

@@ -32,7 +32,7 @@ from typing import Any
 
 from facekit import course
 from facekit.errors import UsageError
-from facekit.grading.records import Late, Override, SubmissionResult
+from facekit.grading.records import Late, Override, SubmissionResult, round_score
 
 GRADES_JSON = "grades.json"
 PARTIAL_CSV = "grades.partial.csv"
@@ -44,10 +44,6 @@ NEAR = 0.9  # difflib ratio of two modules' tokens (comments and layout left out
 
 class GradebookError(UsageError):
     """The gradebook in --out cannot be read, or overrides.csv is malformed (exit 2)."""
-
-
-def round_score(value: float) -> float:
-    return round(value + 0.0, 2)
 
 
 # -- reading and merging --------------------------------------------------------------------------

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 NOT_RUN = "not run"
-OUTCOMES = ("passed", "failed", "skipped", NOT_RUN)
+
+
+def round_score(value: float) -> float:
+    """A score as it is shown (2 decimals); totals add the unrounded ones."""
+    return round(value + 0.0, 2)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from facekit import course, progress
-from facekit.grading.records import NOT_RUN, ExerciseScore, SubmissionResult, TestOutcome, outcomes_of
+from facekit.grading.records import (
+    NOT_RUN,
+    ExerciseScore,
+    SubmissionResult,
+    TestOutcome,
+    outcomes_of,
+    round_score,
+)
 from facekit.mistakes import Mistake
 from facekit.run_record import Outcome, TestResult
 
-__all__ = ["NOT_RUN"]  # re-exported: the kit's tests read report.NOT_RUN
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 FORMULA = (
     "exercise score = points * passed / total tests of the exercise; with function_points, the sum "
@@ -35,10 +41,6 @@ HIDDEN = "hidden"
 VISIBILITIES = ("visible", HIDDEN, "after_due_date")
 WITHHELD = "(withheld: the message quotes a hidden test)"
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
-
-
-def round_score(value: float) -> float:
-    return round(value + 0.0, 2)
 
 
 def status_of(run: Mapping[str, Any] | None, refused: str | None, timeout: float) -> tuple[str, str]:
