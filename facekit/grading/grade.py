@@ -624,6 +624,24 @@ def _ran(
     finished(sub, record, False)
 
 
+def _scored(
+    plan: Plan,
+    prepared: PreparedKit,
+    opts: Options,
+    results: dict[str, SubmissionResult],
+    progress: Callable[[SubmissionResult], None] | None,
+    sub: sources.Submission,
+    record: dict[str, Any] | None,
+    cached: bool,
+) -> None:
+    """A submission that finished running: scored, kept in ``results``, its row in the partial CSV."""
+    result = score(sub, record, plan.kit, prepared.expected, prepared.declared, opts, cached)
+    results[sub.id] = replace(result, isolation=plan.isolation, limits=plan.limits)
+    gradebook.append_partial(plan.out, report.csv_rows([results[sub.id]], plan.kit))
+    if progress:
+        progress(results[sub.id])
+
+
 def write(
     plan: Plan,
     prepared: PreparedKit,
@@ -709,15 +727,13 @@ def grade(
         prepared = prepare(planned, opts, work)
         # From here on the gradebook is being updated: a run that dies now leaves it marked.
         notes += [n for n in [gradebook.start(planned.out, run_id, report.csv_header(planned.kit))] if n]
-
-        def finished(sub: sources.Submission, record: dict[str, Any] | None, cached: bool) -> None:
-            result = score(sub, record, planned.kit, prepared.expected, prepared.declared, opts, cached)
-            results[sub.id] = replace(result, isolation=planned.isolation, limits=planned.limits)
-            gradebook.append_partial(planned.out, report.csv_rows([results[sub.id]], planned.kit))
-            if progress:
-                progress(results[sub.id])
-
-        run(planned, prepared, opts, work, finished)
+        run(
+            planned,
+            prepared,
+            opts,
+            work,
+            functools.partial(_scored, planned, prepared, opts, results, progress),
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     graded = [results[s.id] for s in planned.subs]

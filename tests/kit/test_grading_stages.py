@@ -209,3 +209,52 @@ def test_points_are_checked_once_when_the_manifest_is_read(tmp_path):
     assert not (tmp_path / "out").exists()
     # Past the manifest, the points are taken as read: report.score and max_total check nothing again.
     assert not hasattr(report, "exercise_points")
+
+
+# -- write: the gradebook merged and every file written from it ----------------------------------------
+
+
+def test_write_merges_into_the_gradebook_applies_overrides_and_writes_every_file(tmp_path):
+    out = tmp_path / "out"
+    expected = expected_tests()
+    opts = grade.Options(out=out)
+    make = grade.score
+    earlier = make(handed_in(), a_run({}), KIT, expected, declared(expected), opts, False)
+    earlier = SubmissionResult.from_json({**earlier.to_json(), "id": "old"})
+    out.mkdir()
+    (out / "grades.json").write_text(report.json_text([earlier], {"course": KIT.title}), encoding="utf-8")
+    (out / gradebook.OVERRIDES_CSV).write_text(f"id,exercise,points,comment\nold,{SIM.id},7,by hand\n")
+    planned = grade.plan([], opts)
+    prepared = grade.PreparedKit(
+        template=tmp_path,
+        kit_hash="0" * 64,
+        expected=expected,
+        declared=declared(expected),
+        order=[],
+        manifest={},
+        test_files=[],
+        standin=None,
+        hub_cache=None,
+        jail_spec=None,
+        test_limits="{}",
+    )
+    new = make(
+        handed_in(),
+        a_run({expected[SIM.id][0]: {"outcome": "passed"}}),
+        KIT,
+        expected,
+        declared(expected),
+        opts,
+        False,
+    )
+    rows, meta = grade.write(planned, prepared, opts, [new], [], "run-1")
+    assert [r.id for r in rows] == ["old", "ann"], [r.id for r in rows]
+    assert rows[0].exercises[SIM.id].override is not None and rows[0].total == 7.0, rows[0]
+    assert (meta["gradebook"]["added"], meta["gradebook"]["kept"], meta["rows"]) == (["ann"], 1, 2), meta
+    assert meta["exercises"][SIM.id] == {"points": 10, "tests": 4}, meta["exercises"]
+    assert (out / "grades.csv").read_text(encoding="utf-8") == report.csv_text(rows, KIT)
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["ann.md", "old.md"]
+    for name in ("canvas.csv", "moodle.csv", "similar.csv", "report.html"):
+        assert (out / name).is_file(), f"grade.write wrote no {name}"
+    back = gradebook.rows_of(gradebook.read(out))
+    assert back == rows, "grades.json read back differs from the rows written"
