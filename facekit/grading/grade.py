@@ -535,7 +535,7 @@ def prepare(plan: Plan, opts: Options, work: Path) -> PreparedKit:
     )
 
 
-Finished = Callable[[sources.Submission, "dict[str, Any] | None", bool], None]
+Finished = Callable[[sources.Submission, dict[str, Any] | None, bool], None]
 
 
 def run(plan: Plan, prepared: PreparedKit, opts: Options, work: Path, finished: Finished) -> None:
