@@ -64,7 +64,7 @@ class Options:
     file_mb: int = 256
     weights: str = "standin"
     extra_tests: Path | None = None
-    all_or_nothing: set = field(default_factory=set)
+    all_or_nothing: set[str] = field(default_factory=set)
     force: bool = False
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
