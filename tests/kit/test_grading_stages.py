@@ -258,3 +258,12 @@ def test_write_merges_into_the_gradebook_applies_overrides_and_writes_every_file
         assert (out / name).is_file(), f"grade.write wrote no {name}"
     back = gradebook.rows_of(gradebook.read(out))
     assert back == rows, "grades.json read back differs from the rows written"
+
+
+def test_a_gradebook_whose_rows_cannot_be_read_stops_the_plan_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grades.json").write_text(json.dumps({"submissions": [{"id": "x", "status": "ok"}]}))
+    with pytest.raises(gradebook.GradebookError, match="its submission 1 is not one a grading writes"):
+        grade.plan([], grade.Options(out=out))
+    assert grade.plan([], grade.Options(out=out, replace=True)).out == out.resolve()  # --replace: not read
