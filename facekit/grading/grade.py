@@ -40,7 +40,7 @@ from facekit.grading import (
     sources,
     workspace,
 )
-from facekit.grading.records import SubmissionResult
+from facekit.grading.records import Declared, SubmissionResult
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
 # What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
@@ -172,10 +172,10 @@ def _standin_ready(cache: Path) -> bool:
 
 def prepared_kit(
     template: Path, kit: course.Course, cache_dir: Path, kit_hash: str, weights: str, standin: Path | None
-) -> tuple[Path, dict[str, list[str]], dict, list[str], dict]:
+) -> tuple[Path, dict[str, list[str]], Declared, list[str], dict[str, Any]]:
     """The template to copy for each submission, compiled; the test ids per exercise that the
-    pristine kit collects; what each test declares (``@pytest.mark.function``): ``{"functions":
-    {test: function}, "broad": [tests]}`` (tests without one are left out); every test in the
+    pristine kit collects; what each test declares (``@pytest.mark.function``, hidden tests:
+    records.Declared); every test in the
     order pytest runs them; the manifest of the prepared kit (facekit.grading.integrity).
     Cached under ``cache_dir`` by the kit's hash, signed.
 
@@ -191,7 +191,8 @@ def prepared_kit(
         # (a submission graded without a jail may have written into it).
         data = integrity.verified(f"kit:{kit_hash}", cached.read_text())
         if data and not integrity.differences(data["manifest"], integrity.manifest(final / "kit")):
-            return final / "kit", data["tests"], data["declared"], data["order"], data["manifest"]
+            declared = Declared.from_json(data["declared"])
+            return final / "kit", data["tests"], declared, data["order"], data["manifest"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=final.name + ".partial-", dir=cache_dir))
     try:
@@ -231,13 +232,14 @@ def prepared_kit(
             exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
             if exercise is not None:
                 expected[exercise.id].append(nodeid)
-        declared = {"functions": run["functions"], "broad": run["broad"], **_hidden(kit_dir, run)}
+        hidden, secrets = _hidden(kit_dir, run)
+        declared = Declared(run["functions"], run["broad"], hidden, secrets)
         order = list(run["collected"])
         manifest = integrity.manifest(kit_dir)
         (partial / "expected.json").write_text(
             integrity.sign(
                 f"kit:{kit_hash}",
-                {"tests": expected, "declared": declared, "order": order, "manifest": manifest},
+                {"tests": expected, "declared": declared.to_json(), "order": order, "manifest": manifest},
             )
         )
         shutil.rmtree(final, ignore_errors=True)
@@ -247,11 +249,11 @@ def prepared_kit(
     return final / "kit", expected, declared, order, manifest
 
 
-def _hidden(kit_dir: Path, run: dict) -> dict:
-    """{"hidden": {test: visibility}} for the extra tests students do not see (``hidden``, the
-    default, or ``after_due_date``: ``@pytest.mark.visibility``), and "secrets": their names and
-    source lines, which no message shown to a student may quote."""
-    hidden = {}
+def _hidden(kit_dir: Path, run: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """({test: visibility} for the extra tests students do not see (``hidden``, the default, or
+    ``after_due_date``: ``@pytest.mark.visibility``), their secrets: their names and source lines,
+    which no message shown to a student may quote)."""
+    hidden: dict[str, str] = {}
     for nodeid in run["collected"]:
         if nodeid.startswith(workspace.EXTRA_DIR + "/"):
             visibility = run.get("visibility", {}).get(nodeid, report.HIDDEN)
@@ -281,10 +283,10 @@ def _hidden(kit_dir: Path, run: dict) -> dict:
         for p in (kit_dir / part).rglob("*.py")
         if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix()
     )
-    return {"hidden": hidden, "secrets": sorted(s for s in secrets if s not in public)}
+    return hidden, sorted(s for s in secrets if s not in public)
 
 
-def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
+def _withhold(text: str | None, secrets: list[str], hidden: dict[str, str]) -> str | None:
     if not text:
         return text
     for nodeid in hidden:
@@ -294,13 +296,13 @@ def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
     return text
 
 
-def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: dict) -> None:
+def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: Declared) -> None:
     """GradeError when an exercise with ``function_points`` has a function no test declares, or a
     test that declares none of its functions: points nobody can earn, or a test worth nothing."""
     for exercise in kit.exercises:
         if not exercise.function_points:
             continue
-        named = {n: declared["functions"].get(n) for n in expected[exercise.id]}
+        named = {n: declared.functions.get(n) for n in expected[exercise.id]}
         stray = [n for n, f in named.items() if f not in exercise.function_points]
         if stray:
             raise GradeError(
@@ -440,7 +442,7 @@ class PreparedKit:
     template: Path
     kit_hash: str
     expected: dict[str, list[str]]  # exercise id -> the test ids the pristine kit collects
-    declared: dict[str, Any]  # "functions", "broad", "hidden", "secrets": prepared_kit's
+    declared: Declared
     order: list[str]
     manifest: dict[str, Any]
     test_files: list[str]
@@ -580,7 +582,7 @@ def _job(
     )
     env[runner.SENTINELS_ENV] = json.dumps(sentinels)
     env[runner.TIMEOUTS_ENV] = prepared.test_limits
-    if prepared.declared.get("hidden"):
+    if prepared.declared.hidden:
         env[runner.HIDE_ENV] = workspace.EXTRA_DIR
     standin = prepared.standin
     return {
@@ -780,7 +782,7 @@ def score(
     run: dict[str, Any] | None,
     kit: course.Course,
     expected: dict[str, list[str]],
-    declared: dict[str, Any],
+    declared: Declared,
     opts: Options,
     cached: bool,
 ) -> SubmissionResult:
@@ -794,15 +796,15 @@ def score(
         # A forged record: nothing in it counts. The instructor reviews the hand-in.
         status, reason = "tampered", f"{run['tampered']}: review this hand-in"
         outcomes = {}
-    exercises, tests = report.score(outcomes, expected, kit, opts.all_or_nothing, declared["functions"])
-    broad = set(declared["broad"])
-    hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
+    exercises, tests = report.score(outcomes, expected, kit, opts.all_or_nothing, declared.functions)
+    broad = set(declared.broad)
+    hidden, secrets = declared.hidden, declared.secrets
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
         tests[nodeid] = replace(
             test,
             exercise=exercise.id if exercise else None,
-            function=declared["functions"].get(nodeid),  # as the pristine kit declares it
+            function=declared.functions.get(nodeid),  # as the pristine kit declares it
             broad=nodeid in broad,
             visibility=hidden.get(nodeid, "visible"),
             # A student's message may quote a hidden test (its code read its file): not shown.

@@ -106,6 +106,35 @@ def outcomes_of(run: Mapping[str, Any] | None) -> dict[str, TestOutcome]:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """What the pristine kit declares of its tests (prepared_kit's collecting run): each test's
+    function (``@pytest.mark.function``), the broad ones, the instructor's hidden tests (node id
+    -> visibility) and their secrets (names and source lines no message shown may quote)."""
+
+    functions: dict[str, str] = field(default_factory=dict)
+    broad: list[str] = field(default_factory=list)
+    hidden: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "functions": self.functions,
+            "broad": self.broad,
+            "hidden": self.hidden,
+            "secrets": self.secrets,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Declared:
+        return cls(
+            functions=dict(data.get("functions") or {}),
+            broad=list(data.get("broad") or ()),
+            hidden=dict(data.get("hidden") or {}),
+            secrets=list(data.get("secrets") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Override:
     """An exercise's score as the instructor set it (overrides.csv)."""
 

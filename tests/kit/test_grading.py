@@ -30,7 +30,7 @@ import pytest
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradebook, gradescope, records, report, runner, sources, workspace
-from facekit.grading.records import ExerciseScore, SubmissionResult
+from facekit.grading.records import Declared, ExerciseScore, SubmissionResult
 from facekit.run_record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
@@ -1003,11 +1003,13 @@ def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
     ran = records.outcomes_of(run)
     assert report.score(ran, expected, KIT, functions=tests)[0]["ex01_images"].score == 8.75
     assert report.score(ran, expected, kit, functions=tests)[0]["ex01_images"].score == 7.5
-    grade.check_function_points(kit, expected, {"functions": tests})
+    grade.check_function_points(kit, expected, Declared(functions=tests))
     with pytest.raises(grade.GradeError, match="t::x declares none of its functions"):
-        grade.check_function_points(kit, {**expected, "ex01_images": [*tests, "t::x"]}, {"functions": tests})
+        grade.check_function_points(
+            kit, {**expected, "ex01_images": [*tests, "t::x"]}, Declared(functions=tests)
+        )
     with pytest.raises(grade.GradeError, match="gives preprocess 5 points, and no test declares it"):
-        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, {"functions": tests})
+        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, Declared(functions=tests))
     (tmp_path / "course.toml").write_text(
         weighted.replace(
             "function_points = { load_image = 5, preprocess = 5 }",

@@ -22,14 +22,14 @@ def expected_tests(per_exercise: int = 4) -> dict[str, list[str]]:
     return {e.id: [f"{e.tests}::test_{i}" for i in range(per_exercise)] for e in KIT.exercises}
 
 
-def declared(expected: dict[str, list[str]], hidden: dict[str, str] | None = None) -> dict:
+def declared(expected: dict[str, list[str]], hidden: dict[str, str] | None = None) -> records.Declared:
     """What prepared_kit says of the kit's tests: each ex03 test declares is_match, test_0 is broad."""
-    return {
-        "functions": {n: "is_match" for n in expected[SIM.id]},
-        "broad": [expected[SIM.id][0]],
-        "hidden": hidden or {},
-        "secrets": ["the secret threshold 0.4242"] if hidden else [],
-    }
+    return records.Declared(
+        functions={n: "is_match" for n in expected[SIM.id]},
+        broad=[expected[SIM.id][0]],
+        hidden=hidden or {},
+        secrets=["the secret threshold 0.4242"] if hidden else [],
+    )
 
 
 def a_run(tests: dict[str, dict]) -> dict:

@@ -168,7 +168,7 @@ def test_a_missing_or_oversized_module_is_the_reason_of_an_ok_row():
     del sub.files[EX["ex02_embeddings"].stub]
     run = {"tests": {}, "finished": True, "collected": [], "seconds": 1.0}
     result = grade.score(
-        sub, run, KIT, expected, {"functions": {}, "broad": []}, grade.Options(out=Path("x")), cached=False
+        sub, run, KIT, expected, records.Declared(), grade.Options(out=Path("x")), cached=False
     )
     assert result.status == "ok"
     assert f"{IMAGES} not handed in" in result.reason, f"reason: {result.reason!r}"
