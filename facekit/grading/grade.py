@@ -426,7 +426,7 @@ class Plan:
     why_no_jail: str | None  # None: each worker runs in a bubblewrap jail
     isolation: str  # as the CSV, the summary and feedback say it
     limits: str
-    overrides: list[dict[str, Any]]
+    overrides: list[gradebook.OverrideRow]
     subs: list[sources.Submission]
     roster: dict[str, str] | None
 

@@ -24,7 +24,7 @@ import os
 import time
 import tokenize
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -199,7 +199,17 @@ def run_id() -> str:
 # -- totals, overrides, late penalties ------------------------------------------------------------
 
 
-def read_overrides(path: Path, kit: course.Course) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class OverrideRow:
+    """A line of overrides.csv: the instructor's points for one exercise of one submission."""
+
+    id: str
+    exercise: str
+    points: float
+    comment: str = ""
+
+
+def read_overrides(path: Path, kit: course.Course) -> list[OverrideRow]:
     """overrides.csv: ``id,exercise,points,comment``, one row per changed exercise score.
 
     GradebookError naming the line for an unknown exercise or points outside 0..its points."""
@@ -215,7 +225,7 @@ def read_overrides(path: Path, kit: course.Course) -> list[dict[str, Any]]:
     if header[:3] != list(OVERRIDE_COLUMNS[:3]):
         raise GradebookError(f"{path} needs the header {','.join(OVERRIDE_COLUMNS)}; its header is {header}")
     points = {e.id: e.points for e in kit.exercises}
-    rows = []
+    rows: list[OverrideRow] = []
     for number, row in enumerate(reader, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
         if not any(row.values()):
@@ -232,14 +242,12 @@ def read_overrides(path: Path, kit: course.Course) -> list[dict[str, Any]]:
                 f"{where}: points must be a number from 0 to {points[row['exercise']]} "
                 f"for {row['exercise']}; got {row['points']!r}"
             )
-        rows.append(
-            {"id": row["id"], "exercise": row["exercise"], "points": value, "comment": row.get("comment", "")}
-        )
+        rows.append(OverrideRow(row["id"], row["exercise"], value, row.get("comment", "")))
     return rows
 
 
 def apply(
-    rows: Sequence[SubmissionResult], overrides: Sequence[Mapping[str, Any]]
+    rows: Sequence[SubmissionResult], overrides: Sequence[OverrideRow]
 ) -> tuple[list[SubmissionResult], list[str]]:
     """``rows`` with ``overrides`` in them (an earlier run's override taken out first) and each
     total computed; and the ids of overrides that match no row."""
@@ -247,12 +255,10 @@ def apply(
     unmatched = []
     ids = {r.id for r in rows}
     for override in overrides:
-        if override["id"] not in ids:
-            unmatched.append(override["id"])
+        if override.id not in ids:
+            unmatched.append(override.id)
             continue
-        given.setdefault(override["id"], {})[override["exercise"]] = Override(
-            override["points"], override["comment"]
-        )
+        given.setdefault(override.id, {})[override.exercise] = Override(override.points, override.comment)
     changed = []
     for row in rows:
         own = given.get(row.id, {})

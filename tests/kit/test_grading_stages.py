@@ -167,10 +167,7 @@ def test_overrides_and_the_late_penalty_make_a_new_total_and_leave_the_result_as
     )
     (changed,), unmatched = gradebook.apply(
         [result],
-        [
-            {"id": "ann", "exercise": SIM.id, "points": 9.0, "comment": "regraded"},
-            {"id": "bob", "exercise": SIM.id, "points": 1.0, "comment": ""},
-        ],
+        [gradebook.OverrideRow("ann", SIM.id, 9.0, "regraded"), gradebook.OverrideRow("bob", SIM.id, 1.0)],
     )
     assert unmatched == ["bob"]
     assert (changed.exercises[SIM.id].score, changed.total) == (9.0, 9.0), changed.exercises[SIM.id]
