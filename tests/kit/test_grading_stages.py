@@ -4,12 +4,13 @@ test run: made-up records and outcomes, the typed records and their one JSON for
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from facekit import course
-from facekit.grading import grade, gradebook, records, report, sources
+from facekit.grading import grade, gradebook, integrity, records, report, runner, sources
 from facekit.grading.records import NOT_RUN, ExerciseScore, SubmissionResult, TestOutcome
 
 ROOT = course.repo_root()
@@ -222,19 +223,7 @@ def test_write_merges_into_the_gradebook_applies_overrides_and_writes_every_file
     (out / "grades.json").write_text(report.json_text([earlier], {"course": KIT.title}), encoding="utf-8")
     (out / gradebook.OVERRIDES_CSV).write_text(f"id,exercise,points,comment\nold,{SIM.id},7,by hand\n")
     planned = grade.plan([], opts)
-    prepared = grade.PreparedKit(
-        template=tmp_path,
-        kit_hash="0" * 64,
-        expected=expected,
-        declared=declared(expected),
-        order=[],
-        manifest={},
-        test_files=[],
-        standin=None,
-        hub_cache=None,
-        jail_spec=None,
-        test_limits="{}",
-    )
+    prepared = prepared_kit(tmp_path, expected)
     new = make(
         handed_in(),
         a_run({expected[SIM.id][0]: {"outcome": "passed"}}),
@@ -264,3 +253,45 @@ def test_a_gradebook_whose_rows_cannot_be_read_stops_the_plan_before_any_work(tm
     with pytest.raises(gradebook.GradebookError, match="its submission 1 is not one a grading writes"):
         grade.plan([], grade.Options(out=out))
     assert grade.plan([], grade.Options(out=out, replace=True)).out == out.resolve()  # --replace: not read
+
+
+# -- run: what runs, and what comes from the signed cache ----------------------------------------------
+
+
+def prepared_kit(tmp_path: Path, expected: dict[str, list[str]]) -> grade.PreparedKit:
+    return grade.PreparedKit(
+        template=tmp_path,
+        kit_hash="0" * 64,
+        expected=expected,
+        declared=declared(expected),
+        order=[],
+        manifest={},
+        test_files=[],
+        standin=None,
+        hub_cache=None,
+        jail_spec=None,
+        test_limits="{}",
+    )
+
+
+def test_run_takes_a_signed_cached_record_and_runs_nothing_for_a_refused_hand_in(tmp_path, monkeypatch):
+    opts = grade.Options(out=tmp_path / "out", runner="subprocess")
+    refused = sources.Submission(id="bad", source="bad.zip", refused="bad CRC-32 in images.py")
+    planned = replace(grade.plan([], opts), subs=[refused, handed_in(), handed_in()])
+    prepared = prepared_kit(tmp_path, expected_tests())
+    key = grade._run_key(prepared.kit_hash, handed_in(), opts, planned.isolation)
+    record = a_run({"t::a": {"outcome": "passed"}})
+    cached = planned.cache_dir / "runs" / f"{key}.json"
+    cached.parent.mkdir(parents=True)
+    cached.write_text(integrity.sign(f"run:{key}", record))
+    given: list[list] = []
+    monkeypatch.setattr(runner, "run_all", lambda jobs, **_: given.append(jobs))
+    finished: list[tuple] = []
+    grade.run(planned, prepared, opts, tmp_path, lambda sub, run, hit: finished.append((sub.id, run, hit)))
+    assert finished == [("bad", None, False), ("ann", record, True), ("ann", record, True)], finished
+    assert given == [[]], f"the runner was given {given}: nothing was left to run"
+    # --force: the cache is not read; a record signed for another key is not trusted either.
+    grade.run(planned, prepared, replace(opts, force=True), tmp_path, lambda *_: None)
+    cached.write_text(integrity.sign("run:" + "1" * 64, record))
+    grade.run(planned, prepared, opts, tmp_path, lambda *_: None)
+    assert [len(jobs) for jobs in given[1:]] == [2, 2], given
