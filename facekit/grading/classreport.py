@@ -127,17 +127,15 @@ def figures(
                     states[function][function_state(own, function, exercise)] += 1
             # The failure the feedback shows for each function, and the mistake it looks like.
             for row in report.function_rows(exercise, tests, catalogue):
-                own = [t for t in tests.values() if t.function == row["function"]]
-                if not own or function_state(own, row["function"], exercise) != "failing":
+                own = [t for t in tests.values() if t.function == row.function]
+                if not own or function_state(own, row.function, exercise) != "failing":
                     continue
-                candidates = (
-                    [row["looks_like"], *(row.get("looks_like_also") or ())] if row["looks_like"] else []
-                )
+                candidates = [row.looks_like, *row.looks_like_also] if row.looks_like else []
                 ids = tuple(says[c].id for c in candidates if c in says)
                 if ids:
-                    made.setdefault((row["function"], ids), []).append(sub.id)
+                    made.setdefault((row.function, ids), []).append(sub.id)
                 else:
-                    unmatched[row["function"]].append(sub.id)
+                    unmatched[row.function].append(sub.id)
         for function in exercise.functions:
             result["functions"].append({"exercise": exercise.id, "function": function, **states[function]})
             if unmatched[function]:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -183,29 +184,41 @@ def _test_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
 
+@dataclass
+class FunctionRow:
+    """One function of one submission's exercise, as its feedback (and the class report) shows it."""
+
+    function: str
+    passed: int = 0
+    total: int = 0  # tests declaring it
+    ran: bool = False  # one of them ran
+    first_failure: str = ""  # set for each function with a test that does not pass
+    looks_like: str = ""  # the catalogued mistake's words
+    looks_like_also: list[str] = field(default_factory=list)  # other mistakes the failure matches
+    not_implemented: bool = False  # stopped at its own stub
+    waits_for: str = ""  # stopped at another function's stub: which
+
+
 def function_rows(
     exercise: course.Exercise, tests: Mapping[str, TestOutcome], catalogue: Sequence[Mistake] = ()
-) -> list[dict[str, Any]]:
+) -> list[FunctionRow]:
     """Per manifest function: its tests passing, of those declaring it (``test["function"]``,
     from the pristine kit's ``@pytest.mark.function``), and the failure to show: the one
     `facekit check` shows (facekit.progress.shown_failure: a catalogued mistake's signature,
     else the first test that is not broad), with that mistake; else the first test that stopped
     at a stub or did not run."""
-    rows: dict[str, dict[str, Any]] = {
-        f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": "", "ran": False}
-        for f in exercise.functions
-    }
+    rows = {f: FunctionRow(f) for f in exercise.functions}
     owned: dict[str, list[tuple[str, TestOutcome]]] = {f: [] for f in exercise.functions}
     for nodeid, test in tests.items():
         row = rows.get(test.function or "")
         if row is None:  # declares no function of the exercise (an instructor's extra test, say)
             continue
-        row["total"] += 1
-        row["ran"] = row["ran"] or test.outcome != NOT_RUN
+        row.total += 1
+        row.ran = row.ran or test.outcome != NOT_RUN
         if test.passed:
-            row["passed"] += 1
+            row.passed += 1
         else:
-            owned[row["function"]].append((nodeid, test))
+            owned[row.function].append((nodeid, test))
     for name, row in rows.items():
         if not owned[name]:
             continue
@@ -213,25 +226,25 @@ def function_rows(
         # failure is shown first; where only hidden ones fail, that much is said.
         visible = [(n, t) for n, t in owned[name] if t.visibility == "visible"]
         if not visible:
-            row["first_failure"] = f"a hidden test of `{name}` failed"
+            row.first_failure = f"a hidden test of `{name}` failed"
             continue
         owned[name] = visible
         failed = [(n, _as_result(t)) for n, t in owned[name] if t.outcome == "failed" and not t.todo]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
-            row["first_failure"] = f"{_test_name(nodeid)}: {shown.error}"
-            row["looks_like"] = mistake.says if mistake else ""
-            row["looks_like_also"] = list(
+            row.first_failure = f"{_test_name(nodeid)}: {shown.error}"
+            row.looks_like = mistake.says if mistake else ""
+            row.looks_like_also = list(
                 progress.also_matching(mistake, nodeid, shown, exercise.tests, catalogue)
             )
             continue
         nodeid, test = owned[name][0]
         todo = test.todo
-        row["not_implemented"] = todo is not None and exercise.function_for(todo[0]) == name
-        if todo and not row["not_implemented"]:  # stopped at another function's stub, as check says
-            row["waits_for"] = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
+        row.not_implemented = todo is not None and exercise.function_for(todo[0]) == name
+        if todo and not row.not_implemented:  # stopped at another function's stub, as check says
+            row.waits_for = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
         message = test.message or ("did not run" if test.outcome == NOT_RUN else test.outcome)
-        row["first_failure"] = f"{_test_name(nodeid)}: {message}"
+        row.first_failure = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
 
 
@@ -399,33 +412,33 @@ def exercise_section(
         passed = sum(t.passed for t in undeclared)
         lines.append(f"- tests that name no function: {passed}/{len(undeclared)} pass")
     for row in function_rows(exercise, tests, catalogue):
-        name = f"`{row['function']}`"
-        if row["total"] == 0:
+        name = f"`{row.function}`"
+        if row.total == 0:
             lines.append(f"- {name}: no test declares it")
             continue
-        if row["passed"] == row["total"]:
-            lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
+        if row.passed == row.total:
+            lines.append(f"- {name}: passes ({row.passed}/{row.total} tests)")
             continue
-        if row.get("not_implemented"):
-            lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
-        elif row.get("waits_for"):
+        if row.not_implemented:
+            lines.append(f"- {name}: not implemented yet ({row.passed}/{row.total} tests pass)")
+        elif row.waits_for:
             lines.append(
-                f"- {name}: waits for {row['waits_for']}, not implemented yet "
-                f"({row['passed']}/{row['total']} tests pass)"
+                f"- {name}: waits for {row.waits_for}, not implemented yet "
+                f"({row.passed}/{row.total} tests pass)"
             )
             continue  # its hints can wait too
         else:
             lines.append(
-                f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                f"first failure: {code_span(row['first_failure'])}"
+                f"- {name}: failing ({row.passed}/{row.total} tests pass); "
+                f"first failure: {code_span(row.first_failure)}"
             )
-            if row["looks_like"]:
-                lines.append("  " + progress.looks_like(row["looks_like"], *row.get("looks_like_also", ())))
-        if row["ran"] and exercise.hints.get(row["function"]):
+            if row.looks_like:
+                lines.append("  " + progress.looks_like(row.looks_like, *row.looks_like_also))
+        if row.ran and exercise.hints.get(row.function):
             # The first hint only (a nudge, not the near-answer the last ones are), under its
             # function's name; one that starts "is_match: ..." does not say it twice.
-            first = exercise.hints[row["function"]][0]
-            hints.append(f"{name}: {first.removeprefix(row['function'] + ':').strip()}")
+            first = exercise.hints[row.function][0]
+            hints.append(f"{name}: {first.removeprefix(row.function + ':').strip()}")
     if hints:
         lines += [
             "",

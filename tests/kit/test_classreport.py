@@ -367,8 +367,8 @@ def test_a_failure_like_several_mistakes_is_listed_as_all_of_them_never_one(tmp_
     def function_rows(exercise, tests, catalogue=()):
         rows = real(exercise, tests, catalogue)
         for row in rows:
-            if row["looks_like"] == first.says:
-                row["looks_like_also"] = [other.says]
+            if row.looks_like == first.says:
+                row.looks_like_also = [other.says]
         return rows
 
     monkeypatch.setattr(report, "function_rows", function_rows)
