@@ -17,11 +17,20 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from facekit import course, settings
+
+if TYPE_CHECKING:  # torch and Pillow are imported by the parts that use them
+    import torch
+    from PIL.Image import Image
+
+    from exercises.ex04_storage.api import EmbeddingStore, Record
 
 APP = "ex06_app"
 # The exercises the app is built from, and what it takes from each.
@@ -37,7 +46,7 @@ PARTS = {
 # -- Exercise 01 ----------------------------------------------------------------------------------
 
 
-def load_image(path):
+def load_image(path: str | os.PathLike[str]) -> Image:
     """The file as an RGB PIL image; ValueError for a file Pillow cannot read, OSError (from
     open) for a missing file or a folder, as Exercise 01's load_image."""
     from PIL import Image, ImageOps
@@ -51,7 +60,7 @@ def load_image(path):
             raise ValueError(f"{path} is not an image file Pillow can read ({error})") from error
 
 
-def preprocess(image):
+def preprocess(image: Image) -> torch.Tensor:
     """timm's own eval transform (facekit.data.eval_transform): [3, 224, 224] float32."""
     from PIL import Image
 
@@ -67,7 +76,7 @@ def preprocess(image):
 # -- Exercise 02 ----------------------------------------------------------------------------------
 
 
-def compute_embedding(model, image):
+def compute_embedding(model: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
     """``model`` on [3, H, W] or [N, 3, H, W], without autograd: [N, D]."""
     import torch
 
@@ -86,7 +95,7 @@ def compute_embedding(model, image):
 # -- Exercise 03 ----------------------------------------------------------------------------------
 
 
-def l2_normalize(x):
+def l2_normalize(x: torch.Tensor) -> torch.Tensor:
     import torch
 
     norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
@@ -95,7 +104,7 @@ def l2_normalize(x):
     return x / norms
 
 
-def cosine_similarity(a, b):
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """[D] or [N, D] against [D] or [M, D]: [N, M], a vector dimension dropped for each side given as [D]."""
     import torch
 
@@ -109,16 +118,17 @@ def cosine_similarity(a, b):
     return scores
 
 
-def is_match(score, threshold):
+def is_match(score: float | torch.Tensor, threshold: float) -> bool:
     """``score >= threshold``; TypeError for a threshold that is not a number, ValueError for one
     outside [-1, 1] (NaN too), as Exercise 03's is_match."""
     import numbers
 
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"threshold must be a number; got {type(threshold).__name__}")
-    if not -1.0 <= threshold <= 1.0:
+    limit = float(threshold)
+    if not -1.0 <= limit <= 1.0:
         raise ValueError(f"threshold must be a cosine similarity in [-1, 1]; got {threshold}")
-    return float(score) >= float(threshold)
+    return float(score) >= limit
 
 
 # -- Exercise 04: the shared API (its own file, not a stub) and two stores ---------------------
@@ -130,7 +140,7 @@ def _file_store(api: ModuleType, kind: str) -> type:
     class FileStore(MemoryStore):
         """MemoryStore, kept in a JSON file after every change (one writer at a time is enough here)."""
 
-        def __init__(self, path):
+        def __init__(self, path: str | os.PathLike[str]) -> None:
             super().__init__(api.Record)
             self.path = Path(path)
             if self.path.exists():
@@ -148,7 +158,7 @@ def _file_store(api: ModuleType, kind: str) -> type:
                         )
                     )
 
-        def _save(self):
+        def _save(self) -> None:
             self.path.write_text(
                 json.dumps(
                     [
@@ -163,12 +173,12 @@ def _file_store(api: ModuleType, kind: str) -> type:
                 )
             )
 
-        def add(self, name, embedding):
+        def add(self, name: str, embedding: torch.Tensor) -> str:
             record_id = super().add(name, embedding)
             self._save()
             return record_id
 
-        def remove(self, record_id):
+        def remove(self, record_id: str) -> None:
             super().remove(record_id)
             self._save()
 
@@ -179,7 +189,7 @@ def _file_store(api: ModuleType, kind: str) -> type:
 # -- Exercise 05 ----------------------------------------------------------------------------------
 
 
-def top_k(query, store, k):
+def top_k(query: torch.Tensor, store: EmbeddingStore, k: int) -> list[tuple[Record, float]]:
     """The ``k`` records nearest to ``query``, best first: [(record, score)]."""
     import torch
 
@@ -203,6 +213,8 @@ def _api(target: str) -> ModuleType:
     if name in sys.modules:  # the package imported it already: the very same Record
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a module")
     module = importlib.util.module_from_spec(spec)
     # Kept under its own name (dataclasses look it up there); the package, imported later, uses it.
     sys.modules[name] = module
@@ -235,7 +247,7 @@ def parts(target: str | None = None) -> dict[str, ModuleType]:
 
 
 @contextlib.contextmanager
-def _in_place(modules: dict[str, ModuleType]):
+def _in_place(modules: dict[str, ModuleType]) -> Iterator[None]:
     saved = {name: sys.modules.get(name) for name in modules}
     sys.modules.update(modules)
     try:

@@ -242,20 +242,20 @@ def execute(
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             log.seek(0)
             failure = err, log.read()
-    err, kernel_stderr = failure
+    failed, kernel_stderr = failure
     index = started[-1] if started else None
     source = nb.cells[index].source if index is not None else ""
-    if isinstance(err, CellExecutionError):
-        message = f"{err.ename}: {err.evalue}".strip()
+    if isinstance(failed, CellExecutionError):
+        message = f"{failed.ename}: {failed.evalue}".strip()
         lines = message.splitlines()
         if len(lines) > _ERROR_LINES:
             message = "\n".join(lines[:_ERROR_LINES] + ["..."])
-        traceback = _strip_ansi(err.traceback)
-    elif isinstance(err, CellTimeoutError):
-        message, traceback = f"timed out after {timeout} s (the per-cell limit)", str(err)
+        traceback = _strip_ansi(failed.traceback)
+    elif isinstance(failed, CellTimeoutError):
+        message, traceback = f"timed out after {timeout} s (the per-cell limit)", str(failed)
     else:
         last_words = " / ".join(kernel_stderr.strip().splitlines()[-3:])
-        message = f"the kernel died ({err})" + (f"; its last output: {last_words}" if last_words else "")
+        message = f"the kernel died ({failed})" + (f"; its last output: {last_words}" if last_words else "")
         traceback = kernel_stderr
     raise NotebookExecutionError(path, None if index is None else index + 1, source, message, traceback)
 

@@ -47,7 +47,7 @@ def test_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
 
-test_name.__test__ = False  # a helper, not a pytest test
+test_name.__test__ = False  # type: ignore[attr-defined]  # pytest reads it: a helper, not a test
 
 
 @dataclass
@@ -170,8 +170,9 @@ def _function_status(
     status = FunctionStatus(name, FunctionState.UNTESTED, total=len(owned))
     status.passed = sum(not r.failed for _, r in owned)
     failing = [(n, r) for n, r in owned if r.failed and not r.todo]
-    stopped_here = [(n, r) for n, r in owned if r.todo and exercise.function_for(r.todo[0]) == name]
-    waiting = [(n, r) for n, r in owned if r.todo and exercise.function_for(r.todo[0]) != name]
+    todos = [r.todo for _, r in owned if r.todo]  # (the stub's function, its file) of each
+    stopped_here = [todo for todo in todos if exercise.function_for(todo[0]) == name]
+    waiting = [todo for todo in todos if exercise.function_for(todo[0]) != name]
     if failing:
         status.state, status.bad = FunctionState.FAILING, len(failing)
         nodeid, shown, mistake = shown_failure(failing, exercise.tests, catalogue)
@@ -184,10 +185,10 @@ def _function_status(
         status.broad = shown.broad and mistake is None
     elif stopped_here:
         status.state, status.bad = FunctionState.TODO, len(stopped_here)
-        status.message, status.where = stopped_here[0][1].todo
+        status.message, status.where = stopped_here[0]
     elif waiting:
         status.state = FunctionState.WAITING
-        status.message, status.where = waiting[0][1].todo
+        status.message, status.where = waiting[0]
     elif owned:
         status.state = FunctionState.DONE
     return status

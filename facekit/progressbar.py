@@ -14,6 +14,10 @@ TERM=dumb), and never when ``HF_HUB_DISABLE_PROGRESS_BARS=1``.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:  # imported at the first call: importing this module stays instant
+    from huggingface_hub.utils import tqdm
 
 
 class ProgressBar:
@@ -24,9 +28,11 @@ class ProgressBar:
     nothing), where tqdm's own default would skip redraws closer than 0.1 s apart.
     """
 
-    def __init__(self, desc: str, unit: str, file=None, terminal: bool | None = None):
+    def __init__(
+        self, desc: str, unit: str, file: TextIO | None = None, terminal: bool | None = None
+    ) -> None:
         self.desc, self.unit, self.file, self.terminal = desc, unit, file, terminal
-        self._bar = None
+        self._bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
@@ -59,11 +65,13 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def progress_bar(desc: str, unit: str = "it", file=None, terminal: bool | None = None) -> ProgressBar:
+def progress_bar(
+    desc: str, unit: str = "it", file: TextIO | None = None, terminal: bool | None = None
+) -> ProgressBar:
     """A ProgressBar called ``desc`` counting ``unit``s on ``file`` (default: sys.stderr at the first call);
     ``terminal`` (default: ask the stream) says whether it is a terminal that can redraw a line."""
     return ProgressBar(desc, unit, file, terminal)

@@ -101,7 +101,7 @@ def student_catalogue(path: Path) -> str:
     return "\n".join(out)
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     """A TOML value: a JSON string or number is one; a table is written inline."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
@@ -207,12 +207,12 @@ def _bring_linked(tree: Path, kit_root: Path, page: str, with_solutions: bool, d
     (tree / page).write_text(_LINK.sub(keep_or_unlink, text), encoding="utf-8")
 
 
-def _functions(source: str) -> dict[str, tuple[str, ast.AST]]:
+def _functions(source: str) -> dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """Every function and method of a module: qualified name -> (its body without the docstring,
     as ast.dump, and its node)."""
-    found = {}
+    found: dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
 
-    def visit(node, prefix=""):
+    def visit(node: ast.AST, prefix: str = "") -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = prefix + child.name

@@ -48,7 +48,7 @@ def _function(name: str, body: str) -> str:
 
 
 def files(root: Path, exercise_id: str, title: str, functions: list[str]) -> dict[Path, str]:
-    number = ID_PATTERN.match(exercise_id).group(1)
+    number = _number(exercise_id)
     module = course.default_module(exercise_id)
     paths = course.derived_paths(exercise_id, module)
     readme = paths["readme"]
@@ -156,8 +156,16 @@ def manifest_entry(exercise_id: str, title: str, functions: list[str]) -> str:
     )
 
 
+def _number(exercise_id: str) -> str:
+    """The NN of exNN_name (new_exercise has checked the id; anything else is a bug here)."""
+    match = ID_PATTERN.match(exercise_id)
+    if match is None:
+        raise ValueError(f"an exercise id is exNN_name; got {exercise_id!r}")
+    return match.group(1)
+
+
 def readme_row(exercise_id: str, title: str, functions: list[str]) -> str:
-    number = ID_PATTERN.match(exercise_id).group(1)
+    number = _number(exercise_id)
     names = ", ".join(f"`{f}`" for f in functions)
     return f"| {number} | [{title}](exercises/{exercise_id}/README.md) | {names} |"
 

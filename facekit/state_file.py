@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from facekit import __version__, course
@@ -86,7 +87,7 @@ def _kit_digest() -> str:
     return digest.hexdigest()
 
 
-def _add_files(digest, root: Path, paths) -> None:
+def _add_files(digest: hashlib._Hash, root: Path, paths: Iterable[Path]) -> None:
     """Each file's name and bytes (or that it is missing) into ``digest``."""
     for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")

@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 import textwrap
+from typing import TextIO
 
 MAX_WIDTH = 80
 _KEEP = "\x00"  # stands for a space that must not break a line
@@ -27,13 +28,13 @@ _MARKS = {
 }
 
 
-def supports_colour(stream) -> bool:
+def supports_colour(stream: object) -> bool:
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return _isatty(stream)
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
@@ -41,7 +42,7 @@ def _isatty(stream) -> bool:
         return False
 
 
-def supports_unicode(stream) -> bool:
+def supports_unicode(stream: object) -> bool:
     encoding = getattr(stream, "encoding", None) or "ascii"
     try:
         "✓✗○◐·…".encode(encoding)
@@ -53,7 +54,9 @@ def supports_unicode(stream) -> bool:
 class Term:
     """Writes lines to ``out`` (default stdout) and errors to ``err`` (default stderr)."""
 
-    def __init__(self, out=None, err=None, colour: bool | None = None):
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, colour: bool | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.colour = supports_colour(self.out) if colour is None else colour

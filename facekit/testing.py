@@ -37,7 +37,7 @@ class MemoryStore:
         self._record_type = record_type
         self._records = []
         self._start = datetime(2025, 1, 1, tzinfo=timezone.utc)
-        self.calls = collections.Counter()
+        self.calls: collections.Counter[str] = collections.Counter()
 
     def add(self, name, embedding):
         import uuid

@@ -21,7 +21,7 @@ from facekit.testing import close, raises
 EXERCISE = "ex03_similarity"
 WIDTH = 320  # ConvNeXt-Atto's embedding width
 # float32 tolerance: one dot product of 320 products rounds at about 1e-6.
-TOL = dict(atol=1e-5, rtol=1e-5)
+TOL: dict[str, float] = dict(atol=1e-5, rtol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_l2_normalize_equals_torch_and_gives_unit_rows(ex, shape, dtype):
     expected = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     by_column = x / torch.linalg.vector_norm(x, dim=0, keepdim=True)
     why = ""
-    if x.ndim == 2 and x.shape[0] > 1 and torch.allclose(unit, by_column, **TOL):
+    if x.ndim == 2 and x.shape[0] > 1 and torch.allclose(unit, by_column, atol=TOL["atol"], rtol=TOL["rtol"]):
         why = " (each column was divided by its norm: take the norm over the last dimension, dim=-1)"
     close(unit, expected, f"{call}: each row divided by its own norm{why}", **TOL)
 
@@ -185,7 +185,9 @@ def test_matrix_equals_torch_on_every_pair(ex, n, m, d):
     )
     why = ""
     unnormalised_b = torch.nn.functional.normalize(a, dim=-1) @ b.mT
-    if scores.shape == unnormalised_b.shape and torch.allclose(scores, unnormalised_b, **TOL):
+    if scores.shape == unnormalised_b.shape and torch.allclose(
+        scores, unnormalised_b, atol=TOL["atol"], rtol=TOL["rtol"]
+    ):
         why = " (b was not normalised: divide the rows of both a and b by their norms)"
     close(scores, pairwise_reference(a, b), f"{call} vs torch's cosine of each pair{why}", **TOL)
 

@@ -494,7 +494,7 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
 def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
     json_store, json_path, monkeypatch
 ):
-    events = []
+    events: list[tuple[str, ...]] = []
     real_replace, real_fsync = os.replace, os.fsync
 
     def spy_fsync(fd):
@@ -743,7 +743,8 @@ def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
     getattr(ex, cls)(path.with_name("probe-" + path.name))
     # fork (Linux): the children start at once, with torch and the kit already imported.
     # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    linux = sys.platform.startswith("linux")
+    context = multiprocessing.get_context("fork") if linux else multiprocessing.get_context("spawn")
     ready, go, errors = context.Semaphore(0), context.Event(), context.SimpleQueue()
     workers = [
         context.Process(

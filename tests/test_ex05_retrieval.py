@@ -263,7 +263,7 @@ class CountTorchCalls(TorchFunctionMode):
 
     def __init__(self):
         super().__init__()
-        self.names = collections.Counter()
+        self.names: collections.Counter[str] = collections.Counter()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         self.names[getattr(func, "__name__", repr(func))] += 1

@@ -121,7 +121,7 @@ class Remembering(torch.nn.Module):
         if torch.is_grad_enabled():
             return self.inner(x)
         keys = [self._key(row) for row in x]
-        new = {}  # key -> index of its first row in x
+        new: dict[tuple, int] = {}  # key -> index of its first row in x
         for index, key in enumerate(keys):
             if key not in self.rows:
                 new.setdefault(key, index)
@@ -606,7 +606,7 @@ def test_identify_ranks_people_by_their_best_score(ex, model, store, images, exp
     best = {
         name: max(_cos(expected(presented), expected(p)) for p in paths) for name, paths in people.items()
     }
-    ranking = sorted(best, key=best.get, reverse=True)
+    ranking = sorted(best, key=lambda name: best[name], reverse=True)
 
     found = ex.identify(store, model, presented, k=2)
     assert [name for name, _ in found] == ranking[:2], (
@@ -688,7 +688,7 @@ def test_register_two_people_log_each_in_and_identify(ex, model, images, expecte
     )
     for presented in (people["alice"][1], people["bob"][0]):
         scores = {name: _cos(expected(presented), _person(expected, paths)) for name, paths in people.items()}
-        want = sorted(scores, key=scores.get, reverse=True)
+        want = sorted(scores, key=lambda name: scores[name], reverse=True)
         found = ex.identify(reopened, model, presented, k=2)
         assert [name for name, _ in found] == want, (
             f"identify({presented.name}) gave {found}, expected {want}"

@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from facekit.camera.inputs import (
     DEFAULT_FRAME_PIXELS,
@@ -60,26 +62,26 @@ class AppConfig:
 # -- checks, shared by the file and argparse -------------------------------------------------------
 
 
-def frames_count(value) -> int:
+def frames_count(value: object) -> int:
     return _int_in(value, 1, MAX_FRAMES, "frames")
 
 
-def interval_millis(value) -> int:
+def interval_millis(value: object) -> int:
     return _int_in(value, 0, 10_000, "milliseconds")
 
 
-def port_number(value) -> int:
+def port_number(value: object) -> int:
     return _int_in(value, 0, 65535, "a port")
 
 
-def threshold_value(value) -> float:
+def threshold_value(value: object) -> float:
     number = _number(value, "a threshold")
     if not -1.0 <= number <= 1.0:
         raise ValueError(f"a threshold is a cosine similarity in [-1, 1]; got {value}")
     return number
 
 
-def frame_pixels(value) -> int:
+def frame_pixels(value: object) -> int:
     return _int_in(value, 1, MAX_FRAME_PIXELS, "pixels")
 
 
@@ -94,14 +96,14 @@ def threshold_warning(threshold: float | None) -> str | None:
     )
 
 
-def timeout_seconds(value) -> float:
+def timeout_seconds(value: object) -> float:
     number = _number(value, "seconds")
     if not 0 < number <= 300:
         raise ValueError(f"a timeout must be in (0, 300] seconds; got {value}")
     return number
 
 
-def stream_url(value) -> str:
+def stream_url(value: object) -> str:
     from urllib.parse import urlsplit
 
     if (
@@ -113,10 +115,13 @@ def stream_url(value) -> str:
     return value
 
 
-def argtype(check):
+_Checked = TypeVar("_Checked")
+
+
+def argtype(check: Callable[[object], _Checked]) -> Callable[[str], _Checked]:
     """``check`` as an argparse ``type=``: a bad value is argparse's usage error (exit 2, at once)."""
 
-    def convert(text: str):
+    def convert(text: str) -> _Checked:
         try:
             return check(text)
         except ValueError as err:
@@ -126,7 +131,7 @@ def argtype(check):
     return convert
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[object], object]] = {
     "stream_url": stream_url,
     "num_images": frames_count,
     "interval_millis": interval_millis,
@@ -162,7 +167,7 @@ def load(path: str | Path | None = None) -> AppConfig:
     if unknown_tables:
         raise ConfigError(f"{path}: unknown table {unknown_tables[0]!r}; the settings go under [app]")
     app = table.get("app", {})
-    values = {}
+    values: dict[str, Any] = {}  # AppConfig's keyword arguments, each checked by its _CHECKS entry
     for key, value in app.items():
         if key not in _CHECKS:
             raise ConfigError(f"{path}: unknown key {key!r} in [app]; known: {', '.join(_CHECKS)}")
@@ -184,7 +189,7 @@ def load(path: str | Path | None = None) -> AppConfig:
 def resolve(args: argparse.Namespace) -> AppConfig:
     """The config file (``--config``, or ./facekit-app.toml), with the options given on top."""
     config = load(getattr(args, "config", None))
-    given = {}
+    given: dict[str, Any] = {}  # replace()'s keyword arguments: values argparse checked
     for option, key in (
         ("stream", "stream_url"),
         ("frames", "num_images"),
@@ -205,21 +210,22 @@ def resolve(args: argparse.Namespace) -> AppConfig:
 USE_CONFIG = "<config>"
 
 
-def _int_in(value, low: int, high: int, what: str) -> int:
+def _int_in(value: object, low: int, high: int, what: str) -> int:
+    number: int | None
     try:
-        number = int(value) if not isinstance(value, float) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or math.isnan(number) or not low <= number <= high:
+        number = int(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
         raise ValueError(f"expected a whole number of {what} from {low} to {high}; got {value!r}")
     return number
 
 
-def _number(value, what: str) -> float:
+def _number(value: object, what: str) -> float:
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number ({what}); got {value!r}") from None
+        number = float(value) if isinstance(value, (int, float, str)) else math.nan
+    except ValueError:
+        number = math.nan
     if math.isnan(number):
         raise ValueError(f"expected a number ({what}); got {value!r}")
     return number

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Pillow is imported where a frame is decoded, not when the CLI starts
+    from PIL.Image import Image
 
 # The store suffixes of Exercise 06 (JSON_SUFFIXES + SQLITE_SUFFIXES; a kit test keeps them
 # in step), known here so that a wrong --store is refused before torch is imported.
@@ -47,7 +52,7 @@ def check_name(name: object) -> str:
     return name
 
 
-def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME_PIXELS):
+def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME_PIXELS) -> Image:
     """``blob`` (a JPEG, PNG or WebP file's bytes) as an RGB PIL image, or InputError.
 
     Refused: more than MAX_FRAME_BYTES bytes, more than ``max_pixels`` pixels (checked
@@ -62,9 +67,9 @@ def decode_frame(blob: bytes, what: str = "a frame", max_pixels: int = MAX_FRAME
     try:
         image = Image.open(io.BytesIO(blob), formats=("JPEG", "PNG", "WEBP"))  # reads the header only
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours: its header says so
+        bomb = Image.MAX_IMAGE_PIXELS or 0  # set: Pillow raises this only when there is a limit
         raise InputError(
-            f"{what} claims over {2 * Image.MAX_IMAGE_PIXELS:,} pixels; at most "
-            f"{pixels_text(max_pixels)} are accepted"
+            f"{what} claims over {2 * bomb:,} pixels; at most {pixels_text(max_pixels)} are accepted"
         ) from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise InputError(f"{what} is not a JPEG, PNG or WebP image ({err})") from None
@@ -138,9 +143,9 @@ def check_store_path(path: str | Path, must_exist: bool = False) -> Path:
     return path
 
 
-def check_image_files(paths) -> list[Path]:
+def check_image_files(names: Iterable[str | Path]) -> list[Path]:
     """The paths, or InputError naming the missing ones and the folders among them."""
-    paths = [Path(p) for p in paths]
+    paths = [Path(p) for p in names]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError(f"no such file: {', '.join(missing)}")

@@ -30,8 +30,10 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from facekit.camera.inputs import (
@@ -45,6 +47,12 @@ from facekit.camera.inputs import (
     error_text,
     size_text,
 )
+
+if TYPE_CHECKING:  # Flask is an optional extra, imported when the server starts
+    from flask import Flask, Response
+    from PIL.Image import Image
+
+    from facekit.camera.service import FaceService
 
 # Room for MAX_FRAMES frames and the form's other fields; Flask answers 413 beyond it.
 MAX_REQUEST_BYTES = MAX_FRAMES * MAX_FRAME_BYTES + 64 * 1024
@@ -82,7 +90,7 @@ def trusted_hosts(host: str) -> set[str]:
         for name in {socket.gethostname(), socket.getfqdn()}:
             names.add(name.lower())
             try:
-                names.update(info[4][0] for info in socket.getaddrinfo(name, None))
+                names.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
             except OSError:  # a name that does not resolve: only the name itself
                 pass
     return names
@@ -96,7 +104,9 @@ def host_name(host_header: str) -> str:
     return host_header.rpartition(":")[0].lower() if ":" in host_header else host_header.lower()
 
 
-def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int = DEFAULT_FRAME_PIXELS):
+def create_app(
+    service: FaceService, info: PageInfo, host: str = "127.0.0.1", max_pixels: int = DEFAULT_FRAME_PIXELS
+) -> Flask:
     """The Flask application for ``service`` (a FaceService), serving on ``host``."""
     from flask import Flask, Response, jsonify, request
     from werkzeug.exceptions import HTTPException
@@ -107,11 +117,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
     trusted = trusted_hosts(host)
     busy = threading.BoundedSemaphore(MAX_BUSY)
 
-    def error(message: str, status: int):
+    def error(message: str, status: int) -> tuple[Response, int]:
         return jsonify(error=message), status
 
     @app.before_request
-    def from_this_page_only():
+    def from_this_page_only() -> tuple[Response, int] | None:
         name = host_name(request.host)
         if name not in trusted:
             return error(
@@ -137,7 +147,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             )
         return None
 
-    def frames_from_request():
+    def frames_from_request() -> list[Image]:
         """The frames, decoded one by one: the byte count first, then the pixels from the header."""
         files = request.files.getlist("frames")
         if not files:
@@ -153,7 +163,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             f.close()  # decoded and shrunk: the bytes and the full frame go
         return frames
 
-    def no_threshold():
+    def no_threshold() -> None:
         if "threshold" in request.values:
             raise InputError(
                 f"the login threshold is the server's ({service.threshold}); a request "
@@ -161,11 +171,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
             )
 
     @app.get("/")
-    def index():
+    def index() -> Response:
         return Response(page, mimetype="text/html")
 
     @app.get("/api/info")
-    def api_info():
+    def api_info() -> Response:
         return jsonify(
             frames=info.frames,
             interval_ms=info.interval_ms,
@@ -179,11 +189,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         )
 
     @app.get("/api/people")
-    def api_people():
+    def api_people() -> Response:
         return jsonify(people=[{"name": n, "records": c} for n, c in service.people()])
 
     @app.post("/api/register")
-    def api_register():
+    def api_register() -> Response:
         no_threshold()
         name = check_name(request.form.get("name", ""))
         with busy:
@@ -191,7 +201,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         return jsonify(name=name, id=record_id, records=records, people=people)
 
     @app.post("/api/login")
-    def api_login():
+    def api_login() -> Response:
         no_threshold()
         name = check_name(request.form.get("name", ""))
         with busy:
@@ -201,7 +211,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         )
 
     @app.post("/api/identify")
-    def api_identify():
+    def api_identify() -> Response:
         no_threshold()
         k = request.form.get("k", "3")
         if not k.isdigit() or not 1 <= int(k) <= MAX_K:
@@ -211,11 +221,11 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
         return jsonify(matches=[{"name": n, "score": s} for n, s in found])
 
     @app.delete("/api/people/<path:name>")
-    def api_remove(name):
+    def api_remove(name: str) -> Response:
         return jsonify(name=name, removed=service.remove(check_name(name)))
 
     @app.errorhandler(Exception)
-    def on_error(err):
+    def on_error(err: Exception) -> tuple[Response, int]:
         # One line for the page; the traceback only on the console, for unexpected errors.
         if isinstance(err, HTTPException):
             if err.code == 413:
@@ -239,7 +249,7 @@ def create_app(service, info: PageInfo, host: str = "127.0.0.1", max_pixels: int
     return app
 
 
-def serve(app, host: str, port: int, ready) -> None:
+def serve(app: Flask, host: str, port: int, ready: Callable[[str], object]) -> None:
     """Serve ``app`` on host:port in threads until Ctrl-C; ``ready(url)`` once it listens."""
     from werkzeug.serving import make_server
 

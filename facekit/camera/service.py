@@ -22,12 +22,22 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from facekit import trees
 from facekit.camera.inputs import InputError, check_name
+
+if TYPE_CHECKING:  # torch and Pillow are imported by the tree's modules, when a request needs them
+    import torch
+    from PIL.Image import Image
+
+    from exercises.ex04_storage.api import EmbeddingStore, Record
+
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,9 @@ class Answer:
 
 
 class FaceService:
-    def __init__(self, target: str, model, store_path: Path, threshold: float | None = None):
+    def __init__(
+        self, target: str, model: torch.nn.Module, store_path: Path, threshold: float | None = None
+    ) -> None:
         self.ex = trees.load_exercise("ex06_app", target)
         self.retrieval = trees.load_exercise("ex05_retrieval", target)
         images = trees.load_exercise("ex01_images", target)
@@ -53,10 +65,10 @@ class FaceService:
         self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="facekit-model")
         self._write_lock = threading.Lock()
 
-    def store(self):
+    def store(self) -> EmbeddingStore:
         return self.ex.open_store(self.store_path)
 
-    def shrink(self, frame):
+    def shrink(self, frame: Image) -> Image:
         """A decoded frame at the size preprocess resizes it to, so that a request holds
         20 small frames instead of 20 camera-sized ones (a 1920x1080 frame is 6 MB decoded,
         455x256 is 0.3 MB). The same step as preprocess's own first step (bicubic, the shorter
@@ -73,19 +85,21 @@ class FaceService:
         )
         return frame.resize(size, Image.Resampling.BICUBIC)
 
-    def on_model_thread(self, work):
+    def on_model_thread(self, work: Callable[[], _Result]) -> _Result:
         """``work()``, run on the model thread after the work queued before it; its result or error."""
         return self._model_thread.submit(work).result()
 
-    def embed(self, frames):
+    def embed(self, frames: Iterable[Image]) -> torch.Tensor:
         """The tree's person_embedding of the frames: one unit-length [D]."""
         return self.on_model_thread(lambda: self.ex.person_embedding(self.model, list(frames)))
 
-    def register(self, name: str, frames) -> tuple[str, int, int]:
+    def register(self, name: str, frames: Iterable[Image]) -> tuple[str, int, int]:
         """The tree's register: one record, the frames' average. (id, records of name, people in all)."""
         check_name(name)
 
-        def work():  # the store is opened on the thread that uses it (SQLite wants that)
+        def work() -> tuple[
+            str, list[Record]
+        ]:  # the store is opened on the thread that uses it (SQLite wants that)
             store = self.store()
             return self.ex.register(store, self.model, name, list(frames)), store.all()
 
@@ -93,7 +107,7 @@ class FaceService:
             record_id, records = self.on_model_thread(work)
         return record_id, sum(r.name == name for r in records), len({r.name for r in records})
 
-    def login(self, name: str, frames) -> Answer:
+    def login(self, name: str, frames: Iterable[Image]) -> Answer:
         """The tree's login: the frames' average against name's records; the best score decides.
 
         The threshold is this service's (the config file's or the command line's): a login
@@ -111,7 +125,7 @@ class FaceService:
         # Plain Python values for the page's JSON, whatever the student's code returned.
         return Answer(result.name, bool(result.accepted), float(result.score), float(result.threshold))
 
-    def identify(self, frames, k: int = 3) -> list[tuple[str, float]]:
+    def identify(self, frames: Iterable[Image], k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` registered people most like the frames, best first, one entry per person."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise InputError(f"k must be a whole number of people, at least 1; got {k!r}")
@@ -143,7 +157,7 @@ class FaceService:
         with self._write_lock:
             store = self.store() if self.store_path.exists() else None
             records = store.find(name) if store is not None else []
-            if not records:
+            if store is None or not records:
                 raise self.ex.UnknownPersonError(f"nobody named {name!r} is registered")
             for record in records:
                 store.remove(record.id)

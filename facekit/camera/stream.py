@@ -15,6 +15,7 @@ the time left, never with a ``readline`` that a trickle could keep waiting for m
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 from urllib.parse import urlsplit
 
@@ -46,7 +47,7 @@ def read_frames(
     """
     started = time.monotonic()
     deadline = started + timeout_s + (count - 1) * interval_s
-    response = _open(url, timeout_s)
+    response, sock = _open(url, timeout_s)
     with response:
         content_type = response.headers.get_content_type()
         boundary = response.headers.get_param("boundary")
@@ -61,7 +62,7 @@ def read_frames(
                 f"{url} is not an MJPEG stream: it sent {got}{ffmpeg}; expected "
                 f"{MJPEG_TYPE} with a boundary (a camera's MJPEG feed)"
             )
-        parts = _Parts(response, response.socket, str(boundary), url, timeout_s, deadline, max_frame_bytes)
+        parts = _Parts(response, sock, str(boundary), url, timeout_s, deadline, max_frame_bytes)
         frames: list[bytes] = []
         try:
             frames.append(parts.next_frame())
@@ -89,8 +90,8 @@ def read_frames(
     return frames
 
 
-def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
-    """The stream's response, its socket kept as ``response.socket``; StreamError when there is none."""
+def _open(url: str, timeout_s: float) -> tuple[http.client.HTTPResponse, socket.socket | None]:
+    """The stream's response and its socket; StreamError when there is none."""
     parts = urlsplit(url)
     connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     try:
@@ -109,15 +110,21 @@ def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
         raise StreamError(
             f"{url} answered HTTP {response.status} {response.reason}; expected an MJPEG stream"
         )
-    response.socket = sock
-    return response
+    return response, sock
 
 
 class _Parts:
     """The parts of one multipart response, read with bounded sizes and a deadline."""
 
     def __init__(
-        self, response, sock, boundary: str, url: str, timeout_s: float, deadline: float, max_bytes: int
+        self,
+        response: http.client.HTTPResponse,
+        sock: socket.socket | None,
+        boundary: str,
+        url: str,
+        timeout_s: float,
+        deadline: float,
+        max_bytes: int,
     ):
         self.response, self.sock = response, sock
         boundary = boundary.strip('"')
@@ -152,7 +159,8 @@ class _Parts:
             self.at_boundary = False
             return frame
         # No Content-Length: the frame runs to the next boundary line.
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             line = self._line(self.max_bytes + 1)
             if line.rstrip(b"\r\n") in self.delimiters:

@@ -24,6 +24,7 @@ command, in a fork of a process that imported torch once.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except KeyboardInterrupt:
-        err = errors.Interrupted("interrupted")
-        term.error(f"{err.prefix}{err}")
-        return err.exit_code
+        interrupted = errors.Interrupted("interrupted")
+        term.error(f"{interrupted.prefix}{interrupted}")
+        return interrupted.exit_code
     except Exception as err:  # noqa: BLE001 - one line unless -v
         if verbose:
             traceback.print_exc()
@@ -89,7 +90,7 @@ def _closed_pipe() -> int:
     return 141
 
 
-def _worker_root(args) -> Path | None:
+def _worker_root(args: argparse.Namespace) -> Path | None:
     """The kit whose warm worker may answer this command (facekit.worker), or None: run cold."""
     if args.command not in WORKER_COMMANDS or getattr(args, "no_worker", False) or not worker_supported():
         return None  # and on macOS and Windows, never a word about it
@@ -99,7 +100,7 @@ def _worker_root(args) -> Path | None:
     return root if client.usable(root) else None
 
 
-def _warm_answer(args, argv: list[str] | None) -> int | None:
+def _warm_answer(args: argparse.Namespace, argv: list[str] | None) -> int | None:
     """The exit code of the command answered by the warm worker; None: run it here."""
     root = _worker_root(args)
     if root is None:
@@ -109,7 +110,7 @@ def _warm_answer(args, argv: list[str] | None) -> int | None:
     return client.run(root, sys.argv[1:] if argv is None else list(argv))
 
 
-def _start_worker(args, environ: dict) -> None:
+def _start_worker(args: argparse.Namespace, environ: dict[str, str]) -> None:
     """After a cold run that imported torch (tests, `facekit try`): a worker for the next one."""
     from facekit.cli import runs
 
@@ -120,7 +121,7 @@ def _start_worker(args, environ: dict) -> None:
         client.start(root, environ)
 
 
-def _dispatch(args, term: Term) -> int:
+def _dispatch(args: argparse.Namespace, term: Term) -> int:
     try:
         target = settings.resolve_target(getattr(args, "target", None))
         weights = settings.resolve_weights(getattr(args, "weights", None))

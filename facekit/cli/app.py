@@ -15,6 +15,11 @@ checked before anything imports torch. ``--stream`` is facekit/camera/commands.p
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
 from facekit.camera import commands as camera
 from facekit.camera import config as app_config
 from facekit.cli import appkit
@@ -22,7 +27,7 @@ from facekit.cli.context import Context, plural
 from facekit.errors import FacekitError, Interrupted, NoAnswerError, UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.action in ("register", "login") and bool(args.images) == (args.stream is not None):
         raise UsageError(
             f"app {args.action} takes IMAGE... or --stream [URL], one of the two; got "
@@ -38,13 +43,13 @@ def check_args(args) -> None:
     appkit.config(args)
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "login":
         return _answer_or_exit_3(ctx, lambda: _run(ctx, args))
     return _run(ctx, args)
 
 
-def _answer_or_exit_3(ctx: Context, call) -> int:
+def _answer_or_exit_3(ctx: Context, call: Callable[[], int]) -> int:
     """login's exit status: 0 yes, 1 no, so every other failure but a usage error (2) is 3."""
     try:
         return call()
@@ -60,7 +65,7 @@ def _answer_or_exit_3(ctx: Context, call) -> int:
         raise NoAnswerError(f"unexpected error: {type(err).__name__}: {err}") from err
 
 
-def _run(ctx: Context, args) -> int:
+def _run(ctx: Context, args: argparse.Namespace) -> int:
     if getattr(args, "stream", None) is not None:
         return camera.stream(ctx, args)
     handler = {"register": _register, "login": _login, "identify": _identify}[args.action]
@@ -71,7 +76,7 @@ def _run(ctx: Context, args) -> int:
     return appkit.app_errors(ex, lambda: handler(ctx, ex, args, store_path))
 
 
-def _register(ctx: Context, ex, args, store_path) -> int:
+def _register(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
     ex.register(store, appkit.model(ctx), args.name, args.images)
@@ -86,7 +91,7 @@ def _register(ctx: Context, ex, args, store_path) -> int:
     return 0
 
 
-def _login(ctx: Context, ex, args, store_path) -> int:
+def _login(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     threshold = appkit.threshold(args, ex.DEFAULT_THRESHOLD)
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)
@@ -99,7 +104,7 @@ def _login(ctx: Context, ex, args, store_path) -> int:
     return 0 if result.accepted else 1
 
 
-def _identify(ctx: Context, ex, args, store_path) -> int:
+def _identify(ctx: Context, ex: ModuleType, args: argparse.Namespace, store_path: Path) -> int:
     k = ex.DEFAULT_K if args.k is None else args.k
     store = ex.open_store(store_path)
     appkit.app_header(ctx, store_path, appkit.config(args).source)

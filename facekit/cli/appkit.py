@@ -7,7 +7,11 @@ InputError becomes a one-line CommandError, and a bad config file a UsageError.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from facekit import trees
 from facekit.camera import config as app_config
@@ -15,19 +19,39 @@ from facekit.camera import inputs
 from facekit.cli.context import Context, header
 from facekit.errors import CommandError, UsageError
 
+if TYPE_CHECKING:
+    import torch
+
 EXERCISE = "ex06_app"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def exercise(ctx: Context):
+class LoginAnswer(Protocol):
+    """What Exercise 06's ``login`` returns (its LoginResult), as far as the verdict line reads it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def threshold(self) -> float: ...
+
+
+def exercise(ctx: Context) -> ModuleType:
     return trees.load_exercise(EXERCISE, ctx.target)
 
 
-def app_constants(ctx: Context, *names: str) -> dict:
-    """Exercise 06's constants read from its source (no import, so no torch): for usage checks."""
+def app_constants(ctx: Context, *names: str) -> dict[str, Any]:
+    """Exercise 06's constants read from its source (no import, so no torch): for usage checks.
+
+    Any: each is whatever literal (ast.literal_eval) the exercise's source assigns to it."""
     return trees.constants(ctx.root / ctx.exercise(EXERCISE).source(ctx.target), *names)
 
 
-def config(args) -> app_config.AppConfig:
+def config(args: argparse.Namespace) -> app_config.AppConfig:
     """The config file (--config, or ./facekit-app.toml if present) with the options given on top.
 
     Read in ``check_args`` too, so that a wrong file answers before torch is imported.
@@ -42,35 +66,35 @@ def config(args) -> app_config.AppConfig:
     return resolved
 
 
-def threshold(args, default: float) -> float:
+def threshold(args: argparse.Namespace, default: float) -> float:
     """--threshold, else the config file's threshold, else ``default`` (the exercise's)."""
     value = config(args).threshold
     return default if value is None else value
 
 
-def store_path(args) -> Path:
+def store_path(args: argparse.Namespace) -> Path:
     """--store, else the config file's store, else DEFAULT_STORE in the current folder; a folder
     or an unknown suffix is one line naming the path."""
     return _checked(inputs.check_store_path, _absolute(config(args).store))
 
 
-def _absolute(path) -> Path:
+def _absolute(path: str | Path) -> Path:
     # Every message then says which folder's store it is (the default is in the current folder).
     path = Path(path)
     return path if path.is_absolute() else Path.cwd() / path
 
 
-def existing_store(args) -> Path:
+def existing_store(args: argparse.Namespace) -> Path:
     """login and identify read a store: a missing file is a mistake (a new one would be empty)."""
     return _checked(inputs.check_store_path, _absolute(config(args).store), must_exist=True)
 
 
-def require_inputs(paths) -> None:
+def require_inputs(paths: Iterable[str | Path]) -> None:
     """Say which input files are missing, or are folders, before the model loads (a second or more)."""
     _checked(inputs.check_image_files, paths)
 
 
-def _checked(check, *args, **kwargs):
+def _checked(check: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     try:
         return check(*args, **kwargs)
     except inputs.InputError as err:
@@ -84,7 +108,7 @@ def app_header(ctx: Context, store: Path | None, config_file: Path | None = None
     header(ctx, title=False, **extra)
 
 
-def model(ctx: Context):
+def model(ctx: Context) -> torch.nn.Module:
     """The tree's Exercise 02 model on the selected weights (stand-in: built once, offline)."""
     from facekit import hub_switch
 
@@ -95,7 +119,7 @@ def model(ctx: Context):
     return built
 
 
-def login_verdict(ctx: Context, result) -> None:
+def login_verdict(ctx: Context, result: LoginAnswer) -> None:
     """The yes/no line of a login: "alice: yes (best score 0.9312 >= threshold 0.5000)"."""
     t = ctx.term
     # As many decimals as the threshold has (4 at least), so "<" never shows two equal numbers.
@@ -129,7 +153,7 @@ def standin_note(ctx: Context, what: str) -> None:
     )
 
 
-def app_errors(ex, call):
+def app_errors(ex: ModuleType, call: Callable[[], _R]) -> _R:
     """Run ``call()``: a stub's NotImplementedError and the app's own errors become one line."""
     try:
         return call()

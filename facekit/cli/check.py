@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from facekit import course, progress
 from facekit.cli import runs
 from facekit.cli.context import Context, header, plural, require_files
@@ -16,7 +18,8 @@ _FUNCTION_LOOK = {
 }
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    exercise: course.Exercise | None
     if args.exercise:
         exercise = ctx.exercise(args.exercise)
     else:
@@ -61,13 +64,14 @@ def report(ctx: Context, result: progress.ExerciseResult, seconds: float, next_s
     syntax = syntax_error(result)
     if syntax:  # every test that imports the file fails the same way: say it once
         t.line(f"{t.style(t.mark('failing'), 'red')} {t.style(syntax, 'red')}")
+    syntax_kind = syntax.split(":")[0] if syntax else ""  # "SyntaxError", "IndentationError"
     width = max([len(progress.display(f.name)) for f in result.functions] + [0])
     for f in result.functions:
         mark, colour = _FUNCTION_LOOK[f.state]
         text = _function_text(f)
         same = syntax and f.state is FunctionState.FAILING and f.message.endswith(syntax)
         if same:
-            text = f"waits for the {syntax.split(':')[0]} above"
+            text = f"waits for the {syntax_kind} above"
         t.line(
             f"  {t.style(t.mark(mark), colour)} {progress.display(f.name).ljust(width)}  "
             f"{t.style(text, colour)}"
@@ -115,12 +119,12 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
     if FunctionState.FAILING in by_state:
         # A function whose only failures are broad tests may just call the one that is wrong.
         failing = by_state[FunctionState.FAILING]
-        f = next((f for f in failing if not f.broad and not f.fault_in), None)
-        if f is None and any(f.fault_in for f in failing):
+        culprit = next((f for f in failing if not f.broad and not f.fault_in), None)
+        if culprit is None and any(f.fault_in for f in failing):
             # A whole-pipeline test whose failure names a mistake in another function.
             fault = next(f.fault_in for f in failing if f.fault_in)
             return f"Next: fix {progress.display(fault)} in {source}; {full}"
-        if f is None:
+        if culprit is None:
             # Only whole-pipeline tests fail, while every narrower test passes: the test's
             # function is not to blame more than any other it calls.
             names = ", ".join(progress.display(n) for n in e.functions)
@@ -129,9 +133,9 @@ def next_step_text(ctx: Context, result: progress.ExerciseResult) -> str:
                 f"the fault can be in any function it calls ({names}); its message above says "
                 f"what differs. {full}"
             )
-        if f.name == progress.OTHER:
+        if culprit.name == progress.OTHER:
             return f"Next: make the failing tests above pass; {full}"
-        return f"Next: fix {progress.display(f.name)} in {source}; {full}"
+        return f"Next: fix {progress.display(culprit.name)} in {source}; {full}"
     if FunctionState.TODO in by_state:
         f = by_state[FunctionState.TODO][0]
         return _implement(ctx, e, f.message or f.name, f.where or source, fallback=f.name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import course, settings
+from facekit import settings
+from facekit.course import Course, Exercise
 from facekit.errors import UsageError
 from facekit.state_file import State, state_path
 from facekit.term import Term
@@ -14,7 +15,7 @@ from facekit.term import Term
 @dataclass
 class Context:
     root: Path
-    course: course.Course
+    course: Course
     target: str
     weights: str
     verbose: bool
@@ -27,10 +28,10 @@ class Context:
     def state(self) -> State:
         return State(state_path(self.root))
 
-    def exercise(self, exercise_id: str) -> course.Exercise:
+    def exercise(self, exercise_id: str) -> Exercise:
         return self.course.get(exercise_id)  # ManifestError names the known ids
 
-    def rel(self, path: Path) -> str:
+    def rel(self, path: str | Path) -> str:
         try:
             return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
@@ -48,7 +49,7 @@ def header(ctx: Context, title: bool = True, **extra: str) -> None:
     t.line()
 
 
-def require_files(ctx: Context, exercise: course.Exercise) -> None:
+def require_files(ctx: Context, exercise: Exercise) -> None:
     """The files a test run needs, or a one-line error naming the manifest entry."""
     needed = {
         "tests": exercise.tests,

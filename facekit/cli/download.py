@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from facekit.cli.context import Context
 from facekit.errors import CommandError, CorruptWeightsError, WeightsNotFoundError
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     force = args.force
     from facekit import hub
 

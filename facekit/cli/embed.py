@@ -3,13 +3,19 @@ tqdm progress bar (ETA and rate on a terminal, quiet when piped)."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from facekit.cli import appkit
 from facekit.cli.context import Context, plural
 from facekit.errors import CommandError, UsageError
 from facekit.progressbar import progress_bar
+
+if TYPE_CHECKING:
+    import torch
 
 # The model `facekit embed` runs in batches: in torch.channels_last (the command's choice; the
 # student's build_model and embed_folder stay as they are). Measured with
@@ -35,19 +41,19 @@ from facekit.progressbar import progress_bar
 MEMORY_FORMAT = "channels_last"
 
 
-def prepare_model(model):
+def prepare_model(model: torch.nn.Module) -> torch.nn.Module:
     """The model as `facekit embed` runs it (benchmarks/bench_embed.py measures the same)."""
     import torch
 
     return model.to(memory_format=getattr(torch, MEMORY_FORMAT))
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1; got {args.batch_size}")
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     suffixes = appkit.app_constants(ctx, "OUTPUT_SUFFIXES")["OUTPUT_SUFFIXES"]
     if Path(args.out).suffix.lower() not in suffixes:  # before torch: usage errors answer at once
         raise UsageError(f"--out must end in {' or '.join(suffixes)}; got {args.out!r}")
@@ -58,7 +64,7 @@ def run(ctx: Context, args) -> int:
     return appkit.app_errors(ex, lambda: _embed(ctx, ex, args, folder))
 
 
-def _embed(ctx: Context, ex, args, folder: Path) -> int:
+def _embed(ctx: Context, ex: ModuleType, args: argparse.Namespace, folder: Path) -> int:
     batch_size = ex.DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
     appkit.app_header(ctx, None)
     model = prepare_model(appkit.model(ctx))

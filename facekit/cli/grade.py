@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,11 +10,12 @@ from typing import TYPE_CHECKING
 from facekit.cli.context import Context
 from facekit.errors import UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the grader is imported when a class is graded
+    from facekit.grading import grade
     from facekit.grading.records import SubmissionResult
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.jobs < 1:
         raise UsageError(f"-j must be at least 1; got {args.jobs}")
     if args.timeout <= 0:
@@ -37,7 +39,7 @@ def check_args(args) -> None:
         raise UsageError(f"--extra-tests must be a folder of test files; {args.extra_tests} is not a folder")
 
 
-def options(ctx: Context, args, **fixed):
+def options(ctx: Context, args: argparse.Namespace, **fixed: object) -> grade.Options:
     """grade.Options from the command line (the exercise ids of --all-or-nothing checked later)."""
     from facekit.grading import grade
 
@@ -56,7 +58,7 @@ def options(ctx: Context, args, **fixed):
     return grade.Options(**{**values, **fixed})
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     from facekit.grading import grade, gradebook, report
 
     opts = options(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from facekit.cli import grade as grade_command
@@ -9,7 +10,7 @@ from facekit.cli.context import Context
 from facekit.errors import UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     from facekit.grading.outfile import zip_destination
 
     args.jobs, args.runner = 1, "auto"
@@ -20,7 +21,7 @@ def check_args(args) -> None:
         raise UsageError(f"gradescope: {err}") from None
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     from facekit.grading import gradescope
 
     # The container has no Hugging Face cache: the bundle always grades on stand-in weights.

@@ -6,11 +6,14 @@ first function of the exercise that was not done when last checked and has hints
 
 from __future__ import annotations
 
+import argparse
+
 from facekit import course, progress
 from facekit.cli import runs
 from facekit.cli.context import Context
 from facekit.errors import UsageError
 from facekit.progress import FunctionState
+from facekit.term import Term
 
 
 def _key(exercise: course.Exercise, function: str) -> str:
@@ -23,15 +26,15 @@ def _next_function(ctx: Context, exercise: course.Exercise, shown: dict[str, int
     done = {f.name for f in last.functions if f.state is FunctionState.DONE} if last else set()
     todo = [f for f in with_hints if f not in done] or with_hints
     left = [f for f in todo if shown.get(_key(exercise, f), 0) < len(exercise.hints[f])]
-    return (left or todo or [None])[0]
+    return (left or todo)[0] if todo else None
 
 
-def _show(t, hint: str, first: str, indent: str) -> None:
+def _show(t: Term, hint: str, first: str, indent: str) -> None:
     for number, paragraph in enumerate(p for p in hint.split("\n\n") if p.strip()):
         t.wrap(paragraph, first=first if number == 0 else indent, indent=indent)
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     t = ctx.term
     exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
     if exercise is None:
@@ -43,7 +46,7 @@ def run(ctx: Context, args) -> int:
         )
     function = args.function or _next_function(ctx, exercise, state.hints)
     hints = exercise.hints.get(function, ()) if function else ()
-    if not hints:
+    if function is None or not hints:
         what = f"{progress.display(function)} in {exercise.id}" if function else exercise.id
         t.wrap(f"{what} has no hints. Its README walks through each step: {exercise.readme}")
         return 0

@@ -6,6 +6,8 @@ Exercises whose files are unchanged since their last run answer from the result 
 
 from __future__ import annotations
 
+import argparse
+
 from facekit import progress
 from facekit.cli import runs
 from facekit.cli.context import Context, header, plural, require_files
@@ -29,7 +31,7 @@ def _state_text(result: progress.ExerciseResult) -> str:
     return result.state.value
 
 
-def run(ctx: Context, args=None) -> int:
+def run(ctx: Context, args: argparse.Namespace | None = None) -> int:
     exercises = list(ctx.course.exercises)
     for exercise in exercises:
         require_files(ctx, exercise)

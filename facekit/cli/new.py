@@ -3,11 +3,13 @@ then say what is left to write (``facekit verify exNN_name`` lists it)."""
 
 from __future__ import annotations
 
+import argparse
+
 from facekit import scaffold
 from facekit.cli.context import Context
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     functions = [f.strip() for f in args.functions.split(",") if f.strip()]
     written = scaffold.new_exercise(ctx.root, args.exercise, args.title, functions)
     t = ctx.term

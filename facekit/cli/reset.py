@@ -3,7 +3,9 @@ file is kept as a .bak that never overwrites an earlier one."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from facekit import shipped
@@ -36,7 +38,7 @@ def _backup_path(path: Path) -> Path:
     return backup
 
 
-def run(ctx: Context, args, ask=None) -> int:
+def run(ctx: Context, args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> int:
     exercise_id, yes = args.exercise, args.yes
     t = ctx.term
     ask = ask or input

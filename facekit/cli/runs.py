@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from facekit import course, mistakes, progress, settings
 from facekit.cli.context import Context
+from facekit.run_record import RunRecord
 from facekit.state_file import ResultCache, fingerprint
+
+# verify.run_tests' signature: (root, target, test files, weights) -> the run's record.
+Runner = Callable[[Path, str, list[str], str], RunRecord]
 
 tests_ran = False  # this process ran tests (facekit.cli starts a warm worker for the next run)
 
@@ -38,7 +44,7 @@ def prepare_weights(ctx: Context) -> None:
 
 
 def results(
-    ctx: Context, exercises: list[course.Exercise], runner=None, cached: bool = True
+    ctx: Context, exercises: list[course.Exercise], runner: Runner | None = None, cached: bool = True
 ) -> tuple[list[progress.ExerciseResult], float, int]:
     """Each exercise's result: from the cache where its files are unchanged (``cached``), else
     from one run of the harness over the others (verify.run_tests unless ``runner`` is given).
@@ -70,12 +76,15 @@ def results(
                 ctx.term.error(f"facekit: could not save results to {cache.folder}: {err}")
                 break
     seconds = time.perf_counter() - started
-    out = [
-        progress.exercise_result(
-            known.get(e.id) or run, e, cached=known.get(e.id) is not None, catalogue=catalogue(ctx, e)
+    out = []
+    for e in exercises:
+        record = known.get(e.id) or run
+        assert record is not None, f"{e.id} was stale, so this run's record holds it"
+        out.append(
+            progress.exercise_result(
+                record, e, cached=known.get(e.id) is not None, catalogue=catalogue(ctx, e)
+            )
         )
-        for e in exercises
-    ]
     return out, seconds, len(run.tests) if run else 0
 
 
@@ -91,7 +100,7 @@ def last_result(ctx: Context, exercise: course.Exercise) -> progress.ExerciseRes
 
 
 def done_ids(ctx: Context) -> set[str]:
-    done = set()
+    done: set[str] = set()
     for e in ctx.course.exercises:
         result = last_result(ctx, e)
         if result and result.done:

@@ -7,6 +7,7 @@ TODO comments and the docstrings, which make most of a full diff, are left out o
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import difflib
@@ -32,7 +33,7 @@ def code_only(source: str) -> list[str]:
                 and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)
             ):
-                drop.update(range(first.lineno, first.end_lineno + 1))
+                drop.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             if token.line[: token.start[1]].strip():
@@ -50,7 +51,7 @@ def code_only(source: str) -> list[str]:
     return kept
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     exercise = ctx.exercise(args.exercise)
     if not (ctx.root / exercise.reference).is_file():  # a student release (facekit release) has none
         raise CommandError(
@@ -64,19 +65,19 @@ def run(ctx: Context, args) -> int:
             f"{exercise.id} has not passed yet (as last checked, your file unchanged "
             f"since): the reference is shown once it passes. `facekit check {exercise.id}`"
         )
-    yours = (ctx.root / exercise.stub).read_text(encoding="utf-8")
-    reference = (ctx.root / exercise.reference).read_text(encoding="utf-8")
+    your_text = (ctx.root / exercise.stub).read_text(encoding="utf-8")
+    reference_text = (ctx.root / exercise.reference).read_text(encoding="utf-8")
     what = "file"
     if getattr(args, "code", False):
         try:
-            yours, reference, what = code_only(yours), code_only(reference), "code"
+            yours, reference, what = code_only(your_text), code_only(reference_text), "code"
         except (SyntaxError, tokenize.TokenError) as err:  # it passed, so this is a file edited since
             raise CommandError(
                 f"{exercise.stub} does not parse ({err}); `facekit solution "
                 f"{exercise.id}` without --code shows the whole files"
             ) from None
     else:
-        yours, reference = yours.splitlines(keepends=True), reference.splitlines(keepends=True)
+        yours, reference = your_text.splitlines(keepends=True), reference_text.splitlines(keepends=True)
     t = ctx.term
     diff = list(
         difflib.unified_diff(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from facekit.cli.context import Context
 from facekit.errors import CommandError, UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     """The kit around ``--root`` or the current folder becomes the root, or a one-line error."""
     from facekit.grading.submit import find_kit
 
@@ -29,7 +30,7 @@ def check_args(args) -> None:
             raise UsageError(f"submit: {err}") from None
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     from facekit.grading import submit
 
     out = Path(args.out) if args.out else ctx.root / "submission.zip"

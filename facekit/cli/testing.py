@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def state_file(tmp_path, monkeypatch):
+def state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Progress, hints and results go to files of this test, never to the checkout's .facekit/.
 
     Import it into a test module (``from facekit.cli.testing import state_file``) to use it."""
@@ -19,23 +21,28 @@ def state_file(tmp_path, monkeypatch):
     return path
 
 
-_standin_dirs: list = []
+_standin_dirs: list[Path] = []
 
 
-def standin_dir(pytestconfig, tmp_path_factory):
+def standin_dir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run's stand-in cache when it has one, else one shared by the tests of this process:
     never the user's ~/.cache."""
-    from pathlib import Path
-
-    if pytestconfig.facekit["standin_dir"]:
-        return Path(pytestconfig.facekit["standin_dir"])
+    # facekit.pytest_plugin's pytest_configure sets config.facekit, an attribute pytest does not know.
+    given = pytestconfig.facekit["standin_dir"]  # type: ignore[attr-defined]
+    if given:
+        return Path(given)
     if not _standin_dirs:
         _standin_dirs.append(tmp_path_factory.mktemp("standin-hub"))
     return _standin_dirs[0]
 
 
 @pytest.fixture(autouse=True)
-def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
+def hermetic(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """Run in a temporary folder; undo what the app commands do to the hub settings and the env.
 
     Import it into a test module (``from facekit.cli.testing import hermetic``) to use it."""
@@ -59,7 +66,7 @@ def hermetic(tmp_path, monkeypatch, pytestconfig, tmp_path_factory):
     monkeypatch.setenv(settings.STANDIN_CACHE_ENV, str(standin_dir(pytestconfig, tmp_path_factory)))
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
     """``facekit ARGV...`` in this process: (exit code, stdout, stderr)."""
     from facekit.cli import main
 

@@ -10,6 +10,8 @@ one line naming the function to write.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from facekit import trees
@@ -200,7 +202,7 @@ def _ex06(ex, t) -> None:
         t.line(f"identify(store, model, face.png, k=2): {people}")
 
 
-TRIES = {
+TRIES: dict[str, Callable[..., None]] = {  # (ex, term); _ex05 takes the target too
     "ex01_images": _ex01,
     "ex02_embeddings": _ex02,
     "ex03_similarity": _ex03,
@@ -211,7 +213,7 @@ TRIES = {
 NO_WEIGHTS = ("ex01_images", "ex04_storage")  # nothing of theirs depends on the weights
 
 
-def _stub_origin(err: BaseException, tree: Path) -> tuple[str, str] | None:
+def _stub_origin(err: BaseException, tree: Path) -> tuple[str, Path] | None:
     """(qualified function, file) of the stub in ``tree`` that raised ``err``."""
     found, tb = None, err.__traceback__
     while tb is not None:
@@ -223,7 +225,7 @@ def _stub_origin(err: BaseException, tree: Path) -> tuple[str, str] | None:
     return found
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
     if exercise is None or exercise.id not in TRIES:
         which = f"{exercise.id}: " if exercise else ""

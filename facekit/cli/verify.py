@@ -6,6 +6,7 @@ over every exercise at once, and its time is printed.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from facekit import settings
@@ -15,13 +16,13 @@ from facekit.cli.runs import prepare_weights
 from facekit.errors import UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     unknown = [c for c in (args.only or []) if c not in kit_verify.CHECKS]
     if unknown or args.only == []:
         raise UsageError(f"--only takes some of {','.join(kit_verify.CHECKS)}; got {','.join(args.only)!r}")
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     exercise_ids, only = args.exercises, args.only
     t = ctx.term
     checks = tuple(c for c in kit_verify.CHECKS if c in only) if only else tuple(kit_verify.CHECKS)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from facekit import forked_runner
+from facekit import course, forked_runner
 from facekit.cli import runs
 from facekit.cli.check import report
 from facekit.cli.context import Context, header, require_files
 from facekit.errors import UsageError
 
 
-def check_args(args) -> None:
+def check_args(args: argparse.Namespace) -> None:
     if args.interval <= 0:
         raise UsageError(f"--interval must be a positive number of seconds; got {args.interval}")
 
@@ -32,7 +34,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _footer(ctx: Context, current) -> None:
+def _footer(ctx: Context, current: course.Exercise) -> None:
     t = ctx.term
     done = len(runs.done_ids(ctx))
     t.line()
@@ -42,13 +44,20 @@ def _footer(ctx: Context, current) -> None:
     )
 
 
-def run(ctx: Context, args=None, interval: float | None = None, sleep=time.sleep) -> int:
+def run(
+    ctx: Context,
+    args: argparse.Namespace | None = None,
+    interval: float | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> int:
     """Poll exercises/ every ``interval`` seconds (no dependency, no busy loop); ``sleep`` is for tests.
 
     It checks one exercise at a time: the one named (pinned: it stops when that one passes), or
     the first not done as last checked, then the next as each passes, until the course is done.
     """
-    interval = interval if interval is not None else args.interval
+    if interval is None:
+        assert args is not None, "watch.run takes the parsed command line, or an interval"
+        interval = args.interval
     pinned = getattr(args, "exercise", None)
     t = ctx.term
     current = ctx.exercise(pinned) if pinned else runs.current(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from facekit import worker
@@ -9,7 +10,7 @@ from facekit.cli.context import Context
 from facekit.worker import client
 
 
-def run(ctx: Context, args) -> int:
+def run(ctx: Context, args: argparse.Namespace) -> int:
     t = ctx.term
     where = ctx.rel(worker.folder(ctx.root))
     if args.action == "stop":

@@ -139,7 +139,8 @@ def interpreter_flags() -> list[str]:
     with the caller's, and serves only callers that have the same."""
     import subprocess
 
-    return subprocess._args_from_interpreter_flags()
+    # Private, so not in typeshed, but what multiprocessing and test.support use to pass the flags on.
+    return subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
 
 
 def _packages() -> list[int]:
@@ -159,8 +160,9 @@ class _Address:
     """The socket's address for bind/connect: its path, or for a path too long for a Unix
     socket (about 108 bytes) the same file reached through a short /proc/self/fd/N link."""
 
-    def __init__(self, path: Path):
-        self.path, self._fd = Path(path), None
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
 
     def __enter__(self) -> str:
         if len(os.fsencode(str(self.path))) < 100:
@@ -168,7 +170,7 @@ class _Address:
         self._fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
         return f"/proc/self/fd/{self._fd}/{self.path.name}"
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             os.close(self._fd)
 

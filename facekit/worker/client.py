@@ -14,7 +14,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from facekit import course, worker
 from facekit.errors import CommandError
@@ -30,10 +32,10 @@ def usable(root: Path) -> bool:
         return False
     if Path(root).resolve() != course.repo_root():
         return False
-    for number, stream in enumerate((sys.stdin, sys.stdout, sys.stderr)):
-        original = (sys.__stdin__, sys.__stdout__, sys.__stderr__)[number]
+    originals = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    for number, (stream, original) in enumerate(zip((sys.stdin, sys.stdout, sys.stderr), originals)):
         try:
-            if stream is None or stream is not original or stream.fileno() != number:
+            if stream is not original or stream is None or stream.fileno() != number:
                 return False
             os.fstat(number)
         except (OSError, ValueError, AttributeError):
@@ -41,7 +43,7 @@ def usable(root: Path) -> bool:
     return True
 
 
-def _stream_spec(stream) -> dict:
+def _stream_spec(stream: TextIO) -> dict:
     return {"encoding": stream.encoding, "errors": stream.errors, "line_buffering": stream.line_buffering}
 
 
@@ -69,7 +71,7 @@ def _stale(root: Path, identity: dict) -> bool:
     return True
 
 
-def _lines(sock: socket.socket):
+def _lines(sock: socket.socket) -> Iterator[str]:
     """The worker's (then the child's) reply, line by line."""
     pending = b""
     while True:

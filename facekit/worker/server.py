@@ -86,7 +86,7 @@ def _caller_gone(conn: socket.socket) -> bool:
         return True
 
 
-def _text(fd: int, spec: dict, write: bool):
+def _text(fd: int, spec: dict, write: bool) -> io.TextIOWrapper:
     """A text stream on ``fd`` made like the caller's sys.stdin/stdout/stderr, so the bytes
     written (encoding, error handler, line buffering) are the ones a cold run writes."""
     raw = io.FileIO(fd, "w" if write else "r", closefd=False)
@@ -131,7 +131,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], closing: list[int
     return code
 
 
-def _fork_child(conn, request, fds, closing) -> int:
+def _fork_child(conn: socket.socket, request: dict, fds: list[int], closing: list[int]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     gc.freeze()  # as forking.run_forked: the child's collections leave torch's objects alone
@@ -246,8 +246,8 @@ def serve(root: Path, warm: bool = True) -> int:
         listener.close()
         if _still_ours(path, inode):
             path.unlink(missing_ok=True)
-        info = worker.read_info(root)
-        if info and info["pid"] == os.getpid():
+        current = worker.read_info(root)  # a newer worker may have taken the folder over
+        if current and current["pid"] == os.getpid():
             info_path.unlink(missing_ok=True)
 
 

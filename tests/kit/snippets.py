@@ -24,6 +24,7 @@ import dataclasses
 import os
 import re
 import textwrap
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -94,7 +95,9 @@ class Sheet:
 def parse(text: str, source: str = "CHEATSHEET.md") -> Sheet:
     """Sections ("## " headings outside code) and their ```python blocks, in order."""
     sheet = Sheet()
-    section, fence, lang, tag, start, body, counts = TOP, None, "", "", 0, [], {}
+    section, fence, lang, tag, start = TOP, None, "", "", 0
+    body: list[str] = []
+    counts: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
         match = FENCE.match(line)
         if fence is None:
@@ -156,7 +159,7 @@ _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 
 def code_spans(source: str) -> list[Block]:
     """Every inline `code` span of ``source``, as a Block (its line: where the span starts)."""
-    spans = []
+    spans: list[Block] = []
     for _number, text in teaching_text(source):
         file, first_line = source, 1
         if source.startswith(HINT):
@@ -201,7 +204,7 @@ def _recording_print(block: Block, printed: dict[int, list[str]]):
         buffer = io.StringIO()
         builtins.print(*args, **{**kwargs, "file": buffer})
         builtins.print(buffer.getvalue(), end="")
-        frame = sys._getframe(1)
+        frame: types.FrameType | None = sys._getframe(1)
         while frame is not None and frame.f_code.co_filename != filename:
             frame = frame.f_back
         if frame is not None:
@@ -222,7 +225,8 @@ def output_claims(block: Block) -> dict[tuple[int, int], str]:
     claims = {}
     for node in ast.walk(ast.parse(block.code)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
-            first, last = node.lineno + block.line - 1, node.end_lineno + block.line - 1
+            first = node.lineno + block.line - 1
+            last = (node.end_lineno or node.lineno) + block.line - 1
             if last in comments:
                 claims[(first, last)] = comments[last]
     return claims

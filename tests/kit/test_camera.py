@@ -60,6 +60,16 @@ def frame_number(blob: bytes) -> int:
         return int(image.info["comment"].split()[1])
 
 
+class CameraServer(http.server.ThreadingHTTPServer):
+    """The fake camera's server; ``stop`` ends the streams it is sending."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Camera)
+        self.stop = threading.Event()
+
+
 class Camera(http.server.BaseHTTPRequestHandler):
     """/video_feed (MJPEG, FPS frames a second, with Content-Length), /no_length (without),
     /silent (MJPEG headers, then nothing), /html (a web page), /hang (never answers),
@@ -67,6 +77,8 @@ class Camera(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet
         pass
+
+    server: CameraServer
 
     def do_GET(self):
         stop = self.server.stop
@@ -120,9 +132,7 @@ class Camera(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def camera():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
-    server.daemon_threads = True
-    server.stop = threading.Event()
+    server = CameraServer()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -603,7 +613,7 @@ def test_shrinking_a_frame_leaves_its_preprocessed_pixels_as_they_were(tmp_path,
 
     from facekit.camera.service import FaceService
 
-    service = FaceService("solutions", None, tmp_path / "faces.sqlite")
+    service = FaceService("solutions", torch.nn.Identity(), tmp_path / "faces.sqlite")  # shrink: no model
     rng = np.random.default_rng(size[0])
     frame = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
     small = service.shrink(frame)
@@ -911,6 +921,7 @@ def start_server(folder: Path, pytestconfig, tmp_path_factory, *options: str):
     found = threading.Event()
 
     def read():
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             lines.append(line)
             if "Serving the face login page on" in line:
@@ -920,7 +931,9 @@ def start_server(folder: Path, pytestconfig, tmp_path_factory, *options: str):
     if not found.wait(180):
         stop_server(process)
         pytest.fail("facekit app serve did not start within 180 s:\n" + "".join(lines))
-    return process, re.search(r"on (http://\S+)", "".join(lines)).group(1), lines
+    address = re.search(r"on (http://\S+)", "".join(lines))
+    assert address, f"facekit app serve printed no address:\n{''.join(lines)}"
+    return process, address.group(1), lines
 
 
 def stop_server(process) -> None:
@@ -960,7 +973,7 @@ def chromium(tmp_path_factory):
     video = folder / "face.y4m"
     write_y4m(video)
     options = Options()
-    options.binary_location = shutil.which("chromium")
+    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
     for argument in (
         "--headless=new",
         "--no-sandbox",
@@ -1022,7 +1035,7 @@ def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
     assert driver.find_element(By.ID, "store").text == f"Store: {store}", "the page names the full path"
     status = driver.find_element(By.ID, "status")
 
-    shown = [status.text]
+    answers = [status.text]
 
     def done(prefix):
         # A new answer: each action's status line differs from the one before it, so the
@@ -1031,10 +1044,10 @@ def test_register_login_identify_in_a_real_browser(served, chromium, tmp_path):
             lambda d: (
                 status.get_attribute("class") in ("ok", "error")
                 and not status.text.endswith("...")
-                and status.text != shown[-1]
+                and status.text != answers[-1]
             )
         )
-        shown.append(status.text)
+        answers.append(status.text)
         assert status.text.startswith(prefix), status.text
 
     for name in ("alice", "bob"):
@@ -1262,7 +1275,9 @@ def multipart(fields: dict[str, str], files: list[bytes]) -> tuple[bytes, str]:
 
 def memory_kb(pid: int, field: str) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M).group(1))
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
+    assert found, f"no {field} in /proc/{pid}/status"
+    return int(found.group(1))
 
 
 MEMORY_LIMIT_MB = 300
@@ -1366,7 +1381,9 @@ def test_the_defaults_and_the_readme_config_agree(tmp_path):
         and "by default any frame over 2,073,600 pixels (1920 × 1080" in flat(readme)
         and "up to 4096 × 4096" in flat(readme)
     ), "the frame sizes exercises/ex06_app/README.md states"
-    block = re.search(r"```toml\n(\[app\].+?)```", readme, re.S).group(1)
+    toml = re.search(r"```toml\n(\[app\].+?)```", readme, re.S)
+    assert toml, "exercises/ex06_app/README.md shows no ```toml block with the [app] config"
+    block = toml.group(1)
     (tmp_path / "example.toml").write_text(block)
     example = app_config.load(tmp_path / "example.toml")
     assert (

@@ -39,6 +39,7 @@ def declared_function(exercise: course.Exercise, test_name: str) -> str | None:
                     isinstance(deco, ast.Call)
                     and ast.unparse(deco.func).endswith("mark.function")
                     and isinstance(deco.args[0], ast.Constant)
+                    and isinstance(deco.args[0].value, str)
                 ):
                     return deco.args[0].value
     return None
@@ -69,7 +70,8 @@ MISTAKE_B = planted("ex05_retrieval")
 def kit_tests() -> tuple[dict[str, list[str]], dict[str, str]]:
     """Per exercise its node ids (three per function, and each planted mistake's test), and the
     function each declares."""
-    expected, functions = {}, {}
+    expected: dict[str, list[str]] = {}
+    functions: dict[str, str] = {}
     for exercise in KIT.exercises:
         expected[exercise.id] = []
         for function in exercise.functions:
@@ -80,7 +82,9 @@ def kit_tests() -> tuple[dict[str, list[str]], dict[str, str]]:
         for mistake, nodeid, _ in (MISTAKE_A, MISTAKE_B):
             if nodeid.startswith(exercise.tests + "::"):
                 expected[exercise.id].append(nodeid)
-                functions[nodeid] = declared_function(exercise, mistake.test)
+                declared = declared_function(exercise, mistake.test)
+                assert declared, f"{exercise.tests}: {mistake.test} has no @pytest.mark.function(NAME)"
+                functions[nodeid] = declared
     return expected, functions
 
 
@@ -203,14 +207,16 @@ class Cells(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.cells: list[tuple[dict, list[str]]] = []
-        self.open: list[tuple[dict, list[str]] | None] = []
+        self.cells: list[tuple[dict[str, str | None], list[str]]] = []
+        self.open: list[tuple[dict[str, str | None], list[str]] | None] = []
 
     def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
+        attributes = dict(attrs)
         if tag in VOID:
             return
-        entry = (attrs, []) if any(k.startswith("data-") for k in attrs) else None
+        entry: tuple[dict[str, str | None], list[str]] | None = (
+            (attributes, []) if any(k.startswith("data-") for k in attributes) else None
+        )
         if entry:
             self.cells.append(entry)
         self.open.append(entry)
@@ -234,7 +240,7 @@ class Cells(HTMLParser):
 
     def rows(self, key: str) -> list[str]:
         """The values of ``data-key``, in document order."""
-        return [attrs[f"data-{key}"] for attrs, _ in self.cells if f"data-{key}" in attrs]
+        return [attrs[f"data-{key}"] or "" for attrs, _ in self.cells if f"data-{key}" in attrs]
 
 
 def rendered(tmp_path: Path, class_=CLASS) -> tuple[dict, str]:
@@ -419,7 +425,7 @@ def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path)
 
     rendered(tmp_path)
     options = Options()
-    options.binary_location = shutil.which("chromium")
+    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
     for argument in (
         "--headless=new",
         "--no-sandbox",

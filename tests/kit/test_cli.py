@@ -8,6 +8,7 @@ synthetic kit and canned test outcomes, so each state is reached on purpose and 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -94,7 +95,7 @@ class Canned:
             if test_file not in test_files:
                 continue
             for function, outcome in by_function.items():
-                result = {"outcome": "passed", "error": None, "todo": None}
+                result: dict[str, str | list[str] | None] = {"outcome": "passed", "error": None, "todo": None}
                 if outcome == "todo":
                     result = {
                         "outcome": "failed",
@@ -208,7 +209,12 @@ def ex02_stub_run(stub_run):
 
 def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypatch, ex02_stub_run):
     asked = []
-    monkeypatch.setattr(verify, "run_tests", lambda *args: asked.append(args) or ex02_stub_run)
+
+    def run_tests(*args):
+        asked.append(args)
+        return ex02_stub_run
+
+    monkeypatch.setattr(verify, "run_tests", run_tests)
     code, out, err = run_cli(capsys, "check", EX02.id, "--target", "exercises")
     assert asked == [(ROOT, "exercises", [EX02.tests], "standin")]
     assert code == 1
@@ -380,6 +386,7 @@ def test_check_on_a_planted_mistake_shows_the_specific_test_not_the_first_failin
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "--target", "solutions", "check", ex01.id)
     assert code == 1
     run = kit_state.ResultCache(kit_copy, "solutions", "standin").get(ex01)
+    assert run is not None, "check saved no result in the cache"
     failing = [n for n, r in run.tests.items() if r.failed and r.function == "load_image"]
     first = progress.test_name(failing[0])
     assert len(failing) > 1 and first != mistake.test, f"the planted mistake no longer hides {mistake.test}"
@@ -427,7 +434,7 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
     assert tests["test_whole"].broad and not tests["test_narrow"].broad
     assert tests["test_whole"].error == "AssertionError: f(3) differs from the reference"
     # The whole message, as the catalogue's words are checked: without pytest's "assert ..." part.
-    assert flat(tests["test_whole"].message) == "f(3) differs from the reference by up to 0.5"
+    assert flat(tests["test_whole"].message or "") == "f(3) differs from the reference by up to 0.5"
     assert tests["test_narrow"].message == ""
 
 
@@ -954,20 +961,11 @@ def test_reset_prefers_the_upstream_branch_to_the_students_commits(kit, tmp_path
 # -- small pieces ---------------------------------------------------------------------------------
 
 
-class FakeTTY:
-    encoding = "utf-8"
+class FakeTTY(io.StringIO):
+    """A text stream that says it is a terminal."""
 
-    def __init__(self):
-        self.text = ""
-
-    def isatty(self):
+    def isatty(self) -> bool:
         return True
-
-    def write(self, text):
-        self.text += text
-
-    def flush(self):
-        pass
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -127,11 +128,17 @@ def test_each_exercise_readme_is_a_page_with_its_links_pointing_into_the_site(si
             assert 'href="../students/cheatsheet.html' in html, f"{exercise.id}: its CHEATSHEET link"
 
 
-def _screenshots():
-    spec = importlib.util.spec_from_file_location("docs_screenshots", ROOT / "docs" / "screenshots.py")
+def _load(name: str, path: Path) -> ModuleType:
+    """The script at ``path`` (not a package module) imported as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, f"{path} cannot be imported"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _screenshots():
+    return _load("docs_screenshots", ROOT / "docs" / "screenshots.py")
 
 
 def test_the_check_output_the_site_shows_is_what_facekit_check_prints(tmp_path):
@@ -149,9 +156,7 @@ def test_the_check_output_the_site_shows_is_what_facekit_check_prints(tmp_path):
 
 def test_links_of_an_included_readme_point_at_pages_assets_or_name_the_kits_file():
     pytest.importorskip("mkdocs", reason="the docs extra: pip install -e '.[docs]' (the dev extra has it)")
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
+    hooks = _load("docs_hooks", ROOT / "docs" / "hooks.py")
     pages = hooks.included_pages()
     source = KIT.exercises[2].readme  # exercises/ex03_similarity/README.md
     page, other = pages[source], KIT.exercises[1]
@@ -185,7 +190,7 @@ def test_the_built_site_searches_from_disk_in_chromium_without_console_errors(si
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = Options()
-    options.binary_location = shutil.which("chromium")
+    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
     for argument in (
         "--headless=new",
         "--no-sandbox",

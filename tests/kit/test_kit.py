@@ -104,7 +104,8 @@ def _module_imports(package_root) -> dict[str, set[str]]:
 def test_no_import_cycles_in_facekit():
     graph = _module_imports(ROOT / "facekit")
     assert "facekit.cli" in graph and "facekit.cli.check" in graph, "the scan finds the modules"
-    seen, stack = set(), []
+    seen: set[str] = set()
+    stack: list[str] = []
 
     def visit(module):
         if module in stack:

@@ -109,7 +109,9 @@ def test_the_students_pytest_in_a_release_says_what_is_not_implemented(released)
         True,
     ], where.stdout + where.stderr
     readme = (released / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```sh\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    found = re.search(r"```sh\n(.*?)```", readme, re.S)
+    assert found, "the released README.md has no ```sh block"
+    block = found.group(1).strip().splitlines()
     assert block == ["python3 -m venv .venv && .venv/bin/pip install -e .", ".venv/bin/pytest"], block
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],

@@ -845,7 +845,7 @@ def test_register_and_login_say_why_they_differ_on_one_image(embedder, sample_fa
 
 def _readme_tasks(exercise) -> dict[str, int]:
     """{function: the number of the README's "## Task N" section whose heading names it}."""
-    tasks = {}
+    tasks: dict[str, int] = {}
     for line in (ROOT / exercise.readme).read_text(encoding="utf-8").splitlines():
         match = re.match(r"## Task\s*(\d+)?:", line)
         if match:
