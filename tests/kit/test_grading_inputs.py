@@ -187,7 +187,7 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
     (source / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
     write_zip(root / "submission" / "first.zip", {SIMILARITY: b"x = 1\n"})
     write_zip(root / "submission" / "second.zip", {SIMILARITY: b"x = 2\n"})
-    given = []
+    given: list[Path] = []
 
     def fake_grade(paths, opts, roster=None, progress=None):
         given.extend(Path(p) for p in paths)
@@ -466,12 +466,12 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
         return read_only_grade(paths, opts)
 
     monkeypatch.setattr(gradescope.grade, "grade", reading_grade)
-    data = gradescope.autograde(root, source)
+    results = gradescope.autograde(root, source)
     written = json.loads((root / "results" / "results.json").read_text())
-    assert written == data and data["score"] == 0
-    assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], (
-        data["output"]
-    )
+    assert written == results and results["score"] == 0
+    assert (
+        results["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in results["output"]
+    ), results["output"]
 
 
 def test_a_failure_message_reaches_markdown_as_code_not_as_markup():

@@ -258,7 +258,8 @@ def graded_like(sub_id: str, stub_message: bool = True, status: str = "ok", reas
     """A result as grade.score makes it (as grades.json holds it), without a test run: every test
     of the course stopped at its function's stub (an untouched hand-in), except ex03's, which fail
     an assertion."""
-    expected, ran = {}, {}
+    expected: dict[str, list[str]] = {}
+    ran: dict[str, dict[str, object]] = {}
     for exercise in KIT.exercises:
         expected[exercise.id] = []
         for i, function in enumerate(exercise.functions * 10):
