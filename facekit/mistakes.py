@@ -13,39 +13,35 @@ what differs)::
     test = "test_sample_face_matches_timm"     # a test function (all its parameters) or a node id tail
     words = ["preprocess", "timm"]             # case-insensitive, in the failure's message
 
-``mistake_findings(root, exercise)`` (``facekit verify --only mistakes``) runs the catalogue:
-one subprocess per exercise imports torch, timm and pytest once, then forks a child per
-mistake. The child copies the kit to a scratch folder, applies the patch to the copy's
-reference, and runs the named test there, in-process, against ``solutions``. A mistake
-fails the check when the test passes (it survives), when no failure message holds the
-promised words, or when the patch no longer applies (the reference moved on: update the
-catalogue; nothing is skipped).
+This module is the catalogue's data and its matcher: loading and checking the files,
+applying a patch, telling whether a failure has a mistake's signature (``matches``), and
+judging a run with a mistake planted (``judge``, ``confusions``). Planting each mistake and
+running the tests is facekit.harness.catalogue_run's (``facekit verify --only mistakes``).
+A mistake fails that check when its test passes (it survives), when no failure message
+holds the promised words, or when the patch no longer applies (the reference moved on:
+update the catalogue; nothing is skipped).
 
-The child runs every test that some entry's signature names, not only the mistake's own: a
-failure with another entry's signature (its test and all its words) would make `facekit
-check` name a mistake the student did not make, and fails the check too (``confusions``),
-unless the two entries declare that they share the signature (``shares``: then both are
-shown, as possibilities) or the patch makes the other mistake as well (``includes``).
+The run with a mistake planted covers every test that some entry's signature names, not only
+the mistake's own: a failure with another entry's signature (its test and all its words)
+would make `facekit check` name a mistake the student did not make, and fails the check too
+(``confusions``), unless the two entries declare that they share the signature (``shares``:
+then both are shown, as possibilities) or the patch makes the other mistake as well
+(``includes``).
 
-The message checked is what a student reads first: an assertion's own message (pytest's
-"assert ..." explanation after it is left out, since it quotes the test's source), or the
-exception's text.
+The message checked is what a student reads first (facekit.harness.failure.student_message):
+an assertion's own message (pytest's "assert ..." explanation after it is left out, since it
+quotes the test's source), or the exception's text.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import course, forking, settings
+from facekit import course
+from facekit.harness.record import RunRecord, TestResult
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,9 +50,6 @@ else:  # pragma: no cover
 
 CATALOGUE_DIR = Path("tests") / "kit" / "mistakes"
 _REQUIRED = ("id", "says", "find", "replace", "test", "words")
-# Copied into each child's scratch kit: what the tests import. Not notebooks, not git.
-_COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
-_PER_MISTAKE_TIMEOUT_S = 180
 
 
 class CatalogueError(ValueError):
@@ -80,22 +73,11 @@ class Mistake:
     includes: tuple[str, ...] = ()
 
 
-@dataclass
-class Outcome:
-    mistake: str
-    ok: bool
-    detail: str
-    seconds: float = 0.0
-    messages: list[str] = field(default_factory=list)
-    # Failures, with this mistake planted, whose message has another mistake's signature:
-    # `facekit check` would name the wrong mistake (see ``confusions``).
-    confusions: list[str] = field(default_factory=list)
-
-
 # -- the catalogue -------------------------------------------------------------------------------
 
 
 def catalogue_path(root: Path, exercise_id: str) -> Path:
+    """Where the exercise's catalogue lives (the one place that says so)."""
     return Path(root) / CATALOGUE_DIR / f"{exercise_id}.toml"
 
 
@@ -173,35 +155,6 @@ def patched(source: str, mistake: Mistake) -> str:
     return result
 
 
-def first_message(text: str) -> str:
-    """What a student reads first: an assertion's own message, without pytest's 'assert ...' part."""
-    text = text.strip()
-    if text.startswith("assert "):  # a bare assert: only pytest's explanation, no message
-        return ""
-    cut = text.find("\nassert ")
-    return text[:cut].strip() if cut >= 0 else text
-
-
-def student_message(excinfo, tree: Path) -> str:
-    """A test failure's message as the catalogue's ``words`` are checked against (and
-    `facekit check` matches a student's failure with): an assertion's own message, a
-    ``pytest.fail``'s text, or an error raised in the code under test (``tree``) with the
-    functions it went through, as a student reads them in the traceback."""
-    import pytest
-
-    if excinfo.errisinstance(AssertionError):
-        return first_message(str(excinfo.value))
-    if excinfo.errisinstance(pytest.fail.Exception):
-        return str(excinfo.value)
-    frames = [
-        getattr(entry.frame.code.raw, "co_qualname", entry.frame.code.name)
-        for entry in excinfo.traceback
-        if Path(str(entry.path)).resolve().is_relative_to(tree)
-    ]
-    where = f" raised in {' -> '.join(frames)}" if frames else ""
-    return f"{excinfo.typename}{where}: {excinfo.value}"
-
-
 def node_id(mistake: Mistake, tests: str) -> str:
     """The pytest node id (or its prefix, for every parameter) of the mistake's test."""
     return mistake.test if "::" in mistake.test else f"{tests}::{mistake.test}"
@@ -228,49 +181,54 @@ def shared(first: Mistake, others: Sequence[Mistake]) -> bool:
     return all(o.id in first.shares or first.id in o.shares for o in others)
 
 
-def confusions(mistake: Mistake, results: dict, catalogue: Sequence[Mistake], tests: str) -> list[str]:
+def _said(result: TestResult) -> str:
+    """A failure's whole message, as a mistake's words are matched against."""
+    return result.message or result.error or ""
+
+
+def confusions(mistake: Mistake, run: RunRecord, catalogue: Sequence[Mistake], tests: str) -> list[str]:
     """With ``mistake`` planted, the failures (of any test of the exercise) that another entry's
     signature matches, unless the failure matches ``mistake``'s own signature too and the two
     declare that they share it, or ``mistake``'s patch makes that other mistake as well
     (``includes``). Each would make `facekit check` (or a grader's feedback) name a
     mistake the student did not make; a wrong diagnosis is worse than none."""
     found = []
-    for nodeid, result in results.get("tests", {}).items():
-        if result["outcome"] != "failed":
+    for nodeid, result in run.tests.items():
+        if not result.failed:
             continue
+        message = _said(result)
         others = [
             m
-            for m in matching(catalogue, tests, nodeid, result["message"])
+            for m in matching(catalogue, tests, nodeid, message)
             if m.id != mistake.id and m.id not in mistake.includes
         ]
         if not others:
             continue
-        if matches(mistake, tests, nodeid, result["message"]) and shared(mistake, others):
+        if matches(mistake, tests, nodeid, message) and shared(mistake, others):
             continue
         found.append(
             f"{nodeid.split('::', 1)[-1]} fails with the signature of "
-            f"{', '.join(o.id for o in others)}: {result['message'][:160]!r}"
+            f"{', '.join(o.id for o in others)}: {message[:160]!r}"
         )
     return found
 
 
-def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
-    """(caught with the promised words?, why not, the messages) from the child's per-test
-    results (of the mistake's test; the child runs every test of the exercise)."""
-    if results.get("collect_errors"):
-        return False, f"the tests did not collect: {results['collect_errors'][0]}", []
-    want = node_id(mistake, results.get("module", ""))
-    tests = {
-        n: r
-        for n, r in results.get("tests", {}).items()
-        if not results.get("module") or n == want or n.startswith(want + "[")
-    }
-    if not tests:
+def judge(mistake: Mistake, run: RunRecord, tests: str = "") -> tuple[bool, str, list[str]]:
+    """(caught with the promised words?, why not, the messages) from a run with the mistake
+    planted: of the mistake's test in the test module ``tests`` (every test of the run when
+    ``tests`` is empty; the run covers other tests too)."""
+    if not run.finished:
+        return False, f"the test run did not finish: {(run.collect_errors or ('',))[-1]}", []
+    if run.collect_errors:
+        return False, f"the tests did not collect: {run.collect_errors[0]}", []
+    want = node_id(mistake, tests)
+    ran = {n: r for n, r in run.tests.items() if not tests or n == want or n.startswith(want + "[")}
+    if not ran:
         return False, f"no test matched {mistake.test!r}", []
-    failed = {n: r for n, r in tests.items() if r["outcome"] == "failed"}
+    failed = {n: r for n, r in ran.items() if r.failed}
     if not failed:
-        return False, f"survives: {len(tests)} run(s) of {mistake.test} pass", []
-    messages = [r["message"] for r in failed.values()]
+        return False, f"survives: {len(ran)} run(s) of {mistake.test} pass", []
+    messages = [_said(r) for r in failed.values()]
     wanted = [w.lower() for w in mistake.words]
     for message in messages:
         if all(w in message.lower() for w in wanted):
@@ -281,292 +239,3 @@ def judge(mistake: Mistake, results: dict) -> tuple[bool, str, list[str]]:
         (f"caught by {mistake.test}, but its message lacks {missing}: {messages[0][:200]!r}"),
         messages,
     )
-
-
-# -- the child: one mistake, in a fork of the warmed-up parent -------------------------------------
-
-
-class _Collector:
-    """A pytest plugin object: each test's outcome and the first message of its failure."""
-
-    def __init__(self, tree: Path):
-        self.tree = tree.resolve()
-        self.results: dict = {"tests": {}, "collect_errors": []}
-
-    def pytest_runtest_makereport(self, item, call):
-        import pytest
-
-        from facekit import pytest_plugin
-
-        function, broad = pytest_plugin.declared(item)
-        entry = self.results["tests"].setdefault(
-            item.nodeid, {"outcome": "passed", "message": "", "function": function, "broad": broad}
-        )
-        if (
-            call.excinfo is not None
-            and entry["outcome"] == "passed"
-            and not call.excinfo.errisinstance(pytest.skip.Exception)
-        ):
-            entry["outcome"] = "failed"
-            entry["message"] = student_message(call.excinfo, self.tree)[:20000]
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.results["collect_errors"].append(
-                f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}"
-            )
-
-
-def scratch_copy(root: Path, into: Path, skip: Sequence[str] = ("mistakes",)) -> None:
-    """The kit's parts a planted change runs against, copied from ``root`` into ``into``."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", *skip)
-    for name in _COPIED:
-        source = root / name
-        if source.is_dir():
-            shutil.copytree(source, into / name, ignore=ignore)
-        elif source.is_file():
-            shutil.copy2(source, into / name)
-
-
-def _child(
-    root: Path,
-    exercise: course.Exercise,
-    mistake: Mistake,
-    weights: str,
-    out: Path,
-    catalogue: Sequence[Mistake] = (),
-) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
-    try:
-        scratch_copy(root, scratch)
-        reference = scratch / mistake.file
-        reference.write_text(patched(reference.read_text(encoding="utf-8"), mistake), encoding="utf-8")
-        devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
-        os.dup2(devnull.fileno(), 1)
-        os.dup2(devnull.fileno(), 2)
-        sys.stdout = sys.stderr = devnull
-        os.chdir(scratch)
-        env = settings.child_env(scratch, "solutions", weights)
-        os.environ.clear()
-        os.environ.update(env)
-        forking.drop_modules()
-        sys.path.insert(0, str(scratch))
-        import pytest
-
-        collector = _Collector(scratch / "solutions")
-        collector.results["module"] = exercise.tests
-        # Not only the mistake's test: every test a catalogued signature names (only those can
-        # show a "looks like" line), so the confusion check sees each failure that could
-        # name a mistake for a student who made this one.
-        ids = {node_id(m, exercise.tests) for m in (catalogue or [mistake])}
-        # A parameter's id when its whole test is there too would run it twice.
-        tests = sorted(n for n in ids if not ("[" in n and n.split("[")[0] in ids))
-        pytest.main(
-            [
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:randomly",
-                "--target=solutions",
-                f"--weights={weights}",
-                *tests,
-            ],
-            plugins=[collector],
-        )
-        out.write_text(json.dumps(collector.results))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _run_one(
-    root: Path, exercise: course.Exercise, mistake: Mistake, weights: str, catalogue: Sequence[Mistake] = ()
-) -> Outcome:
-    started = time.perf_counter()
-    try:
-        patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
-    except (CatalogueError, FileNotFoundError) as err:
-        return Outcome(mistake.id, False, str(err))
-    with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
-        out = Path(tmp) / "result.json"
-
-        def child() -> int:
-            _child(root, exercise, mistake, weights, out, catalogue)
-            return 0
-
-        _, timed_out = forking.run_forked(child, _PER_MISTAKE_TIMEOUT_S)
-        if timed_out:
-            return Outcome(
-                mistake.id,
-                False,
-                f"the tests ran over {_PER_MISTAKE_TIMEOUT_S} s",
-                time.perf_counter() - started,
-            )
-        if not out.exists():
-            return Outcome(
-                mistake.id,
-                False,
-                "the test run ended before writing its results",
-                time.perf_counter() - started,
-            )
-        results = json.loads(out.read_text())
-    ok, detail, messages = judge(mistake, results)
-    return Outcome(
-        mistake.id,
-        ok,
-        detail,
-        time.perf_counter() - started,
-        messages,
-        confusions(mistake, results, catalogue, exercise.tests),
-    )
-
-
-def run_catalogue(
-    root: Path, exercise_id: str, weights: str = "standin", only: list[str] | None = None
-) -> dict:
-    """Every mistake of the exercise, in this (not yet warmed-up) process: the main of the subprocess."""
-    root = Path(root).resolve()
-    exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
-    started = time.perf_counter()
-    try:
-        mistakes = load(root, exercise)
-    except CatalogueError as err:
-        return {"error": str(err), "outcomes": [], "seconds": 0.0}
-    catalogue = mistakes
-    if only:
-        mistakes = [m for m in mistakes if m.id in only]
-    if weights == "standin":
-        # One checked stand-in cache for every child (the one `facekit` keeps), built here
-        # in a subprocess: this process must run no torch code before it forks.
-        os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
-        _prepare_standin(root, settings.child_env(root, "solutions", weights))
-    # The slow imports, once: every child starts with them done.
-    forking.import_warm()
-
-    outcomes = [_run_one(root, exercise, m, weights, catalogue) for m in mistakes]
-    return {
-        "error": None,
-        "seconds": time.perf_counter() - started,
-        "outcomes": [o.__dict__ for o in outcomes],
-    }
-
-
-# -- what verify calls ---------------------------------------------------------------------------
-
-
-def _prepare_standin(root: Path, env: dict) -> None:
-    """Build (or check) the stand-in cache in a subprocess, so the children share it."""
-    subprocess.run(
-        [sys.executable, "-c", "from facekit import hub_switch; hub_switch.activate_weights('standin')"],
-        cwd=root,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def run(
-    root: Path,
-    exercise_id: str,
-    weights: str = "standin",
-    only: list[str] | None = None,
-    timeout: float = 1800,
-) -> dict:
-    """``run_catalogue`` in a subprocess rooted at ``root`` (so a copy of the kit is checked as itself)."""
-    root = Path(root)
-    env = settings.child_env(root, "solutions", weights)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    with tempfile.TemporaryDirectory(prefix="facekit-mistakes-") as tmp:
-        out = Path(tmp) / "outcomes.json"
-        command = [
-            sys.executable,
-            "-m",
-            "facekit.mistakes",
-            exercise_id,
-            "--weights",
-            weights,
-            "--json",
-            str(out),
-            *(f"--only={m}" for m in only or []),
-        ]
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        if not out.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            return {
-                "error": " / ".join(tail) or "the catalogue run did not finish",
-                "outcomes": [],
-                "seconds": 0.0,
-            }
-        return json.loads(out.read_text())
-
-
-def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str = "standin"):
-    """One verify.Finding for the exercise: ok when every catalogued mistake is caught, with its words."""
-    from facekit.verify import Finding
-
-    exercise_id = exercise if isinstance(exercise, str) else exercise.id
-    result = run(Path(root), exercise_id, weights)
-    if result["error"]:
-        return Finding(exercise_id, "mistakes", False, result["error"][:300])
-    outcomes = result["outcomes"]
-    bad = [o for o in outcomes if not o["ok"]]
-    if bad:
-        first = bad[0]
-        return Finding(
-            exercise_id,
-            "mistakes",
-            False,
-            f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
-            f"{first['mistake']}: {first['detail']}"[:400],
-        )
-    confused = [o for o in outcomes if o.get("confusions")]
-    if confused:
-        first = confused[0]
-        return Finding(
-            exercise_id,
-            "mistakes",
-            False,
-            f"{len(confused)}/{len(outcomes)} mistakes would be named wrongly by `facekit "
-            f"check`, e.g. with {first['mistake']} planted, {first['confusions'][0]}"[:600],
-        )
-    return Finding(
-        exercise_id,
-        "mistakes",
-        True,
-        f"all {len(outcomes)} mistakes caught with their words, none taken for another "
-        f"({result['seconds']:.0f} s)",
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m facekit.mistakes", description="Run one exercise's catalogue of mistakes."
-    )
-    parser.add_argument("exercise")
-    parser.add_argument("--weights", default="standin", choices=settings.WEIGHTS)
-    parser.add_argument("--json", type=Path, help="write the outcomes here")
-    parser.add_argument("--only", action="append", help="only this mistake id (repeatable)")
-    args = parser.parse_args(argv)
-    result = run_catalogue(course.repo_root(), args.exercise, args.weights, args.only)
-    if args.json:
-        args.json.write_text(json.dumps(result))
-    if result["error"]:
-        print(result["error"], file=sys.stderr)
-        return 1
-    for o in result["outcomes"]:
-        print(f"{'ok  ' if o['ok'] else 'FAIL'} {o['mistake']} ({o['seconds']:.1f} s): {o['detail']}")
-        for confusion in o.get("confusions", []):
-            print(f"MISLABEL {o['mistake']}: {confusion}")
-    mislabelled = sum(bool(o.get("confusions")) for o in result["outcomes"])
-    print(
-        f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
-        f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s"
-    )
-    return 0 if all(o["ok"] and not o.get("confusions") for o in result["outcomes"]) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

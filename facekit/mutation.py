@@ -5,7 +5,7 @@
 cosmic-ray (8.x) generates the mutants: its ``init`` enumerates every position each of its
 operators can mutate in the exercise's reference, and ``mutate_code`` makes the mutant. Its own
 runner is not used: it runs a shell command per mutant, so every mutant would pay the ~7 s
-import of torch and timm. Instead, as for the catalogue of mistakes (facekit/mistakes.py), one
+import of torch and timm. Instead, as for the catalogue of mistakes (facekit.harness.catalogue_run), one
 process imports torch, timm and pytest once and forks a child per mutant, which writes the
 mutant into a scratch copy of the kit and runs the exercise's tests there against
 ``solutions`` with ``-x``: a failing test kills the mutant. Mutants inside annotations of a
@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facekit import course, forking, mistakes, settings
+from facekit import course, settings
+from facekit.harness import forking, planted, run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,39 +194,21 @@ def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
 
 def _scratch(root: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
-    mistakes.scratch_copy(root, scratch, skip=())
+    planted.scratch_copy(root, scratch, skip=())
     return scratch
 
 
-def _child(scratch: Path, exercise: course.Exercise, weights: str) -> int:
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - the child ends with os._exit
-    os.dup2(devnull.fileno(), 1)
-    os.dup2(devnull.fileno(), 2)
-    sys.stdout = sys.stderr = devnull
-    sys.dont_write_bytecode = True  # the next mutant of the same file must not meet this one's .pyc
-    os.chdir(scratch)
-    env = settings.child_env(scratch, "solutions", weights)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    os.environ.clear()
-    os.environ.update(env)
-    forking.drop_modules()
-    sys.path.insert(0, str(scratch))
-    import pytest
-
-    return int(
-        pytest.main(
-            [
-                "-x",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:randomly",
-                "--target=solutions",
-                f"--weights={weights}",
-                exercise.tests,
-            ]
-        )
+def _run(scratch: Path, exercise: course.Exercise, weights: str, timeout: float) -> run.Forked:
+    """The exercise's tests against the scratch kit's ``solutions``, stopping at the first failure."""
+    return run.run_forked(
+        scratch,
+        "solutions",
+        [exercise.tests],
+        weights,
+        timeout,
+        extra=("-x", "-p", "no:randomly"),
+        group=True,
+        bytecode=False,  # the next mutant of the same file must not meet this one's .pyc
     )
 
 
@@ -261,7 +244,7 @@ def run_exercise(
     try:
         # The unmutated reference first: every test must pass, and its time sets the timeout.
         first = time.perf_counter()
-        code, _ = forking.run_forked(lambda: _child(scratch, exercise, weights), 600)
+        code = _run(scratch, exercise, weights, 600).code
         baseline = time.perf_counter() - first
         if code != 0:
             report.error = f"the tests fail on the unmutated reference (pytest exit {code})"
@@ -272,9 +255,8 @@ def run_exercise(
                 break
             target.write_text(mutant.mutated, encoding="utf-8")
             try:
-                code, timed_out = forking.run_forked(
-                    lambda: _child(scratch, exercise, weights), timeout, group=True
-                )
+                ran = _run(scratch, exercise, weights, timeout)
+                code, timed_out = ran.code, ran.timed_out
             finally:
                 target.write_text(original, encoding="utf-8")
             if timed_out:
@@ -312,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest.get(exercise_id)  # an unknown id: an error before torch is imported
     if args.weights == "standin":
         os.environ.setdefault(settings.STANDIN_CACHE_ENV, str(settings.standin_cache_dir()))
-        mistakes._prepare_standin(root, settings.child_env(root, "solutions", args.weights))
-    os.environ.update(settings.child_env(root, "solutions", args.weights))
+        planted.prepare_standin(root, run.test_env(root, "solutions", args.weights))
+    os.environ.update(run.test_env(root, "solutions", args.weights))
     forking.import_warm()
     from importlib.metadata import version
 

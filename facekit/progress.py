@@ -1,6 +1,6 @@
 """Reading a test run: the state of each exercise and of each of its functions.
 
-The state of an exercise is derived from its tests (outcomes recorded by facekit.recorder):
+The state of an exercise is derived from its tests (outcomes recorded by facekit.harness.plugin):
 
 - done: every test passes;
 - not started: every test stops at a stub's NotImplementedError;
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from facekit import course, mistakes
+from facekit.harness.record import Outcome, RunRecord, TestResult
 from facekit.mistakes import Mistake
-from facekit.run_record import Outcome, RunRecord, TestResult
 
 OTHER = "other tests"  # the row of tests that declare no manifest function
 
@@ -116,7 +116,7 @@ def looks_like(says: str, *also: str) -> str:
 
 def whole_error(result: TestResult) -> str:
     """A failure as `facekit check` shows it: the exception's type and the test's whole
-    diagnosis (the recorded ``error`` is its first line only, cut to 300 characters)."""
+    diagnosis (the recorded ``error`` is its first line only, cut to 500 characters)."""
     error = result.error or ""
     if not result.message:
         return error

@@ -206,22 +206,6 @@ def needs_weights(items) -> bool:
     return False
 
 
-def tree_under_test(config) -> Path:
-    """The folder of the code under test (exercises/ or solutions/, resolved once per run);
-    exercises/ in a run without the kit's conftest."""
-    run = getattr(config, "facekit", None)
-    return run["tree"] if run else (course.repo_root() / "exercises").resolve()
-
-
-def declared(item) -> tuple[str | None, bool]:
-    """(the manifest function a test declares with ``@pytest.mark.function``, or None; whether
-    it is broad): what `facekit check` (facekit.recorder) and grading both read."""
-    marker = item.get_closest_marker("function")
-    if not marker or not marker.args:
-        return None, False
-    return str(marker.args[0]), bool(marker.kwargs.get("broad"))
-
-
 def pytest_ignore_collect(collection_path, config):
     # The kit's own checks (stubs still raise NotImplementedError, ...) stop being true as a
     # student fills the stubs, so they never run in a student's plain `pytest`.

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from facekit import __version__, course
-from facekit.run_record import RunRecord
+from facekit.harness.record import RunRecord
 
 STATE_ENV = "FACEKIT_STATE"
 

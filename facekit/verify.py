@@ -7,9 +7,10 @@
 - the notebook is valid nbformat and executes against the reference;
 - the README, the CHEATSHEET and every file the manifest names exist.
 
-``facekit verify`` and the kit's own tests (tests/kit) both call this module.
-Everything that imports the trees runs in a subprocess rooted at ``root``, so a copy of the
-kit (with planted defects, say) is checked as itself, not as the installed kit.
+``facekit verify`` and the kit's own tests (tests/kit) both call this module. The tests run
+through the harness (facekit.harness); everything that imports the trees runs in a
+subprocess rooted at ``root``, so a copy of the kit (with planted defects, say) is checked as
+itself, not as the installed kit.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import course, settings
-from facekit.run_record import RunRecord
+from facekit import course, notebooks, scaffold, settings
+from facekit.harness import catalogue_run
+from facekit.harness import run as runs
+from facekit.harness.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -65,36 +67,6 @@ def check(name: str, text: str):
         return run
 
     return register
-
-
-def run_tests(
-    root: Path, target: str, test_files: list[str], weights: str = "standin", timeout: float = 900
-) -> RunRecord:
-    """Run the harness on ``test_files`` against ``target`` in a subprocess; per-test outcomes."""
-    from facekit import recorder
-
-    with tempfile.TemporaryDirectory(prefix="facekit-verify-") as tmp:
-        record = Path(tmp) / "record.json"
-        env = settings.child_env(root, target, weights)
-        env[recorder.RECORD_ENV] = str(record)
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "facekit.recorder",
-            "-p",
-            "no:cacheprovider",
-            f"--target={target}",
-            f"--weights={weights}",
-            *test_files,
-        ]
-        proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        if not record.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            return RunRecord({}, (" / ".join(tail) or "pytest did not run",), proc.returncode)
-        return RunRecord.read(record)
 
 
 def _no_tests_finding(run: RunRecord, exercise: course.Exercise, check: str) -> Finding | None:
@@ -148,7 +120,7 @@ def stub_findings(run: RunRecord, exercise: course.Exercise) -> Finding:
             wrong.append(f"{name} stopped at a NotImplementedError in {result.todo[1]}, not {stub}")
     if wrong:
         return Finding(exercise.id, "stub", False, f"{len(wrong)}/{len(tests)} tests: {wrong[0]}")
-    functions = sorted({r.todo[0] for r in tests.values()})
+    functions = sorted({r.todo[0] for r in tests.values() if r.todo})
     reached = {exercise.function_for(f) for f in functions}
     missing = [f for f in exercise.functions if f not in reached]
     detail = f"all {len(tests)} tests stop at NotImplementedError ({', '.join(functions)})"
@@ -257,8 +229,6 @@ def file_findings(root: Path, exercise: course.Exercise) -> Finding:
 def notebook_findings(root: Path, exercise: course.Exercise, weights: str = "standin") -> Finding:
     if not exercise.notebook:
         return Finding(exercise.id, "notebook", True, "none listed")
-    from facekit import notebooks
-
     path = root / exercise.notebook
     try:
         notebooks.validate(path)
@@ -278,8 +248,6 @@ def _files(ctx: VerifyContext) -> list[Finding]:
 
 @check("todo", "nothing is left of facekit new's placeholders")
 def _todo(ctx: VerifyContext) -> list[Finding]:
-    from facekit import scaffold
-
     found = []
     for e in ctx.exercises:
         left = scaffold.placeholders(ctx.root, e)
@@ -297,14 +265,18 @@ def _todo(ctx: VerifyContext) -> list[Finding]:
 @check("reference", "the reference solutions pass their tests")
 def _reference(ctx: VerifyContext) -> list[Finding]:
     present = ctx.with_tests()
-    run = run_tests(ctx.root, "solutions", [e.tests for e in present], ctx.weights) if present else None
+    if not present:
+        return []
+    run = runs.run_tests(ctx.root, "solutions", [e.tests for e in present], ctx.weights)
     return [reference_findings(run, e) for e in present]
 
 
 @check("stub", "every stub fails its tests only with NotImplementedError")
 def _stub(ctx: VerifyContext) -> list[Finding]:
     present = ctx.with_tests()
-    run = run_tests(ctx.root, "exercises", [e.tests for e in present], ctx.weights) if present else None
+    if not present:
+        return []
+    run = runs.run_tests(ctx.root, "exercises", [e.tests for e in present], ctx.weights)
     return [stub_findings(run, e) for e in present]
 
 
@@ -319,10 +291,44 @@ def _notebook(ctx: VerifyContext) -> list[Finding]:
     return [notebook_findings(ctx.root, e, ctx.weights) for e in ctx.exercises]
 
 
+def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str = "standin") -> Finding:
+    """One Finding for the exercise: ok when every catalogued mistake is caught, with its words."""
+    exercise_id = exercise if isinstance(exercise, str) else exercise.id
+    result = catalogue_run.run(Path(root), exercise_id, weights)
+    if result["error"]:
+        return Finding(exercise_id, "mistakes", False, result["error"][:300])
+    outcomes = result["outcomes"]
+    bad = [o for o in outcomes if not o["ok"]]
+    if bad:
+        first = bad[0]
+        return Finding(
+            exercise_id,
+            "mistakes",
+            False,
+            f"{len(bad)}/{len(outcomes)} mistakes not caught as promised, e.g. "
+            f"{first['mistake']}: {first['detail']}"[:400],
+        )
+    confused = [o for o in outcomes if o.get("confusions")]
+    if confused:
+        first = confused[0]
+        return Finding(
+            exercise_id,
+            "mistakes",
+            False,
+            f"{len(confused)}/{len(outcomes)} mistakes would be named wrongly by `facekit "
+            f"check`, e.g. with {first['mistake']} planted, {first['confusions'][0]}"[:600],
+        )
+    return Finding(
+        exercise_id,
+        "mistakes",
+        True,
+        f"all {len(outcomes)} mistakes caught with their words, none taken for another "
+        f"({result['seconds']:.0f} s)",
+    )
+
+
 @check("mistakes", "every catalogued student mistake is caught, with its promised words")
 def _mistakes(ctx: VerifyContext) -> list[Finding]:
-    from facekit.mistakes import mistake_findings  # tests/kit/mistakes/: runs the catalogue
-
     return [mistake_findings(ctx.root, e, ctx.weights) for e in ctx.with_tests()]
 
 

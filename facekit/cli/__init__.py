@@ -17,7 +17,7 @@
 
 facekit/cli/parser.py declares the arguments; facekit/cli/<command>.py runs each command;
 errors are facekit.errors classes, each with its exit code. Tests run exactly as ``pytest``
-runs them (facekit.verify.run_tests, in a subprocess). The student's loop (list, check, try,
+runs them (facekit.harness.run.run_tests, in a subprocess). The student's loop (list, check, try,
 hint) goes through the checkout's warm worker when one runs (facekit.worker): the same
 command, in a fork of a process that imported torch once.
 """

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from facekit import course, mistakes, progress, settings
 from facekit.cli.context import Context
-from facekit.run_record import RunRecord
+from facekit.harness import warm
+from facekit.harness.record import RunRecord
 from facekit.state_file import ResultCache, fingerprint
 
-# verify.run_tests' signature: (root, target, test files, weights) -> the run's record.
+# facekit.harness.run.run_tests' signature: (root, target, test files, weights) -> the run's record.
 Runner = Callable[[Path, str, list[str], str], RunRecord]
 
 tests_ran = False  # this process ran tests (facekit.cli starts a warm worker for the next run)
@@ -47,12 +48,11 @@ def results(
     ctx: Context, exercises: list[course.Exercise], runner: Runner | None = None, cached: bool = True
 ) -> tuple[list[progress.ExerciseResult], float, int]:
     """Each exercise's result: from the cache where its files are unchanged (``cached``), else
-    from one run of the harness over the others (verify.run_tests unless ``runner`` is given).
+    from one run of the harness over the others (facekit.harness.warm.run_tests unless ``runner``
+    is given).
 
     Returns (results, seconds, tests run now).
     """
-    from facekit import forked_runner
-
     cache = ResultCache(ctx.root, ctx.target, ctx.weights)
     # Fingerprints before the run: a file saved during the run makes its result stale.
     fps = {e.id: fingerprint(ctx.root, e, ctx.target, ctx.weights) for e in exercises}
@@ -66,8 +66,8 @@ def results(
         ctx.term.status(f"checking {names} ...")
         global tests_ran
         tests_ran = True
-        # forked_runner.run_tests is verify.run_tests except in the warm worker (a fork there).
-        run = (runner or forked_runner.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
+        # warm.run_tests is run.run_tests (a subprocess) except in the warm worker (a fork there).
+        run = (runner or warm.run_tests)(ctx.root, ctx.target, [e.tests for e in stale], ctx.weights)
         ctx.term.clear_status()
         for e in stale:
             try:

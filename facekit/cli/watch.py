@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from facekit import course, forked_runner
+from facekit import course
 from facekit.cli import runs
 from facekit.cli.check import report
 from facekit.cli.context import Context, header, require_files
 from facekit.errors import UsageError
+from facekit.harness import warm
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -69,10 +70,10 @@ def run(
             t.wrap("Every exercise passes: the course is done. Well done!")
             return 0
         runner = None
-        if forked_runner.available(ctx.root):  # import torch once; each run is then a fork
+        if warm.available(ctx.root):  # import torch once; each run is then a fork
             t.status("loading torch and timm once ...")
-            if forked_runner.warm_up():
-                runner = forked_runner.run_tests
+            if warm.warm_up():
+                runner = warm.run_tests
         latest = snapshot(ctx.root)
         first = True
         while True:

@@ -1,13 +1,12 @@
-"""The grader's pytest plugin: each test's final outcome, one JSON line at a time.
+"""The grader's pytest plugin, layered on the recorder (facekit.harness.plugin).
 
-Loaded with ``-p facekit.grading.plugin`` in the process that runs a submission. It writes to a
-file descriptor the grader opened and handed down (``FACEKIT_GRADE_FD``), line by line and
-flushed, so the tests that finished before a hang or a crash still count, and a process that
-died is told apart from one that finished (the last line, ``{"finished": ...}``). The collection
-line names each test's declared function and the broad ones; the grader reads it from the
-pristine kit only.
-
-Two guards live here because this module is loaded (``-p``) before any student code runs:
+Loaded with ``-p facekit.grading.plugin`` in the process that runs a submission, beside the
+recorder, which writes the record to the descriptor the grader opened and handed down
+(``FACEKIT_RECORD_FD``). The collection line names each test's declared function and the
+broad ones; the grader reads it from the pristine kit only. This plugin adds what only
+grading needs: a limit per test, hidden tests deleted once collected, an early exit once the
+record is complete, and two guards, here because this module is loaded (``-p``) before any
+student code runs:
 
 - the reference is refused: ``import solutions`` (or ``solutions.*``) raises ImportError (and
   ``facekit.app_parts``, Exercise 06's stand-ins, from anything but a test module),
@@ -22,26 +21,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
 
 import pytest
 
-from facekit import mistakes, pytest_plugin
 from facekit.grading.runner import HIDE_ENV, SENTINELS_ENV, TIMEOUTS_ENV
+from facekit.harness import plugin as recorder
 
-FD_ENV = "FACEKIT_GRADE_FD"
 REFUSED = "solutions"
-MESSAGE_CHARS = 500
-DETAIL_CHARS = 2000
 
-_out: IO[str] | None = None
-_exitstatus: int | None = None
-_tests: dict[str, dict] = {}
 _sentinels: list[dict] = []
 
 
@@ -92,17 +85,8 @@ class TestTimeout(BaseException):
     outcomes are: a student's ``except Exception`` does not swallow it."""
 
 
-def _write(entry: dict[str, Any]) -> None:
-    if _out is not None:
-        _out.write(json.dumps(entry) + "\n")
-        _out.flush()
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    global _out
-    fd = os.environ.get(FD_ENV)
-    if fd and _out is None:  # read now: the code under test may clear the environment later
-        _out = os.fdopen(int(fd), "w", encoding="utf-8", closefd=False)
+    # Read now: the code under test may clear the environment later.
     try:
         _timeouts.update(
             {str(k): float(v) for k, v in json.loads(os.environ.get(TIMEOUTS_ENV) or "{}").items()}
@@ -171,86 +155,18 @@ def pytest_collection_modifyitems(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # Each test's declared function (``@pytest.mark.function("name")``) and whether it is broad,
-    # as facekit.recorder reads them.
-    functions: dict[str, str] = {}
-    broad: list[str] = []
-    visibility: dict[str, str] = {}
-    for item in session.items:
-        function, is_broad = pytest_plugin.declared(item)
-        if function:
-            functions[item.nodeid] = function
-            if is_broad:
-                broad.append(item.nodeid)
-        marker = item.get_closest_marker("visibility")
-        if marker and marker.args:
-            visibility[item.nodeid] = str(marker.args[0])
-    _write(
-        {
-            "collected": [item.nodeid for item in session.items],
-            "functions": functions,
-            "broad": broad,
-            "visibility": visibility,
-        }
-    )
     hide = os.environ.pop(HIDE_ENV, None)
     if hide:
         # Collected (compiled, in memory): the files go before any student code can read them.
-        import shutil
-
         shutil.rmtree(os.path.join(str(session.config.rootpath), hide), ignore_errors=True)
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed:
-        lines = str(report.longrepr).strip().splitlines()
-        _write({"collect_error": report.nodeid, "message": (lines[-1] if lines else "")[:MESSAGE_CHARS]})
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    outcome = yield
-    report = outcome.get_result()
-    if call.excinfo is not None and report.failed:
-        lines = str(call.excinfo.value).strip().splitlines()
-        report.facekit_grade_error = f"{call.excinfo.typename}: {lines[0] if lines else ''}"[:MESSAGE_CHARS]
-        # The whole message, as `facekit check` matches it with the catalogue of mistakes.
-        report.facekit_grade_detail = mistakes.student_message(
-            call.excinfo, pytest_plugin.tree_under_test(item.config)
-        )[:DETAIL_CHARS]
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    entry = _tests.setdefault(
-        report.nodeid, {"outcome": "passed", "message": None, "todo": None, "detail": None}
-    )
-    if report.failed and entry["outcome"] != "failed":
-        entry["outcome"] = "failed"
-        message = getattr(report, "facekit_grade_error", None)
-        if not message:
-            lines = str(report.longrepr).strip().splitlines()
-            message = lines[-1][:MESSAGE_CHARS] if lines else f"failed in {report.when}"
-        entry["message"] = message
-        entry["detail"] = getattr(report, "facekit_grade_detail", None)
-        todo = getattr(report, "facekit_todo", None)  # set by facekit.pytest_plugin
-        entry["todo"] = list(todo) if todo else None
-    elif report.skipped and entry["outcome"] == "passed":
-        entry["outcome"] = "skipped"
-    if report.when == "teardown":
-        _write({"test": report.nodeid, **_tests.pop(report.nodeid)})
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _exitstatus
-    _exitstatus = int(exitstatus)
-    _write({"finished": True, "exitstatus": _exitstatus})
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The record is complete and the summary printed: the process ends here, before pytest's
     # last garbage collections (they look for unraisable exceptions; ~0.5 s a submission).
-    if _out is not None and _exitstatus is not None:
+    found = recorder.recorder(config)
+    if found is not None and found.exitstatus is not None:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(_exitstatus)
+        os._exit(found.exitstatus)

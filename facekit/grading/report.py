@@ -29,8 +29,8 @@ from facekit.grading.records import (
     outcomes_of,
     round_score,
 )
+from facekit.harness import record
 from facekit.mistakes import Mistake
-from facekit.run_record import Outcome, TestResult
 
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 FORMULA = (
@@ -229,7 +229,11 @@ def function_rows(
             row.first_failure = f"a hidden test of `{name}` failed"
             continue
         owned[name] = visible
-        failed = [(n, _as_result(t)) for n, t in owned[name] if t.outcome == "failed" and not t.todo]
+        failed = [
+            (n, record.test_result(t.to_json(), t.function, t.broad))
+            for n, t in owned[name]
+            if t.outcome == "failed" and not t.todo
+        ]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
             row.first_failure = f"{_test_name(nodeid)}: {shown.error}"
@@ -246,16 +250,6 @@ def function_rows(
         message = test.message or ("did not run" if test.outcome == NOT_RUN else test.outcome)
         row.first_failure = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
-
-
-def _as_result(test: TestOutcome) -> TestResult:
-    return TestResult(
-        Outcome.FAILED,
-        error=test.message or "failed",
-        function=test.function,
-        broad=test.broad,
-        message=test.detail or test.message,
-    )
 
 
 # -- the files ----------------------------------------------------------------------------------

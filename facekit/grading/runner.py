@@ -38,7 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from facekit import forking
+from facekit.harness import forking, record
+from facekit.harness import run as runs
 
 RECORD_LIMIT = 32 * 1024 * 1024  # bytes of record read back: a flood of fake lines is cut here
 OUTPUT_TAIL = 4000
@@ -61,20 +62,17 @@ def pytest_args(job: dict) -> list[str]:
     # ~0.2 s a submission. --tb=native: the record keeps each failure's first line only, and
     # pytest's own tracebacks parse every file in them (~15 ms a failure). Both runners get
     # the same arguments.
-    return [
-        "-q",
+    return runs.pytest_args(
+        "exercises",
+        job["weights"],
+        list(job["test_files"]),
         "-p",
         "facekit.grading.plugin",
-        "-p",
-        "no:cacheprovider",
         "-p",
         "no:logging",
         "--tb=native",
         *mode,
-        "--target=exercises",
-        f"--weights={job['weights']}",
-        *job["test_files"],
-    ]
+    )
 
 
 def _address_space() -> int:
@@ -165,91 +163,51 @@ def _tail(output: IO[bytes]) -> str:
     return output.read().decode("utf-8", "replace")
 
 
-def parse_record(lines: list[str]) -> dict[str, Any]:
-    """The streamed record (facekit.grading.plugin) as one dict; lines that do not parse are skipped."""
-    result: dict[str, Any] = {
-        "tests": {},
-        "collected": None,
-        "functions": {},
-        "broad": [],
-        "collect_errors": [],
-        "finished": False,
-        "exitstatus": None,
+def parse_record(lines: list[str]) -> dict:
+    """The streamed record (facekit.harness.record.parse) as the dict grading passes around:
+    the one place grading reads the recorder's lines."""
+    run = record.parse(lines)
+    return {
+        "tests": {
+            nodeid: {
+                "outcome": t.outcome.value,
+                "message": t.error if t.failed else None,
+                "detail": (t.message or None) if t.failed else None,
+                "todo": list(t.todo) if t.todo else None,
+            }
+            for nodeid, t in run.tests.items()
+        },
+        "collected": list(run.collected) if run.collected is not None else None,
+        "functions": dict(run.functions),
+        "broad": list(run.broad),
+        **({"visibility": dict(run.visibility)} if run.collected is not None else {}),
+        "collect_errors": list(run.collect_errors),
+        "finished": run.finished,
+        "exitstatus": run.exitstatus,
         # For facekit.grading.integrity: every test line in order, and the other lines' counts.
-        "sequence": [],
-        "record_meta": {"collected_lines": 0, "finished_lines": 0, "exitstatus": None},
+        "sequence": list(run.sequence),
+        "record_meta": {
+            "collected_lines": run.lines.collected,
+            "finished_lines": run.lines.finished,
+            "exitstatus": run.lines.exitstatus,
+        },
     }
-    meta: dict[str, Any] = result["record_meta"]
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        if isinstance(entry.get("test"), str):
-            result["sequence"].append((entry["test"], str(entry.get("outcome"))))
-            result["tests"].setdefault(
-                entry["test"],
-                {
-                    "outcome": entry.get("outcome")
-                    if entry.get("outcome") in ("passed", "failed", "skipped")
-                    else "failed",
-                    "message": str(entry.get("message") or "")[:500] or None,
-                    "detail": str(entry.get("detail") or "")[:2000] or None,
-                    "todo": entry.get("todo") if isinstance(entry.get("todo"), list) else None,
-                },
-            )
-        elif isinstance(entry.get("collected"), list):
-            meta["collected_lines"] += 1
-            if meta["collected_lines"] > 1:
-                continue
-            result["collected"] = [str(n) for n in entry["collected"]]
-            if isinstance(entry.get("functions"), dict):
-                result["functions"] = {str(k): str(v) for k, v in entry["functions"].items()}
-            if isinstance(entry.get("broad"), list):
-                result["broad"] = [str(n) for n in entry["broad"]]
-            if isinstance(entry.get("visibility"), dict):
-                result["visibility"] = {str(k): str(v) for k, v in entry["visibility"].items()}
-        elif "collect_error" in entry:
-            result["collect_errors"].append(f"{entry['collect_error']}: {entry.get('message', '')}")
-        elif entry.get("finished") is True:
-            meta["finished_lines"] += 1
-            if meta["finished_lines"] == 1:
-                meta["exitstatus"] = entry.get("exitstatus")
-            result["finished"] = True
-            result["exitstatus"] = entry.get("exitstatus")
-    return result
 
 
 def _child(job: dict, record_fd: int, output_fd: int) -> int:  # pragma: no cover - in the fork
     set_dumpable(True)
     os.setsid()
     _limits(job.get("memory_mb"), job.get("file_mb"))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
+    env = {**job["env"], record.RECORD_FD_ENV: str(record_fd)}
+    runs.enter(
+        runs.Child(
+            Path(job["workspace"]), env, output_fd=output_fd, drop_paths=tuple(job.get("drop_paths", ()))
+        )
+    )
     # Only the record stays open: not the worker's pipes to the grader, nor anything else.
     os.closerange(3, record_fd)
     os.closerange(record_fd + 1, 65536)
-    os.chdir(job["workspace"])
-    os.environ.clear()
-    os.environ.update(job["env"])
-    os.environ["FACEKIT_GRADE_FD"] = str(record_fd)
-    tempfile.tempdir = None  # computed again from TMPDIR
-    workspace = str(Path(job["workspace"]))
-    drop = {"", os.getcwd(), *job.get("drop_paths", ())}
-    sys.path[:] = [workspace] + [p for p in sys.path if p not in drop]
-    forking.drop_modules()
-    import pytest
-
-    code = pytest.main(pytest_args(job))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return int(code)
+    return runs.in_process(pytest_args(job))
 
 
 def build_workspace(job: dict) -> str | None:
@@ -382,7 +340,7 @@ def _run_once(job: dict, mode: str) -> dict:
                 )
                 _sweep()
             elif mode == "subprocess":
-                env = dict(job["env"], FACEKIT_GRADE_FD=str(pipe.write_fd))
+                env = {**job["env"], record.RECORD_FD_ENV: str(pipe.write_fd)}
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "pytest", *pytest_args(job)],
                     cwd=job["workspace"],

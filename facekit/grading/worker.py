@@ -12,8 +12,8 @@ import sys
 
 
 def main() -> int:
-    from facekit import forking
     from facekit.grading import runner
+    from facekit.harness import forking
 
     # Not dumpable: a submission's process (same user) cannot read this one's memory or
     # environment through /proc, nor trace it. Each child is made dumpable again.

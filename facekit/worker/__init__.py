@@ -4,7 +4,7 @@ A cold ``facekit check`` spends most of its time importing torch and timm. The w
 background process per kit checkout that has imported them (and the kit) once and forks a
 child for every command; the child runs the command exactly as ``facekit`` would
 (``facekit.cli.main``) on the caller's terminal, folder and environment, and runs the tests
-in a fork of its own that imports the student's code afresh from disk (facekit.forked_runner,
+in a fork of its own that imports the student's code afresh from disk (facekit.harness.warm,
 as ``facekit watch`` does).
 
 Where it lives: a Unix socket ``worker.sock`` in the checkout's ``.facekit/`` (owner-only,

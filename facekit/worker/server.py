@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from facekit import forking, worker
+from facekit import worker
+from facekit.harness import forking, warm
 from facekit.worker import HEADER
 
 MAX_REQUEST = 4 << 20
@@ -38,6 +39,7 @@ _COMMAND_MODULES = (
     "facekit.cli.runs",
     "facekit.progress",
     "facekit.mistakes",
+    "facekit.harness.run",
     "facekit.hub_switch",
     "facekit.hub",
     "facekit.standin",
@@ -159,13 +161,11 @@ def _reap() -> None:
 
 
 def _warm_up() -> None:
-    """The slow imports (no torch code: see facekit.forking), then the kit's commands and the
+    """The slow imports (no torch code: see facekit.harness.forking), then the kit's commands and the
     pytest plugins every test run loads."""
     from importlib import metadata
 
-    from facekit import forked_runner
-
-    forked_runner.warm_up()
+    warm.warm_up()
     for name in _COMMAND_MODULES:
         importlib.import_module(name)
     for entry in metadata.entry_points(group="pytest11"):

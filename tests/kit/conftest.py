@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from facekit import course, verify, worker
+from facekit import course, worker
+from facekit.harness import run as harness_run
 
 # The kit's tests run every command cold: no test starts or uses a warm worker (facekit.worker)
 # unless it asks for one (tests/kit/test_worker.py), so none leaves a process behind.
@@ -18,4 +19,4 @@ def stub_run():
     """The harness against the untouched stubs, every exercise at once, in a subprocess (as
     `facekit check` runs it). test_kit reads every exercise of it, test_cli Exercise 02's
     (``stub_run.only(test_file)``): one subprocess instead of one per module."""
-    return verify.run_tests(course.repo_root(), "exercises", [e.tests for e in course.load().exercises])
+    return harness_run.run_tests(course.repo_root(), "exercises", [e.tests for e in course.load().exercises])

@@ -37,7 +37,7 @@ TIMEOUT = 240  # per exercise: far above what an honest one needs on a loaded ma
 # An in-process forgery (tests/kit/test_grading_jail.py): each test reported passed on the record's fd.
 FORGE = b"""
 import gc, json, os
-_fd = int(os.environ.get("FACEKIT_GRADE_FD") or -1)
+_fd = int(os.environ.get("FACEKIT_RECORD_FD") or -1)
 for _o in gc.get_objects():
     if type(_o).__name__ == "Session" and hasattr(_o, "items"):
         for _item in _o.items:

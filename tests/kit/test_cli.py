@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 
 import facekit.cli.list as list_command
-from facekit import cli, course, forked_runner, mistakes, progress, term, verify
+from facekit import cli, course, mistakes, progress, term
 from facekit import state_file as kit_state
 from facekit.cli import watch as watch_command
 from facekit.cli.testing import assert_one_line_error, assert_plain_80_columns, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
-from facekit.run_record import RunRecord
+from facekit.harness import run as harness_run
+from facekit.harness import warm
+from facekit.harness.record import RunRecord
 
 ROOT = course.repo_root()
 EX02 = course.load().get("ex02_embeddings")
@@ -77,7 +79,7 @@ def make_kit(root: Path, functions: dict[str, list[str]] = FUNCTIONS, drop: str 
 
 
 class Canned:
-    """Stands in for verify.run_tests: outcomes per (exercise, function), changeable between runs.
+    """Stands in for facekit.harness.run.run_tests: outcomes per (exercise, function), changeable between runs.
 
     An outcome is "pass", "todo" (stops at the function's NotImplementedError), "needs:<other>"
     (stops at another function's) or "fail: <error>".
@@ -122,7 +124,7 @@ def kit(tmp_path):
 
 def canned(monkeypatch, outcomes) -> Canned:
     fake = Canned(outcomes)
-    monkeypatch.setattr(verify, "run_tests", fake)
+    monkeypatch.setattr(harness_run, "run_tests", fake)
     return fake
 
 
@@ -214,7 +216,7 @@ def test_check_on_the_stubs_says_what_to_implement(capsys, state_file, monkeypat
         asked.append(args)
         return ex02_stub_run
 
-    monkeypatch.setattr(verify, "run_tests", run_tests)
+    monkeypatch.setattr(harness_run, "run_tests", run_tests)
     code, out, err = run_cli(capsys, "check", EX02.id, "--target", "exercises")
     assert asked == [(ROOT, "exercises", [EX02.tests], "standin")]
     assert code == 1
@@ -262,7 +264,7 @@ def test_check_says_which_function_a_test_waits_for(kit, capsys, monkeypatch):
 
 def test_tests_that_do_not_run_are_reported_not_hidden(kit, capsys, monkeypatch):
     broken = RunRecord({}, ("tests/test_ex_a.py: SyntaxError: invalid syntax",), 2)
-    monkeypatch.setattr(verify, "run_tests", lambda *args: broken)
+    monkeypatch.setattr(harness_run, "run_tests", lambda *args: broken)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert code == 1
     assert "the tests of ex_a do not run" in out and "SyntaxError: invalid syntax" in out
@@ -420,7 +422,7 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
             "pytest",
             "-q",
             "-p",
-            "facekit.recorder",
+            "facekit.harness.plugin",
             "-p",
             "no:cacheprovider",
             "test_it.py",
@@ -457,7 +459,7 @@ def test_next_step_skips_a_function_whose_only_failure_is_a_broad_test(kit, caps
             }
         }
     )
-    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    monkeypatch.setattr(harness_run, "run_tests", lambda *args: run)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     assert "test_first_end_to_end: AssertionError: first() differs" in out, "still shown in its row"
     assert "Next: fix second() in exercises/ex_a/code.py" in out, out
@@ -541,12 +543,12 @@ def test_list_from_the_cache_does_not_import_torch(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
         os.environ["FACEKIT_STATE"] = {str(tmp_path / "state.json")!r}
-        from facekit import cli, verify
-        from facekit.run_record import RunRecord
-        real = verify.run_tests
-        verify.run_tests = lambda *a, **k: RunRecord.from_json({{"tests": {{}}, "collect_errors": []}})
+        from facekit import cli
+        from facekit.harness import run
+        from facekit.harness.record import RunRecord
+        run.run_tests = lambda *a, **k: RunRecord.from_json({{"tests": {{}}, "collect_errors": []}})
         cli.main(["--target", "solutions"])
-        verify.run_tests = lambda *a, **k: sys.exit("a test process was started")
+        run.run_tests = lambda *a, **k: sys.exit("a test process was started")
         for name in [n for n in sys.modules if n.startswith(("torch", "timm"))]:
             del sys.modules[name]
         sys.stdout.flush()
@@ -637,15 +639,15 @@ def test_watch_rechecks_on_save_moves_on_and_stops_cleanly_on_ctrl_c(kit, capsys
     assert out.count("Next: implement first()") == 1 and "Next: implement third()" in out
 
 
-@pytest.mark.skipif(not forked_runner.available(ROOT), reason="quick runs fork: Linux only")
+@pytest.mark.skipif(not warm.available(ROOT), reason="quick runs fork: Linux only")
 def test_watch_quick_runs_give_what_the_harness_gives(ex02_stub_run, tmp_path):
     # This process has run torch code (a fork of it could hang), so a fresh one forks.
-    assert not forked_runner.warm_up(), "a process that imported torch before must not fork"
+    assert not warm.warm_up(), "a process that imported torch before must not fork"
     script = textwrap.dedent(f"""
         import json, sys
-        from facekit import forked_runner
-        assert forked_runner.warm_up()
-        json.dump(forked_runner.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]).to_json(),
+        from facekit.harness import warm
+        assert warm.warm_up()
+        json.dump(warm.run_tests({str(ROOT)!r}, "exercises", [{EX02.tests!r}]).to_json(),
                   sys.stdout)
     """)
     proc = subprocess.run(
@@ -1057,7 +1059,7 @@ def test_check_shows_the_tests_diagnosis_whole_and_every_mistake_it_may_be(kit, 
             }
         }
     )
-    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    monkeypatch.setattr(harness_run, "run_tests", lambda *args: run)
     catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
     catalogue.parent.mkdir(parents=True)
     entry = 'id = "{id}"\nsays = "{says}"\nfind = "x"\nreplace = "y"\ntest = "test_second_works"\nwords = {words}\n'
@@ -1098,7 +1100,7 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
             }
         }
     )
-    monkeypatch.setattr(verify, "run_tests", lambda *args: run)
+    monkeypatch.setattr(harness_run, "run_tests", lambda *args: run)
     code, out, err = run_cli(capsys, "--root", str(kit), "check", "ex_a")
     text = flat(out)
     assert code == 1 and "Next: fix first()" not in text, out

@@ -1,4 +1,4 @@
-"""facekit.forking: the one fork-and-wait that watch, the mistakes catalogue and grading share.
+"""facekit.harness.forking: the one fork-and-wait that watch, the mistakes catalogue and grading share.
 
 Each test forks this process; no child runs torch code. A child reports its pid (and any
 process it starts) through a file, so the test can see that nothing outlives the call.
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from facekit import forking
+from facekit.harness import forking
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking: POSIX only")
 

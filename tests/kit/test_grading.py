@@ -31,7 +31,7 @@ from facekit import cli, course, mistakes, progress, state_file
 from facekit.cli import parser as cli_parser
 from facekit.grading import grade, gradebook, gradescope, records, report, runner, sources, workspace
 from facekit.grading.records import Declared, ExerciseScore, SubmissionResult
-from facekit.run_record import Outcome, RunRecord, TestResult
+from facekit.harness.record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
 KIT = course.load()

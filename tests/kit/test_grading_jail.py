@@ -78,7 +78,7 @@ reports.TestReport.from_item_and_call = classmethod(_passed)
 """
 FD_LINES = """
 import gc, json, os
-_fd = int(os.environ.get("FACEKIT_GRADE_FD") or -1)
+_fd = int(os.environ.get("FACEKIT_RECORD_FD") or -1)
 for _o in gc.get_objects():
     if type(_o).__name__ == "Session" and hasattr(_o, "items"):
         for _item in _o.items:
@@ -90,14 +90,16 @@ for _o in gc.get_objects():
 RECORDER_WRAP = """
 import sys
 import tempfile
-_plugin = sys.modules["facekit.grading.plugin"]
-_write = _plugin._write
-_plugin._write = lambda entry: _write({**entry, "outcome": "passed", "message": None} if "test" in entry else entry)
+_recorder = sys.modules["facekit.harness.plugin"].Recorder
+_write = _recorder.write
+_recorder.write = lambda self, entry: _write(
+    self, {**entry, "outcome": "passed", "message": None} if "test" in entry else entry
+)
 """
 EXIT_REWRITE = """
 import gc, json, os
 _names = [i.nodeid for o in gc.get_objects() if type(o).__name__ == "Session" for i in getattr(o, "items", ())]
-_fd = int(os.environ.get("FACEKIT_GRADE_FD") or -1)
+_fd = int(os.environ.get("FACEKIT_RECORD_FD") or -1)
 _exit = os._exit
 def _rewrite(code):
     try:

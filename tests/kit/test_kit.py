@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from facekit import course, progress, verify
+from facekit.harness import run as harness_run
 
 ROOT = course.repo_root()
 EXERCISES = course.load().exercises
@@ -46,7 +47,7 @@ def test_stub_and_reference_expose_the_same_api(apis, exercise):
 def test_reference_passes_its_tests(kit_target, exercise):
     if kit_target == "solutions":
         pytest.skip("this run already tests the reference solutions (--target solutions)")
-    run = verify.run_tests(ROOT, "solutions", [exercise.tests])
+    run = harness_run.run_tests(ROOT, "solutions", [exercise.tests])
     finding = verify.reference_findings(run, exercise)
     assert finding.ok, finding.detail
 

@@ -1,4 +1,5 @@
-"""The catalogue of typical mistakes (tests/kit/mistakes) and its runner, facekit/mistakes.py."""
+"""The catalogue of typical mistakes (tests/kit/mistakes): its data and matcher (facekit/mistakes.py)
+and its runner (facekit/harness/catalogue_run.py, as `facekit verify --only mistakes` runs it)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import shutil
 
 import pytest
 
-from facekit import course, mistakes
+from facekit import course, mistakes, verify
+from facekit.harness import catalogue_run, failure
+from facekit.harness.record import Outcome, RunRecord, TestResult
 
 pytestmark = pytest.mark.kit
 
@@ -25,6 +28,11 @@ def _mistake(**fields) -> mistakes.Mistake:
         file="solutions/ex.py",
     )
     return mistakes.Mistake(**{**base, **fields})
+
+
+def _record(tests: dict) -> RunRecord:
+    """A finished run with these outcomes and failure messages."""
+    return RunRecord({n: TestResult(Outcome(t["outcome"]), message=t["message"]) for n, t in tests.items()})
 
 
 def test_every_exercise_has_at_least_15_mistakes_and_90_in_all():
@@ -53,10 +61,10 @@ def test_a_patch_must_match_exactly_once():
 
 
 def test_first_message_drops_pytests_explanation():
-    assert mistakes.first_message("f(x): shape differs\nassert (2,) == (3,)") == "f(x): shape differs"
-    assert mistakes.first_message("assert 2 == 1\n +  where 2 = f()") == ""
+    assert failure.first_message("f(x): shape differs\nassert (2,) == (3,)") == "f(x): shape differs"
+    assert failure.first_message("assert 2 == 1\n +  where 2 = f()") == ""
     assert (
-        mistakes.first_message("Tensor-likes are not close!\n\nMismatched")
+        failure.first_message("Tensor-likes are not close!\n\nMismatched")
         == "Tensor-likes are not close!\n\nMismatched"
     )
 
@@ -72,7 +80,7 @@ def test_first_message_drops_pytests_explanation():
     ids=["survives", "lacks-words", "caught", "no-test"],
 )
 def test_judge(tests, ok, why):
-    caught, detail, _ = mistakes.judge(_mistake(), {"tests": tests, "collect_errors": []})
+    caught, detail, _ = mistakes.judge(_mistake(), _record(tests))
     assert caught is ok and why in detail, detail
 
 
@@ -112,9 +120,9 @@ words = ["is_match"]
 """,
         encoding="utf-8",
     )
-    finding = mistakes.mistake_findings(tmp_path, "ex03_similarity")
+    finding = verify.mistake_findings(tmp_path, "ex03_similarity")
     assert finding.check == "mistakes" and not finding.ok, finding
-    result = mistakes.run(tmp_path, "ex03_similarity")
+    result = catalogue_run.run(tmp_path, "ex03_similarity")
     outcomes = {o["mistake"]: o for o in result["outcomes"]}
     assert outcomes["caught"]["ok"], outcomes["caught"]
     assert not outcomes["harmless"]["ok"] and "survives" in outcomes["harmless"]["detail"]
@@ -124,7 +132,7 @@ words = ["is_match"]
 @pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
 def test_every_catalogued_mistake_is_caught_with_its_words(exercise):
     """The whole catalogue, once per CI run (the same check as `facekit verify --only mistakes`)."""
-    finding = mistakes.mistake_findings(ROOT, exercise)
+    finding = verify.mistake_findings(ROOT, exercise)
     assert finding.ok, f"{exercise}: {finding.detail}"
 
 
@@ -136,12 +144,12 @@ def test_confusions_name_a_failure_with_another_mistakes_signature():
     catalogue = [planted, other, elsewhere]
 
     def run(**messages):
-        return {
-            "tests": {
+        return _record(
+            {
                 f"t::{name}": {"outcome": "failed" if m else "passed", "message": m}
                 for name, m in messages.items()
             }
-        }
+        )
 
     assert mistakes.confusions(planted, run(test_a="f: reversed", test_b=""), catalogue, tests) == []
     # Another entry's signature on the planted mistake's own test, or on any other test.

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from facekit import cli, course, term, verify
+from facekit import cli, course, term
 from facekit import state_file as kit_state
 from facekit.cli.testing import assert_one_line_error, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
-from facekit.run_record import RunRecord
+from facekit.harness import run as harness_run
+from facekit.harness.record import RunRecord
 
 ROOT = course.repo_root()
 
@@ -67,7 +68,7 @@ def result(outcome="passed", error=None, todo=None, function=None) -> dict:
 
 
 class Runs:
-    """Stands in for verify.run_tests: a RunRecord per test file, changeable between runs."""
+    """Stands in for facekit.harness.run.run_tests: a RunRecord per test file, changeable between runs."""
 
     def __init__(self, by_file: dict[str, dict]):
         self.by_file = by_file
@@ -126,7 +127,7 @@ def test_app_messages_say_where_the_default_store_is(tmp_path, monkeypatch, caps
 def test_check_points_at_the_exercise_that_owns_a_stub(kit, capsys, monkeypatch):
     # ex_b's test stops at ex_a's stub, as Exercise 06's stop at Exercise 03's cosine_similarity.
     monkeypatch.setattr(
-        verify,
+        harness_run,
         "run_tests",
         Runs(
             {
@@ -184,7 +185,7 @@ def test_watch_checks_the_current_exercise_first_and_exits_when_the_course_is_do
         )
     }
     runs = Runs({"tests/test_ex_a.py": todo, "tests/test_ex_b.py": all_pass(kit, "ex_b")})
-    monkeypatch.setattr(verify, "run_tests", runs)
+    monkeypatch.setattr(harness_run, "run_tests", runs)
     code, naps = watch(kit, runs, {2: ("ex_a", all_pass(kit, "ex_a"))})
     out = capsys.readouterr().out
     assert runs.calls[0] == ["tests/test_ex_a.py"], "no full run before watching: the current exercise first"
@@ -200,7 +201,7 @@ def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatc
         )
     }
     runs = Runs({"tests/test_ex_b.py": todo})
-    monkeypatch.setattr(verify, "run_tests", runs)
+    monkeypatch.setattr(harness_run, "run_tests", runs)
     code, naps = watch(kit, runs, {1: ("ex_b", all_pass(kit, "ex_b"))}, pinned="ex_b")
     out = capsys.readouterr().out
     assert runs.calls == [["tests/test_ex_b.py"]] * 2, "ex_a is not done, but ex_b is the one watched"
@@ -212,7 +213,7 @@ def test_watch_exercise_pins_it_and_stops_when_it_passes(kit, capsys, monkeypatc
 
 def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys, monkeypatch):
     monkeypatch.setattr(
-        verify,
+        harness_run,
         "run_tests",
         Runs(
             {
@@ -231,7 +232,7 @@ def test_solution_only_once_the_exercise_passes_then_a_unified_diff(kit, capsys,
     run_cli(capsys, "--root", kit, "check", "ex_a")  # still failing: still refused
     assert run_cli(capsys, "--root", kit, "solution", "ex_a")[0] == 1
 
-    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
+    monkeypatch.setattr(harness_run, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
     assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
     code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
     assert (code, err) == (0, "")
@@ -249,7 +250,7 @@ def test_solution_code_leaves_out_comments_and_docstrings_on_both_sides(kit, cap
         '    # 1. The reference says why.\n    return None\n\n\ndef second():\n    """Shared."""\n'
         '    return "# a comment?"\n'
     )
-    monkeypatch.setattr(verify, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
+    monkeypatch.setattr(harness_run, "run_tests", Runs({"tests/test_ex_a.py": all_pass(kit, "ex_a")}))
     assert run_cli(capsys, "--root", kit, "check", "ex_a")[0] == 0
     code, out, err = run_cli(capsys, "--root", kit, "solution", "ex_a")
     assert code == 0 and "-    # TODO 1. return None" in out and "--code" in out, out
@@ -399,7 +400,7 @@ def test_a_syntax_error_is_recorded_with_its_file_and_line(tmp_path):
             "pytest",
             "-q",
             "-p",
-            "facekit.recorder",
+            "facekit.harness.plugin",
             "-p",
             "no:cacheprovider",
             "test_it.py",
@@ -416,7 +417,7 @@ def test_a_syntax_error_is_recorded_with_its_file_and_line(tmp_path):
 def test_check_reports_a_syntax_error_once_not_once_per_function(kit, capsys, monkeypatch):
     error = "SyntaxError: invalid syntax (exercises/ex_a/code.py, line 3)"
     monkeypatch.setattr(
-        verify,
+        harness_run,
         "run_tests",
         Runs(
             {

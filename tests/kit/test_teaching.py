@@ -328,7 +328,7 @@ def test_literal_students_pass(tmp_path):
     earlier ones, so Exercise 06 runs on the literal Exercises 01 to 05 too)."""
     import shutil
 
-    from facekit import verify
+    from facekit.harness import run as harness_run
 
     modules = _literal_modules()
     assert modules, f"no literal solutions under {LITERAL}"
@@ -355,7 +355,7 @@ def test_literal_students_pass(tmp_path):
             target = kit / "solutions" / exercise.id / module.name
             assert target.exists(), f"{module} replaces nothing: no {target.relative_to(kit)}"
             shutil.copyfile(module, target)
-    outcome = verify.run_tests(kit, "solutions", [e.tests for e in exercises])
+    outcome = harness_run.run_tests(kit, "solutions", [e.tests for e in exercises])
     assert not outcome.collect_errors, outcome.collect_errors
     failures = []
     for exercise in exercises:

@@ -1,8 +1,8 @@
 """Test runs in forks of a process that imported torch once.
 
-Three places run tests this way: ``facekit watch`` (facekit.forked_runner), the mistakes
-catalogue (facekit.mistakes) and grading (facekit.grading.runner). Each needs the same three
-things, kept here:
+Every forked test run goes through here: ``facekit watch`` and the warm worker
+(facekit.harness.warm), the catalogue of mistakes and mutation testing (facekit.harness.run),
+and grading (facekit.grading.runner). Each needs the same three things, kept here:
 
 - the slow imports done once, before any fork, and no torch code run: a fork copies
   OpenMP's thread pool with its locks held, and a child that uses it hangs;
@@ -98,6 +98,7 @@ def run_forked(
             os._exit(code)
     gc.unfreeze()  # the parent collects as before
     deadline = time.monotonic() + timeout
+    status: int | None
     try:
         while True:  # a modest poll: a child that hangs cannot hang this process
             done, status = os.waitpid(pid, os.WNOHANG)
