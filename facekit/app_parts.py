@@ -190,9 +190,12 @@ def _file_store(api: ModuleType, kind: str) -> type:
 
 
 def top_k(query: torch.Tensor, store: EmbeddingStore, k: int) -> list[tuple[Record, float]]:
-    """The ``k`` records nearest to ``query``, best first: [(record, score)]."""
+    """The ``k`` records nearest to ``query``, best first: [(record, score)]. Like Exercise 05's,
+    it refuses ``k`` < 1 before it reads the store, empty or not."""
     import torch
 
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got {k}")
     records = store.all()
     if not records:
         return []

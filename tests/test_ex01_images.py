@@ -251,6 +251,34 @@ def test_16_bit_grayscale_is_scaled_to_8_bits(ex, tmp_path, suffix, make):
     )
 
 
+@pytest.mark.function("load_image")
+def test_every_16_bit_value_is_rounded_to_the_nearest_8_bit_level(ex, tmp_path):
+    values = np.arange(65536).reshape(256, 256)  # every value of a 16-bit pixel, once
+    path = _save(Image.fromarray(values.astype(np.uint16)), tmp_path / "every-value.png")
+    got = _pixels(ex.load_image(path))[..., 0].astype(int)
+    expected = np.rint(values * 255 / 65535).astype(int)
+    wrong = np.argwhere(got != expected)
+    assert len(wrong) == 0, (
+        f"load_image(a 16-bit PNG of every value 0..65535): {len(wrong)} values do not become "
+        f"round(v * 255 / 65535), e.g. {values[tuple(wrong[0])]} gave {got[tuple(wrong[0])]}, expected "
+        f"{expected[tuple(wrong[0])]} (divide by 65535 with /, then np.rint)"
+    )
+
+
+@pytest.mark.function("load_image")
+def test_32_bit_values_outside_0_65535_are_clipped(ex, tmp_path):
+    # Pillow's "I" mode holds 32-bit integers: a scientific camera's file can go below 0 or
+    # above 65535. Out of range, uint8 wraps around (256 -> 0, -1 -> 255): clip first.
+    values = np.array([[-(2**31), -70000, -1000, 0, 65535, 70000, 2**31 - 1]], dtype=np.int32)
+    path = _save(Image.fromarray(values), tmp_path / "out-of-range.tiff")
+    got = _pixels(ex.load_image(path))[0, :, 0].tolist()
+    assert got == [0, 0, 0, 0, 255, 255, 255], (
+        f"load_image(a mode I TIFF of {values[0].tolist()}) gave {got}, expected "
+        f"[0, 0, 0, 0, 255, 255, 255]: values below 0 or above 65535 must come out 0 and 255 "
+        f"(np.clip(..., 0, 255) before astype(np.uint8), which wraps around)"
+    )
+
+
 ALPHAS = (0, 128, 255)
 
 
@@ -345,6 +373,33 @@ def test_not_an_image_is_a_value_error(ex, tmp_path, content):
     with raises(ValueError, f"load_image(a {'text' if content else 'empty'} file named face.jpg)") as info:
         ex.load_image(path)
     _names_the_file(info.value, path)
+
+
+def _damaged_header(kind: str) -> bytes:
+    """A file whose header Pillow's Image.open gives up on, with an error other than
+    UnidentifiedImageError: OSError for a BMP header of an unknown size, ValueError for a PNG
+    whose IHDR chunk is too short."""
+    if kind == "bmp":
+        # "BM", file size, reserved, pixel offset, then a header size no BMP version has (99).
+        return b"BM" + struct.pack("<IIII", 160, 0, 113, 99) + bytes(144)
+    chunk = b"IHDR" + struct.pack(">I", 8)  # 4 bytes of the 13 an IHDR holds
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+@pytest.mark.function("load_image")
+@pytest.mark.parametrize(
+    "kind, raised", [("bmp", "OSError"), ("png", "ValueError")], ids=["bmp-header-size", "png-short-ihdr"]
+)
+def test_damaged_header_is_a_value_error_naming_the_file(ex, tmp_path, kind, raised):
+    path = tmp_path / f"face.{kind}"
+    path.write_bytes(_damaged_header(kind))
+    call = f"load_image(a {kind.upper()} with a damaged header: Pillow's Image.open raises {raised})"
+    with raises(ValueError, call) as info:
+        ex.load_image(path)
+    assert path.name in str(info.value), (
+        f"{call}: turn Image.open's OSError, SyntaxError and ValueError into a ValueError that names "
+        f"the file; got {type(info.value).__name__}: {info.value}"
+    )
 
 
 @pytest.mark.function("load_image")
@@ -565,10 +620,13 @@ def test_a_camera_photo_matches_timm(ex, timm_transform):
         (160, 0.875, None, None),
         (288, 0.95, None, None),
         (224, 1.0, None, None),
+        # math.floor(224 / 0.8) is timm's 280; 224 // 0.8 is 279.0 (it floors the exact quotient
+        # by the stored 0.8000000000000000444).
+        (224, 0.8, None, None),
         (1, 0.875, None, None),
         (224, 0.875, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     ],
-    ids=["160", "288-crop0.95", "224-crop1.0", "1", "mean-std-0.5"],
+    ids=["160", "288-crop0.95", "224-crop1.0", "224-crop0.8", "1", "mean-std-0.5"],
 )
 def test_other_settings_match_timm(ex, size, crop_pct, mean, std):
     from timm.data import create_transform
@@ -707,9 +765,10 @@ def test_non_rgb_mode_is_a_value_error(ex, mode):
 
 
 @pytest.mark.function("preprocess")
-def test_image_without_pixels_is_a_value_error(ex):
-    with raises(ValueError, "preprocess(a 0x0 image)"):
-        ex.preprocess(Image.new("RGB", (0, 0)))
+@pytest.mark.parametrize("width, height", [(0, 0), (0, 5), (5, 0)])
+def test_image_without_pixels_is_a_value_error(ex, width, height):
+    with raises(ValueError, f"preprocess(a {width}x{height} image)"):
+        ex.preprocess(Image.new("RGB", (width, height)))
 
 
 @pytest.mark.function("preprocess")
@@ -717,7 +776,10 @@ def test_image_without_pixels_is_a_value_error(ex):
 def test_size_below_one_is_a_value_error(ex, sample_face, size):
     with raises(ValueError, f"preprocess(image, size={size})") as info:
         ex.preprocess(sample_face, size=size)
-    assert str(size) in str(info.value), f"preprocess(size={size}): say which size was given: {info.value}"
+    message = str(info.value)
+    assert "size" in message and str(size) in message, (
+        f"preprocess(size={size}): say that size is wrong and which was given: {message!r}"
+    )
 
 
 @pytest.mark.function("preprocess")
@@ -749,6 +811,14 @@ def test_zero_std_is_a_value_error(ex, sample_face):
     with raises(ValueError, "preprocess(image, std=(0.229, 0.0, 0.225)), a std of 0 (it divides)") as info:
         ex.preprocess(sample_face, std=(0.229, 0.0, 0.225))
     assert "std" in str(info.value), f"preprocess(std with a 0): name the argument std: {info.value}"
+
+
+@pytest.mark.function("preprocess")
+def test_negative_std_is_a_value_error(ex, sample_face):
+    std = (0.229, -0.224, 0.225)
+    with raises(ValueError, f"preprocess(image, std={std}), a std below 0 (std must be > 0)") as info:
+        ex.preprocess(sample_face, std=std)
+    assert "std" in str(info.value), f"preprocess(std={std}): name the argument std: {info.value}"
 
 
 @pytest.mark.function("preprocess")

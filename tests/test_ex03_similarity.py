@@ -2,8 +2,9 @@
 
 The reference results come from torch itself (torch.linalg.vector_norm,
 torch.nn.functional.cosine_similarity) on seeded random data, so no number here is
-hard-coded. The embeddings test builds its own ConvNeXt-Atto with timm instead of using
-Exercise 02's build_model(), so these tests do not depend on Exercise 02 being done.
+hard-coded. The embeddings tests use ConvNeXt-Atto embeddings the kit computed with timm (a
+file of its data), not Exercise 02's build_model(), so these tests do not depend on Exercise 02
+being done, and need torch only.
 """
 
 from __future__ import annotations
@@ -106,6 +107,21 @@ def test_zero_rows_are_a_value_error_naming_the_rows(ex):
         ex.l2_normalize(x)
     found = numbers_in(str(info.value))
     assert {"4", "9"} <= found, f"l2_normalize: name the zero rows (4 and 9), counting from 0: {info.value}"
+
+
+@pytest.mark.function("l2_normalize")
+def test_six_zero_rows_are_all_named(ex):
+    rows = [2, 3, 5, 7, 8, 11]
+    x = randn(12, 16, seed=6)
+    x[rows] = 0.0
+    with raises(ValueError, f"l2_normalize(x [12, 16] with rows {rows} all zeros)") as info:
+        ex.l2_normalize(x)
+    missing = [r for r in rows if str(r) not in numbers_in(str(info.value))]
+    assert not missing, (
+        f"l2_normalize(x [12, 16] with rows {rows} all zeros): the message must name every zero row; "
+        f"it lacks {missing} (the row indices of the norms [12, 1]: reshape(-1) first, or "
+        f"nonzero() lists a column 0 with each): {info.value}"
+    )
 
 
 @pytest.mark.function("l2_normalize")
@@ -397,14 +413,14 @@ def test_no_python_loop_over_rows(ex):
 
 
 @pytest.fixture(scope="module")
-def embeddings(embedder, face_tensor):
-    """[5, 320] ConvNeXt-Atto embeddings, from the harness's timm model (not Exercise 02's code):
-    the face, its mirror image, a darker copy and two noise images. On the stand-in weights
-    they mean nothing about faces; they are simply the kind of numbers the course produces."""
-    noise = randn(2, *face_tensor.shape, seed=40)
-    images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, *noise])
-    with torch.inference_mode():
-        return embedder(images)
+def embeddings():
+    """[5, 320] ConvNeXt-Atto embeddings from the harness's timm model with the stand-in weights
+    (not Exercise 02's code), read from the kit's data (facekit.data.model_embeddings): the
+    face, its mirror image, a darker copy and two noise images. They mean nothing about faces;
+    they are simply the kind of numbers the course produces, without importing timm here."""
+    from facekit import data
+
+    return data.model_embeddings()
 
 
 @pytest.mark.function("cosine_similarity")

@@ -7,17 +7,21 @@ blobs and concurrent writers) is tested on its own.
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import stat
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,8 +45,23 @@ def kind(request):
 
 
 @pytest.fixture
-def path(tmp_path, kind):
-    return tmp_path / KINDS[kind][1]
+def folder(tmp_path):
+    """A new empty folder for the test's store files: in memory (Linux's /dev/shm) where there is
+    one, else ``tmp_path``. Every JSON write and SQLite commit fsyncs, ~5 ms each on a disk and
+    far more on a busy one: most of this file's time. What fsync must be called for is tested by
+    spying on os.fsync, not by the disk."""
+    try:
+        where = tempfile.mkdtemp(prefix="facekit-ex04-", dir="/dev/shm")
+    except OSError:  # no /dev/shm (macOS, Windows) or not writable
+        yield tmp_path
+        return
+    yield Path(where)
+    shutil.rmtree(where, ignore_errors=True)
+
+
+@pytest.fixture
+def path(folder, kind):
+    return folder / KINDS[kind][1]
 
 
 @pytest.fixture
@@ -348,6 +367,17 @@ def test_round_trip_after_reopening_is_bit_exact(open_store, path, cls):
         )
 
 
+def test_remove_keeps_the_records_whose_ids_sort_before_and_after(open_store, cls):
+    store = open_store()
+    ids = sorted(store.add(name, row) for name, row in zip("abc", vectors(3)))
+    store.remove(ids[1])  # the middle id in sorted order: a comparison other than != loses one side
+    left = sorted(r.id for r in store.all())
+    assert left == [ids[0], ids[2]], (
+        f"{cls}.remove(the record whose id sorts between the other two's) left {len(left)} record(s): "
+        f"keep every record whose id differs (k != record_id)"
+    )
+
+
 def test_remove_deletes_one_record_and_keeps_the_others(open_store, cls):
     store = open_store()
     ids = [store.add(name, row) for name, row in zip("abcd", vectors(4))]
@@ -458,8 +488,8 @@ def test_garbage_file_is_a_format_error_and_left_untouched(ex, open_store, path,
 
 
 @pytest.fixture
-def json_path(tmp_path):
-    return tmp_path / "store.json"
+def json_path(folder):
+    return folder / "store.json"
 
 
 @pytest.fixture
@@ -490,10 +520,44 @@ def test_json_file_is_readable_json_with_the_format_marker(ex, json_store, json_
         assert created.utcoffset() == timedelta(0), "JsonFileStore: created_at in ISO 8601 with +00:00"
 
 
+# A store file as JsonFileStore's docstring shows it. Files outlive code: what one facekit wrote,
+# another (the kit's own stores, the camera service, next year's kit) must read, and the reverse.
+DOCUMENTED_JSON = (
+    b'{"format": "facekit-embeddings", "version": 1, "records": [{"id": '
+    b'"0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "name": "ada", "created_at": '
+    b'"2025-01-01T12:00:00.123456+00:00", "embedding": [0.10000000149011612, -1.5, 2.0]}]}'
+)
+
+
 @pytest.mark.function("JsonFileStore")
-def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(
-    json_store, json_path, monkeypatch
-):
+def test_json_file_as_documented_opens(ex, json_path):
+    json_path.write_bytes(DOCUMENTED_JSON)
+    records = ex.JsonFileStore(json_path).all()
+    call = 'JsonFileStore(a file of format "facekit-embeddings", version 1, as its docstring shows)'
+    assert [(r.id, r.name) for r in records] == [("0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "ada")], (
+        f"{call}: records {[(r.id, r.name) for r in records]}, expected ada's (is JSON_VERSION still 1?)"
+    )
+    assert torch.equal(records[0].embedding, torch.tensor([0.1, -1.5, 2.0])), (
+        f"{call}: ada's embedding is {records[0].embedding}, expected [0.1, -1.5, 2.0] as float32"
+    )
+
+
+@pytest.mark.function("JsonFileStore")
+def test_json_add_creates_missing_folders(ex, folder):
+    path = folder / "new" / "deeper" / "store.json"
+    record_id = ex.JsonFileStore(path).add("ada", vectors(1)[0])
+    assert [r.id for r in ex.JsonFileStore(path).all()] == [record_id], (
+        "JsonFileStore('new/deeper/store.json').add, neither folder there yet: the record must be in "
+        "the file (self.path.parent.mkdir(parents=True, exist_ok=True) first)"
+    )
+
+
+@pytest.mark.function("JsonFileStore")
+def test_json_write_goes_through_a_synced_temporary_file_in_the_same_folder(ex, tmp_path, monkeypatch):
+    # Under tmp_path, not in memory (`folder`): a temporary file in the system's temporary
+    # folder must fail the folder check below, not os.replace first (EXDEV between file systems).
+    json_path = tmp_path / "store.json"
+    json_store = ex.JsonFileStore(json_path)
     events: list[tuple[str, ...]] = []
     real_replace, real_fsync = os.replace, os.fsync
 
@@ -584,6 +648,7 @@ JSON_NOT_OURS = {
     "no-marker": b'{"records": []}',
     "other-format": b'{"format": "someone-else", "version": 1, "records": []}',
     "version-99": b'{"format": "facekit-embeddings", "version": 99, "records": []}',
+    "version-0": b'{"format": "facekit-embeddings", "version": 0, "records": []}',
     "record-without-embedding": (
         b'{"format": "facekit-embeddings", "version": 1, "records": '
         b'[{"id": "x", "name": "ada", "created_at": '
@@ -613,8 +678,8 @@ def test_json_file_that_is_not_ours_is_a_format_error(ex, json_path, case):
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "store.db"
+def db_path(folder):
+    return folder / "store.db"
 
 
 @pytest.fixture
@@ -652,22 +717,57 @@ def test_sqlite_embedding_is_a_little_endian_float32_blob(ex, sqlite_store, db_p
 
 
 @pytest.mark.function("SqliteStore")
-@pytest.mark.parametrize("case", ["other-tables", "version-99"])
+@pytest.mark.parametrize(
+    "case",
+    ["other-tables", "version-99", "version-0", "a-larger-application-id", "a-negative-application-id"],
+)
 def test_sqlite_database_that_is_not_ours_is_a_format_error(ex, db_path, case):
     with sqlite3.connect(db_path) as db:
         if case == "other-tables":  # someone else's database; user_version 1 is common
             db.execute("CREATE TABLE people (name TEXT)")
             db.execute("INSERT INTO people VALUES ('ada')")
             db.execute("PRAGMA user_version = 1")
-        else:
+        elif case.startswith("version"):
             db.execute(f"PRAGMA application_id = {ex.SQLITE_APPLICATION_ID}")
-            db.execute("PRAGMA user_version = 99")
+            db.execute(f"PRAGMA user_version = {case.split('-')[1]}")
+            if case == "version-0":  # ours by its id, but not a version this code wrote
+                db.execute("CREATE TABLE records (id TEXT)")
+        else:  # another application's id (a signed 32-bit number), its own table, version 1
+            other = 0x7FFFFFFF if case == "a-larger-application-id" else -1
+            db.execute(f"PRAGMA application_id = {other}")
+            db.execute("PRAGMA user_version = 1")
+            db.execute("CREATE TABLE people (name TEXT)")
     db.close()
     content = db_path.read_bytes()
     with raises(ex.StoreFormatError, f"SqliteStore(a database with {case})") as info:
         ex.SqliteStore(db_path)
     assert str(db_path) in str(info.value), f"SqliteStore: name the file: {info.value}"
     assert db_path.read_bytes() == content, f"SqliteStore({case}) wrote to a database that is not a store"
+
+
+@pytest.mark.function("SqliteStore")
+def test_sqlite_database_as_documented_opens(ex, db_path):
+    # SqliteStore's documented layout, written here: "FACE" in ASCII as the application id,
+    # version 1, the given schema, a little-endian float32 blob.
+    record = ("0b9d1c3e-6f0a-4c8e-9d3b-2a7e5f1c4b60", "ada", "2025-01-01T12:00:00.123456+00:00")
+    db = sqlite3.connect(db_path)
+    for statement in ex.SQLITE_SCHEMA:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {int.from_bytes(b'FACE', 'big')}")
+    db.execute("PRAGMA user_version = 1")
+    blob = np.array([0.1, -1.5, 2.0], dtype="<f4").tobytes()
+    db.execute("INSERT INTO records (id, name, created_at, embedding) VALUES (?, ?, ?, ?)", (*record, blob))
+    db.commit()
+    db.close()
+    records = ex.SqliteStore(db_path).all()
+    call = 'SqliteStore(a database of application id "FACE" and version 1, as its docstring describes)'
+    assert [(r.id, r.name) for r in records] == [record[:2]], (
+        f"{call}: records {[(r.id, r.name) for r in records]}, expected ada's "
+        f"(are SQLITE_APPLICATION_ID and SQLITE_VERSION still as given?)"
+    )
+    assert torch.equal(records[0].embedding, torch.tensor([0.1, -1.5, 2.0])), (
+        f"{call}: ada's embedding is {records[0].embedding}, expected [0.1, -1.5, 2.0] as float32"
+    )
 
 
 @pytest.mark.function("SqliteStore")
@@ -712,79 +812,124 @@ def test_sqlite_writer_waits_for_another_writers_lock(ex, sqlite_store, db_path)
     )
 
 
-def _add_many(target: str, cls: str, path: str, name: str, count: int, width: int, ready, go, errors) -> None:
-    """Child process: open the store, say so, wait for the start signal, add ``count`` records.
-
-    A ValueError from ``add`` (a refused width) is reported as ``refused``, anything else as a failure.
-    """
+def _write(store_class, path: str, name: str, count: int, width: int, barrier) -> list[str]:
+    """One writer: open the store, wait until the other writer has opened it too, then add
+    ``count`` records of ``width`` values (the i-th all i + 1). Returns its reports: ``refused
+    NAME: ...`` for a ValueError from ``add`` (a refused width; it stops there), ``failed NAME:
+    ...`` for anything else."""
     try:
-        from facekit import settings
-
-        # One thread: a forked child must not use the OpenMP thread pool copied from its parent.
-        torch.set_num_threads(1)
-        store = getattr(settings.load_exercise(EXERCISE, target), cls)(path)
-        ready.release()
-        go.wait(30)
+        store = store_class(path)
+    except BaseException:  # noqa: BLE001 - reported; the test fails with it
+        barrier.abort()  # the other writer stops waiting
+        return [f"failed {name}: {traceback.format_exc()}"]
+    try:
+        # Both have opened the store before either adds: each starts from what was on disk then
+        # (a new file: empty), however slowly a loaded machine runs the other process.
+        barrier.wait(60)
+    except threading.BrokenBarrierError:
+        return [f"failed {name}: the other writer did not open the store (its report says why)"]
+    try:
         for i in range(count):
             try:
                 store.add(name, torch.full((width,), float(i + 1)))
             except ValueError as err:
-                errors.put(f"refused {name}: {err}")
-                return
-    except BaseException:  # noqa: BLE001 - sent to the parent, which fails the test with it
-        errors.put(f"failed {name}: {traceback.format_exc()}")
-        raise
+                return [f"refused {name}: {err}"]
+    except BaseException:  # noqa: BLE001 - reported; the test fails with it
+        return [f"failed {name}: {traceback.format_exc()}"]
+    return []
 
 
-def _run_writers(ex, kit_target, cls, path, jobs) -> list[str]:
-    """Start one process per (name, count, width), all at once; their reports ("refused ...")."""
+def _other_writer(conn, barrier) -> None:
+    """The other process: for each job the test's process sends, ``_write``, and send its reports."""
+    # One thread: a forked child must not use the OpenMP thread pool copied from its parent.
+    torch.set_num_threads(1)
+    while (job := conn.recv()) is not None:
+        module, qualname, path, name, count, width = job
+        try:
+            store_class = getattr(importlib.import_module(module), qualname)
+        except BaseException:  # noqa: BLE001 - reported; the test fails with it
+            barrier.abort()
+            conn.send([f"failed {name}: {traceback.format_exc()}"])
+            continue
+        conn.send(_write(store_class, path, name, count, width, barrier))
+
+
+class _OtherProcess:
+    """A second process that writes to a store while the test's own process writes to it too.
+
+    One for all the tests of this module, started when a test first needs it: forking a process
+    that has imported torch, and its exit, cost ~0.1-0.2 s each on 2 busy cores.
+    """
+
+    def __init__(self) -> None:
+        self.process: multiprocessing.process.BaseProcess | None = None
+
+    def run(self, store_class, path, mine: tuple[str, int, int], theirs: tuple[str, int, int]) -> list[str]:
+        """Both processes open ``store_class(path)``, then add at once: this one the job
+        ``mine`` (name, count, width), the other ``theirs``. Returns both's ``refused`` reports;
+        a failure or a hung writer fails the test."""
+        cls = store_class.__name__
+        if self.process is None:
+            # fork (Linux): the child starts at once, with torch and the kit already imported.
+            # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
+            linux = sys.platform.startswith("linux")
+            context = multiprocessing.get_context("fork") if linux else multiprocessing.get_context("spawn")
+            self.conn, child_conn = context.Pipe()
+            self.barrier = context.Barrier(2)
+            self.process = context.Process(target=_other_writer, args=(child_conn, self.barrier), daemon=True)
+            self.process.start()
+            child_conn.close()
+        self.barrier.reset()  # usable again after a writer that failed to open aborted it
+        self.conn.send((store_class.__module__, store_class.__qualname__, str(path), *theirs))
+        reports = _write(store_class, str(path), *mine, self.barrier)
+        try:
+            if not self.conn.poll(120):
+                raise TimeoutError
+            reports += self.conn.recv()
+        except (TimeoutError, EOFError, OSError):
+            self.stop()
+            pytest.fail(f"{cls}: the other writer process hung or died while adding", pytrace=False)
+        failed = [r for r in reports if r.startswith("failed")]
+        assert not failed, f"{cls}.add in a writer process failed:\n" + "\n".join(failed)
+        return reports
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def other_process():
+    other = _OtherProcess()
+    yield other
+    other.stop()
+
+
+def _run_writers(ex, other_process, cls, path, mine, theirs) -> list[str]:
+    """This process and the other one add to ``path`` at once; their reports (``refused ...``)."""
     # The store class must open at all (a stub stops here, in this process, with its
     # NotImplementedError); on another file, so that `path` stays new.
     getattr(ex, cls)(path.with_name("probe-" + path.name))
-    # fork (Linux): the children start at once, with torch and the kit already imported.
-    # Elsewhere spawn, which imports them afresh: slower, but fork is unsafe on macOS.
-    linux = sys.platform.startswith("linux")
-    context = multiprocessing.get_context("fork") if linux else multiprocessing.get_context("spawn")
-    ready, go, errors = context.Semaphore(0), context.Event(), context.SimpleQueue()
-    workers = [
-        context.Process(
-            target=_add_many, args=(kit_target, cls, str(path), name, count, width, ready, go, errors)
-        )
-        for name, count, width in jobs
-    ]
-    for worker in workers:
-        worker.start()
-    # Every writer has opened the store before any adds: each starts from what was on disk
-    # then (a new file: empty), however slowly a loaded machine starts the processes.
-    for _ in workers:
-        if not ready.acquire(timeout=60):
-            break  # a writer failed before opening: its report says why
-    go.set()
-    for worker in workers:
-        worker.join(timeout=120)
-    hung = [w for w in workers if w.is_alive()]
-    for worker in hung:
-        worker.kill()
-    reports = []
-    while not errors.empty():
-        reports.append(errors.get())
-    failed = [r for r in reports if r.startswith("failed")]
-    assert not failed, f"{cls}.add in a writer process failed:\n" + "\n".join(failed)
-    assert not hung and all(w.exitcode == 0 for w in workers), (
-        f"{cls}: writer processes ended with exit codes {[w.exitcode for w in workers]}"
-    )
-    return reports
+    return other_process.run(getattr(ex, cls), path, mine, theirs)
 
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 @pytest.mark.parametrize("kind", BOTH_KINDS)
-def test_two_processes_adding_at_once_lose_nothing(ex, kit_target, kind, path):
+def test_two_processes_adding_at_once_lose_nothing(ex, other_process, kind, path):
     cls = KINDS[kind][0]
     # JSON rewrites the whole file per add, so fewer adds; enough to interleave many times.
+    # Narrow embeddings: what is lost does not depend on the width, and short files keep it fast.
     per_process = 50 if kind == "sqlite" else 15
-    reports = _run_writers(
-        ex, kit_target, cls, path, [("left", per_process, WIDTH), ("right", per_process, WIDTH)]
-    )
+    reports = _run_writers(ex, other_process, cls, path, ("left", per_process, 8), ("right", per_process, 8))
     assert not reports, f"{cls}: a writer was refused: {reports}"
     store = getattr(ex, cls)(path)
     records = store.all()
@@ -802,11 +947,11 @@ def test_two_processes_adding_at_once_lose_nothing(ex, kit_target, kind, path):
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 @pytest.mark.parametrize("kind", BOTH_KINDS)
-def test_two_processes_creating_one_store_with_different_widths(ex, kit_target, kind, path):
+def test_two_processes_creating_one_store_with_different_widths(ex, other_process, kind, path):
     cls = KINDS[kind][0]
     # Both open the missing file (an empty store), then add a first record at the same time:
     # 3 values and 5 values. One store has one width: exactly one of them may succeed.
-    reports = _run_writers(ex, kit_target, cls, path, [("three", 1, 3), ("five", 1, 5)])
+    reports = _run_writers(ex, other_process, cls, path, ("three", 1, 3), ("five", 1, 5))
     try:
         records = getattr(ex, cls)(path).all()
     except ValueError as err:

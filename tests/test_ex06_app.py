@@ -319,6 +319,23 @@ def test_unreadable_files_are_skipped_and_listed(ex, model, images, broken, expe
 
 
 @pytest.mark.function("embed_images")
+def test_batch_size_one_embeds_one_image_per_batch(ex, model, images, expected):
+    paths = [images["face.png"], images["noise.png"]]
+    call = "embed_images(2 images, batch_size=1)"
+    batches = list(ex.embed_images(model, paths, batch_size=1))
+    assert [b.paths for b in batches] == [[p] for p in paths], (
+        f"{call}: batches of {[[p.name for p in b.paths] for b in batches]}, expected one image each "
+        f"(a batch size of 1 is allowed: only < 1 is refused)"
+    )
+    for batch in batches:
+        row, own = batch.embeddings[0], expected(batch.paths[0])
+        assert torch.allclose(row, own, atol=ATOL, rtol=ATOL), (
+            f"{call}: the row of {batch.paths[0].name} differs from its own embedding by up to "
+            f"{(row - own).abs().max().item():.3g}"
+        )
+
+
+@pytest.mark.function("embed_images")
 @pytest.mark.parametrize(
     "batch_size, error",
     [(0, ValueError), (-3, ValueError), (2.0, TypeError), ("4", TypeError), (True, TypeError)],
@@ -637,6 +654,37 @@ def test_identify_the_enrolled_image_wins_with_one(ex, model, store, images):
 
 
 @pytest.mark.function("identify")
+def test_identify_with_k_1_gives_the_best_person(ex, model, store, images, expected):
+    ex.register(store, model, "alice", [images["face.png"]])
+    ex.register(store, model, "bob", [images["noise.png"]])
+    presented = images["mirror.png"]
+    scores = {
+        name: _cos(expected(presented), expected(images[file]))
+        for name, file in (("alice", "face.png"), ("bob", "noise.png"))
+    }
+    best = max(scores, key=lambda name: scores[name])
+    found = ex.identify(store, model, presented, k=1)
+    assert [name for name, _ in found] == [best], (
+        f"identify(mirror.png, k=1) with alice and bob gave {found}, expected [{best!r}] alone "
+        f"(k=1 is allowed: only k < 1 is refused)"
+    )
+
+
+@pytest.mark.function("identify")
+def test_identify_stops_at_k_people_for_a_large_k(ex, model, store, images):
+    # 301 people, k=300: `len(people) is k` holds only for small ints (CPython keeps one object
+    # for each of -5..256), so such a loop never stops; == does.
+    vectors = torch.randn(301, WIDTH, generator=torch.Generator().manual_seed(3))
+    for number, vector in enumerate(vectors):
+        store.add(f"person {number}", vector)
+    found = ex.identify(store, model, images["face.png"], k=300)
+    assert len(found) == 300, (
+        f"identify(image, k=300) with 301 people gave {len(found)} people, expected 300 "
+        f"(compare the count with ==, not `is`)"
+    )
+
+
+@pytest.mark.function("identify")
 def test_identify_on_an_empty_store_finds_nobody(ex, model, store, images):
     found = ex.identify(store, model, images["face.png"])
     assert found == [], f"identify on an empty store gave {found!r}, expected []"
@@ -878,6 +926,45 @@ def test_embed_folder_streams_in_batches_and_reports_progress(ex, model, folder,
     )
     assert calls == [(3, 4), (4, 4)], (
         f"embed_folder(4 images, batch_size=3): progress calls {calls}, expected [(3, 4), (4, 4)]"
+    )
+
+
+@pytest.mark.function("embed_folder")
+def test_embed_folder_counts_skipped_files_in_its_progress(ex, model, images, broken, tmp_path):
+    root = tmp_path / "photos"
+    root.mkdir()
+    # Sorted: a.png, b.txt (not an image), c.png in the first batch of 3, d.png in the second.
+    for name, source in (
+        ("a.png", images["face.png"]),
+        ("b.txt", broken["text"]),
+        ("c.png", images["noise.png"]),
+        ("d.png", images["stripes.png"]),
+    ):
+        (root / name).write_bytes(source.read_bytes())
+    calls = []
+    ex.embed_folder(
+        model,
+        root,
+        tmp_path / "faces.npy",
+        batch_size=3,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(3, 4), (4, 4)], (
+        f"embed_folder(3 images and 1 unreadable file, batch_size=3): progress calls {calls}, expected "
+        f"[(3, 4), (4, 4)]: done counts every file handled, the skipped ones too"
+    )
+
+
+@pytest.mark.function("embed_folder")
+def test_embed_folder_creates_missing_parent_folders(ex, model, folder, tmp_path):
+    out = tmp_path / "new" / "deeper" / "faces.npy"
+    call = "embed_folder(folder, out='new/deeper/faces.npy'), neither folder there yet"
+    try:
+        summary = ex.embed_folder(model, folder, out)
+    except FileNotFoundError as error:
+        pytest.fail(f"{call} raised FileNotFoundError ({error}): create them with mkdir(parents=True)")
+    assert out.is_file() and summary.count == len(FOLDER_NAMES), (
+        f"{call}: {out} {'exists' if out.exists() else 'is missing'}, summary count {summary.count}"
     )
 
 

@@ -47,8 +47,9 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     # TODO 3. Inside, also `with warnings.catch_warnings():` and
     #         warnings.simplefilter("error", Image.DecompressionBombWarning). Then
     #         image = Image.open(file). Turn Image.DecompressionBombError and
-    #         Image.DecompressionBombWarning into ValueError, and so OSError and
-    #         SyntaxError (PIL.UnidentifiedImageError is an OSError): "not an image".
+    #         Image.DecompressionBombWarning into ValueError, and so OSError, SyntaxError
+    #         and ValueError (PIL.UnidentifiedImageError is an OSError; a PNG header cut
+    #         short raises ValueError): "not an image".
     #         Every message names the file: f"{path} ...". Chain with `from error`.
     # TODO 4. Still inside: image.load() decodes every pixel now (a truncated file fails
     #         here, with OSError), then image = ImageOps.exif_transpose(image) turns it

@@ -32,7 +32,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
                 image = Image.open(file)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
                 raise ValueError(f"{path} is a possible decompression bomb: {error}") from error
-            except (OSError, SyntaxError) as error:
+            except (OSError, SyntaxError, ValueError) as error:
                 raise ValueError(f"{path} is not an image: {error}") from error
             # TODO 4
             try:
