@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # mkdocs run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-from facekit import course, mistakes
+from facekit import course, mistakes, scaffold
 from facekit.cli import parser as cli_parser
 
 CHEATSHEET_PAGE = "students/cheatsheet.md"
@@ -109,11 +109,8 @@ def on_page_markdown(markdown, page, config, files):
 
 def exercise_table() -> str:
     """The manifest's exercises: number, page, the functions a student writes."""
-    rows = ["| # | exercise | you write |", "|---|---|---|"]
-    for exercise in course.load(ROOT / "exercises" / "course.toml").exercises:
-        functions = ", ".join(f"`{f}`" for f in exercise.functions)
-        rows.append(f"| {exercise.id[2:4]} | [{exercise.title}]({exercise.id}.md) | {functions} |")
-    return "\n".join(rows)
+    kit = course.load(ROOT / "exercises" / "course.toml")
+    return scaffold.exercise_table(kit.exercises, lambda e: f"{e.id}.md")  # the README's, too
 
 
 # -- the command reference -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 - ``check``: ``facekit check ex03_similarity`` as a student sees it, run for real in a scratch
   copy of the kit whose Exercises 01-02 are done and whose Exercise 03 has a catalogued mistake
-  planted (tests/kit/mistakes/ex03_similarity.toml), in a pseudo-terminal so that it is in
+  planted (course/ex03_similarity/mistakes.toml), in a pseudo-terminal so that it is in
   colour. Writes docs/assets/check-output.txt (the text, which the Students pages include and
   tests/kit/test_docs_site.py compares with a fresh run) and docs/assets/check.png (the terminal,
   drawn by headless Chromium from that text's colours).
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "docs" / "assets"
 sys.path.insert(0, str(ROOT))
 
-from facekit import course, mistakes
+from facekit import course, mistakes, release
 
 CHECKED = "ex03_similarity"
 PLANTED = "strictly-greater"  # the catalogued mistake planted for the check picture
@@ -51,6 +51,12 @@ def scratch_kit(where: Path) -> Path:
         else:
             shutil.copy2(source, kit / name)
     exercises = {e.id: e for e in course.load(ROOT / "exercises" / "course.toml").exercises}
+    for exercise in exercises.values():  # the catalogues as a student's release has them
+        target = mistakes.catalogue_path(kit, exercise.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            release.student_catalogue(mistakes.catalogue_path(ROOT, exercise.id)), encoding="utf-8"
+        )
     for done in ("ex01_images", "ex02_embeddings"):
         shutil.copy2(ROOT / exercises[done].reference, kit / exercises[done].stub)
     exercise = exercises[CHECKED]

@@ -7,9 +7,18 @@ from the id (and ``module``, the stub's file name, by default the id without its
     tests     tests/test_<id>.py                reference  solutions/<id>/<module>.py
     notebook  notebooks/<id>.ipynb
 
-Any of them may be given to override it. ``hints`` is a table: function -> list of hints,
-from a nudge to a near-answer (multi-line strings allowed). ``weights`` lists the hub files
-the exercise needs ("repo/filename"); ``points`` is its weight in grading (default 10),
+Any of them may be given to override it. What the kit keeps of an exercise for itself lives in
+its meta folder, ``course/<id>/`` (``Exercise.meta``): the catalogue of typical mistakes
+(``mistakes.toml``), the recorded equivalent mutants (``mutation.toml``), the literal student
+(``literal/``) and the calls each function's recipe must name (``key_calls.toml``). Those quote or solve the reference, so they sit outside ``exercises/`` (which
+students get and pip packages) and outside every grading workspace (built from facekit/,
+tests/ and exercises/ only): a submission never sees them. The ``[course.policy]`` table holds
+the rules every exercise meets (``Policy``), read by ``facekit verify`` and the kit's tests.
+
+``hints`` is a table: function -> list of hints, from a nudge to a near-answer (multi-line
+strings allowed; they stay in the manifest, which students get, as rustlings' info.toml does).
+``weights`` lists the hub files the exercise needs ("repo/filename"); ``points`` is its weight
+in grading (default 10),
 ``timeout`` the seconds each of its tests may run when graded (default 20), ``function_points``
 (optional) a table giving each function its points (``points`` is then their sum).
 An unknown key or a value of the wrong type is a ManifestError naming the key and the entry.
@@ -29,7 +38,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TARGETS", "Course", "Exercise", "ManifestError", "load", "repo_root", "MANIFEST"]
+__all__ = [
+    "TARGETS",
+    "Course",
+    "Exercise",
+    "Meta",
+    "Policy",
+    "ManifestError",
+    "load",
+    "repo_root",
+    "MANIFEST",
+    "META_DIR",
+]
 
 DEFAULT_POINTS = 10
 DEFAULT_TEST_TIMEOUT = (
@@ -43,6 +63,43 @@ def repo_root() -> Path:
 
 
 MANIFEST = repo_root() / "exercises" / "course.toml"
+# Each exercise's meta folder is META_DIR/<id>: top level, never under exercises/ (see above).
+META_DIR = "course"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """An exercise's own files that only the kit reads, relative to the root (``meta_of``)."""
+
+    folder: str  # course/<id>
+    mistakes: str  # the catalogue of typical mistakes (facekit/mistakes.py)
+    mutation: str  # the recorded equivalent mutants (facekit/mutation.py)
+    literal: str  # the literal student: modules solved from the teaching text word for word
+    key_calls: str  # per function, the calls its recipe needs in the README, TODO steps, last hint
+
+
+def meta_of(exercise_id: str) -> Meta:
+    """Where an exercise's meta files are: the one place their paths are derived from the id."""
+    folder = f"{META_DIR}/{exercise_id}"
+    return Meta(
+        folder,
+        mistakes=f"{folder}/mistakes.toml",
+        mutation=f"{folder}/mutation.toml",
+        literal=f"{folder}/literal",
+        key_calls=f"{folder}/key_calls.toml",
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The course-wide rules of the manifest's ``[course.policy]`` table."""
+
+    # Without a table, no rule: the numbers live in the manifest only.
+    min_mistakes: int = 0  # catalogued mistakes each exercise has at least
+    min_mistakes_total: int = 0  # and the whole course, all exercises together
+
+
+POLICY_KEYS = tuple(Policy.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +148,10 @@ class Exercise:
         """Every (function, hint), in manifest order of the functions."""
         return [(f, h) for f in self.functions for h in self.hints.get(f, ())]
 
+    @property
+    def meta(self) -> Meta:
+        return meta_of(self.id)
+
     def paths(self) -> dict[str, str]:
         named = {"readme": self.readme, "stub": self.stub, "reference": self.reference, "tests": self.tests}
         if self.notebook:
@@ -102,6 +163,11 @@ class Exercise:
 class Course:
     title: str
     exercises: tuple[Exercise, ...]
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.exercises)
 
     def get(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:
@@ -243,4 +309,27 @@ def load(path: Path | None = None) -> Course:
     ids = [e.id for e in exercises]
     if len(set(ids)) != len(ids):
         raise ManifestError(f"{path}: an exercise id is listed twice: {ids}")
-    return Course(title=data.get("course", {}).get("title", "Course"), exercises=tuple(exercises))
+    head = data.get("course", {})
+    unknown = [key for key in head if key not in ("title", "policy")]
+    if unknown:
+        raise ManifestError(f"{path}: [course] has an unknown key {unknown[0]!r} (allowed: title, policy)")
+    return Course(
+        title=head.get("title", "Course"),
+        exercises=tuple(exercises),
+        policy=_policy(path, head.get("policy", {})),
+    )
+
+
+def _policy(path: Path, table: object) -> Policy:
+    if not isinstance(table, dict):
+        raise ManifestError(f"{path}: [course.policy] must be a table; got {table!r:.60}")
+    for key, value in table.items():
+        if key not in POLICY_KEYS:
+            raise ManifestError(
+                f"{path}: [course.policy] has an unknown key {key!r} (allowed: {', '.join(POLICY_KEYS)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ManifestError(
+                f"{path}: [course.policy] {key} must be a whole number >= 0; got {value!r:.60}"
+            )
+    return Policy(**table)

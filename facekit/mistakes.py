@@ -1,6 +1,6 @@
 """The catalogue of typical mistakes, and the check that the harness catches each one.
 
-``tests/kit/mistakes/exNN_*.toml`` lists, per exercise, mistakes students really make. Each
+``course/<id>/mistakes.toml`` (``course.Exercise.meta``) lists, per exercise, mistakes students really make. Each
 one is a find/replace patch against the reference solution, a line in the student's words,
 the test that must fail, and words its failure message must contain (the function's name and
 what differs)::
@@ -48,7 +48,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CATALOGUE_DIR = Path("tests") / "kit" / "mistakes"
 _REQUIRED = ("id", "says", "find", "replace", "test", "words")
 
 
@@ -77,8 +76,8 @@ class Mistake:
 
 
 def catalogue_path(root: Path, exercise_id: str) -> Path:
-    """Where the exercise's catalogue lives (the one place that says so)."""
-    return Path(root) / CATALOGUE_DIR / f"{exercise_id}.toml"
+    """Where the exercise's catalogue lives (course.Exercise.meta: the one place that says so)."""
+    return Path(root) / course.meta_of(exercise_id).mistakes
 
 
 def load(root: Path, exercise: course.Exercise) -> list[Mistake]:

@@ -12,7 +12,7 @@ mutant into a scratch copy of the kit and runs the exercise's tests there agains
 module with ``from __future__ import annotations`` are left out: that code never runs.
 
 Survivors that no test can or should tell apart from the reference are recorded, with one
-sentence why, in ``tests/kit/mutation/<exercise>.toml``::
+sentence why, in ``course/<exercise>/mutation.toml`` (``course.Exercise.meta``)::
 
     [[equivalent]]
     operator = "core/NumberReplacer"
@@ -45,8 +45,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-EQUIVALENTS_DIR = Path("tests") / "kit" / "mutation"
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,8 @@ def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             annotation = node.returns
         if annotation is not None:
+            # Parsed source always has end positions (only hand-built nodes lack them).
+            assert annotation.end_lineno is not None and annotation.end_col_offset is not None
             spans.append(
                 (
                     (annotation.lineno, annotation.col_offset),
@@ -165,7 +165,7 @@ def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
 
 
 def load_equivalents(root: Path, exercise_id: str) -> list[dict]:
-    path = Path(root) / EQUIVALENTS_DIR / f"{exercise_id}.toml"
+    path = Path(root) / course.meta_of(exercise_id).mutation
     if not path.exists():
         return []
     entries = tomllib.loads(path.read_text(encoding="utf-8")).get("equivalent", [])

@@ -142,7 +142,7 @@ def shown_failure(
     """The one of a function's failing tests (node id, result; in file order) that `facekit
     check` shows: the most specific, with the catalogued mistake it matches if any.
 
-    1. A failure with a catalogued mistake's signature (tests/kit/mistakes/: the test that
+    1. A failure with a catalogued mistake's signature (course/<id>/mistakes.toml: the test that
        mistake must fail, every one of its words in the message; facekit.mistakes.matches):
        that message is known to say what is wrong, and the mistake becomes a hint.
     2. Else the first failing test that is not broad.

@@ -5,7 +5,8 @@
   a syntax error, a wrong assertion or a test that passes on a stub is a kit defect);
 - stub and reference expose the same public names, signatures and docstrings;
 - the notebook is valid nbformat and executes against the reference;
-- the README, the CHEATSHEET and every file the manifest names exist.
+- the README, the CHEATSHEET and every file the manifest names exist;
+- the course's ``[course.policy]`` holds (enough catalogued mistakes per exercise and in all).
 
 ``facekit verify`` and the kit's own tests (tests/kit) both call this module. The tests run
 through the harness (facekit.harness); everything that imports the trees runs in a
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit import course, notebooks, scaffold, settings
+from facekit import course, mistakes, notebooks, scaffold, settings
 from facekit.harness import catalogue_run
 from facekit.harness import run as runs
 from facekit.harness.record import RunRecord
@@ -330,6 +331,65 @@ def mistake_findings(root: Path, exercise: course.Exercise | str, weights: str =
 @check("mistakes", "every catalogued student mistake is caught, with its promised words")
 def _mistakes(ctx: VerifyContext) -> list[Finding]:
     return [mistake_findings(ctx.root, e, ctx.weights) for e in ctx.with_tests()]
+
+
+def policy_findings(
+    policy: course.Policy, counts: dict[str, int | str], exercise_ids: list[str]
+) -> list[Finding]:
+    """One Finding per exercise of ``exercise_ids`` on the course's ``[course.policy]``.
+
+    ``counts``: each exercise of the whole course -> its number of catalogued mistakes, or why
+    its catalogue cannot be read. The total is the course's, whichever exercises are checked."""
+    total = sum(n for n in counts.values() if isinstance(n, int))
+    where = "exercises/course.toml [course.policy]"
+    found = []
+    for exercise_id in exercise_ids:
+        count = counts[exercise_id]
+        if isinstance(count, str):
+            found.append(Finding(exercise_id, "policy", False, f"its catalogue cannot be read: {count}"))
+        elif count < policy.min_mistakes:
+            found.append(
+                Finding(
+                    exercise_id,
+                    "policy",
+                    False,
+                    f"{count} catalogued mistakes; {where} asks at least {policy.min_mistakes} "
+                    f"(min_mistakes) in {course.meta_of(exercise_id).mistakes}",
+                )
+            )
+        elif total < policy.min_mistakes_total:
+            found.append(
+                Finding(
+                    exercise_id,
+                    "policy",
+                    False,
+                    f"the course has {total} catalogued mistakes in all; {where} asks at least "
+                    f"{policy.min_mistakes_total} (min_mistakes_total)",
+                )
+            )
+        else:
+            found.append(
+                Finding(
+                    exercise_id,
+                    "policy",
+                    True,
+                    f"{count} catalogued mistakes (at least {policy.min_mistakes}), {total} in the "
+                    f"course (at least {policy.min_mistakes_total})",
+                )
+            )
+    return found
+
+
+@check("policy", "the course's [course.policy] holds: enough catalogued mistakes, each and in all")
+def _policy(ctx: VerifyContext) -> list[Finding]:
+    manifest = course.load(ctx.root / "exercises" / "course.toml")
+    counts: dict[str, int | str] = {}
+    for exercise in manifest.exercises:
+        try:
+            counts[exercise.id] = len(mistakes.load(ctx.root, exercise))
+        except mistakes.CatalogueError as error:
+            counts[exercise.id] = str(error)
+    return policy_findings(manifest.policy, counts, [e.id for e in ctx.exercises])
 
 
 def verify(

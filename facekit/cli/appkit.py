@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-from facekit import trees
+from facekit import app_parts, trees
 from facekit.camera import config as app_config
 from facekit.camera import inputs
 from facekit.cli.context import Context, header
@@ -22,7 +22,7 @@ from facekit.errors import CommandError, UsageError
 if TYPE_CHECKING:
     import torch
 
-EXERCISE = "ex06_app"
+EXERCISE = app_parts.APP  # the capstone: one name for it, app_parts'
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -114,7 +114,9 @@ def model(ctx: Context) -> torch.nn.Module:
 
     ctx.term.status("loading the model ...")
     hub_switch.activate_weights(ctx.weights)
-    built = trees.load_exercise("ex02_embeddings", ctx.target).build_model()
+    # The exercise whose build_model the app runs: the manifest's first with one.
+    maker = next(e for e in ctx.course.exercises if "build_model" in e.functions)
+    built = trees.load_exercise(maker.id, ctx.target).build_model()
     ctx.term.clear_status()
     return built
 

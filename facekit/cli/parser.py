@@ -75,12 +75,18 @@ def _reset(p):
 
 def _new(p):
     p.add_argument("exercise", metavar="exNN_name", help="the new exercise's id, e.g. ex07_tracking")
-    p.add_argument("title", help="its title, in quotes")
+    p.add_argument("title", nargs="?", help="its title, in quotes")
     p.add_argument(
         "--functions",
         default="solve",
         metavar="NAMES",
         help="comma-separated names of the functions to write (default: solve)",
+    )
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="for an exercise of the manifest: copy each signature and docstring of its "
+        "reference into its stub (the stub's bodies stay)",
     )
 
 
@@ -374,7 +380,7 @@ COMMANDS = (
     Command(
         "new",
         "new",
-        "scaffold a new exercise: both trees, tests, notebook, manifest, README row",
+        "scaffold a new exercise: both trees, tests, notebook, manifest, README row; --sync: stub from reference",
         _new,
         options="v",
     ),

@@ -12,12 +12,33 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facekit import trees
 from facekit.cli import runs
 from facekit.cli.context import Context, header
 from facekit.errors import CommandError, UsageError
+
+
+@dataclass(frozen=True)
+class Demo:
+    run: Callable[[Any, Any, str], None]  # (the exercise's module, the terminal, the tree)
+    weights: bool  # whether what it prints depends on the weights (then the stand-in note)
+
+
+# Exercise id -> its demo, filled by @demo beside each demo's code: no list to keep in step
+# with the manifest. An exercise without one (a new one, say) is told to use its notebook.
+DEMOS: dict[str, Demo] = {}
+
+
+def demo(exercise_id: str, weights: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(run: Callable[..., None]) -> Callable[..., None]:
+        DEMOS[exercise_id] = Demo(run, weights)
+        return run
+
+    return register
 
 
 def _stats(x) -> str:
@@ -52,7 +73,8 @@ def _faces():
     return torch.stack([transform(face), transform(face.transpose(Image.Transpose.FLIP_LEFT_RIGHT))])
 
 
-def _ex01(ex, t) -> None:
+@demo("ex01_images", weights=False)
+def _ex01(ex, t, target: str) -> None:
     from facekit import data
 
     image = ex.load_image(data.SAMPLE_FACE)
@@ -63,7 +85,8 @@ def _ex01(ex, t) -> None:
     t.line(f"preprocess(image): {_stats(ex.preprocess(image))}")
 
 
-def _ex02(ex, t) -> None:
+@demo("ex02_embeddings")
+def _ex02(ex, t, target: str) -> None:
     import torch
 
     model = ex.build_model()
@@ -85,7 +108,8 @@ def _ex02(ex, t) -> None:
     )
 
 
-def _ex03(ex, t) -> None:
+@demo("ex03_similarity")
+def _ex03(ex, t, target: str) -> None:
     import torch
 
     with torch.inference_mode():
@@ -101,7 +125,8 @@ def _ex03(ex, t) -> None:
     t.line(f"is_match(that score, threshold=0.5): {ex.is_match(scores[0, 1], 0.5)}")
 
 
-def _ex04(ex, t) -> None:
+@demo("ex04_storage", weights=False)
+def _ex04(ex, t, target: str) -> None:
     import tempfile
 
     import torch
@@ -155,6 +180,7 @@ class _ListStore:
         return len(self.records)
 
 
+@demo("ex05_retrieval")
 def _ex05(ex, t, target: str) -> None:
     from datetime import datetime, timezone
 
@@ -179,7 +205,8 @@ def _ex05(ex, t, target: str) -> None:
     )
 
 
-def _ex06(ex, t) -> None:
+@demo("ex06_app")
+def _ex06(ex, t, target: str) -> None:
     import tempfile
 
     images = _gallery_images()
@@ -202,17 +229,6 @@ def _ex06(ex, t) -> None:
         t.line(f"identify(store, model, face.png, k=2): {people}")
 
 
-TRIES: dict[str, Callable[..., None]] = {  # (ex, term); _ex05 takes the target too
-    "ex01_images": _ex01,
-    "ex02_embeddings": _ex02,
-    "ex03_similarity": _ex03,
-    "ex04_storage": _ex04,
-    "ex05_retrieval": _ex05,
-    "ex06_app": _ex06,
-}
-NO_WEIGHTS = ("ex01_images", "ex04_storage")  # nothing of theirs depends on the weights
-
-
 def _stub_origin(err: BaseException, tree: Path) -> tuple[str, Path] | None:
     """(qualified function, file) of the stub in ``tree`` that raised ``err``."""
     found, tb = None, err.__traceback__
@@ -227,10 +243,11 @@ def _stub_origin(err: BaseException, tree: Path) -> tuple[str, Path] | None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     exercise = ctx.exercise(args.exercise) if args.exercise else runs.current(ctx)
-    if exercise is None or exercise.id not in TRIES:
+    if exercise is None or exercise.id not in DEMOS:
         which = f"{exercise.id}: " if exercise else ""
+        tried = [e.id for e in ctx.course.exercises if e.id in DEMOS]
         raise UsageError(
-            f"{which}facekit try runs {', '.join(TRIES)} on the sample face; the other "
+            f"{which}facekit try runs {', '.join(tried)} on the sample face; the other "
             f"exercises have a notebook (notebooks/) and `facekit check`"
         )
     from facekit import hub_switch
@@ -241,10 +258,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     hub_switch.activate_weights(ctx.weights)
     ex = trees.load_exercise(exercise.id, ctx.target)
     try:
-        if exercise.id == "ex05_retrieval":
-            _ex05(ex, t, ctx.target)
-        else:
-            TRIES[exercise.id](ex, t)
+        DEMOS[exercise.id].run(ex, t, ctx.target)
     except NotImplementedError as err:
         origin = _stub_origin(err, (ctx.root / ctx.target).resolve())
         if origin is None:
@@ -258,7 +272,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             f"{function}() is not implemented yet ({ctx.rel(path)}): follow its TODO "
             f"steps, or `facekit hint {home.id} {name}`"
         ) from None
-    if ctx.weights == "standin" and exercise.id not in NO_WEIGHTS:
+    if ctx.weights == "standin" and DEMOS[exercise.id].weights:
         t.line()
         t.wrap(
             t.style(

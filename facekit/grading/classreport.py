@@ -351,7 +351,7 @@ def render(fig: dict[str, Any]) -> str:
         '<h2 id="mistakes">Typical mistakes</h2>',
         (
             "<p>Each failing function's failure, as the feedback shows it, matched against the catalogue "
-            "of typical mistakes (<code>tests/kit/mistakes/</code>).</p>"
+            "of typical mistakes (<code>course/</code>).</p>"
         ),
     ]
     if fig["mistakes"]:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from facekit import course, mistakes
+from facekit import course, mistakes, release
 from facekit.grading import grade, report, sources, workspace
 from facekit.grading.records import SubmissionResult
 
@@ -122,8 +122,14 @@ def build_bundle(out: Path, opts: grade.Options) -> Path:
         for extra in ("README.md", "CHEATSHEET.md"):  # pip install . reads README.md
             if (kit_root / extra).is_file():
                 shutil.copy2(kit_root / extra, template / extra)
-        if (kit_root / mistakes.CATALOGUE_DIR).is_dir():  # feedback then names a known mistake
-            shutil.copytree(kit_root / mistakes.CATALOGUE_DIR, template / mistakes.CATALOGUE_DIR)
+        # Feedback then names a known mistake. The catalogue as a student's release has it: its
+        # find/replace quote the reference, and the submission runs in this very template.
+        for exercise in course.load(kit_root / "exercises" / "course.toml").exercises:
+            catalogue = mistakes.catalogue_path(kit_root, exercise.id)
+            if catalogue.is_file():
+                target = mistakes.catalogue_path(template, exercise.id)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(release.student_catalogue(catalogue), encoding="utf-8")
         config = {
             "timeout": opts.timeout,
             "test_timeout": opts.test_timeout,

@@ -44,7 +44,7 @@ TAGS = {
     "test_figures compares its parameters, defaults and annotations with the stub's",
     "outline": "a function's outline with `...` where the student's own code goes: it cannot run; "
     "test_figures finds each of its complete lines in the exercise's literal student "
-    "(tests/kit/literal), which passes the exercise's tests",
+    "(course/<id>/literal), which passes the exercise's tests",
 }
 # The one convention for output in comments: a `# ` comment at the end of a line that calls
 # print(...) shows what that call prints: the output, or the output, ": " (colon and space) and

@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import synthetic
 
 import facekit.cli.list as list_command
 from facekit import cli, course, mistakes, progress, term
@@ -347,8 +348,8 @@ def test_check_shows_the_catalogued_mistake_a_failure_looks_like(kit, capsys, mo
             }
         },
     )
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     catalogue.write_text(
         textwrap.dedent("""\
         [[mistake]]
@@ -741,7 +742,8 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
 
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
     assert code == 1
-    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok\s+FAIL$", out, re.M), out
+    # files todo reference stub mirror notebook mistakes policy (one template mistake, 15 asked)
+    assert re.search(r"^ex07_tracking\s+ok\s+FAIL\s+FAIL\s+ok\s+ok\s+ok\s+FAIL\s+FAIL$", out, re.M), out
     # Only the todo finding's own text: up to the next defect (or the count of defects).
     todo = re.search(r"ex07_tracking todo: (.*?)(?= ex07_tracking \w+:| \d+ defects)", flat(out))
     assert todo, f"no todo finding in: {out}"
@@ -751,48 +753,11 @@ def test_new_scaffolds_an_exercise_and_verify_says_what_is_left_until_it_passes(
         )
     assert "NotImplementedError: FACEKIT-NEW: write the reference track()" in flat(out)
 
-    # The instructor writes each placeholder; no other file is touched by hand.
-    def write(relpath, old, new_text):
-        path = kit_copy / relpath
-        text = path.read_text()
-        assert old in text, (relpath, old)
-        path.write_text(text.replace(old, new_text))
-
-    docstring = "track() returns 7: the number of frames."
-    for path in (exercise.stub, exercise.reference):
-        text = (kit_copy / path).read_text()
-        (kit_copy / path).write_text(re.sub(r'""".*FACEKIT-NEW.*"""', f'"""{docstring}"""', text))
-    write(
-        exercise.reference,
-        'raise NotImplementedError("FACEKIT-NEW: write the reference track()")',
-        "return 7",
-    )
-    test_source = (kit_copy / exercise.tests).read_text()
-    (kit_copy / exercise.tests).write_text(
-        re.sub(r"    # FACEKIT-NEW.*\n(    #.*\n)*", "", test_source)
-        .replace("test_track_facekit_new", "test_track_counts_frames")
-        .replace(
-            'pytest.fail("FACEKIT-NEW: write the tests of track()")',
-            'assert ex.track() == 7, f"track() returned {ex.track()}, expected 7"',
-        )
-    )
-    catalogue = scaffold.catalogue_path(kit_copy, "ex07_tracking")
-    catalogue.write_text(
-        '[[mistake]]\nid = "off-by-one"\nsays = "I counted from zero"\nfind = "return 7"\n'
-        'replace = "return 6"\ntest = "test_track_counts_frames"\nwords = ["track()", "expected 7"]\n'
-    )
-    readme_path = kit_copy / exercise.readme
-    readme_path.write_text(
-        re.sub(r"<!-- FACEKIT-NEW.*-->", "Write `track()`.", readme_path.read_text(), flags=re.S)
-    )
-    notebook = kit_copy / exercise.notebook
-    notebook.write_text(re.sub(r"<!-- FACEKIT-NEW[^>]*-->", "Run `ex.track()`.", notebook.read_text()))
+    # The instructor writes each placeholder (tests/kit/synthetic.py: a reference, its head
+    # copied into the stub by `facekit new --sync`, tests, as many mistakes as the policy asks,
+    # README, notebook, hints); no other file is touched by hand.
+    synthetic.fill(kit_copy, exercise)
     manifest = kit_copy / "exercises" / "course.toml"
-    manifest.write_text(
-        manifest.read_text()
-        .replace("FACEKIT-NEW: a nudge for", "Return 7 from")
-        .replace("FACEKIT-NEW: a near-answer for", "return 7 in")
-    )
     assert not scaffold.placeholders(kit_copy, course.load(manifest).get("ex07_tracking"))
     code, out, err = run_cli(capsys, "--root", str(kit_copy), "verify", "ex07_tracking")
     assert code == 0, out + err
@@ -811,6 +776,124 @@ def test_new_rejects_a_bad_id_or_function_in_one_line(kit, capsys, argv, needle)
     assert code == 2
     assert_one_line_error(err, needle)
     assert not (kit / "exercises" / "ex07_x").exists()
+
+
+def test_new_writes_the_readme_table_between_its_markers_rows_together(kit, capsys):
+    """The new row joins the table's rows (a row after the table's blank line would be a
+    paragraph of its own), and the whole table is the manifest's, as scaffold.readme_table makes it."""
+    from facekit import scaffold
+
+    intro = "# Kit\n\nSome words.\n\n"
+    (kit / "README.md").write_text(
+        f"{intro}{scaffold.TABLE_BEGIN}\n| old table |\n{scaffold.TABLE_END}\n\nAfter.\n"
+    )
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking", "Following a face")
+    assert code == 0, err
+    text = (kit / "README.md").read_text()
+    exercises = course.load(kit / "exercises" / "course.toml").exercises
+    assert text.startswith(intro) and text.endswith(f"{scaffold.TABLE_END}\n\nAfter.\n"), text
+    lines = text.splitlines()
+    header = lines.index("| # | exercise | you write |")
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    assert len(rows) == len(exercises), f"the table's rows run together up to a blank line: {rows}"
+    assert rows[-1] == "| 07 | [Following a face](exercises/ex07_tracking/README.md) | `solve` |", rows
+
+
+def test_new_refuses_a_readme_without_the_table_markers_and_writes_nothing(kit, capsys):
+    (kit / "README.md").write_text("# Kit\n\n| # | exercise | you write |\n|---|---|---|\n")
+    before = (kit / "exercises" / "course.toml").read_text()
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking", "Following a face")
+    assert code == 2
+    assert_one_line_error(err, "<!-- exercises:begin -->", "<!-- exercises:end -->")
+    assert (kit / "exercises" / "course.toml").read_text() == before
+    assert not (kit / "exercises" / "ex07_tracking").exists()
+
+
+STUB = '''"""Exercise 07 (your code)."""
+
+
+def track(frames):
+    """Old words."""
+    # TODO 1: count them.
+    raise NotImplementedError("track() is not written yet")
+
+
+class Tracker:
+    def step(self):
+        raise NotImplementedError("Tracker.step() is not written yet")
+'''
+REFERENCE = '''"""Exercise 07 (reference)."""
+
+
+def _helper():
+    return 1
+
+
+def track(frames: list[str], *, min_count: int = 1) -> int:
+    """track(frames, min_count=1) -> int: the frames seen.
+
+    Raises ValueError for an empty list.
+    """
+    return len(frames)
+
+
+class Tracker:
+    """Follows one face."""
+
+    def step(self, frame: str) -> None:
+        """One frame more."""
+        self.last = frame
+'''
+
+
+def test_new_sync_writes_the_stubs_heads_from_the_reference_and_keeps_its_bodies(kit, capsys):
+    from facekit import scaffold
+
+    exercise = course.load(kit / "exercises" / "course.toml").exercises[0]
+    (kit / exercise.stub).write_text(STUB)
+    (kit / exercise.reference).write_text(REFERENCE)
+    assert scaffold.stub_differences(REFERENCE, STUB) == ["track", "Tracker", "Tracker.step"]
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", exercise.id, "--sync")
+    assert code == 0, err
+    assert "track, Tracker, Tracker.step" in flat(out), out
+    synced = (kit / exercise.stub).read_text()
+    assert synced == (
+        '"""Exercise 07 (your code)."""\n\n\n'
+        "def track(frames: list[str], *, min_count: int = 1) -> int:\n"
+        '    """track(frames, min_count=1) -> int: the frames seen.\n\n'
+        "    Raises ValueError for an empty list.\n"
+        '    """\n'
+        "    # TODO 1: count them.\n"
+        '    raise NotImplementedError("track() is not written yet")\n\n\n'
+        "class Tracker:\n"
+        '    """Follows one face."""\n'  # the stub's lines after the head stay
+        "    def step(self, frame: str) -> None:\n"
+        '        """One frame more."""\n'
+        '        raise NotImplementedError("Tracker.step() is not written yet")\n'
+    ), synced
+    assert scaffold.stub_differences(REFERENCE, synced) == []
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", exercise.id, "--sync")
+    assert code == 0 and "already the reference's" in flat(out), out
+
+
+def test_new_without_a_title_asks_for_one(kit, capsys):
+    code, out, err = run_cli(capsys, "--root", str(kit), "new", "ex07_tracking")
+    assert code == 2
+    assert_one_line_error(err, "needs a title", "--sync")
+
+
+@pytest.mark.parametrize("left", ["FACEKIT-NEW", "facekit-new", "Facekit-New", "facekit_new"])
+def test_placeholders_are_found_whatever_their_case(kit, left):
+    from facekit import scaffold
+
+    exercise = course.load(kit / "exercises" / "course.toml").exercises[0]
+    stub = kit / exercise.stub
+    stub.write_text(stub.read_text() + f"# {left}: what first() does\n")
+    assert scaffold.placeholders(kit, exercise) == [f"stub {exercise.stub}"], left
 
 
 # -- the manifest ---------------------------------------------------------------------------------
@@ -1060,8 +1143,8 @@ def test_check_shows_the_tests_diagnosis_whole_and_every_mistake_it_may_be(kit, 
         }
     )
     monkeypatch.setattr(harness_run, "run_tests", lambda *args: run)
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     entry = 'id = "{id}"\nsays = "{says}"\nfind = "x"\nreplace = "y"\ntest = "test_second_works"\nwords = {words}\n'
     catalogue.write_text(
         "[[mistake]]\n"
@@ -1109,8 +1192,8 @@ def test_a_failing_pipeline_test_alone_does_not_blame_its_function(kit, capsys, 
     assert_plain_80_columns(out)
     # When the failure has the signature of a catalogued mistake that names another function,
     # that function is the one to fix.
-    catalogue = kit / "tests" / "kit" / "mistakes" / "ex_a.toml"
-    catalogue.parent.mkdir(parents=True)
+    catalogue = mistakes.catalogue_path(kit, "ex_a")
+    catalogue.parent.mkdir(parents=True, exist_ok=True)
     catalogue.write_text(
         '[[mistake]]\nid = "m"\nsays = "I skipped a step in second"\nfind = "x"\n'
         'replace = "y"\ntest = "test_end_to_end"\nwords = ["second", "differs"]\n'

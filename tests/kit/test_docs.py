@@ -21,6 +21,17 @@ def test_readme_lists_every_exercise_in_manifest_order():
     assert linked == [(e.title, e.readme) for e in course.load().exercises]
 
 
+def test_readme_table_is_the_one_made_from_the_manifest():
+    """Between its markers the README holds scaffold.readme_table's table, as `facekit new` writes it."""
+    from facekit import scaffold
+
+    made = scaffold.readme_table(README, course.load().exercises)
+    assert made == README, (
+        f"the README's exercise table (between {scaffold.TABLE_BEGIN} and {scaffold.TABLE_END}) is not "
+        f"the one made from exercises/course.toml: write it as scaffold.readme_table does"
+    )
+
+
 def test_readme_names_each_exercises_functions():
     for exercise in course.load().exercises:
         row = next(line for line in README.splitlines() if f"({exercise.readme})" in line)

@@ -1,9 +1,11 @@
 """The figures the exercises' READMEs state are computed here, and their ```python blocks run.
 
-Numbers (sizes, differences, counts, ranges) are read out of the text with a pattern
-(``_stated``: a reworded sentence fails with the pattern to update) and compared with what the
-libraries compute now; a figure that depends on float rounding is checked as a bound. Every
-```python block of the READMEs of ``EXERCISES`` either runs here (``RUNS``) on inputs that matter, or
+Numbers (sizes, differences, counts, ranges) are read out of the text by the marker before each,
+``<!--fig:NAME-->`` (``marked``: the sentence around a figure may be reworded freely), and
+compared with what the libraries compute now; a figure that depends on float rounding is checked
+as a bound. The few figures that stand in code (a code span, a comment in a code block, a
+docstring), where a marker would show, are still read with a pattern (``_stated``). Every
+```python block of the exercises' READMEs (``EXERCISES``: the manifest's) either runs here (``RUNS``) on inputs that matter, or
 carries a tag of snippets.TAGS (a signature without a body, an outline with ``...``) and is
 checked the tag's way. What a README says the tests do (their inputs, sizes, limits) is matched
 against the test modules' code (TEST_FACTS).
@@ -23,7 +25,8 @@ import sys
 import uuid
 import warnings
 import zlib
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -31,20 +34,13 @@ import pytest
 import torch
 from PIL import Image
 from snippets import ROOT, TAGS, Block, parse, recipe, run
-from test_teaching import _stated, flat, readme, reference
+from test_teaching import _stated, claims, figures, flat, marked, readme, reference
 
 from facekit import course, data, settings, trees
 
 pytestmark = pytest.mark.kit
 
-EXERCISES = [
-    "ex01_images",
-    "ex02_embeddings",
-    "ex03_similarity",
-    "ex04_storage",
-    "ex05_retrieval",
-    "ex06_app",
-]
+EXERCISES = course.load().ids  # every exercise of the manifest, a new one too
 
 
 def stub(exercise_id: str):
@@ -78,6 +74,7 @@ def test_signature_blocks_match_the_stub(block):
     stub's and the reference's, so what the README shows is what the student fills in."""
     code = "\n".join(re.sub(r"\s+#.*$", "", line) for line in block.code.splitlines()).strip()
     (node,) = ast.parse(code + ":\n    ...").body
+    assert isinstance(node, ast.FunctionDef), f"{block.where}: not a def signature: {code!r}"
     exercise_id = block.source.split("/")[1]
     for tree in ("exercises", "solutions"):
         module = trees.load_exercise(exercise_id, tree)
@@ -105,6 +102,7 @@ def test_signature_blocks_match_the_stub(block):
                 assert parameter.default is inspect.Parameter.empty, (
                     f"{block.where}: {arg.arg} has no default; {tree}'s is {parameter.default!r}"
                 )
+        assert node.returns is not None, f"{block.where}: the README's {node.name} shows no return type"
         assert _normal(ast.unparse(node.returns)) == _normal(actual.return_annotation), (
             f"{block.where}: returns {ast.unparse(node.returns)}; {tree}: {actual.return_annotation}"
         )
@@ -115,7 +113,7 @@ def test_outline_blocks_are_what_the_literal_student_wrote(block):
     """An outline cannot run (``...`` stands for the student's code); each of its complete
     lines is in the literal student's module, which passes the exercise's tests."""
     exercise_id = block.source.split("/")[1]
-    literal = Path(__file__).parent / "literal" / exercise_id
+    literal = ROOT / course.meta_of(exercise_id).literal
     written = {
         line.strip()
         for module in literal.glob("*.py")
@@ -125,7 +123,7 @@ def test_outline_blocks_are_what_the_literal_student_wrote(block):
     assert complete, f"{block.where}: an outline with no complete line"
     missing = [line for line in complete if line not in written]
     assert not missing, (
-        f"{block.where}: the literal student of {exercise_id} (tests/kit/literal) "
+        f"{block.where}: the literal student of {exercise_id} ({course.meta_of(exercise_id).literal}) "
         f"does not write {missing}: follow the outline there, word for word"
     )
 
@@ -146,10 +144,24 @@ def _png_header(width: int, height: int) -> bytes:
     )
 
 
+def _pixel_limit() -> int:
+    """Pillow's decompression-bomb limit (None would mean the check is off: these tests need it)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    assert limit is not None, "Pillow's MAX_IMAGE_PIXELS is None: its bomb check is off"
+    return limit
+
+
+def _group(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text``; a README that lost the pattern fails by name."""
+    found = re.search(pattern, text)
+    assert found is not None, f"the README no longer matches {pattern!r}"
+    return found[1]
+
+
 def _bomb_block(block, tmp_path, request=None):
     """The README's catch_warnings block: between once and twice MAX_IMAGE_PIXELS it raises
     the warning; an ordinary file opens."""
-    side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * 1.5))
+    side = math.isqrt(int(_pixel_limit() * 1.5))
     (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
     with open(tmp_path / "bomb.png", "rb") as file, pytest.raises(Image.DecompressionBombWarning):
         run(block, tmp_path, warnings=warnings, Image=Image, file=file)
@@ -277,11 +289,8 @@ def test_every_run_names_a_block():
 
 def test_ex01_decompression_bomb_figures(tmp_path):
     text = readme("ex01_images")
-    size, side, gigabytes, rgb_gigabytes, limit, limit_side = _stated(
-        text,
-        r"A PNG of (\d+) bytes can declare a size of ([\d,]+) × \2 pixels; decoding it would "
-        r"ask for (\d+) GB of memory as one byte per pixel \((\d+) GB once converted to RGB: .*?"
-        r"`Image.MAX_IMAGE_PIXELS` \(([\d,]+) pixels by default, about ([\d,]+) ×",
+    size, side, gigabytes, rgb_gigabytes, limit, limit_side = marked(
+        text, "size", "side", "gigabytes", "rgb_gigabytes", "limit", "limit_side"
     )
     header = _png_header(int(side), int(side))
     assert len(header) == size, f"the PNG declaring {side:.0f}² pixels is {len(header)} bytes"
@@ -299,9 +308,9 @@ def test_ex01_decompression_bomb_figures(tmp_path):
 
 
 def test_ex01_bomb_warns_between_once_and_twice_the_limit(tmp_path):
-    assert "between once and twice the limit it only **warns**" in flat(readme("ex01_images"))
+    assert "bomb-warns" in claims(readme("ex01_images")), "the README no longer says Pillow only warns there"
     for factor, expected in ((1.5, Image.DecompressionBombWarning), (2.5, Image.DecompressionBombError)):
-        side = math.isqrt(int(Image.MAX_IMAGE_PIXELS * factor))
+        side = math.isqrt(int(_pixel_limit() * factor))
         (tmp_path / "bomb.png").write_bytes(_png_header(side, side))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -312,17 +321,20 @@ def test_ex01_bomb_warns_between_once_and_twice_the_limit(tmp_path):
 def test_ex01_resize_and_crop_figures(sample_face):
     text = flat(readme("ex01_images"))
     ex01 = reference("ex01_images")
-    size, short, kept = _stated(text, r"`crop_pct` is the share kept: (\d+) / (\d+) = ([\d.]+)\.")
+    size, short, kept = marked(text, "crop_size", "short", "kept")
     assert size / short == kept == ex01.CROP_PCT and math.floor(size / kept) == short
-    width, height, new_width, new_height, exact = _stated(
-        text, r"A (\d+)×(\d+) portrait becomes (\d+)×(\d+) \(([\d.]+) rounded down\)"
+    width, height, new_width, new_height, exact = marked(
+        text, "width", "height", "new_width", "new_height", "exact"
     )
     assert new_width == short and round(short * height / width, 2) == exact and int(exact) == new_height
     portrait, resized = sample_face.resize((int(width), int(height))), []
     with pytest.MonkeyPatch.context() as patch:  # the size the reference resizes to
-        patch.setattr(
-            Image.Image, "resize", lambda self, box, *a, **k: resized.append(box) or self.crop((0, 0, *box))
-        )
+
+        def resize(self, box, *args, **kwargs):
+            resized.append(box)
+            return self.crop((0, 0, *box))
+
+        patch.setattr(Image.Image, "resize", resize)
         ex01.preprocess(portrait)
     assert resized == [(new_width, new_height)], resized
     w1, half1, rounded1, w2, half2, rounded2 = _stated(
@@ -331,7 +343,7 @@ def test_ex01_resize_and_crop_figures(sample_face):
     )
     for w, half, rounded in ((w1, half1, rounded1), (w2, half2, rounded2)):
         assert (w - size) / 2 == half and round(half) == rounded
-    side, held = _stated(text, r"The sample face is (\d+)×\1: .*? which holds the middle (\d+)×\2 pixels")
+    side, held = marked(text, "sample_side", "held")
     assert sample_face.size == (side, side) and side * size / short == held
 
 
@@ -354,14 +366,9 @@ def test_ex01_tolerance_figures(sample_face):
     """The tests' tolerance sits between float32 rounding and a real mistake."""
     text = flat(readme("ex01_images"))
     ex01 = reference("ex01_images")
-    tolerance, exact, rounding, mistake = _stated(
-        text,
-        r"The allowed difference is ([\de.-]+): the reference solution matches timm exactly "
-        r"\(difference ([\d.]+)\); .*? differs by up to ([\de.-]+), while a crop one pixel off "
-        r"or a different filter differs by ([\d.]+) or more",
-    )
+    tolerance, exact, rounding, mistake = marked(text, "tolerance", "timm_difference", "rounding", "mistake")
     tests = (ROOT / "tests" / "test_ex01_images.py").read_text(encoding="utf-8")
-    assert float(re.search(r"^ATOL = ([\de.-]+)", tests, re.M)[1]) == tolerance
+    assert float(_group(r"(?m)^ATOL = ([\de.-]+)", tests)) == tolerance
     right = ex01.preprocess(sample_face)
     assert (right - data.eval_transform()(sample_face)).abs().max().item() == exact
     mean = torch.tensor(ex01.IMAGENET_MEAN).view(3, 1, 1)
@@ -434,39 +441,34 @@ def test_ex02_architecture_table(classifier):
 def test_ex02_parameter_and_size_figures(classifier, checkpoint):
     text = flat(readme("ex02_embeddings"))
     count = sum(p.numel() for p in classifier.parameters())
-    (whole,) = _stated(text, r"The whole network has ([\d,]+) parameters")
+    (whole,) = marked(text, "whole")
     classes, _, weight_rows, width, bias, fc, share = _stated(
         text,
         r"for the (\d+) ImageNet classes.*?`head.fc` is a linear layer from (\d+) features to \d+ "
         r"ImageNet classes: a `\[(\d+), (\d+)\]` weight and a `\[(\d+)\]` bias, ([\d,]+) parameters "
         r"\(([\d.]+)% of the model\)",
     )
-    (headless,) = _stated(text, r"Without it the model has ([\d,]+) parameters")
+    (headless,) = marked(text, "headless")
     fc_count = sum(p.numel() for p in classifier.head.fc.parameters())
     assert (whole, headless, fc) == (count, count - fc_count, fc_count)
     assert (
         tuple(classifier.head.fc.weight.shape) == (weight_rows, width) == (classes, 320) and bias == classes
     )
     assert round(100 * fc_count / count, 1) == share
-    pixels, numbers, nbytes = _stated(
-        text,
-        r"A 224×224 RGB input holds ([\d,]+) numbers; its embedding "
-        r"holds (\d+) \(([\d,]+) bytes as float32\)",
-    )
+    pixels, numbers, nbytes = marked(text, "pixels", "numbers", "nbytes")
     assert pixels == 3 * 224 * 224 and numbers == classifier.num_features and nbytes == 4 * numbers
-    (tensors,) = _stated(text, r"gives a dict `\{name: tensor\}`: (\d+) tensors, classifier included")
+    (tensors,) = marked(text, "tensors")
     assert tensors == len(classifier.state_dict()) == len(checkpoint)
 
 
 def test_ex02_tiny_is_768_wide():
     import timm
 
-    (*stages,) = _stated(
-        flat(readme("ex02_embeddings")), r"ConvNeXt-\*\*Tiny\*\* \(stages of (\d+), (\d+), (\d+), (\d+)\)"
-    )
+    (*stages,) = marked(flat(readme("ex02_embeddings")), "stages1", "stages2", "stages3", "stages4")
     with torch.device("meta"):  # shapes only, no memory
         tiny = timm.create_model("convnext_tiny", pretrained=False, num_classes=0)
-    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny.stages] == stages
+    tiny_stages: Any = tiny.stages  # an nn.Sequential (torch types a submodule as Tensor | Module)
+    assert [stage.blocks[0].conv_dw.out_channels for stage in tiny_stages] == stages
     assert tiny.num_features == stages[-1] == 768
 
 
@@ -474,17 +476,13 @@ def test_ex02_checkpoint_file_figures(checkpoint):
     from facekit import hub, standin
 
     text = flat(readme("ex02_embeddings"))
-    tensors, file_bytes, megabytes = _stated(
-        text, r"\((\d+) float32 tensors, ([\d,]+) bytes, about ([\d.]+) MB\)"
-    )
+    tensors, file_bytes, megabytes = marked(text, "tensors", "file_bytes", "megabytes")
     path = hub.download(standin.MODEL_ID, standin.FILENAME)
     assert len(checkpoint) == tensors and all(t.dtype == torch.float32 for t in checkpoint.values())
     if standin.is_standin(path):  # the stand-in's file; the real one's header differs
         assert path.stat().st_size == file_bytes, f"{path} is {path.stat().st_size} bytes"
     assert round(file_bytes / 1e6, 1) == megabytes
-    real_megabytes, payload = _stated(
-        text, r"the file is about ([\d.]+) MB: ([\d,]+) bytes of float32 tensors"
-    )
+    real_megabytes, payload = marked(text, "real_megabytes", "payload")
     assert (
         payload == sum(t.numel() * 4 for t in checkpoint.values())
         and round(payload / 1e6, 1) == real_megabytes
@@ -508,11 +506,8 @@ def test_ex02_candle_recipe_is_the_pool_before_the_head_layernorm(embedder, face
 def test_ex03_random_vector_figures():
     """The notebook's section 3 (500 x 500 pairs of Gaussian vectors of width 320), per seed."""
     sim = reference("ex03_similarity")
-    pairs, mean_within, std, root, low, high = _stated(
-        flat(readme("ex03_similarity")),
-        r"Over ([\d,]+) pairs of random Gaussian vectors \(as in the notebook's section 3; measured "
-        r"with seeds 0, 1 and 2\) the cosines averaged within ([\d.]+) of 0, with a standard "
-        r"deviation of ([\d.]+) \(1/√320 = ([\d.]+)\), and the largest \|cos\| was between (\d\.\d+) and (\d\.\d+)",
+    pairs, mean_within, std, root, low, high = marked(
+        flat(readme("ex03_similarity")), "pairs", "mean_within", "std", "root", "low", "high"
     )
     assert round(320**-0.5, 4) == root and pairs == 500 * 500
     for seed in (0, 1, 2):
@@ -525,10 +520,7 @@ def test_ex03_random_vector_figures():
 
 
 def test_ex03_standin_scores_are_all_high(embedder, face_tensor):
-    (above,) = _stated(
-        flat(readme("ex03_similarity")),
-        r"a darker copy and an image of pure noise all score above ([\d.]+) against each other",
-    )
+    (above,) = marked(flat(readme("ex03_similarity")), "above")
     noise = torch.randn(face_tensor.shape, generator=torch.Generator().manual_seed(0))
     images = torch.stack([face_tensor, face_tensor.flip(-1), face_tensor * 0.5 - 0.5, noise])
     with torch.inference_mode():
@@ -545,10 +537,10 @@ def test_ex03_example_messages():
     rows[[4, 9]] = 0
     with pytest.raises(ValueError) as zero:
         sim.l2_normalize(rows)
-    assert re.search(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text)[1] in str(zero.value)
+    assert _group(r"e\.g\. `(rows 4, 9 of x \(12, 16\) are zero vectors)`", text) in str(zero.value)
     with pytest.raises(ValueError) as widths:
         sim.cosine_similarity(torch.randn(4, 320), torch.randn(5, 128))
-    assert re.search(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text)[1] in str(
+    assert _group(r"e\.g\. `(a has width 320 \(4, 320\), b has width 128 \(5, 128\))`", text) in str(
         widths.value
     )
 
@@ -560,17 +552,9 @@ def test_ex04_size_figures(tmp_path):
     """The JSON file's and the SQLite file's bytes per record, written by the reference."""
     ex04 = reference("ex04_storage")
     text = flat(readme("ex04_storage"))
-    records, width, megabytes = _stated(
-        text, r"with ([\d,]+) records of width (\d+) the file is about ([\d.]+) MB"
-    )
-    indented, compact, values = _stated(
-        text,
-        r"about ([\d,]+) bytes per record with `indent=2`, about ([\d,]+) without indentation, "
-        r"where the values alone are ([\d,]+) bytes",
-    )
-    (sqlite_bytes, sqlite_records) = _stated(
-        text, r"About ([\d,]+) bytes per record on disk with ([\d,]+) records"
-    )
+    records, width, megabytes = marked(text, "records", "width", "megabytes")
+    indented, compact, values = marked(text, "indented", "compact", "values")
+    (sqlite_bytes, sqlite_records) = marked(text, "sqlite_bytes", "sqlite_records")
     assert values == 4 * width and records == sqlite_records
     rows = torch.randn(int(records), int(width), generator=torch.Generator().manual_seed(0))
     names = ["ada", "bob", "cy", "dee"]
@@ -616,14 +600,10 @@ def test_ex04_stated_test_facts():
     """What the README says the tests do is in the test module."""
     text = flat(readme("ex04_storage"))
     tests = (ROOT / "tests" / "test_ex04_storage.py").read_text(encoding="utf-8")
-    each, total = _stated(
-        text,
-        r"The tests run two processes adding (\d+) records each, at the same time, "
-        r"and expect (\d+)",
-    )
+    each, total = marked(text, "each", "total")
     (sqlite_each,) = map(int, re.findall(r"per_process = (\d+) if kind == \"sqlite\"", tests))
     assert sqlite_each == each and total == 2 * each, f"the SQLite test adds {sqlite_each} per process"
-    (bits,) = _stated(text, r"`str\(uuid.uuid4\(\)\)`: (\d+) random bits")
+    (bits,) = marked(text, "bits")
     assert bits == 128 - 6 and uuid.uuid4().version == 4  # version and variant fix 6 of the 128 bits
     (points,) = re.findall(r"simulated crashes at (\w+) points", text)
     (where,) = re.findall(r'parametrize\("where", \[([^\]]*)\]\)\n[^\n]*\ndef test_json_crash', tests)
@@ -638,14 +618,10 @@ def test_ex04_stated_test_facts():
 
 def test_ex06_memory_figures():
     text = flat(readme("ex06_app"))
-    kib, images, gib = _stated(
-        text,
-        r"a `\[3, 224, 224\]` float32 tensor is (\d+) KiB, so ([\d,]+) images "
-        r"would need ([\d.]+) GiB",
-    )
+    kib, images, gib = marked(text, "kib", "images", "gib")
     one = 3 * 224 * 224 * 4
     assert round(one / 1024) == kib and round(images * one / 2**30, 1) == gib
-    width, row_kib = _stated(text, r"one row of (\d+) float32 per image \(([\d.]+) KiB\)")
+    width, row_kib = marked(text, "width", "row_kib")
     assert width * 4 / 1024 == row_kib
     stub_text = (ROOT / course.load().get("ex06_app").stub).read_text(encoding="utf-8")
     batch, megabytes = _stated(stub_text, r"\((\d+) x 3 x 224 x 224 float32, ([\d.]+) MB\)")
@@ -656,16 +632,15 @@ def test_ex06_benchmark_target_and_camera_defaults():
     import importlib.util
 
     text = flat(readme("ex06_app"))
-    (target,) = _stated(text, r"its target is at least ([\d.]+) times as fast with batches")
+    (target,) = marked(text, "target")
     spec = importlib.util.spec_from_file_location("bench_embed", ROOT / "benchmarks" / "bench_embed.py")
+    assert spec is not None and spec.loader is not None, "benchmarks/bench_embed.py is missing"
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.TARGET == target, f"bench_embed.py's TARGET is {bench.TARGET}; the README says {target}"
     from facekit.camera import config
 
-    frames, millis = _stated(
-        text, r"the page takes N frames \((\d+) by default\) an interval apart \((\d+) ms\)"
-    )
+    frames, millis = marked(text, "frames", "millis")
     defaults = config.AppConfig()
     assert (defaults.num_images, defaults.interval_millis) == (frames, millis)
 
@@ -675,17 +650,9 @@ def test_ex06_benchmark_target_and_camera_defaults():
 
 def test_ex05_size_figures():
     text = flat(readme("ex05_retrieval"))
-    records, width, megabytes = _stated(
-        text,
-        r"reference solution, ([\d,]+) random records of width (\d+) .*? "
-        r"into one ([\d.]+) MB matrix",
-    )
+    records, width, megabytes = marked(text, "records", "width", "megabytes")
     assert records * width * 4 / 1e6 == megabytes
-    gigabytes, per_million_width = _stated(
-        text,
-        r"`N × D × 4` bytes per query, ([\d.]+) GB for a million "
-        r"embeddings of width (\d+)",
-    )
+    gigabytes, per_million_width = marked(text, "gigabytes", "per_million_width")
     assert 1_000_000 * per_million_width * 4 / 1e9 == gigabytes
     (eps,) = _stated(text, r"it divides by `max\(‖x‖, ([\de.-]+)\)`")
     assert inspect.signature(torch.nn.functional.normalize).parameters["eps"].default == eps
@@ -704,31 +671,31 @@ def _int(value: float) -> int:
     return int(value)
 
 
-# exercise -> [(the README's sentence, with its numbers as groups; the test module's code it
-# stands for, built from those numbers)]. A README that rewords the sentence, or a test that
-# changes the input, fails here: update the other one.
-TEST_FACTS = {
-    "ex02_embeddings": [(r"the tests try (\d+)×(\d+)", lambda h, w: rf"size=\({h}, {w}\)")],
+# exercise -> [(the README's marked figures, the test module's code they stand for, built from
+# those numbers)]. A test that changes the input, or a README that states another number, fails
+# here: update the other one. The sentence around each figure may change freely.
+TEST_FACTS: dict[str, list[tuple[tuple[str, ...], Callable[..., str]]]] = {
+    "ex02_embeddings": [(("tried_height", "tried_width"), lambda h, w: rf"size=\({h}, {w}\)")],
     "ex03_similarity": [
         (
-            r"`cosine_similarity` of (\d+) × (\d+) pairs and of (\d+) × (\d+) pairs must make the same number",
+            ("small_a", "small_b", "large_a", "large_b"),
             lambda a, b, c, d: (
                 rf"randn\({a}, \d+, seed=\d+\), randn\({b}, \d+.*\n.*randn\({c}, \d+, seed=\d+\), randn\({d}, "
             ),
         )
     ],
-    "ex04_storage": [(r"the tests use random vectors of width (\d+)", lambda w: rf"(?m)^WIDTH = {w}\b")],
+    "ex04_storage": [(("test_width",), lambda w: rf"(?m)^WIDTH = {w}\b")],
     "ex05_retrieval": [
-        (r"ties spread through a store of ([\d,]+) records", lambda n: rf"for i in range\({n}\)\]"),
-        (r"count the arithmetic torch calls `top_k` makes for ([\d,]+) records", lambda n: rf"n = {n}\n"),
-        (r"fewer than (\d+) pass", lambda n: rf"arithmetic < {n}\b"),
+        (("tie_records",), lambda n: rf"for i in range\({n}\)\]"),
+        (("counted_records",), lambda n: rf"n = {n}\n"),
+        (("most_calls",), lambda n: rf"arithmetic < {n}\b"),
         (
-            r"on (\d+) seeded random vectors of width (\d+), for `k`",
+            ("compared_records", "compared_width"),
             lambda n, width: rf"(?m)^WIDTH = {width}\b[\s\S]*make_store\(vectors\({n}\)\)",
         ),
-        (r"for `k` = (\d+), (\d+), (\d+) and (\d+)", lambda *ks: rf'parametrize\("k", \[{", ".join(ks)}\]\)'),
+        (("k1", "k2", "k3", "k4"), lambda *ks: rf'parametrize\("k", \[{", ".join(ks)}\]\)'),
         (
-            r"the same scores \(to ([\de.-]+)\)",  # 1e-05 as Python prints it, 1e-5 as written
+            ("tolerance",),  # 1e-05 as Python prints it, 1e-5 as written
             lambda tolerance: rf"(?m)^TOLERANCE = (?:{tolerance}|{tolerance.replace('e-0', 'e-')})\b",
         ),
     ],
@@ -736,18 +703,34 @@ TEST_FACTS = {
 
 
 @pytest.mark.parametrize(
-    "exercise_id,fact,code",
-    [(e, f, c) for e, facts in TEST_FACTS.items() for f, c in facts],
-    ids=[f"{e}-{i}" for e, facts in TEST_FACTS.items() for i in range(1, len(facts) + 1)],
+    "exercise_id,names,code",
+    [(e, n, c) for e, facts in TEST_FACTS.items() for n, c in facts],
+    ids=[f"{e}-{'-'.join(n)}" for e, facts in TEST_FACTS.items() for n, _ in facts],
 )
-def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
-    numbers = _stated(readme(exercise_id), fact)
+def test_what_the_readme_says_the_tests_do(exercise_id, names, code):
+    numbers = marked(readme(exercise_id), *names)
     text = [str(_int(n)) if n == int(n) else f"{n:g}" for n in numbers]
     pattern = code(*text)
     assert re.search(pattern, _test_source(exercise_id)), (
-        f"{course.load().get(exercise_id).readme} says {fact!r} with {text}; "
+        f"{course.load().get(exercise_id).readme} states {dict(zip(names, text))}; "
         f"{course.load().get(exercise_id).tests} has no {pattern!r}"
     )
+
+
+def test_every_marked_figure_and_claim_is_read_by_a_test():
+    """A ``<!--fig:NAME-->`` or ``<!--claim:NAME-->`` marker that no test reads would promise a
+    check that nobody makes."""
+    sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "kit").glob("test_*.py"))
+    pages = [*(e.readme for e in course.load().exercises), "CHEATSHEET.md", "README.md"]
+    pages += [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").rglob("*.md"))]
+    unread = [
+        f"{page}: {name}"
+        for page in pages
+        for text in [(ROOT / page).read_text(encoding="utf-8")]
+        for name in [*figures(text), *sorted(claims(text))]
+        if f'"{name}"' not in sources
+    ]
+    assert not unread, f"marked figures or claims no test reads (tests/kit): {unread}"
 
 
 # -- the CHEATSHEET's and the top-level README's figures ---------------------------------------------
@@ -755,10 +738,7 @@ def test_what_the_readme_says_the_tests_do(exercise_id, fact, code):
 
 def test_weights_size_where_the_cheatsheet_and_readme_state_it(checkpoint):  # docs/students/weights.md now
     megabytes = sum(t.numel() * 4 for t in checkpoint.values()) / 1e6  # the header adds ~0.01 MB
-    (sheet,) = _stated(
-        (ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"),
-        r"the real ConvNeXt-Atto weights \(about ([\d.]+) MB\)",
-    )
+    (sheet,) = marked((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"), "sheet")
     (top,) = _stated(
         (ROOT / "docs" / "students" / "weights.md").read_text(encoding="utf-8"),
         r"fetches them into the Hugging Face cache \(about (\d+) MB\)",
@@ -771,9 +751,7 @@ def test_cheatsheet_figures_in_prose_and_comments():
     import uuid
 
     text = flat((ROOT / "CHEATSHEET.md").read_text(encoding="utf-8"))
-    (timeout,) = _stated(
-        text, r"`timeout` is how long to wait for another connection's lock \(default (\d+) s\)"
-    )
+    (timeout,) = marked(text, "timeout")
     # sqlite3.connect's signature is not introspectable; SQLite reports the wait it was given.
     db = sqlite3.connect(":memory:")
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == timeout * 1000

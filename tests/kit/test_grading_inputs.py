@@ -137,6 +137,29 @@ def test_gradescope_out_a_folder_gets_autograder_zip_and_a_non_zip_name_is_refus
         assert "run_autograder" in archive.namelist()
 
 
+def test_the_bundle_names_catalogued_mistakes_but_never_quotes_the_reference(tmp_path):
+    """The bundle carries each exercise's catalogue for the feedback, as a student's release has
+    it: id, says, test, words, with no find/replace (they quote the reference), and nothing
+    else of an exercise's meta folder (its literal student solves the exercise)."""
+    from facekit import mistakes
+
+    bundle = tmp_path / "autograder.zip"
+    assert cli.main(["gradescope", "--out", str(bundle)]) == 0
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(tmp_path / "source")
+        names = archive.namelist()
+    meta = sorted(n for n in names if n.startswith(course.META_DIR + "/"))
+    assert meta == sorted(e.meta.mistakes for e in KIT.exercises), f"the bundle's meta files: {meta}"
+    for exercise in KIT.exercises:
+        shipped = mistakes.load(tmp_path / "source", exercise)
+        kit = mistakes.load(ROOT, exercise)
+        assert [(m.id, m.says, m.test, m.words) for m in shipped] == [
+            (m.id, m.says, m.test, m.words) for m in kit
+        ], f"{exercise.id}: the bundle's catalogue is not the kit's"
+        leaked = [m.id for m in shipped if m.find or m.replace]
+        assert not leaked, f"{exercise.id}: the bundle's catalogue has the find/replace of {leaked}"
+
+
 def write_zip(path: Path, files: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in files.items():

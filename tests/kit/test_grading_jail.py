@@ -385,7 +385,9 @@ def classes(tmp_path_factory):
 def test_honest_students_get_the_same_grades_with_and_without_the_jail(classes):
     modes = [m for m in ("jail", "none") if m in classes]
     grades = {m: by_id(classes[m]) for m in modes}
-    expected = {"complete": 60, "untouched": 0, "half": 30}  # the hidden tests pass for the reference
+    # The hidden tests pass for the reference: 60, 0 and 30 points with the six exercises.
+    points = [e.points for e in KIT.exercises]
+    expected = {"complete": sum(points), "untouched": 0, "half": sum(points[:3])}
     for mode in modes:
         got = {name: grades[mode][name]["total"] for name in expected}
         assert got == expected, f"{mode}: {got}"

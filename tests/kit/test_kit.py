@@ -12,11 +12,6 @@ EXERCISES = course.load().exercises
 IDS = [e.id for e in EXERCISES]
 
 
-@pytest.fixture(scope="session")
-def apis():
-    return verify.public_apis(ROOT, [e.module(t) for e in EXERCISES for t in course.TARGETS])
-
-
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_manifest_names_existing_files(exercise):
     finding = verify.file_findings(ROOT, exercise)
@@ -41,6 +36,20 @@ def test_stub_fails_every_test_with_its_not_implemented_error(stub_run, exercise
 def test_stub_and_reference_expose_the_same_api(apis, exercise):
     finding = verify.mirror_findings(apis, exercise)
     assert finding.ok, finding.detail
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_stub_signatures_and_docstrings_are_the_references(exercise):
+    """One source: the reference's heads, as `facekit new EXERCISE --sync` copies them."""
+    from facekit import scaffold
+
+    reference = (ROOT / exercise.reference).read_text(encoding="utf-8")
+    stub = (ROOT / exercise.stub).read_text(encoding="utf-8")
+    differ = scaffold.stub_differences(reference, stub)
+    assert not differ, (
+        f"{exercise.stub}: the signature or docstring of {', '.join(differ)} is not "
+        f"{exercise.reference}'s: edit the reference, then `facekit new {exercise.id} --sync`"
+    )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)

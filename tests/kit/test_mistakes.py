@@ -1,8 +1,10 @@
-"""The catalogue of typical mistakes (tests/kit/mistakes): its data and matcher (facekit/mistakes.py)
-and its runner (facekit/harness/catalogue_run.py, as `facekit verify --only mistakes` runs it)."""
+"""The catalogue of typical mistakes (course/<id>/mistakes.toml): its data and matcher
+(facekit/mistakes.py) and its runner (facekit/harness/catalogue_run.py, as `facekit verify
+--only mistakes` runs it)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -35,10 +37,15 @@ def _record(tests: dict) -> RunRecord:
     return RunRecord({n: TestResult(Outcome(t["outcome"]), message=t["message"]) for n, t in tests.items()})
 
 
-def test_every_exercise_has_at_least_15_mistakes_and_90_in_all():
+def test_every_exercise_meets_the_courses_policy_on_mistakes():
+    """The numbers are the manifest's [course.policy] (15 each, 90 in all), which `facekit
+    verify --only policy` checks too."""
+    policy = MANIFEST.policy
+    assert policy.min_mistakes > 0 and policy.min_mistakes_total > 0, f"a policy that asks nothing: {policy}"
     counts = {e.id: len(mistakes.load(ROOT, e)) for e in MANIFEST.exercises}
-    assert all(n >= 15 for n in counts.values()), f"fewer than 15 mistakes: {counts}"
-    assert sum(counts.values()) >= 90, f"{sum(counts.values())} mistakes in all: {counts}"
+    least, total = policy.min_mistakes, policy.min_mistakes_total
+    assert all(n >= least for n in counts.values()), f"fewer than {least} mistakes: {counts}"
+    assert sum(counts.values()) >= total, f"{sum(counts.values())} mistakes in all (< {total}): {counts}"
 
 
 @pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
@@ -50,6 +57,56 @@ def test_every_patch_applies_once_and_names_a_test_of_its_exercise(exercise):
         name = m.test.split("::")[-1].split("[")[0]
         assert f"def {name}(" in tests, f"{exercise} mistake {m.id}: no test {name} in {entry.tests}"
         assert m.words and all(w.strip() for w in m.words), f"{exercise} mistake {m.id}: no words"
+
+
+def _kit_with_policy(tmp_path, policy: str):
+    """The manifest (its [course.policy] replaced by ``policy``) and the catalogues, in a copy."""
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    shutil.copytree(ROOT / course.META_DIR, tmp_path / course.META_DIR)
+    manifest = tmp_path / "exercises" / "course.toml"
+    text = manifest.read_text(encoding="utf-8")
+    start = text.index("[course.policy]")
+    end = text.index("[[exercise]]")
+    manifest.write_text(text[:start] + policy + "\n\n" + text[end:], encoding="utf-8")
+    return manifest
+
+
+def test_verify_checks_the_manifests_policy(tmp_path):
+    """`facekit verify --only policy` reads the numbers from the manifest: raise them above the
+    catalogue and it fails, naming the count, the rule and where it is written."""
+    from facekit import verify
+
+    counts = {e.id: len(mistakes.load(ROOT, e)) for e in MANIFEST.exercises}
+    first = MANIFEST.exercises[0].id
+    _kit_with_policy(tmp_path, f"[course.policy]\nmin_mistakes = {counts[first] + 1}")
+    findings = {f.exercise: f for f in verify.verify(tmp_path, [first], checks=("policy",))}
+    assert not findings[first].ok, findings
+    assert f"{counts[first]} catalogued mistakes" in findings[first].detail, findings[first].detail
+    assert f"at least {counts[first] + 1} (min_mistakes)" in findings[first].detail, findings[first].detail
+
+    _kit_with_policy(tmp_path / "all", f"[course.policy]\nmin_mistakes_total = {sum(counts.values()) + 1}")
+    findings = {f.exercise: f for f in verify.verify(tmp_path / "all", checks=("policy",))}
+    assert all(not f.ok and "min_mistakes_total" in f.detail for f in findings.values()), findings
+
+    _kit_with_policy(tmp_path / "met", "[course.policy]\nmin_mistakes = 1\nmin_mistakes_total = 1")
+    met = verify.verify(tmp_path / "met", checks=("policy",))
+    assert [f.exercise for f in met if not f.ok] == [], met
+
+
+@pytest.mark.parametrize(
+    "policy, error",
+    [
+        ("[course.policy]\nmin_mistake = 3", "unknown key 'min_mistake'"),
+        ("[course.policy]\nmin_mistakes = -1", "min_mistakes must be a whole number >= 0; got -1"),
+        ('[course.policy]\nmin_mistakes = "15"', "min_mistakes must be a whole number >= 0; got '15'"),
+        ("[course.policy]\nmin_mistakes_total = true", "min_mistakes_total must be a whole number"),
+    ],
+    ids=["unknown-key", "negative", "string", "bool"],
+)
+def test_a_policy_with_a_wrong_key_or_value_is_a_manifest_error(tmp_path, policy, error):
+    manifest = _kit_with_policy(tmp_path, policy)
+    with pytest.raises(course.ManifestError, match=re.escape(error)):
+        course.load(manifest)
 
 
 def test_a_patch_must_match_exactly_once():
@@ -92,7 +149,8 @@ def test_runner_reports_a_survivor_a_stale_patch_and_a_catch(tmp_path):
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, tmp_path / name)
-    (tmp_path / "tests" / "kit" / "mistakes" / "ex03_similarity.toml").write_text(
+    mistakes.catalogue_path(tmp_path, "ex03_similarity").parent.mkdir(parents=True)
+    mistakes.catalogue_path(tmp_path, "ex03_similarity").write_text(
         """
 [[mistake]]
 id = "caught"
@@ -170,8 +228,8 @@ def test_confusions_name_a_failure_with_another_mistakes_signature():
 
 
 def test_shares_and_includes_must_name_other_mistakes(tmp_path):
-    (tmp_path / mistakes.CATALOGUE_DIR).mkdir(parents=True)
     exercise = MANIFEST.exercises[0]
+    mistakes.catalogue_path(tmp_path, exercise.id).parent.mkdir(parents=True)
     entry = 'id = "{id}"\nsays = "s"\nfind = "x"\nreplace = "y"\ntest = "test_a"\nwords = ["f"]\n'
     path = mistakes.catalogue_path(tmp_path, exercise.id)
     path.write_text("[[mistake]]\n" + entry.format(id="a") + 'includes = ["nope"]\n')

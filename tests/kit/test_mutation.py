@@ -59,9 +59,9 @@ def test_an_equivalent_matches_one_mutant_and_needs_a_reason(tmp_path):
         "why": "a pair",
     }
     assert [m.into for m in found if mutation._recorded(m, [entry])] == ["return x[ -1] + x[1]"]
-    folder = tmp_path / mutation.EQUIVALENTS_DIR
-    folder.mkdir(parents=True)
-    (folder / "ex99.toml").write_text(
+    path = tmp_path / course.meta_of("ex99").mutation
+    path.parent.mkdir(parents=True)
+    path.write_text(
         '[[equivalent]]\noperator = "core/NumberReplacer"\nfunction = "f"\ncode = "x"\nmutated = "y"\n'
     )
     with pytest.raises(ValueError, match="lacks why"):

@@ -51,8 +51,15 @@ def test_a_release_has_no_reference_code(released):
         if p.is_file() and ".git" not in p.relative_to(released).parts
     }
     assert not [n for n in names if n.startswith("solutions/")], "solutions/ is in the student release"
-    assert not [n for n in names if n.startswith("tests/kit/") and not n.startswith("tests/kit/mistakes/")], (
+    assert not [n for n in names if n.startswith("tests/kit/")], (
         f"instructor-only tests in the release: {sorted(n for n in names if n.startswith('tests/kit/'))[:5]}"
+    )
+    catalogues = {
+        mistakes.catalogue_path(released, e.id).relative_to(released).as_posix() for e in KIT.exercises
+    }
+    meta = sorted(n for n in names if n.startswith(course.META_DIR + "/") and n not in catalogues)
+    assert not meta, (
+        f"the kit's own files of an exercise in the release (only the catalogue may be): {meta[:5]}"
     )
     assert reference_code_in(released) == [], "reference code in the student release"
     for exercise in KIT.exercises:
@@ -186,7 +193,7 @@ def test_release_refuses_a_kit_whose_stub_was_solved(tmp_path):
     """The instructor tried the reference in a stub's place: the release says so and writes nothing."""
     kit = tmp_path / "kit"
     for name in release.kit_files(ROOT):
-        if release.wanted(name, False) or name == "README.md" or name.startswith("tests/kit/mistakes/"):
+        if release.wanted(name, False) or name == "README.md" or name.endswith("/mistakes.toml"):
             (kit / name).parent.mkdir(parents=True, exist_ok=True)
             (kit / name).write_bytes((ROOT / name).read_bytes())
     solved = KIT.get("ex05_retrieval")
@@ -207,7 +214,9 @@ def test_release_refuses_a_kit_whose_stub_was_solved(tmp_path):
         ("tests/test_ex01_images.py", True, True),
         ("tests/instructor/test_ex01_images_hidden.py", False, False),  # hidden tests stay hidden
         ("tests/kit/test_grading.py", False, False),
-        ("tests/kit/literal/ex01_images/images.py", False, False),  # solved from the teaching text
+        ("course/ex01_images/literal/images.py", False, False),  # solved from the teaching text
+        ("course/ex01_images/mistakes.toml", False, False),  # written apart, without find/replace
+        ("course/ex01_images/mutation.toml", False, False),
         ("solutions/ex01_images/images.py", False, True),
         ("benchmarks/bench_grade.py", False, False),
         (".ci/run", False, False),

@@ -578,3 +578,18 @@ def test_try_covers_the_store_the_search_and_the_app(capsys, exercise_id, needle
     function = stub.split(".")[0]
     assert code == 1
     assert_one_line_error(err, f"{stub}() is not implemented yet", f"`facekit hint {exercise_id} {function}`")
+
+
+def test_try_on_an_exercise_without_a_demo_names_those_with_one(capsys, monkeypatch):
+    """The demos register themselves (facekit/cli/tryout.py's @demo); an exercise of the
+    manifest without one (a new one, say) is answered in one line, before torch is imported."""
+    from facekit.cli import tryout
+
+    kit = course.load()
+    assert set(tryout.DEMOS) <= set(kit.ids), f"demos of no exercise: {set(tryout.DEMOS) - set(kit.ids)}"
+    without = kit.exercises[2].id
+    monkeypatch.delitem(tryout.DEMOS, without)
+    code, out, err = run_cli(capsys, "try", without)
+    assert code == 2, (code, out, err)
+    others = ", ".join(e.id for e in kit.exercises if e.id in tryout.DEMOS)
+    assert_one_line_error(err, f"{without}: facekit try runs {others} on the sample face")
