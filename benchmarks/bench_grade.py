@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facekit import course  # noqa: E402
 from facekit.grading import grade, jail  # noqa: E402
+from facekit.grading.records import SubmissionResult  # noqa: E402
 
 
 def make_class(folder: Path, students: int) -> list[Path]:
@@ -62,7 +63,7 @@ def make_class(folder: Path, students: int) -> list[Path]:
 
 def timed(
     paths: list[Path], out: Path, jobs: int, runner: str, timeout: float, no_jail: bool = False
-) -> tuple[float, list[dict]]:
+) -> tuple[float, list[SubmissionResult]]:
     shutil.rmtree(out / ".cache" / "runs", ignore_errors=True)  # keep the collected tests and weights
     before = os.environ.get(jail.OFF_ENV)
     if no_jail:
@@ -123,9 +124,9 @@ def main() -> int:
                 seconds, results = timed(
                     paths, out, jobs, runner, args.timeout, no_jail=label.endswith("no jail")
                 )
-                statuses = sorted({r["status"] for r in results})
+                statuses = sorted({r.status for r in results})
                 rows[label] = min(rows[label], seconds)
-                isolation = sorted({r.get("isolation", "") for r in results})
+                isolation = sorted({r.isolation or "" for r in results})
                 print(
                     f"round {round_ + 1}  {label:17s} total {seconds:7.1f} s   {seconds / len(paths):5.2f} "
                     f"s/submission   statuses {statuses}   isolation {isolation}   load {os.getloadavg()[0]:.1f}",

@@ -12,6 +12,7 @@ from facekit.errors import UsageError
 
 if TYPE_CHECKING:  # the grader is imported when a class is graded
     from facekit.grading import grade
+    from facekit.grading.records import SubmissionResult
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -74,10 +75,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     roster = grade.read_roster(Path(args.roster)) if args.roster else None
 
-    def progress(result: dict) -> None:  # grade._result's record
+    def progress(result: SubmissionResult) -> None:
         ctx.term.line(
-            f"  {result['id']}: {result['total']:g} ({result['status']}, {result['seconds']:.1f} s"
-            f"{', cached' if result['cached'] else ''})"
+            f"  {result.id}: {result.total:g} ({result.status}, {result.seconds:.1f} s"
+            f"{', cached' if result.cached else ''})"
         )
 
     results, meta, seconds = grade.grade(args.submissions, opts, roster, progress)

@@ -26,12 +26,14 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from facekit import course, mistakes
 from facekit.grading import report
+from facekit.grading.records import SubmissionResult, TestOutcome
 
 NAME = "report.html"
 HISTOGRAM_BINS = 10
@@ -51,15 +53,15 @@ def histogram(totals: Sequence[float], top: float, bins: int = HISTOGRAM_BINS) -
     return counts
 
 
-def function_state(tests: Sequence[dict], function: str, exercise: course.Exercise) -> str:
+def function_state(tests: Sequence[TestOutcome], function: str, exercise: course.Exercise) -> str:
     """One submission's state for one function, from the tests that declare it: passes (every
     one passed), failing (one failed in the student's code), not implemented (stopped at its
     own stub), waiting (stopped at another function's stub) or did not run."""
-    if tests and all(t["outcome"] == "passed" for t in tests):
+    if tests and all(t.passed for t in tests):
         return "passes"
-    if any(t["outcome"] == "failed" and not t.get("todo") for t in tests):
+    if any(t.outcome == "failed" and not t.todo for t in tests):
         return "failing"
-    todos = [t["todo"] for t in tests if t.get("todo")]
+    todos = [t.todo for t in tests if t.todo]
     if any(exercise.function_for(todo[0]) == function for todo in todos):
         return "not implemented"
     if todos:
@@ -67,12 +69,15 @@ def function_state(tests: Sequence[dict], function: str, exercise: course.Exerci
     return "did not run"
 
 
-def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mistakes.Mistake]]) -> dict:
-    """Everything the report shows, as plain numbers and names (the page only formats them)."""
-    subs = data.get("submissions") or []
+def figures(
+    data: Mapping[str, Any], kit: course.Course, catalogues: Mapping[str, Sequence[mistakes.Mistake]]
+) -> dict[str, Any]:
+    """Everything the report shows, as plain numbers and names (the page only formats them), from
+    grades.json as read."""
+    subs = [SubmissionResult.from_json(s) for s in data.get("submissions") or []]
     top = data.get("max_total") or report.max_total(kit)
-    totals = [s["total"] for s in subs]
-    result: dict = {
+    totals = [s.total for s in subs]
+    result: dict[str, Any] = {
         "course": data.get("course") or kit.title,
         "weights": data.get("weights", ""),
         "count": len(subs),
@@ -84,32 +89,27 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
             "max": max(totals, default=0.0),
             "histogram": histogram(totals, top),
         },
-        "statuses": {s: sum(r["status"] == s for r in subs) for s in report.STATUSES},
+        "statuses": {s: sum(r.status == s for r in subs) for s in report.STATUSES},
         "exercises": [],
         "functions": [],
         "mistakes": [],
         "unmatched": [],
-        "problems": [
-            {"id": s["id"], "status": s["status"], "reason": s.get("reason") or ""}
-            for s in subs
-            if s["status"] != "ok"
-        ],
+        "problems": [{"id": s.id, "status": s.status, "reason": s.reason} for s in subs if s.status != "ok"],
         "slowest": [
-            {"id": s["id"], "seconds": s["seconds"], "status": s["status"]}
-            for s in sorted(subs, key=lambda s: -s["seconds"])[:SLOWEST]
+            {"id": s.id, "seconds": s.seconds, "status": s.status}
+            for s in sorted(subs, key=lambda s: -s.seconds)[:SLOWEST]
         ],
     }
     for exercise in kit.exercises:
-        scores = [s["exercises"].get(exercise.id) for s in subs]
-        scores = [e for e in scores if e]
-        points = scores[0]["points"] if scores else report.exercise_points(exercise)
+        scores = [s.exercises[exercise.id] for s in subs if exercise.id in s.exercises]
+        points = scores[0].points if scores else exercise.points
         result["exercises"].append(
             {
                 "id": exercise.id,
                 "title": exercise.title,
                 "points": points,
-                "full": sum(e["total"] > 0 and e["passed"] == e["total"] for e in scores),
-                "mean": statistics.fmean(e["score"] for e in scores) if scores else 0.0,
+                "full": sum(e.total > 0 and e.passed == e.total for e in scores),
+                "mean": statistics.fmean(e.score for e in scores) if scores else 0.0,
             }
         )
         catalogue = catalogues.get(exercise.id, ())
@@ -120,24 +120,22 @@ def figures(data: dict, kit: course.Course, catalogues: dict[str, Sequence[mista
         made: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         unmatched: dict[str, list[str]] = {f: [] for f in exercise.functions}
         for sub in subs:
-            tests = {n: t for n, t in (sub.get("tests") or {}).items() if t.get("exercise") == exercise.id}
+            tests = {n: t for n, t in sub.tests.items() if t.exercise == exercise.id}
             for function in exercise.functions:
-                own = [t for t in tests.values() if t.get("function") == function]
+                own = [t for t in tests.values() if t.function == function]
                 if own:
                     states[function][function_state(own, function, exercise)] += 1
             # The failure the feedback shows for each function, and the mistake it looks like.
             for row in report.function_rows(exercise, tests, catalogue):
-                own = [t for t in tests.values() if t.get("function") == row["function"]]
-                if not own or function_state(own, row["function"], exercise) != "failing":
+                own = [t for t in tests.values() if t.function == row.function]
+                if not own or function_state(own, row.function, exercise) != "failing":
                     continue
-                candidates = (
-                    [row["looks_like"], *(row.get("looks_like_also") or ())] if row["looks_like"] else []
-                )
+                candidates = [row.looks_like, *row.looks_like_also] if row.looks_like else []
                 ids = tuple(says[c].id for c in candidates if c in says)
                 if ids:
-                    made.setdefault((row["function"], ids), []).append(sub["id"])
+                    made.setdefault((row.function, ids), []).append(sub.id)
                 else:
-                    unmatched[row["function"]].append(sub["id"])
+                    unmatched[row.function].append(sub.id)
         for function in exercise.functions:
             result["functions"].append({"exercise": exercise.id, "function": function, **states[function]})
             if unmatched[function]:
@@ -262,7 +260,7 @@ def _hbar(value: float, peak: float, width: int = 180) -> str:
     )
 
 
-def render(fig: dict) -> str:
+def render(fig: dict[str, Any]) -> str:
     """The page, from ``figures(...)``."""
     n = fig["count"]
     t = fig["totals"]
@@ -386,8 +384,8 @@ def render(fig: dict) -> str:
         out.append("</table></div>")
 
     # Problems.
-    counts = ", ".join(f'{s} <b data-status="{s}">{c}</b>' for s, c in fig["statuses"].items() if c)
-    out += ['<h2 id="problems">Timeouts, crashes, refusals</h2>', f"<p>Status: {counts or 'none'}.</p>"]
+    statuses = ", ".join(f'{s} <b data-status="{s}">{c}</b>' for s, c in fig["statuses"].items() if c)
+    out += ['<h2 id="problems">Timeouts, crashes, refusals</h2>', f"<p>Status: {statuses or 'none'}.</p>"]
     if fig["problems"]:
         out.append('<div class="scroll"><table><tr><th>submission</th><th>status</th><th>reason</th></tr>')
         for p in fig["problems"]:

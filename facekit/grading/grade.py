@@ -13,20 +13,34 @@ import ast
 import base64
 import compileall
 import csv
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import facekit
 from facekit import course, hub_switch, mistakes
 from facekit.errors import UsageError
-from facekit.grading import classreport, gradebook, integrity, jail, report, runner, sources, workspace
+from facekit.grading import (
+    classreport,
+    gradebook,
+    integrity,
+    jail,
+    records,
+    report,
+    runner,
+    sources,
+    workspace,
+)
+from facekit.grading.records import Declared, SubmissionResult
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
 # What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
@@ -50,7 +64,7 @@ class Options:
     file_mb: int = 256
     weights: str = "standin"
     extra_tests: Path | None = None
-    all_or_nothing: set = field(default_factory=set)
+    all_or_nothing: set[str] = field(default_factory=set)
     force: bool = False
     runner: str = "auto"
     kit_root: Path = field(default_factory=course.repo_root)
@@ -158,10 +172,10 @@ def _standin_ready(cache: Path) -> bool:
 
 def prepared_kit(
     template: Path, kit: course.Course, cache_dir: Path, kit_hash: str, weights: str, standin: Path | None
-) -> tuple[Path, dict[str, list[str]], dict, list[str], dict]:
+) -> tuple[Path, dict[str, list[str]], Declared, list[str], dict[str, Any]]:
     """The template to copy for each submission, compiled; the test ids per exercise that the
-    pristine kit collects; what each test declares (``@pytest.mark.function``): ``{"functions":
-    {test: function}, "broad": [tests]}`` (tests without one are left out); every test in the
+    pristine kit collects; what each test declares (``@pytest.mark.function``, hidden tests:
+    records.Declared); every test in the
     order pytest runs them; the manifest of the prepared kit (facekit.grading.integrity).
     Cached under ``cache_dir`` by the kit's hash, signed.
 
@@ -177,7 +191,8 @@ def prepared_kit(
         # (a submission graded without a jail may have written into it).
         data = integrity.verified(f"kit:{kit_hash}", cached.read_text())
         if data and not integrity.differences(data["manifest"], integrity.manifest(final / "kit")):
-            return final / "kit", data["tests"], data["declared"], data["order"], data["manifest"]
+            declared = Declared.from_json(data["declared"])
+            return final / "kit", data["tests"], declared, data["order"], data["manifest"]
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=final.name + ".partial-", dir=cache_dir))
     try:
@@ -215,13 +230,14 @@ def prepared_kit(
             exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
             if exercise is not None:
                 expected[exercise.id].append(nodeid)
-        declared = {"functions": run["functions"], "broad": run["broad"], **_hidden(kit_dir, run)}
+        hidden, secrets = _hidden(kit_dir, run)
+        declared = Declared(run["functions"], run["broad"], hidden, secrets)
         order = list(run["collected"])
         manifest = integrity.manifest(kit_dir)
         (partial / "expected.json").write_text(
             integrity.sign(
                 f"kit:{kit_hash}",
-                {"tests": expected, "declared": declared, "order": order, "manifest": manifest},
+                {"tests": expected, "declared": declared.to_json(), "order": order, "manifest": manifest},
             )
         )
         shutil.rmtree(final, ignore_errors=True)
@@ -231,11 +247,11 @@ def prepared_kit(
     return final / "kit", expected, declared, order, manifest
 
 
-def _hidden(kit_dir: Path, run: dict) -> dict:
-    """{"hidden": {test: visibility}} for the extra tests students do not see (``hidden``, the
-    default, or ``after_due_date``: ``@pytest.mark.visibility``), and "secrets": their names and
-    source lines, which no message shown to a student may quote."""
-    hidden = {}
+def _hidden(kit_dir: Path, run: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """({test: visibility} for the extra tests students do not see (``hidden``, the default, or
+    ``after_due_date``: ``@pytest.mark.visibility``), their secrets: their names and source lines,
+    which no message shown to a student may quote)."""
+    hidden: dict[str, str] = {}
     for nodeid in run["collected"]:
         if nodeid.startswith(workspace.EXTRA_DIR + "/"):
             visibility = run.get("visibility", {}).get(nodeid, report.HIDDEN)
@@ -265,10 +281,10 @@ def _hidden(kit_dir: Path, run: dict) -> dict:
         for p in (kit_dir / part).rglob("*.py")
         if workspace.EXTRA_DIR not in p.relative_to(kit_dir).as_posix()
     )
-    return {"hidden": hidden, "secrets": sorted(s for s in secrets if s not in public)}
+    return hidden, sorted(s for s in secrets if s not in public)
 
 
-def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
+def _withhold(text: str | None, secrets: list[str], hidden: dict[str, str]) -> str | None:
     if not text:
         return text
     for nodeid in hidden:
@@ -278,13 +294,13 @@ def _withhold(text: str | None, secrets: list[str], hidden: dict) -> str | None:
     return text
 
 
-def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: dict) -> None:
+def check_function_points(kit: course.Course, expected: dict[str, list[str]], declared: Declared) -> None:
     """GradeError when an exercise with ``function_points`` has a function no test declares, or a
     test that declares none of its functions: points nobody can earn, or a test worth nothing."""
     for exercise in kit.exercises:
         if not exercise.function_points:
             continue
-        named = {n: declared["functions"].get(n) for n in expected[exercise.id]}
+        named = {n: declared.functions.get(n) for n in expected[exercise.id]}
         stray = [n for n, f in named.items() if f not in exercise.function_points]
         if stray:
             raise GradeError(
@@ -338,10 +354,12 @@ def check_extra_tests(
             "subprocess",
         )
         shutil.rmtree(job_dir, ignore_errors=True)
+        outcomes = records.outcomes_of(run)
         for nodeid in run["collected"] or ():
-            outcome = run["tests"].get(nodeid, {}).get("outcome", report.NOT_RUN)
+            test = outcomes.get(nodeid) or records.TestOutcome(records.NOT_RUN)
+            outcome = test.outcome
             if outcome != want:
-                message = run["tests"].get(nodeid, {}).get("message") or ""
+                message = test.message or ""
                 wrong.append(
                     f"{nodeid} {'passes' if outcome == 'passed' else outcome if outcome != 'failed' else 'fails'}"
                     f" on the {tree}" + (f" ({message[:120]})" if message and want == "passed" else "")
@@ -384,24 +402,59 @@ def _run_key(kit_hash: str, sub: sources.Submission, opts: Options, isolation: s
     return h.hexdigest()
 
 
-def check_all_or_nothing(ids, kit: course.Course) -> None:
+def check_all_or_nothing(ids: Collection[str], kit: course.Course) -> None:
     """GradeError (one line) when ``ids`` name an exercise the kit does not have."""
     unknown = set(ids) - {e.id for e in kit.exercises}
     if unknown:
         raise GradeError(f"--all-or-nothing names unknown exercises: {', '.join(sorted(unknown))}")
 
 
-def grade(
-    paths: list[Path], opts: Options, roster: dict[str, str] | None = None, progress=None
-) -> tuple[list[dict], dict, float]:
-    """Grade ``paths``; write grades.csv, grades.json and feedback/ into ``opts.out``.
+# -- grading a class: plan -> run -> score -> write ---------------------------------------------------
 
-    Returns (results, meta, seconds). ``progress(result)`` is called as each one finishes.
-    """
-    started = time.monotonic()
+
+@dataclass(frozen=True)
+class Plan:
+    """What a grading will do, checked before anything is written: the kit (its manifest, and with
+    it every exercise's points, checked once when it is read), how submissions run, the hand-ins."""
+
+    kit_root: Path
+    kit: course.Course
+    out: Path
+    mode: str  # "fork" or "subprocess"
+    why_no_jail: str | None  # None: each worker runs in a bubblewrap jail
+    isolation: str  # as the CSV, the summary and feedback say it
+    limits: str
+    overrides: list[gradebook.OverrideRow]
+    subs: list[sources.Submission]
+    roster: dict[str, str] | None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.out / ".cache"
+
+
+@dataclass(frozen=True)
+class PreparedKit:
+    """The kit every submission is graded with (prepared_kit), and how its tests run."""
+
+    template: Path
+    kit_hash: str
+    expected: dict[str, list[str]]  # exercise id -> the test ids the pristine kit collects
+    declared: Declared
+    order: list[str]
+    manifest: dict[str, Any]
+    test_files: list[str]
+    standin: Path | None
+    hub_cache: str | None
+    jail_spec: dict[str, Any] | None
+    test_limits: str  # JSON: test file -> seconds each of its tests may run
+
+
+def plan(paths: list[Path], opts: Options, roster: dict[str, str] | None = None) -> Plan:
+    """Every check that needs no test run, before anything is written: GradeError (or
+    GradebookError) saying what is wrong."""
     kit_root = Path(opts.kit_root).resolve()
-    kit = course.load(kit_root / "exercises" / "course.toml")
-    report.max_total(kit)  # checks every exercise's points
+    kit = course.load(kit_root / "exercises" / "course.toml")  # checks every exercise's points
     check_all_or_nothing(opts.all_or_nothing, kit)
     mode = opts.runner
     if mode == "auto":
@@ -411,152 +464,209 @@ def grade(
     why_not = jail.unavailable() if mode == "fork" else "the subprocess runner does not use the jail"
     if why_not and opts.require_jail:
         raise GradeError(f"--require-jail: no jail for the submissions here: {why_not}")
-    isolation = f"none ({why_not})" if why_not else "bubblewrap"
-    limits = NO_PROCESS_LIMIT if why_not else JAIL_LIMITS
     # Absolute: the kit's collecting run builds the stand-in weights from another folder.
     out = Path(opts.out).resolve()
     if out.exists() and not out.is_dir():
         raise GradeError(f"--out must be a folder for grades.csv, grades.json and feedback/; {out} is a file")
-    cache_dir = out / ".cache"
     if not opts.replace:
         gradebook.read(out)  # one that cannot be merged stops the run before any work
     overrides = gradebook.read_overrides(out / gradebook.OVERRIDES_CSV, kit)
     subs = load_submissions(paths, kit, kit_root, roster)
-    out.mkdir(parents=True, exist_ok=True)
-    run_id = gradebook.run_id()
-    notes: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
-    try:
-        template = workspace.build_template(kit_root, work / "template", opts.extra_tests)
-        workspace.check_extra_tests(template, kit)
-        kit_hash = workspace.kit_hash(template)
-        standin = cache_dir / "standin" if opts.weights == "standin" else None
-        template, expected, declared, order, manifest = prepared_kit(
-            template, kit, cache_dir, kit_hash, opts.weights, standin
-        )
-        check_function_points(kit, expected, declared)
-        if opts.extra_tests is not None:
-            check_extra_tests(template, kit, kit_root, work / "extra-check", opts.weights, standin)
-        test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
-        hub_cache = _hub_cache(opts.weights)
-        jail_spec = (
-            None
-            if why_not
-            else {
-                "kit": str(template),
-                "standin": str(standin) if standin else None,
-                "hub": hub_cache,
-                "exclude": [str(kit_root), str(out)],
-            }
-        )
+    return Plan(
+        kit_root=kit_root,
+        kit=kit,
+        out=out,
+        mode=mode,
+        why_no_jail=why_not,
+        isolation=f"none ({why_not})" if why_not else "bubblewrap",
+        limits=NO_PROCESS_LIMIT if why_not else JAIL_LIMITS,
+        overrides=overrides,
+        subs=subs,
+        roster=roster,
+    )
 
-        # Each test's limit, by its file: the exercise's `timeout` in the manifest.
-        test_limits = json.dumps(
-            {
-                f: opts.test_timeout or e.timeout
-                for f in test_files
-                for e in [workspace.exercise_of_file(f, kit)]
-                if e is not None
-            }
-        )
-        # From here on the gradebook is being updated: a run that dies now leaves it marked.
-        notes += [n for n in [gradebook.start(out, run_id, report.csv_header(kit))] if n]
-        results: dict[str, dict] = {}
-        jobs = []
-        for sub in subs:
-            key = _run_key(kit_hash, sub, opts, isolation)
-            cached = cache_dir / "runs" / f"{key}.json"
-            run = (
-                integrity.verified(f"run:{key}", cached.read_text())
-                if cached.is_file() and not opts.force
-                else None
-            )
-            if sub.refused or not sub.files:
-                results[sub.id] = _result(sub, None, kit, expected, declared, opts, cached=False)
-            elif run is not None:
-                results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=True)
-            else:
-                jobs.append(((sub, cached, key, integrity.plan(test_files)), {}))
-            if sub.id in results:
-                results[sub.id].update(isolation=isolation, limits=limits)
-                gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
-                if progress:
-                    progress(results[sub.id])
 
-        def prepare(key, _job, folder):
-            sub, _, _, sentinels = key
-            inside = Path(folder)
-            env = workspace.env(inside, opts.weights, jail.HUB if jail_spec and hub_cache else hub_cache)
-            env[runner.SENTINELS_ENV] = json.dumps(sentinels)
-            env[runner.TIMEOUTS_ENV] = test_limits
-            if declared.get("hidden"):
-                env[runner.HIDE_ENV] = workspace.EXTRA_DIR
-            return {
-                "dir": str(inside),
-                "workspace": str(inside / "kit"),
-                "test_files": test_files,
-                "template": jail.KIT if jail_spec else str(template),
-                "standin": (jail.STANDIN if jail_spec else str(standin)) if standin else None,
-                "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
-                "manifest": manifest,
-                "weights": opts.weights,
-                "env": env,
-                "timeout": opts.timeout,
-                "memory_mb": opts.memory_mb,
-                "file_mb": opts.file_mb,
-                "drop_paths": [jail.KIT] if jail_spec else [str(kit_root), str(template)],
-            }
-
-        def done(key, job, run):
-            sub, cached, run_key, sentinels = key
-            if run.get("kit_changed"):
-                raise GradeError(
-                    f"the prepared kit under {cache_dir} changed while grading: "
-                    f"{run['kit_changed']}. A submission graded before {sub.id} wrote into it "
-                    f"(isolation: {isolation}); no grades were written. Delete {cache_dir} "
-                    f"and grade again, where bubblewrap runs"
-                )
-            if not run.get("worker_died"):
-                forged = integrity.check(run["sequence"], run["record_meta"], sentinels, order)
-                run = integrity.strip(run, sentinels)
-                if forged:
-                    run["tampered"] = forged
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                cached.write_text(integrity.sign(f"run:{run_key}", run))
-            else:
-                run = integrity.strip(run, sentinels)
-            results[sub.id] = _result(sub, run, kit, expected, declared, opts, cached=False)
-            results[sub.id].update(isolation=isolation, limits=limits)
-            gradebook.append_partial(out, report.csv_rows([results[sub.id]], kit))
-            if progress:
-                progress(results[sub.id])
-
-        runner.run_all(
-            jobs,
-            workers=min(opts.jobs, max(1, len(jobs))),
-            mode=mode,
-            template=template,
-            prepare=prepare,
-            done=done,
-            log_dir=work,
-            jail_spec=jail_spec,
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    ordered = [results[s.id] for s in subs]
-    with gradebook.Lock(out):  # read, merge and write: another run into this --out waits
-        previous = None if opts.replace else gradebook.read(out)
-        rows, added, replaced, kept = gradebook.merge((previous or {}).get("submissions", []), ordered)
-        unmatched = gradebook.apply(rows, overrides)
-        handed_in = {Path(s.source).name for s in subs} | {
-            Path(s.source).name.removesuffix(".zip") for s in subs
+def prepare(plan: Plan, opts: Options, work: Path) -> PreparedKit:
+    """The prepared kit (built in ``work``, or from the cache in --out), its extra tests checked."""
+    kit = plan.kit
+    template = workspace.build_template(plan.kit_root, work / "template", opts.extra_tests)
+    workspace.check_extra_tests(template, kit)
+    kit_hash = workspace.kit_hash(template)
+    standin = plan.cache_dir / "standin" if opts.weights == "standin" else None
+    template, expected, declared, order, manifest = prepared_kit(
+        template, kit, plan.cache_dir, kit_hash, opts.weights, standin
+    )
+    check_function_points(kit, expected, declared)
+    if opts.extra_tests is not None:
+        check_extra_tests(template, kit, plan.kit_root, work / "extra-check", opts.weights, standin)
+    test_files = [e.tests for e in kit.exercises] + workspace.extra_test_files(template)
+    hub_cache = _hub_cache(opts.weights)
+    jail_spec = (
+        None
+        if plan.why_no_jail
+        else {
+            "kit": str(template),
+            "standin": str(standin) if standin else None,
+            "hub": hub_cache,
+            "exclude": [str(plan.kit_root), str(plan.out)],
         }
-        missing = {i for n, i in (roster or {}).items() if n not in handed_in} - {r["id"] for r in rows}
+    )
+    # Each test's limit, by its file: the exercise's `timeout` in the manifest.
+    test_limits = json.dumps(
+        {
+            f: opts.test_timeout or e.timeout
+            for f in test_files
+            for e in [workspace.exercise_of_file(f, kit)]
+            if e is not None
+        }
+    )
+    return PreparedKit(
+        template=template,
+        kit_hash=kit_hash,
+        expected=expected,
+        declared=declared,
+        order=order,
+        manifest=manifest,
+        test_files=test_files,
+        standin=standin,
+        hub_cache=hub_cache,
+        jail_spec=jail_spec,
+        test_limits=test_limits,
+    )
+
+
+Finished = Callable[[sources.Submission, dict[str, Any] | None, bool], None]
+
+
+def run(plan: Plan, prepared: PreparedKit, opts: Options, work: Path, finished: Finished) -> None:
+    """Each submission's tests run (or its run taken from the signed cache), in parallel; calls
+    ``finished(submission, run or None, cached)`` as each one ends (None: nothing to run)."""
+    jobs: list[tuple[object, dict[str, Any]]] = []
+    for sub in plan.subs:
+        key = _run_key(prepared.kit_hash, sub, opts, plan.isolation)
+        cached = plan.cache_dir / "runs" / f"{key}.json"
+        record = (
+            integrity.verified(f"run:{key}", cached.read_text())
+            if cached.is_file() and not opts.force
+            else None
+        )
+        if sub.refused or not sub.files:
+            finished(sub, None, False)
+        elif record is not None:
+            finished(sub, record, True)
+        else:
+            jobs.append(((sub, cached, key, integrity.plan(prepared.test_files)), {}))
+    runner.run_all(
+        jobs,
+        workers=min(opts.jobs, max(1, len(jobs))),
+        mode=plan.mode,
+        template=prepared.template,
+        prepare=functools.partial(_job, plan, prepared, opts),
+        done=functools.partial(_ran, plan, prepared, finished),
+        log_dir=work,
+        jail_spec=prepared.jail_spec,
+    )
+
+
+def _job(
+    plan: Plan, prepared: PreparedKit, opts: Options, key: Any, _given: object, folder: Path
+) -> dict[str, Any]:
+    """The runner's job for one submission, its workspace to be built in ``folder``."""
+    sub, _, _, sentinels = key
+    jailed = prepared.jail_spec is not None
+    inside = Path(folder)
+    env = workspace.env(
+        inside, opts.weights, jail.HUB if jailed and prepared.hub_cache else prepared.hub_cache
+    )
+    env[runner.SENTINELS_ENV] = json.dumps(sentinels)
+    env[runner.TIMEOUTS_ENV] = prepared.test_limits
+    if prepared.declared.hidden:
+        env[runner.HIDE_ENV] = workspace.EXTRA_DIR
+    standin = prepared.standin
+    return {
+        "dir": str(inside),
+        "workspace": str(inside / "kit"),
+        "test_files": prepared.test_files,
+        "template": jail.KIT if jailed else str(prepared.template),
+        "standin": (jail.STANDIN if jailed else str(standin)) if standin else None,
+        "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
+        "manifest": prepared.manifest,
+        "weights": opts.weights,
+        "env": env,
+        "timeout": opts.timeout,
+        "memory_mb": opts.memory_mb,
+        "file_mb": opts.file_mb,
+        "drop_paths": [jail.KIT] if jailed else [str(plan.kit_root), str(prepared.template)],
+    }
+
+
+def _ran(
+    plan: Plan, prepared: PreparedKit, finished: Finished, key: Any, _given: object, record: dict[str, Any]
+) -> None:
+    """One submission's run as the runner returns it: checked for forgery, cached signed."""
+    sub, cached, run_key, sentinels = key
+    if record.get("kit_changed"):
+        raise GradeError(
+            f"the prepared kit under {plan.cache_dir} changed while grading: "
+            f"{record['kit_changed']}. A submission graded before {sub.id} wrote into it "
+            f"(isolation: {plan.isolation}); no grades were written. Delete {plan.cache_dir} "
+            f"and grade again, where bubblewrap runs"
+        )
+    if not record.get("worker_died"):
+        forged = integrity.check(record["sequence"], record["record_meta"], sentinels, prepared.order)
+        record = integrity.strip(record, sentinels)
+        if forged:
+            record["tampered"] = forged
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(integrity.sign(f"run:{run_key}", record))
+    else:
+        record = integrity.strip(record, sentinels)
+    finished(sub, record, False)
+
+
+def _scored(
+    plan: Plan,
+    prepared: PreparedKit,
+    opts: Options,
+    results: dict[str, SubmissionResult],
+    progress: Callable[[SubmissionResult], None] | None,
+    sub: sources.Submission,
+    record: dict[str, Any] | None,
+    cached: bool,
+) -> None:
+    """A submission that finished running: scored, kept in ``results``, its row in the partial CSV."""
+    result = score(sub, record, plan.kit, prepared.expected, prepared.declared, opts, cached)
+    results[sub.id] = replace(result, isolation=plan.isolation, limits=plan.limits)
+    gradebook.append_partial(plan.out, report.csv_rows([results[sub.id]], plan.kit))
+    if progress:
+        progress(results[sub.id])
+
+
+def write(
+    plan: Plan,
+    prepared: PreparedKit,
+    opts: Options,
+    graded: list[SubmissionResult],
+    notes: list[str],
+    run_id: str,
+) -> tuple[list[SubmissionResult], dict[str, Any]]:
+    """The gradebook in --out with ``graded`` merged in, and everything written from it: grades.csv,
+    grades.json, feedback/, the LMS exports, similar.csv, report.html. Returns the gradebook's
+    rows (overrides applied) and the run's meta."""
+    kit, kit_root, out = plan.kit, plan.kit_root, plan.out
+    with gradebook.Lock(out):  # read, merge and write: another run into this --out waits
+        previous = [] if opts.replace else gradebook.rows_of(gradebook.read(out))
+        merged, added, replaced, kept = gradebook.merge(previous, graded)
+        rows, unmatched = gradebook.apply(merged, plan.overrides)
+        handed_in = {Path(s.source).name for s in plan.subs} | {
+            Path(s.source).name.removesuffix(".zip") for s in plan.subs
+        }
+        missing = {i for n, i in (plan.roster or {}).items() if n not in handed_in} - {r.id for r in rows}
         if unmatched:
             notes.append(
                 f"{gradebook.OVERRIDES_CSV} names ids with no row in the gradebook: {', '.join(unmatched)}"
             )
-        meta = {
+        meta: dict[str, Any] = {
             "course": kit.title,
             "kit_version": facekit.__version__,
             "weights": opts.weights,
@@ -564,17 +674,16 @@ def grade(
             "timeout_s": opts.timeout,
             "memory_mb": opts.memory_mb,
             "max_total": report.max_total(kit),
-            "isolation": isolation,
-            "limits": limits,
+            "isolation": plan.isolation,
+            "limits": plan.limits,
             "all_or_nothing": sorted(opts.all_or_nothing),
             "exercises": {
-                e.id: {"points": report.exercise_points(e), "tests": len(expected[e.id])}
-                for e in kit.exercises
+                e.id: {"points": e.points, "tests": len(prepared.expected[e.id])} for e in kit.exercises
             },
             "formula": report.FORMULA,
             "due": opts.due.isoformat(timespec="seconds") if opts.due else None,
             "late_percent_per_day": opts.late_percent if opts.due else None,
-            "run": {"id": run_id, "finished": gradebook.now(), "graded": [r["id"] for r in ordered]},
+            "run": {"id": run_id, "finished": gradebook.now(), "graded": [r.id for r in graded]},
             "gradebook": {"added": added, "replaced": replaced, "kept": kept, "replace": opts.replace},
             "notes": notes,
             "rows": len(rows),
@@ -584,7 +693,7 @@ def grade(
         shipped = {
             e.stub: (kit_root / e.stub).read_bytes() for e in kit.exercises if (kit_root / e.stub).is_file()
         }
-        pairs = gradebook.similar(rows, {s.id: s.files for s in subs}, shipped, exercise_of)
+        pairs = gradebook.similar(rows, {s.id: s.files for s in plan.subs}, shipped, exercise_of)
         meta["similar"] = len(pairs)
         gradebook.write_atomic(out / "similar.csv", gradebook.similar_csv(pairs))
         gradebook.write_atomic(
@@ -595,7 +704,42 @@ def grade(
             out, kit, kit_root
         )  # report.html from grades.json as written: never stale beside it
     gradebook.finish(out)
-    return ordered, meta, time.monotonic() - started
+    return rows, meta
+
+
+def grade(
+    paths: list[Path],
+    opts: Options,
+    roster: dict[str, str] | None = None,
+    progress: Callable[[SubmissionResult], None] | None = None,
+) -> tuple[list[SubmissionResult], dict[str, Any], float]:
+    """Grade ``paths``: plan, run, score, write (grades.csv, grades.json, feedback/, ... into
+    ``opts.out``). Returns (results, meta, seconds). ``progress(result)`` is called as each one
+    finishes."""
+    started = time.monotonic()
+    planned = plan(paths, opts, roster)
+    planned.out.mkdir(parents=True, exist_ok=True)
+    run_id = gradebook.run_id()
+    notes: list[str] = []
+    results: dict[str, SubmissionResult] = {}
+    work = Path(tempfile.mkdtemp(prefix="facekit-grade-"))
+    try:
+        prepared = prepare(planned, opts, work)
+        # From here on the gradebook is being updated: a run that dies now leaves it marked.
+        notes += [n for n in [gradebook.start(planned.out, run_id, report.csv_header(planned.kit))] if n]
+        run(
+            planned,
+            prepared,
+            opts,
+            work,
+            functools.partial(_scored, planned, prepared, opts, results, progress),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    graded = [results[s.id] for s in planned.subs]
+    rows, meta = write(planned, prepared, opts, graded, notes, run_id)
+    written = {r.id: r for r in rows}  # as the gradebook has them: the instructor's overrides in
+    return [written[r.id] for r in graded], meta, time.monotonic() - started
 
 
 def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
@@ -631,62 +775,59 @@ def _submitted_at(sub: sources.Submission) -> tuple[datetime | None, str]:
     return datetime.fromtimestamp(mtime, timezone.utc), "the file's modification time"
 
 
-def _result(
+def score(
     sub: sources.Submission,
-    run: dict | None,
+    run: dict[str, Any] | None,
     kit: course.Course,
-    expected: dict,
-    declared: dict,
+    expected: dict[str, list[str]],
+    declared: Declared,
     opts: Options,
     cached: bool,
-) -> dict:
+) -> SubmissionResult:
+    """One submission's result from its run's record (None: nothing ran): status, scores, each
+    test's outcome with what the pristine kit declares of it, a hidden test's words withheld."""
     status, reason = report.status_of(run if sub.files else None, sub.refused, opts.timeout)
     if status == "ok" and not reason:  # graded, but not all of it: say which modules and why
         reason = report.not_graded(kit, sub.files, sub.skipped)
-    exact: dict[str, float] = {}
-    exercises, tests = report.score(
-        run if not sub.refused else None, expected, kit, opts.all_or_nothing, declared["functions"], exact
-    )
+    outcomes = records.outcomes_of(run if not sub.refused else None)
     if run and run.get("tampered"):
         # A forged record: nothing in it counts. The instructor reviews the hand-in.
         status, reason = "tampered", f"{run['tampered']}: review this hand-in"
-        exact = {}
-        exercises, tests = report.score(
-            None, expected, kit, opts.all_or_nothing, declared["functions"], exact
-        )
-    broad = set(declared["broad"])
-    hidden, secrets = declared.get("hidden", {}), declared.get("secrets", [])
+        outcomes = {}
+    exercises, tests = report.score(outcomes, expected, kit, opts.all_or_nothing, declared.functions)
+    broad = set(declared.broad)
+    hidden, secrets = declared.hidden, declared.secrets
     for nodeid, test in tests.items():
         exercise = workspace.exercise_of_file(nodeid.split("::")[0], kit)
-        test["exercise"] = exercise.id if exercise else None
-        test["function"] = declared["functions"].get(nodeid)  # as the pristine kit declares it
-        test["broad"] = nodeid in broad
-        test["visibility"] = hidden.get(nodeid, "visible")
-        # A student's message may quote a hidden test (its code read its file): not shown.
-        for field_name in ("message", "detail"):
-            test[field_name] = _withhold(test.get(field_name), secrets, hidden)
-    reason = _withhold(reason, secrets, hidden)
+        tests[nodeid] = replace(
+            test,
+            exercise=exercise.id if exercise else None,
+            function=declared.functions.get(nodeid),  # as the pristine kit declares it
+            broad=nodeid in broad,
+            visibility=hidden.get(nodeid, "visible"),
+            # A student's message may quote a hidden test (its code read its file): not shown.
+            message=_withhold(test.message, secrets, hidden),
+            detail=_withhold(test.detail, secrets, hidden),
+        )
     submitted_at, source = _submitted_at(sub) if opts.due else (None, "")
-    row = {
-        "id": sub.id,
-        "source": sub.source,
-        "status": status,
-        "reason": reason,
-        "seconds": float(run["seconds"]) if run else 0.0,
-        "cached": cached,
-        "total": 0.0,
-        "max_total": report.max_total(kit),
-        "exercises": exercises,
-        "exact": exact,
-        "late": gradebook.late(submitted_at, opts.due, opts.late_percent, source),
-        "files": sorted(sub.files),
-        "fingerprints": gradebook.fingerprints(sub.files),
-        "ignored": sub.ignored,
-        "warnings": list(sub.warnings),
-        "submitted": {
+    result = SubmissionResult(
+        id=sub.id,
+        source=sub.source,
+        status=status,
+        reason=_withhold(reason, secrets, hidden) or "",
+        seconds=float(run["seconds"]) if run else 0.0,
+        cached=cached,
+        total=0.0,
+        max_total=report.max_total(kit),
+        exercises=exercises,
+        late=gradebook.late(submitted_at, opts.due, opts.late_percent, source),
+        files=sorted(sub.files),
+        fingerprints=gradebook.fingerprints(sub.files),
+        ignored=list(sub.ignored),
+        warnings=list(sub.warnings),
+        submitted={
             k: sub.meta.get(k) for k in ("kit_version", "timestamp", "done", "git_commit") if k in sub.meta
         },
-        "tests": tests,
-    }
-    gradebook.total(row)  # from the unrounded exercise scores, less any late penalty
-    return row
+        tests=tests,
+    )
+    return gradebook.total(result)  # from the unrounded exercise scores, less any late penalty

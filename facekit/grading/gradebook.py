@@ -23,11 +23,16 @@ import math
 import os
 import time
 import tokenize
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from facekit import course
 from facekit.errors import UsageError
+from facekit.grading.records import Late, Override, SubmissionResult, round_score
 
 GRADES_JSON = "grades.json"
 PARTIAL_CSV = "grades.partial.csv"
@@ -41,14 +46,10 @@ class GradebookError(UsageError):
     """The gradebook in --out cannot be read, or overrides.csv is malformed (exit 2)."""
 
 
-def round_score(value: float) -> float:
-    return round(value + 0.0, 2)
-
-
 # -- reading and merging --------------------------------------------------------------------------
 
 
-def read(out: Path) -> dict | None:
+def read(out: Path) -> dict[str, Any] | None:
     """``grades.json`` of ``out``, or None when there is none. GradebookError when it cannot be
     read: nothing is written over a gradebook that could not be merged."""
     path = Path(out) / GRADES_JSON
@@ -58,6 +59,11 @@ def read(out: Path) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not isinstance(data.get("submissions"), list):
             raise ValueError("no list of submissions")
+        for number, row in enumerate(data["submissions"], 1):
+            try:
+                SubmissionResult.from_json(row)
+            except (KeyError, TypeError, AttributeError, ValueError) as err:
+                raise ValueError(f"its submission {number} is not one a grading writes: {err!r}") from None
     except (OSError, ValueError) as err:
         raise GradebookError(
             f"{path} cannot be read ({err}): grade into another --out, or give "
@@ -66,15 +72,22 @@ def read(out: Path) -> dict | None:
     return data
 
 
-def merge(previous: list[dict], new: list[dict]) -> tuple[list[dict], list[str], list[str], int]:
+def rows_of(data: Mapping[str, Any] | None) -> list[SubmissionResult]:
+    """The submissions of a gradebook ``read`` returned (none for None)."""
+    return [SubmissionResult.from_json(row) for row in (data or {}).get("submissions", [])]
+
+
+def merge(
+    previous: Sequence[SubmissionResult], new: Sequence[SubmissionResult]
+) -> tuple[list[SubmissionResult], list[str], list[str], int]:
     """(rows, added ids, replaced ids, rows kept): ``new`` replaces the rows of its ids, in place;
     the other new rows come after the previous ones."""
-    fresh = {r["id"]: r for r in new}
+    fresh = {r.id: r for r in new}
     rows, replaced = [], []
     for row in previous:
-        if row["id"] in fresh:
-            rows.append(fresh.pop(row["id"]))
-            replaced.append(row["id"])
+        if row.id in fresh:
+            rows.append(fresh.pop(row.id))
+            replaced.append(row.id)
         else:
             rows.append(row)
     added = list(fresh)
@@ -83,7 +96,7 @@ def merge(previous: list[dict], new: list[dict]) -> tuple[list[dict], list[str],
 
 
 def merge_line(added: list[str], replaced: list[str], kept: int) -> str:
-    def ids(names):
+    def ids(names: list[str]) -> str:
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         return f" ({shown})" if names else ""
 
@@ -104,7 +117,7 @@ class Lock:
 
         self._lock = FileLock(str(Path(out) / LOCK), timeout=timeout)
 
-    def __enter__(self):
+    def __enter__(self) -> Lock:
         from filelock import Timeout
 
         try:
@@ -115,7 +128,12 @@ class Lock:
             ) from None
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self._lock.release()
 
 
@@ -181,7 +199,17 @@ def run_id() -> str:
 # -- totals, overrides, late penalties ------------------------------------------------------------
 
 
-def read_overrides(path: Path, kit: course.Course) -> list[dict]:
+@dataclass(frozen=True)
+class OverrideRow:
+    """A line of overrides.csv: the instructor's points for one exercise of one submission."""
+
+    id: str
+    exercise: str
+    points: float
+    comment: str = ""
+
+
+def read_overrides(path: Path, kit: course.Course) -> list[OverrideRow]:
     """overrides.csv: ``id,exercise,points,comment``, one row per changed exercise score.
 
     GradebookError naming the line for an unknown exercise or points outside 0..its points."""
@@ -197,7 +225,7 @@ def read_overrides(path: Path, kit: course.Course) -> list[dict]:
     if header[:3] != list(OVERRIDE_COLUMNS[:3]):
         raise GradebookError(f"{path} needs the header {','.join(OVERRIDE_COLUMNS)}; its header is {header}")
     points = {e.id: e.points for e in kit.exercises}
-    rows = []
+    rows: list[OverrideRow] = []
     for number, row in enumerate(reader, 2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
         if not any(row.values()):
@@ -214,52 +242,38 @@ def read_overrides(path: Path, kit: course.Course) -> list[dict]:
                 f"{where}: points must be a number from 0 to {points[row['exercise']]} "
                 f"for {row['exercise']}; got {row['points']!r}"
             )
-        rows.append(
-            {"id": row["id"], "exercise": row["exercise"], "points": value, "comment": row.get("comment", "")}
-        )
+        rows.append(OverrideRow(row["id"], row["exercise"], value, row.get("comment", "")))
     return rows
 
 
-def apply(rows: list[dict], overrides: list[dict]) -> list[str]:
-    """Put ``overrides`` into ``rows`` (in place; an earlier run's override is taken out first) and
-    compute each total; returns the ids of overrides that match no row."""
-    by_id = {r["id"]: r for r in rows}
-    for row in rows:
-        for ex in row["exercises"].values():
-            ex.pop("override", None)
+def apply(
+    rows: Sequence[SubmissionResult], overrides: Sequence[OverrideRow]
+) -> tuple[list[SubmissionResult], list[str]]:
+    """``rows`` with ``overrides`` in them (an earlier run's override taken out first) and each
+    total computed; and the ids of overrides that match no row."""
+    given: dict[str, dict[str, Override]] = {}
     unmatched = []
+    ids = {r.id for r in rows}
     for override in overrides:
-        row = by_id.get(override["id"])
-        if row is None:
-            unmatched.append(override["id"])
+        if override.id not in ids:
+            unmatched.append(override.id)
             continue
-        row["exercises"][override["exercise"]]["override"] = {
-            "points": override["points"],
-            "comment": override["comment"],
-        }
+        given.setdefault(override.id, {})[override.exercise] = Override(override.points, override.comment)
+    changed = []
     for row in rows:
-        total(row)
-    return sorted(set(unmatched))
+        own = given.get(row.id, {})
+        exercises = {k: replace(e, override=own.get(k)) for k, e in row.exercises.items()}
+        changed.append(total(replace(row, exercises=exercises)))
+    return changed, sorted(set(unmatched))
 
 
-def exercise_value(row: dict, exercise_id: str) -> float:
-    """An exercise's score before rounding: the override's points, else what the tests gave
-    (``row["exact"]``; a row without it, its rounded score)."""
-    ex = row["exercises"][exercise_id]
-    if ex.get("override"):
-        return float(ex["override"]["points"])
-    return float((row.get("exact") or {}).get(exercise_id, ex["score"]))
-
-
-def total(row: dict) -> None:
-    """``row``'s exercise scores (rounded for display) and total from the unrounded values."""
-    raw = 0.0
-    for exercise_id, ex in row["exercises"].items():
-        value = exercise_value(row, exercise_id)
-        ex["score"] = round_score(value)
-        raw += value
-    penalty = (row.get("late") or {}).get("penalty_percent", 0)
-    row["total"] = round_score(max(0.0, raw * (1 - penalty / 100)))
+def total(row: SubmissionResult) -> SubmissionResult:
+    """``row`` with its exercise scores (rounded for display) and total from the unrounded values
+    (the override's points, else what the tests gave), less any late penalty."""
+    exercises = {k: replace(e, score=round_score(e.value())) for k, e in row.exercises.items()}
+    raw = sum(e.value() for e in row.exercises.values())
+    penalty = row.late.penalty_percent if row.late else 0
+    return replace(row, exercises=exercises, total=round_score(max(0.0, raw * (1 - penalty / 100))))
 
 
 def parse_due(text: str) -> datetime:
@@ -278,7 +292,7 @@ def parse_due(text: str) -> datetime:
 
 def late(
     submitted: datetime | None, due: datetime | None, percent_per_day: float, source: str
-) -> dict | None:
+) -> Late | None:
     """The late record of a submission: days late (each started day counts) and the penalty, or
     None when it is on time or either time is unknown."""
     if due is None or submitted is None:
@@ -287,19 +301,19 @@ def late(
     if seconds <= 0:
         return None
     days = math.ceil(seconds / 86400)
-    return {
-        "submitted": submitted.isoformat(timespec="seconds"),
-        "due": due.isoformat(timespec="seconds"),
-        "from": source,
-        "days_late": days,
-        "penalty_percent": min(100.0, days * percent_per_day),
-    }
+    return Late(
+        submitted=submitted.isoformat(timespec="seconds"),
+        due=due.isoformat(timespec="seconds"),
+        source=source,
+        days_late=days,
+        penalty_percent=min(100.0, days * percent_per_day),
+    )
 
 
 # -- exports --------------------------------------------------------------------------------------
 
 
-def canvas_csv(rows: list[dict], assignment: str, max_total: float) -> str:
+def canvas_csv(rows: Sequence[SubmissionResult], assignment: str, max_total: float) -> str:
     """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then one column
     per assignment, and the "Points Possible" row Canvas exports. Rows are matched by SIS User ID
     (the grader's id: use your roster's ids)."""
@@ -308,18 +322,18 @@ def canvas_csv(rows: list[dict], assignment: str, max_total: float) -> str:
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
     writer.writerow(["Points Possible", "", "", "", "", f"{max_total:g}"])
     for row in rows:
-        writer.writerow(["", "", row["id"], "", "", f"{row['total']:g}"])
+        writer.writerow(["", "", row.id, "", "", f"{row.total:g}"])
     return out.getvalue()
 
 
-def moodle_csv(rows: list[dict], assignment: str) -> str:
+def moodle_csv(rows: Sequence[SubmissionResult], assignment: str) -> str:
     """Moodle's grade import (Grades > Import > CSV file): map "ID number" to the user's ID number
     and the assignment's column to its grade item; the feedback column is optional."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["ID number", assignment, "Feedback"])
     for row in rows:
-        writer.writerow([row["id"], f"{row['total']:g}", f"status: {row['status']}"])
+        writer.writerow([row.id, f"{row.total:g}", f"status: {row.status}"])
     return out.getvalue()
 
 
@@ -349,9 +363,9 @@ def _tokens(source: bytes) -> list[str] | None:
     return kept
 
 
-def fingerprints(files: dict[str, bytes]) -> dict[str, dict]:
+def fingerprints(files: Mapping[str, bytes]) -> dict[str, dict[str, str | None]]:
     """Per file: its sha256, and that of its tokens (so comments and layout do not count)."""
-    prints = {}
+    prints: dict[str, dict[str, str | None]] = {}
     for path, content in files.items():
         tokens = _tokens(content)
         prints[path] = {
@@ -362,24 +376,24 @@ def fingerprints(files: dict[str, bytes]) -> dict[str, dict]:
 
 
 def similar(
-    rows: list[dict],
-    contents: dict[str, dict[str, bytes]],
-    shipped: dict[str, bytes],
-    exercises: dict[str, str],
-) -> list[dict]:
+    rows: Sequence[SubmissionResult],
+    contents: Mapping[str, Mapping[str, bytes]],
+    shipped: Mapping[str, bytes],
+    exercises: Mapping[str, str],
+) -> list[dict[str, Any]]:
     """Pairs of hand-ins whose module of one exercise is identical, identical but for comments and
     layout (both across the whole gradebook, by the fingerprints each row keeps), or
     near-identical (their tokens' difflib ratio >= NEAR; among the hand-ins of this run, whose
     files are at hand). Files as shipped (stubs) are left out. ``exercises``: stub path -> id."""
     shipped_prints = fingerprints(shipped)
-    found: dict[tuple, dict] = {}
-    by_file: dict[str, list[tuple[str, dict]]] = {}
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+    by_file: dict[str, list[tuple[str, dict[str, str | None]]]] = {}
     for row in rows:
-        for path, fp in (row.get("fingerprints") or {}).items():
+        for path, fp in row.fingerprints.items():
             stub = shipped_prints.get(path, {})
             if fp["sha256"] == stub.get("sha256") or (fp["tokens"] and fp["tokens"] == stub.get("tokens")):
                 continue
-            by_file.setdefault(path, []).append((row["id"], fp))
+            by_file.setdefault(path, []).append((row.id, fp))
     for path, entries in by_file.items():
         for i, (a, fa) in enumerate(entries):
             for b, fb in entries[i + 1 :]:
@@ -389,14 +403,15 @@ def similar(
                     kind = "identical but for comments and layout"
                 else:
                     continue
-                found[(path, *sorted((a, b)))] = {
+                pair = (path, min(a, b), max(a, b))
+                found[pair] = {
                     "exercise": exercises.get(path, path),
                     "a": min(a, b),
                     "b": max(a, b),
                     "kind": kind,
                     "ratio": 1.0,
                 }
-        tokens = {}
+        tokens: dict[str, list[str] | None] = {}
         for sub_id, files in contents.items():
             if path in files:
                 tokens[sub_id] = _tokens(files[path])
@@ -405,7 +420,7 @@ def similar(
             for b in ids[i + 1 :]:
                 if (path, a, b) in found:
                     continue
-                matcher = difflib.SequenceMatcher(None, tokens[a], tokens[b], autojunk=False)
+                matcher = difflib.SequenceMatcher(None, tokens[a] or [], tokens[b] or [], autojunk=False)
                 if matcher.real_quick_ratio() < NEAR or matcher.quick_ratio() < NEAR:
                     continue
                 ratio = matcher.ratio()
@@ -420,7 +435,7 @@ def similar(
     return sorted(found.values(), key=lambda p: (p["exercise"], -p["ratio"], p["a"], p["b"]))
 
 
-def similar_csv(pairs: list[dict]) -> str:
+def similar_csv(pairs: Sequence[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["exercise", "id_a", "id_b", "kind", "ratio"])

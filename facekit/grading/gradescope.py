@@ -21,10 +21,13 @@ import tempfile
 import time
 import traceback
 import zipfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from facekit import course, mistakes, release
 from facekit.grading import grade, report, sources, workspace
+from facekit.grading.records import SubmissionResult
 
 ROOT_ENV = "FACEKIT_AUTOGRADER_ROOT"
 CONFIG = "facekit-grading.json"
@@ -183,20 +186,22 @@ def _submission_path(folder: Path, kit: course.Course) -> tuple[Path, str | None
     return folder, None
 
 
-def results_json(result: dict, kit: course.Course, seconds: float, root: Path | None = None) -> dict:
+def results_json(
+    result: SubmissionResult, kit: course.Course, seconds: float, root: Path | None = None
+) -> dict[str, Any]:
     """Gradescope's results.json: score, execution_time, output, and one test per exercise, each
     output Markdown (``output_format``/``test_output_format`` "md", which Gradescope renders).
     ``root``: the kit whose catalogue of mistakes the feedback may name."""
     tests = []
     for number, exercise in enumerate(kit.exercises, 1):
-        ex = result["exercises"][exercise.id]
+        ex = result.exercises[exercise.id]
         tests.append(
             {
                 "name": f"{exercise.id}: {exercise.title}",
                 "number": str(number),
-                "score": ex["score"],
-                "max_score": ex["points"],
-                "status": "passed" if ex["passed"] == ex["total"] and ex["total"] else "failed",
+                "score": ex.score,
+                "max_score": ex.points,
+                "status": "passed" if ex.passed == ex.total and ex.total else "failed",
                 "output": "\n".join(
                     report.exercise_section(result, exercise, mistakes.known(root, exercise) if root else ())
                 ),
@@ -205,7 +210,7 @@ def results_json(result: dict, kit: course.Course, seconds: float, root: Path | 
             }
         )
     return {
-        "score": result["total"],
+        "score": result.total,
         "execution_time": round(seconds, 1),
         "output": overview(result, kit),
         "output_format": "md",
@@ -216,40 +221,38 @@ def results_json(result: dict, kit: course.Course, seconds: float, root: Path | 
     }
 
 
-def overview(result: dict, kit: course.Course) -> str:
+def overview(result: SubmissionResult, kit: course.Course) -> str:
     """The top of the student's results page (Markdown): the total, what went wrong as a whole
     (a refused upload, a timeout, a module missing), one row per exercise, what was ignored."""
     lines = [
-        f"Status: {result['status']}" + (f" ({result['reason']})" if result["reason"] else ""),
+        f"Status: {result.status}" + (f" ({result.reason})" if result.reason else ""),
         "",
-        f"**Total: {result['total']:g} / {result.get('max_total', report.max_total(kit)):g}**",
+        f"**Total: {result.total:g} / {result.max_total or report.max_total(kit):g}**",
         "",
     ]
-    lines += [f"Note: {warning}" for warning in result.get("warnings") or ()]
-    if result.get("warnings"):
+    lines += [f"Note: {warning}" for warning in result.warnings]
+    if result.warnings:
         lines.append("")
     lines += ["| exercise | score | tests passed |", "|---|---|---|"]
     for exercise in kit.exercises:
-        ex = result["exercises"][exercise.id]
+        ex = result.exercises[exercise.id]
         lines.append(
-            f"| {exercise.id}: {exercise.title} | {ex['score']:g} / {ex['points']} | "
-            f"{ex['passed']} of {ex['total']} |"
+            f"| {exercise.id}: {exercise.title} | {ex.score:g} / {ex.points} | {ex.passed} of {ex.total} |"
         )
     lines += [
         "",
         "Each exercise below lists its functions: passing, not implemented yet, or failing "
         "with the first failure and a hint.",
     ]
-    if result["ignored"]:
+    if result.ignored:
         lines += [
             "",
-            "Ignored (only the exercise modules are graded): "
-            + ", ".join(f"`{n}`" for n in result["ignored"]),
+            "Ignored (only the exercise modules are graded): " + ", ".join(f"`{n}`" for n in result.ignored),
         ]
     return "\n".join(lines)
 
 
-def failed_results(why: str, seconds: float = 0.0) -> dict:
+def failed_results(why: str, seconds: float = 0.0) -> dict[str, Any]:
     """A results.json for a submission the autograder could not grade: score 0 and why."""
     return {
         "score": 0,
@@ -262,7 +265,7 @@ def failed_results(why: str, seconds: float = 0.0) -> dict:
     }
 
 
-def _write_results(root: Path, data: dict) -> None:
+def _write_results(root: Path, data: dict[str, Any]) -> None:
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".tmp")
@@ -270,7 +273,7 @@ def _write_results(root: Path, data: dict) -> None:
     os.replace(partial, out)  # never a half-written results.json
 
 
-def autograde(root: Path, source: Path) -> dict:
+def autograde(root: Path, source: Path) -> dict[str, Any]:
     """Grade ``root/submission`` with the kit at ``source``; write ``root/results/results.json``.
     Whatever goes wrong, results.json is written: score 0 and the reason."""
     started = time.monotonic()
@@ -285,7 +288,7 @@ def autograde(root: Path, source: Path) -> dict:
     return data
 
 
-def _autograde(root: Path, source: Path, started: float) -> dict:
+def _autograde(root: Path, source: Path, started: float) -> dict[str, Any]:
     kit = course.load(source / "exercises" / "course.toml")
     opts = _options(source)
     path, refused = _submission_path(root / "submission", kit)
@@ -296,10 +299,11 @@ def _autograde(root: Path, source: Path, started: float) -> dict:
             empty = Path(tmp) / "submission"
             empty.mkdir()
             results, _, _ = grade.grade([empty], opts)
-        results[0].update(status="refused", reason=refused)
+        result = replace(results[0], status="refused", reason=refused)
     else:
         results, _, _ = grade.grade([path], opts, roster={path.name: "submission"})
-    return results_json(results[0], kit, time.monotonic() - started, source)
+        result = results[0]
+    return results_json(result, kit, time.monotonic() - started, source)
 
 
 def prepare(source: Path) -> None:

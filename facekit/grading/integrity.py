@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 KEY_FILE = "grading.key"
@@ -172,7 +173,7 @@ def verified(label: str, text: str) -> dict | None:
 # -- the prepared kit ---------------------------------------------------------------------------
 
 
-def manifest(folder: Path, skip: set[str] = frozenset()) -> dict[str, str]:
+def manifest(folder: Path, skip: AbstractSet[str] = frozenset()) -> dict[str, str]:
     """{relative path: sha256} of every file under ``folder`` (but ``skip``); symbolic links
     and anything else that is not a plain file are listed as such."""
     folder = Path(folder)

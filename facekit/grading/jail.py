@@ -80,7 +80,7 @@ def python_paths(exclude: list[Path]) -> list[str]:
     on sys.path; none inside ``exclude`` (the instructor's kit), unless it is a venv there."""
     found = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
     found |= {p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p}
-    keep = []
+    keep: list[str] = []
     for path in sorted({os.path.realpath(p) for p in found}):
         inside = [e for e in exclude if Path(path).is_relative_to(e)]
         if (
@@ -132,8 +132,8 @@ def command(
     tmp_link = not any(Path(path).is_relative_to("/tmp") for path in paths)
     if not tmp_link:
         args += ["--size", str(SCRATCH_MB * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp"]
-    for path in paths:
-        args += ["--ro-bind", path, path]
+    for bound in paths:
+        args += ["--ro-bind", bound, bound]
     args += ["--ro-bind", str(kit), KIT]
     if standin is not None:
         args += ["--ro-bind", str(standin), STANDIN]

@@ -24,7 +24,9 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable, Generator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -43,7 +45,7 @@ TESTS_ONLY = "facekit.app_parts"
 
 def _importer_is_a_test() -> bool:
     """Whether the code asking for an import (past importlib's own frames) is a test module."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and (
         frame.f_code.co_filename.startswith("<frozen") or "importlib" in frame.f_code.co_filename
     ):
@@ -58,7 +60,7 @@ class _RefuseReference:
     """A meta path finder, first in line: the reference solutions cannot be imported, and the
     kit's parts for Exercise 06 only from a test module."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname == REFUSED or fullname.startswith(REFUSED + "."):
             raise ImportError(
                 f"{fullname} is the course's reference solution: a graded submission cannot import it",
@@ -83,7 +85,7 @@ class TestTimeout(BaseException):
     outcomes are: a student's ``except Exception`` does not swallow it."""
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     # Read now: the code under test may clear the environment later.
     try:
         _timeouts.update(
@@ -97,7 +99,7 @@ def pytest_configure(config):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     # A per-test limit: SIGALRM raises TestTimeout in the test (its setup, call or teardown), so
     # a hang costs that test only. Code that blocks the signal is stopped by the grader's
     # limit on the whole exercise instead (facekit.grading.runner).
@@ -106,7 +108,7 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
 
-    def expired(signum, frame):
+    def expired(signum: int, frame: FrameType | None) -> None:
         raise TestTimeout(f"the test ran longer than {seconds:g} s, its exercise's limit per test")
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -118,8 +120,8 @@ def pytest_runtest_protocol(item, nextitem):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _sentinel_function(name: str, must_fail: bool):
-    def sentinel():
+def _sentinel_function(name: str, must_fail: bool) -> Callable[[], None]:
+    def sentinel() -> None:
         if must_fail:
             raise AssertionError("expected failure")
 
@@ -128,10 +130,13 @@ def _sentinel_function(name: str, must_fail: bool):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     # Each sentinel at the start of its file's tests (``file`` null: after the last test), in
     # that file's module, so its node id looks like any other test's.
     for spec in _sentinels:
+        where: int | None
         if spec.get("file") is None:
             where = len(items)
             anchor = items[-1] if items else None
@@ -140,7 +145,7 @@ def pytest_collection_modifyitems(session, config, items):
                 (i for i, item in enumerate(items) if item.nodeid.split("::")[0] == spec["file"]), None
             )
             anchor = items[where] if where is not None else None
-        if anchor is None:
+        if anchor is None or where is None:
             continue  # its file did not collect: the grader does not expect it
         module = anchor.getparent(pytest.Module) or anchor.parent
         item = pytest.Function.from_parent(
@@ -149,7 +154,7 @@ def pytest_collection_modifyitems(session, config, items):
         items.insert(where, item)
 
 
-def pytest_collection_finish(session):
+def pytest_collection_finish(session: pytest.Session) -> None:
     hide = os.environ.pop(HIDE_ENV, None)
     if hide:
         # Collected (compiled, in memory): the files go before any student code can read them.
@@ -157,7 +162,7 @@ def pytest_collection_finish(session):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config):
+def pytest_unconfigure(config: pytest.Config) -> None:
     # The record is complete and the summary printed: the process ends here, before pytest's
     # last garbage collections (they look for unraisable exceptions; ~0.5 s a submission).
     found = recorder.recorder(config)

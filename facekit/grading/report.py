@@ -15,14 +15,23 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from facekit import course, progress
+from facekit.grading.records import (
+    NOT_RUN,
+    ExerciseScore,
+    SubmissionResult,
+    TestOutcome,
+    outcomes_of,
+    round_score,
+)
 from facekit.harness import record
 from facekit.mistakes import Mistake
 
-NOT_RUN = "not run"
 _PROGRESS = re.compile(r"[.FEsxXT]+(\s+\[\s*\d+%\])?")  # pytest's progress line: says nothing of a crash
 FORMULA = (
     "exercise score = points * passed / total tests of the exercise; with function_points, the sum "
@@ -35,16 +44,13 @@ WITHHELD = "(withheld: the message quotes a hidden test)"
 STATUSES = ("ok", "timeout", "crashed", "syntax error", "import error", "no files", "refused", "tampered")
 
 
-def round_score(value: float) -> float:
-    return round(value + 0.0, 2)
-
-
-def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[str, str]:
+def status_of(run: Mapping[str, Any] | None, refused: str | None, timeout: float) -> tuple[str, str]:
     """(status, reason) of a graded submission, from how its test process ended."""
     if refused:
         return "refused", refused
     if run is None:
         return "no files", "none of the student files named by the course manifest were found"
+    outcomes = outcomes_of(run)
     reported = run.get("reported_when_stopped", len(run["tests"]))
     # The test it was in: the first of its collection that never reported.
     stops = run.get("interrupted") or ()
@@ -80,15 +86,15 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
         return "crashed", f"the test process ended ({how}){during} after {tests}{last}{went_on}"
     slow = [
         n
-        for n, t in run["tests"].items()
-        if t["outcome"] == "failed" and (t.get("message") or "").startswith("TestTimeout")
+        for n, t in outcomes.items()
+        if t.outcome == "failed" and (t.message or "").startswith("TestTimeout")
     ]
     if slow:
         return "timeout", (
             f"{len(slow)} test{'s' * (len(slow) != 1)} ran past the limit per test and "
             f"count as failed, the first {slow[0]}; the others ran"
         )
-    messages = [t["message"] or "" for t in run["tests"].values() if t["outcome"] == "failed"]
+    messages = [t.message or "" for t in outcomes.values() if t.outcome == "failed"]
     messages += run.get("collect_errors") or []
     for kind, prefixes in (
         ("syntax error", ("SyntaxError", "IndentationError", "TabError")),
@@ -98,15 +104,15 @@ def status_of(run: dict | None, refused: str | None, timeout: float) -> tuple[st
             if message.startswith(prefixes):
                 return kind, message[:300]
     # Any other exception while a student module was being imported (its top level: "<module>").
-    for test in run["tests"].values():
-        if test["outcome"] == "failed" and " raised in <module>" in (test.get("detail") or ""):
-            return "import error", test["detail"][:300]
+    for test in outcomes.values():
+        if test.outcome == "failed" and test.detail and " raised in <module>" in test.detail:
+            return "import error", test.detail[:300]
     if run.get("collect_errors"):
         return "crashed", f"the tests did not collect: {run['collect_errors'][0][:300]}"
     return "ok", ""
 
 
-def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
+def not_graded(kit: course.Course, files: Collection[str], skipped: Mapping[str, str]) -> str:
     """The student modules a hand-in lacks or that were not taken ("... is over 2048 KiB: not
     graded"), in course order; their exercises score 0. "" when every one was graded."""
     parts = [
@@ -122,34 +128,27 @@ def not_graded(kit: course.Course, files, skipped: dict[str, str]) -> str:
 
 
 def score(
-    run: dict | None,
-    expected: dict[str, list[str]],
+    outcomes: Mapping[str, TestOutcome] | None,
+    expected: Mapping[str, list[str]],
     kit: course.Course,
-    all_or_nothing: set[str] = frozenset(),
-    functions: dict[str, str] | None = None,
-    exact: dict[str, float] | None = None,
-) -> tuple[dict, dict]:
-    """Per exercise {score, points, passed, total} and per test {outcome, message}; ``exact``, when
-    given, gets each exercise's score unrounded (totals add those).
+    all_or_nothing: Collection[str] = frozenset(),
+    functions: Mapping[str, str] | None = None,
+) -> tuple[dict[str, ExerciseScore], dict[str, TestOutcome]]:
+    """Per exercise its score (``exact`` unrounded: totals add those) and per test of ``expected``
+    its outcome (``outcomes`` of a run, facekit.grading.records.outcomes_of; a test without one
+    did not run). Tests ``expected`` does not name count for nothing.
 
     ``functions``: each test's declared function (the pristine kit's), for an exercise with
     ``function_points``: each function scores its points × (its tests passed / its tests)."""
-    ran = run["tests"] if run else {}
-    exercises, tests = {}, {}
+    ran = outcomes or {}
+    exercises: dict[str, ExerciseScore] = {}
+    tests: dict[str, TestOutcome] = {}
     for exercise in kit.exercises:
         nodeids = expected.get(exercise.id, [])
-        passed = 0
         for nodeid in nodeids:
-            record = ran.get(nodeid)
-            outcome = record["outcome"] if record else NOT_RUN
-            passed += outcome == "passed"
-            tests[nodeid] = {
-                "outcome": outcome,
-                "message": (record or {}).get("message"),
-                "todo": (record or {}).get("todo"),
-                "detail": (record or {}).get("detail"),
-            }
-        points = exercise_points(exercise)
+            tests[nodeid] = ran.get(nodeid) or TestOutcome(NOT_RUN)
+        passed = sum(tests[n].passed for n in nodeids)
+        points = exercise.points
         if not nodeids:
             value = 0.0
         elif exercise.id in all_or_nothing:
@@ -159,32 +158,23 @@ def score(
             for function, function_points in exercise.function_points.items():
                 own = [n for n in nodeids if (functions or {}).get(n) == function]
                 if own:
-                    value += function_points * sum(tests[n]["outcome"] == "passed" for n in own) / len(own)
+                    value += function_points * sum(tests[n].passed for n in own) / len(own)
         else:
             value = points * passed / len(nodeids)
-        if exact is not None:
-            exact[exercise.id] = value
-        exercises[exercise.id] = {
-            "score": round_score(value),
-            "points": points,
-            "passed": passed,
-            "total": len(nodeids),
-            "all_or_nothing": exercise.id in all_or_nothing,
-        }
+        exercises[exercise.id] = ExerciseScore(
+            score=round_score(value),
+            points=points,
+            passed=passed,
+            total=len(nodeids),
+            all_or_nothing=exercise.id in all_or_nothing,
+            exact=value,
+        )
     return exercises, tests
 
 
-def exercise_points(exercise: course.Exercise) -> int:
-    points = getattr(exercise, "points", 10)
-    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
-        raise course.ManifestError(
-            f"exercise {exercise.id}: points must be a whole number >= 0; got {points!r}"
-        )
-    return points
-
-
 def max_total(kit: course.Course) -> int:
-    return sum(exercise_points(e) for e in kit.exercises)
+    """The most a submission can score (each exercise's points, checked when the manifest is read)."""
+    return sum(e.points for e in kit.exercises)
 
 
 # -- which functions a test covers -------------------------------------------------------------
@@ -194,57 +184,71 @@ def _test_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
 
-def function_rows(exercise: course.Exercise, tests: dict, catalogue: Sequence[Mistake] = ()) -> list[dict]:
+@dataclass
+class FunctionRow:
+    """One function of one submission's exercise, as its feedback (and the class report) shows it."""
+
+    function: str
+    passed: int = 0
+    total: int = 0  # tests declaring it
+    ran: bool = False  # one of them ran
+    first_failure: str = ""  # set for each function with a test that does not pass
+    looks_like: str = ""  # the catalogued mistake's words
+    looks_like_also: list[str] = field(default_factory=list)  # other mistakes the failure matches
+    not_implemented: bool = False  # stopped at its own stub
+    waits_for: str = ""  # stopped at another function's stub: which
+
+
+def function_rows(
+    exercise: course.Exercise, tests: Mapping[str, TestOutcome], catalogue: Sequence[Mistake] = ()
+) -> list[FunctionRow]:
     """Per manifest function: its tests passing, of those declaring it (``test["function"]``,
     from the pristine kit's ``@pytest.mark.function``), and the failure to show: the one
     `facekit check` shows (facekit.progress.shown_failure: a catalogued mistake's signature,
     else the first test that is not broad), with that mistake; else the first test that stopped
     at a stub or did not run."""
-    rows = {
-        f: {"function": f, "passed": 0, "total": 0, "first_failure": None, "looks_like": "", "ran": False}
-        for f in exercise.functions
-    }
-    owned: dict[str, list] = {f: [] for f in exercise.functions}
+    rows = {f: FunctionRow(f) for f in exercise.functions}
+    owned: dict[str, list[tuple[str, TestOutcome]]] = {f: [] for f in exercise.functions}
     for nodeid, test in tests.items():
-        row = rows.get(test.get("function"))
+        row = rows.get(test.function or "")
         if row is None:  # declares no function of the exercise (an instructor's extra test, say)
             continue
-        row["total"] += 1
-        row["ran"] = row["ran"] or test["outcome"] != NOT_RUN
-        if test["outcome"] == "passed":
-            row["passed"] += 1
+        row.total += 1
+        row.ran = row.ran or test.outcome != NOT_RUN
+        if test.passed:
+            row.passed += 1
         else:
-            owned[row["function"]].append((nodeid, test))
+            owned[row.function].append((nodeid, test))
     for name, row in rows.items():
         if not owned[name]:
             continue
         # A hidden test (an instructor's extra one) is never named nor quoted: a visible
         # failure is shown first; where only hidden ones fail, that much is said.
-        visible = [(n, t) for n, t in owned[name] if t.get("visibility", "visible") == "visible"]
+        visible = [(n, t) for n, t in owned[name] if t.visibility == "visible"]
         if not visible:
-            row["first_failure"] = f"a hidden test of `{name}` failed"
+            row.first_failure = f"a hidden test of `{name}` failed"
             continue
         owned[name] = visible
         failed = [
-            (n, record.test_result(t, t.get("function"), bool(t.get("broad"))))
+            (n, record.test_result(t.to_json(), t.function, t.broad))
             for n, t in owned[name]
-            if t["outcome"] == "failed" and not t.get("todo")
+            if t.outcome == "failed" and not t.todo
         ]
         if failed:
             nodeid, shown, mistake = progress.shown_failure(failed, exercise.tests, catalogue)
-            row["first_failure"] = f"{_test_name(nodeid)}: {shown.error}"
-            row["looks_like"] = mistake.says if mistake else ""
-            row["looks_like_also"] = list(
+            row.first_failure = f"{_test_name(nodeid)}: {shown.error}"
+            row.looks_like = mistake.says if mistake else ""
+            row.looks_like_also = list(
                 progress.also_matching(mistake, nodeid, shown, exercise.tests, catalogue)
             )
             continue
         nodeid, test = owned[name][0]
-        todo = test.get("todo")
-        row["not_implemented"] = bool(todo) and exercise.function_for(todo[0]) == name
-        if todo and not row["not_implemented"]:  # stopped at another function's stub, as check says
-            row["waits_for"] = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
-        message = test.get("message") or ("did not run" if test["outcome"] == NOT_RUN else test["outcome"])
-        row["first_failure"] = f"{_test_name(nodeid)}: {message}"
+        todo = test.todo
+        row.not_implemented = todo is not None and exercise.function_for(todo[0]) == name
+        if todo and not row.not_implemented:  # stopped at another function's stub, as check says
+            row.waits_for = f"`{exercise.function_for(todo[0]) or todo[0]}` ({todo[1]})"
+        message = test.message or ("did not run" if test.outcome == NOT_RUN else test.outcome)
+        row.first_failure = f"{_test_name(nodeid)}: {message}"
     return list(rows.values())
 
 
@@ -272,60 +276,36 @@ def csv_header(kit: course.Course) -> list[str]:
     ]
 
 
-def csv_rows(results: list[dict], kit: course.Course) -> str:
+def csv_rows(results: Sequence[SubmissionResult], kit: course.Course) -> str:
     """The rows of grades.csv (no header): the late penalty in percent, overrides as ``id=points``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for r in results:
-        late = r.get("late") or {}
-        overridden = [
-            f"{k}={v['override']['points']:g}" for k, v in r["exercises"].items() if v.get("override")
-        ]
+        overridden = [f"{k}={v.override.points:g}" for k, v in r.exercises.items() if v.override]
         writer.writerow(
             [
-                r["id"],
-                *[f"{r['exercises'][e.id]['score']:g}" for e in kit.exercises],
-                f"{r['total']:g}",
-                r["status"],
-                f"{r['seconds']:.1f}",
-                r["reason"] or "; ".join(r.get("warnings") or ()),
-                f"{late['penalty_percent']:g}" if late else "",
+                r.id,
+                *[f"{r.exercises[e.id].score:g}" for e in kit.exercises],
+                f"{r.total:g}",
+                r.status,
+                f"{r.seconds:.1f}",
+                r.reason or "; ".join(r.warnings),
+                f"{r.late.penalty_percent:g}" if r.late else "",
                 " ".join(overridden),
-                r.get("isolation", ""),
-                r.get("limits", ""),
+                r.isolation or "",
+                r.limits or "",
             ]
         )
     return out.getvalue()
 
 
-def csv_text(results: list[dict], kit: course.Course) -> str:
+def csv_text(results: Sequence[SubmissionResult], kit: course.Course) -> str:
     return ",".join(csv_header(kit)) + "\n" + csv_rows(results, kit)
 
 
-def compact_test(test: dict) -> dict:
-    """A test's record as grades.json keeps it: ``outcome`` always; no key whose value is empty
-    (None, False: readers use .get); for a test that stopped at a stub, ``todo`` (its function
-    and file) without the stub's NotImplementedError text; ``detail`` only where it says more
-    than ``message``. An untouched hand-in's record was ~240 KB with them all."""
-    kept = {k: v for k, v in test.items() if v is not None and v is not False and v != [] and v != ""}
-    if kept.get("todo"):
-        kept.pop("message", None)
-        kept.pop("detail", None)
-    elif kept.get("detail") == kept.get("message"):
-        kept.pop("detail", None)
-    return {"outcome": test["outcome"], **kept}
-
-
-def json_text(results: list[dict], meta: dict) -> str:
+def json_text(results: Sequence[SubmissionResult], meta: Mapping[str, Any]) -> str:
     """grades.json: the run's settings indented, then one submission per line (its tests compact)."""
-    lines = [
-        json.dumps(
-            {**r, "tests": {n: compact_test(t) for n, t in (r.get("tests") or {}).items()}},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        for r in results
-    ]
+    lines = [json.dumps(r.to_json(compact=True), separators=(",", ":"), ensure_ascii=False) for r in results]
     marker = "\0submissions\0"
     head = json.dumps({**meta, "submissions": marker}, indent=1, ensure_ascii=False)
     listed = "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
@@ -333,7 +313,10 @@ def json_text(results: list[dict], meta: dict) -> str:
 
 
 def feedback_text(
-    result: dict, kit: course.Course, weights: str, catalogues: dict[str, Sequence[Mistake]] | None = None
+    result: SubmissionResult,
+    kit: course.Course,
+    weights: str,
+    catalogues: Mapping[str, Sequence[Mistake]] | None = None,
 ) -> str:
     from facekit import standin
 
@@ -341,36 +324,35 @@ def feedback_text(
         standin.LABEL if weights == "standin" else f"the real pretrained weights of {standin.MODEL_ID}"
     )
     lines = [
-        f"# {kit.title}: feedback for {result['id']}",
+        f"# {kit.title}: feedback for {result.id}",
         "",
-        f"**Total: {result['total']:g} / {result['max_total']:g}** (status: {result['status']}"
-        + (f": {result['reason']}" if result["reason"] else "")
+        f"**Total: {result.total:g} / {result.max_total:g}** (status: {result.status}"
+        + (f": {result.reason}" if result.reason else "")
         + ")",
         "",
     ]
-    for warning in result.get("warnings") or ():
+    for warning in result.warnings:
         lines += [f"Note: {warning}", ""]  # a paragraph of its own, in Markdown too
-    if result.get("isolation"):  # how it was graded: in a jail, or with no isolation and why
-        lines += [f"Graded with isolation: {result['isolation']}; limits: {result.get('limits', '')}", ""]
-    late = result.get("late")
+    if result.isolation:  # how it was graded: in a jail, or with no isolation and why
+        lines += [f"Graded with isolation: {result.isolation}; limits: {result.limits or ''}", ""]
+    late = result.late
     if late:
         lines += [
-            f"Late: handed in {late['submitted']} ({late['from']}), due {late['due']}: "
-            f"{late['days_late']} day{'s' * (late['days_late'] != 1)} late, "
-            f"{late['penalty_percent']:g}% taken off the total.",
+            f"Late: handed in {late.submitted} ({late.source}), due {late.due}: "
+            f"{late.days_late} day{'s' * (late.days_late != 1)} late, "
+            f"{late.penalty_percent:g}% taken off the total.",
             "",
         ]
-    whole = [e.id for e in kit.exercises if result["exercises"][e.id].get("all_or_nothing")]
+    whole = [e.id for e in kit.exercises if result.exercises[e.id].all_or_nothing]
     lines += [
         "An exercise scores its points × (tests passed / tests of the exercise)"
         + (f", except {', '.join(whole)}: all its points when every test passes, else 0" if whole else "")
         + f"; a test that did not run counts as failed. Weights: {described}.",
         "",
     ]
-    if result["ignored"]:
+    if result.ignored:
         lines += [
-            "Ignored (only the exercise modules are graded): "
-            + ", ".join(f"`{n}`" for n in result["ignored"]),
+            "Ignored (only the exercise modules are graded): " + ", ".join(f"`{n}`" for n in result.ignored),
             "",
         ]
     for exercise in kit.exercises:
@@ -395,60 +377,62 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()) -> list[str]:
+def exercise_section(
+    result: SubmissionResult, exercise: course.Exercise, catalogue: Sequence[Mistake] = ()
+) -> list[str]:
     """One exercise's feedback: score, each function passing or not (first failure), the hints
     of each function that does not pass yet."""
     lines = []
-    ex = result["exercises"][exercise.id]
-    rule = "all or nothing: " if ex.get("all_or_nothing") else ""
+    ex = result.exercises[exercise.id]
+    rule = "all or nothing: " if ex.all_or_nothing else ""
     lines += [
-        f"Score: {ex['score']:g} / {ex['points']} ({rule}{ex['passed']} of {ex['total']} tests pass)",
+        f"Score: {ex.score:g} / {ex.points} ({rule}{ex.passed} of {ex.total} tests pass)",
         "",
     ]
-    if ex.get("override"):
-        comment = ex["override"].get("comment")
+    if ex.override:
+        comment = ex.override.comment
         lines[-2] = (
-            f"Score: {ex['score']:g} / {ex['points']}, set by your instructor"
+            f"Score: {ex.score:g} / {ex.points}, set by your instructor"
             f"{': ' + comment if comment else ''} (the tests gave "
-            f"{round_score((result.get('exact') or {}).get(exercise.id, 0.0)):g}: {rule}{ex['passed']} of {ex['total']} tests pass)"
+            f"{round_score(ex.exact):g}: {rule}{ex.passed} of {ex.total} tests pass)"
         )
-    tests = {n: t for n, t in result["tests"].items() if t.get("exercise") == exercise.id}
-    not_run = sum(t["outcome"] == NOT_RUN for t in tests.values())
-    if not_run and result["status"] != "ok":
-        lines += [f"{not_run} of its tests did not run ({result['status']}: {result['reason']}).", ""]
+    tests = {n: t for n, t in result.tests.items() if t.exercise == exercise.id}
+    not_run = sum(t.outcome == NOT_RUN for t in tests.values())
+    if not_run and result.status != "ok":
+        lines += [f"{not_run} of its tests did not run ({result.status}: {result.reason}).", ""]
     hints = []
-    undeclared = [t for t in tests.values() if not t.get("function")]
+    undeclared = [t for t in tests.values() if not t.function]
     if undeclared:  # an instructor's extra test without @pytest.mark.function: it still counts
-        passed = sum(t["outcome"] == "passed" for t in undeclared)
+        passed = sum(t.passed for t in undeclared)
         lines.append(f"- tests that name no function: {passed}/{len(undeclared)} pass")
     for row in function_rows(exercise, tests, catalogue):
-        name = f"`{row['function']}`"
-        if row["total"] == 0:
+        name = f"`{row.function}`"
+        if row.total == 0:
             lines.append(f"- {name}: no test declares it")
             continue
-        if row["passed"] == row["total"]:
-            lines.append(f"- {name}: passes ({row['passed']}/{row['total']} tests)")
+        if row.passed == row.total:
+            lines.append(f"- {name}: passes ({row.passed}/{row.total} tests)")
             continue
-        if row.get("not_implemented"):
-            lines.append(f"- {name}: not implemented yet ({row['passed']}/{row['total']} tests pass)")
-        elif row.get("waits_for"):
+        if row.not_implemented:
+            lines.append(f"- {name}: not implemented yet ({row.passed}/{row.total} tests pass)")
+        elif row.waits_for:
             lines.append(
-                f"- {name}: waits for {row['waits_for']}, not implemented yet "
-                f"({row['passed']}/{row['total']} tests pass)"
+                f"- {name}: waits for {row.waits_for}, not implemented yet "
+                f"({row.passed}/{row.total} tests pass)"
             )
             continue  # its hints can wait too
         else:
             lines.append(
-                f"- {name}: failing ({row['passed']}/{row['total']} tests pass); "
-                f"first failure: {code_span(row['first_failure'])}"
+                f"- {name}: failing ({row.passed}/{row.total} tests pass); "
+                f"first failure: {code_span(row.first_failure)}"
             )
-            if row["looks_like"]:
-                lines.append("  " + progress.looks_like(row["looks_like"], *row.get("looks_like_also", ())))
-        if row["ran"] and exercise.hints.get(row["function"]):
+            if row.looks_like:
+                lines.append("  " + progress.looks_like(row.looks_like, *row.looks_like_also))
+        if row.ran and exercise.hints.get(row.function):
             # The first hint only (a nudge, not the near-answer the last ones are), under its
             # function's name; one that starts "is_match: ..." does not say it twice.
-            first = exercise.hints[row["function"]][0]
-            hints.append(f"{name}: {first.removeprefix(row['function'] + ':').strip()}")
+            first = exercise.hints[row.function][0]
+            hints.append(f"{name}: {first.removeprefix(row.function + ':').strip()}")
     if hints:
         lines += [
             "",
@@ -460,10 +444,10 @@ def exercise_section(result: dict, exercise: course.Exercise, catalogue: Sequenc
 
 def write(
     out: Path,
-    results: list[dict],
+    results: Sequence[SubmissionResult],
     kit: course.Course,
-    meta: dict,
-    catalogues: dict[str, Sequence[Mistake]] | None = None,
+    meta: Mapping[str, Any],
+    catalogues: Mapping[str, Sequence[Mistake]] | None = None,
 ) -> None:
     """The three outputs; ``catalogues`` (per exercise id) name the mistake a failure looks like."""
     out = Path(out)
@@ -473,7 +457,7 @@ def write(
     shutil.rmtree(fresh, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     for result in results:
-        _atomic_write(fresh / f"{result['id']}.md", feedback_text(result, kit, meta["weights"], catalogues))
+        _atomic_write(fresh / f"{result.id}.md", feedback_text(result, kit, meta["weights"], catalogues))
     fresh.mkdir(exist_ok=True)
     if (out / "feedback").exists():
         os.replace(out / "feedback", old)
@@ -489,20 +473,24 @@ def _cut(text: str, limit: int) -> str:
 
 
 def summary(
-    results: list[dict], kit: course.Course, out: Path, seconds: float, meta: dict | None = None
+    results: Sequence[SubmissionResult],
+    kit: course.Course,
+    out: Path,
+    seconds: float,
+    meta: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """A one-screen summary: count per status, mean and histogram of totals, the slowest."""
     top = max_total(kit)
     lines = [
         f"Graded {len(results)} submission{'s' * (len(results) != 1)} in {seconds:.1f} s "
-        f"({sum(r['cached'] for r in results)} from the cache)."
+        f"({sum(r.cached for r in results)} from the cache)."
     ]
     if meta and meta.get("isolation"):
         lines.append(f"Isolation: {meta['isolation']}; limits: {meta.get('limits', '')}")
-    counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
     if results:
-        totals = [r["total"] for r in results]
+        totals = [r.total for r in results]
         lines.append(
             f"Total: mean {sum(totals) / len(totals):.1f} / {top}, min {min(totals):g}, max {max(totals):g}"
         )
@@ -514,15 +502,15 @@ def summary(
             low, high = top * i / 5, top * (i + 1) / 5
             bar = "#" * (round(30 * n / width) if width else 0)
             lines.append(f"  {low:5.1f}-{high:5.1f} {'|' if i == 4 else ')'} {n:4d} {bar}")
-        slow = sorted(results, key=lambda r: -r["seconds"])[:3]
-        lines.append("Slowest: " + ", ".join(f"{r['id']} {r['seconds']:.1f} s" for r in slow))
-        bad = [r for r in results if r["status"] != "ok" or r["reason"] or r.get("warnings")]
+        slow = sorted(results, key=lambda r: -r.seconds)[:3]
+        lines.append("Slowest: " + ", ".join(f"{r.id} {r.seconds:.1f} s" for r in slow))
+        bad = [r for r in results if r.status != "ok" or r.reason or r.warnings]
         shown = bad if len(bad) <= SUMMARY_PROBLEMS else bad[: SUMMARY_PROBLEMS - 1]
         if bad:
             lines.append(f"Problems ({len(bad)}):")
         for r in shown:
-            why = r["reason"] or "; ".join(r.get("warnings") or ())
-            lines.append(f"  {r['id']}: {r['status']}" + (f" ({_cut(why, 160)})" if why else ""))
+            why = r.reason or "; ".join(r.warnings)
+            lines.append(f"  {r.id}: {r.status}" + (f" ({_cut(why, 160)})" if why else ""))
         if len(shown) < len(bad):
             lines.append(f"  ... and {len(bad) - len(shown)} more: grades.csv has every one, with its reason")
     merged = (meta or {}).get("gradebook")
@@ -533,10 +521,9 @@ def summary(
     elif merged:
         lines.append(f"Gradebook: started over (--replace): {len(merged['added'])} rows.")
     lines += [f"Note: {note}" for note in (meta or {}).get("notes") or ()]
-    if (meta or {}).get("similar"):
-        lines.append(
-            f"Similar hand-ins: {meta['similar']} pair{'s' * (meta['similar'] != 1)} in similar.csv."
-        )
+    similar = (meta or {}).get("similar")
+    if similar:
+        lines.append(f"Similar hand-ins: {similar} pair{'s' * (similar != 1)} in similar.csv.")
     missing = (meta or {}).get("roster_without_submission") or []
     if missing:
         lines.append(f"On the roster, no submission: {', '.join(missing)}")

@@ -34,7 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 from facekit.harness import forking, record
 from facekit.harness import run as runs
@@ -119,7 +121,7 @@ class _Pipe:
     """The record's pipe: a thread reads it as the child writes (a full pipe would stall the
     child), up to RECORD_LIMIT bytes, until the end or ``stop()``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
         self.data = bytearray()
         self._stop = threading.Event()
@@ -153,7 +155,7 @@ class _Pipe:
         return bytes(self.data).decode("utf-8", "replace").splitlines()
 
 
-def _tail(output) -> str:
+def _tail(output: IO[bytes]) -> str:
     output.seek(0, os.SEEK_END)
     size = output.tell()
     output.seek(max(0, size - OUTPUT_TAIL))
@@ -235,7 +237,7 @@ def empty(folder: Path) -> None:
     """Everything inside ``folder`` removed, whatever a submission left there (modes included)."""
     folder.mkdir(parents=True, exist_ok=True)
 
-    def writable(func, path, _exc):
+    def writable(func: Callable[[str], object], path: str, _exc: object) -> None:
         os.chmod(os.path.dirname(path), 0o700)
         if os.path.isdir(path) and not os.path.islink(path):
             os.chmod(path, 0o700)
@@ -281,8 +283,9 @@ class _Watch:
         self.pipe, self.budget = pipe, budget
         self.pos, self.rest = 0, b""
         self.order: list[str] | None = None
-        self.index, self.reported = 0, set()
-        self.file, self.since = None, time.monotonic()
+        self.index, self.reported = 0, set[str]()
+        self.file: str | None = None
+        self.since = time.monotonic()
 
     def __call__(self) -> bool:
         if len(self.pipe.data) > self.pos:
@@ -319,12 +322,13 @@ def _run_once(job: dict, mode: str) -> dict:
     # A collecting run has one limit; a grading run, ``timeout`` per test file (the watch).
     deadline = started + float(job["timeout"]) * (1 if job.get("collect_only") else files)
     pipe = _Pipe()
+    read = False  # the pipe finished (else the finally below finishes it)
     watch = None if job.get("collect_only") else _Watch(pipe, float(job["timeout"]))
     try:
         with tempfile.TemporaryFile() as output:
             if mode == "fork":
 
-                def child():
+                def child() -> int:
                     os.close(pipe.read_fd)
                     return _child(job, pipe.write_fd, output.fileno())
 
@@ -364,10 +368,10 @@ def _run_once(job: dict, mode: str) -> dict:
             else:
                 raise ValueError(f"runner must be 'fork' or 'subprocess'; got {mode!r}")
             lines = pipe.finish()
-            pipe = None
+            read = True
             tail = _tail(output)
     finally:
-        if pipe is not None:
+        if not read:
             pipe.finish()
     result = parse_record(lines)
     result.update(
@@ -465,22 +469,25 @@ def run_job(job: dict, mode: str = "fork") -> dict:
 class _Worker:
     """A ``python -m facekit.grading.worker`` process: one JSON job in, one JSON result out."""
 
-    def __init__(self, argv: list[str], env: dict, log: Path):
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path):
         self.log = open(log, "ab")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
 
-    def run(self, job: dict, margin: float) -> dict | None:
+    def run(self, job: dict[str, Any], margin: float) -> dict[str, Any] | None:
         """The result, or None when the worker died or stopped answering (it is then killed)."""
         # The child's own limit is ``timeout`` per test file (facekit.grading.runner.run_job).
         files = 1 if job.get("collect_only") else max(1, len(job.get("test_files") or ()))
         timer = threading.Timer(float(job["timeout"]) * files + margin, self.proc.kill)
         timer.start()
         try:
-            self.proc.stdin.write((json.dumps(job) + "\n").encode())
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
+            self.stdin.write((json.dumps(job) + "\n").encode())
+            self.stdin.flush()
+            line = self.stdout.readline()
         except (BrokenPipeError, OSError):
             line = b""
         finally:
@@ -488,12 +495,13 @@ class _Worker:
         if not line:
             self.close()
             return None
-        return json.loads(line)
+        result: dict[str, Any] = json.loads(line)
+        return result
 
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
                 self.proc.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
@@ -536,17 +544,17 @@ def jailed_worker(jail_spec: dict) -> tuple[list[str], dict]:
 
 
 def run_all(
-    jobs: list[tuple[object, dict]],
+    jobs: list[tuple[Any, dict[str, Any]]],
     *,
     workers: int,
     mode: str,
     template: Path,
-    prepare=None,
-    done=None,
+    prepare: Callable[[Any, dict[str, Any], Path], dict[str, Any]] | None = None,
+    done: Callable[[Any, dict[str, Any], dict[str, Any]], None] | None = None,
     log_dir: Path | None = None,
     startup_margin: float = 120.0,
-    jail_spec: dict | None = None,
-):
+    jail_spec: dict[str, Any] | None = None,
+) -> None:
     """Run ``(key, job)`` pairs on ``workers`` parallel workers; call ``done(key, job, result)`` for each.
 
     ``prepare(key, job, folder)`` runs just before a job and returns the job to run, its

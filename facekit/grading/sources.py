@@ -203,7 +203,7 @@ def _from_zip(path: Path, wanted: list[str], sub: Submission) -> None:
                 sub.skipped[wanted_path] = f"is over {MAX_FILE_BYTES // 1024} KiB: not graded"
                 continue
             data, problem = _read_entry(archive, name, info)
-            if problem:
+            if problem or data is None:  # (None, why) or (bytes, None): never both None
                 sub.refused = problem
                 sub.files.clear()
                 return
@@ -228,7 +228,7 @@ def _meta(data: bytes) -> dict:
 
 
 def _from_git(path: Path, wanted: list[str], sub: Submission, ref: str = "HEAD") -> None:
-    def git(*args):
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["git", "-C", str(path), *args], capture_output=True, timeout=60)
 
     head = git("rev-parse", "--verify", f"{ref}^{{commit}}")

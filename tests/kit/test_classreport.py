@@ -1,7 +1,7 @@
 """The class report (report.html): its figures agree with grades.json, and it loads in a browser.
 
 A synthetic class of the real kit is written as the grader writes it (``report.score`` on
-per-test outcomes, the test's exercise and declared function added as ``grade._result`` adds
+per-test outcomes, the test's exercise and declared function added as ``grade.score`` adds
 them), with planted catalogued mistakes, a failure no catalogue entry matches, an untouched
 stub, a timeout, a crash and a refusal. No test runs: the class costs milliseconds. Every figure
 the page shows is read back from its ``data-*`` cells and recomputed here from grades.json alone.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from facekit import course, mistakes
-from facekit.grading import classreport, report
+from facekit.grading import classreport, records, report
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -100,13 +100,17 @@ def submission(sub_id: str, outcome, status: str = "ok", reason: str = "", secon
             record = outcome(exercise, FUNCTIONS[nodeid], nodeid)
             if record is not None:
                 ran[nodeid] = {"message": None, "todo": None, "detail": None, **record}
-    exercises, tests = report.score({"tests": ran}, EXPECTED, KIT)
-    for nodeid, test in tests.items():
-        test.update(
-            exercise=next(e for e, ids in EXPECTED.items() if nodeid in ids),
-            function=FUNCTIONS[nodeid],
-            broad=False,
-        )
+    scores, outcomes = report.score(records.outcomes_of({"tests": ran}), EXPECTED, KIT)
+    exercises = {k: e.to_json() for k, e in scores.items()}
+    tests = {
+        nodeid: {
+            **test.to_json(),
+            "exercise": next(e for e, ids in EXPECTED.items() if nodeid in ids),
+            "function": FUNCTIONS[nodeid],
+            "broad": False,
+        }
+        for nodeid, test in outcomes.items()
+    }
     return {
         "id": sub_id,
         "source": f"{sub_id}.zip",
@@ -369,8 +373,8 @@ def test_a_failure_like_several_mistakes_is_listed_as_all_of_them_never_one(tmp_
     def function_rows(exercise, tests, catalogue=()):
         rows = real(exercise, tests, catalogue)
         for row in rows:
-            if row["looks_like"] == first.says:
-                row["looks_like_also"] = [other.says]
+            if row.looks_like == first.says:
+                row.looks_like_also = [other.says]
         return rows
 
     monkeypatch.setattr(report, "function_rows", function_rows)

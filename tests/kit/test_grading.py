@@ -29,7 +29,8 @@ import pytest
 
 from facekit import cli, course, mistakes, progress, state_file
 from facekit.cli import parser as cli_parser
-from facekit.grading import grade, gradebook, gradescope, report, runner, sources, workspace
+from facekit.grading import grade, gradebook, gradescope, records, report, runner, sources, workspace
+from facekit.grading.records import Declared, ExerciseScore, SubmissionResult
 from facekit.harness.record import Outcome, RunRecord, TestResult
 
 ROOT = course.repo_root()
@@ -163,7 +164,7 @@ def batches(tmp_path_factory):
     out, out_hanging = base / "out", base / "out-hanging"
     grade.grade([], grade.Options(out=out, timeout=TIMEOUT))  # the prepared kit and weights, once
     shutil.copytree(out / ".cache", out_hanging / ".cache", symlinks=True)
-    codes = {}
+    codes: dict[str, int] = {}
     # The hanging ones mostly sleep: their batch runs beside the class's.
     thread = threading.Thread(
         target=lambda: codes.setdefault(
@@ -415,7 +416,7 @@ def test_every_field_a_real_grading_writes_is_named_in_the_outputs_reference(gra
     out, data, rows, _ = graded
     page = (ROOT / "docs" / "reference" / "outputs.md").read_text(encoding="utf-8")
     result = data["submissions"][0]
-    results = gradescope.results_json(result, KIT, 1.0, ROOT)
+    results = gradescope.results_json(SubmissionResult.from_json(result), KIT, 1.0, ROOT)
     fields = {
         "grades.csv": set(next(iter(rows.values()))) - {e.id for e in KIT.exercises},
         "grades.json": set(data),
@@ -436,8 +437,8 @@ def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_pa
         [base / "subs" / "complete.zip", base / "subs" / "half.zip"],
         grade.Options(out=out, jobs=1, timeout=TIMEOUT),
     )
-    assert [r["cached"] for r in results] == [True, True]
-    assert [r["total"] for r in results] == [by_id(data)["complete"]["total"], by_id(data)["half"]["total"]]
+    assert [r.cached for r in results] == [True, True]
+    assert [r.total for r in results] == [by_id(data)["complete"]["total"], by_id(data)["half"]["total"]]
     from test_classreport import assert_agrees_with_grades_json  # tests/kit/test_classreport.py
 
     assert_agrees_with_grades_json(out)  # report.html was written again with grades.json: never stale
@@ -448,7 +449,7 @@ def test_a_second_run_reuses_the_results_of_unchanged_submissions(graded, tmp_pa
 
 def test_exercise_score_is_points_times_the_passed_fraction():
     exercise = KIT.exercises[0]
-    expected = {e.id: [] for e in KIT.exercises}
+    expected: dict[str, list[str]] = {e.id: [] for e in KIT.exercises}
     expected[exercise.id] = ["t::a", "t::b", "t::c", "t::d"]
     run = {
         "tests": {
@@ -458,17 +459,17 @@ def test_exercise_score_is_points_times_the_passed_fraction():
             "t::x": {"outcome": "passed"},
         }
     }
-    scores, tests = report.score(run, expected, KIT)
-    assert scores[exercise.id] == {
+    scores, tests = report.score(records.outcomes_of(run), expected, KIT)
+    assert scores[exercise.id].to_json() == {
         "score": 5.0,
         "points": 10,
         "passed": 2,
         "total": 4,
         "all_or_nothing": False,
     }
-    assert tests["t::d"]["outcome"] == report.NOT_RUN and "t::x" not in tests
-    scores, _ = report.score(run, expected, KIT, all_or_nothing={exercise.id})
-    assert scores[exercise.id]["score"] == 0
+    assert tests["t::d"].outcome == report.NOT_RUN and "t::x" not in tests
+    scores, _ = report.score(records.outcomes_of(run), expected, KIT, all_or_nothing={exercise.id})
+    assert scores[exercise.id].score == 0
 
 
 def test_status_tells_timeout_crash_and_import_errors_apart():
@@ -588,7 +589,8 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
     out, data, _, _ = graded
     buggy = json.loads(json.dumps(by_id(data)["buggy"]))
     buggy["exercises"]["ex03_similarity"]["all_or_nothing"] = True
-    text = report.feedback_text(buggy, KIT, "standin")
+    typed = SubmissionResult.from_json
+    text = report.feedback_text(typed(buggy), KIT, "standin")
     assert "except ex03_similarity: all its points when every test passes, else 0" in text
     assert "(all or nothing: " in text and "stand-in weights (seeded random, NOT pretrained)" in text
     hints = KIT.get("ex03_similarity").hints["is_match"]
@@ -604,21 +606,24 @@ def test_feedback_says_all_or_nothing_and_what_did_not_run_and_gives_first_hints
         "exercise": "ex03_similarity",
         "function": None,
     }
-    assert "- tests that name no function: 0/1 pass" in report.feedback_text(buggy, KIT, "standin")
+    assert "- tests that name no function: 0/1 pass" in report.feedback_text(typed(buggy), KIT, "standin")
     hangs = by_id(hung[1])["blocks"]
-    text = report.feedback_text(hangs, KIT, "standin")
+    text = report.feedback_text(typed(hangs), KIT, "standin")
     assert "tests did not run (timeout: no result after" in text, text[:2000]
     assert "Hints" not in text, "nothing ran: no hint can help"
     # A note (uncommitted work, say) reaches the feedback, the CSV's reason and the summary.
     noted = {**by_id(data)["complete"], "warnings": ["uncommitted changes to x.py were not graded"]}
-    assert "Note: uncommitted changes to x.py were not graded" in report.feedback_text(noted, KIT, "standin")
-    assert "uncommitted changes to x.py were not graded" in report.csv_text([noted], KIT)
+    assert "Note: uncommitted changes to x.py were not graded" in report.feedback_text(
+        typed(noted), KIT, "standin"
+    )
+    assert "uncommitted changes to x.py were not graded" in report.csv_text([typed(noted)], KIT)
     assert any(
-        "complete: ok (uncommitted changes" in line for line in report.summary([noted], KIT, tmp_path, 1.0)
+        "complete: ok (uncommitted changes" in line
+        for line in report.summary([typed(noted)], KIT, tmp_path, 1.0)
     )
     # Feedback of an earlier run with other ids does not stay beside this run's.
-    report.write(tmp_path, [buggy], KIT, {**data, "weights": "standin"})
-    report.write(tmp_path, [hangs], KIT, {**data, "weights": "standin"})
+    report.write(tmp_path, [typed(buggy)], KIT, {**data, "weights": "standin"})
+    report.write(tmp_path, [typed(hangs)], KIT, {**data, "weights": "standin"})
     assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["blocks.md"]
 
 
@@ -893,12 +898,15 @@ def test_an_unreadable_gradebook_or_bad_overrides_stop_the_run_before_any_work(t
 
 def test_totals_add_unrounded_exercise_scores():
     # Three exercises at 1/3 of their tests: 3.333... each; rounded first they would add to 9.99.
-    row = {
-        "exercises": {e.id: {"score": 3.33} for e in KIT.exercises[:3]},
-        "exact": {e.id: 10 / 3 for e in KIT.exercises[:3]},
-    }
-    gradebook.total(row)
-    assert row["total"] == 10.0 and [e["score"] for e in row["exercises"].values()] == [3.33] * 3
+    row = SubmissionResult(
+        id="s",
+        status="ok",
+        reason="",
+        total=0.0,
+        exercises={e.id: ExerciseScore(3.33, 10, 1, 3, exact=10 / 3) for e in KIT.exercises[:3]},
+    )
+    row = gradebook.total(row)
+    assert row.total == 10.0 and [e.score for e in row.exercises.values()] == [3.33] * 3
 
 
 def test_late_penalty_counts_each_started_day_up_to_everything():
@@ -906,9 +914,17 @@ def test_late_penalty_counts_each_started_day_up_to_everything():
     assert due.hour == 23 and due.minute == 59 and due.tzinfo is not None
     at = due.astimezone()
     assert gradebook.late(at, due, 10, "x") is None
-    assert gradebook.late(at + timedelta(seconds=1), due, 10, "x")["penalty_percent"] == 10
-    assert gradebook.late(at + timedelta(days=1, seconds=1), due, 15, "x")["days_late"] == 2
-    assert gradebook.late(at + timedelta(days=30), due, 10, "x")["penalty_percent"] == 100
+    second, day, month = (
+        gradebook.late(at + after, due, percent, "x")
+        for after, percent in (
+            (timedelta(seconds=1), 10),
+            (timedelta(days=1, seconds=1), 15),
+            (timedelta(days=30), 10),
+        )
+    )
+    assert second is not None and second.penalty_percent == 10
+    assert day is not None and day.days_late == 2
+    assert month is not None and month.penalty_percent == 100
     with pytest.raises(ValueError, match="--due must be a date"):
         gradebook.parse_due("next friday")
 
@@ -981,16 +997,19 @@ def test_points_per_function_weigh_each_function_by_its_own_tests(tmp_path):
     # load_image: 1 test of 2 passes; preprocess: all 6 pass. By the share of tests: 10 * 7/8;
     # by function: 5 * 1/2 + 5 * 6/6.
     tests = {"t::l1": "load_image", "t::l2": "load_image", **{f"t::p{i}": "preprocess" for i in range(6)}}
-    expected = {e.id: [] for e in kit.exercises}
+    expected: dict[str, list[str]] = {e.id: [] for e in kit.exercises}
     expected["ex01_images"] = list(tests)
     run = {"tests": {n: {"outcome": "failed" if n == "t::l2" else "passed"} for n in tests}}
-    assert report.score(run, expected, KIT, functions=tests)[0]["ex01_images"]["score"] == 8.75
-    assert report.score(run, expected, kit, functions=tests)[0]["ex01_images"]["score"] == 7.5
-    grade.check_function_points(kit, expected, {"functions": tests})
+    ran = records.outcomes_of(run)
+    assert report.score(ran, expected, KIT, functions=tests)[0]["ex01_images"].score == 8.75
+    assert report.score(ran, expected, kit, functions=tests)[0]["ex01_images"].score == 7.5
+    grade.check_function_points(kit, expected, Declared(functions=tests))
     with pytest.raises(grade.GradeError, match="t::x declares none of its functions"):
-        grade.check_function_points(kit, {**expected, "ex01_images": [*tests, "t::x"]}, {"functions": tests})
+        grade.check_function_points(
+            kit, {**expected, "ex01_images": [*tests, "t::x"]}, Declared(functions=tests)
+        )
     with pytest.raises(grade.GradeError, match="gives preprocess 5 points, and no test declares it"):
-        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, {"functions": tests})
+        grade.check_function_points(kit, {**expected, "ex01_images": ["t::l1"]}, Declared(functions=tests))
     (tmp_path / "course.toml").write_text(
         weighted.replace(
             "function_points = { load_image = 5, preprocess = 5 }",
@@ -1016,7 +1035,10 @@ def test_similar_hand_ins_are_paired_by_kind():
         "f": shipped,
         "g": shipped,
     }
-    rows = [{"id": i, "fingerprints": gradebook.fingerprints(f)} for i, f in files.items()]
+    rows = [
+        SubmissionResult(i, "ok", "", 0.0, {}, fingerprints=gradebook.fingerprints(f))
+        for i, f in files.items()
+    ]
     pairs = {(p["a"], p["b"]): p for p in gradebook.similar(rows, files, shipped, {stub: "ex03_similarity"})}
     assert pairs[("a", "b")]["kind"] == "identical"
     assert pairs[("a", "c")]["kind"] == pairs[("b", "c")]["kind"] == "identical but for comments and layout"

@@ -11,12 +11,14 @@ import os
 import re
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from facekit import cli, course
-from facekit.grading import gradescope, report, sources
+from facekit.grading import gradescope, records, report, sources
+from facekit.grading.records import SubmissionResult
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -186,15 +188,15 @@ def read_only_grade(paths, opts):
         status, reason = report.status_of(None, sub.refused, opts.timeout)
         exercises, tests = report.score(None, expected, KIT)
         results.append(
-            {
-                "id": sub.id,
-                "status": status,
-                "reason": reason,
-                "ignored": sub.ignored,
-                "total": 0,
-                "exercises": exercises,
-                "tests": tests,
-            }
+            SubmissionResult(
+                id=sub.id,
+                status=status,
+                reason=reason,
+                ignored=sub.ignored,
+                total=0,
+                exercises=exercises,
+                tests=tests,
+            )
         )
     return results, {}, 0.0
 
@@ -208,7 +210,7 @@ def test_autograde_of_several_zips_writes_the_refusal_into_results_json(tmp_path
     (source / "exercises" / "course.toml").write_bytes((ROOT / "exercises" / "course.toml").read_bytes())
     write_zip(root / "submission" / "first.zip", {SIMILARITY: b"x = 1\n"})
     write_zip(root / "submission" / "second.zip", {SIMILARITY: b"x = 2\n"})
-    given = []
+    given: list[Path] = []
 
     def fake_grade(paths, opts, roster=None, progress=None):
         given.extend(Path(p) for p in paths)
@@ -266,7 +268,9 @@ def test_readme_try_it_locally_command_runs_the_bundles_python_from_where_it_is_
 # -- what Gradescope shows, and that it always has something to show -------------------------------
 
 
-def fake_result(passed_of: dict[str, tuple[int, int]], status="ok", reason="", warnings=()) -> dict:
+def fake_result(
+    passed_of: dict[str, tuple[int, int]], status="ok", reason="", warnings=()
+) -> SubmissionResult:
     """A graded result as `facekit grade` makes it (report.score on a run), no test run: per
     exercise id, (tests passed, tests)."""
     expected = {
@@ -280,23 +284,27 @@ def fake_result(passed_of: dict[str, tuple[int, int]], status="ok", reason="", w
                 "outcome": "passed" if i < passed else "failed",
                 "message": "AssertionError: differs",
             }
-    exercises, tests = report.score({"tests": ran}, expected, KIT)
-    for nodeid, test in tests.items():
-        test.update(
-            exercise=nodeid.split("::")[0].removeprefix("tests/test_").removesuffix(".py"), function=None
+    exercises, outcomes = report.score(records.outcomes_of({"tests": ran}), expected, KIT)
+    tests = {
+        nodeid: replace(
+            test,
+            exercise=nodeid.split("::")[0].removeprefix("tests/test_").removesuffix(".py"),
+            function=None,
         )
-    total = sum(e["score"] for e in exercises.values())
-    return {
-        "id": "submission",
-        "status": status,
-        "reason": reason,
-        "ignored": [],
-        "warnings": list(warnings),
-        "total": total,
-        "max_total": report.max_total(KIT),
-        "exercises": exercises,
-        "tests": tests,
+        for nodeid, test in outcomes.items()
     }
+    total = sum(e.score for e in exercises.values())
+    return SubmissionResult(
+        id="submission",
+        status=status,
+        reason=reason,
+        ignored=[],
+        warnings=list(warnings),
+        total=total,
+        max_total=report.max_total(KIT),
+        exercises=exercises,
+        tests=tests,
+    )
 
 
 def test_results_json_is_markdown_with_a_useful_overview():
@@ -481,19 +489,27 @@ def test_autograde_of_a_damaged_zip_writes_its_refusal_into_results_json(tmp_pat
         return read_only_grade(paths, opts)
 
     monkeypatch.setattr(gradescope.grade, "grade", reading_grade)
-    data = gradescope.autograde(root, source)
+    results = gradescope.autograde(root, source)
     written = json.loads((root / "results" / "results.json").read_text())
-    assert written == data and data["score"] == 0
-    assert data["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in data["output"], (
-        data["output"]
-    )
+    assert written == results and results["score"] == 0
+    assert (
+        results["output"].startswith("Status: refused") and f"bad CRC in {SIMILARITY}" in results["output"]
+    ), results["output"]
 
 
 def test_a_failure_message_reaches_markdown_as_code_not_as_markup():
     result = fake_result({"ex03_similarity": (1, 2)})
-    for test in result["tests"].values():
-        if test["outcome"] == "failed" and test["exercise"] == "ex03_similarity":
-            test.update(function="is_match", message="RuntimeError raised in <module>: __init__ * 2 failed")
+    result = replace(
+        result,
+        tests={
+            n: replace(
+                test, function="is_match", message="RuntimeError raised in <module>: __init__ * 2 failed"
+            )
+            if test.outcome == "failed" and test.exercise == "ex03_similarity"
+            else test
+            for n, test in result.tests.items()
+        },
+    )
     exercise = next(e for e in KIT.exercises if e.id == "ex03_similarity")
     data = gradescope.results_json(result, KIT, 1.0)
     output = next(t["output"] for t in data["tests"] if t["name"].startswith(exercise.id))

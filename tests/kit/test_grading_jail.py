@@ -26,6 +26,7 @@ import pytest
 
 from facekit import cli, course
 from facekit.grading import grade, gradescope, integrity, jail, report, runner
+from facekit.grading.records import SubmissionResult
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -328,7 +329,7 @@ def classes(tmp_path_factory):
     extra = base / "extra"
     extra.mkdir()
     (extra / "test_ex03_similarity_hidden.py").write_text(HIDDEN_TESTS)
-    outs = {}
+    outs: dict[str, Path] = {}
     try:
         for mode in ("jail", "none") if jail.unavailable() is None else ("none",):
             subs = base / f"subs-{mode}"
@@ -431,7 +432,9 @@ def test_hidden_tests_never_reach_the_student(classes):
         fails = (out / "feedback" / "fails-hidden.md").read_text()
         assert "a hidden test of `is_match` failed" in fails, fails
         # What Gradescope shows the student: the same, from the same result.
-        shown = json.dumps(gradescope.results_json(grades["fails-hidden"], KIT, 1.0, ROOT))
+        shown = json.dumps(
+            gradescope.results_json(SubmissionResult.from_json(grades["fails-hidden"]), KIT, 1.0, ROOT)
+        )
         assert (
             "a hidden test of `is_match` failed" in shown and HIDDEN_NAME not in shown and SECRET not in shown
         )
@@ -453,7 +456,9 @@ def test_isolation_is_stated_in_the_csv_the_summary_and_each_feedback(classes):
         for result in data["submissions"]:
             feedback = (out / "feedback" / f"{result['id']}.md").read_text()
             assert f"Graded with isolation: {expected}" in feedback, feedback[:400]
-        summary = report.summary(data["submissions"], KIT, out, 1.0, data)
+        summary = report.summary(
+            [SubmissionResult.from_json(s) for s in data["submissions"]], KIT, out, 1.0, data
+        )
         assert f"Isolation: {expected}; limits: {data['limits']}" in summary, summary
 
 
@@ -534,12 +539,12 @@ def test_a_changed_cache_entry_or_prepared_kit_is_not_trusted(classes, tmp_path)
     manifest = integrity.manifest(tmp_path / "kit")
     (tmp_path / "kit" / "conftest.py").write_text("poisoned")
     job = {"dir": str(tmp_path / "job"), "template": str(tmp_path / "kit"), "files": {}, "manifest": manifest}
-    assert "conftest.py" in runner.build_workspace(job)
+    assert "conftest.py" in (runner.build_workspace(job) or ""), "a poisoned copy of the kit was trusted"
 
 
 def test_the_record_check_catches_forgery_and_passes_honest_runs():
     order = ["a.py::t1", "a.py::t2", "b.py::t1"]
-    plan = [
+    plan: list[dict] = [
         {"name": "test_s1", "file": "a.py", "fail": False},
         {"name": "test_s2", "file": "a.py", "fail": True},
         {"name": "test_s3", "file": "b.py", "fail": False},
@@ -712,6 +717,8 @@ def test_no_module_of_the_kit_imports_the_grading_plugin():
     importers = []
     for path in sorted((Path(course.repo_root()) / "facekit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
             names = (
                 [a.name for a in node.names]
                 if isinstance(node, ast.Import)

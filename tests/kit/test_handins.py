@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from facekit import course
-from facekit.grading import grade, report, sources
+from facekit.grading import grade, records, report, sources
+from facekit.grading.records import SubmissionResult
 
 ROOT = course.repo_root()
 KIT = course.load()
@@ -166,14 +167,12 @@ def test_a_missing_or_oversized_module_is_the_reason_of_an_ok_row():
     sub.skipped[EX["ex02_embeddings"].stub] = "is over 2048 KiB: not graded"
     del sub.files[EX["ex02_embeddings"].stub]
     run = {"tests": {}, "finished": True, "collected": [], "seconds": 1.0}
-    result = grade._result(
-        sub, run, KIT, expected, {"functions": {}, "broad": []}, grade.Options(out=Path("x")), cached=False
+    result = grade.score(
+        sub, run, KIT, expected, records.Declared(), grade.Options(out=Path("x")), cached=False
     )
-    assert result["status"] == "ok"
-    assert f"{IMAGES} not handed in" in result["reason"], f"reason: {result['reason']!r}"
-    assert f"{EX['ex02_embeddings'].stub} is over 2048 KiB" in result["reason"], (
-        f"reason: {result['reason']!r}"
-    )
+    assert result.status == "ok"
+    assert f"{IMAGES} not handed in" in result.reason, f"reason: {result.reason!r}"
+    assert f"{EX['ex02_embeddings'].stub} is over 2048 KiB" in result.reason, f"reason: {result.reason!r}"
 
 
 def test_an_unzipped_submit_zip_does_not_list_submission_json_as_ignored(tmp_path):
@@ -256,9 +255,11 @@ def test_a_roster_naming_one_zip_with_and_without_zip_says_so(tmp_path):
 
 
 def graded_like(sub_id: str, stub_message: bool = True, status: str = "ok", reason: str = "") -> dict:
-    """A result as grade._result makes it, without a test run: every test of the course stopped
-    at its function's stub (an untouched hand-in), except ex03's, which fail an assertion."""
-    expected, ran = {}, {}
+    """A result as grade.score makes it (as grades.json holds it), without a test run: every test
+    of the course stopped at its function's stub (an untouched hand-in), except ex03's, which fail
+    an assertion."""
+    expected: dict[str, list[str]] = {}
+    ran: dict[str, dict[str, object]] = {}
     for exercise in KIT.exercises:
         expected[exercise.id] = []
         for i, function in enumerate(exercise.functions * 10):
@@ -282,13 +283,17 @@ def graded_like(sub_id: str, stub_message: bool = True, status: str = "ok", reas
                     "todo": [function, exercise.stub],
                     "detail": text.replace(":", f" raised in {function}:", 1),
                 }
-    exercises, tests = report.score({"tests": ran}, expected, KIT)
-    for nodeid, test in tests.items():
-        test.update(
-            exercise=next(e.id for e in KIT.exercises if nodeid.startswith(e.tests)),
-            function=nodeid.split("::test_")[1].rsplit("_", 1)[0],
-            broad=False,
-        )
+    scores, outcomes = report.score(records.outcomes_of({"tests": ran}), expected, KIT)
+    exercises = {k: e.to_json() for k, e in scores.items()}
+    tests = {
+        nodeid: {
+            **test.to_json(),
+            "exercise": next(e.id for e in KIT.exercises if nodeid.startswith(e.tests)),
+            "function": nodeid.split("::test_")[1].rsplit("_", 1)[0],
+            "broad": False,
+        }
+        for nodeid, test in outcomes.items()
+    }
     return {
         "id": sub_id,
         "source": f"{sub_id}.zip",
@@ -313,19 +318,19 @@ def test_the_summary_names_every_problem_submission_or_says_how_many_more(tmp_pa
         for i in range(40)
     ]
     problems = [r["id"] for r in results if r["status"] != "ok"]
-    lines = report.summary(results, KIT, tmp_path, 1.0)
+    lines = report.summary([SubmissionResult.from_json(r) for r in results], KIT, tmp_path, 1.0)
     named = [p for p in problems if any(line.strip().startswith(f"{p}:") for line in lines)]
     more = [line for line in lines if "more" in line and "grades.csv" in line]
     assert len(named) == len(problems) or (more and f"and {len(problems) - len(named)} more" in more[0]), (
         f"{len(problems)} problem submissions, the summary names {len(named)} and says: {more}"
     )
-    few = report.summary(results[:4], KIT, tmp_path, 1.0)
+    few = report.summary([SubmissionResult.from_json(r) for r in results[:4]], KIT, tmp_path, 1.0)
     assert all(any(line.strip().startswith(f"{p}:") for line in few) for p in problems[:2]), few
 
 
 def test_a_feedback_note_is_a_paragraph_of_its_own():
     result = {**graded_like("s1"), "warnings": ["uncommitted changes to x.py were not graded"]}
-    lines = report.feedback_text(result, KIT, "standin").splitlines()
+    lines = report.feedback_text(SubmissionResult.from_json(result), KIT, "standin").splitlines()
     at = lines.index("Note: uncommitted changes to x.py were not graded")
     assert lines[at + 1] == "", (
         f"the line after the note: {lines[at + 1]!r} (Markdown joins them into one paragraph)"
@@ -338,14 +343,15 @@ def test_grades_json_keeps_what_feedback_needs_in_a_fraction_of_the_size():
     results = [graded_like("untouched")]
     meta = {"course": KIT.title, "weights": "standin"}
     before = len(json.dumps({**meta, "submissions": results}, indent=1))  # as it was written
-    text = report.json_text(results, meta)
+    text = report.json_text([SubmissionResult.from_json(r) for r in results], meta)
     assert len(text) < before / 2, f"grades.json: {len(text)} bytes for one student, {before} before"
     back = json.loads(text)
     assert {k: v for k, v in back.items() if k != "submissions"} == meta
     (row,) = back["submissions"]
-    assert report.feedback_text(row, KIT, "standin") == report.feedback_text(results[0], KIT, "standin"), (
-        "feedback from grades.json's row differs from the feedback of the graded result"
-    )
+    typed = SubmissionResult.from_json
+    assert report.feedback_text(typed(row), KIT, "standin") == report.feedback_text(
+        typed(results[0]), KIT, "standin"
+    ), "feedback from grades.json's row differs from the feedback of the graded result"
     assert {n: t["outcome"] for n, t in row["tests"].items()} == {
         n: t["outcome"] for n, t in results[0]["tests"].items()
     }
