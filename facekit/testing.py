@@ -108,7 +108,9 @@ def raises(expected, call: str):
         caught.value = err
         return
     except Exception as err:  # noqa: BLE001 - reported as the wrong error
-        pytest.fail(f"{call} raised {type(err).__name__} ({err}); expected {names}", pytrace=False)
+        # What was expected comes before the error's own text, which can be long (a message that
+        # lists a path's every character): the record keeps a failure's first 2000 characters.
+        pytest.fail(f"{call} raised {type(err).__name__}, expected {names}: {err}", pytrace=False)
     pytest.fail(f"{call} returned without raising; expected {names}", pytrace=False)
 
 
