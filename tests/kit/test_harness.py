@@ -7,7 +7,10 @@ recorder streams each test's outcome as it finishes.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -223,9 +226,26 @@ def test_a_run_gets_its_choice_through_its_environment_only(kit, tmp_path, monke
     monkeypatch.setenv("CHOICE_PROBE_OUT", str(out))  # the base of settings.child_env
     if how == "subprocess":
         record = harness_run.run_tests(kit, "solutions", [CHOICE], weights, timeout=120)
+        outcomes = {n: (r.outcome.value, r.error) for n, r in record.tests.items()}
     else:
-        record = harness_run.run_forked(kit, "solutions", [CHOICE], weights, timeout=120).record
-    outcomes = {n: (r.outcome.value, r.error) for n, r in record.tests.items()}
+        # Forked from a fresh process, as watch and the worker fork: this test process may have run
+        # torch code already (the kit's fixtures build the stand-in weights in a fresh cache), and a
+        # fork copies torch's OpenMP pool with its locks held, so the child would hang.
+        code = (
+            "import json, sys; from pathlib import Path; from facekit import settings;"
+            "from facekit.harness import run;"
+            "w = settings.Weights('standin', Path(sys.argv[2]), offline=True);"
+            "r = run.run_forked(Path(sys.argv[1]), 'solutions', [sys.argv[3]], w, timeout=120).record;"
+            "print(json.dumps({n: [t.outcome.value, t.error] for n, t in r.tests.items()}))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(kit), str(weights.cache), CHOICE],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"fork: the forking process failed: {done.stderr[-2000:]}"
+        outcomes = {n: (o, e) for n, (o, e) in json.loads(done.stdout.splitlines()[-1]).items()}
     assert [o for o, _ in outcomes.values()] == ["passed"], f"{how}: run on solutions/{weights}: {outcomes}"
     read = out.read_text(encoding="utf-8")
     assert read == f"solutions|standin|{weights.cache}", f"{how}: the child read {read!r}"
