@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import browser_or_skip, headless_chromium
 from PIL import Image
 
 from facekit import course, data, settings, trees
@@ -866,27 +867,6 @@ def test_on_the_stubs_the_page_says_what_to_implement(embedder, tmp_path, monkey
 
 # -- the whole app in a real browser ---------------------------------------------------------------
 
-INSTALL_BROWSER = (
-    "needs Chromium, its driver and Selenium: apt-get install chromium chromium-driver "
-    "(Debian/Ubuntu) and pip install -e '.[dev]' (or pip install selenium flask)"
-)
-
-
-def browser_or_skip():
-    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
-    for module in ("selenium", "flask"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError:
-            missing.append(module)
-    if missing:
-        if os.environ.get("FACEKIT_REQUIRE_BROWSER"):
-            pytest.fail(
-                f"the browser test must run here (FACEKIT_REQUIRE_BROWSER), but "
-                f"{', '.join(missing)} is missing: {INSTALL_BROWSER}"
-            )
-        pytest.skip(f"{', '.join(missing)} not installed; the browser test {INSTALL_BROWSER}")
-
 
 def write_y4m(path: Path, frames: int = 10) -> None:
     """The sample face as a Y4M video (320x240, 10 fps, 4:2:0) for Chromium's fake camera."""
@@ -947,7 +927,7 @@ def stop_server(process) -> None:
 @pytest.fixture(scope="module")
 def served(pytestconfig, tmp_path_factory):
     """One ``facekit app serve`` for the browser tests of this module: (url, store path, console)."""
-    browser_or_skip()
+    browser_or_skip("flask")
     folder = tmp_path_factory.mktemp("served")
     store = folder / "faces.sqlite"
     process, url, lines = start_server(
@@ -963,34 +943,18 @@ def served(pytestconfig, tmp_path_factory):
 def chromium(tmp_path_factory):
     """One headless Chromium for the module's browser tests, its fake camera showing the sample
     face; ``rebind.test`` resolves to 127.0.0.1 in it, as a DNS-rebinding website's name would."""
-    browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
+    browser_or_skip("flask")
     folder = tmp_path_factory.mktemp("chromium")
     video = folder / "face.y4m"
     write_y4m(video)
-    options = Options()
-    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1100,900",
-        f"--user-data-dir={folder / 'profile'}",
+    driver = headless_chromium(
+        folder / "profile",
+        "1100,900",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
         "--host-resolver-rules=MAP rebind.test 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.set_page_load_timeout(30)
+    )
     try:
         yield driver
     finally:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import shutil
 import statistics
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
+from browser import headless_chromium
 
 from facekit import course, mistakes
 from facekit.grading import classreport, records, report
@@ -401,47 +399,10 @@ def test_an_empty_class_still_renders(tmp_path):
     assert 'data-value="0"' in html and "Every submission ran to the end" in html
 
 
-def browser_or_skip():
-    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
-    try:
-        import selenium  # noqa: F401
-    except ModuleNotFoundError:
-        missing.append("selenium")
-    if missing:
-        why = (
-            f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
-            f"and pip install -e '.[dev]'"
-        )
-        if os.environ.get("FACEKIT_REQUIRE_BROWSER"):
-            pytest.fail(f"the browser test must run here (FACEKIT_REQUIRE_BROWSER): {why}")
-        pytest.skip(why)
-
-
 def test_the_report_loads_from_disk_in_chromium_without_console_errors(tmp_path):
-    browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
     rendered(tmp_path)
-    options = Options()
-    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1100,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = headless_chromium(tmp_path / "profile", "1100,900", console_log=True)
     try:
-        driver.set_page_load_timeout(30)
         driver.get((tmp_path / "grades" / "report.html").as_uri())
         assert driver.title.startswith("Class report"), driver.title
         sizes = driver.execute_script(

@@ -9,13 +9,13 @@ import html as html_lib
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from browser import headless_chromium
 
 from facekit import course
 from facekit.cli import parser as cli_parser
@@ -180,33 +180,11 @@ def test_links_of_an_included_readme_point_at_pages_assets_or_name_the_kits_file
 def test_the_built_site_searches_from_disk_in_chromium_without_console_errors(site, tmp_path):
     """Opened as files (file://), as on a classroom machine with no server: the search finds the
     class report's page, through the offline plugin's worker shim that the site carries."""
-    from test_classreport import browser_or_skip  # tests/kit/test_classreport.py
-
-    browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = Options()
-    options.binary_location = shutil.which("chromium") or "chromium"  # found: browser_or_skip
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = headless_chromium(tmp_path / "profile", "1280,900", console_log=True)
     try:
-        driver.set_page_load_timeout(30)
         driver.get((site / "index.html").as_uri())
         driver.execute_script("document.querySelector('label[for=__search]').click()")
         driver.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("report.html")
