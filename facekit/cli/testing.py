@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from facekit import course
+from facekit.harness.record import RECORD_ENV, RunRecord
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +99,14 @@ def assert_plain_80_columns(out: str) -> None:
     # gives it a line of its own.
     too_long = [line for line in out.splitlines() if len(line) > 80 and " " in line.strip()]
     assert not too_long, f"lines over 80 columns: {too_long}"
+
+
+def recorded_run(folder: Path, test_file: str = "test_it.py") -> RunRecord:
+    """Run one throwaway test file in ``folder`` under the kit's recorder, in a subprocess, and
+    read back its record (the kit on PYTHONPATH ahead of ``folder``)."""
+    record = folder / "record.json"
+    kit = course.repo_root()
+    env = {**os.environ, "PYTHONPATH": f"{kit}{os.pathsep}{folder}", RECORD_ENV: str(record)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "facekit.harness.plugin", "-p", "no:cacheprovider"]
+    subprocess.run([*command, test_file], cwd=folder, env=env, capture_output=True, timeout=120)
+    return RunRecord.read(record)

@@ -29,6 +29,7 @@ from facekit.cli.testing import (  # noqa: F401 (state_file: an autouse fixture)
     assert_one_line_error,
     assert_plain_80_columns,
     flat,
+    recorded_run,
     run_cli,
     standin_dir,
     state_file,
@@ -424,26 +425,7 @@ def test_the_record_keeps_whether_a_test_is_broad_and_its_whole_message(tmp_path
             assert 1 == 2
         """)
     )
-    record = tmp_path / "record.json"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "facekit.harness.plugin",
-            "-p",
-            "no:cacheprovider",
-            "test_it.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        timeout=120,
-    )
-    tests = {progress.test_name(n): r for n, r in RunRecord.read(record).tests.items()}
+    tests = {progress.test_name(n): r for n, r in recorded_run(tmp_path).tests.items()}
     assert tests["test_whole"].broad and not tests["test_narrow"].broad
     assert tests["test_whole"].error == "AssertionError: f(3) differs from the reference"
     # The whole message, as the catalogue's words are checked: without pytest's "assert ..." part.

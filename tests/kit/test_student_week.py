@@ -17,7 +17,7 @@ import pytest
 
 from facekit import cli, course, settings, term
 from facekit import state_file as kit_state
-from facekit.cli.testing import assert_one_line_error, flat, run_cli, state_file  # noqa: F401 (an autouse fixture)
+from facekit.cli.testing import assert_one_line_error, flat, recorded_run, run_cli, state_file  # noqa: F401 (an autouse fixture)
 from facekit.harness import run as harness_run
 from facekit.harness.record import RunRecord
 
@@ -390,26 +390,7 @@ def test_a_syntax_error_is_recorded_with_its_file_and_line(tmp_path):
     (tmp_path / "test_it.py").write_text(
         "def test_one():\n    import broken\n\ndef test_two():\n    import broken\n"
     )
-    record = tmp_path / "record.json"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "FACEKIT_RECORD": str(record)}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "facekit.harness.plugin",
-            "-p",
-            "no:cacheprovider",
-            "test_it.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        timeout=120,
-    )
-    errors = {r.error for r in RunRecord.read(record).tests.values()}
+    errors = {r.error for r in recorded_run(tmp_path).tests.values()}
     assert errors == {f"SyntaxError: invalid syntax ({tmp_path / 'broken.py'}, line 1)"}, errors
 
 
