@@ -34,7 +34,7 @@ EX = {e.id: e for e in KIT.exercises}
 GOLDEN = Path(__file__).parent / "golden"
 DUE = "2026-01-10T12:00+00:00"
 TIMEOUT = 240  # per exercise: far above what an honest one needs on a loaded machine
-# An in-process forgery (tests/kit/test_grading_jail.py): each test reported passed on the record's fd.
+# An in-process forgery: each test reported passed on the record's fd (test_grading_jail's "fd-lines" too).
 FORGE = b"""
 import gc, json, os
 _fd = int(os.environ.get("FACEKIT_RECORD_FD") or -1)

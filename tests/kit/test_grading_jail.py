@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from synthetic_class import FORGE
 
 from facekit import cli, course
 from facekit.grading import grade, gradescope, integrity, jail, report, runner
@@ -76,17 +77,7 @@ def _passed(cls, item, call):
     return report
 reports.TestReport.from_item_and_call = classmethod(_passed)
 """
-FD_LINES = """
-import gc, json, os
-_fd = int(os.environ.get("FACEKIT_RECORD_FD") or -1)
-for _o in gc.get_objects():
-    if type(_o).__name__ == "Session" and hasattr(_o, "items"):
-        for _item in _o.items:
-            try:
-                os.write(_fd, (json.dumps({"test": _item.nodeid, "outcome": "passed"}) + "\\n").encode())
-            except OSError:
-                pass
-"""
+FD_LINES = FORGE.decode()  # each test reported passed on the record's fd, from inside the tests' process
 RECORDER_WRAP = """
 import sys
 import tempfile
