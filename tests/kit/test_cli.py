@@ -891,7 +891,10 @@ def test_placeholders_are_found_whatever_their_case(kit, left):
     exercise = course.load(kit / "exercises" / "course.toml").exercises[0]
     stub = kit / exercise.stub
     stub.write_text(stub.read_text() + f"# {left}: what first() does\n")
-    assert scaffold.placeholders(kit, exercise) == [f"stub {exercise.stub}"], left
+    found = scaffold.placeholders(kit, exercise)
+    assert found == [f"stub {exercise.stub}"], (
+        f"scaffold.placeholders: a placeholder written {left!r} in {exercise.stub} was not found: {found}"
+    )
 
 
 # -- the manifest ---------------------------------------------------------------------------------
