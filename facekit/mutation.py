@@ -194,7 +194,7 @@ def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
 
 def _scratch(root: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
-    planted.scratch_copy(root, scratch, skip=())
+    planted.scratch_copy(root, scratch)
     return scratch
 
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 # Copied into each scratch kit: what the tests import. Not notebooks, not git.
 COPIED = ("conftest.py", "pyproject.toml", "facekit", "exercises", "solutions", "tests")
 
 
-def scratch_copy(root: Path, into: Path, skip: Sequence[str] = ("mistakes",)) -> None:
+def scratch_copy(root: Path, into: Path) -> None:
     """The kit's parts a planted change runs against, copied from ``root`` into ``into``."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", *skip)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in COPIED:
         source = Path(root) / name
         if source.is_dir():
