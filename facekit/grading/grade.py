@@ -207,7 +207,6 @@ def prepared_kit(
             {
                 "workspace": str(kit_dir),
                 "test_files": files,
-                "weights": weights,
                 "env": env,
                 "timeout": 900,
                 "collect_only": True,
@@ -347,7 +346,6 @@ def check_extra_tests(
             {
                 "workspace": str(job_dir / "kit"),
                 "test_files": files,
-                "weights": weights,
                 "env": env,
                 "timeout": 900,
             },
@@ -591,7 +589,6 @@ def _job(
         "standin": (jail.STANDIN if jailed else str(standin)) if standin else None,
         "files": {p: base64.b64encode(c).decode() for p, c in sub.files.items()},
         "manifest": prepared.manifest,
-        "weights": opts.weights,
         "env": env,
         "timeout": opts.timeout,
         "memory_mb": opts.memory_mb,
