@@ -35,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,23 +193,15 @@ def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
     )
 
 
-def _scratch(root: Path) -> Path:
-    scratch = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
-    planted.scratch_copy(root, scratch)
-    return scratch
-
-
-def _run(scratch: Path, exercise: course.Exercise, weights: settings.Weights, timeout: float) -> run.Forked:
+def _planned(scratch: Path, exercise: course.Exercise, timeout: float) -> run.Planned:
     """The exercise's tests against the scratch kit's ``solutions``, stopping at the first failure."""
-    return run.run_forked(
+    return run.Planned(
         scratch,
-        "solutions",
-        [exercise.tests],
-        weights,
+        (exercise.tests,),
         timeout,
         extra=("-x", "-p", "no:randomly"),
         group=True,
-        bytecode=False,  # the next mutant of the same file must not meet this one's .pyc
+        bytecode=False,  # no .pyc written: the scratch copy is thrown away
     )
 
 
@@ -219,15 +212,16 @@ def run_exercise(
     sample: int | None = None,
     seed: int = 0,
     budget: float | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Run the exercise's mutants (a seeded sample of ``sample``, or all); within ``budget``
-    seconds, those left are not run and not counted."""
+    """Run the exercise's mutants (a seeded sample of ``sample``, or all), ``jobs`` forks at a
+    time, each in a scratch copy of the kit of its own; within ``budget`` seconds, those left
+    are not run and not counted."""
     root = Path(root).resolve()
     exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
     report = Report(exercise_id)
     started = time.perf_counter()
-    reference = root / exercise.reference
-    every = mutants(reference)
+    every = mutants(root / exercise.reference)
     report.generated = len(every)
     entries = load_equivalents(root, exercise_id)
     report.stale = [
@@ -238,38 +232,55 @@ def run_exercise(
     chosen = every
     if sample is not None and sample < len(every):
         chosen = sorted(random.Random(seed).sample(every, sample), key=lambda m: (m.line, m.operator))
-    scratch = _scratch(root)
-    target = scratch / exercise.reference
-    original = target.read_text(encoding="utf-8")
+    scratches: dict[int, Path] = {}
+
+    def scratch(key: int, mutant: Mutant | None) -> Path:
+        folder = scratches[key] = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
+        planted.scratch_copy(root, folder)
+        if mutant is not None:
+            (folder / exercise.reference).write_text(mutant.mutated, encoding="utf-8")
+        return folder
+
+    def planned(timeout: float) -> Iterator[tuple[int, run.Planned]]:
+        # Read by the pool only when a fork can start: the budget is checked as each one starts.
+        for index, mutant in enumerate(chosen):
+            if budget is not None and time.perf_counter() - started > budget:
+                return
+            yield index, _planned(scratch(index, mutant), exercise, timeout)
+
+    def done(key: int) -> None:
+        shutil.rmtree(scratches.pop(key), ignore_errors=True)
+
     try:
         # The unmutated reference first: every test must pass, and its time sets the timeout.
         first = time.perf_counter()
-        code = _run(scratch, exercise, weights, 600).code
-        baseline = time.perf_counter() - first
-        if code != 0:
-            report.error = f"the tests fail on the unmutated reference (pytest exit {code})"
+        [(_, baseline)] = run.run_forked_many(
+            "solutions", weights, [(-1, _planned(scratch(-1, None), exercise, 600))], 1
+        )
+        done(-1)
+        if baseline.code != 0:
+            report.error = f"the tests fail on the unmutated reference (pytest exit {baseline.code})"
             return report
-        timeout = max(30.0, 5 * baseline)
-        for mutant in chosen:
-            if budget is not None and time.perf_counter() - started > budget:
-                break
-            target.write_text(mutant.mutated, encoding="utf-8")
-            try:
-                ran = _run(scratch, exercise, weights, timeout)
-                code, timed_out = ran.code, ran.timed_out
-            finally:
-                target.write_text(original, encoding="utf-8")
-            if timed_out:
+        timeout = max(30.0, 5 * (time.perf_counter() - first))
+        for index, ran in run.run_forked_many("solutions", weights, planned(timeout), jobs):
+            done(index)
+            mutant = chosen[index]
+            if ran.timed_out:
                 report.timed_out += 1
-            elif code != 0:
+            elif ran.code != 0:
                 report.killed += 1
             elif _recorded(mutant, entries):
                 report.equivalent.append(mutant.where)
             else:
                 report.survived.append(mutant.where)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        for folder in scratches.values():
+            shutil.rmtree(folder, ignore_errors=True)
         report.seconds = time.perf_counter() - started
+    # In the sample's order, whatever order the forks ended in.
+    order = {m.where: i for i, m in enumerate(chosen)}
+    report.equivalent.sort(key=order.__getitem__)
+    report.survived.sort(key=order.__getitem__)
     return report
 
 
@@ -287,13 +298,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
     )
-    parser.add_argument("--list", action="store_true", help="list the mutants and the survivors' places")
+    parser.add_argument(
+        "--jobs", type=int, default=forking.cores(), help="forks at a time (default: the cores)"
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list each mutant's place (recorded equivalents marked) and run none",
+    )
     args = parser.parse_args(argv)
     root = course.repo_root()
     manifest = course.load(root / "exercises" / "course.toml")
     ids = args.exercises or [e.id for e in manifest.exercises]
     for exercise_id in ids:
         manifest.get(exercise_id)  # an unknown id: an error before torch is imported
+    if args.list:
+        for exercise_id in ids:
+            entries = load_equivalents(root, exercise_id)
+            for m in mutants(root / manifest.get(exercise_id).reference):
+                print(f"{exercise_id}: {'equivalent ' if _recorded(m, entries) else ''}{m.where}")
+        return 0
     choice = settings.read_choice("solutions", args.weights)
     if choice.weights.mode == "standin":
         planted.prepare_standin(root, run.test_env(root, choice))
@@ -302,14 +326,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import cosmic_ray  # noqa: F401 - its version is reported
 
-    print(f"cosmic-ray {version('cosmic-ray')} operators; {os.cpu_count()} CPU(s)")
+    print(
+        f"cosmic-ray {version('cosmic-ray')} operators; {args.jobs} fork(s) at a time on {os.cpu_count()} CPU(s)"
+    )
     print(
         f"{'exercise':<18}{'mutants':>8}{'run':>6}{'killed':>8}{'equiv':>7}{'survived':>10}{'timeout':>9}"
         f"{'score':>8}{'time':>8}"
     )
     failed = False
     for exercise_id in ids:
-        report = run_exercise(root, exercise_id, choice.weights, args.sample, args.seed, args.budget)
+        report = run_exercise(
+            root, exercise_id, choice.weights, args.sample, args.seed, args.budget, args.jobs
+        )
         score = "-" if report.score is None else f"{100 * report.score:.1f}%"
         print(
             f"{exercise_id:<18}{report.generated:>8}{report.run:>6}{report.killed:>8}{len(report.equivalent):>7}"

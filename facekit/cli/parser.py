@@ -10,13 +10,13 @@ torch: ``facekit.cli.main`` imports the chosen command's module after parsing.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from facekit import settings, worker
 from facekit.camera import config as app_config  # the value checks --frames etc. share with the config file
 from facekit.camera.inputs import DEFAULT_STORE, MAX_FRAMES
+from facekit.harness import forking
 
 
 def _exercise(p, required=False):
@@ -275,7 +275,7 @@ def _grade(p):
         "-j",
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
+        default=forking.cores(),
         help="submissions graded at once (default: the number of cores)",
     )
     _grading_limits(p, 300.0)

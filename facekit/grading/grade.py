@@ -41,6 +41,7 @@ from facekit.grading import (
     workspace,
 )
 from facekit.grading.records import Declared, SubmissionResult
+from facekit.harness import forking
 
 CACHE_VERSION = "3"  # 2: each failure's whole message (detail) too; 3: signed, checked for tampering; per-test limits, resumed runs
 # What holds a submission's processes and memory, as the CSV, the summary and feedback say it.
@@ -58,7 +59,7 @@ class GradeError(UsageError):
 @dataclass
 class Options:
     out: Path
-    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    jobs: int = field(default_factory=forking.cores)
     timeout: float = 300.0
     memory_mb: int = 4096
     file_mb: int = 256

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,76 +51,104 @@ def _tests_to_run(exercise: course.Exercise, mistake: Mistake, catalogue: Sequen
     return sorted(n for n in ids if not ("[" in n and n.split("[")[0] in ids))
 
 
-def run_one(
-    root: Path,
-    exercise: course.Exercise,
-    mistake: Mistake,
-    weights: settings.Weights,
-    catalogue: Sequence[Mistake] = (),
-) -> MistakeOutcome:
-    """One mistake planted in a scratch copy of the kit, its tests run in a fork, judged."""
-    started = time.perf_counter()
+def _patched(root: Path, mistake: Mistake) -> str | MistakeOutcome:
+    """The reference with ``mistake`` planted, or the outcome of a patch that does not apply."""
     try:
-        source = mistakes.patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
+        return mistakes.patched((root / mistake.file).read_text(encoding="utf-8"), mistake)
     except (CatalogueError, FileNotFoundError) as err:
         return MistakeOutcome(mistake.id, False, str(err))
-    scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
+
+
+def run_planted(
+    root: Path,
+    chosen: Sequence[tuple[course.Exercise, Mistake, Sequence[Mistake]]],
+    weights: settings.Weights,
+    jobs: int,
+) -> list[MistakeOutcome]:
+    """Each (exercise, mistake, its catalogue) planted in a scratch copy of the kit of its own,
+    its tests run in a fork (``jobs`` at a time), judged; the outcomes in ``chosen``'s order."""
+    outcomes: dict[int, MistakeOutcome] = {}
+    scratches: dict[int, tuple[Path, float]] = {}
+
+    def planned() -> Iterator[tuple[int, runs.Planned]]:
+        # Read by the pool only when a fork can start: one scratch copy at a time per job.
+        for index, (exercise, mistake, catalogue) in enumerate(chosen):
+            source = _patched(root, mistake)
+            if isinstance(source, MistakeOutcome):
+                outcomes[index] = source
+                continue
+            scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
+            scratches[index] = scratch, time.perf_counter()
+            planted.scratch_copy(root, scratch)
+            (scratch / mistake.file).write_text(source, encoding="utf-8")
+            tests = tuple(_tests_to_run(exercise, mistake, catalogue))
+            yield index, runs.Planned(scratch, tests, PER_MISTAKE_TIMEOUT_S, extra=("-p", "no:randomly"))
+
     try:
-        planted.scratch_copy(root, scratch)
-        (scratch / mistake.file).write_text(source, encoding="utf-8")
-        forked = runs.run_forked(
-            scratch,
-            "solutions",
-            _tests_to_run(exercise, mistake, catalogue),
-            weights,
-            PER_MISTAKE_TIMEOUT_S,
-            extra=("-p", "no:randomly"),
-        )
+        for index, forked in runs.run_forked_many("solutions", weights, planned(), jobs):
+            exercise, mistake, catalogue = chosen[index]
+            scratch, started = scratches.pop(index)
+            shutil.rmtree(scratch, ignore_errors=True)
+            seconds = time.perf_counter() - started
+            if forked.timed_out:
+                detail = f"the tests ran over {PER_MISTAKE_TIMEOUT_S} s"
+                outcomes[index] = MistakeOutcome(mistake.id, False, detail, seconds)
+                continue
+            ok, detail, messages = mistakes.judge(mistake, forked.record, exercise.tests)
+            found = mistakes.confusions(mistake, forked.record, catalogue, exercise.tests)
+            outcomes[index] = MistakeOutcome(mistake.id, ok, detail, seconds, messages, found)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    seconds = time.perf_counter() - started
-    if forked.timed_out:
-        return MistakeOutcome(mistake.id, False, f"the tests ran over {PER_MISTAKE_TIMEOUT_S} s", seconds)
-    ok, detail, messages = mistakes.judge(mistake, forked.record, exercise.tests)
-    found = mistakes.confusions(mistake, forked.record, catalogue, exercise.tests)
-    return MistakeOutcome(mistake.id, ok, detail, seconds, messages, found)
+        for scratch, _ in scratches.values():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return [outcomes[i] for i in range(len(chosen))]
 
 
 def run_catalogue(
-    root: Path, exercise_id: str, weights: settings.Weights, only: list[str] | None = None
-) -> dict[str, Any]:
-    """Every mistake of the exercise, in this (not yet warmed-up) process: the main of the subprocess."""
+    root: Path,
+    exercise_ids: Sequence[str],
+    weights: settings.Weights,
+    only: list[str] | None = None,
+    jobs: int = 1,
+) -> dict[str, dict[str, Any]]:
+    """Every mistake of each exercise, in this (not yet warmed-up) process, ``jobs`` forks at a
+    time: the main of the subprocess. {exercise id: {"error", "outcomes", "seconds"}}."""
     root = Path(root).resolve()
-    exercise = course.load(root / "exercises" / "course.toml").get(exercise_id)
-    started = time.perf_counter()
-    try:
-        catalogue = mistakes.load(root, exercise)
-    except CatalogueError as err:
-        return {"error": str(err), "outcomes": [], "seconds": 0.0}
-    chosen = [m for m in catalogue if m.id in only] if only else catalogue
+    manifest = course.load(root / "exercises" / "course.toml")
+    results: dict[str, dict[str, Any]] = {}
+    chosen: list[tuple[course.Exercise, Mistake, Sequence[Mistake]]] = []
+    for exercise_id in exercise_ids:
+        exercise = manifest.get(exercise_id)
+        try:
+            catalogue = mistakes.load(root, exercise)
+        except CatalogueError as err:
+            results[exercise_id] = {"error": str(err), "outcomes": [], "seconds": 0.0}
+            continue
+        results[exercise_id] = {"error": None, "outcomes": [], "seconds": 0.0}
+        chosen += [(exercise, m, catalogue) for m in catalogue if not only or m.id in only]
     if weights.mode == "standin":
         # One checked stand-in cache for every child (the one `weights` names), built here
         # in a subprocess: this process must run no torch code before it forks.
         planted.prepare_standin(root, runs.test_env(root, settings.Choice("solutions", weights)))
     # The slow imports, once: every child starts with them done.
     forking.import_warm()
-    outcomes = [run_one(root, exercise, m, weights, catalogue) for m in chosen]
-    return {
-        "error": None,
-        "seconds": time.perf_counter() - started,
-        "outcomes": [asdict(o) for o in outcomes],
-    }
+    for (exercise, _, _), outcome in zip(chosen, run_planted(root, chosen, weights, jobs)):
+        result = results[exercise.id]
+        result["outcomes"].append(asdict(outcome))
+        result["seconds"] += outcome.seconds  # the time its mistakes ran, forks side by side
+    return results
 
 
 def run(
     root: Path,
-    exercise_id: str,
+    exercise_ids: Sequence[str],
     weights: settings.Weights,
     only: list[str] | None = None,
-    timeout: float = 1800,
-) -> dict[str, Any]:
+    jobs: int | None = None,
+    timeout: float = 3600,
+) -> dict[str, dict[str, Any]]:
     """``run_catalogue`` in a subprocess rooted at ``root`` (so a copy of the kit is checked as
-    itself); the subprocess gets the weights through its environment only."""
+    itself); the subprocess gets the weights through its environment only. ``jobs``: forks at
+    a time (default: this machine's cores). {exercise id: {"error", "outcomes", "seconds"}}."""
     root = Path(root)
     env = runs.test_env(root, settings.Choice("solutions", weights))
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -130,52 +158,61 @@ def run(
             sys.executable,
             "-m",
             "facekit.harness.catalogue_run",
-            exercise_id,
+            *exercise_ids,
             "--json",
             str(out),
+            f"--jobs={jobs or forking.cores()}",
             *(f"--only={m}" for m in only or []),
         ]
         proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         if not out.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            return {
-                "error": " / ".join(tail) or "the catalogue run did not finish",
-                "outcomes": [],
-                "seconds": 0.0,
-            }
-        result: dict[str, Any] = json.loads(out.read_text())
+            error = " / ".join(tail) or "the catalogue run did not finish"
+            return {e: {"error": error, "outcomes": [], "seconds": 0.0} for e in exercise_ids}
+        result: dict[str, dict[str, Any]] = json.loads(out.read_text())
         return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m facekit.harness.catalogue_run",
-        description="Run one exercise's catalogue of mistakes.",
+        description="Run exercises' catalogues of mistakes.",
     )
-    parser.add_argument("exercise")
+    parser.add_argument("exercises", nargs="+", help="exercise ids")
     parser.add_argument(
         "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
     )
     parser.add_argument("--json", type=Path, help="write the outcomes here")
     parser.add_argument("--only", action="append", help="only this mistake id (repeatable)")
-    args = parser.parse_args(argv)
-    choice = settings.read_choice("solutions", args.weights)
-    result = run_catalogue(course.repo_root(), args.exercise, choice.weights, args.only)
-    if args.json:
-        args.json.write_text(json.dumps(result))
-    if result["error"]:
-        print(result["error"], file=sys.stderr)
-        return 1
-    for o in result["outcomes"]:
-        print(f"{'ok  ' if o['ok'] else 'FAIL'} {o['mistake']} ({o['seconds']:.1f} s): {o['detail']}")
-        for confusion in o.get("confusions", []):
-            print(f"MISLABEL {o['mistake']}: {confusion}")
-    mislabelled = sum(bool(o.get("confusions")) for o in result["outcomes"])
-    print(
-        f"{sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
-        f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s"
+    parser.add_argument(
+        "--jobs", type=int, default=forking.cores(), help="forks at a time (default: the cores)"
     )
-    return 0 if all(o["ok"] and not o.get("confusions") for o in result["outcomes"]) else 1
+    args = parser.parse_args(argv)
+    root = course.repo_root()
+    manifest = course.load(root / "exercises" / "course.toml")
+    for exercise_id in args.exercises:
+        manifest.get(exercise_id)  # an unknown id: an error before torch is imported
+    choice = settings.read_choice("solutions", args.weights)
+    results = run_catalogue(root, args.exercises, choice.weights, args.only, args.jobs)
+    if args.json:
+        args.json.write_text(json.dumps(results))
+    ok = True
+    for exercise_id, result in results.items():
+        if result["error"]:
+            print(f"{exercise_id}: {result['error']}", file=sys.stderr)
+            ok = False
+            continue
+        for o in result["outcomes"]:
+            print(f"{'ok  ' if o['ok'] else 'FAIL'} {o['mistake']} ({o['seconds']:.1f} s): {o['detail']}")
+            for confusion in o.get("confusions", []):
+                print(f"MISLABEL {o['mistake']}: {confusion}")
+        mislabelled = sum(bool(o.get("confusions")) for o in result["outcomes"])
+        print(
+            f"{exercise_id}: {sum(o['ok'] for o in result['outcomes'])}/{len(result['outcomes'])} caught, "
+            f"{mislabelled} would be named wrongly, in {result['seconds']:.0f} s of forks"
+        )
+        ok = ok and all(o["ok"] and not o.get("confusions") for o in result["outcomes"])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

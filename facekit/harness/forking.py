@@ -39,6 +39,14 @@ WARM = (
 # Everything that holds the kit's code, a tree's or the tests'.
 KIT_MODULES = ("facekit", "exercises", "solutions", "tests", "conftest")
 CHILD_FAILED = 70  # the child raised before it could return a code
+POLL_S = 0.02
+
+
+def cores() -> int:
+    """The cores this process may use: how many forks (or graded submissions) run side by side."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def import_warm() -> None:
@@ -70,16 +78,44 @@ def _reap(pid: int) -> int | None:
         return None
 
 
-def run_forked(
+class Running:
+    """A forked child on its way (``start``): ``poll`` it until it answers, or ``kill`` it."""
+
+    def __init__(self, pid: int, timeout: float, group: bool, expired: Callable[[], bool] | None) -> None:
+        self.pid, self.group, self.expired = pid, group, expired
+        self.deadline = time.monotonic() + timeout
+
+    def poll(self) -> tuple[int | None, bool] | None:
+        """None while it runs; then (exit code as ``os.waitstatus_to_exitcode`` gives it,
+        whether it timed out). Past its deadline, or when ``expired()`` says so, it is killed."""
+        status: int | None
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if done:
+            timed_out = False
+        elif time.monotonic() > self.deadline or (self.expired is not None and self.expired()):
+            _kill(self.pid, self.group)
+            status, timed_out = _reap(self.pid), True
+        else:
+            return None
+        if self.group:
+            _kill(self.pid, self.group)  # whatever it started and left behind
+        return (os.waitstatus_to_exitcode(status) if status is not None else None), timed_out
+
+    def kill(self) -> None:
+        """End it now and reap it (Ctrl-C, an error in the parent): it must not outlive its parent's call."""
+        _kill(self.pid, self.group)
+        _reap(self.pid)
+
+
+def start(
     child: Callable[[], int],
     timeout: float,
     *,
     group: bool = False,
     expired: Callable[[], bool] | None = None,
-) -> tuple[int | None, bool]:
+) -> Running:
     """Fork; the child exits with ``child()``'s return value (CHILD_FAILED if it raised).
 
-    Returns (exit code as ``os.waitstatus_to_exitcode`` gives it, whether it timed out).
     ``group``: ``child`` starts its own session (os.setsid), and the whole group is killed
     when the child ends too, so nothing it started outlives it. ``expired()``, polled while the
     child runs, ends it early as a timeout when it answers True (a limit that moves).
@@ -97,23 +133,22 @@ def run_forked(
         finally:
             os._exit(code)
     gc.unfreeze()  # the parent collects as before
-    deadline = time.monotonic() + timeout
-    status: int | None
+    return Running(pid, timeout, group, expired)
+
+
+def run_forked(
+    child: Callable[[], int],
+    timeout: float,
+    *,
+    group: bool = False,
+    expired: Callable[[], bool] | None = None,
+) -> tuple[int | None, bool]:
+    """``start`` and wait: (exit code, whether it timed out)."""
+    running = start(child, timeout, group=group, expired=expired)
     try:
-        while True:  # a modest poll: a child that hangs cannot hang this process
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                timed_out = False
-                break
-            if time.monotonic() > deadline or (expired is not None and expired()):
-                _kill(pid, group)
-                status, timed_out = _reap(pid), True
-                break
-            time.sleep(0.02)
+        while (ended := running.poll()) is None:  # a modest poll: a child that hangs cannot hang this process
+            time.sleep(POLL_S)
     except BaseException:  # Ctrl-C, or anything else: the child must not outlive this call
-        _kill(pid, group)
-        _reap(pid)
+        running.kill()
         raise
-    if group:
-        _kill(pid, group)  # whatever it started and left behind
-    return (os.waitstatus_to_exitcode(status) if status is not None else None), timed_out
+    return ended

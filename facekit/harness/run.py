@@ -20,9 +20,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from facekit import settings
 from facekit.harness import forking
@@ -30,6 +32,7 @@ from facekit.harness.record import RECORD_ENV, Outcome, RunRecord, TestResult, p
 
 PLUGIN = "facekit.harness.plugin"
 KIT_MODULES = forking.KIT_MODULES
+K = TypeVar("K")
 
 
 def pytest_args(test_files: list[str], *extra: str) -> list[str]:
@@ -168,6 +171,84 @@ class Forked:
     timed_out: bool
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One forked test run (``run_forked_many``): the tests in ``test_files`` of the kit at ``root``."""
+
+    root: Path
+    test_files: tuple[str, ...]
+    timeout: float = 900
+    fresh: tuple[str, ...] = KIT_MODULES
+    extra: tuple[str, ...] = ()
+    group: bool = False
+    bytecode: bool = True
+
+
+@dataclass
+class _Started:
+    key: Any
+    planned: Planned
+    running: forking.Running
+    folder: tempfile.TemporaryDirectory[str]
+
+    @property
+    def record_path(self) -> Path:
+        return Path(self.folder.name) / "record.jsonl"
+
+
+def _start(key: Any, planned: Planned, target: str, weights: settings.Weights) -> _Started:
+    folder = tempfile.TemporaryDirectory(prefix="facekit-run-")
+    path = Path(folder.name) / "record.jsonl"
+    child_env = {**test_env(Path(planned.root), settings.Choice(target, weights)), RECORD_ENV: str(path)}
+    args = pytest_args(list(planned.test_files), *planned.extra)
+
+    def child() -> int:
+        enter(
+            Child(
+                Path(planned.root), child_env, planned.fresh, bytecode=planned.bytecode, session=planned.group
+            )
+        )
+        return in_process(args)
+
+    try:
+        running = forking.start(child, planned.timeout, group=planned.group)
+    except BaseException:
+        folder.cleanup()
+        raise
+    return _Started(key, planned, running, folder)
+
+
+def run_forked_many(
+    target: str, weights: settings.Weights, planned: Iterable[tuple[K, Planned]], jobs: int
+) -> Iterator[tuple[K, Forked]]:
+    """Each planned run in a fork of this process (which imported what the tests need once, and
+    ran no torch code: facekit.harness.forking), at most ``jobs`` at a time; ``(key, how it
+    ended)`` as each ends. ``planned`` is read only when a run can start, so a caller's generator
+    may prepare each run's folder just in time (and remove it when its result comes back)."""
+    waiting = iter(planned)
+    running: list[_Started] = []
+    try:
+        while True:
+            while len(running) < max(1, jobs) and (nxt := next(waiting, None)) is not None:
+                running.append(_start(*nxt, target, weights))
+            if not running:
+                return
+            ended = [(s, result) for s in running if (result := s.running.poll()) is not None]
+            if not ended:
+                time.sleep(forking.POLL_S)
+            for started, (code, timed_out) in ended:
+                running.remove(started)
+                files = " ".join(started.planned.test_files)
+                why = f"the test run ended before writing its results; `pytest {files}` shows why"
+                record = stopped(read(started.record_path), code, timed_out=timed_out, why=why)
+                started.folder.cleanup()
+                yield started.key, Forked(record, code, timed_out)
+    finally:  # Ctrl-C, an error, a caller that stopped reading: no child outlives this call
+        for started in running:
+            started.running.kill()
+            started.folder.cleanup()
+
+
 def run_forked(
     root: Path,
     target: str,
@@ -180,18 +261,6 @@ def run_forked(
     group: bool = False,
     bytecode: bool = True,
 ) -> Forked:
-    """``run_tests`` in a fork of this process (which imported what the tests need once, and
-    ran no torch code: facekit.harness.forking)."""
-    root = Path(root)
-    with tempfile.TemporaryDirectory(prefix="facekit-run-") as tmp:
-        path = Path(tmp) / "record.jsonl"
-        child_env = {**test_env(root, settings.Choice(target, weights)), RECORD_ENV: str(path)}
-        args = pytest_args(test_files, *extra)
-
-        def child() -> int:
-            enter(Child(root, child_env, fresh, bytecode=bytecode, session=group))
-            return in_process(args)
-
-        code, timed_out = forking.run_forked(child, timeout, group=group)
-        why = f"the test run ended before writing its results; `pytest {' '.join(test_files)}` shows why"
-        return Forked(stopped(read(path), code, timed_out=timed_out, why=why), code, timed_out)
+    """``run_tests`` in a fork of this process (``run_forked_many`` with one run)."""
+    planned = Planned(Path(root), tuple(test_files), timeout, fresh, extra, group, bytecode)
+    return next(run_forked_many(target, weights, [(None, planned)], 1))[1]

@@ -180,19 +180,25 @@ words = ["is_match"]
 """,
         encoding="utf-8",
     )
-    finding = verify.mistake_findings(tmp_path, "ex03_similarity", weights_in_use)
+    result = catalogue_run.run(tmp_path, ["ex03_similarity"], weights_in_use)["ex03_similarity"]
+    finding = verify.mistake_finding("ex03_similarity", result)
     assert finding.check == "mistakes" and not finding.ok, finding
-    result = catalogue_run.run(tmp_path, "ex03_similarity", weights_in_use)
     outcomes = {o["mistake"]: o for o in result["outcomes"]}
     assert outcomes["caught"]["ok"], outcomes["caught"]
     assert not outcomes["harmless"]["ok"] and "survives" in outcomes["harmless"]["detail"]
     assert not outcomes["stale"]["ok"] and "does not apply" in outcomes["stale"]["detail"]
 
 
+@pytest.fixture(scope="module")
+def catalogue_findings(weights_in_use) -> dict[str, verify.Finding]:
+    """The whole catalogue, once per CI run: `facekit verify --only mistakes` (one subprocess,
+    its forks side by side on the cores)."""
+    return {f.exercise: f for f in verify.mistake_findings(ROOT, MANIFEST.exercises, weights_in_use)}
+
+
 @pytest.mark.parametrize("exercise", [e.id for e in MANIFEST.exercises])
-def test_every_catalogued_mistake_is_caught_with_its_words(exercise, weights_in_use):
-    """The whole catalogue, once per CI run (the same check as `facekit verify --only mistakes`)."""
-    finding = verify.mistake_findings(ROOT, exercise, weights_in_use)
+def test_every_catalogued_mistake_is_caught_with_its_words(exercise, catalogue_findings):
+    finding = catalogue_findings[exercise]
     assert finding.ok, f"{exercise}: {finding.detail}"
 
 

@@ -69,18 +69,33 @@ def test_an_equivalent_matches_one_mutant_and_needs_a_reason(tmp_path):
         mutation.load_equivalents(tmp_path, "ex99")
 
 
-def test_every_recorded_equivalent_still_matches_a_mutant():
-    for exercise in course.load().exercises:
-        entries = mutation.load_equivalents(ROOT, exercise.id)
-        if entries:
-            found = mutation.mutants(ROOT / exercise.reference)
-            stale = [e for e in entries if not any(mutation._recorded(m, [e]) for m in found)]
-            assert not stale, f"{exercise.id}: recorded equivalents that match no mutant any more: {stale}"
+def test_list_shows_every_mutant_marks_the_recorded_ones_and_runs_none():
+    """Where an instructor reads the places to record (``--list``): no torch, no test run."""
+    recorded = [e for e in course.load().exercises if mutation.load_equivalents(ROOT, e.id)]
+    exercise = min(recorded, key=lambda e: (ROOT / e.reference).stat().st_size)  # the quickest to list
+    proc = subprocess.run(
+        [sys.executable, "-m", "facekit.mutation", exercise.id, "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    found = mutation.mutants(ROOT / exercise.reference)
+    assert lines == [
+        f"{exercise.id}: {'equivalent ' if mutation._recorded(m, mutation.load_equivalents(ROOT, exercise.id)) else ''}"
+        f"{m.where}"
+        for m in found
+    ], proc.stdout
+    marked = sum(line.startswith(f"{exercise.id}: equivalent ") for line in lines)
+    assert marked == len(mutation.load_equivalents(ROOT, exercise.id)), proc.stdout
 
 
 def test_a_seeded_sample_of_each_exercises_mutants_is_killed_or_recorded(pytestconfig, tmp_path_factory):
     """CI's budget: SAMPLE mutants of each exercise, in one process that imports torch once
-    (the whole run: `python -m facekit.mutation`)."""
+    (the whole run: `python -m facekit.mutation`). It fails on a recorded equivalent that
+    matches no mutant any more, too (stale), which every exercise's run checks, sample or not."""
     exercises = [e.id for e in course.load().exercises]
     weights = settings.Weights("standin", standin_dir(pytestconfig, tmp_path_factory), offline=True)
     env = settings.child_env(ROOT, settings.Choice("solutions", weights))
