@@ -39,7 +39,7 @@ EX = {e.id: e for e in KIT.exercises}
 # A complete submission needs about 4 s on 2 quiet cores and far more on a loaded machine: the
 # class's timeout is far above that. The hanging ones have a batch of their own, with HANG_TIMEOUT.
 TIMEOUT = 120
-HANG_TIMEOUT = 45  # per exercise: the honest exercises of the hanging batch need far less
+HANG_TIMEOUT = 20  # per exercise: an honest exercise needs under 2 s on 2 quiet cores
 TEST_TIMEOUT = 10  # per test, in the hanging batch
 
 
@@ -91,7 +91,7 @@ def _read_out(out: Path) -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory):
-    """The class, and two hanging submissions in a batch of their own (-j 1, a short timeout),
+    """The class, and two hanging submissions in a batch of their own (-j 2, short limits),
     graded at the same time with `facekit grade`, after one empty run has prepared the kit and
     the weights they share. {"class": (out, data, rows, base), "hanging": (out, data, rows)}."""
     assert b"return score >= threshold" in reference("ex03_similarity"), "the planted bug needs this line"
@@ -177,7 +177,7 @@ def batches(tmp_path_factory):
                     "--out",
                     str(out_hanging),
                     "-j",
-                    "1",
+                    "2",
                     "--timeout",
                     str(HANG_TIMEOUT),
                     "--test-timeout",
@@ -214,7 +214,7 @@ def graded(batches):
 
 @pytest.fixture(scope="module")
 def hung(batches):
-    """Two hanging submissions graded one after the other (-j 1) with HANG_TIMEOUT per exercise
+    """Two hanging submissions graded side by side (-j 2) with HANG_TIMEOUT per exercise
     and TEST_TIMEOUT per test: (out folder, grades.json, rows of grades.csv)."""
     return batches["hanging"]
 

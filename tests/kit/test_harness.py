@@ -46,10 +46,13 @@ def test_after():
 
 HANG = "tests/test_zz_hang_probe.py"
 HANG_SOURCE = """
+import os
 import time
 
 
 def test_hangs():
+    with open("hang.pid", "w") as f:  # in the kit's folder: who is to be killed
+        f.write(str(os.getpid()))
     time.sleep(600)
 """
 
@@ -140,6 +143,29 @@ def test_a_forked_run_in_a_group_that_hangs_is_killed_at_its_timeout(kit, weight
         f"run_forked({HANG}, timeout=5, group=True): {seconds:.0f} s, {forked}"
     )
     assert any("timed out" in e for e in forked.record.collect_errors), forked.record.collect_errors
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forking: POSIX only")
+def test_forked_runs_side_by_side_end_in_any_order_and_none_outlives_its_reader(kit, weights_in_use):
+    """run_forked_many (the catalogue's and mutation testing's pool): with two jobs, the probe
+    started second ends first, under its own key; a reader that stops reading kills the rest."""
+    (kit / "hang.pid").unlink(missing_ok=True)
+    planned = [
+        ("hang", harness_run.Planned(kit, (HANG,), timeout=300, group=True)),
+        ("probe", harness_run.Planned(kit, (PROBE,), timeout=120)),
+    ]
+    runs = harness_run.run_forked_many("solutions", weights_in_use, planned, jobs=2)
+    key, forked = next(runs)
+    assert key == "probe" and forked.code == 3 and not forked.timed_out, (key, forked)
+    outcomes = {n.split("::")[-1]: r.outcome.value for n, r in forked.record.tests.items()}
+    assert outcomes == {"test_first": "passed", "test_second": "failed", "test_crash": "failed"}, outcomes
+    deadline = time.monotonic() + 60
+    while not (kit / "hang.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the hang's test has not started yet: it still runs
+    pid = int((kit / "hang.pid").read_text())
+    runs.close()  # the reader stops: the hang, 300 s from its timeout, must go now
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not a zombie
 
 
 def test_check_and_grading_read_the_same_lines_alike():
