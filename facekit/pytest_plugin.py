@@ -3,7 +3,9 @@
     pytest                          # your code in exercises/, on stand-in weights
     pytest --target solutions       # the reference solutions (or KIT_TARGET=solutions)
     pytest --weights hub            # real pretrained weights (cached, or network allowed)
-    pytest --target solutions --kit # the instructor's check: also the kit's own tests
+    # The instructor's check: also the kit's own tests, on every core (pytest-xdist, the dev
+    # extra), each test module whole on one worker (its module fixtures run once).
+    pytest --target solutions --kit -n auto --dist loadfile
 
 A test that stops at a stub's NotImplementedError is reported as "not implemented" with
 one line naming the function and the file to open, instead of a traceback.
@@ -389,12 +391,14 @@ def pytest_runtest_logreport(report):
     _phase_seconds[_phase(report.nodeid)] = _phase_seconds.get(_phase(report.nodeid), 0.0) + report.duration
 
 
-def _print_phases(terminalreporter) -> None:
+def _print_phases(terminalreporter, workers: int) -> None:
     tr = terminalreporter
     tr.section("kit-check phases (setup, call and teardown time)", sep="-", bold=True)
-    for phase, seconds in _phase_seconds.items():
+    for phase, seconds in sorted(_phase_seconds.items(), key=lambda kv: -kv[1]):  # the slowest first
         tr.write_line(f"{seconds:7.1f} s  {phase}")
-    tr.write_line(f"{sum(_phase_seconds.values()):7.1f} s  in all")
+    total = sum(_phase_seconds.values())
+    # Side by side on pytest-xdist's workers, the phases add up to more than the wall-clock time.
+    tr.write_line(f"{total:7.1f} s  in all" + (f", summed over {workers} workers" if workers > 1 else ""))
 
 
 def pytest_report_teststatus(report, config):
@@ -405,7 +409,7 @@ def pytest_report_teststatus(report, config):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if config.getoption("--kit") and _phase_seconds:
-        _print_phases(terminalreporter)
+        _print_phases(terminalreporter, int(getattr(config.option, "numprocesses", None) or 0))
     todo = terminalreporter.stats.get(TODO, [])
     if not todo:
         return

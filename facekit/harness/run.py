@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -220,7 +220,7 @@ def _start(key: Any, planned: Planned, target: str, weights: settings.Weights) -
 
 def run_forked_many(
     target: str, weights: settings.Weights, planned: Iterable[tuple[K, Planned]], jobs: int
-) -> Iterator[tuple[K, Forked]]:
+) -> Generator[tuple[K, Forked], None, None]:
     """Each planned run in a fork of this process (which imported what the tests need once, and
     ran no torch code: facekit.harness.forking), at most ``jobs`` at a time; ``(key, how it
     ended)`` as each ends. ``planned`` is read only when a run can start, so a caller's generator

@@ -52,6 +52,32 @@ def test_ci_runs_the_readme_kit_check_command():
     assert "<!-- kit-check -->" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_every_text_gives_the_kit_check_as_the_readme_does():
+    """One recipe: wherever a text names the kit's check, it is the README's kit-check line (on
+    every core: pytest-xdist, which the dev extra installs)."""
+    [line] = [line for line in kit_check_command().splitlines() if "pytest --target solutions --kit" in line]
+    recipe = line.removeprefix(".venv/bin/")
+    texts = [
+        ROOT / "README.md",
+        ROOT / "CONTRIBUTING.md",
+        ROOT / "CHEATSHEET.md",
+        *(ROOT / "docs").rglob("*.md"),
+    ]
+    texts += [ROOT / "facekit" / "pytest_plugin.py"]
+    found = 0
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        for hit in re.finditer(r"pytest --target solutions --kit[^`\n]*", text):
+            found += 1
+            assert hit.group(0).rstrip() == recipe, (
+                f"{path.relative_to(ROOT)} gives the kit's check as `{hit.group(0).rstrip()}`, the README as `{recipe}`"
+            )
+    assert found > 3, f"the kit's check is named in {found} places only"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    if " -n " in recipe:
+        assert any(r.startswith("pytest-xdist") for r in pyproject["project"]["optional-dependencies"]["dev"])
+
+
 # The code checks: CI runs each with the venv's tool, and pre-commit runs the same tool.
 CODE_CHECKS = {"ruff check": "ruff", "ruff format": "ruff", "mypy": "mypy"}
 

@@ -5,7 +5,7 @@ pass for it, with no other file of the kit touched.
 The whole kit suite on such a copy takes ~10 minutes: this runs the modules that check each
 exercise of the manifest, with ``-k`` selecting the new one's tests (and test_docs's and the
 policy's, which read every exercise at once), in one pytest process rooted at the copy. Run by
-hand, the whole `pytest --target solutions --kit` on such a copy passes too.
+hand, the whole `pytest --target solutions --kit -n auto --dist loadfile` on such a copy passes too.
 """
 
 from __future__ import annotations
