@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -132,13 +133,26 @@ def test_a_crash_mid_run_in_a_fork_leaves_the_earlier_results(kit, weights_in_us
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forking: POSIX only")
-@pytest.mark.timeout(120, method="thread")  # a child that is not killed hangs the wait
 def test_a_forked_run_in_a_group_that_hangs_is_killed_at_its_timeout(kit, weights_in_use):
     # group=True (mutation testing's mutants): the child leads a session of its own, so the
-    # kill at the timeout reaches it (and what it started).
+    # kill at the timeout reaches it (and what it started). A kill that misses it leaves the
+    # wait hanging: the run waits in a thread of its own, so this test fails instead.
+    ended: dict[str, harness_run.Forked] = {}
+
+    def run() -> None:
+        ended["forked"] = harness_run.run_forked(
+            kit, "solutions", [HANG], weights_in_use, timeout=5, group=True
+        )
+
     started = time.monotonic()
-    forked = harness_run.run_forked(kit, "solutions", [HANG], weights_in_use, timeout=5, group=True)
+    waiting = threading.Thread(target=run, daemon=True)
+    waiting.start()
+    waiting.join(120)
     seconds = time.monotonic() - started
+    assert not waiting.is_alive(), (
+        f"run_forked({HANG}, timeout=5, group=True) still waits after {seconds:.0f} s"
+    )
+    forked = ended["forked"]
     assert forked.timed_out and seconds < 60, (
         f"run_forked({HANG}, timeout=5, group=True): {seconds:.0f} s, {forked}"
     )
