@@ -1,11 +1,12 @@
-"""The catalogue of mistakes planted one at a time (``python -m facekit.harness.catalogue_run EXERCISE``).
+"""The catalogue of mistakes planted one at a time (``python -m facekit.harness.catalogue_run EXERCISE ...``).
 
-``run(root, exercise)`` (what ``facekit verify --only mistakes`` calls) starts one subprocess
+``run(root, exercises)`` (what ``facekit verify --only mistakes`` calls) starts one subprocess
 rooted at the kit, so a copy of the kit is checked as itself. That process imports torch,
 timm and pytest once, then per mistake copies the kit to a scratch folder
 (facekit.harness.planted), applies the patch to the copy's reference and runs, in a fork,
-every test that some entry's signature names, against ``solutions``. facekit.mistakes judges
-each run (caught with its words? taken for another mistake?).
+every test that some entry's signature names, against ``solutions``: ``--jobs`` forks at a
+time (default: one per core), whichever exercise their mistakes come from. facekit.mistakes
+judges each run (caught with its words? taken for another mistake?).
 """
 
 from __future__ import annotations
