@@ -31,16 +31,14 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facekit import course, settings
-from facekit.harness import forking, planted, run
+from facekit.harness import planted, run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,10 +191,10 @@ def _recorded(mutant: Mutant, entries: list[dict]) -> dict | None:
     )
 
 
-def _planned(scratch: Path, exercise: course.Exercise, timeout: float) -> run.Planned:
-    """The exercise's tests against the scratch kit's ``solutions``, stopping at the first failure."""
+def _planned(root: Path, exercise: course.Exercise, timeout: float) -> run.Planned:
+    """The exercise's tests against ``solutions``, stopping at the first failure."""
     return run.Planned(
-        scratch,
+        root,
         (exercise.tests,),
         timeout,
         extra=("-x", "-p", "no:randomly"),
@@ -232,55 +230,37 @@ def run_exercise(
     chosen = every
     if sample is not None and sample < len(every):
         chosen = sorted(random.Random(seed).sample(every, sample), key=lambda m: (m.line, m.operator))
-    scratches: dict[int, Path] = {}
 
-    def scratch(key: int, mutant: Mutant | None) -> Path:
-        folder = scratches[key] = Path(tempfile.mkdtemp(prefix="facekit-mutation-"))
-        planted.scratch_copy(root, folder)
-        if mutant is not None:
-            (folder / exercise.reference).write_text(mutant.mutated, encoding="utf-8")
-        return folder
+    # The unmutated reference first: every test must pass, and its time sets the timeout.
+    [(_, baseline, seconds)] = planted.run_planted(
+        root, weights, [(-1, {}, _planned(root, exercise, 600))], 1
+    )
+    if baseline.code != 0:
+        report.error = f"the tests fail on the unmutated reference (pytest exit {baseline.code})"
+        report.seconds = time.perf_counter() - started
+        return report
+    timeout = max(30.0, 5 * seconds)
 
-    def planned(timeout: float) -> Iterator[tuple[int, run.Planned]]:
+    def planned() -> Iterator[tuple[int, dict[str, str], run.Planned]]:
         # Read by the pool only when a fork can start: the budget is checked as each one starts.
         for index, mutant in enumerate(chosen):
             if budget is not None and time.perf_counter() - started > budget:
                 return
-            yield index, _planned(scratch(index, mutant), exercise, timeout)
+            yield index, {exercise.reference: mutant.mutated}, _planned(root, exercise, timeout)
 
-    def done(key: int) -> None:
-        shutil.rmtree(scratches.pop(key), ignore_errors=True)
-
-    try:
-        # The unmutated reference first: every test must pass, and its time sets the timeout.
-        first = time.perf_counter()
-        [(_, baseline)] = run.run_forked_many(
-            "solutions", weights, [(-1, _planned(scratch(-1, None), exercise, 600))], 1
-        )
-        done(-1)
-        if baseline.code != 0:
-            report.error = f"the tests fail on the unmutated reference (pytest exit {baseline.code})"
-            return report
-        timeout = max(30.0, 5 * (time.perf_counter() - first))
-        for index, ran in run.run_forked_many("solutions", weights, planned(timeout), jobs):
-            done(index)
-            mutant = chosen[index]
-            if ran.timed_out:
-                report.timed_out += 1
-            elif ran.code != 0:
-                report.killed += 1
-            elif _recorded(mutant, entries):
-                report.equivalent.append(mutant.where)
-            else:
-                report.survived.append(mutant.where)
-    finally:
-        for folder in scratches.values():
-            shutil.rmtree(folder, ignore_errors=True)
-        report.seconds = time.perf_counter() - started
-    # In the sample's order, whatever order the forks ended in.
-    order = {m.where: i for i, m in enumerate(chosen)}
-    report.equivalent.sort(key=order.__getitem__)
-    report.survived.sort(key=order.__getitem__)
+    ended = {index: forked for index, forked, _ in planted.run_planted(root, weights, planned(), jobs)}
+    for index, mutant in enumerate(chosen):  # in the sample's order, whatever order the forks ended in
+        if index not in ended:
+            continue  # not run: over the budget
+        if ended[index].timed_out:
+            report.timed_out += 1
+        elif ended[index].code != 0:
+            report.killed += 1
+        elif _recorded(mutant, entries):
+            report.equivalent.append(mutant.where)
+        else:
+            report.survived.append(mutant.where)
+    report.seconds = time.perf_counter() - started
     return report
 
 
@@ -295,12 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="a seeded sample of this many mutants per exercise")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=float, help="seconds per exercise; mutants left are not run")
-    parser.add_argument(
-        "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=forking.cores(), help="forks at a time (default: the cores)"
-    )
+    planted.add_arguments(parser)
     parser.add_argument(
         "--list",
         action="store_true",
@@ -319,9 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{exercise_id}: {'equivalent ' if _recorded(m, entries) else ''}{m.where}")
         return 0
     choice = settings.read_choice("solutions", args.weights)
-    if choice.weights.mode == "standin":
-        planted.prepare_standin(root, run.test_env(root, choice))
-    forking.import_warm()
+    planted.prepare(root, choice.weights)
     from importlib.metadata import version
 
     import cosmic_ray  # noqa: F401 - its version is reported

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,7 +58,7 @@ def _patched(root: Path, mistake: Mistake) -> str | MistakeOutcome:
         return MistakeOutcome(mistake.id, False, str(err))
 
 
-def run_planted(
+def _run_mistakes(
     root: Path,
     chosen: Sequence[tuple[course.Exercise, Mistake, Sequence[Mistake]]],
     weights: settings.Weights,
@@ -69,38 +67,26 @@ def run_planted(
     """Each (exercise, mistake, its catalogue) planted in a scratch copy of the kit of its own,
     its tests run in a fork (``jobs`` at a time), judged; the outcomes in ``chosen``'s order."""
     outcomes: dict[int, MistakeOutcome] = {}
-    scratches: dict[int, tuple[Path, float]] = {}
 
-    def planned() -> Iterator[tuple[int, runs.Planned]]:
-        # Read by the pool only when a fork can start: one scratch copy at a time per job.
+    def planned() -> Iterator[tuple[int, dict[str, str], runs.Planned]]:
         for index, (exercise, mistake, catalogue) in enumerate(chosen):
             source = _patched(root, mistake)
             if isinstance(source, MistakeOutcome):
                 outcomes[index] = source
                 continue
-            scratch = Path(tempfile.mkdtemp(prefix="facekit-mistake-"))
-            scratches[index] = scratch, time.perf_counter()
-            planted.scratch_copy(root, scratch)
-            (scratch / mistake.file).write_text(source, encoding="utf-8")
             tests = tuple(_tests_to_run(exercise, mistake, catalogue))
-            yield index, runs.Planned(scratch, tests, PER_MISTAKE_TIMEOUT_S, extra=("-p", "no:randomly"))
+            plan = runs.Planned(root, tests, PER_MISTAKE_TIMEOUT_S, extra=("-p", "no:randomly"))
+            yield index, {mistake.file: source}, plan
 
-    try:
-        for index, forked in runs.run_forked_many("solutions", weights, planned(), jobs):
-            exercise, mistake, catalogue = chosen[index]
-            scratch, started = scratches.pop(index)
-            shutil.rmtree(scratch, ignore_errors=True)
-            seconds = time.perf_counter() - started
-            if forked.timed_out:
-                detail = f"the tests ran over {PER_MISTAKE_TIMEOUT_S} s"
-                outcomes[index] = MistakeOutcome(mistake.id, False, detail, seconds)
-                continue
-            ok, detail, messages = mistakes.judge(mistake, forked.record, exercise.tests)
-            found = mistakes.confusions(mistake, forked.record, catalogue, exercise.tests)
-            outcomes[index] = MistakeOutcome(mistake.id, ok, detail, seconds, messages, found)
-    finally:
-        for scratch, _ in scratches.values():
-            shutil.rmtree(scratch, ignore_errors=True)
+    for index, forked, seconds in planted.run_planted(root, weights, planned(), jobs):
+        exercise, mistake, catalogue = chosen[index]
+        if forked.timed_out:
+            detail = f"the tests ran over {PER_MISTAKE_TIMEOUT_S} s"
+            outcomes[index] = MistakeOutcome(mistake.id, False, detail, seconds)
+            continue
+        ok, detail, messages = mistakes.judge(mistake, forked.record, exercise.tests)
+        found = mistakes.confusions(mistake, forked.record, catalogue, exercise.tests)
+        outcomes[index] = MistakeOutcome(mistake.id, ok, detail, seconds, messages, found)
     return [outcomes[i] for i in range(len(chosen))]
 
 
@@ -126,13 +112,8 @@ def run_catalogue(
             continue
         results[exercise_id] = {"error": None, "outcomes": [], "seconds": 0.0}
         chosen += [(exercise, m, catalogue) for m in catalogue if not only or m.id in only]
-    if weights.mode == "standin":
-        # One checked stand-in cache for every child (the one `weights` names), built here
-        # in a subprocess: this process must run no torch code before it forks.
-        planted.prepare_standin(root, runs.test_env(root, settings.Choice("solutions", weights)))
-    # The slow imports, once: every child starts with them done.
-    forking.import_warm()
-    for (exercise, _, _), outcome in zip(chosen, run_planted(root, chosen, weights, jobs)):
+    planted.prepare(root, weights)
+    for (exercise, _, _), outcome in zip(chosen, _run_mistakes(root, chosen, weights, jobs)):
         result = results[exercise.id]
         result["outcomes"].append(asdict(outcome))
         result["seconds"] += outcome.seconds  # the time its mistakes ran, forks side by side
@@ -180,14 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Run exercises' catalogues of mistakes.",
     )
     parser.add_argument("exercises", nargs="+", help="exercise ids")
-    parser.add_argument(
-        "--weights", choices=settings.WEIGHTS, help=f"default: {settings.WEIGHTS_ENV}, else standin"
-    )
+    planted.add_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the outcomes here")
     parser.add_argument("--only", action="append", help="only this mistake id (repeatable)")
-    parser.add_argument(
-        "--jobs", type=int, default=forking.cores(), help="forks at a time (default: the cores)"
-    )
     args = parser.parse_args(argv)
     root = course.repo_root()
     manifest = course.load(root / "exercises" / "course.toml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -178,8 +179,13 @@ def test_forked_runs_side_by_side_end_in_any_order_and_none_outlives_its_reader(
         time.sleep(0.05)  # the hang's test has not started yet: it still runs
     pid = int((kit / "hang.pid").read_text())
     runs.close()  # the reader stops: the hang, 300 s from its timeout, must go now
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # killed and reaped, not a zombie
+    try:
+        os.kill(pid, 0)  # killed and reaped: not even a zombie is left
+    except ProcessLookupError:
+        return
+    os.kill(pid, signal.SIGKILL)  # not left for the rest of the run
+    os.waitpid(pid, 0)
+    pytest.fail(f"run_forked_many: the hang (pid {pid}) still ran after its reader stopped reading")
 
 
 def test_check_and_grading_read_the_same_lines_alike():
