@@ -38,7 +38,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from facekit import course
 from facekit.harness.record import RunRecord, TestResult
@@ -100,6 +100,14 @@ def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
         words = entry["words"]
         if isinstance(words, str) or not words:
             raise CatalogueError(f"{path}: mistake {entry['id']!r}: words must be a non-empty list")
+        file = entry.get("file", exercise.reference)
+        parts = PurePosixPath(file).parts if isinstance(file, str) else ("..",)
+        if not parts or parts[0] == "/" or ".." in parts or "\\" in file:
+            # The file is read from the kit and written over a scratch copy of it: never outside.
+            raise CatalogueError(
+                f"{path}: mistake {entry['id']!r}: file must be a path inside the kit, like "
+                f"{exercise.reference!r}; got {file!r}"
+            )
         shares, includes = entry.get("shares", []), entry.get("includes", [])
         if isinstance(shares, str) or isinstance(includes, str):
             raise CatalogueError(f"{path}: mistake {entry['id']!r}: shares and includes must be lists of ids")
@@ -111,7 +119,7 @@ def load(root: Path, exercise: course.Exercise) -> list[Mistake]:
                 replace=entry["replace"],
                 test=entry["test"],
                 words=tuple(words),
-                file=entry.get("file", exercise.reference),
+                file=file,
                 shares=tuple(shares),
                 includes=tuple(includes),
             )

@@ -90,7 +90,10 @@ def run_planted(
             copies[key] = scratch, time.perf_counter()
             scratch_copy(root, scratch)
             for name, text in files.items():
-                (scratch / name).write_text(text, encoding="utf-8")
+                target = (scratch / name).resolve()
+                if not target.is_relative_to(scratch.resolve()):
+                    raise ValueError(f"a planted change may only replace files of the kit; got {name!r}")
+                target.write_text(text, encoding="utf-8")
             yield key, dataclasses.replace(plan, root=scratch)
 
     try:

@@ -254,6 +254,21 @@ def test_shares_and_includes_must_name_other_mistakes(tmp_path):
     assert [m.shares for m in mistakes.load(tmp_path, exercise)] == [("b",), ()]
 
 
+@pytest.mark.parametrize("file", ["../outside.py", "/etc/passwd", "solutions/../../x.py", 3])
+def test_a_mistakes_file_must_be_inside_the_kit(tmp_path, file):
+    """Its file is read from the kit and written over a scratch copy: a path that leaves the kit
+    is a catalogue error, before anything is read or written."""
+    exercise = MANIFEST.exercises[0]
+    path = mistakes.catalogue_path(tmp_path, exercise.id)
+    path.parent.mkdir(parents=True)
+    value = f"{file!r}".replace("'", '"')
+    path.write_text(
+        f'[[mistake]]\nid = "a"\nsays = "s"\nfind = "x"\nreplace = "y"\ntest = "test_a"\nwords = ["f"]\nfile = {value}\n'
+    )
+    with pytest.raises(mistakes.CatalogueError, match="file must be a path inside the kit"):
+        mistakes.load(tmp_path, exercise)
+
+
 def test_no_signature_matches_a_failure_of_the_untouched_stubs(stub_run):
     """A student who has not started sees no "looks like" line: no catalogued signature matches
     any failure of the stubs (nor one of a test that stops at another function's stub)."""
